@@ -1,0 +1,152 @@
+import express, {
+  type ErrorRequestHandler,
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
+import {
+  CommstratError,
+  MalformedJsonError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+  newId,
+  type Message,
+} from '@commstrat/core';
+import type { Tenant, TenantCache } from '@commstrat/config';
+import type { Journal } from '@commstrat/journal';
+import {
+  monitoringRouter,
+  type IngestMetrics,
+  type Logger,
+  type ReadinessCheck,
+  type Registry,
+} from '@commstrat/observability';
+import type { Intake } from './intake.ts';
+
+export interface IngestAppDeps {
+  readonly intake: Intake;
+  readonly journal: Journal;
+  readonly tenants: Pick<TenantCache, 'tenantForKey'>;
+  readonly registry: Registry;
+  readonly metrics: IngestMetrics;
+  readonly logger: Logger;
+  readonly checks: Readonly<Record<string, ReadinessCheck>>;
+  readonly maxBodyBytes: number;
+}
+
+interface RequestState {
+  requestId: string;
+  tenant?: Tenant;
+  logger: Logger;
+}
+
+const state = (res: Response): RequestState => res.locals as RequestState;
+
+/** The ingest HTTP API. Every error answers JSON `{ error: { code, message, problems? } }`. */
+export function createIngestApp(deps: IngestAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(monitoringRouter({ registry: deps.registry, checks: deps.checks }));
+  app.use(requestContext(deps));
+
+  const v1 = express.Router();
+  v1.use(authenticate(deps));
+  v1.post('/messages', requireJson, parseJson(deps.maxBodyBytes), async (req, res) => {
+    const { tenant, requestId } = state(res);
+    const message = await deps.intake.acceptOne(tenant!, 'rest', req.body, requestId);
+    state(res).logger.info('message accepted', { message_id: message.id, priority: message.priority });
+    res.status(202).json({ id: message.id, status: message.status });
+  });
+  v1.get('/messages/:id', async (req, res) => {
+    const message = await deps.journal.findMessage(state(res).tenant!.id, String(req.params['id']));
+    if (message === null) throw new NotFoundError('message');
+    res.json(messageView(message));
+  });
+  app.use('/v1', v1);
+
+  app.use((_req, _res, next) => next(new NotFoundError('route')));
+  app.use(errorHandler());
+  return app;
+}
+
+function requestContext(deps: IngestAppDeps): RequestHandler {
+  return (req, res, next) => {
+    const header = req.get('x-request-id');
+    const requestId = header !== undefined && /^[\w.-]{1,100}$/.test(header) ? header : newId();
+    res.set('x-request-id', requestId);
+    state(res).requestId = requestId;
+    state(res).logger = deps.logger.child({ request_id: requestId });
+    const stop = deps.metrics.requestDuration.startTimer({ method: req.method });
+    res.on('finish', () => {
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      stop({ route, status: String(res.statusCode) });
+    });
+    next();
+  };
+}
+
+function authenticate(deps: IngestAppDeps): RequestHandler {
+  return async (req, res, next) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
+    if (match === null) throw new UnauthorizedError();
+    const tenant = await deps.tenants.tenantForKey(match[1]!);
+    if (tenant === null) throw new UnauthorizedError('API key is not valid or was revoked');
+    state(res).tenant = tenant;
+    state(res).logger = state(res).logger.child({ tenant_id: tenant.id });
+    next();
+  };
+}
+
+const requireJson: RequestHandler = (req, _res, next) => {
+  if (!req.is('application/json')) throw new UnsupportedMediaTypeError(req.get('content-type'));
+  next();
+};
+
+function parseJson(limit: number): RequestHandler {
+  const parser = express.json({ limit, type: () => true });
+  return (req, res, next) => {
+    parser(req, res, (error?: unknown) => {
+      if (error === undefined) return next();
+      const type = (error as { type?: string }).type;
+      if (type === 'entity.too.large') return next(new PayloadTooLargeError(limit));
+      if (type === 'entity.parse.failed') return next(new MalformedJsonError(error));
+      next(error);
+    });
+  };
+}
+
+function errorHandler(): ErrorRequestHandler {
+  return (error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const { requestId, logger } = state(res);
+    if (error instanceof CommstratError) {
+      if (error.httpStatus >= 500) logger.warn(error.message, { code: error.code, cause: String(error.cause) });
+      res.status(error.httpStatus).json({ ...error.toJSON(), request_id: requestId });
+      return;
+    }
+    logger.error('unhandled error', { error: error instanceof Error ? error.stack : String(error) });
+    res.status(500).json({ error: { code: 'internal', message: 'internal error' }, request_id: requestId });
+  };
+}
+
+/** The public view of a message: its fields, current state and status timeline. */
+export function messageView(message: Message): Record<string, unknown> {
+  return {
+    id: message.id,
+    status: message.status,
+    channel: message.channel,
+    strategy: message.strategy,
+    priority: message.priority,
+    recipient: message.recipient,
+    tags: message.tags,
+    idempotency_key: message.idempotency_key,
+    created_at: message.created_at,
+    send_at: message.send_at,
+    expires_at: message.expires_at,
+    timeline: message.timeline,
+  };
+}

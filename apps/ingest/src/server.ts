@@ -1,0 +1,85 @@
+import type { AddressInfo } from 'node:net';
+import { TenantCache } from '@commstrat/config';
+import { Journal } from '@commstrat/journal';
+import {
+  closeLogger,
+  createLogger,
+  createRegistry,
+  ingestMetrics,
+  laneDepthGauge,
+  type Logger,
+} from '@commstrat/observability';
+import { LaneQueue } from '@commstrat/queue';
+import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
+import postgres from 'postgres';
+import type { IngestConfig } from './config.ts';
+import { createIngestApp } from './http-app.ts';
+import { Intake } from './intake.ts';
+
+export interface RunningIngest {
+  /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly logger: Logger;
+  /** Stops accepting, lets requests in flight finish, closes every connection. */
+  close(): Promise<void>;
+}
+
+/** Connects to Redis, MongoDB and PostgreSQL and serves the ingest API. */
+export async function startIngest(
+  config: Readonly<IngestConfig>,
+  options: { logger?: Logger } = {},
+): Promise<RunningIngest> {
+  const logger =
+    options.logger ??
+    createLogger({
+      service: 'ingest',
+      level: config.logLevel,
+      gelf: config.gelfHost === undefined ? undefined : { host: config.gelfHost, port: config.gelfPort },
+    });
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
+  // Absent optional fields are left out of documents rather than stored as null.
+  const mongo = new MongoClient(config.mongoUrl, { ignoreUndefined: true, serverSelectionTimeoutMS: 5000 });
+  const sql = postgres(config.postgresUrl, { max: 5, onnotice: () => {} });
+  await mongo.connect();
+  const journal = new Journal(mongo.db());
+  await journal.ensureIndexes();
+  const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
+
+  const registry = createRegistry('ingest');
+  const metrics = ingestMetrics(registry);
+  laneDepthGauge(registry, () => lanes.depths());
+  const app = createIngestApp({
+    intake: new Intake({ journal, lanes, metrics, logger }),
+    journal,
+    tenants: new TenantCache(sql),
+    registry,
+    metrics,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    checks: {
+      redis: () => redis.ping(),
+      mongodb: () => mongo.db().command({ ping: 1 }),
+      postgres: () => sql`SELECT 1`,
+    },
+  });
+
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host}:${port}`;
+  logger.info(`ingest API at ${url}/v1/messages, metrics ${url}/metrics, health ${url}/health/ready`);
+
+  return {
+    url,
+    logger,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+      if (options.logger === undefined) await closeLogger(logger);
+    },
+  };
+}

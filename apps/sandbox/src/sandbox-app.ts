@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import express, { type Express, type Request, type Response } from 'express';
+import { monitoringRouter, type Registry } from '@commstrat/observability';
+import { isValidPhoneNumber } from 'libphonenumber-js';
+import { DEFAULT_BEHAVIOUR, SecondWindowLimiter, type SandboxBehaviour } from './behaviour.ts';
+import { ReceivedStore, type ReceivedSms } from './received-store.ts';
+
+export interface SandboxOptions {
+  /** Bearer token clients must send. */
+  readonly token: string;
+  readonly registry: Registry;
+  /** Most received messages kept for inspection. Default 1 000 000. */
+  readonly keep?: number;
+  readonly behaviour?: Partial<SandboxBehaviour>;
+}
+
+interface SmsItem {
+  client_ref?: unknown;
+  to?: unknown;
+  text?: unknown;
+  sender?: unknown;
+}
+
+type ItemResult =
+  | { client_ref: string | undefined; status: 'accepted'; message_id: string }
+  | { client_ref: string | undefined; status: 'rejected'; error: { code: string; message: string } };
+
+/**
+ * A batch SMS aggregator API as real ones behave: bearer auth, per-item results,
+ * invalid numbers rejected per item, a per-second account rate answered with 429 and
+ * Retry-After, configurable latency and 503s. Keeps what it accepted for inspection.
+ */
+export function createSandboxApp(options: SandboxOptions): { app: Express; received: ReceivedStore } {
+  const behaviour: SandboxBehaviour = { ...DEFAULT_BEHAVIOUR, ...options.behaviour };
+  const received = new ReceivedStore(options.keep ?? 1_000_000);
+  const limiter = new SecondWindowLimiter();
+  let requestSeq = 0;
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(monitoringRouter({ registry: options.registry, checks: {} }));
+  app.use(express.json({ limit: '20mb' }));
+
+  const authorized = (req: Request, res: Response): boolean => {
+    if (req.get('authorization') === `Bearer ${options.token}`) return true;
+    res.status(401).json({ error: { code: 'unauthorized', message: 'bad or missing token' } });
+    return false;
+  };
+
+  /** Common gate for both send endpoints: auth, injected latency and faults, rate. */
+  const admit = async (req: Request, res: Response, count: number): Promise<boolean> => {
+    if (!authorized(req, res)) return false;
+    if (behaviour.latency_ms > 0) await sleep(behaviour.latency_ms);
+    if (behaviour.error_rate > 0 && Math.random() < behaviour.error_rate) {
+      res.status(503).json({ error: { code: 'unavailable', message: 'temporarily unavailable' } });
+      return false;
+    }
+    const waitSeconds = limiter.take(count, behaviour.rate_per_second);
+    if (waitSeconds > 0) {
+      res.set('retry-after', String(waitSeconds));
+      res.status(429).json({ error: { code: 'rate_limited', message: 'account rate exceeded' } });
+      return false;
+    }
+    return true;
+  };
+
+  const accept = (items: readonly SmsItem[]): ItemResult[] => {
+    const now = Date.now();
+    const seq = ++requestSeq;
+    const stored: ReceivedSms[] = [];
+    const results = items.map((item): ItemResult => {
+      const clientRef = typeof item.client_ref === 'string' ? item.client_ref : undefined;
+      if (typeof item.to !== 'string' || !isValidPhoneNumber(item.to)) {
+        return { client_ref: clientRef, status: 'rejected', error: { code: 'invalid_number', message: 'to is not a valid E.164 number' } };
+      }
+      if (typeof item.text !== 'string' || item.text.length === 0) {
+        return { client_ref: clientRef, status: 'rejected', error: { code: 'empty_text', message: 'text is empty' } };
+      }
+      const messageId = `sbx_${randomUUID()}`;
+      stored.push({
+        message_id: messageId,
+        client_ref: clientRef,
+        to: item.to,
+        text: item.text,
+        sender: typeof item.sender === 'string' ? item.sender : undefined,
+        received_at: now,
+        request_seq: seq,
+      });
+      return { client_ref: clientRef, status: 'accepted', message_id: messageId };
+    });
+    received.add(stored);
+    return results;
+  };
+
+  app.post('/v1/sms/send', async (req, res) => {
+    const body = req.body as SmsItem | undefined;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      res.status(400).json({ error: { code: 'bad_request', message: 'body must be a JSON object' } });
+      return;
+    }
+    if (!(await admit(req, res, 1))) return;
+    const [result] = accept([body]);
+    if (result?.status === 'accepted') res.json(result);
+    else res.status(400).json(result);
+  });
+
+  app.post('/v1/sms/batch', async (req, res) => {
+    const messages = (req.body as { messages?: unknown } | undefined)?.messages;
+    if (!Array.isArray(messages) || messages.length === 0) {
+      res.status(400).json({ error: { code: 'bad_request', message: 'messages must be a non-empty array' } });
+      return;
+    }
+    if (messages.length > behaviour.max_batch_size) {
+      res.status(413).json({ error: { code: 'batch_too_large', message: `at most ${behaviour.max_batch_size} messages` } });
+      return;
+    }
+    if (!(await admit(req, res, messages.length))) return;
+    res.json({ results: accept(messages as SmsItem[]) });
+  });
+
+  app.get('/_sandbox/received', (req, res) => {
+    const clientRef = typeof req.query['client_ref'] === 'string' ? req.query['client_ref'] : undefined;
+    const to = typeof req.query['to'] === 'string' ? req.query['to'] : undefined;
+    const messages = received.list({ clientRef, to });
+    res.json({ count: messages.length, messages: messages.slice(-1000) });
+  });
+
+  app.delete('/_sandbox/received', (_req, res) => {
+    received.clear();
+    res.status(204).end();
+  });
+
+  app.get('/_sandbox/behaviour', (_req, res) => {
+    res.json(behaviour);
+  });
+
+  app.put('/_sandbox/behaviour', (req, res) => {
+    const update = (req.body ?? {}) as Record<string, unknown>;
+    for (const [key, value] of Object.entries(update)) {
+      if (!(key in DEFAULT_BEHAVIOUR) || typeof value !== 'number' || value < 0) {
+        res.status(422).json({ error: { code: 'validation_failed', message: `/${key}: unknown or negative` } });
+        return;
+      }
+    }
+    Object.assign(behaviour, update);
+    res.json(behaviour);
+  });
+
+  return { app, received };
+}

@@ -1,0 +1,43 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { newId } from '@commstrat/core';
+import type { Sql } from 'postgres';
+
+export interface Tenant {
+  readonly id: string;
+  readonly name: string;
+}
+
+export function hashApiKey(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+/** A new random API key, shown to the operator once and stored only as its digest. */
+export function generateApiKey(): string {
+  return `cs_${randomBytes(24).toString('base64url')}`;
+}
+
+/** Creates the tenant if missing and registers `apiKey` for it; safe to repeat. */
+export async function ensureTenantWithKey(
+  sql: Sql,
+  tenant: Tenant,
+  apiKey: string,
+  label = 'default',
+): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`INSERT INTO tenants (id, name) VALUES (${tenant.id}, ${tenant.name})
+             ON CONFLICT (id) DO NOTHING`;
+    await tx`INSERT INTO api_keys (id, tenant_id, key_sha256, label)
+             VALUES (${newId()}, ${tenant.id}, ${hashApiKey(apiKey)}, ${label})
+             ON CONFLICT (key_sha256) DO NOTHING`;
+    await tx`INSERT INTO audit (tenant_id, actor, action, details)
+             VALUES (${tenant.id}, 'system', 'tenant.ensure', ${tx.json({ label })})`;
+  });
+}
+
+/** Looks up the tenant of an active API key; null for an unknown or revoked key. */
+export async function findTenantByApiKey(sql: Sql, apiKey: string): Promise<Tenant | null> {
+  const rows = await sql<Tenant[]>`
+    SELECT t.id, t.name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+    WHERE k.key_sha256 = ${hashApiKey(apiKey)} AND k.revoked_at IS NULL`;
+  return rows[0] ?? null;
+}

@@ -1,0 +1,48 @@
+import { DEFAULT_PRIORITY } from './lanes.ts';
+import type { Message } from './message.ts';
+import type { MessageRequest } from './message-schema.ts';
+
+export interface AcceptContext {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly requestId: string;
+  readonly now: Date;
+}
+
+/**
+ * Turns a validated request into the message the service keeps. A `send_at` in the
+ * future makes it `scheduled`; otherwise it is `queued`. `ttl` becomes `expires_at`.
+ */
+export function acceptMessage(request: MessageRequest, context: AcceptContext): Message {
+  const { now } = context;
+  const sendAt = request.send_at === undefined ? undefined : new Date(request.send_at);
+  const expiresAt =
+    request.expires_at !== undefined
+      ? new Date(request.expires_at)
+      : request.ttl !== undefined
+        ? new Date(now.getTime() + request.ttl * 1000)
+        : undefined;
+  const status = sendAt !== undefined && sendAt > now ? 'scheduled' : 'queued';
+  return {
+    id: context.id,
+    tenant_id: context.tenantId,
+    request_id: context.requestId,
+    channel: request.channel,
+    strategy: request.strategy,
+    priority: request.priority ?? DEFAULT_PRIORITY,
+    recipient: request.recipient,
+    content: request.content,
+    idempotency_key: request.idempotency_key,
+    tags: request.tags ?? [],
+    metadata: request.metadata,
+    callback_url: request.callback_url,
+    send_at: sendAt,
+    expires_at: expiresAt,
+    created_at: now,
+    status,
+    timeline: [
+      { status: 'accepted', at: now },
+      { status, at: now },
+    ],
+  };
+}

@@ -1,0 +1,41 @@
+import { Ajv, type ErrorObject, type Options } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { FieldProblem } from './errors.ts';
+
+// ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/** A configured Ajv instance: all errors, formats, defaults filled in. */
+export function createAjv(options: Options = {}): Ajv {
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, ...options });
+  ajv.addKeyword('description');
+  return addFormats(ajv);
+}
+
+/** Ajv errors as JSON-pointer field problems, naming the missing or extra property. */
+export function toFieldProblems(errors: readonly ErrorObject[] | null | undefined): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const error of errors ?? []) {
+    const params = error.params as Record<string, unknown>;
+    let path = error.instancePath;
+    let message = error.message ?? 'is invalid';
+    if (error.keyword === 'required' && typeof params['missingProperty'] === 'string') {
+      path = `${path}/${params['missingProperty']}`;
+      message = 'is required';
+    } else if (
+      error.keyword === 'additionalProperties' &&
+      typeof params['additionalProperty'] === 'string'
+    ) {
+      path = `${path}/${params['additionalProperty']}`;
+      message = 'is not an allowed property';
+    } else if (error.keyword === 'enum' && Array.isArray(params['allowedValues'])) {
+      message = `must be one of: ${params['allowedValues'].join(', ')}`;
+    }
+    // anyOf repeats its branches' errors; the summary below is enough for a producer.
+    if (error.keyword === 'anyOf') continue;
+    if (!problems.some((p) => p.path === path && p.message === message)) {
+      problems.push({ path, message });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,139 @@
+/**
+ * The one error registry. Every error the service reports has a stable `code`, the HTTP
+ * status an API answers with, and whether retrying the same call may succeed.
+ * Callers test errors with `instanceof` or `code`, never by message text.
+ */
+export const ERROR_CODES = {
+  malformed_json: { httpStatus: 400, retryable: false },
+  unauthorized: { httpStatus: 401, retryable: false },
+  not_found: { httpStatus: 404, retryable: false },
+  payload_too_large: { httpStatus: 413, retryable: false },
+  unsupported_media_type: { httpStatus: 415, retryable: false },
+  validation_failed: { httpStatus: 422, retryable: false },
+  invalid_phone_number: { httpStatus: 422, retryable: false },
+  rate_limited: { httpStatus: 429, retryable: true },
+  dependency_unavailable: { httpStatus: 503, retryable: true },
+  invalid_config: { httpStatus: 500, retryable: false },
+  provider_rejected: { httpStatus: 502, retryable: false },
+  provider_unavailable: { httpStatus: 502, retryable: true },
+  internal: { httpStatus: 500, retryable: false },
+} as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** One problem with a piece of input: where (JSON pointer) and what. */
+export interface FieldProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Base of every error commstrat raises on purpose. */
+export class CommstratError extends Error {
+  readonly code: ErrorCode;
+  readonly httpStatus: number;
+  readonly retryable: boolean;
+  readonly problems: readonly FieldProblem[];
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { problems?: readonly FieldProblem[]; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.httpStatus = ERROR_CODES[code].httpStatus;
+    this.retryable = ERROR_CODES[code].retryable;
+    this.problems = options.problems ?? [];
+  }
+
+  /** The JSON body an API answers with. */
+  toJSON(): { error: { code: ErrorCode; message: string; problems?: readonly FieldProblem[] } } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.problems.length > 0 ? { problems: this.problems } : {}),
+      },
+    };
+  }
+}
+
+/** Thrown when input does not match its JSON Schema or a domain rule. */
+export class ValidationError extends CommstratError {
+  constructor(problems: readonly FieldProblem[], code: ErrorCode = 'validation_failed') {
+    const first = problems[0];
+    super(code, first ? `${first.path || '/'}: ${first.message}` : 'invalid input', { problems });
+  }
+}
+
+/** Thrown when a request body is not parseable JSON. */
+export class MalformedJsonError extends CommstratError {
+  constructor(cause?: unknown) {
+    super('malformed_json', 'request body is not valid JSON', { cause });
+  }
+}
+
+/** Thrown when a request has no API key or one that matches no active key. */
+export class UnauthorizedError extends CommstratError {
+  constructor(message = 'missing or invalid API key: send "Authorization: Bearer <key>"') {
+    super('unauthorized', message);
+  }
+}
+
+/** Thrown when a resource does not exist for the calling tenant. */
+export class NotFoundError extends CommstratError {
+  constructor(what: string) {
+    super('not_found', `${what} not found`);
+  }
+}
+
+/** Thrown when a request body is larger than the configured limit. */
+export class PayloadTooLargeError extends CommstratError {
+  constructor(limitBytes: number) {
+    super('payload_too_large', `request body exceeds ${limitBytes} bytes`);
+  }
+}
+
+/** Thrown when a request body is not sent as application/json. */
+export class UnsupportedMediaTypeError extends CommstratError {
+  constructor(got: string | undefined) {
+    super('unsupported_media_type', `Content-Type must be application/json, got ${got ?? 'none'}`);
+  }
+}
+
+/** Thrown when Redis, MongoDB, PostgreSQL or Kafka does not answer. */
+export class DependencyUnavailableError extends CommstratError {
+  constructor(dependency: string, cause?: unknown) {
+    super('dependency_unavailable', `${dependency} is unavailable`, { cause });
+  }
+}
+
+/** Thrown at start-up when configuration is missing or contradictory; names the field. */
+export class ConfigError extends CommstratError {
+  constructor(problems: readonly FieldProblem[]) {
+    super(
+      'invalid_config',
+      `invalid configuration: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+      { problems },
+    );
+  }
+}
+
+/** Thrown by a provider adapter when the provider refused the request for good. */
+export class ProviderRejectedError extends CommstratError {
+  constructor(message: string, cause?: unknown) {
+    super('provider_rejected', message, { cause });
+  }
+}
+
+/** Thrown by a provider adapter when the provider failed in a way that may pass on retry. */
+export class ProviderUnavailableError extends CommstratError {
+  /** Seconds the provider asked us to wait (Retry-After), when it said. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(message: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super('provider_unavailable', message, { cause: options.cause });
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}

@@ -1,0 +1,55 @@
+import type { FromSchema } from 'json-schema-to-ts';
+import { PRIORITIES } from './lanes.ts';
+
+export const CHANNELS = ['sms', 'email', 'push', 'messenger', 'webhook'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/**
+ * The public shape of one message as a producer sends it. This schema is the single
+ * source for validation (compiled once), for the TypeScript type below and for the
+ * OpenAPI document. Field names are public API: extend, never rename.
+ */
+export const messageRequestSchema = {
+  $id: 'https://commstrat.dev/schemas/message-request.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['recipient', 'content'],
+  anyOf: [{ required: ['channel'] }, { required: ['strategy'] }],
+  properties: {
+    channel: { type: 'string', enum: CHANNELS },
+    strategy: { type: 'string', minLength: 1, maxLength: 100 },
+    priority: { type: 'string', enum: PRIORITIES, default: 'normal' },
+    recipient: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        phone: { type: 'string', minLength: 2, maxLength: 20 },
+        email: { type: 'string', format: 'email', maxLength: 254 },
+        push_token: { type: 'string', minLength: 1, maxLength: 4096 },
+        chat_id: { type: 'string', minLength: 1, maxLength: 200 },
+        time_zone: { type: 'string', minLength: 1, maxLength: 64 },
+      },
+    },
+    content: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        text: { type: 'string', minLength: 1, maxLength: 10000 },
+        subject: { type: 'string', maxLength: 998 },
+        template_id: { type: 'string', minLength: 1, maxLength: 200 },
+        variables: { type: 'object' },
+      },
+    },
+    send_at: { type: 'string', format: 'date-time' },
+    expires_at: { type: 'string', format: 'date-time' },
+    ttl: { type: 'integer', minimum: 1, description: 'seconds after acceptance' },
+    idempotency_key: { type: 'string', minLength: 1, maxLength: 200 },
+    tags: { type: 'array', maxItems: 20, items: { type: 'string', minLength: 1, maxLength: 100 } },
+    metadata: { type: 'object' },
+    callback_url: { type: 'string', format: 'uri', maxLength: 2048 },
+  },
+} as const;
+
+export type MessageRequest = FromSchema<typeof messageRequestSchema>;

@@ -1,0 +1,68 @@
+import type { Priority } from './lanes.ts';
+import type { Channel, MessageRequest } from './message-schema.ts';
+
+export const TERMINAL_STATES = ['delivered', 'failed', 'expired', 'cancelled', 'rejected'] as const;
+export const ACTIVE_STATES = ['accepted', 'queued', 'scheduled', 'sending', 'sent'] as const;
+
+export type MessageStatus = (typeof TERMINAL_STATES)[number] | (typeof ACTIVE_STATES)[number];
+
+export function isTerminal(status: MessageStatus): boolean {
+  return (TERMINAL_STATES as readonly string[]).includes(status);
+}
+
+/** One entry of a message's status timeline. */
+export interface StatusEvent {
+  readonly status: MessageStatus;
+  readonly at: Date;
+  readonly reason?: string;
+  readonly provider?: string;
+  readonly provider_message_id?: string;
+}
+
+/** A message as the service keeps it: the producer's fields plus what the server assigned. */
+export interface Message {
+  readonly id: string;
+  readonly tenant_id: string;
+  readonly request_id: string;
+  readonly channel: Channel | undefined;
+  readonly strategy: string | undefined;
+  readonly priority: Priority;
+  readonly recipient: MessageRequest['recipient'];
+  readonly content: MessageRequest['content'];
+  readonly idempotency_key: string | undefined;
+  readonly tags: readonly string[];
+  readonly metadata: Record<string, unknown> | undefined;
+  readonly callback_url: string | undefined;
+  readonly send_at: Date | undefined;
+  readonly expires_at: Date | undefined;
+  readonly created_at: Date;
+  readonly status: MessageStatus;
+  readonly timeline: readonly StatusEvent[];
+}
+
+/** What travels in a lane entry: enough to dispatch without reading the journal. */
+export interface QueuedMessage {
+  readonly id: string;
+  readonly tenant_id: string;
+  readonly channel: Channel | undefined;
+  readonly strategy: string | undefined;
+  readonly priority: Priority;
+  readonly recipient: MessageRequest['recipient'];
+  readonly content: MessageRequest['content'];
+  readonly expires_at: string | undefined;
+  /** Attempts made so far; absent before the first. */
+  readonly attempts?: number;
+}
+
+export function toQueuedMessage(message: Message): QueuedMessage {
+  return {
+    id: message.id,
+    tenant_id: message.tenant_id,
+    channel: message.channel,
+    strategy: message.strategy,
+    priority: message.priority,
+    recipient: message.recipient,
+    content: message.content,
+    expires_at: message.expires_at?.toISOString(),
+  };
+}

@@ -1,0 +1,6 @@
+export {
+  Journal,
+  type ProviderExchange,
+  type RequestRecord,
+  type StatusChange,
+} from './journal.ts';

@@ -1,0 +1,13 @@
+export { createLogger, closeLogger, type Logger, type LoggerOptions } from './logger.ts';
+export {
+  createRegistry,
+  dispatcherMetrics,
+  httpMetrics,
+  ingestMetrics,
+  laneDepthGauge,
+  type DispatcherMetrics,
+  type HttpMetrics,
+  type IngestMetrics,
+} from './metrics.ts';
+export { monitoringRouter, type MonitoringOptions, type ReadinessCheck } from './monitoring.ts';
+export type { Registry } from 'prom-client';

@@ -1,0 +1,35 @@
+import type { CommstratError, QueuedMessage } from '@commstrat/core';
+
+/** What a provider said about one message of a batch. */
+export type MessageOutcome =
+  | { readonly messageId: string; readonly outcome: 'accepted'; readonly providerMessageId: string }
+  | { readonly messageId: string; readonly outcome: 'rejected'; readonly reason: string };
+
+/** The raw exchange, journaled as it happened. */
+export interface ExchangeRecord {
+  readonly request: unknown;
+  readonly response: unknown;
+  readonly httpStatus: number | undefined;
+  readonly startedAt: Date;
+  readonly durationMs: number;
+}
+
+/**
+ * The result of one provider request. `error` is set when the request as a whole
+ * failed; it is already classified (ProviderUnavailableError: retry or fail over;
+ * ProviderRejectedError: permanent) and `outcomes` is then empty.
+ */
+export interface SendResult {
+  readonly exchange: ExchangeRecord;
+  readonly outcomes: readonly MessageOutcome[];
+  readonly error?: CommstratError;
+}
+
+/** One configured integration with a delivery provider. */
+export interface ProviderAdapter {
+  /** Provider id as configured, used in metrics, logs and the journal. */
+  readonly id: string;
+  /** Most messages one request may carry. */
+  readonly maxBatchSize: number;
+  send(messages: readonly QueuedMessage[], signal?: AbortSignal): Promise<SendResult>;
+}

@@ -1,0 +1,132 @@
+import {
+  ProviderRejectedError,
+  ProviderUnavailableError,
+  type CommstratError,
+  type QueuedMessage,
+} from '@commstrat/core';
+import type { MessageOutcome, ProviderAdapter, SendResult } from './adapter.ts';
+
+export interface HttpSmsAdapterOptions {
+  readonly id: string;
+  /** Base URL of the provider API, e.g. http://127.0.0.1:8082. */
+  readonly baseUrl: string;
+  /** Bearer token the provider expects. */
+  readonly token: string;
+  /** Most messages per request. Default 100. */
+  readonly maxBatchSize?: number;
+  /** Request time limit in ms. Default 10 000. */
+  readonly timeoutMs?: number;
+  /** Sender id shown to recipients. Default `commstrat`. */
+  readonly sender?: string;
+}
+
+interface BatchResponseItem {
+  client_ref: string;
+  status: 'accepted' | 'rejected';
+  message_id?: string;
+  error?: { code?: string; message?: string };
+}
+
+/**
+ * A batch SMS aggregator API in the common shape: `POST /v1/sms/batch` with
+ * `{ messages: [{ client_ref, to, text, sender }] }`, answering per-item results.
+ * The sandbox provider speaks it; so do the real aggregators this adapter targets.
+ */
+export class HttpSmsAdapter implements ProviderAdapter {
+  readonly id: string;
+  readonly maxBatchSize: number;
+  private readonly options: HttpSmsAdapterOptions;
+
+  constructor(options: HttpSmsAdapterOptions) {
+    this.id = options.id;
+    this.maxBatchSize = options.maxBatchSize ?? 100;
+    this.options = options;
+  }
+
+  async send(messages: readonly QueuedMessage[], signal?: AbortSignal): Promise<SendResult> {
+    const request = {
+      messages: messages.map((message) => ({
+        client_ref: message.id,
+        to: message.recipient.phone,
+        text: message.content.text,
+        sender: this.options.sender ?? 'commstrat',
+      })),
+    };
+    const startedAt = new Date();
+    const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 10_000);
+    let httpStatus: number | undefined;
+    let response: unknown;
+    let error: CommstratError | undefined;
+    let outcomes: MessageOutcome[] = [];
+    try {
+      const reply = await fetch(new URL('/v1/sms/batch', this.options.baseUrl), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${this.options.token}`,
+          // The message ids double as the provider idempotency key: a batch resent after
+          // a crash between send and ack carries the same key.
+          'idempotency-key': messages.map((m) => m.id).join(',').slice(0, 200),
+        },
+        body: JSON.stringify(request),
+        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      });
+      httpStatus = reply.status;
+      const text = await reply.text();
+      response = parseJson(text);
+      if (reply.ok) {
+        outcomes = toOutcomes(response, messages);
+      } else {
+        error = classifyHttpError(reply.status, reply.headers.get('retry-after'), response);
+      }
+    } catch (cause) {
+      const message =
+        cause instanceof Error && cause.name === 'TimeoutError'
+          ? `provider ${this.id} did not answer in time`
+          : `provider ${this.id} is unreachable`;
+      error = new ProviderUnavailableError(message, { cause });
+      response = { error: cause instanceof Error ? cause.message : String(cause) };
+    }
+    const exchange = {
+      request,
+      response,
+      httpStatus,
+      startedAt,
+      durationMs: Date.now() - startedAt.getTime(),
+    };
+    return error === undefined ? { exchange, outcomes } : { exchange, outcomes: [], error };
+  }
+}
+
+/** 429 and 5xx may pass on retry; other 4xx answers mean the request itself is wrong. */
+function classifyHttpError(status: number, retryAfter: string | null, body: unknown): CommstratError {
+  const detail = JSON.stringify(body).slice(0, 500);
+  if (status === 429 || status >= 500) {
+    const seconds = retryAfter === null ? undefined : Number(retryAfter);
+    return new ProviderUnavailableError(`provider answered ${status}: ${detail}`, {
+      ...(seconds !== undefined && Number.isFinite(seconds) ? { retryAfterSeconds: seconds } : {}),
+    });
+  }
+  return new ProviderRejectedError(`provider answered ${status}: ${detail}`);
+}
+
+function toOutcomes(body: unknown, messages: readonly QueuedMessage[]): MessageOutcome[] {
+  const items = (body as { results?: BatchResponseItem[] } | undefined)?.results ?? [];
+  const byRef = new Map(items.map((item) => [item.client_ref, item]));
+  return messages.map((message): MessageOutcome => {
+    const item = byRef.get(message.id);
+    if (item?.status === 'accepted' && item.message_id !== undefined) {
+      return { messageId: message.id, outcome: 'accepted', providerMessageId: item.message_id };
+    }
+    const reason = item?.error?.code ?? 'missing_from_provider_response';
+    return { messageId: message.id, outcome: 'rejected', reason };
+  });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { raw: text.slice(0, 2000) };
+  }
+}

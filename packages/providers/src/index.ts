@@ -1,0 +1,2 @@
+export type { ExchangeRecord, MessageOutcome, ProviderAdapter, SendResult } from './adapter.ts';
+export { HttpSmsAdapter, type HttpSmsAdapterOptions } from './http-sms-adapter.ts';

@@ -1,0 +1,1 @@
+export { LaneQueue, type LaneEntry, type LaneQueueOptions } from './lanes.ts';
