@@ -7,8 +7,9 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 /** A configured Ajv instance: all errors, formats, defaults filled in. */
 export function createAjv(options: Options = {}): Ajv {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, ...options });
-  ajv.addKeyword('description');
+  // strictRequired is off: `anyOf: [{ required: ['channel'] }, ...]` names properties declared
+  // by the parent schema, which is the plain way to say "one of these must be present".
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, ...options });
   return addFormats(ajv);
 }
 
@@ -16,6 +17,8 @@ export function createAjv(options: Options = {}): Ajv {
 export function toFieldProblems(errors: readonly ErrorObject[] | null | undefined): FieldProblem[] {
   const problems: FieldProblem[] = [];
   for (const error of errors ?? []) {
+    // An anyOf reports every branch that failed; the caller explains the choice instead.
+    if (error.keyword === 'anyOf' || error.schemaPath.includes('/anyOf/')) continue;
     const params = error.params as Record<string, unknown>;
     let path = error.instancePath;
     let message = error.message ?? 'is invalid';
@@ -31,8 +34,6 @@ export function toFieldProblems(errors: readonly ErrorObject[] | null | undefine
     } else if (error.keyword === 'enum' && Array.isArray(params['allowedValues'])) {
       message = `must be one of: ${params['allowedValues'].join(', ')}`;
     }
-    // anyOf repeats its branches' errors; the summary below is enough for a producer.
-    if (error.keyword === 'anyOf') continue;
     if (!problems.some((p) => p.path === path && p.message === message)) {
       problems.push({ path, message });
     }

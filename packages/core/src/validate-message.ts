@@ -13,8 +13,8 @@ const validateSchema = createAjv().compile<MessageRequest>(messageRequestSchema)
 export function validateMessageRequest(input: unknown, now: Date = new Date()): MessageRequest {
   if (!validateSchema(input)) {
     const problems = toFieldProblems(validateSchema.errors);
-    const missingRoute = validateSchema.errors?.some((e) => e.keyword === 'anyOf');
-    if (missingRoute && problems.every((p) => p.path !== '/channel')) {
+    const missingRoute = validateSchema.errors?.some((e) => e.keyword === 'anyOf' && e.instancePath === '');
+    if (missingRoute) {
       problems.unshift({ path: '/channel', message: 'either channel or strategy is required' });
     }
     throw new ValidationError(problems);

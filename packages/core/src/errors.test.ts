@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  CommstratError,
+  ERROR_CODES,
+  NotFoundError,
+  UnauthorizedError,
+  ValidationError,
+} from './errors.ts';
+
+test('each error class carries the status of its registry code', () => {
+  for (const error of [new NotFoundError('message'), new UnauthorizedError(), new ValidationError([])]) {
+    assert.ok(error instanceof CommstratError);
+    assert.equal(error.httpStatus, ERROR_CODES[error.code].httpStatus);
+  }
+  assert.equal(new NotFoundError('message').httpStatus, 404);
+});
+
+test('the JSON body names the code and the field paths', () => {
+  const body = new ValidationError([{ path: '/recipient/phone', message: 'is required' }]).toJSON();
+  assert.deepEqual(body, {
+    error: {
+      code: 'validation_failed',
+      message: '/recipient/phone: is required',
+      problems: [{ path: '/recipient/phone', message: 'is required' }],
+    },
+  });
+});
+
+test('every registry entry has a 4xx or 5xx status', () => {
+  for (const [code, entry] of Object.entries(ERROR_CODES)) {
+    assert.ok(entry.httpStatus >= 400 && entry.httpStatus < 600, code);
+  }
+});

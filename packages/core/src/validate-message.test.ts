@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ValidationError } from './errors.ts';
+import { validateMessageRequest } from './validate-message.ts';
+
+const now = new Date('2026-06-01T12:00:00Z');
+const valid = () => ({
+  channel: 'sms',
+  recipient: { phone: '+79161234567' },
+  content: { text: 'Your code is 1234' },
+  priority: 'high',
+});
+
+function problemsOf(input: unknown): { code: string; paths: string[] } {
+  try {
+    validateMessageRequest(input, now);
+  } catch (error) {
+    assert.ok(error instanceof ValidationError, `expected ValidationError, got ${String(error)}`);
+    return { code: error.code, paths: error.problems.map((p) => p.path) };
+  }
+  assert.fail('expected the message to be rejected');
+}
+
+test('a valid SMS message passes and gets the default priority when it has none', () => {
+  const { priority: _unused, ...withoutPriority } = valid();
+  const message = validateMessageRequest(withoutPriority, now);
+  assert.equal(message.priority, 'normal');
+  assert.equal(validateMessageRequest(valid(), now).priority, 'high');
+});
+
+test('a missing recipient and content are reported with their JSON pointers', () => {
+  assert.deepEqual(problemsOf({ channel: 'sms' }), {
+    code: 'validation_failed',
+    paths: ['/recipient', '/content'],
+  });
+});
+
+test('an unknown property is named by its path', () => {
+  const { paths } = problemsOf({ ...valid(), recipient: { phone: '+79161234567', fax: '1' } });
+  assert.deepEqual(paths, ['/recipient/fax']);
+});
+
+test('an unknown priority is rejected at /priority', () => {
+  assert.deepEqual(problemsOf({ ...valid(), priority: 'urgent' }).paths, ['/priority']);
+});
+
+test('a message with neither channel nor strategy is rejected at /channel', () => {
+  const { channel: _unused, ...rest } = valid();
+  assert.deepEqual(problemsOf(rest).paths, ['/channel']);
+});
+
+test('a phone number that is not a real number gets invalid_phone_number', () => {
+  assert.deepEqual(problemsOf({ ...valid(), recipient: { phone: '+7000' } }), {
+    code: 'invalid_phone_number',
+    paths: ['/recipient/phone'],
+  });
+});
+
+test('an SMS without a phone number is rejected at /recipient/phone', () => {
+  assert.deepEqual(problemsOf({ ...valid(), recipient: { email: 'a@example.com' } }).paths, [
+    '/recipient/phone',
+  ]);
+});
+
+test('expires_at in the past is rejected', () => {
+  assert.deepEqual(problemsOf({ ...valid(), expires_at: '2026-06-01T11:59:59Z' }).paths, ['/expires_at']);
+});
+
+test('a body that is not an object is rejected at the root', () => {
+  assert.deepEqual(problemsOf([1, 2]).paths, ['']);
+});
