@@ -83,7 +83,8 @@ function requestContext(deps: IngestAppDeps): RequestHandler {
     state(res).logger = deps.logger.child({ request_id: requestId });
     const stop = deps.metrics.requestDuration.startTimer({ method: req.method });
     res.on('finish', () => {
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const matched = req.route as { path?: unknown } | undefined;
+      const route = matched === undefined ? 'unmatched' : `${req.baseUrl}${String(matched.path)}`;
       stop({ route, status: String(res.statusCode) });
     });
     next();

@@ -44,6 +44,8 @@ const server = app.listen(config.port, config.host, () => {
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    server.close(() => void closeLogger(logger));
+    server.close(() => void closeLogger(logger).then(() => process.exit(0)));
+    // Clients holding keep-alive connections would otherwise delay the exit.
+    server.closeAllConnections();
   });
 }

@@ -15,7 +15,7 @@ export function parseAppConfig<T extends object>(
   env: Readonly<Record<string, string | undefined>>,
 ): Readonly<T> {
   const raw: Record<string, string> = {};
-  for (const [field, variable] of Object.entries(envMap) as [string, string][]) {
+  for (const [field, variable] of Object.entries<string>(envMap)) {
     const value = env[variable];
     if (value !== undefined && value !== '') raw[field] = value;
   }

@@ -1,5 +1,5 @@
-import type { Message, MessageStatus, StatusEvent } from '@commstrat/core';
-import type { Collection, Db, Document } from 'mongodb';
+import type { Message, StatusEvent } from '@commstrat/core';
+import type { Collection, Db } from 'mongodb';
 
 /** The raw incoming request, kept as received. */
 export interface RequestRecord {
@@ -79,8 +79,8 @@ export class Journal {
         updateOne: {
           filter: { _id: messageId },
           update: {
-            $set: { status: event.status as MessageStatus },
-            $push: { timeline: event as Document },
+            $set: { status: event.status },
+            $push: { timeline: event },
           },
         },
       })),

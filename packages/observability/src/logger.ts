@@ -40,6 +40,8 @@ export function createLogger(options: LoggerOptions): Logger {
   }
   return winston.createLogger({
     level: options.level ?? 'info',
+    // A logger with nowhere to write (tests) stays quiet instead of warning per line.
+    silent: transports.length === 0,
     defaultMeta: { service: options.service },
     format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
     transports,

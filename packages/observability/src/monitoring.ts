@@ -38,7 +38,8 @@ export function monitoringRouter(options: MonitoringOptions): Router {
       }),
     );
     const ready = results.every(([, result]) => result.status === 'ok');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'down', checks: Object.fromEntries(results) });
+    const checks = Object.fromEntries<{ status: string; error?: string }>(results);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'down', checks });
   });
 
   return router;

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { eventually } from './harness.ts';
+import { startDeployment } from './services.ts';
+
+const sms = {
+  channel: 'sms',
+  recipient: { phone: '+79161234567' },
+  content: { text: 'Your code is 1234' },
+  priority: 'high',
+};
+
+test('a message posted to ingest reaches the sandbox provider and shows as sent', async () => {
+  const deployment = await startDeployment();
+  const accepted = await deployment.api('POST', '/v1/messages', sms);
+  assert.equal(accepted.status, 202);
+  assert.equal(accepted.body.status, 'queued');
+  assert.match(accepted.body.id, /^[0-9A-HJKMNP-TV-Z]{26}$/, 'a ULID');
+
+  const sent = await eventually('the message to be sent', async () => {
+    const { body } = await deployment.api('GET', `/v1/messages/${accepted.body.id}`);
+    return body.status === 'sent' ? body : undefined;
+  });
+  assert.deepEqual(
+    sent.timeline.map((event: { status: string }) => event.status),
+    ['accepted', 'queued', 'sent'],
+  );
+  const [received] = deployment.sandbox.received.list({ clientRef: accepted.body.id });
+  assert.equal(received?.to, '+79161234567');
+  assert.equal(received?.text, 'Your code is 1234');
+  assert.equal(sent.timeline[2].provider_message_id, received?.message_id);
+});
+
+test('a message the provider rejects ends failed with the provider reason', async () => {
+  const deployment = await startDeployment();
+  // A template message has no text; the sandbox, like a real SMS API, refuses that item.
+  const accepted = await deployment.api('POST', '/v1/messages', { ...sms, content: { template_id: 'otp' } });
+  assert.equal(accepted.status, 202);
+  const failed = await eventually('the message to fail', async () => {
+    const { body } = await deployment.api('GET', `/v1/messages/${accepted.body.id}`);
+    return body.status === 'failed' ? body : undefined;
+  });
+  assert.match(failed.timeline.at(-1).reason, /empty_text/);
+  assert.equal(deployment.sandbox.received.list({ clientRef: accepted.body.id }).length, 0);
+});
+
+test('ingest answers specific errors with a stable code and field path', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  const noKey = await deployment.api('POST', '/v1/messages', sms, { authorization: '' });
+  assert.equal(noKey.status, 401);
+  assert.equal(noKey.body.error.code, 'unauthorized');
+
+  const badKey = await deployment.api('POST', '/v1/messages', sms, { authorization: 'Bearer nope' });
+  assert.equal(badKey.status, 401);
+
+  const wrongType = await deployment.api('POST', '/v1/messages', JSON.stringify(sms), { 'content-type': 'text/plain' });
+  assert.equal(wrongType.status, 415);
+  assert.equal(wrongType.body.error.code, 'unsupported_media_type');
+
+  const malformed = await deployment.api('POST', '/v1/messages', '{"channel": "sms",');
+  assert.equal(malformed.status, 400);
+  assert.equal(malformed.body.error.code, 'malformed_json');
+
+  const badPhone = await deployment.api('POST', '/v1/messages', { ...sms, recipient: { phone: '+7123' } });
+  assert.equal(badPhone.status, 422);
+  assert.equal(badPhone.body.error.code, 'invalid_phone_number');
+  assert.deepEqual(badPhone.body.error.problems.map((p: { path: string }) => p.path), ['/recipient/phone']);
+
+  const schema = await deployment.api('POST', '/v1/messages', { ...sms, priority: 'asap', extra: 1 });
+  assert.equal(schema.status, 422);
+  assert.deepEqual(
+    schema.body.error.problems.map((p: { path: string }) => p.path).sort(),
+    ['/extra', '/priority'],
+  );
+
+  const tooLarge = await deployment.api('POST', '/v1/messages', { ...sms, content: { text: 'x'.repeat(11 * 1024 * 1024) } });
+  assert.equal(tooLarge.status, 413);
+  assert.equal(tooLarge.body.error.code, 'payload_too_large');
+
+  const unknown = await deployment.api('GET', '/v1/messages/01M8FJJBEY8YMD6ZQ85TW5Z8T5');
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.body.error.code, 'not_found');
+});
+
+test("a tenant cannot read another tenant's message", async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  const accepted = await deployment.api('POST', '/v1/messages', sms);
+  assert.equal(accepted.status, 202);
+  assert.equal((await deployment.api('GET', `/v1/messages/${accepted.body.id}`)).status, 200);
+  const other = await deployment.addTenant('globex');
+  const seenByOther = await other('GET', `/v1/messages/${accepted.body.id}`);
+  assert.equal(seenByOther.status, 404);
+  assert.equal(seenByOther.body.error.code, 'not_found');
+});

@@ -1,0 +1,164 @@
+// Connections to the real servers of scripts/stack, each test with its own Redis key
+// prefix, MongoDB database, PostgreSQL database or Kafka topic, removed afterwards.
+// A server that does not answer fails the test with a message naming it and its log.
+import { randomUUID } from 'node:crypto';
+import { after } from 'node:test';
+import { migrate } from '@commstrat/config';
+import { Redis } from 'ioredis';
+import { MongoClient, type Db } from 'mongodb';
+import postgres, { type Sql } from 'postgres';
+
+export interface StackEnv {
+  readonly redisUrl: string;
+  readonly postgresUrl: string;
+  readonly mongoUrl: string;
+  readonly kafkaBrokers: string[];
+  readonly prometheusUrl: string;
+  readonly prometheusTargetsDir: string;
+  readonly gelfHost: string;
+  readonly gelfPort: number;
+  readonly gelfOutput: string;
+  readonly logs: string;
+}
+
+/** The stack's connection strings, as `scripts/stack env` exports them (npm test does). */
+export function stackEnv(): StackEnv {
+  const get = (name: string): string => {
+    const value = process.env[name];
+    if (value === undefined || value === '') {
+      throw new Error(`${name} is not set: run the tests with \`npm test\`, which starts the stack and exports it`);
+    }
+    return value;
+  };
+  return {
+    redisUrl: get('COMMSTRAT_REDIS_URL'),
+    postgresUrl: get('COMMSTRAT_POSTGRES_URL'),
+    mongoUrl: get('COMMSTRAT_MONGO_URL'),
+    kafkaBrokers: get('COMMSTRAT_KAFKA_BROKERS').split(','),
+    prometheusUrl: get('COMMSTRAT_PROMETHEUS_URL'),
+    prometheusTargetsDir: get('COMMSTRAT_PROMETHEUS_TARGETS_DIR'),
+    gelfHost: get('COMMSTRAT_GELF_HOST'),
+    gelfPort: Number(get('COMMSTRAT_GELF_PORT')),
+    gelfOutput: get('COMMSTRAT_GELF_OUTPUT'),
+    logs: get('COMMSTRAT_STACK_LOGS'),
+  };
+}
+
+export function unreachable(service: string, address: string, cause: unknown): Error {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new Error(
+    `${service} at ${address} is not reachable (${reason}); start it with \`scripts/stack up\` ` +
+      `and see ${stackEnv().logs}/${service}.log`,
+    { cause },
+  );
+}
+
+/**
+ * Who cleans up a test resource: by default node:test's `after` of the running test;
+ * a caller that must stop its own users of the resource first passes a `Cleanup`.
+ */
+export type Owner = (dispose: () => Promise<void>) => void;
+
+/** Disposers run last-in first-out, so services stop before the stores they use go. */
+export class Cleanup {
+  private readonly disposers: (() => Promise<void>)[] = [];
+  readonly own: Owner = (dispose) => {
+    this.disposers.push(dispose);
+  };
+  constructor() {
+    after(() => this.run());
+  }
+  private async run(): Promise<void> {
+    for (const dispose of this.disposers.reverse()) await dispose();
+  }
+}
+
+/** A short random id for names of test-owned keys, databases and topics. */
+export function uniqueName(kind: string): string {
+  return `t_${kind}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+}
+
+/** A Redis connection and a key prefix of this test's own; the keys are deleted after. */
+export async function testRedis(owner: Owner = after): Promise<{ redis: Redis; prefix: string }> {
+  const { redisUrl } = stackEnv();
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    throw unreachable('redis', redisUrl, error);
+  }
+  const prefix = `${uniqueName('q')}:`;
+  owner(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+  return { redis, prefix };
+}
+
+/** A MongoDB database of this test's own on the stack's server; dropped after. */
+export async function testMongo(owner: Owner = after): Promise<{ db: Db; url: string }> {
+  const { mongoUrl } = stackEnv();
+  const name = uniqueName('db');
+  const url = new URL(mongoUrl);
+  url.pathname = `/${name}`;
+  const client = new MongoClient(url.toString(), { ignoreUndefined: true, serverSelectionTimeoutMS: 3000 });
+  try {
+    await client.connect();
+    await client.db(name).command({ ping: 1 });
+  } catch (error) {
+    throw unreachable('mongodb', mongoUrl, error);
+  }
+  owner(async () => {
+    await client.db(name).dropDatabase();
+    await client.close();
+  });
+  return { db: client.db(name), url: url.toString() };
+}
+
+/** A fresh PostgreSQL database, migrated; dropped after. */
+export async function testPostgres(owner: Owner = after): Promise<{ sql: Sql; url: string }> {
+  const { postgresUrl } = stackEnv();
+  const admin = postgres(postgresUrl, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  const name = uniqueName('pg');
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } catch (error) {
+    await admin.end({ timeout: 1 });
+    throw unreachable('postgres', postgresUrl, error);
+  }
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  const sql = postgres(url.toString(), { max: 4, onnotice: () => {} });
+  await migrate(sql);
+  owner(async () => {
+    await sql.end({ timeout: 5 });
+    // Services under test may still hold connections when this hook runs.
+    await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name}`;
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.end({ timeout: 5 });
+  });
+  return { sql, url: url.toString() };
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { acceptMessage, newId, validateMessageRequest } from '@commstrat/core';
+import { Journal } from '@commstrat/journal';
+import { testMongo } from './harness.ts';
+
+function aMessage(tenantId: string) {
+  const now = new Date();
+  const request = validateMessageRequest(
+    { channel: 'sms', recipient: { phone: '+79161234567' }, content: { text: 'hi' }, tags: ['otp'] },
+    now,
+  );
+  return acceptMessage(request, { id: newId(), tenantId, requestId: newId(), now });
+}
+
+test('a journaled message is found by its tenant only, with its fields intact', async () => {
+  const { db } = await testMongo();
+  const journal = new Journal(db);
+  await journal.ensureIndexes();
+  const message = aMessage('t1');
+  await journal.recordAccepted(
+    { _id: message.request_id, tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: [message.id] },
+    [message],
+  );
+  const found = await journal.findMessage('t1', message.id);
+  assert.equal(found?.id, message.id);
+  assert.deepEqual(found?.recipient, { phone: '+79161234567' });
+  assert.deepEqual(found?.tags, ['otp']);
+  assert.equal(await journal.findMessage('t2', message.id), null);
+  assert.equal(await db.collection('requests').countDocuments({ _id: message.request_id as never }), 1);
+});
+
+test('status changes are appended to the timeline in order, in one bulk write', async () => {
+  const { db } = await testMongo();
+  const journal = new Journal(db);
+  const a = aMessage('t1');
+  const b = aMessage('t1');
+  await journal.recordAccepted(
+    { _id: newId(), tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: [a.id, b.id] },
+    [a, b],
+  );
+  await journal.recordStatusChanges([
+    { messageId: a.id, event: { status: 'sent', at: new Date(), provider: 'p1', provider_message_id: 'x1' } },
+    { messageId: b.id, event: { status: 'failed', at: new Date(), reason: 'invalid_number' } },
+  ]);
+  const foundA = await journal.findMessage('t1', a.id);
+  const foundB = await journal.findMessage('t1', b.id);
+  assert.equal(foundA?.status, 'sent');
+  assert.deepEqual(foundA?.timeline.map((e) => e.status), ['accepted', 'queued', 'sent']);
+  assert.equal(foundA?.timeline[2]?.provider_message_id, 'x1');
+  assert.equal(foundB?.status, 'failed');
+  assert.equal(foundB?.timeline.at(-1)?.reason, 'invalid_number');
+});
+
+test('provider exchanges are found by any message they carried', async () => {
+  const { db } = await testMongo();
+  const journal = new Journal(db);
+  const ids = [newId(), newId()];
+  await journal.recordProviderExchanges([
+    {
+      _id: newId(),
+      provider: 'p1',
+      message_ids: ids,
+      request: { messages: [] },
+      response: { results: [] },
+      http_status: 200,
+      outcome: 'accepted',
+      started_at: new Date(),
+      duration_ms: 12,
+    },
+  ]);
+  const [exchange] = await journal.findProviderExchanges(ids[1]!);
+  assert.equal(exchange?.provider, 'p1');
+  assert.equal(exchange?.http_status, 200);
+});

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { newId, type Priority, type QueuedMessage } from '@commstrat/core';
+import { LaneQueue } from '@commstrat/queue';
+import { testRedis } from './harness.ts';
+
+const message = (priority: Priority, text = 'hello'): QueuedMessage => ({
+  id: newId(),
+  tenant_id: 't1',
+  channel: 'sms',
+  strategy: undefined,
+  priority,
+  recipient: { phone: '+79161234567' },
+  content: { text },
+  expires_at: undefined,
+});
+
+test('claimed entries come back highest priority first, and ack removes them from the lanes', async () => {
+  const { redis, prefix } = await testRedis();
+  const lanes = new LaneQueue(redis, { prefix });
+  await lanes.ensureGroup();
+  const bulk = message('bulk');
+  const critical = message('critical');
+  const normal = message('normal');
+  await lanes.enqueue([bulk, critical, normal]);
+  assert.deepEqual(await lanes.depths(), { critical: 1, high: 0, normal: 1, bulk: 1 });
+
+  const claimed = await lanes.claim('c1', 10, 100);
+  assert.deepEqual(
+    claimed.map((e) => e.message.id),
+    [critical.id, normal.id, bulk.id],
+  );
+  assert.deepEqual(claimed[0]?.message, JSON.parse(JSON.stringify(critical)));
+  assert.deepEqual(await lanes.claim('c2', 10, 50), [], 'a claimed entry is not handed to another consumer');
+
+  await lanes.ack(claimed);
+  assert.deepEqual(await lanes.depths(), { critical: 0, high: 0, normal: 0, bulk: 0 });
+  assert.equal(await redis.xlen(lanes.laneKey('bulk')), 0);
+});
+
+test('a deferred message reaches its lane only once its due time has come', async () => {
+  const { redis, prefix } = await testRedis();
+  const lanes = new LaneQueue(redis, { prefix });
+  await lanes.ensureGroup();
+  const later = message('high', 'later');
+  await lanes.defer([{ message: later, dueAt: 2_000_000 }]);
+
+  assert.equal(await lanes.promoteDue(1_999_999), 0);
+  assert.equal(await lanes.delayedCount(), 1);
+  assert.equal(await lanes.promoteDue(2_000_000), 1);
+  assert.equal(await lanes.delayedCount(), 0);
+  assert.equal(await lanes.promoteDue(2_000_001), 0, 'an entry is promoted once');
+
+  const claimed = await lanes.claim('c1', 10, 100);
+  assert.equal(claimed.length, 1);
+  assert.equal(claimed[0]?.lane, 'high');
+  assert.deepEqual(claimed[0]?.message, JSON.parse(JSON.stringify(later)));
+});
+
+test('dead-lettered messages are kept with their reason', async () => {
+  const { redis, prefix } = await testRedis();
+  const lanes = new LaneQueue(redis, { prefix });
+  await lanes.deadLetter([{ message: message('normal'), reason: 'provider down' }]);
+  assert.equal(await lanes.deadLetterCount(), 1);
+  const [[, fields] = ['', []]] = await redis.xrange(`${prefix}dlq`, '-', '+');
+  assert.equal(fields[fields.indexOf('reason') + 1], 'provider down');
+});

@@ -1,0 +1,110 @@
+// Starts the tiers in this test process against the stack, each test with its own
+// Redis prefix, MongoDB database and PostgreSQL database.
+import type { AddressInfo } from 'node:net';
+import { after } from 'node:test';
+import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
+import { loadDispatcherConfig, startDispatcher, type RunningDispatcher } from '@commstrat/dispatcher';
+import { loadIngestConfig, startIngest, type RunningIngest } from '@commstrat/ingest';
+import { createLogger, createRegistry } from '@commstrat/observability';
+import { createSandboxApp, type SandboxBehaviour } from '@commstrat/sandbox';
+import { Cleanup, testMongo, testPostgres, testRedis, type Owner } from './harness.ts';
+
+const quietLogger = () => createLogger({ service: 'test', console: false });
+
+export interface RunningSandbox {
+  readonly url: string;
+  readonly token: string;
+  readonly received: ReturnType<typeof createSandboxApp>['received'];
+}
+
+export async function startSandbox(
+  behaviour: Partial<SandboxBehaviour> = {},
+  owner: Owner = after,
+): Promise<RunningSandbox> {
+  const token = 'test-token';
+  const { app, received } = createSandboxApp({ token, registry: createRegistry('sandbox'), behaviour });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  owner(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token, received };
+}
+
+export interface Deployment {
+  readonly ingest: RunningIngest;
+  readonly dispatcher: RunningDispatcher | undefined;
+  readonly sandbox: RunningSandbox;
+  readonly apiKey: string;
+  readonly tenantId: string;
+  /** Calls the ingest API as the test tenant. */
+  api: ApiCall;
+  /** Registers another tenant on the same deployment; returns how to call the API as it. */
+  addTenant(id: string): Promise<ApiCall>;
+}
+
+// Test bodies are whatever the API answered; tests assert on their shape.
+type ApiCall = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any }>;
+
+function apiClient(baseUrl: string, apiKey: string): ApiCall {
+  return async (method, path, body, headers = {}) => {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${apiKey}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+  };
+}
+
+/** ingest + dispatcher + sandbox, in process, isolated from every other test. */
+export async function startDeployment(options: { dispatcher?: boolean; env?: Record<string, string> } = {}): Promise<Deployment> {
+  const cleanup = new Cleanup();
+  const [{ prefix }, mongo, pg, sandbox] = await Promise.all([
+    testRedis(cleanup.own),
+    testMongo(cleanup.own),
+    testPostgres(cleanup.own),
+    startSandbox({}, cleanup.own),
+  ]);
+  const apiKey = generateApiKey();
+  const tenantId = 'acme';
+  await ensureTenantWithKey(pg.sql, { id: tenantId, name: 'Acme' }, apiKey);
+  const env = {
+    ...process.env,
+    INGEST_PORT: '0',
+    DISPATCHER_PORT: '0',
+    COMMSTRAT_REDIS_PREFIX: prefix,
+    COMMSTRAT_MONGO_URL: mongo.url,
+    COMMSTRAT_POSTGRES_URL: pg.url,
+    COMMSTRAT_SANDBOX_URL: sandbox.url,
+    SANDBOX_TOKEN: sandbox.token,
+    DISPATCHER_BLOCK_MS: '100',
+    ...options.env,
+  };
+  const ingest = await startIngest(loadIngestConfig(env), { logger: quietLogger() });
+  cleanup.own(() => ingest.close());
+  let dispatcher: RunningDispatcher | undefined;
+  if (options.dispatcher !== false) {
+    dispatcher = await startDispatcher(loadDispatcherConfig(env), { logger: quietLogger() });
+    cleanup.own(() => dispatcher!.close());
+  }
+  return {
+    ingest,
+    dispatcher,
+    sandbox,
+    apiKey,
+    tenantId,
+    api: apiClient(ingest.url, apiKey),
+    async addTenant(id) {
+      const key = generateApiKey();
+      await ensureTenantWithKey(pg.sql, { id, name: id }, key);
+      return apiClient(ingest.url, key);
+    },
+  };
+}
