@@ -83,7 +83,8 @@ export class Dispatcher {
     const entries = await this.deps.lanes.claim(this.deps.consumer, this.deps.claimCount, this.deps.blockMs);
     if (entries.length === 0) return 0;
     const outcome: CycleOutcome = { changes: [], exchanges: [], retries: [], deadLetters: [] };
-    const batches = this.plan(entries, now(), outcome);
+    const sendable = await this.claimInJournal(entries, now());
+    const batches = this.plan(sendable, now(), outcome);
     await Promise.all(
       batches.map(({ provider, messages }) =>
         this.limit(async () => this.record(provider, messages, await provider.send(messages), outcome, now())),
@@ -95,6 +96,24 @@ export class Dispatcher {
     await this.deps.lanes.deadLetter(outcome.deadLetters);
     await this.deps.lanes.ack(entries);
     return entries.length;
+  }
+
+  /**
+   * Moves the claimed messages to `sending` in the journal in one write. The journal is
+   * where a cancel lands, so a message cancelled meanwhile is not in an allowed state and
+   * is skipped (its entry is still acked). `sending` is allowed too: an entry reclaimed
+   * from a replica that died mid-batch is sent again (at-least-once).
+   */
+  private async claimInJournal(entries: readonly LaneEntry[], now: number): Promise<LaneEntry[]> {
+    const skipped = await this.deps.journal.transitionMany(
+      entries.map((entry) => entry.message.id),
+      ['queued', 'scheduled', 'sending'],
+      { status: 'sending', at: new Date(now) },
+    );
+    if (skipped.size > 0) {
+      this.deps.logger.info('skipping messages no longer waiting to be sent', { count: skipped.size });
+    }
+    return entries.filter((entry) => !skipped.has(entry.message.id));
   }
 
   /** Drops what must not be sent (expired, unroutable) and cuts the rest into provider batches. */

@@ -11,9 +11,25 @@ export interface IngestConfig {
   postgresUrl: string;
   /** Largest request body, in bytes. Default 10 MiB. */
   maxBodyBytes: number;
+  /** Most messages in one batch request. Default 10 000. */
+  maxBatchMessages: number;
   logLevel: string;
   gelfHost?: string;
   gelfPort: number;
+  /** Kafka bootstrap brokers, `host:port[,host:port...]`. Kafka intake runs only when set. */
+  kafkaBrokers?: string;
+  /** Set `false` to keep Kafka intake off although brokers are configured. Default true. */
+  kafkaEnabled: boolean;
+  /** Consumer group shared by every ingest replica. Default `commstrat-ingest`. */
+  kafkaGroup: string;
+  /** Topic producers send messages to. Default `commstrat.messages`. */
+  kafkaTopic: string;
+  /** Topic that receives records (or batch items) that cannot be accepted. Default `commstrat.messages.rejected`. */
+  kafkaRejectedTopic: string;
+  /** Partitions of a topic ingest creates because it is missing (existing topics are left as they are). Default 6. */
+  kafkaTopicPartitions: number;
+  /** Lane entries (all lanes together) above which Kafka intake pauses; it resumes below 90 %. Default 1 000 000. */
+  laneCap: number;
 }
 
 const schema = {
@@ -27,9 +43,17 @@ const schema = {
     mongoUrl: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
     postgresUrl: { type: 'string', pattern: '^postgres(ql)?://' },
     maxBodyBytes: { type: 'integer', minimum: 1024, default: 10 * 1024 * 1024 },
+    maxBatchMessages: { type: 'integer', minimum: 1, maximum: 100000, default: 10000 },
     logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
     gelfHost: { type: 'string' },
     gelfPort: { type: 'integer', minimum: 1, maximum: 65535, default: 12201 },
+    kafkaBrokers: { type: 'string', pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$' },
+    kafkaEnabled: { type: 'boolean', default: true },
+    kafkaGroup: { type: 'string', minLength: 1, default: 'commstrat-ingest' },
+    kafkaTopic: { type: 'string', pattern: '^[\\w.-]{1,249}$', default: 'commstrat.messages' },
+    kafkaRejectedTopic: { type: 'string', pattern: '^[\\w.-]{1,249}$', default: 'commstrat.messages.rejected' },
+    kafkaTopicPartitions: { type: 'integer', minimum: 1, maximum: 10000, default: 6 },
+    laneCap: { type: 'integer', minimum: 1, default: 1_000_000 },
   },
 };
 
@@ -45,9 +69,17 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       mongoUrl: 'COMMSTRAT_MONGO_URL',
       postgresUrl: 'COMMSTRAT_POSTGRES_URL',
       maxBodyBytes: 'INGEST_MAX_BODY_BYTES',
+      maxBatchMessages: 'INGEST_MAX_BATCH_MESSAGES',
       logLevel: 'COMMSTRAT_LOG_LEVEL',
       gelfHost: 'COMMSTRAT_GELF_HOST',
       gelfPort: 'COMMSTRAT_GELF_PORT',
+      kafkaBrokers: 'COMMSTRAT_KAFKA_BROKERS',
+      kafkaEnabled: 'INGEST_KAFKA_ENABLED',
+      kafkaGroup: 'INGEST_KAFKA_GROUP',
+      kafkaTopic: 'INGEST_KAFKA_TOPIC',
+      kafkaRejectedTopic: 'INGEST_KAFKA_REJECTED_TOPIC',
+      kafkaTopicPartitions: 'INGEST_KAFKA_TOPIC_PARTITIONS',
+      laneCap: 'INGEST_LANE_CAP',
     },
     env,
   );

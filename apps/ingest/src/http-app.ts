@@ -7,16 +7,18 @@ import express, {
   type Response,
 } from 'express';
 import {
+  BatchRejectedError,
   CommstratError,
+  LanesFullError,
+  RateLimitedError,
   MalformedJsonError,
   NotFoundError,
   PayloadTooLargeError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
   newId,
-  type Message,
 } from '@commstrat/core';
-import type { Tenant, TenantCache } from '@commstrat/config';
+import type { TenantCache } from '@commstrat/config';
 import type { Journal } from '@commstrat/journal';
 import {
   monitoringRouter,
@@ -26,6 +28,8 @@ import {
   type Registry,
 } from '@commstrat/observability';
 import type { Intake } from './intake.ts';
+import { openApiRouter } from './openapi.ts';
+import { state, v1Routes } from './v1-routes.ts';
 
 export interface IngestAppDeps {
   readonly intake: Intake;
@@ -36,15 +40,9 @@ export interface IngestAppDeps {
   readonly logger: Logger;
   readonly checks: Readonly<Record<string, ReadinessCheck>>;
   readonly maxBodyBytes: number;
+  readonly maxBatchMessages: number;
 }
 
-interface RequestState {
-  requestId: string;
-  tenant?: Tenant;
-  logger: Logger;
-}
-
-const state = (res: Response): RequestState => res.locals as RequestState;
 
 /** The ingest HTTP API. Every error answers JSON `{ error: { code, message, problems? } }`. */
 export function createIngestApp(deps: IngestAppDeps): Express {
@@ -52,21 +50,12 @@ export function createIngestApp(deps: IngestAppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(monitoringRouter({ registry: deps.registry, checks: deps.checks }));
+  app.use(openApiRouter());
   app.use(requestContext(deps));
 
   const v1 = express.Router();
   v1.use(authenticate(deps));
-  v1.post('/messages', requireJson, parseJson(deps.maxBodyBytes), async (req, res) => {
-    const { tenant, requestId } = state(res);
-    const message = await deps.intake.acceptOne(tenant!, 'rest', req.body, requestId);
-    state(res).logger.info('message accepted', { message_id: message.id, priority: message.priority });
-    res.status(202).json({ id: message.id, status: message.status });
-  });
-  v1.get('/messages/:id', async (req, res) => {
-    const message = await deps.journal.findMessage(state(res).tenant!.id, String(req.params['id']));
-    if (message === null) throw new NotFoundError('message');
-    res.json(messageView(message));
-  });
+  v1.use(v1Routes(deps, [requireJson, parseJson(deps.maxBodyBytes)]));
   app.use('/v1', v1);
 
   app.use((_req, _res, next) => next(new NotFoundError('route')));
@@ -126,28 +115,14 @@ function errorHandler(): ErrorRequestHandler {
     const { requestId, logger } = state(res);
     if (error instanceof CommstratError) {
       if (error.httpStatus >= 500) logger.warn(error.message, { code: error.code, cause: String(error.cause) });
-      res.status(error.httpStatus).json({ ...error.toJSON(), request_id: requestId });
+      if (error instanceof RateLimitedError || error instanceof LanesFullError) {
+        res.set('retry-after', String(error.retryAfterSeconds));
+      }
+      const extra = error instanceof BatchRejectedError ? { rejected: error.items } : {};
+      res.status(error.httpStatus).json({ ...error.toJSON(), ...extra, request_id: requestId });
       return;
     }
     logger.error('unhandled error', { error: error instanceof Error ? error.stack : String(error) });
     res.status(500).json({ error: { code: 'internal', message: 'internal error' }, request_id: requestId });
-  };
-}
-
-/** The public view of a message: its fields, current state and status timeline. */
-export function messageView(message: Message): Record<string, unknown> {
-  return {
-    id: message.id,
-    status: message.status,
-    channel: message.channel,
-    strategy: message.strategy,
-    priority: message.priority,
-    recipient: message.recipient,
-    tags: message.tags,
-    idempotency_key: message.idempotency_key,
-    created_at: message.created_at,
-    send_at: message.send_at,
-    expires_at: message.expires_at,
-    timeline: message.timeline,
   };
 }

@@ -1,4 +1,14 @@
 export { loadIngestConfig, type IngestConfig } from './config.ts';
 export { startIngest, type RunningIngest } from './server.ts';
-export { createIngestApp, messageView, type IngestAppDeps } from './http-app.ts';
-export { Intake, type IntakeDeps, type Source } from './intake.ts';
+export { createIngestApp, type IngestAppDeps } from './http-app.ts';
+export { messageView } from './v1-routes.ts';
+export { RecoveryPass, type RecoveryOptions } from './recovery.ts';
+export {
+  Intake,
+  type AcceptedItem,
+  type BatchOptions,
+  type BatchOutcome,
+  type IntakeDeps,
+  type RejectedItem,
+  type Source,
+} from './intake.ts';

@@ -16,6 +16,7 @@ import postgres from 'postgres';
 import type { IngestConfig } from './config.ts';
 import { createIngestApp } from './http-app.ts';
 import { Intake } from './intake.ts';
+import { RecoveryPass } from './recovery.ts';
 
 export interface RunningIngest {
   /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
@@ -49,14 +50,18 @@ export async function startIngest(
   const registry = createRegistry('ingest');
   const metrics = ingestMetrics(registry);
   laneDepthGauge(registry, () => lanes.depths());
+  const intake = new Intake({ journal, lanes, metrics, logger });
+  const recovery = new RecoveryPass({ journal, intake, logger });
+  recovery.start();
   const app = createIngestApp({
-    intake: new Intake({ journal, lanes, metrics, logger }),
+    intake,
     journal,
     tenants: new TenantCache(sql),
     registry,
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,
+    maxBatchMessages: config.maxBatchMessages,
     checks: {
       redis: () => redis.ping(),
       mongodb: () => mongo.db().command({ ping: 1 }),
@@ -78,6 +83,7 @@ export async function startIngest(
     logger,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await recovery.stop();
       await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },

@@ -1,6 +1,10 @@
 // commstrat-config: `migrate` applies migrations; `seed-demo` creates the local demo
-// tenant with the key in COMMSTRAT_API_KEY. Reads COMMSTRAT_POSTGRES_URL.
+// tenant with the key in COMMSTRAT_API_KEY, its sandbox SMS provider (at
+// COMMSTRAT_SANDBOX_URL, token SANDBOX_TOKEN) and default SMS strategy. Reads
+// COMMSTRAT_POSTGRES_URL. Safe to repeat.
+import { DEFAULT_RETRY_POLICY } from '@commstrat/core';
 import postgres from 'postgres';
+import { ensureStrategy, upsertProvider } from './strategies.ts';
 import { ensureTenantWithKey } from './tenants.ts';
 import { migrate } from './migrate.ts';
 
@@ -18,9 +22,44 @@ try {
   }
   if (command === 'seed-demo') {
     const key = process.env['COMMSTRAT_API_KEY'];
-    if (key === undefined) throw new Error('COMMSTRAT_API_KEY is not set: run `eval "$(scripts/stack env)"` first.');
+    if (key === undefined)
+      throw new Error('COMMSTRAT_API_KEY is not set: run `eval "$(scripts/stack env)"` first.');
     await ensureTenantWithKey(sql, { id: 'demo', name: 'Local demo tenant' }, key, 'local demo');
-    console.log('demo tenant ready (tenant id "demo")');
+    await upsertProvider(sql, 'demo', {
+      id: 'sandbox-sms',
+      kind: 'http-sms',
+      endpoint: process.env['COMMSTRAT_SANDBOX_URL'] ?? 'http://127.0.0.1:8082',
+      credentials: { token: process.env['SANDBOX_TOKEN'] ?? 'sandbox-token' },
+      ratePerSecond: 1000,
+      concurrency: 4,
+      maxBatchSize: 100,
+      lingerMs: 50,
+      timeoutMs: 10_000,
+    });
+    // ensureStrategy adds no version when the newest one already says the same.
+    const { version } = await ensureStrategy(
+      sql,
+      'demo',
+      {
+        name: 'sms-default',
+        channel: 'sms',
+        steps: [
+          {
+            route: { mode: 'failover', providers: ['sandbox-sms'] },
+            ttl_seconds: 86_400,
+            retry: {
+              max_attempts: DEFAULT_RETRY_POLICY.maxAttempts,
+              base_delay_ms: DEFAULT_RETRY_POLICY.baseDelayMs,
+              max_delay_ms: DEFAULT_RETRY_POLICY.maxDelayMs,
+            },
+          },
+        ],
+      },
+      { defaultForChannel: true },
+    );
+    console.log(
+      `demo tenant ready (tenant id "demo", provider "sandbox-sms", strategy "sms-default" v${version})`,
+    );
   }
   if (command !== 'migrate' && command !== 'seed-demo') {
     console.error('usage: node packages/config/src/cli.ts migrate|seed-demo');

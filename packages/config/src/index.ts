@@ -7,3 +7,15 @@ export {
   type Tenant,
 } from './tenants.ts';
 export { TenantCache, type TenantCacheOptions } from './tenant-cache.ts';
+export {
+  ensureStrategy,
+  findDefaultStrategy,
+  findStrategy,
+  listProviders,
+  saveStrategy,
+  upsertProvider,
+  type Provider,
+  type ProviderInput,
+  type SaveStrategyOptions,
+  type StoredStrategy,
+} from './strategies.ts';

@@ -7,11 +7,16 @@ export const ERROR_CODES = {
   malformed_json: { httpStatus: 400, retryable: false },
   unauthorized: { httpStatus: 401, retryable: false },
   not_found: { httpStatus: 404, retryable: false },
+  conflict: { httpStatus: 409, retryable: false },
+  idempotency_in_progress: { httpStatus: 409, retryable: true },
   payload_too_large: { httpStatus: 413, retryable: false },
+  batch_too_large: { httpStatus: 413, retryable: false },
   unsupported_media_type: { httpStatus: 415, retryable: false },
   validation_failed: { httpStatus: 422, retryable: false },
   invalid_phone_number: { httpStatus: 422, retryable: false },
+  batch_rejected: { httpStatus: 422, retryable: false },
   rate_limited: { httpStatus: 429, retryable: true },
+  lanes_full: { httpStatus: 503, retryable: true },
   dependency_unavailable: { httpStatus: 503, retryable: true },
   invalid_config: { httpStatus: 500, retryable: false },
   provider_rejected: { httpStatus: 502, retryable: false },
@@ -99,6 +104,57 @@ export class PayloadTooLargeError extends CommstratError {
 export class UnsupportedMediaTypeError extends CommstratError {
   constructor(got: string | undefined) {
     super('unsupported_media_type', `Content-Type must be application/json, got ${got ?? 'none'}`);
+  }
+}
+
+/** Thrown when a batch holds more messages than the configured maximum. */
+export class BatchTooLargeError extends CommstratError {
+  constructor(count: number, max: number) {
+    super('batch_too_large', `a batch holds at most ${max} messages, got ${count}`, {
+      problems: [{ path: '/messages', message: `must have at most ${max} items` }],
+    });
+  }
+}
+
+/** Thrown for an all-or-nothing batch with at least one bad item; nothing was accepted. */
+export class BatchRejectedError extends CommstratError {
+  /** The bad items, each with its index and its own error. */
+  readonly items: readonly { index: number; error: ReturnType<CommstratError['toJSON']>['error'] }[];
+
+  constructor(items: BatchRejectedError['items']) {
+    super('batch_rejected', `${items.length} message(s) are invalid; atomic batch not accepted`, {
+      problems: items.flatMap((item) =>
+        (item.error.problems ?? []).map((p) => ({ path: `/messages/${item.index}${p.path}`, message: p.message })),
+      ),
+    });
+    this.items = items;
+  }
+}
+
+/** Thrown when a state change is not allowed from the resource's current state. */
+export class ConflictError extends CommstratError {
+  constructor(message: string) {
+    super('conflict', message);
+  }
+}
+
+/** Thrown when a caller exceeds its request rate; `retryAfterSeconds` goes to Retry-After. */
+export class RateLimitedError extends CommstratError {
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterSeconds: number) {
+    super('rate_limited', message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Thrown when a lane is over its configured depth: the service sheds load instead of growing Redis. */
+export class LanesFullError extends CommstratError {
+  readonly retryAfterSeconds: number;
+
+  constructor(lanes: readonly string[], retryAfterSeconds = 1) {
+    super('lanes_full', `lanes over capacity: ${lanes.join(', ')}; retry later`);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

@@ -1,8 +1,13 @@
 export { PRIORITIES, DEFAULT_PRIORITY, isPriority, type Priority } from './lanes.ts';
 export {
   ERROR_CODES,
+  BatchRejectedError,
+  BatchTooLargeError,
   CommstratError,
   ConfigError,
+  ConflictError,
+  LanesFullError,
+  RateLimitedError,
   DependencyUnavailableError,
   MalformedJsonError,
   NotFoundError,
@@ -36,3 +41,54 @@ export { acceptMessage, type AcceptContext } from './accept-message.ts';
 export { parseAppConfig, type EnvMap } from './app-config.ts';
 export { newId } from './ids.ts';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry.ts';
+export {
+  DEFAULT_LANE_WEIGHTS,
+  INITIAL_LANE_SELECTION_STATE,
+  SHARED_LANES,
+  selectLanes,
+  type LaneCounts,
+  type LaneSelection,
+  type LaneSelectionInput,
+  type LaneSelectionState,
+  type LaneWeights,
+  type SharedLane,
+} from './lane-selection.ts';
+export {
+  isInsideWindow,
+  isKnownTimeZone,
+  nextWindowOpening,
+  windowTimeZone,
+  type SendWindow,
+} from './send-window.ts';
+export {
+  ROUTE_MODES,
+  chooseProvider,
+  nextProvider,
+  routeProviders,
+  type FailoverRoute,
+  type ProviderChoiceContext,
+  type Route,
+  type RouteMode,
+  type WeightedProvider,
+  type WeightedRoute,
+} from './route.ts';
+export {
+  stepRetryPolicy,
+  strategySchema,
+  validateStrategy,
+  type Strategy,
+  type StrategyRetry,
+  type StrategyStep,
+} from './strategy.ts';
+export {
+  CLOSED_CIRCUIT,
+  DEFAULT_CIRCUIT_BREAKER_OPTIONS,
+  canSend,
+  circuitStatus,
+  recordFailure,
+  recordSend,
+  recordSuccess,
+  type CircuitBreakerOptions,
+  type CircuitState,
+  type CircuitStatus,
+} from './circuit-breaker.ts';

@@ -1,5 +1,6 @@
 export {
   Journal,
+  type MessageQuery,
   type ProviderExchange,
   type RequestRecord,
   type StatusChange,

@@ -1,4 +1,4 @@
-import type { Message, StatusEvent } from '@commstrat/core';
+import type { Message, MessageStatus, StatusEvent } from '@commstrat/core';
 import type { Collection, Db } from 'mongodb';
 
 /** The raw incoming request, kept as received. */
@@ -9,6 +9,25 @@ export interface RequestRecord {
   readonly received_at: Date;
   readonly body: unknown;
   readonly message_ids: readonly string[];
+  /** Index in the request of each accepted message, parallel to `message_ids`. */
+  readonly accepted_indexes?: readonly number[];
+  /** Set once every message of the request is in its lane or the delayed set. */
+  readonly enqueued: boolean;
+  /** Per-item results for batch requests, so a replayed request answers the same. */
+  readonly rejected?: readonly unknown[];
+  /** Until when a recovery pass holds this request (ms since epoch). */
+  readonly recovery_lease?: number;
+}
+
+/** Filters of the paged message listing; `after` is the last id of the previous page. */
+export interface MessageQuery {
+  readonly status?: MessageStatus;
+  readonly tag?: string;
+  readonly from?: Date;
+  readonly to?: Date;
+  readonly batchId?: string;
+  readonly after?: string;
+  readonly limit: number;
 }
 
 /** One exchange with a provider: what we sent, what it answered, how long it took. */
@@ -53,17 +72,128 @@ export class Journal {
       { key: { tenant_id: 1, created_at: -1 }, name: 'tenant_created' },
       { key: { tenant_id: 1, status: 1 }, name: 'tenant_status' },
       { key: { 'timeline.provider_message_id': 1 }, name: 'provider_message_id' },
+      { key: { request_id: 1 }, name: 'request' },
     ]);
-    await this.requests.createIndexes([{ key: { tenant_id: 1, received_at: -1 }, name: 'tenant_received' }]);
+    await this.requests.createIndexes([
+      { key: { tenant_id: 1, received_at: -1 }, name: 'tenant_received' },
+      { key: { enqueued: 1, received_at: 1 }, name: 'not_enqueued' },
+    ]);
     await this.exchanges.createIndexes([{ key: { message_ids: 1 }, name: 'message_ids' }]);
   }
 
-  /** Journals a request and its messages. Resolves only once both writes are acknowledged. */
-  async recordAccepted(request: RequestRecord, messages: readonly Message[]): Promise<void> {
-    await this.requests.insertOne(request);
+  /**
+   * Journals a request and its messages. Resolves only once both writes are
+   * acknowledged. Returns false, writing nothing, when a request with this id is already
+   * journaled (a redelivered Kafka record): the caller answers from `findRequest`.
+   */
+  async recordAccepted(request: RequestRecord, messages: readonly Message[]): Promise<boolean> {
+    try {
+      await this.requests.insertOne(request);
+    } catch (error) {
+      if (isDuplicateKey(error)) return false;
+      throw error;
+    }
     if (messages.length > 0) {
       await this.messages.insertMany(messages.map(toDocument), { ordered: false });
     }
+    return true;
+  }
+
+  async findRequest(id: string): Promise<RequestRecord | null> {
+    return this.requests.findOne({ _id: id });
+  }
+
+  /** Marks a request's messages as all enqueued; the recovery pass skips it from then on. */
+  async markEnqueued(requestId: string): Promise<void> {
+    await this.requests.updateOne({ _id: requestId }, { $set: { enqueued: true } });
+  }
+
+  /**
+   * Takes a lease on one request journaled before `cutoff` whose messages may not have
+   * reached Redis (its process died between journal and enqueue). Replicas running the
+   * recovery pass at once never get the same request.
+   */
+  async leaseUnenqueuedRequest(cutoff: Date, now: number, leaseMs: number): Promise<RequestRecord | null> {
+    return this.requests.findOneAndUpdate(
+      {
+        enqueued: false,
+        received_at: { $lt: cutoff },
+        $or: [{ recovery_lease: { $exists: false } }, { recovery_lease: { $lt: now } }],
+      },
+      { $set: { recovery_lease: now + leaseMs } },
+      { returnDocument: 'after' },
+    );
+  }
+
+  async findMessages(ids: readonly string[]): Promise<Message[]> {
+    const documents = await this.messages.find({ _id: { $in: ids.slice() } }).toArray();
+    return documents.map(fromDocument);
+  }
+
+  /** One page of a tenant's messages, newest first. */
+  async listMessages(tenantId: string, query: MessageQuery): Promise<Message[]> {
+    const filter: Record<string, unknown> = { tenant_id: tenantId };
+    if (query.status !== undefined) filter['status'] = query.status;
+    if (query.tag !== undefined) filter['tags'] = query.tag;
+    if (query.batchId !== undefined) filter['request_id'] = query.batchId;
+    const created: Record<string, Date> = {};
+    if (query.from !== undefined) created['$gte'] = query.from;
+    if (query.to !== undefined) created['$lt'] = query.to;
+    if (Object.keys(created).length > 0) filter['created_at'] = created;
+    // Ids are ULIDs, so id order is creation order and makes a stable cursor.
+    if (query.after !== undefined) filter['_id'] = { $lt: query.after };
+    const documents = await this.messages.find(filter).sort({ _id: -1 }).limit(query.limit).toArray();
+    return documents.map(fromDocument);
+  }
+
+  /** Messages of one request (batch) counted by status. */
+  async countByStatus(tenantId: string, requestId: string): Promise<Record<string, number>> {
+    const rows = await this.messages
+      .aggregate<{ _id: string; count: number }>([
+        { $match: { tenant_id: tenantId, request_id: requestId } },
+        { $group: { _id: '$status', count: { $sum: 1 } } },
+      ])
+      .toArray();
+    return Object.fromEntries(rows.map((row) => [row._id, row.count]));
+  }
+
+  /**
+   * Moves a message to `to` only if its status is one of `from`, appending the event.
+   * Returns false when the message is not the tenant's or not in one of those states.
+   */
+  async transition(
+    tenantId: string,
+    id: string,
+    from: readonly MessageStatus[],
+    event: StatusEvent,
+  ): Promise<boolean> {
+    const result = await this.messages.updateOne(
+      { _id: id, tenant_id: tenantId, status: { $in: from.slice() } },
+      { $set: { status: event.status }, $push: { timeline: event } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  /**
+   * Moves the messages still in one of `from` to `event.status` in one write, and returns
+   * the ids that were not (cancelled or already handled), which the caller must skip.
+   */
+  async transitionMany(
+    ids: readonly string[],
+    from: readonly MessageStatus[],
+    event: StatusEvent,
+  ): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const result = await this.messages.updateMany(
+      { _id: { $in: ids.slice() }, status: { $in: from.slice() } },
+      { $set: { status: event.status }, $push: { timeline: event } },
+    );
+    if (result.modifiedCount === ids.length) return new Set();
+    // Rare: some were cancelled meanwhile. One more read names them.
+    const skipped = await this.messages
+      .find({ _id: { $in: ids.slice() }, status: { $nin: [event.status] } }, { projection: { _id: 1 } })
+      .toArray();
+    return new Set(skipped.map((document) => document._id));
   }
 
   async findMessage(tenantId: string, id: string): Promise<Message | null> {
@@ -97,6 +227,10 @@ export class Journal {
   async findProviderExchanges(messageId: string): Promise<ProviderExchange[]> {
     return this.exchanges.find({ message_ids: messageId }).toArray();
   }
+}
+
+function isDuplicateKey(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
 }
 
 function toDocument(message: Message): MessageDocument {

@@ -38,6 +38,34 @@ export function ingestMetrics(registry: Registry) {
       labelNames: ['source', 'tenant', 'reason'] as const,
       registers: [registry],
     }),
+    kafkaConsumerLag: new Gauge({
+      name: 'commstrat_kafka_consumer_lag',
+      help: 'Records of an assigned partition not yet accepted: high watermark minus next offset to consume.',
+      labelNames: ['topic', 'partition'] as const,
+      registers: [registry],
+    }),
+    kafkaRecordsRejected: new Counter({
+      name: 'commstrat_kafka_records_rejected_total',
+      help: 'Records written to the Kafka rejected topic (whole records and single bad batch items), by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    kafkaRetries: new Counter({
+      name: 'commstrat_kafka_retries_total',
+      help: 'Kafka records retried because a dependency failed (not committed, not rejected), by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    kafkaPaused: new Gauge({
+      name: 'commstrat_kafka_paused',
+      help: '1 while Kafka intake is paused because the lanes are over their cap, else 0.',
+      registers: [registry],
+    }),
+    kafkaBackpressurePauses: new Counter({
+      name: 'commstrat_kafka_backpressure_pauses_total',
+      help: 'Times Kafka intake paused its partitions because the lanes were over their cap.',
+      registers: [registry],
+    }),
   };
 }
 export type IngestMetrics = ReturnType<typeof ingestMetrics>;

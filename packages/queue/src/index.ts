@@ -1,1 +1,13 @@
 export { LaneQueue, type LaneEntry, type LaneQueueOptions } from './lanes.ts';
+export {
+  ProviderRateLimiter,
+  defaultBurst,
+  type ProviderRateLimiterOptions,
+  type TokenGrant,
+} from './rate-limiter.ts';
+export {
+  IdempotencyStore,
+  type IdempotencyKeyRef,
+  type IdempotencyReservation,
+  type IdempotencyStoreOptions,
+} from './idempotency-store.ts';

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { PRIORITIES, type Priority, type QueuedMessage } from '@commstrat/core';
+import { ConfigError, PRIORITIES, type Priority, type QueuedMessage } from '@commstrat/core';
 import type { Redis } from 'ioredis';
+import { execOrThrow } from './exec-pipeline.ts';
 
 const promoteDueScript = readFileSync(new URL('./lua/promote-due.lua', import.meta.url), 'utf8');
+const enqueueRequestScript = readFileSync(new URL('./lua/enqueue-request.lua', import.meta.url), 'utf8');
 
 export interface LaneQueueOptions {
   /** Prefix of every key, so tests and tenants of one Redis stay apart. Default `commstrat:`. */
@@ -20,6 +22,7 @@ export interface LaneEntry {
 
 type RedisWithScripts = Redis & {
   commstratPromoteDue(...args: (string | number)[]): Promise<number>;
+  commstratEnqueueRequest(...args: (string | number)[]): Promise<number>;
 };
 
 /**
@@ -35,6 +38,12 @@ export class LaneQueue {
   constructor(redis: Redis, options: LaneQueueOptions = {}) {
     this.prefix = options.prefix ?? 'commstrat:';
     this.group = options.group ?? 'dispatchers';
+    if (!('commstratEnqueueRequest' in redis)) {
+      redis.defineCommand('commstratEnqueueRequest', {
+        numberOfKeys: 3 + PRIORITIES.length,
+        lua: enqueueRequestScript,
+      });
+    }
     if (!('commstratPromoteDue' in redis)) {
       redis.defineCommand('commstratPromoteDue', {
         numberOfKeys: 2 + PRIORITIES.length,
@@ -75,6 +84,32 @@ export class LaneQueue {
       pipeline.xadd(this.laneKey(message.priority), '*', 'm', JSON.stringify(message));
     }
     await execOrThrow(pipeline);
+  }
+
+  /**
+   * Appends the messages of one journaled request to their lanes, or to the delayed set
+   * when they carry `dueAt`, in one atomic step guarded by a key per request: a second
+   * call for the same request enqueues nothing and returns false. The guard lives
+   * `guardSeconds` (default 900), about 80 bytes each; the recovery pass must run within
+   * that time after a crash to tell "enqueued" from "not enqueued".
+   */
+  async enqueueRequest(
+    requestId: string,
+    entries: readonly { message: QueuedMessage; dueAt?: number }[],
+    guardSeconds = 900,
+  ): Promise<boolean> {
+    const args: (string | number)[] = [guardSeconds];
+    for (const { message, dueAt } of entries) {
+      args.push(PRIORITIES.indexOf(message.priority) + 1, dueAt ?? '', message.id, JSON.stringify(message));
+    }
+    const added = await this.redis.commstratEnqueueRequest(
+      `${this.prefix}enqueued:${requestId}`,
+      this.delayedKey,
+      this.delayedPayloadKey,
+      ...PRIORITIES.map((lane) => this.laneKey(lane)),
+      ...args,
+    );
+    return added >= 0;
   }
 
   /** Parks messages until `dueAt` (ms since epoch); the promoter moves them to their lane. */
@@ -121,9 +156,7 @@ export class LaneQueue {
     const entries: LaneEntry[] = [];
     for (const lane of PRIORITIES) {
       const stream = reply.find(([key]) => key === this.laneKey(lane));
-      for (const [entryId, fields] of stream?.[1] ?? []) {
-        entries.push({ lane, entryId, message: JSON.parse(fieldValue(fields, 'm')) as QueuedMessage });
-      }
+      for (const [entryId, fields] of stream?.[1] ?? []) entries.push(toEntry(lane, entryId, fields));
     }
     return entries;
   }
@@ -149,10 +182,95 @@ export class LaneQueue {
     const pipeline = this.redis.pipeline();
     for (const lane of PRIORITIES) pipeline.xlen(this.laneKey(lane));
     const results = await execOrThrow(pipeline);
-    return Object.fromEntries(PRIORITIES.map((lane, i) => [lane, Number(results[i])])) as Record<
-      Priority,
-      number
-    >;
+    return byLane((_lane, i) => Number(results[i]));
+  }
+
+  /**
+   * The lanes whose depth (as `depths()` counts it) is above their cap, highest priority
+   * first, in one round trip; lanes without a cap are not read. Ingest uses it to refuse
+   * work before journaling it. The cap is soft: replicas that check at the same moment
+   * may each add a batch, so a lane can overshoot by the batches in flight.
+   */
+  async overCap(caps: Partial<Record<Priority, number>>): Promise<Priority[]> {
+    const capped = PRIORITIES.flatMap((lane) => {
+      const cap = caps[lane];
+      if (cap === undefined) return [];
+      if (!Number.isInteger(cap) || cap < 0) {
+        throw new ConfigError([{ path: `caps.${lane}`, message: `must be a whole number >= 0, got ${cap}` }]);
+      }
+      return [{ lane, cap }];
+    });
+    if (capped.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const { lane } of capped) pipeline.xlen(this.laneKey(lane));
+    const results = await execOrThrow(pipeline);
+    return capped.filter(({ cap }, i) => Number(results[i]) > cap).map(({ lane }) => lane);
+  }
+
+  /**
+   * Takes over up to `count` entries that another consumer claimed but has not acked for
+   * at least `minIdleMs` (it crashed or hangs), highest priority lane first, and hands
+   * them to `consumer`. Each taken entry's idle time restarts, so a second reclaimer does
+   * not take it again before another `minIdleMs`. Costs one XAUTOCLAIM per lane, more
+   * when a lane has many pending entries (XAUTOCLAIM scans at most 10 × COUNT of them
+   * per call); dispatchers run it every few seconds, not per batch.
+   *
+   * Entries deleted from the stream while pending (trimmed, or deleted by hand) come back
+   * as ids only. Redis 7 already drops them from the pending list; we XACK them too (one
+   * extra round trip, only when there are any) so that nothing depends on that detail.
+   * Requires Redis >= 7.0: 6.2 answers a deleted entry with a bare nil, so it cannot be acked.
+   */
+  async reclaim(consumer: string, minIdleMs: number, count: number): Promise<LaneEntry[]> {
+    const entries: LaneEntry[] = [];
+    if (count <= 0) return entries;
+    for (const lane of PRIORITIES) {
+      let cursor = '0-0';
+      do {
+        const [next, claimed, deleted = []] = (await this.redis.xautoclaim(
+          this.laneKey(lane),
+          this.group,
+          consumer,
+          minIdleMs,
+          cursor,
+          'COUNT',
+          count - entries.length,
+        )) as [string, ([string, string[]] | null)[], string[]?];
+        for (const entry of claimed) if (entry !== null) entries.push(toEntry(lane, entry[0], entry[1]));
+        if (deleted.length > 0) await this.redis.xack(this.laneKey(lane), this.group, ...deleted);
+        cursor = next;
+      } while (cursor !== '0-0' && entries.length < count);
+      if (entries.length >= count) break;
+    }
+    return entries;
+  }
+
+  /** Entries claimed by some consumer and not yet acked, per lane, in one round trip. */
+  async pendingCount(): Promise<Record<Priority, number>> {
+    const pipeline = this.redis.pipeline();
+    for (const lane of PRIORITIES) pipeline.xpending(this.laneKey(lane), this.group);
+    const results = (await execOrThrow(pipeline)) as [number, ...unknown[]][];
+    return byLane((_lane, i) => Number(results[i]?.[0] ?? 0));
+  }
+
+  /**
+   * Lane lag: how long ago (ms) the oldest entry still in each lane was appended; 0 for an
+   * empty lane. Since `ack` deletes entries, the oldest entry is the oldest one not yet
+   * handled, claimed or not. Read from the entry id's millisecond part against Redis's
+   * own clock (TIME), so a replica's clock skew does not show as lag; one round trip,
+   * O(log n) per lane. A delayed or retried message counts from when it (re)entered its
+   * lane, not from when it was accepted.
+   */
+  async oldestEntryAgeMs(): Promise<Record<Priority, number>> {
+    const pipeline = this.redis.pipeline();
+    pipeline.time();
+    for (const lane of PRIORITIES) pipeline.xrange(this.laneKey(lane), '-', '+', 'COUNT', 1);
+    const [time, ...oldest] = await execOrThrow(pipeline);
+    const [seconds, micros] = time as [string, string];
+    const nowMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    return byLane((_lane, i) => {
+      const first = (oldest[i] as [string, string[]][])[0];
+      return first === undefined ? 0 : Math.max(0, nowMs - entryIdMs(first[0]));
+    });
   }
 
   /** Parks messages that exhausted every attempt in the dead-letter stream, with the reason. */
@@ -176,6 +294,10 @@ export class LaneQueue {
   }
 }
 
+function toEntry(lane: Priority, entryId: string, fields: readonly string[]): LaneEntry {
+  return { lane, entryId, message: JSON.parse(fieldValue(fields, 'm')) as QueuedMessage };
+}
+
 function fieldValue(fields: readonly string[], name: string): string {
   const index = fields.indexOf(name);
   const value = index >= 0 ? fields[index + 1] : undefined;
@@ -183,10 +305,11 @@ function fieldValue(fields: readonly string[], name: string): string {
   return value;
 }
 
-async function execOrThrow(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
-  const results = (await pipeline.exec()) ?? [];
-  return results.map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
+/** Milliseconds part of a stream entry id (`<ms>-<seq>`): when Redis appended the entry. */
+function entryIdMs(entryId: string): number {
+  return Number(entryId.slice(0, entryId.indexOf('-')));
+}
+
+function byLane<T>(values: (lane: Priority, index: number) => T): Record<Priority, T> {
+  return Object.fromEntries(PRIORITIES.map((lane, i) => [lane, values(lane, i)])) as Record<Priority, T>;
 }

@@ -19,7 +19,7 @@ test('a journaled message is found by its tenant only, with its fields intact', 
   await journal.ensureIndexes();
   const message = aMessage('t1');
   await journal.recordAccepted(
-    { _id: message.request_id, tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: [message.id] },
+    { _id: message.request_id, tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: [message.id], enqueued: true },
     [message],
   );
   const found = await journal.findMessage('t1', message.id);
@@ -36,7 +36,7 @@ test('status changes are appended to the timeline in order, in one bulk write', 
   const a = aMessage('t1');
   const b = aMessage('t1');
   await journal.recordAccepted(
-    { _id: newId(), tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: [a.id, b.id] },
+    { _id: newId(), tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: [a.id, b.id], enqueued: true },
     [a, b],
   );
   await journal.recordStatusChanges([

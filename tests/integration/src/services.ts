@@ -6,6 +6,7 @@ import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
 import { loadDispatcherConfig, startDispatcher, type RunningDispatcher } from '@commstrat/dispatcher';
 import { loadIngestConfig, startIngest, type RunningIngest } from '@commstrat/ingest';
 import { createLogger, createRegistry } from '@commstrat/observability';
+import { LaneQueue } from '@commstrat/queue';
 import { createSandboxApp, type SandboxBehaviour } from '@commstrat/sandbox';
 import { Cleanup, testMongo, testPostgres, testRedis, type Owner } from './harness.ts';
 
@@ -42,6 +43,10 @@ export interface Deployment {
   api: ApiCall;
   /** Registers another tenant on the same deployment; returns how to call the API as it. */
   addTenant(id: string): Promise<ApiCall>;
+  /** Starts a(nother) dispatcher replica on this deployment. */
+  startDispatcher(env?: Record<string, string>): Promise<RunningDispatcher>;
+  /** The deployment's lanes, for tests to inspect. */
+  readonly lanes: LaneQueue;
 }
 
 // Test bodies are whatever the API answered; tests assert on their shape.
@@ -66,7 +71,7 @@ function apiClient(baseUrl: string, apiKey: string): ApiCall {
 /** ingest + dispatcher + sandbox, in process, isolated from every other test. */
 export async function startDeployment(options: { dispatcher?: boolean; env?: Record<string, string> } = {}): Promise<Deployment> {
   const cleanup = new Cleanup();
-  const [{ prefix }, mongo, pg, sandbox] = await Promise.all([
+  const [{ prefix, redis }, mongo, pg, sandbox] = await Promise.all([
     testRedis(cleanup.own),
     testMongo(cleanup.own),
     testPostgres(cleanup.own),
@@ -89,11 +94,12 @@ export async function startDeployment(options: { dispatcher?: boolean; env?: Rec
   };
   const ingest = await startIngest(loadIngestConfig(env), { logger: quietLogger() });
   cleanup.own(() => ingest.close());
-  let dispatcher: RunningDispatcher | undefined;
-  if (options.dispatcher !== false) {
-    dispatcher = await startDispatcher(loadDispatcherConfig(env), { logger: quietLogger() });
-    cleanup.own(() => dispatcher!.close());
-  }
+  const startReplica = async (extra: Record<string, string> = {}) => {
+    const replica = await startDispatcher(loadDispatcherConfig({ ...env, ...extra }), { logger: quietLogger() });
+    cleanup.own(() => replica.close());
+    return replica;
+  };
+  const dispatcher = options.dispatcher === false ? undefined : await startReplica();
   return {
     ingest,
     dispatcher,
@@ -101,6 +107,8 @@ export async function startDeployment(options: { dispatcher?: boolean; env?: Rec
     apiKey,
     tenantId,
     api: apiClient(ingest.url, apiKey),
+    startDispatcher: startReplica,
+    lanes: new LaneQueue(redis, { prefix }),
     async addTenant(id) {
       const key = generateApiKey();
       await ensureTenantWithKey(pg.sql, { id, name: id }, key);

@@ -1,0 +1,184 @@
+import express, { type Response, type Router } from 'express';
+import {
+  BatchTooLargeError,
+  ConflictError,
+  NotFoundError,
+
+  ACTIVE_STATES,
+  TERMINAL_STATES,
+  ValidationError,
+  type FieldProblem,
+  type Message,
+  type MessageStatus,
+} from '@commstrat/core';
+import type { Tenant } from '@commstrat/config';
+import type { Journal, MessageQuery } from '@commstrat/journal';
+import type { Logger } from '@commstrat/observability';
+import type { Intake } from './intake.ts';
+
+export interface V1Deps {
+  readonly intake: Intake;
+  readonly journal: Journal;
+  /** Most messages in one batch request. */
+  readonly maxBatchMessages: number;
+}
+
+export interface RequestState {
+  requestId: string;
+  tenant?: Tenant;
+  logger: Logger;
+}
+
+export const state = (res: Response): RequestState => res.locals as RequestState;
+const tenantOf = (res: Response): Tenant => {
+  const tenant = state(res).tenant;
+  if (tenant === undefined) throw new Error('route reached without authentication');
+  return tenant;
+};
+
+const STATUSES: readonly string[] = [...ACTIVE_STATES, ...TERMINAL_STATES];
+const CANCELLABLE: readonly MessageStatus[] = ['accepted', 'queued', 'scheduled'];
+
+/** The authenticated /v1 routes. Body parsing and auth are mounted by the caller. */
+export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Router {
+  const router = express.Router();
+
+  router.post('/messages', ...parseJson, async (req, res) => {
+    const item = await deps.intake.acceptOne(tenantOf(res), 'rest', req.body);
+    state(res).logger.info('message accepted', { message_id: item.id, batch_id: item.batchId });
+    res.status(202).json({ id: item.id, status: item.status });
+  });
+
+  router.post('/messages/batch', ...parseJson, async (req, res) => {
+    const { messages, atomic } = parseBatchEnvelope(req.body, deps.maxBatchMessages);
+    const outcome = await deps.intake.acceptBatch(tenantOf(res), 'rest', messages, { atomic, rawBody: req.body });
+    state(res).logger.info('batch accepted', {
+      batch_id: outcome.batchId,
+      accepted: outcome.accepted.length,
+      rejected: outcome.rejected.length,
+    });
+    const status = outcome.rejected.length === 0 ? 202 : outcome.accepted.length === 0 ? 422 : 207;
+    res.status(status).json({ batch_id: outcome.batchId, accepted: outcome.accepted, rejected: outcome.rejected });
+  });
+
+  router.get('/messages', async (req, res) => {
+    const query = parseListQuery(req.query);
+    const page = await deps.journal.listMessages(tenantOf(res).id, query);
+    const next = page.length === query.limit ? page.at(-1)?.id : undefined;
+    res.json({ messages: page.map(messageView), next_after: next ?? null });
+  });
+
+  router.get('/messages/:id', async (req, res) => {
+    const message = await deps.journal.findMessage(tenantOf(res).id, req.params['id'] ?? '');
+    if (message === null) throw new NotFoundError('message');
+    res.json(messageView(message));
+  });
+
+  router.delete('/messages/:id', async (req, res) => {
+    const tenant = tenantOf(res);
+    const id = req.params['id'] ?? '';
+    const event = { status: 'cancelled' as const, at: new Date(), reason: 'cancelled by the tenant' };
+    if (await deps.journal.transition(tenant.id, id, CANCELLABLE, event)) {
+      state(res).logger.info('message cancelled', { message_id: id });
+      res.json({ id, status: 'cancelled' });
+      return;
+    }
+    const message = await deps.journal.findMessage(tenant.id, id);
+    if (message === null) throw new NotFoundError('message');
+    throw new ConflictError(`message is ${message.status} and can no longer be cancelled`);
+  });
+
+  router.get('/batches/:id', async (req, res) => {
+    const tenant = tenantOf(res);
+    const id = req.params['id'] ?? '';
+    const request = await deps.journal.findRequest(id);
+    if (request === null || request.tenant_id !== tenant.id) throw new NotFoundError('batch');
+    res.json({
+      id,
+      source: request.source,
+      received_at: request.received_at,
+      accepted: request.message_ids.length,
+      rejected: request.rejected?.length ?? 0,
+      by_status: await deps.journal.countByStatus(tenant.id, id),
+    });
+  });
+
+  return router;
+}
+
+function parseBatchEnvelope(body: unknown, max: number): { messages: unknown[]; atomic: boolean } {
+  const problems: FieldProblem[] = [];
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ValidationError([{ path: '', message: 'must be an object with a "messages" array' }]);
+  }
+  const { messages, atomic, ...rest } = body as Record<string, unknown>;
+  for (const key of Object.keys(rest)) problems.push({ path: `/${key}`, message: 'is not an allowed property' });
+  if (!Array.isArray(messages)) problems.push({ path: '/messages', message: 'must be an array' });
+  else if (messages.length === 0) problems.push({ path: '/messages', message: 'must have at least 1 item' });
+  if (atomic !== undefined && typeof atomic !== 'boolean') problems.push({ path: '/atomic', message: 'must be boolean' });
+  if (problems.length > 0) throw new ValidationError(problems);
+  const list = messages as unknown[];
+  if (list.length > max) throw new BatchTooLargeError(list.length, max);
+  return { messages: list, atomic: atomic === true };
+}
+
+function parseListQuery(query: Record<string, unknown>): MessageQuery {
+  const problems: FieldProblem[] = [];
+  const text = (name: string): string | undefined => {
+    const value = query[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') problems.push({ path: `/${name}`, message: 'must be given once' });
+    return typeof value === 'string' ? value : undefined;
+  };
+  const date = (name: string): Date | undefined => {
+    const value = text(name);
+    if (value === undefined) return undefined;
+    const parsed = new Date(value);
+    if (Number.isNaN(parsed.getTime())) problems.push({ path: `/${name}`, message: 'must be an RFC 3339 date-time' });
+    return parsed;
+  };
+  const status = text('status');
+  if (status !== undefined && !STATUSES.includes(status)) {
+    problems.push({ path: '/status', message: `must be one of: ${STATUSES.join(', ')}` });
+  }
+  const limitText = text('limit') ?? '100';
+  const limit = Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    problems.push({ path: '/limit', message: 'must be an integer from 1 to 1000' });
+  }
+  const result: MessageQuery = {
+    limit,
+    ...optional('status', status as MessageStatus | undefined),
+    ...optional('tag', text('tag')),
+    ...optional('from', date('from')),
+    ...optional('to', date('to')),
+    ...optional('batchId', text('batch_id')),
+    ...optional('after', text('after')),
+  };
+  if (problems.length > 0) throw new ValidationError(problems);
+  return result;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/** The public view of a message: its fields, current state and status timeline. */
+export function messageView(message: Message): Record<string, unknown> {
+  return {
+    id: message.id,
+    batch_id: message.request_id,
+    status: message.status,
+    channel: message.channel,
+    strategy: message.strategy,
+    priority: message.priority,
+    recipient: message.recipient,
+    tags: message.tags,
+    idempotency_key: message.idempotency_key,
+    created_at: message.created_at,
+    send_at: message.send_at,
+    expires_at: message.expires_at,
+    timeline: message.timeline,
+  };
+}
+

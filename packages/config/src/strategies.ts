@@ -1,0 +1,310 @@
+import { isDeepStrictEqual } from 'node:util';
+import {
+  NotFoundError,
+  ValidationError,
+  routeProviders,
+  validateStrategy,
+  type Channel,
+  type FieldProblem,
+  type Strategy,
+} from '@commstrat/core';
+import type { JSONValue, Sql, TransactionSql } from 'postgres';
+
+/** A configured integration with a delivery provider, as the dispatcher needs it. */
+export interface Provider {
+  /** The tenant's name for it, e.g. "sandbox-sms"; unique per tenant. */
+  readonly id: string;
+  /** Adapter kind, e.g. "http-sms". */
+  readonly kind: string;
+  /** Where the adapter sends, e.g. "https://api.example.com". */
+  readonly endpoint: string;
+  /** Adapter-specific secrets, e.g. { token }. Never log or journal them. */
+  readonly credentials: Readonly<Record<string, unknown>>;
+  /** Most messages per second, across all dispatcher replicas. */
+  readonly ratePerSecond: number;
+  /** Most requests in flight at once to this provider from one dispatcher replica. */
+  readonly concurrency: number;
+  /** Most messages per provider request. */
+  readonly maxBatchSize: number;
+  /** How long a part-full batch may wait for more messages, in ms. */
+  readonly lingerMs: number;
+  /** Time limit of one provider request, in ms. */
+  readonly timeoutMs: number;
+  /** A disabled provider is never chosen; its strategies fail over past it. */
+  readonly enabled: boolean;
+}
+
+/** What upsertProvider takes: a Provider; `enabled` defaults to true. */
+export type ProviderInput = Omit<Provider, 'enabled'> & { readonly enabled?: boolean };
+
+/** One saved version of a strategy. */
+export interface StoredStrategy {
+  readonly tenantId: string;
+  /** 1 for the first save of a name, then +1 per save. */
+  readonly version: number;
+  /** Whether this is the tenant's default strategy for its channel. */
+  readonly defaultForChannel: boolean;
+  readonly createdAt: Date;
+  readonly strategy: Strategy;
+}
+
+export interface SaveStrategyOptions {
+  /**
+   * true: make it the channel's default (replacing any other); false: make it not the
+   * default. Absent: keep what the previous version was, if the channel is unchanged.
+   */
+  readonly defaultForChannel?: boolean;
+  /** Who saves, for the audit log. Default "system". */
+  readonly actor?: string;
+}
+
+const MAX_INT = 2_147_483_647; // PostgreSQL integer
+const PROVIDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+interface ProviderRow {
+  id: string;
+  kind: string;
+  endpoint: string;
+  credentials: Record<string, unknown>;
+  rate_per_second: number;
+  concurrency: number;
+  max_batch_size: number;
+  linger_ms: number;
+  timeout_ms: number;
+  enabled: boolean;
+}
+
+interface StrategyRow {
+  tenant_id: string;
+  version: number;
+  definition: Strategy;
+  is_default_for_channel: boolean;
+  created_at: Date;
+}
+
+/**
+ * Creates or replaces a provider of the tenant. Throws ValidationError naming each bad
+ * field. Writes an audit record only when something changed, so repeating is harmless.
+ */
+export async function upsertProvider(
+  sql: Sql,
+  tenantId: string,
+  input: ProviderInput,
+  actor = 'system',
+): Promise<Provider> {
+  const provider: Provider = { ...input, enabled: input.enabled ?? true };
+  checkProvider(provider);
+  await sql.begin(async (tx) => {
+    const changed = await tx`
+      INSERT INTO providers (tenant_id, id, kind, endpoint, credentials, rate_per_second, concurrency,
+                             max_batch_size, linger_ms, timeout_ms, enabled)
+      VALUES (${tenantId}, ${provider.id}, ${provider.kind}, ${provider.endpoint},
+              ${tx.json(provider.credentials as JSONValue)}, ${provider.ratePerSecond}, ${provider.concurrency},
+              ${provider.maxBatchSize}, ${provider.lingerMs}, ${provider.timeoutMs}, ${provider.enabled})
+      ON CONFLICT (tenant_id, id) DO UPDATE SET
+        kind = EXCLUDED.kind, endpoint = EXCLUDED.endpoint, credentials = EXCLUDED.credentials,
+        rate_per_second = EXCLUDED.rate_per_second, concurrency = EXCLUDED.concurrency,
+        max_batch_size = EXCLUDED.max_batch_size, linger_ms = EXCLUDED.linger_ms,
+        timeout_ms = EXCLUDED.timeout_ms, enabled = EXCLUDED.enabled, updated_at = now()
+      WHERE (providers.kind, providers.endpoint, providers.credentials, providers.rate_per_second,
+             providers.concurrency, providers.max_batch_size, providers.linger_ms, providers.timeout_ms,
+             providers.enabled)
+        IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.endpoint, EXCLUDED.credentials, EXCLUDED.rate_per_second,
+             EXCLUDED.concurrency, EXCLUDED.max_batch_size, EXCLUDED.linger_ms, EXCLUDED.timeout_ms,
+             EXCLUDED.enabled)
+      RETURNING id`;
+    if (changed.length > 0) {
+      // Credentials stay out of the audit log.
+      await tx`INSERT INTO audit (tenant_id, actor, action, details)
+               VALUES (${tenantId}, ${actor}, 'provider.upsert', ${tx.json({ id: provider.id, kind: provider.kind })})`;
+    }
+  });
+  return provider;
+}
+
+/** The tenant's providers, by id. */
+export async function listProviders(sql: Sql, tenantId: string): Promise<Provider[]> {
+  const rows = await sql<ProviderRow[]>`
+    SELECT id, kind, endpoint, credentials, rate_per_second, concurrency, max_batch_size,
+           linger_ms, timeout_ms, enabled
+    FROM providers WHERE tenant_id = ${tenantId} ORDER BY id`;
+  return rows.map((row) => ({
+    id: row.id,
+    kind: row.kind,
+    endpoint: row.endpoint,
+    credentials: row.credentials,
+    ratePerSecond: row.rate_per_second,
+    concurrency: row.concurrency,
+    maxBatchSize: row.max_batch_size,
+    lingerMs: row.linger_ms,
+    timeoutMs: row.timeout_ms,
+    enabled: row.enabled,
+  }));
+}
+
+/**
+ * Saves `input` as the next version of its name (newest + 1). Validates it first
+ * (validateStrategy), then checks every provider it routes to exists for the tenant;
+ * throws ValidationError with JSON-pointer paths, NotFoundError for an unknown tenant.
+ */
+export async function saveStrategy(
+  sql: Sql,
+  tenantId: string,
+  input: unknown,
+  options: SaveStrategyOptions = {},
+): Promise<StoredStrategy> {
+  return save(sql, tenantId, validateStrategy(input), options, false);
+}
+
+/**
+ * Like saveStrategy, but leaves things as they are when the newest version already has
+ * the same definition (and default flag, if one is asked for). For seeding and for
+ * applying configuration files repeatedly without piling up versions.
+ */
+export async function ensureStrategy(
+  sql: Sql,
+  tenantId: string,
+  input: unknown,
+  options: SaveStrategyOptions = {},
+): Promise<StoredStrategy> {
+  return save(sql, tenantId, validateStrategy(input), options, true);
+}
+
+/** The newest version of a strategy, or the given version; null when there is none. */
+export async function findStrategy(
+  sql: Sql,
+  tenantId: string,
+  name: string,
+  version?: number,
+): Promise<StoredStrategy | null> {
+  const rows = await sql<StrategyRow[]>`
+    SELECT tenant_id, version, definition, is_default_for_channel, created_at FROM strategies
+    WHERE tenant_id = ${tenantId} AND name = ${name} ${version === undefined ? sql`` : sql`AND version = ${version}`}
+    ORDER BY version DESC LIMIT 1`;
+  return rows[0] === undefined ? null : toStored(rows[0]);
+}
+
+/** The tenant's default strategy for a channel (its newest version), or null. */
+export async function findDefaultStrategy(
+  sql: Sql,
+  tenantId: string,
+  channel: Channel,
+): Promise<StoredStrategy | null> {
+  const rows = await sql<StrategyRow[]>`
+    SELECT tenant_id, version, definition, is_default_for_channel, created_at FROM strategies
+    WHERE tenant_id = ${tenantId} AND channel = ${channel} AND is_default_for_channel`;
+  return rows[0] === undefined ? null : toStored(rows[0]);
+}
+
+async function save(
+  sql: Sql,
+  tenantId: string,
+  strategy: Strategy,
+  options: SaveStrategyOptions,
+  keepIfUnchanged: boolean,
+): Promise<StoredStrategy> {
+  return sql.begin(async (tx) => {
+    // Saves of one tenant take turns: version numbers and the one-default-per-channel
+    // flag are read, then written. NO KEY UPDATE does not block api_keys inserts.
+    const tenant = await tx`SELECT id FROM tenants WHERE id = ${tenantId} FOR NO KEY UPDATE`;
+    if (tenant.length === 0) throw new NotFoundError(`tenant ${tenantId}`);
+    const [previous] = await tx<StrategyRow[]>`
+      SELECT tenant_id, version, definition, is_default_for_channel, created_at FROM strategies
+      WHERE tenant_id = ${tenantId} AND name = ${strategy.name} ORDER BY version DESC LIMIT 1`;
+    if (
+      keepIfUnchanged &&
+      previous !== undefined &&
+      isDeepStrictEqual(previous.definition, strategy) &&
+      (options.defaultForChannel === undefined ||
+        options.defaultForChannel === previous.is_default_for_channel)
+    ) {
+      return toStored(previous);
+    }
+    await checkProvidersExist(tx, tenantId, strategy);
+    const isDefault =
+      options.defaultForChannel ??
+      (previous?.is_default_for_channel === true &&
+        previous.definition.channel === strategy.channel);
+    // The flag lives on the newest version only: clear it from older versions of this
+    // name, and from whichever strategy was the channel's default if this one takes over.
+    await tx`UPDATE strategies SET is_default_for_channel = false
+             WHERE tenant_id = ${tenantId} AND is_default_for_channel
+               AND (name = ${strategy.name} OR (${isDefault} AND channel = ${strategy.channel}))`;
+    const version = (previous?.version ?? 0) + 1;
+    const [row] = await tx<StrategyRow[]>`
+      INSERT INTO strategies (tenant_id, name, version, channel, definition, is_default_for_channel)
+      VALUES (${tenantId}, ${strategy.name}, ${version}, ${strategy.channel},
+              ${tx.json(strategy as unknown as JSONValue)}, ${isDefault})
+      RETURNING tenant_id, version, definition, is_default_for_channel, created_at`;
+    await tx`INSERT INTO audit (tenant_id, actor, action, details)
+             VALUES (${tenantId}, ${options.actor ?? 'system'}, 'strategy.save',
+                     ${tx.json({ name: strategy.name, version, default_for_channel: isDefault })})`;
+    if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
+    return toStored(row);
+  });
+}
+
+/** Refuses a strategy that routes to a provider the tenant does not have, naming where. */
+async function checkProvidersExist(
+  tx: TransactionSql,
+  tenantId: string,
+  strategy: Strategy,
+): Promise<void> {
+  const known = new Set(
+    (await tx<{ id: string }[]>`SELECT id FROM providers WHERE tenant_id = ${tenantId}`).map(
+      (r) => r.id,
+    ),
+  );
+  const problems: FieldProblem[] = [];
+  strategy.steps.forEach((step, s) => {
+    const suffix = step.route.mode === 'weighted' ? '/id' : '';
+    routeProviders(step.route).forEach((id, p) => {
+      if (!known.has(id)) {
+        problems.push({
+          path: `/steps/${s}/route/providers/${p}${suffix}`,
+          message: `names no provider of this tenant: ${id}`,
+        });
+      }
+    });
+  });
+  if (problems.length > 0) throw new ValidationError(problems);
+}
+
+function checkProvider(provider: Provider): void {
+  const problems: FieldProblem[] = [];
+  if (!PROVIDER_ID.test(provider.id)) {
+    problems.push({
+      path: '/id',
+      message: 'must be 1-100 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    });
+  }
+  if (provider.kind.length === 0) problems.push({ path: '/kind', message: 'must not be empty' });
+  if (provider.endpoint.length === 0)
+    problems.push({ path: '/endpoint', message: 'must not be empty' });
+  const limits = [
+    ['ratePerSecond', provider.ratePerSecond, 1],
+    ['concurrency', provider.concurrency, 1],
+    ['maxBatchSize', provider.maxBatchSize, 1],
+    ['lingerMs', provider.lingerMs, 0],
+    ['timeoutMs', provider.timeoutMs, 1],
+  ] as const;
+  for (const [field, value, minimum] of limits) {
+    if (!Number.isInteger(value) || value < minimum || value > MAX_INT) {
+      problems.push({
+        path: `/${field}`,
+        message: `must be a whole number of at least ${minimum}`,
+      });
+    }
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
+}
+
+function toStored(row: StrategyRow): StoredStrategy {
+  return {
+    tenantId: row.tenant_id,
+    version: row.version,
+    defaultForChannel: row.is_default_for_channel,
+    createdAt: row.created_at,
+    strategy: row.definition,
+  };
+}

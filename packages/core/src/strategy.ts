@@ -1,0 +1,240 @@
+import { createAjv, toFieldProblems } from './ajv.ts';
+import { ValidationError, type FieldProblem } from './errors.ts';
+import { CHANNELS, type Channel } from './message-schema.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
+import { ROUTE_MODES, type Route } from './route.ts';
+import { isKnownTimeZone, type SendWindow } from './send-window.ts';
+
+/**
+ * A communication strategy: a tenant's named policy for how a message is sent. Stored
+ * versioned (packages/config); a message names it or gets its channel's default.
+ */
+export interface Strategy {
+  readonly name: string;
+  readonly channel: Channel;
+  /** Tried in order; a cascade (push, then SMS if not delivered) is more than one step. */
+  readonly steps: readonly StrategyStep[];
+}
+
+export interface StrategyStep {
+  readonly route: Route;
+  /** Absent: send at any time. */
+  readonly window?: SendWindow;
+  /** How long after acceptance a message may still be sent, in seconds; absent: no limit. */
+  readonly ttl_seconds?: number;
+  /** Absent: DEFAULT_RETRY_POLICY. Missing fields are filled from it. */
+  readonly retry?: StrategyRetry;
+}
+
+/** RetryPolicy as it is written in a strategy document (snake_case, like the rest of the API). */
+export interface StrategyRetry {
+  readonly max_attempts: number;
+  readonly base_delay_ms: number;
+  readonly max_delay_ms: number;
+}
+
+const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+const CLOCK_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
+const providerId = { type: 'string', minLength: 1, maxLength: 100, pattern: NAME_PATTERN } as const;
+
+/**
+ * The JSON Schema of a strategy document: the one source for validation here and for
+ * the admin API's OpenAPI. Field names are public API: extend, never rename.
+ */
+export const strategySchema = {
+  $id: 'https://commstrat.dev/schemas/strategy.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'channel', 'steps'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 100, pattern: NAME_PATTERN },
+    channel: { type: 'string', enum: CHANNELS },
+    steps: {
+      type: 'array',
+      minItems: 1,
+      // One step until the dispatcher runs cascades; they need only this limit raised.
+      maxItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['route'],
+        properties: {
+          route: {
+            type: 'object',
+            required: ['mode'],
+            // The discriminator makes Ajv report the errors of the named mode only.
+            discriminator: { propertyName: 'mode' },
+            oneOf: [
+              {
+                additionalProperties: false,
+                required: ['mode', 'providers'],
+                properties: {
+                  mode: { const: 'failover' },
+                  providers: {
+                    type: 'array',
+                    minItems: 1,
+                    maxItems: 20,
+                    uniqueItems: true,
+                    items: providerId,
+                  },
+                },
+              },
+              {
+                additionalProperties: false,
+                required: ['mode', 'providers'],
+                properties: {
+                  mode: { const: 'weighted' },
+                  providers: {
+                    type: 'array',
+                    minItems: 1,
+                    maxItems: 20,
+                    items: {
+                      type: 'object',
+                      additionalProperties: false,
+                      required: ['id', 'weight'],
+                      properties: {
+                        id: providerId,
+                        weight: { type: 'number', exclusiveMinimum: 0, maximum: 1_000_000 },
+                      },
+                    },
+                  },
+                },
+              },
+            ],
+          },
+          window: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['start', 'end'],
+            properties: {
+              start: { type: 'string', pattern: CLOCK_PATTERN, description: 'local time HH:MM' },
+              end: {
+                type: 'string',
+                pattern: CLOCK_PATTERN,
+                description: 'local time HH:MM, exclusive',
+              },
+              days: {
+                type: 'array',
+                minItems: 1,
+                maxItems: 7,
+                uniqueItems: true,
+                items: { type: 'integer', minimum: 1, maximum: 7 },
+                description: 'ISO weekdays, 1 = Monday',
+              },
+              time_zone: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 64,
+                description: 'IANA time zone',
+              },
+            },
+          },
+          // Capped at 30 days, so no message can wait in the delayed set for ever.
+          ttl_seconds: { type: 'integer', minimum: 1, maximum: 2_592_000 },
+          retry: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              max_attempts: {
+                type: 'integer',
+                minimum: 1,
+                maximum: 100,
+                default: DEFAULT_RETRY_POLICY.maxAttempts,
+              },
+              base_delay_ms: {
+                type: 'integer',
+                minimum: 1,
+                maximum: 86_400_000,
+                default: DEFAULT_RETRY_POLICY.baseDelayMs,
+              },
+              max_delay_ms: {
+                type: 'integer',
+                minimum: 1,
+                maximum: 86_400_000,
+                default: DEFAULT_RETRY_POLICY.maxDelayMs,
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+const validateSchema = createAjv({ discriminator: true }).compile<Strategy>(strategySchema);
+
+/**
+ * Checks a strategy document against its schema and the rules a schema cannot say (a
+ * known time zone, unique provider ids, base delay not above max delay). Fills in retry
+ * defaults. Throws ValidationError with every problem found, each with its JSON-pointer
+ * path (e.g. `/steps/0/route/providers/1/id`). Does not check that providers exist: that
+ * needs the tenant's configuration (packages/config does it on save).
+ */
+export function validateStrategy(input: unknown): Strategy {
+  if (!validateSchema(input)) throw new ValidationError(schemaProblems());
+  const problems: FieldProblem[] = [];
+  input.steps.forEach((step, index) => {
+    const at = `/steps/${index}`;
+    const zone = step.window?.time_zone;
+    if (zone !== undefined && !isKnownTimeZone(zone)) {
+      problems.push({
+        path: `${at}/window/time_zone`,
+        message: `is not a known IANA time zone: ${zone}`,
+      });
+    }
+    if (step.route.mode === 'weighted') {
+      const seen = new Set<string>();
+      step.route.providers.forEach((provider, i) => {
+        if (seen.has(provider.id))
+          problems.push({ path: `${at}/route/providers/${i}/id`, message: 'is listed twice' });
+        seen.add(provider.id);
+      });
+    }
+    if (step.retry !== undefined && step.retry.base_delay_ms > step.retry.max_delay_ms) {
+      problems.push({ path: `${at}/retry/base_delay_ms`, message: 'must not exceed max_delay_ms' });
+    }
+  });
+  if (problems.length > 0) throw new ValidationError(problems);
+  return input;
+}
+
+/** The retry policy of a step, in the form retryDelayMs takes. */
+export function stepRetryPolicy(step: StrategyStep): RetryPolicy {
+  if (step.retry === undefined) return DEFAULT_RETRY_POLICY;
+  return {
+    maxAttempts: step.retry.max_attempts,
+    baseDelayMs: step.retry.base_delay_ms,
+    maxDelayMs: step.retry.max_delay_ms,
+  };
+}
+
+// Ajv's "must match pattern ^...$" helps nobody who writes a strategy by hand.
+const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
+  [NAME_PATTERN]:
+    'must start with a letter or digit and hold only letters, digits, ".", "_" and "-"',
+  [CLOCK_PATTERN]: 'must be a local time "HH:MM" (00:00-23:59)',
+};
+
+function schemaProblems(): FieldProblem[] {
+  const errors = validateSchema.errors ?? [];
+  const problems = toFieldProblems(
+    errors
+      .filter((error) => error.keyword !== 'discriminator')
+      .map((error) => {
+        const message =
+          error.keyword === 'pattern'
+            ? PATTERN_MESSAGES[String(error.params['pattern'])]
+            : undefined;
+        return message === undefined ? error : { ...error, message };
+      }),
+  );
+  // Ajv reports a missing or unknown mode on the route object; name the mode field, unless
+  // a "required" problem already does.
+  for (const error of errors) {
+    const path = `${error.instancePath}/mode`;
+    if (error.keyword === 'discriminator' && !problems.some((p) => p.path === path)) {
+      problems.push({ path, message: `must be one of: ${ROUTE_MODES.join(', ')}` });
+    }
+  }
+  return problems;
+}
