@@ -30,6 +30,18 @@ export interface IngestConfig {
   kafkaTopicPartitions: number;
   /** Lane entries (all lanes together) above which Kafka intake pauses; it resumes below 90 %. Default 1 000 000. */
   laneCap: number;
+  /** How long an idempotency key is remembered, in seconds. Default 86 400 (24 h). */
+  idempotencyWindowSeconds: number;
+  /** API requests per second per tenant before 429 (with Retry-After). Default 1 000. */
+  tenantRatePerSecond: number;
+  /** Requests a tenant may send at once above its rate. Default: one second's worth. */
+  tenantBurst?: number;
+  /** A request younger than this is left to its own intake by the recovery pass, ms. Default 30 000. */
+  recoveryGraceMs: number;
+  /** Pause between recovery passes, ms. Default 30 000. */
+  recoveryIntervalMs: number;
+  /** Test-only fault injection: `exit-after-journal` or `exit-after-enqueue`. Never set in production. */
+  failpoint?: 'exit-after-journal' | 'exit-after-enqueue';
 }
 
 const schema = {
@@ -54,6 +66,12 @@ const schema = {
     kafkaRejectedTopic: { type: 'string', pattern: '^[\\w.-]{1,249}$', default: 'commstrat.messages.rejected' },
     kafkaTopicPartitions: { type: 'integer', minimum: 1, maximum: 10000, default: 6 },
     laneCap: { type: 'integer', minimum: 1, default: 1_000_000 },
+    idempotencyWindowSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86400, default: 86400 },
+    tenantRatePerSecond: { type: 'integer', minimum: 1, default: 1000 },
+    tenantBurst: { type: 'integer', minimum: 1 },
+    recoveryGraceMs: { type: 'integer', minimum: 0, default: 30000 },
+    recoveryIntervalMs: { type: 'integer', minimum: 100, default: 30000 },
+    failpoint: { type: 'string', enum: ['exit-after-journal', 'exit-after-enqueue'] },
   },
 };
 
@@ -80,6 +98,12 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       kafkaRejectedTopic: 'INGEST_KAFKA_REJECTED_TOPIC',
       kafkaTopicPartitions: 'INGEST_KAFKA_TOPIC_PARTITIONS',
       laneCap: 'INGEST_LANE_CAP',
+      idempotencyWindowSeconds: 'INGEST_IDEMPOTENCY_WINDOW_SECONDS',
+      tenantRatePerSecond: 'INGEST_TENANT_RATE_PER_SECOND',
+      tenantBurst: 'INGEST_TENANT_BURST',
+      recoveryGraceMs: 'INGEST_RECOVERY_GRACE_MS',
+      recoveryIntervalMs: 'INGEST_RECOVERY_INTERVAL_MS',
+      failpoint: 'INGEST_FAILPOINT',
     },
     env,
   );

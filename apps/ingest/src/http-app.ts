@@ -9,6 +9,7 @@ import express, {
 import {
   BatchRejectedError,
   CommstratError,
+  DependencyUnavailableError,
   LanesFullError,
   RateLimitedError,
   MalformedJsonError,
@@ -19,6 +20,7 @@ import {
   newId,
 } from '@commstrat/core';
 import type { TenantCache } from '@commstrat/config';
+import type { ProviderRateLimiter } from '@commstrat/queue';
 import type { Journal } from '@commstrat/journal';
 import {
   monitoringRouter,
@@ -41,6 +43,12 @@ export interface IngestAppDeps {
   readonly checks: Readonly<Record<string, ReadinessCheck>>;
   readonly maxBodyBytes: number;
   readonly maxBatchMessages: number;
+  /** Per-tenant request rate, shared by all replicas through Redis. */
+  readonly tenantRateLimit: {
+    readonly limiter: Pick<ProviderRateLimiter, 'take'>;
+    readonly ratePerSecond: number;
+    readonly burst: number;
+  };
 }
 
 
@@ -88,6 +96,19 @@ function authenticate(deps: IngestAppDeps): RequestHandler {
     if (tenant === null) throw new UnauthorizedError('API key is not valid or was revoked');
     state(res).tenant = tenant;
     state(res).logger = state(res).logger.child({ tenant_id: tenant.id });
+    const { limiter, ratePerSecond, burst } = deps.tenantRateLimit;
+    let grant;
+    try {
+      grant = await limiter.take(`tenant:${tenant.id}`, 1, ratePerSecond, burst);
+    } catch (cause) {
+      throw new DependencyUnavailableError('rate limiter (Redis)', cause);
+    }
+    if (grant.granted === 0) {
+      throw new RateLimitedError(
+        `tenant request rate of ${ratePerSecond}/s exceeded`,
+        Math.max(1, Math.ceil(grant.waitMs / 1000)),
+      );
+    }
     next();
   };
 }

@@ -4,6 +4,13 @@ export { createIngestApp, type IngestAppDeps } from './http-app.ts';
 export { messageView } from './v1-routes.ts';
 export { RecoveryPass, type RecoveryOptions } from './recovery.ts';
 export {
+  KafkaIntake,
+  kafkaIntakeFromConfig,
+  type KafkaIntakeDeps,
+  type KafkaIntakeOptions,
+} from './kafka-intake.ts';
+export { API_KEY_HEADER, recordBatchId } from './kafka-records.ts';
+export {
   Intake,
   type AcceptedItem,
   type BatchOptions,

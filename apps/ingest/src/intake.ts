@@ -2,6 +2,9 @@ import {
   BatchRejectedError,
   CommstratError,
   DependencyUnavailableError,
+  LanesFullError,
+  PRIORITIES,
+  type Priority,
   acceptMessage,
   newId,
   toQueuedMessage,
@@ -12,13 +15,27 @@ import {
 import type { Tenant } from '@commstrat/config';
 import type { Journal, RequestRecord } from '@commstrat/journal';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
-import type { LaneQueue } from '@commstrat/queue';
+import type { IdempotencyReservation, IdempotencyStore, LaneQueue } from '@commstrat/queue';
 
 export interface IntakeDeps {
   readonly journal: Journal;
   readonly lanes: LaneQueue;
+  readonly idempotency: IdempotencyStore;
   readonly metrics: IngestMetrics;
   readonly logger: Logger;
+  /** How long an idempotency key is remembered, in seconds. */
+  readonly idempotencyWindowSeconds: number;
+  /** Entries all lanes together may hold before intake sheds load (503). */
+  readonly laneCap: number;
+  /** Test-only fault injection: exit the process at this point of the intake. */
+  readonly failpoint?: 'exit-after-journal' | 'exit-after-enqueue' | undefined;
+}
+
+/** An idempotency key seen before: the original message, not accepted again. */
+interface Duplicate {
+  readonly index: number;
+  readonly id: string;
+  readonly status: MessageStatus;
 }
 
 export type Source = 'rest' | 'kafka';
@@ -27,6 +44,8 @@ export interface AcceptedItem {
   readonly index: number;
   readonly id: string;
   readonly status: MessageStatus;
+  /** True when the idempotency key was seen within its window: the original message. */
+  readonly duplicate?: true;
 }
 
 export interface RejectedItem {
@@ -63,6 +82,8 @@ export interface BatchOptions {
  */
 export class Intake {
   private readonly deps: IntakeDeps;
+  private lanesCheckedAt = 0;
+  private fullLanes: readonly Priority[] = [];
 
   constructor(deps: IntakeDeps) {
     this.deps = deps;
@@ -101,35 +122,155 @@ export class Intake {
       throw new BatchRejectedError(rejected);
     }
 
+    await this.admit();
+    const { fresh, duplicates, conflicts } = await this.screenIdempotency(tenant, messages);
+    rejected.push(...conflicts);
+    rejected.sort((a, b) => a.index - b.index);
     const record: RequestRecord = {
       _id: batchId,
       tenant_id: tenant.id,
       source,
       received_at: now,
       body: options.rawBody,
-      message_ids: messages.map(({ message }) => message.id),
-      accepted_indexes: messages.map(({ index }) => index),
-      enqueued: messages.length === 0,
+      message_ids: fresh.map(({ message }) => message.id),
+      accepted_indexes: fresh.map(({ index }) => index),
+      enqueued: fresh.length === 0,
       rejected,
     };
     let journaled: boolean;
     try {
-      journaled = await this.deps.journal.recordAccepted(record, messages.map(({ message }) => message));
+      journaled = await this.deps.journal.recordAccepted(record, fresh.map(({ message }) => message));
     } catch (cause) {
+      await this.releaseKeys(tenant, fresh);
       throw new DependencyUnavailableError('journal (MongoDB)', cause);
     }
     if (!journaled) return this.replay(batchId);
+    if (this.deps.failpoint === 'exit-after-journal') process.exit(137);
 
-    await this.enqueue(batchId, messages.map(({ message }) => message), 'lanes (Redis)');
-    for (const { message } of messages) {
+    try {
+      await this.enqueue(batchId, fresh.map(({ message }) => message));
+    } catch (error) {
+      await this.withdraw(batchId, fresh.map(({ message }) => message));
+      await this.releaseKeys(tenant, fresh);
+      throw error;
+    }
+    await this.completeKeys(tenant, fresh);
+    for (const { message } of fresh) {
       this.deps.metrics.messagesAccepted.inc({ source, tenant: tenant.id, priority: message.priority });
     }
-    return {
-      batchId,
-      accepted: messages.map(({ index, message }) => ({ index, id: message.id, status: message.status })),
-      rejected,
-      replayed: false,
-    };
+    const accepted: AcceptedItem[] = [
+      ...fresh.map(({ index, message }) => ({ index, id: message.id, status: message.status })),
+      ...duplicates.map((d) => ({ ...d, duplicate: true as const })),
+    ].sort((a, b) => a.index - b.index);
+    return { batchId, accepted, rejected, replayed: false };
+  }
+
+  /**
+   * Sheds load when a lane is over its cap instead of growing Redis without bound. The
+   * depths are read at most every 250 ms, so this costs no round trip per request.
+   */
+  private async admit(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lanesCheckedAt > 250) {
+      this.lanesCheckedAt = now;
+      const depths = await this.deps.lanes.depths().catch((cause: unknown) => {
+        throw new DependencyUnavailableError('lanes (Redis)', cause);
+      });
+      const total = PRIORITIES.reduce((sum, lane) => sum + depths[lane], 0);
+      this.fullLanes = total > this.deps.laneCap ? PRIORITIES.filter((lane) => depths[lane] > 0) : [];
+    }
+    if (this.fullLanes.length > 0) throw new LanesFullError(this.fullLanes);
+  }
+
+  /**
+   * Splits messages by their idempotency key: new ones (reserved now, in one round trip),
+   * duplicates of a message accepted within the window, and conflicts with a request
+   * carrying the same key that is still being accepted.
+   */
+  private async screenIdempotency(
+    tenant: Tenant,
+    messages: readonly { index: number; message: Message }[],
+  ): Promise<{ fresh: { index: number; message: Message }[]; duplicates: Duplicate[]; conflicts: RejectedItem[] }> {
+    const keyed = messages.filter(({ message }) => message.idempotency_key !== undefined);
+    if (keyed.length === 0) return { fresh: messages.slice(), duplicates: [], conflicts: [] };
+    let reservations: IdempotencyReservation[];
+    try {
+      reservations = await this.deps.idempotency.reserveMany(
+        keyed.map(({ message }) => ({ tenantId: tenant.id, key: message.idempotency_key ?? '' })),
+        this.deps.idempotencyWindowSeconds,
+      );
+    } catch (cause) {
+      throw new DependencyUnavailableError('idempotency keys (Redis)', cause);
+    }
+    const verdict = new Map(keyed.map(({ message }, i) => [message.id, reservations[i]]));
+    const fresh: { index: number; message: Message }[] = [];
+    const duplicates: Duplicate[] = [];
+    const conflicts: RejectedItem[] = [];
+    for (const item of messages) {
+      const reservation = verdict.get(item.message.id);
+      if (reservation === undefined || reservation.status === 'new') fresh.push(item);
+      else if (reservation.status === 'done') {
+        const original = JSON.parse(reservation.value) as { id: string; status: MessageStatus };
+        duplicates.push({ index: item.index, id: original.id, status: original.status });
+      } else {
+        conflicts.push({
+          index: item.index,
+          error: {
+            code: 'idempotency_in_progress',
+            message: 'a request with this idempotency_key is being accepted; retry shortly',
+            problems: [{ path: '/idempotency_key', message: 'is in use by a request in progress' }],
+          },
+        });
+      }
+    }
+    return { fresh, duplicates, conflicts };
+  }
+
+  private async completeKeys(tenant: Tenant, items: readonly { message: Message }[]): Promise<void> {
+    const keyed = items.filter(({ message }) => message.idempotency_key !== undefined);
+    if (keyed.length === 0) return;
+    await this.deps.idempotency
+      .completeMany(
+        keyed.map(({ message }) => ({
+          tenantId: tenant.id,
+          key: message.idempotency_key ?? '',
+          value: JSON.stringify({ id: message.id, status: message.status }),
+        })),
+        this.deps.idempotencyWindowSeconds,
+      )
+      .catch((error: unknown) => {
+        // The messages are accepted; only duplicate detection for these keys is weakened.
+        this.deps.logger.warn('could not record idempotency keys', { error: String(error) });
+      });
+  }
+
+  private async releaseKeys(tenant: Tenant, items: readonly { message: Message }[]): Promise<void> {
+    const keyed = items.filter(({ message }) => message.idempotency_key !== undefined);
+    if (keyed.length === 0) return;
+    await this.deps.idempotency
+      .releaseMany(keyed.map(({ message }) => ({ tenantId: tenant.id, key: message.idempotency_key ?? '' })))
+      .catch(() => undefined);
+  }
+
+  /**
+   * The producer is told these messages were not accepted, so they must never be sent:
+   * they end `rejected` and the request is marked handled for the recovery pass. Had the
+   * enqueue reached Redis after all, the dispatcher skips them (they are not `queued`).
+   */
+  private async withdraw(batchId: string, messages: readonly Message[]): Promise<void> {
+    try {
+      await this.deps.journal.transitionMany(
+        messages.map((m) => m.id),
+        ['queued', 'scheduled'],
+        { status: 'rejected', at: new Date(), reason: 'not accepted: lanes (Redis) unavailable' },
+      );
+      await this.deps.journal.markEnqueued(batchId);
+    } catch (error) {
+      this.deps.logger.error('could not withdraw messages the producer was told were not accepted', {
+        batch_id: batchId,
+        error: String(error),
+      });
+    }
   }
 
   /**
@@ -149,6 +290,7 @@ export class Intake {
     } catch (cause) {
       throw new DependencyUnavailableError(what, cause);
     }
+    if (this.deps.failpoint === 'exit-after-enqueue') process.exit(137);
     // If this write is lost the recovery pass finds the request, sees the enqueue guard
     // in Redis and only sets the flag: nothing is enqueued twice.
     await this.deps.journal.markEnqueued(batchId).catch((error: unknown) => {

@@ -9,13 +9,14 @@ import {
   laneDepthGauge,
   type Logger,
 } from '@commstrat/observability';
-import { LaneQueue } from '@commstrat/queue';
+import { IdempotencyStore, LaneQueue, ProviderRateLimiter } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
 import type { IngestConfig } from './config.ts';
 import { createIngestApp } from './http-app.ts';
 import { Intake } from './intake.ts';
+import { kafkaIntakeFromConfig } from './kafka-intake.ts';
 import { RecoveryPass } from './recovery.ts';
 
 export interface RunningIngest {
@@ -50,13 +51,32 @@ export async function startIngest(
   const registry = createRegistry('ingest');
   const metrics = ingestMetrics(registry);
   laneDepthGauge(registry, () => lanes.depths());
-  const intake = new Intake({ journal, lanes, metrics, logger });
-  const recovery = new RecoveryPass({ journal, intake, logger });
+  const intake = new Intake({
+    journal,
+    lanes,
+    idempotency: new IdempotencyStore(redis, { prefix: config.redisPrefix }),
+    metrics,
+    logger,
+    idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+    laneCap: config.laneCap,
+    failpoint: config.failpoint,
+  });
+  const recovery = new RecoveryPass(
+    { journal, intake, logger },
+    { graceMs: config.recoveryGraceMs, intervalMs: config.recoveryIntervalMs },
+  );
   recovery.start();
+  const tenants = new TenantCache(sql);
+  const kafka = kafkaIntakeFromConfig(config, { intake, tenants, lanes, metrics, logger });
   const app = createIngestApp({
     intake,
     journal,
-    tenants: new TenantCache(sql),
+    tenants,
+    tenantRateLimit: {
+      limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
+      ratePerSecond: config.tenantRatePerSecond,
+      burst: config.tenantBurst ?? config.tenantRatePerSecond,
+    },
     registry,
     metrics,
     logger,
@@ -66,8 +86,16 @@ export async function startIngest(
       redis: () => redis.ping(),
       mongodb: () => mongo.db().command({ ping: 1 }),
       postgres: () => sql`SELECT 1`,
+      ...(kafka === undefined ? {} : { kafka: () => kafka.ready() }),
     },
   });
+  try {
+    await kafka?.start();
+  } catch (error) {
+    await recovery.stop();
+    await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+    throw error;
+  }
 
   const server = app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
@@ -83,6 +111,7 @@ export async function startIngest(
     logger,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await kafka?.stop();
       await recovery.stop();
       await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);

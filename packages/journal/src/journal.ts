@@ -66,19 +66,22 @@ export class Journal {
     this.exchanges = db.collection<ProviderExchange>('provider_exchanges');
   }
 
-  /** Creates the lookup indexes; idempotent, run at start-up. */
+  /**
+   * Creates the lookup indexes; idempotent, run at start-up. One index per command:
+   * FerretDB 1.24 panics on a createIndexes that lists several indexes some of which
+   * already exist (the connection drops); one at a time behaves the same on MongoDB.
+   */
   async ensureIndexes(): Promise<void> {
-    await this.messages.createIndexes([
-      { key: { tenant_id: 1, created_at: -1 }, name: 'tenant_created' },
-      { key: { tenant_id: 1, status: 1 }, name: 'tenant_status' },
-      { key: { 'timeline.provider_message_id': 1 }, name: 'provider_message_id' },
-      { key: { request_id: 1 }, name: 'request' },
-    ]);
-    await this.requests.createIndexes([
-      { key: { tenant_id: 1, received_at: -1 }, name: 'tenant_received' },
-      { key: { enqueued: 1, received_at: 1 }, name: 'not_enqueued' },
-    ]);
-    await this.exchanges.createIndexes([{ key: { message_ids: 1 }, name: 'message_ids' }]);
+    const wanted: [Pick<Collection, 'createIndex'>, Record<string, 1 | -1>, string][] = [
+      [this.messages, { tenant_id: 1, created_at: -1 }, 'tenant_created'],
+      [this.messages, { tenant_id: 1, status: 1 }, 'tenant_status'],
+      [this.messages, { 'timeline.provider_message_id': 1 }, 'provider_message_id'],
+      [this.messages, { request_id: 1 }, 'request'],
+      [this.requests, { tenant_id: 1, received_at: -1 }, 'tenant_received'],
+      [this.requests, { enqueued: 1, received_at: 1 }, 'not_enqueued'],
+      [this.exchanges, { message_ids: 1 }, 'message_ids'],
+    ];
+    for (const [collection, key, name] of wanted) await collection.createIndex(key, { name });
   }
 
   /**

@@ -43,6 +43,10 @@ export interface Deployment {
   api: ApiCall;
   /** Registers another tenant on the same deployment; returns how to call the API as it. */
   addTenant(id: string): Promise<ApiCall>;
+  /** The environment the deployment's processes were configured from. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Starts another ingest replica on this deployment. */
+  startIngest(env?: Record<string, string>): Promise<RunningIngest>;
   /** Starts a(nother) dispatcher replica on this deployment. */
   startDispatcher(env?: Record<string, string>): Promise<RunningDispatcher>;
   /** The deployment's lanes, for tests to inspect. */
@@ -90,10 +94,16 @@ export async function startDeployment(options: { dispatcher?: boolean; env?: Rec
     COMMSTRAT_SANDBOX_URL: sandbox.url,
     SANDBOX_TOKEN: sandbox.token,
     DISPATCHER_BLOCK_MS: '100',
+    // Kafka intake stays off unless a test asks for it with its own topic.
+    INGEST_KAFKA_ENABLED: 'false',
     ...options.env,
   };
-  const ingest = await startIngest(loadIngestConfig(env), { logger: quietLogger() });
-  cleanup.own(() => ingest.close());
+  const startIngestReplica = async (extra: Record<string, string> = {}) => {
+    const replica = await startIngest(loadIngestConfig({ ...env, ...extra }), { logger: quietLogger() });
+    cleanup.own(() => replica.close());
+    return replica;
+  };
+  const ingest = await startIngestReplica();
   const startReplica = async (extra: Record<string, string> = {}) => {
     const replica = await startDispatcher(loadDispatcherConfig({ ...env, ...extra }), { logger: quietLogger() });
     cleanup.own(() => replica.close());
@@ -107,6 +117,8 @@ export async function startDeployment(options: { dispatcher?: boolean; env?: Rec
     apiKey,
     tenantId,
     api: apiClient(ingest.url, apiKey),
+    env,
+    startIngest: startIngestReplica,
     startDispatcher: startReplica,
     lanes: new LaneQueue(redis, { prefix }),
     async addTenant(id) {

@@ -1,0 +1,416 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CommstratError,
+  ConfigError,
+  DependencyUnavailableError,
+  UnauthorizedError,
+} from '@commstrat/core';
+import type { Tenant, TenantCache } from '@commstrat/config';
+import type { IngestMetrics, Logger } from '@commstrat/observability';
+import type { LaneQueue } from '@commstrat/queue';
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type KafkaMessage,
+  type LogEntry,
+  type Message as OutgoingRecord,
+  type Producer,
+} from 'kafkajs';
+import type { IngestConfig } from './config.ts';
+import type { Intake } from './intake.ts';
+import { LaneBackpressure } from './kafka-backpressure.ts';
+import {
+  API_KEY_HEADER,
+  everyItemRejected,
+  headerText,
+  parseRecordValue,
+  recordBatchId,
+  rejectedRecord,
+  type RecordSource,
+} from './kafka-records.ts';
+
+export interface KafkaIntakeOptions {
+  /** Bootstrap brokers, `host:port` each. */
+  readonly brokers: readonly string[];
+  /** Consumer group shared by every ingest replica. */
+  readonly groupId: string;
+  readonly topic: string;
+  readonly rejectedTopic: string;
+  /** Partitions of a topic created because it was missing. */
+  readonly topicPartitions: number;
+  /** Lane entries, all lanes together, above which consumption pauses. */
+  readonly laneCap: number;
+  /** Largest record value, in bytes; larger records are rejected. */
+  readonly maxBodyBytes: number;
+  /** Most messages in one batch envelope. */
+  readonly maxBatchMessages: number;
+  /** Default `commstrat-ingest`. */
+  readonly clientId?: string;
+  /** How often the lane depth is read for backpressure, in ms. Default 1000. */
+  readonly backpressureCheckMs?: number;
+  /** First wait before retrying a record whose dependency failed, in ms; doubles per attempt. Default 250. */
+  readonly retryInitialMs?: number;
+  /** Longest wait between two attempts, in ms. Default 10 000. */
+  readonly retryMaxMs?: number;
+}
+
+export interface KafkaIntakeDeps {
+  readonly intake: Pick<Intake, 'acceptBatch'>;
+  readonly tenants: Pick<TenantCache, 'tenantForKey'>;
+  readonly lanes: Pick<LaneQueue, 'depths'>;
+  readonly metrics: IngestMetrics;
+  readonly logger: Logger;
+}
+
+/** Kafka intake as configured, or undefined when it is off (no brokers, or disabled). */
+export function kafkaIntakeFromConfig(config: Readonly<IngestConfig>, deps: KafkaIntakeDeps): KafkaIntake | undefined {
+  if (config.kafkaBrokers === undefined || !config.kafkaEnabled) return undefined;
+  if (config.kafkaRejectedTopic === config.kafkaTopic) {
+    throw new ConfigError([{ path: 'INGEST_KAFKA_REJECTED_TOPIC', message: 'must differ from INGEST_KAFKA_TOPIC' }]);
+  }
+  return new KafkaIntake(deps, {
+    brokers: config.kafkaBrokers.split(','),
+    groupId: config.kafkaGroup,
+    topic: config.kafkaTopic,
+    rejectedTopic: config.kafkaRejectedTopic,
+    topicPartitions: config.kafkaTopicPartitions,
+    laneCap: config.laneCap,
+    maxBodyBytes: config.maxBodyBytes,
+    maxBatchMessages: config.maxBatchMessages,
+  });
+}
+
+/**
+ * The Kafka door into `Intake`: one consumer in the ingest consumer group, delivering at
+ * least once. An offset is committed only when every record up to it is journaled and
+ * enqueued, or written to the rejected topic. Records are told apart by what failed:
+ *
+ * - the record itself (bad JSON, bad or missing API key, invalid message, batch too
+ *   large: a non-retryable `CommstratError`) goes to the rejected topic and consumption
+ *   moves on, so one poison record never stalls its partition;
+ * - anything else (MongoDB, Redis, PostgreSQL or the rejected topic unavailable, or an
+ *   unexpected error) is retried in place with capped exponential back-off, heartbeating
+ *   meanwhile; nothing after it is processed or committed until it passes. Retrying here
+ *   rather than throwing to kafkajs avoids its retry budget ending in a consumer restart
+ *   and a group rebalance every time an outage outlasts it. The cost: an unexpected error
+ *   that is really a bug stalls the partition (visible as `commstrat_kafka_retries_total`,
+ *   consumer lag and error logs) instead of silently moving data aside.
+ *
+ * A redelivered record is recognised by its batch id (topic, partition, offset) in the
+ * journal, so redelivery never accepts a message twice.
+ */
+export class KafkaIntake {
+  private readonly deps: KafkaIntakeDeps;
+  private readonly options: KafkaIntakeOptions;
+  private readonly logger: Logger;
+  private readonly admin: Admin;
+  private readonly producer: Producer;
+  private readonly consumer: Consumer;
+  private readonly backpressure: LaneBackpressure;
+  private readonly stopping = new AbortController();
+  /** Partitions with a lag series, so a rebalance can drop the ones this replica lost. */
+  private readonly lagSeries = new Set<number>();
+  /** Set when the consumer crashed and kafkajs will not restart it. */
+  private crash: Error | undefined;
+  private stopped: Promise<void> | undefined;
+
+  constructor(deps: KafkaIntakeDeps, options: KafkaIntakeOptions) {
+    this.deps = deps;
+    this.options = options;
+    this.logger = deps.logger.child({ component: 'kafka-intake', kafka_topic: options.topic });
+    const kafka = new Kafka({
+      clientId: options.clientId ?? 'commstrat-ingest',
+      brokers: [...options.brokers],
+      logLevel: logLevel.WARN,
+      logCreator: kafkaLogCreator(deps.logger),
+    });
+    this.admin = kafka.admin();
+    this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    this.consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+    const topics = [{ topic: options.topic }];
+    this.backpressure = new LaneBackpressure(
+      {
+        depths: () => deps.lanes.depths(),
+        pause: () => this.consumer.pause(topics),
+        resume: () => this.consumer.resume(topics),
+        metrics: deps.metrics,
+        logger: this.logger,
+      },
+      { cap: options.laneCap, ...(options.backpressureCheckMs === undefined ? {} : { checkIntervalMs: options.backpressureCheckMs }) },
+    );
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => this.onCrash(payload.error, payload.restart));
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberAssignment));
+  }
+
+  /**
+   * Creates the topics if missing, joins the group and starts consuming; resolves once
+   * the group is joined. Throws DependencyUnavailableError when Kafka does not answer.
+   */
+  async start(): Promise<void> {
+    try {
+      await this.admin.connect();
+      await this.ensureTopics();
+      await this.producer.connect();
+      await this.consumer.connect();
+      // A group without committed offsets (a first start, a renamed group) starts at the
+      // beginning: records sent before ingest first ran are not skipped, and those it
+      // already accepted are recognised in the journal.
+      await this.consumer.subscribe({ topics: [this.options.topic], fromBeginning: true });
+      await this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: (payload) => this.eachBatch(payload),
+      });
+    } catch (cause) {
+      await this.disconnect();
+      throw new DependencyUnavailableError(`Kafka (${this.options.brokers.join(',')})`, cause);
+    }
+    this.backpressure.start();
+    this.logger.info('Kafka intake consuming', {
+      kafka_group: this.options.groupId,
+      kafka_rejected_topic: this.options.rejectedTopic,
+    });
+  }
+
+  /** Readiness: the consumer has not crashed for good and a broker answers. */
+  async ready(): Promise<void> {
+    if (this.crash !== undefined) throw new Error(`Kafka consumer crashed and stopped: ${this.crash.message}`);
+    await this.admin.describeCluster();
+  }
+
+  /** Lets the batch in flight finish and commit, leaves the group, disconnects. Idempotent. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping.abort();
+      await this.backpressure.stop();
+      await this.disconnect();
+      this.logger.info('Kafka intake stopped');
+    })();
+    return this.stopped;
+  }
+
+  private async disconnect(): Promise<void> {
+    // The consumer first: its batch in flight may still write to the rejected topic.
+    await this.consumer.disconnect().catch((error: unknown) => {
+      this.logger.warn('Kafka consumer did not disconnect cleanly', { error: String(error) });
+    });
+    await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+  }
+
+  private async ensureTopics(): Promise<void> {
+    const created = await this.admin.createTopics({
+      topics: [this.options.topic, this.options.rejectedTopic].map((topic) => ({
+        topic,
+        numPartitions: this.options.topicPartitions,
+      })),
+      waitForLeaders: true,
+    });
+    if (created) this.logger.info('created Kafka topics', { kafka_rejected_topic: this.options.rejectedTopic });
+  }
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const commit = () => payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
+    const heartbeat = () => payload.heartbeat();
+    const isRunning = () => payload.isRunning();
+    const highWatermark = Number(batch.highWatermark);
+    const first = batch.messages[0];
+    if (first !== undefined) this.setLag(batch.partition, highWatermark - Number(first.offset));
+    const wait = { heartbeat, isRunning, commit };
+    try {
+      for (const record of batch.messages) {
+        // Unresolved records are fetched again from the last resolved offset: after a
+        // resume, by this replica; after a rebalance, by whichever replica gets them.
+        if (!isRunning() || payload.isStale() || this.stopping.signal.aborted || this.backpressure.paused) break;
+        const source = { topic: batch.topic, partition: batch.partition, offset: record.offset };
+        if (!(await this.untilHandled(record, source, wait))) break;
+        payload.resolveOffset(record.offset);
+        this.setLag(batch.partition, highWatermark - Number(record.offset) - 1);
+        await heartbeat();
+      }
+    } catch (error) {
+      // A rebalance (from heartbeat) or a lost coordinator: keep what is done if the
+      // group still takes the commit, and let kafkajs rejoin and redeliver the rest.
+      await commit().catch(() => {});
+      throw error;
+    }
+    await commit();
+  }
+
+  /**
+   * Handles one record, retrying while a dependency is down. False when intake stops
+   * before the record is handled: it stays uncommitted and is redelivered.
+   */
+  private async untilHandled(
+    record: KafkaMessage,
+    source: RecordSource,
+    batch: { heartbeat: () => Promise<void>; isRunning: () => boolean; commit: () => Promise<void> },
+  ): Promise<boolean> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.handleRecord(record, source);
+        return true;
+      } catch (error) {
+        const delayMs = this.retryDelayMs(attempt);
+        const known = error instanceof CommstratError;
+        this.deps.metrics.kafkaRetries.inc({ reason: known ? error.code : 'internal' });
+        this.logger[known ? 'warn' : 'error']('Kafka record not accepted yet; retrying, offset not committed', {
+          kafka_partition: source.partition,
+          kafka_offset: source.offset,
+          attempt,
+          retry_in_ms: delayMs,
+          error: known ? error.message : error instanceof Error ? error.stack : String(error),
+          cause: known ? String(error.cause) : undefined,
+        });
+        // What this batch accepted before the failing record survives a restart meanwhile.
+        await batch.commit();
+        if (!(await this.wait(delayMs, batch))) return false;
+      }
+    }
+  }
+
+  private async handleRecord(record: KafkaMessage, source: RecordSource): Promise<void> {
+    const batchId = recordBatchId(source);
+    const logger = this.logger.child({ kafka_partition: source.partition, kafka_offset: source.offset, batch_id: batchId });
+    let tenant: Tenant | undefined;
+    try {
+      tenant = await this.authenticate(record);
+      const request = parseRecordValue(record.value, {
+        maxBytes: this.options.maxBodyBytes,
+        maxBatchMessages: this.options.maxBatchMessages,
+      });
+      const outcome = await this.deps.intake.acceptBatch(tenant, 'kafka', request.items, {
+        batchId,
+        atomic: request.atomic,
+        rawBody: request.body,
+      });
+      const context = { tenantId: tenant.id };
+      if (outcome.accepted.length === 0 && outcome.rejected.length > 0) {
+        await this.reject(logger, [rejectedRecord(record, source, everyItemRejected(outcome.rejected), context)]);
+        return;
+      }
+      // Replayed too: an earlier delivery may have died before writing these.
+      await this.reject(
+        logger,
+        outcome.rejected.map(({ index, error }) =>
+          rejectedRecord(record, source, error, { ...context, item: { index, value: request.items[index] } }),
+        ),
+      );
+      logger.info(outcome.replayed ? 'Kafka record was already accepted (redelivered)' : 'Kafka record accepted', {
+        tenant_id: tenant.id,
+        accepted: outcome.accepted.length,
+        rejected: outcome.rejected.length,
+      });
+    } catch (error) {
+      if (!(error instanceof CommstratError) || error.retryable) throw error;
+      const context = tenant === undefined ? {} : { tenantId: tenant.id };
+      await this.reject(logger, [rejectedRecord(record, source, error.toJSON().error, context)]);
+    }
+  }
+
+  /** The tenant whose API key the record carries, checked like REST's bearer token. */
+  private async authenticate(record: KafkaMessage): Promise<Tenant> {
+    const apiKey = headerText(record.headers, API_KEY_HEADER);
+    if (apiKey === undefined || apiKey === '') {
+      throw new UnauthorizedError(`missing API key: send it in the "${API_KEY_HEADER}" record header`);
+    }
+    let tenant: Tenant | null;
+    try {
+      tenant = await this.deps.tenants.tenantForKey(apiKey);
+    } catch (cause) {
+      throw new DependencyUnavailableError('tenants (PostgreSQL)', cause);
+    }
+    if (tenant === null) throw new UnauthorizedError('API key is not valid or was revoked');
+    return tenant;
+  }
+
+  /** Writes rejected records and waits for every in-sync replica to have them. */
+  private async reject(logger: Logger, records: readonly OutgoingRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.producer.send({ topic: this.options.rejectedTopic, messages: [...records], acks: -1 });
+    for (const record of records) {
+      const code = headerText(record.headers, 'x-error-code') ?? 'internal';
+      this.deps.metrics.kafkaRecordsRejected.inc({ reason: code });
+      logger.info('Kafka record rejected', {
+        code,
+        path: headerText(record.headers, 'x-error-path'),
+        item_index: headerText(record.headers, 'x-item-index'),
+      });
+    }
+  }
+
+  /**
+   * Sleeps, heartbeating so the group keeps the partition. False once intake stops or
+   * pauses for backpressure (a `lanes_full` retry ends there): the record is left
+   * unresolved and fetched again later.
+   */
+  private async wait(ms: number, batch: { heartbeat: () => Promise<void>; isRunning: () => boolean }): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (!this.stopping.signal.aborted && batch.isRunning() && !this.backpressure.paused) {
+      const left = until - Date.now();
+      if (left <= 0) return true;
+      try {
+        await sleep(Math.min(left, 1000), undefined, { signal: this.stopping.signal });
+      } catch {
+        return false;
+      }
+      await batch.heartbeat();
+    }
+    return false;
+  }
+
+  /** Capped exponential back-off with ±20 % jitter, so replicas do not retry in step. */
+  private retryDelayMs(attempt: number): number {
+    const initial = this.options.retryInitialMs ?? 250;
+    const max = this.options.retryMaxMs ?? 10_000;
+    const base = Math.min(max, initial * 2 ** Math.min(attempt - 1, 30));
+    return Math.round(base * (0.8 + Math.random() * 0.4));
+  }
+
+  private setLag(partition: number, lag: number): void {
+    this.lagSeries.add(partition);
+    this.deps.metrics.kafkaConsumerLag.set({ topic: this.options.topic, partition: String(partition) }, Math.max(0, lag));
+  }
+
+  private onGroupJoin(assignment: Readonly<Record<string, readonly number[]>>): void {
+    const assigned = new Set(assignment[this.options.topic] ?? []);
+    for (const partition of this.lagSeries) {
+      if (assigned.has(partition)) continue;
+      this.deps.metrics.kafkaConsumerLag.remove({ topic: this.options.topic, partition: String(partition) });
+      this.lagSeries.delete(partition);
+    }
+    // kafkajs forgets pauses when it restarts a crashed consumer.
+    this.backpressure.reapply();
+    this.logger.info('Kafka partitions assigned', { kafka_partitions: [...assigned].sort((a, b) => a - b) });
+  }
+
+  private onCrash(error: Error, restart: boolean): void {
+    if (restart) {
+      this.logger.warn('Kafka consumer crashed; kafkajs restarts it', { error: error.message });
+      return;
+    }
+    this.crash = error;
+    this.logger.error('Kafka consumer crashed and will not restart: Kafka intake is down, readiness fails', {
+      error: error.stack ?? error.message,
+    });
+  }
+}
+
+/** Routes kafkajs's own log lines into our logger, tagged `component: kafkajs`. */
+function kafkaLogCreator(logger: Logger): () => (entry: LogEntry) => void {
+  const child = logger.child({ component: 'kafkajs' });
+  const levels: Partial<Record<logLevel, string>> = {
+    [logLevel.ERROR]: 'error',
+    [logLevel.WARN]: 'warn',
+    [logLevel.INFO]: 'info',
+  };
+  return () =>
+    ({ namespace, level, log }) => {
+      const { message, timestamp: _timestamp, logger: _logger, ...fields } = log as Record<string, unknown>;
+      child.log(levels[level] ?? 'debug', String(message), { kafka_namespace: namespace, ...fields });
+    };
+}

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { test } from 'node:test';
+import { eventually } from './harness.ts';
+import { startDeployment, type Deployment } from './services.ts';
+
+const sms = (text: string, extra: object = {}) => ({
+  channel: 'sms',
+  recipient: { phone: '+79161234567' },
+  content: { text },
+  ...extra,
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** Runs the real ingest process with a failpoint; it dies while handling one POST. */
+async function crashIngestDuringPost(deployment: Deployment, failpoint: string): Promise<void> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['apps/ingest/src/main.ts'], {
+    cwd: new URL('../../../', import.meta.url),
+    env: { ...deployment.env, INGEST_PORT: String(port), INGEST_FAILPOINT: failpoint, COMMSTRAT_GELF_HOST: '' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = once(child, 'exit');
+  await eventually('the ingest process to listen', async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/health/live`).catch(() => undefined);
+    return response?.ok === true ? true : undefined;
+  });
+  const post = await fetch(`http://127.0.0.1:${port}/v1/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${deployment.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(sms(`crash at ${failpoint}`)),
+  }).catch((error: unknown) => error);
+  assert.ok(post instanceof Error, 'the producer got no answer: the process died mid-request');
+  const [code] = await exited;
+  assert.equal(code, 137);
+}
+
+for (const failpoint of ['exit-after-journal', 'exit-after-enqueue']) {
+  test(`a crash ${failpoint.replace('exit-', '').replaceAll('-', ' ')} is repaired by the recovery pass, enqueuing the message once`, async () => {
+    const deployment = await startDeployment({ dispatcher: false });
+    await crashIngestDuringPost(deployment, failpoint);
+    const [journaled] = (await deployment.api('GET', '/v1/messages')).body.messages;
+    assert.equal(journaled.status, 'queued', 'the journal write happened before the crash');
+    const before = (await deployment.lanes.depths()).normal;
+    assert.equal(before, failpoint === 'exit-after-journal' ? 0 : 1);
+
+    // A restarted replica runs the recovery pass at once (no grace for the test).
+    await deployment.startIngest({ INGEST_RECOVERY_GRACE_MS: '0', INGEST_RECOVERY_INTERVAL_MS: '200' });
+    await eventually('the message to be in its lane', async () =>
+      (await deployment.lanes.depths()).normal === 1 ? true : undefined,
+    );
+    // Further passes (and another replica) change nothing: the request is marked done.
+    await deployment.startIngest({ INGEST_RECOVERY_GRACE_MS: '0', INGEST_RECOVERY_INTERVAL_MS: '200' });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    assert.equal((await deployment.lanes.depths()).normal, 1);
+
+    await deployment.startDispatcher();
+    await eventually('the recovered message to be sent', async () => {
+      const { body } = await deployment.api('GET', `/v1/messages/${journaled.id}`);
+      return body.status === 'sent' ? body : undefined;
+    });
+    assert.equal(deployment.sandbox.received.list({ clientRef: journaled.id }).length, 1);
+  });
+}
+
+test('the same idempotency key returns the original id and enqueues nothing new', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  const first = await deployment.api('POST', '/v1/messages', sms('once', { idempotency_key: 'order-42' }));
+  const second = await deployment.api('POST', '/v1/messages', sms('once', { idempotency_key: 'order-42' }));
+  assert.equal(first.status, 202);
+  assert.equal(second.status, 202);
+  assert.equal(second.body.id, first.body.id);
+  assert.equal((await deployment.lanes.depths()).normal, 1);
+
+  const batch = await deployment.api('POST', '/v1/messages/batch', {
+    messages: [sms('once', { idempotency_key: 'order-42' }), sms('new', { idempotency_key: 'order-43' })],
+  });
+  assert.equal(batch.status, 202);
+  assert.deepEqual(batch.body.accepted[0], { index: 0, id: first.body.id, status: 'queued', duplicate: true });
+  assert.notEqual(batch.body.accepted[1].id, first.body.id);
+  assert.equal((await deployment.lanes.depths()).normal, 2);
+
+  const other = await deployment.addTenant('globex');
+  const theirs = await other('POST', '/v1/messages', sms('theirs', { idempotency_key: 'order-42' }));
+  assert.notEqual(theirs.body.id, first.body.id, 'keys are per tenant');
+});
+
+test('a tenant over its request rate gets 429 with Retry-After', async () => {
+  const deployment = await startDeployment({
+    dispatcher: false,
+    env: { INGEST_TENANT_RATE_PER_SECOND: '2', INGEST_TENANT_BURST: '2' },
+  });
+  const answers = [];
+  for (let i = 0; i < 4; i++) answers.push(await deployment.api('GET', '/v1/messages'));
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 429, 429]);
+  assert.equal(answers[2]?.body.error.code, 'rate_limited');
+  const limited = await fetch(`${deployment.ingest.url}/v1/messages`, {
+    headers: { authorization: `Bearer ${deployment.apiKey}` },
+  });
+  assert.equal(limited.status, 429);
+  assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+  await limited.text();
+});
+
+test('intake sheds load with 503 when the lanes are over their cap, and nothing is accepted', async () => {
+  const deployment = await startDeployment({ dispatcher: false, env: { INGEST_LANE_CAP: '3' } });
+  for (let i = 0; i < 4; i++) {
+    assert.equal((await deployment.api('POST', '/v1/messages', sms(`m${i}`))).status, 202);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // depths are sampled every 250 ms
+  }
+  const shed = await deployment.api('POST', '/v1/messages', sms('one too many'));
+  assert.equal(shed.status, 503);
+  assert.equal(shed.body.error.code, 'lanes_full');
+  const listed = await deployment.api('GET', '/v1/messages');
+  assert.equal(listed.body.messages.length, 4);
+});

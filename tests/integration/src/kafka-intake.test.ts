@@ -1,0 +1,275 @@
+// Kafka intake against the stack's broker: each test has its own topics and consumer
+// group (deleted after) and its own ingest deployment.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test, type TestContext } from 'node:test';
+import { Kafka, Partitioners, logLevel, type Admin, type IHeaders, type KafkaMessage } from 'kafkajs';
+import { eventually, stackEnv, uniqueName, unreachable } from './harness.ts';
+import { startDeployment, type Deployment } from './services.ts';
+
+const sms = (text: string, phone = '+79161234567') => ({
+  channel: 'sms',
+  recipient: { phone },
+  content: { text },
+});
+
+interface KafkaDeployment {
+  readonly deployment: Deployment;
+  readonly topic: string;
+  readonly rejectedTopic: string;
+  readonly group: string;
+  readonly admin: Admin;
+  /** Sends one record to the intake topic; resolves with its offset (partition 0). */
+  send(value: string | null, headers?: IHeaders, key?: string): Promise<number>;
+  /** Records on the rejected topic so far, in source-offset order. */
+  rejected(): KafkaMessage[];
+  /** The group's committed offset on partition 0 (-1 before any commit). */
+  committed(): Promise<number>;
+  /** A metric's value on the running ingest's /metrics, when the series exists. */
+  metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
+}
+
+/** An ingest deployment consuming a topic of this test's own, single partition for predictable offsets. */
+async function startKafkaDeployment(t: TestContext, env: Record<string, string> = {}): Promise<KafkaDeployment> {
+  const { kafkaBrokers } = stackEnv();
+  const kafka = new Kafka({
+    clientId: 'commstrat-test',
+    brokers: kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3000,
+    retry: { retries: 2 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw unreachable('kafka', kafkaBrokers.join(','), error);
+  }
+  const topic = uniqueName('in');
+  const rejectedTopic = uniqueName('rejected');
+  const group = uniqueName('group');
+  const deployment = await startDeployment({
+    dispatcher: false,
+    env: {
+      INGEST_KAFKA_ENABLED: 'true',
+      INGEST_KAFKA_TOPIC: topic,
+      INGEST_KAFKA_REJECTED_TOPIC: rejectedTopic,
+      INGEST_KAFKA_GROUP: group,
+      INGEST_KAFKA_TOPIC_PARTITIONS: '1',
+      ...env,
+    },
+  });
+  // Registered after the deployment's own clean-up, so ingest stops before its topics go.
+  t.after(async () => {
+    await admin.deleteTopics({ topics: [topic, rejectedTopic] }).catch(() => {});
+    await admin.deleteGroups([group]).catch(() => {});
+    await admin.disconnect();
+  });
+
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  await producer.connect();
+  t.after(() => producer.disconnect());
+
+  const rejected: KafkaMessage[] = [];
+  const reader = kafka.consumer({ groupId: uniqueName('reader') });
+  t.after(() => reader.disconnect());
+  await reader.connect();
+  await reader.subscribe({ topic: rejectedTopic, fromBeginning: true });
+  await reader.run({
+    eachMessage: ({ message }) => {
+      rejected.push(message);
+      return Promise.resolve();
+    },
+  });
+
+  return {
+    deployment,
+    topic,
+    rejectedTopic,
+    group,
+    admin,
+    async send(value, headers = { 'x-api-key': deployment.apiKey }, key) {
+      const [meta] = await producer.send({ topic, acks: -1, messages: [{ key: key ?? null, value, headers }] });
+      assert.equal(meta?.partition, 0);
+      return Number(meta.baseOffset);
+    },
+    rejected: () =>
+      rejected.slice().sort((a, b) => Number(header(a, 'x-source-offset')) - Number(header(b, 'x-source-offset'))),
+    async committed() {
+      const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      return Number(entry?.partitions.find((p) => p.partition === 0)?.offset ?? -1);
+    },
+    async metric(name, labels = {}) {
+      return metricValue(await (await fetch(`${deployment.ingest.url}/metrics`)).text(), name, labels);
+    },
+  };
+}
+
+function header(record: KafkaMessage, name: string): string | undefined {
+  return record.headers?.[name]?.toString();
+}
+
+function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    const match = /^([\w:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (match === null || match[1] !== name) continue;
+    const found = match[2] ?? '';
+    if (Object.entries(labels).every(([key, value]) => found.includes(`${key}="${value}"`))) return Number(match[3]);
+  }
+  return undefined;
+}
+
+const batchPath = (topic: string, offset: number) => `/v1/batches/${encodeURIComponent(`kafka:${topic}:0:${offset}`)}`;
+
+test('a valid record is journaled and enqueued, then its offset is committed', async (t) => {
+  const k = await startKafkaDeployment(t);
+  const topics = await k.admin.listTopics();
+  assert.ok(topics.includes(k.topic) && topics.includes(k.rejectedTopic), 'ingest creates both topics');
+
+  const offset = await k.send(JSON.stringify({ ...sms('Your code is 1234'), priority: 'high' }));
+  await eventually('the offset to be committed', async () => ((await k.committed()) === offset + 1 ? true : undefined));
+
+  // Committed means accepted: the journal and the lane already hold the message.
+  const batch = await k.deployment.api('GET', batchPath(k.topic, offset));
+  assert.equal(batch.status, 200);
+  assert.equal(batch.body.source, 'kafka');
+  assert.equal(batch.body.accepted, 1);
+  assert.deepEqual(batch.body.by_status, { queued: 1 });
+  const listed = await k.deployment.api('GET', `/v1/messages?batch_id=${encodeURIComponent(`kafka:${k.topic}:0:${offset}`)}`);
+  assert.equal(listed.body.messages.length, 1);
+  assert.equal(listed.body.messages[0].recipient.phone, '+79161234567');
+  assert.equal((await k.deployment.lanes.depths()).high, 1);
+
+  assert.equal(await k.metric('commstrat_messages_accepted_total', { source: 'kafka', priority: 'high' }), 1);
+  assert.equal(await k.metric('commstrat_kafka_consumer_lag', { topic: k.topic, partition: '0' }), 0);
+  const ready = await fetch(`${k.deployment.ingest.url}/health/ready`);
+  assert.equal(ready.status, 200);
+  assert.deepEqual(((await ready.json()) as { checks: Record<string, unknown> }).checks['kafka'], { status: 'ok' });
+});
+
+test('malformed and unauthenticated records go to the rejected topic as sent, and later records are still accepted', async (t) => {
+  const k = await startKafkaDeployment(t);
+  const malformed = '{"channel": "sms",';
+  const valid = JSON.stringify(sms('hello'));
+  await k.send(malformed, { 'x-api-key': k.deployment.apiKey, 'trace-id': 'abc' }, 'bad-json');
+  await k.send(valid, { 'x-api-key': 'cs_not_a_key' }, 'bad-key');
+  await k.send(valid, {}, 'no-key');
+  const good = await k.send(valid);
+  assert.equal(good, 3);
+
+  await eventually('every record to be committed', async () => ((await k.committed()) === 4 ? true : undefined));
+  assert.equal((await k.deployment.api('GET', batchPath(k.topic, good))).body.accepted, 1);
+
+  const rejected = await eventually('three rejected records', async () => {
+    const records = k.rejected();
+    return records.length >= 3 ? records : undefined;
+  });
+  assert.equal(rejected.length, 3);
+  const [badJson, badKey, noKey] = rejected as [KafkaMessage, KafkaMessage, KafkaMessage];
+  assert.equal(badJson.value?.toString(), malformed, 'the original bytes');
+  assert.equal(badJson.key?.toString(), 'bad-json');
+  assert.equal(header(badJson, 'x-error-code'), 'malformed_json');
+  assert.equal(header(badJson, 'x-error-path'), '');
+  assert.ok(header(badJson, 'x-error-message'));
+  assert.equal(header(badJson, 'x-source-topic'), k.topic);
+  assert.equal(header(badJson, 'x-source-partition'), '0');
+  assert.equal(header(badJson, 'x-source-offset'), '0');
+  assert.equal(header(badJson, 'x-tenant-id'), k.deployment.tenantId);
+  assert.equal(header(badJson, 'trace-id'), 'abc', 'other headers are kept');
+  assert.equal(header(badJson, 'x-api-key'), undefined, 'the API key is not copied');
+
+  assert.equal(badKey.value?.toString(), valid);
+  assert.equal(header(badKey, 'x-error-code'), 'unauthorized');
+  assert.equal(header(badKey, 'x-source-offset'), '1');
+  assert.equal(header(badKey, 'x-api-key'), undefined);
+  assert.equal(header(noKey, 'x-error-code'), 'unauthorized');
+  assert.equal(header(noKey, 'x-source-offset'), '2');
+
+  assert.equal(await k.metric('commstrat_kafka_records_rejected_total', { reason: 'unauthorized' }), 2);
+  assert.equal(await k.metric('commstrat_kafka_records_rejected_total', { reason: 'malformed_json' }), 1);
+});
+
+test('a batch record with one bad item accepts the others and rejects that item alone, with its index', async (t) => {
+  const k = await startKafkaDeployment(t);
+  const bad = sms('bad', '+7123');
+  const partly = await k.send(JSON.stringify({ messages: [sms('one'), bad, sms('three')] }));
+  const allBadBody = JSON.stringify({ messages: [bad] });
+  const allBad = await k.send(allBadBody);
+  await eventually('both records to be committed', async () => ((await k.committed()) === 2 ? true : undefined));
+
+  const batch = await k.deployment.api('GET', batchPath(k.topic, partly));
+  assert.equal(batch.body.accepted, 2);
+  assert.equal(batch.body.rejected, 1);
+  assert.equal((await k.deployment.lanes.depths()).normal, 2);
+
+  const rejected = await eventually('two rejected records', async () => {
+    const records = k.rejected();
+    return records.length >= 2 ? records : undefined;
+  });
+  assert.equal(rejected.length, 2);
+  const [item, whole] = rejected as [KafkaMessage, KafkaMessage];
+  assert.deepEqual(JSON.parse(item.value?.toString() ?? ''), bad, 'the bad item as its own JSON');
+  assert.equal(header(item, 'x-item-index'), '1');
+  assert.equal(header(item, 'x-error-code'), 'invalid_phone_number');
+  assert.equal(header(item, 'x-error-path'), '/recipient/phone');
+  assert.equal(header(item, 'x-source-offset'), String(partly));
+
+  // A batch with no valid item is rejected whole, as it was sent.
+  assert.equal(whole.value?.toString(), allBadBody);
+  assert.equal(header(whole, 'x-item-index'), undefined);
+  assert.equal(header(whole, 'x-error-code'), 'batch_rejected');
+  assert.equal(header(whole, 'x-error-path'), '/messages/0/recipient/phone');
+  assert.equal(header(whole, 'x-source-offset'), String(allBad));
+});
+
+test('a record delivered again after an offset reset is replayed, not accepted twice', async (t) => {
+  const k = await startKafkaDeployment(t);
+  const offset = await k.send(JSON.stringify({ messages: [sms('one'), sms('two')] }));
+  await eventually('the first delivery to be committed', async () => ((await k.committed()) === 1 ? true : undefined));
+  const batchId = `kafka:${k.topic}:0:${offset}`;
+  const countMessages = async () =>
+    (await k.deployment.api('GET', `/v1/messages?batch_id=${encodeURIComponent(batchId)}`)).body.messages.length;
+  assert.equal(await countMessages(), 2);
+
+  // Stop the only group member, rewind the group, start a new ingest: the record comes again.
+  await k.deployment.ingest.close();
+  await k.admin.setOffsets({ groupId: k.group, topic: k.topic, partitions: [{ partition: 0, offset: '0' }] });
+  assert.equal(await k.committed(), 0);
+  const second = await k.deployment.startIngest();
+  await eventually('the redelivery to be committed', async () => ((await k.committed()) === 1 ? true : undefined));
+
+  assert.equal(await countMessages(), 2, 'no message accepted twice');
+  assert.equal((await k.deployment.lanes.depths()).normal, 2, 'nothing enqueued twice');
+  const metrics = await (await fetch(`${second.url}/metrics`)).text();
+  assert.equal(metricValue(metrics, 'commstrat_messages_accepted_total', { source: 'kafka' }), undefined);
+});
+
+test('Kafka intake pauses while the lanes are over their cap and resumes once they drain', async (t) => {
+  const k = await startKafkaDeployment(t, { INGEST_LANE_CAP: '5' });
+  for (let i = 0; i < 10; i += 1) await k.send(JSON.stringify(sms(`first ${i}`)));
+  await eventually('intake to pause', async () => ((await k.metric('commstrat_kafka_paused')) === 1 ? true : undefined));
+
+  // Paused: records sent now wait in Kafka, the lanes do not grow.
+  for (let i = 0; i < 5; i += 1) await k.send(JSON.stringify(sms(`second ${i}`)));
+  await sleep(500);
+  const depth = (await k.deployment.lanes.depths()).normal;
+  const committed = await k.committed();
+  assert.ok(depth > 5, `lanes over the cap (${depth})`);
+  await sleep(2500);
+  assert.equal((await k.deployment.lanes.depths()).normal, depth);
+  assert.equal(await k.committed(), committed);
+  assert.ok(committed < 15);
+
+  // Drain the lanes as a dispatcher would (claim and ack) until every record is in.
+  const lanes = k.deployment.lanes;
+  await lanes.ensureGroup();
+  await eventually('every record to be accepted once the lanes drain', async () => {
+    await lanes.ack(await lanes.claim('test-drain', 100, 10));
+    return (await k.committed()) === 15 ? true : undefined;
+  });
+  await lanes.ack(await lanes.claim('test-drain', 100, 10));
+  await eventually('intake to resume', async () => ((await k.metric('commstrat_kafka_paused')) === 0 ? true : undefined));
+  const all = await k.deployment.api('GET', '/v1/messages?limit=100');
+  assert.equal(all.body.messages.length, 15);
+  assert.ok(((await k.metric('commstrat_kafka_backpressure_pauses_total')) ?? 0) >= 1);
+});
