@@ -3,6 +3,7 @@ import {
   CommstratError,
   DependencyUnavailableError,
   LanesFullError,
+  ValidationError,
   PRIORITIES,
   type Priority,
   acceptMessage,
@@ -12,7 +13,7 @@ import {
   type Message,
   type MessageStatus,
 } from '@commstrat/core';
-import type { Tenant } from '@commstrat/config';
+import type { RoutingCache, Tenant } from '@commstrat/config';
 import type { Journal, RequestRecord } from '@commstrat/journal';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { IdempotencyReservation, IdempotencyStore, LaneQueue } from '@commstrat/queue';
@@ -21,6 +22,7 @@ export interface IntakeDeps {
   readonly journal: Journal;
   readonly lanes: LaneQueue;
   readonly idempotency: IdempotencyStore;
+  readonly routing: Pick<RoutingCache, 'resolve'>;
   readonly metrics: IngestMetrics;
   readonly logger: Logger;
   /** How long an idempotency key is remembered, in seconds. */
@@ -107,18 +109,21 @@ export class Intake {
     const batchId = options.batchId ?? newId();
     const messages: { index: number; message: Message }[] = [];
     const rejected: RejectedItem[] = [];
-    items.forEach((item, index) => {
+    for (const [index, item] of items.entries()) {
       try {
         const request = validateMessageRequest(item, now);
+        // Unknown strategy, or a channel without a default strategy: 422 here, not a
+        // failure later in the dispatcher. Cached per tenant, so no query per message.
+        await this.deps.routing.resolve(tenant.id, request);
         messages.push({ index, message: acceptMessage(request, { id: newId(), tenantId: tenant.id, requestId: batchId, now }) });
       } catch (error) {
         if (!(error instanceof CommstratError)) throw error;
         rejected.push({ index, error: error.toJSON().error });
         this.deps.metrics.messagesRejected.inc({ source, tenant: tenant.id, reason: error.code });
       }
-    });
+    }
     if (options.atomic === true && rejected.length > 0) {
-      if (items.length === 1 && rejected[0] !== undefined) throw this.singleError(items[0], now);
+      if (items.length === 1 && rejected[0] !== undefined) throw this.singleError(rejected[0]);
       throw new BatchRejectedError(rejected);
     }
 
@@ -319,13 +324,9 @@ export class Intake {
     };
   }
 
-  /** For a single message, the validation error itself is the clearest answer. */
-  private singleError(item: unknown, now: Date): unknown {
-    try {
-      validateMessageRequest(item, now);
-    } catch (error) {
-      return error;
-    }
-    return new Error('validation failed without an error');
+  /** For a single message, its own error is the clearest answer. */
+  private singleError(rejected: RejectedItem): CommstratError {
+    const problems = rejected.error.problems ?? [];
+    return new ValidationError(problems, rejected.error.code);
   }
 }

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { TenantCache } from '@commstrat/config';
+import { RoutingCache, TenantCache } from '@commstrat/config';
 import { Journal } from '@commstrat/journal';
 import {
   closeLogger,
@@ -55,6 +55,7 @@ export async function startIngest(
     journal,
     lanes,
     idempotency: new IdempotencyStore(redis, { prefix: config.redisPrefix }),
+    routing: new RoutingCache(sql),
     metrics,
     logger,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,

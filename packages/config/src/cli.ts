@@ -2,9 +2,8 @@
 // tenant with the key in COMMSTRAT_API_KEY, its sandbox SMS provider (at
 // COMMSTRAT_SANDBOX_URL, token SANDBOX_TOKEN) and default SMS strategy. Reads
 // COMMSTRAT_POSTGRES_URL. Safe to repeat.
-import { DEFAULT_RETRY_POLICY } from '@commstrat/core';
 import postgres from 'postgres';
-import { ensureStrategy, upsertProvider } from './strategies.ts';
+import { ensureSandboxRouting } from './sandbox-routing.ts';
 import { ensureTenantWithKey } from './tenants.ts';
 import { migrate } from './migrate.ts';
 
@@ -25,38 +24,11 @@ try {
     if (key === undefined)
       throw new Error('COMMSTRAT_API_KEY is not set: run `eval "$(scripts/stack env)"` first.');
     await ensureTenantWithKey(sql, { id: 'demo', name: 'Local demo tenant' }, key, 'local demo');
-    await upsertProvider(sql, 'demo', {
-      id: 'sandbox-sms',
-      kind: 'http-sms',
+    // ensureSandboxRouting adds no strategy version when the newest one already says the same.
+    const version = await ensureSandboxRouting(sql, 'demo', {
       endpoint: process.env['COMMSTRAT_SANDBOX_URL'] ?? 'http://127.0.0.1:8082',
-      credentials: { token: process.env['SANDBOX_TOKEN'] ?? 'sandbox-token' },
-      ratePerSecond: 1000,
-      concurrency: 4,
-      maxBatchSize: 100,
-      lingerMs: 50,
-      timeoutMs: 10_000,
+      token: process.env['SANDBOX_TOKEN'] ?? 'sandbox-token',
     });
-    // ensureStrategy adds no version when the newest one already says the same.
-    const { version } = await ensureStrategy(
-      sql,
-      'demo',
-      {
-        name: 'sms-default',
-        channel: 'sms',
-        steps: [
-          {
-            route: { mode: 'failover', providers: ['sandbox-sms'] },
-            ttl_seconds: 86_400,
-            retry: {
-              max_attempts: DEFAULT_RETRY_POLICY.maxAttempts,
-              base_delay_ms: DEFAULT_RETRY_POLICY.baseDelayMs,
-              max_delay_ms: DEFAULT_RETRY_POLICY.maxDelayMs,
-            },
-          },
-        ],
-      },
-      { defaultForChannel: true },
-    );
     console.log(
       `demo tenant ready (tenant id "demo", provider "sandbox-sms", strategy "sms-default" v${version})`,
     );

@@ -19,3 +19,5 @@ export {
   type SaveStrategyOptions,
   type StoredStrategy,
 } from './strategies.ts';
+export { RoutingCache, type Routing, type RoutingCacheOptions } from './routing-cache.ts';
+export { ensureSandboxRouting, type SandboxRoutingOptions } from './sandbox-routing.ts';

@@ -77,6 +77,22 @@ test('ingest answers specific errors with a stable code and field path', async (
   assert.equal(tooLarge.status, 413);
   assert.equal(tooLarge.body.error.code, 'payload_too_large');
 
+  const noStrategy = await deployment.api('POST', '/v1/messages', { ...sms, strategy: 'nope' });
+  assert.equal(noStrategy.status, 422);
+  assert.deepEqual(noStrategy.body.error.problems, [{ path: '/strategy', message: 'no strategy named "nope"' }]);
+
+  const noRoute = await deployment.api('POST', '/v1/messages', {
+    channel: 'email',
+    recipient: { email: 'a@example.com' },
+    content: { text: 'hi' },
+  });
+  assert.equal(noRoute.status, 422);
+  assert.deepEqual(noRoute.body.error.problems.map((p: { path: string }) => p.path), ['/channel']);
+
+  const pastExpiry = await deployment.api('POST', '/v1/messages', { ...sms, expires_at: '2020-01-01T00:00:00Z' });
+  assert.equal(pastExpiry.status, 422);
+  assert.deepEqual(pastExpiry.body.error.problems.map((p: { path: string }) => p.path), ['/expires_at']);
+
   const unknown = await deployment.api('GET', '/v1/messages/01M8FJJBEY8YMD6ZQ85TW5Z8T5');
   assert.equal(unknown.status, 404);
   assert.equal(unknown.body.error.code, 'not_found');

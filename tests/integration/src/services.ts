@@ -2,11 +2,17 @@
 // Redis prefix, MongoDB database and PostgreSQL database.
 import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
-import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
+import {
+  ensureSandboxRouting,
+  ensureTenantWithKey,
+  generateApiKey,
+  type SandboxRoutingOptions,
+} from '@commstrat/config';
 import { loadDispatcherConfig, startDispatcher, type RunningDispatcher } from '@commstrat/dispatcher';
 import { loadIngestConfig, startIngest, type RunningIngest } from '@commstrat/ingest';
 import { createLogger, createRegistry } from '@commstrat/observability';
 import { LaneQueue } from '@commstrat/queue';
+import type { Sql } from 'postgres';
 import { createSandboxApp, type SandboxBehaviour } from '@commstrat/sandbox';
 import { Cleanup, testMongo, testPostgres, testRedis, type Owner } from './harness.ts';
 
@@ -51,6 +57,8 @@ export interface Deployment {
   startDispatcher(env?: Record<string, string>): Promise<RunningDispatcher>;
   /** The deployment's lanes, for tests to inspect. */
   readonly lanes: LaneQueue;
+  /** The deployment's PostgreSQL database, for tests that change configuration. */
+  readonly sql: Sql;
 }
 
 // Test bodies are whatever the API answered; tests assert on their shape.
@@ -73,7 +81,16 @@ function apiClient(baseUrl: string, apiKey: string): ApiCall {
 }
 
 /** ingest + dispatcher + sandbox, in process, isolated from every other test. */
-export async function startDeployment(options: { dispatcher?: boolean; env?: Record<string, string> } = {}): Promise<Deployment> {
+export interface DeploymentOptions {
+  /** Start a dispatcher replica at once. Default true. */
+  readonly dispatcher?: boolean;
+  /** Environment of the processes, over the stack's. */
+  readonly env?: Record<string, string>;
+  /** The sandbox provider as the tenant's PostgreSQL config describes it (rate, batch, linger). */
+  readonly routing?: Partial<SandboxRoutingOptions>;
+}
+
+export async function startDeployment(options: DeploymentOptions = {}): Promise<Deployment> {
   const cleanup = new Cleanup();
   const [{ prefix, redis }, mongo, pg, sandbox] = await Promise.all([
     testRedis(cleanup.own),
@@ -84,6 +101,8 @@ export async function startDeployment(options: { dispatcher?: boolean; env?: Rec
   const apiKey = generateApiKey();
   const tenantId = 'acme';
   await ensureTenantWithKey(pg.sql, { id: tenantId, name: 'Acme' }, apiKey);
+  const routing = { endpoint: sandbox.url, token: sandbox.token, ...options.routing };
+  await ensureSandboxRouting(pg.sql, tenantId, routing);
   const env = {
     ...process.env,
     INGEST_PORT: '0',
@@ -121,9 +140,11 @@ export async function startDeployment(options: { dispatcher?: boolean; env?: Rec
     startIngest: startIngestReplica,
     startDispatcher: startReplica,
     lanes: new LaneQueue(redis, { prefix }),
+    sql: pg.sql,
     async addTenant(id) {
       const key = generateApiKey();
       await ensureTenantWithKey(pg.sql, { id, name: id }, key);
+      await ensureSandboxRouting(pg.sql, id, routing);
       return apiClient(ingest.url, key);
     },
   };
