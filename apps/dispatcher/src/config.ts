@@ -9,46 +9,53 @@ export interface DispatcherConfig {
   /** Prefix of every Redis key. Default `commstrat:`. */
   redisPrefix: string;
   mongoUrl: string;
+  /** Providers and strategies are read from here (cached). */
+  postgresUrl: string;
   /** This replica's name in the consumer group. Default `<hostname>-<pid>`. */
   consumer: string;
-  /** Most entries claimed per lane per cycle. Default 500. */
+  /** Most entries claimed per cycle, across lanes. Default 1 000. */
   claimCount: number;
-  /** How long a claim waits on empty lanes, in ms. Default 1000. */
+  /** Most entries this replica holds claimed and unacknowledged. Default 5 000. */
+  maxInFlight: number;
+  /** How long a claim waits on empty lanes, ms. Default 200. */
   blockMs: number;
-  /** Base URL of the sandbox SMS provider (the only provider until strategies exist). */
-  sandboxUrl: string;
-  sandboxToken: string;
-  /** Most messages per provider request. Default 100. */
-  providerBatchSize: number;
-  /** Provider requests in flight at once. Default 4. */
-  providerConcurrency: number;
-  /** Provider request time limit, in ms. Default 10 000. */
-  providerTimeoutMs: number;
-  /** Attempts per message before it is dead-lettered. Default 5. */
-  maxAttempts: number;
+  /** An entry pending on a consumer this long is taken over by another replica, ms. Default 30 000. */
+  visibilityTimeoutMs: number;
+  /** Shares of the shared lanes once `critical` is served (weighted round-robin). Defaults 8, 4, 1. */
+  weightHigh: number;
+  weightNormal: number;
+  weightBulk: number;
+  /** Consecutive failed requests that open a provider's circuit. Default 5. */
+  circuitFailureThreshold: number;
+  /** How long an open circuit stays open before one probe, ms. Default 30 000. */
+  circuitOpenMs: number;
   logLevel: string;
   gelfHost?: string;
   gelfPort: number;
 }
 
+const positive = (fallback: number) => ({ type: 'integer', minimum: 1, default: fallback });
+
 const schema = {
   type: 'object',
-  required: ['redisUrl', 'mongoUrl'],
+  required: ['redisUrl', 'mongoUrl', 'postgresUrl'],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535, default: 8081 },
     host: { type: 'string', default: '127.0.0.1' },
     redisUrl: { type: 'string', pattern: '^rediss?://' },
     redisPrefix: { type: 'string', default: 'commstrat:' },
     mongoUrl: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
+    postgresUrl: { type: 'string', pattern: '^postgres(ql)?://' },
     consumer: { type: 'string', minLength: 1, default: `${hostname()}-${process.pid}` },
-    claimCount: { type: 'integer', minimum: 1, maximum: 10000, default: 500 },
-    blockMs: { type: 'integer', minimum: 1, maximum: 60000, default: 1000 },
-    sandboxUrl: { type: 'string', pattern: '^https?://', default: 'http://127.0.0.1:8082' },
-    sandboxToken: { type: 'string', minLength: 1, default: 'sandbox-token' },
-    providerBatchSize: { type: 'integer', minimum: 1, maximum: 10000, default: 100 },
-    providerConcurrency: { type: 'integer', minimum: 1, maximum: 256, default: 4 },
-    providerTimeoutMs: { type: 'integer', minimum: 100, default: 10000 },
-    maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 5 },
+    claimCount: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
+    maxInFlight: positive(5000),
+    blockMs: { type: 'integer', minimum: 1, maximum: 60000, default: 200 },
+    visibilityTimeoutMs: { type: 'integer', minimum: 100, default: 30000 },
+    weightHigh: positive(8),
+    weightNormal: positive(4),
+    weightBulk: positive(1),
+    circuitFailureThreshold: positive(5),
+    circuitOpenMs: { type: 'integer', minimum: 10, default: 30000 },
     logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
     gelfHost: { type: 'string' },
     gelfPort: { type: 'integer', minimum: 1, maximum: 65535, default: 12201 },
@@ -67,15 +74,17 @@ export function loadDispatcherConfig(
       redisUrl: 'COMMSTRAT_REDIS_URL',
       redisPrefix: 'COMMSTRAT_REDIS_PREFIX',
       mongoUrl: 'COMMSTRAT_MONGO_URL',
+      postgresUrl: 'COMMSTRAT_POSTGRES_URL',
       consumer: 'DISPATCHER_CONSUMER',
       claimCount: 'DISPATCHER_CLAIM_COUNT',
+      maxInFlight: 'DISPATCHER_MAX_IN_FLIGHT',
       blockMs: 'DISPATCHER_BLOCK_MS',
-      sandboxUrl: 'COMMSTRAT_SANDBOX_URL',
-      sandboxToken: 'SANDBOX_TOKEN',
-      providerBatchSize: 'DISPATCHER_PROVIDER_BATCH_SIZE',
-      providerConcurrency: 'DISPATCHER_PROVIDER_CONCURRENCY',
-      providerTimeoutMs: 'DISPATCHER_PROVIDER_TIMEOUT_MS',
-      maxAttempts: 'DISPATCHER_MAX_ATTEMPTS',
+      visibilityTimeoutMs: 'DISPATCHER_VISIBILITY_TIMEOUT_MS',
+      weightHigh: 'DISPATCHER_WEIGHT_HIGH',
+      weightNormal: 'DISPATCHER_WEIGHT_NORMAL',
+      weightBulk: 'DISPATCHER_WEIGHT_BULK',
+      circuitFailureThreshold: 'DISPATCHER_CIRCUIT_FAILURE_THRESHOLD',
+      circuitOpenMs: 'DISPATCHER_CIRCUIT_OPEN_MS',
       logLevel: 'COMMSTRAT_LOG_LEVEL',
       gelfHost: 'COMMSTRAT_GELF_HOST',
       gelfPort: 'COMMSTRAT_GELF_PORT',

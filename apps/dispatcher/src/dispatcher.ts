@@ -1,53 +1,77 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  ProviderUnavailableError,
-  newId,
-  retryDelayMs,
+  CommstratError,
+  PRIORITIES,
+  chooseProvider,
+  isInsideWindow,
+  nextWindowOpening,
+  routeProviders,
+  selectLanes,
+  type LaneSelectionState,
+  type LaneWeights,
+  type Priority,
   type QueuedMessage,
-  type RetryPolicy,
 } from '@commstrat/core';
-import type { Journal, ProviderExchange, StatusChange } from '@commstrat/journal';
+import type { RoutingCache } from '@commstrat/config';
+import type { Journal } from '@commstrat/journal';
 import type { DispatcherMetrics, Logger } from '@commstrat/observability';
-import type { ProviderAdapter, SendResult } from '@commstrat/providers';
-import type { LaneEntry, LaneQueue } from '@commstrat/queue';
-import pLimit from 'p-limit';
+import type { LaneEntry, LaneQueue, ProviderRateLimiter } from '@commstrat/queue';
+import { Batcher, type Work } from './batcher.ts';
+import { BatchRecorder, change } from './batch-recorder.ts';
+import type { ProviderHandle, ProviderRegistry } from './provider-registry.ts';
 
 export interface DispatcherDeps {
   readonly lanes: LaneQueue;
   readonly journal: Journal;
-  /** The provider each channel goes to, until strategies choose routes. */
-  readonly routes: ReadonlyMap<string, ProviderAdapter>;
+  readonly routing: Pick<RoutingCache, 'resolve'>;
+  readonly providers: ProviderRegistry;
+  readonly rateLimiter: Pick<ProviderRateLimiter, 'take'>;
   readonly metrics: DispatcherMetrics;
   readonly logger: Logger;
   readonly consumer: string;
+  /** Most entries claimed per cycle, over all lanes. */
   readonly claimCount: number;
+  /** Most entries held claimed and unacknowledged. */
+  readonly maxInFlight: number;
+  /** Longest wait for new entries when the lanes are empty, ms. */
   readonly blockMs: number;
-  readonly providerConcurrency: number;
-  readonly retry: RetryPolicy;
-}
-
-/** What one cycle decided, written to the journal and Redis before anything is acked. */
-interface CycleOutcome {
-  changes: StatusChange[];
-  exchanges: ProviderExchange[];
-  retries: { message: QueuedMessage; dueAt: number }[];
-  deadLetters: { message: QueuedMessage; reason: string }[];
+  /** Entries pending on a consumer longer than this are reclaimed, ms. */
+  readonly visibilityTimeoutMs: number;
+  readonly laneWeights: LaneWeights;
+  /** The time; injectable so tests can move it (send windows, expiry). */
+  readonly clock?: () => number;
+  /** Random numbers for weighted routes and jitter; injectable for tests. */
+  readonly random?: () => number;
 }
 
 /**
- * Claims lane entries, sends them to providers in batches, records every outcome,
- * then acknowledges. A replica that dies before the ack leaves its entries pending for
- * another replica to reclaim, so a message is sent at least once.
+ * Claims lane entries by weighted priority, applies each message's strategy (expiry,
+ * send window, route over available providers), batches them per provider within its
+ * rate and concurrency, records every outcome, then acknowledges. Entries of a replica
+ * that dies stay pending and are reclaimed by a live one: a message is sent at least once.
  */
 export class Dispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
-  private readonly limit: ReturnType<typeof pLimit>;
   private readonly deps: DispatcherDeps;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly batcher = new Batcher();
+  private readonly recorder: BatchRecorder;
+  private readonly sends = new Set<Promise<void>>();
+  /** Entry ids this replica holds, so a reclaim never takes its own work twice. */
+  private readonly held = new Set<string>();
+  private laneState: LaneSelectionState | undefined;
+  private backlog: Partial<Record<Priority, number>> = {};
+  private lastPromote = 0;
+  private lastReclaim = 0;
+  private lastDepths = 0;
 
   constructor(deps: DispatcherDeps) {
     this.deps = deps;
-    this.limit = pLimit(deps.providerConcurrency);
+    this.clock = deps.clock ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.recorder = new BatchRecorder(deps, this.random);
   }
 
   start(): void {
@@ -56,7 +80,7 @@ export class Dispatcher {
     this.loop = this.run();
   }
 
-  /** Stops claiming; resolves once the batch in flight is recorded and acknowledged. */
+  /** Stops claiming, sends what is batched, waits for every send to be recorded and acked. */
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
@@ -65,139 +89,201 @@ export class Dispatcher {
   private async run(): Promise<void> {
     while (this.running) {
       try {
-        await this.runCycle();
+        await this.cycle();
       } catch (error) {
-        // Entries of a failed cycle stay pending and are claimed again; wait a little so
-        // that an outage of Redis or MongoDB does not turn into a busy loop.
-        this.deps.logger.error('dispatch cycle failed', {
-          error: error instanceof Error ? error.message : String(error),
-        });
-        await sleep(1000);
+        // Claimed entries of a failed cycle stay pending and are reclaimed; pause so an
+        // outage of Redis, MongoDB or PostgreSQL does not become a busy loop.
+        this.deps.logger.error('dispatch cycle failed', { error: error instanceof Error ? error.message : String(error) });
+        await sleep(500);
       }
     }
+    this.flush(this.clock(), true);
+    while (this.sends.size > 0) await Promise.allSettled([...this.sends]);
   }
 
-  /** One claim → send → record → ack round; returns how many entries it handled. */
-  async runCycle(now: () => number = Date.now): Promise<number> {
-    await this.deps.lanes.promoteDue(now());
-    const entries = await this.deps.lanes.claim(this.deps.consumer, this.deps.claimCount, this.deps.blockMs);
-    if (entries.length === 0) return 0;
-    const outcome: CycleOutcome = { changes: [], exchanges: [], retries: [], deadLetters: [] };
-    const sendable = await this.claimInJournal(entries, now());
-    const batches = this.plan(sendable, now(), outcome);
-    await Promise.all(
-      batches.map(({ provider, messages }) =>
-        this.limit(async () => this.record(provider, messages, await provider.send(messages), outcome, now())),
-      ),
-    );
-    await this.deps.journal.recordProviderExchanges(outcome.exchanges);
-    await this.deps.journal.recordStatusChanges(outcome.changes);
-    await this.deps.lanes.defer(outcome.retries);
-    await this.deps.lanes.deadLetter(outcome.deadLetters);
-    await this.deps.lanes.ack(entries);
-    return entries.length;
+  /** One round: housekeeping, claim, plan, and start the batches that are due. */
+  async cycle(): Promise<void> {
+    const now = this.clock();
+    await this.housekeeping(now);
+    const room = this.deps.maxInFlight - this.held.size;
+    if (room > 0) {
+      const entries = await this.claim(Math.min(room, this.deps.claimCount), now);
+      if (entries.length > 0) await this.plan(entries, this.clock());
+    } else {
+      await sleep(5);
+    }
+    this.flush(this.clock(), false);
+  }
+
+  private async housekeeping(now: number): Promise<void> {
+    if (now - this.lastPromote >= 100) {
+      this.lastPromote = now;
+      await this.deps.lanes.promoteDue(now);
+    }
+    if (now - this.lastDepths >= 250) {
+      this.lastDepths = now;
+      this.backlog = await this.deps.lanes.depths();
+    }
+    if (now - this.lastReclaim >= this.deps.visibilityTimeoutMs / 2) {
+      this.lastReclaim = now;
+      const reclaimed = (await this.deps.lanes.reclaim(this.deps.consumer, this.deps.visibilityTimeoutMs, this.deps.claimCount))
+        .filter((entry) => !this.held.has(entry.entryId));
+      if (reclaimed.length > 0) {
+        this.deps.logger.warn('reclaimed entries from a stalled or dead replica', { count: reclaimed.length });
+        await this.plan(reclaimed, now);
+      }
+    }
   }
 
   /**
-   * Moves the claimed messages to `sending` in the journal in one write. The journal is
-   * where a cancel lands, so a message cancelled meanwhile is not in an allowed state and
-   * is skipped (its entry is still acked). `sending` is allowed too: an entry reclaimed
-   * from a replica that died mid-batch is sent again (at-least-once).
+   * Critical first, up to the whole budget, read straight from its lane so no sampling
+   * delay applies; the rest of the budget is shared by weight. With nothing anywhere,
+   * waits on all lanes (but never past the next batch's linger deadline).
    */
-  private async claimInJournal(entries: readonly LaneEntry[], now: number): Promise<LaneEntry[]> {
+  private async claim(budget: number, now: number): Promise<LaneEntry[]> {
+    const { lanes, consumer } = this.deps;
+    const critical = await lanes.claimLanes(consumer, { critical: budget });
+    const selection = selectLanes({
+      backlog: { ...this.backlog, critical: 0 },
+      claimCount: budget - critical.length,
+      state: this.laneState,
+      weights: this.deps.laneWeights,
+    });
+    this.laneState = selection.state;
+    const shared = await lanes.claimLanes(consumer, { ...selection.claims, critical: 0 });
+    const entries = [...critical, ...shared];
+    if (entries.length > 0) return entries;
+    const deadline = this.batcher.nextDeadline();
+    const wait = deadline === undefined ? this.deps.blockMs : Math.min(this.deps.blockMs, Math.max(1, deadline - now));
+    if (this.batcher.size > 0 && wait <= 2) return [];
+    const blocked = await lanes.claim(consumer, Math.max(1, Math.floor(budget / PRIORITIES.length)), wait);
+    if (blocked.length > 0) this.lastDepths = 0; // the lanes moved; sample again soon
+    return blocked;
+  }
+
+  /** Decides each claimed message's fate: skip, expire, defer, fail, or batch for a provider. */
+  private async plan(entries: readonly LaneEntry[], now: number): Promise<void> {
+    for (const entry of entries) this.held.add(entry.entryId);
+    this.deps.metrics.inFlight.set(this.held.size);
     const skipped = await this.deps.journal.transitionMany(
       entries.map((entry) => entry.message.id),
+      // `sending` too: an entry reclaimed from a replica that died mid-batch goes again.
       ['queued', 'scheduled', 'sending'],
       { status: 'sending', at: new Date(now) },
     );
-    if (skipped.size > 0) {
-      this.deps.logger.info('skipping messages no longer waiting to be sent', { count: skipped.size });
-    }
-    return entries.filter((entry) => !skipped.has(entry.message.id));
-  }
-
-  /** Drops what must not be sent (expired, unroutable) and cuts the rest into provider batches. */
-  private plan(entries: readonly LaneEntry[], now: number, outcome: CycleOutcome) {
-    const byProvider = new Map<ProviderAdapter, QueuedMessage[]>();
-    for (const { message } of entries) {
-      if (message.expires_at !== undefined && Date.parse(message.expires_at) <= now) {
-        outcome.changes.push(change(message.id, 'expired', now, 'expires_at passed before sending'));
+    const settled = this.recorder.begin();
+    for (const entry of entries) {
+      if (skipped.has(entry.message.id)) {
+        settled.ack(entry); // cancelled (or already handled) meanwhile
         continue;
       }
-      const provider = this.deps.routes.get(message.channel ?? '');
-      if (provider === undefined) {
-        outcome.changes.push(change(message.id, 'failed', now, `no provider for channel ${String(message.channel)}`));
-        continue;
-      }
-      const list = byProvider.get(provider) ?? [];
-      list.push(message);
-      byProvider.set(provider, list);
+      const work = await this.route(entry, now, settled);
+      if (work !== undefined) this.batcher.add(work, now);
     }
-    const batches: { provider: ProviderAdapter; messages: QueuedMessage[] }[] = [];
-    for (const [provider, messages] of byProvider) {
-      for (let i = 0; i < messages.length; i += provider.maxBatchSize) {
-        batches.push({ provider, messages: messages.slice(i, i + provider.maxBatchSize) });
-      }
-    }
-    return batches;
+    await this.finish(settled);
   }
 
-  private record(
-    provider: ProviderAdapter,
-    messages: readonly QueuedMessage[],
-    result: SendResult,
-    outcome: CycleOutcome,
-    now: number,
-  ): void {
+  /** The strategy's verdict for one message, or a Work item bound for a provider. */
+  private async route(entry: LaneEntry, now: number, settled: ReturnType<BatchRecorder['begin']>): Promise<Work | undefined> {
+    const { message } = entry;
     const { metrics } = this.deps;
-    const label = result.error === undefined ? 'ok' : result.error.retryable ? 'retryable' : 'permanent';
-    metrics.batchSize.observe({ provider: provider.id }, messages.length);
-    metrics.providerRequestDuration.observe({ provider: provider.id, outcome: label }, result.exchange.durationMs / 1000);
-    outcome.exchanges.push({
-      _id: newId(),
-      provider: provider.id,
-      message_ids: messages.map((m) => m.id),
-      request: result.exchange.request,
-      response: result.exchange.response,
-      http_status: result.exchange.httpStatus,
-      outcome: result.error === undefined ? 'accepted' : result.error.retryable ? 'error' : 'rejected',
-      started_at: result.exchange.startedAt,
-      duration_ms: result.exchange.durationMs,
-    });
-
-    if (result.error === undefined) {
-      for (const item of result.outcomes) {
-        metrics.messagesDispatched.inc({ provider: provider.id, outcome: item.outcome });
-        outcome.changes.push(
-          item.outcome === 'accepted'
-            ? { messageId: item.messageId, event: { status: 'sent', at: new Date(now), provider: provider.id, provider_message_id: item.providerMessageId } }
-            : change(item.messageId, 'failed', now, `provider ${provider.id} rejected: ${item.reason}`),
-        );
+    try {
+      const routing = await this.deps.routing.resolve(message.tenant_id, message, now);
+      const step = routing.strategy.steps[0];
+      if (step === undefined) throw new Error(`strategy ${routing.strategy.name} has no step`);
+      const expiresAt = expiryOf(message, step.ttl_seconds);
+      if (expiresAt !== undefined && expiresAt <= now) {
+        metrics.expired.inc();
+        settled.finish(entry, change(message.id, 'expired', now, 'expired before it could be sent'));
+        return undefined;
       }
+      if (step.window !== undefined && !isInsideWindow(step.window, new Date(now), message.recipient.time_zone, routing.tenantTimeZone)) {
+        const opening = nextWindowOpening(step.window, new Date(now), message.recipient.time_zone, routing.tenantTimeZone).getTime();
+        if (expiresAt !== undefined && opening >= expiresAt) {
+          metrics.expired.inc();
+          settled.finish(entry, change(message.id, 'expired', now, 'expires before its send window opens'));
+        } else {
+          metrics.deferred.inc({ reason: 'window' });
+          settled.defer(entry, opening, change(message.id, 'scheduled', now, `outside the send window; opens ${new Date(opening).toISOString()}`));
+        }
+        return undefined;
+      }
+      const unavailable = new Set<string>();
+      for (const id of routeProviders(step.route)) {
+        const config = routing.providers.get(id);
+        if (config === undefined || !this.deps.providers.available(this.deps.providers.handle(message.tenant_id, config), now)) {
+          unavailable.add(id);
+        }
+      }
+      const chosen = chooseProvider(step.route, { unavailable, random: this.random, key: message.recipient.phone ?? message.id });
+      const config = chosen === undefined ? undefined : routing.providers.get(chosen);
+      if (config === undefined) {
+        metrics.deferred.inc({ reason: 'no_provider' });
+        this.recorder.retryOrGiveUp(settled, entry, step, now, 'no provider of the route is available', 'none', 0);
+        return undefined;
+      }
+      if (unavailable.size > 0 && chosen !== chooseProvider(step.route, { unavailable: new Set(), random: () => 0 })) {
+        metrics.failovers.inc({ provider: `${message.tenant_id}/${chosen}` });
+      }
+      return { entry, routing, step, provider: this.deps.providers.handle(message.tenant_id, config) };
+    } catch (error) {
+      const reason = error instanceof CommstratError ? error.message : `cannot route: ${String(error)}`;
+      settled.finish(entry, change(message.id, 'failed', now, reason));
+      return undefined;
+    }
+  }
+
+  /** Starts every batch that is due; each send records and acks on its own. */
+  private flush(now: number, force: boolean): void {
+    for (const { provider, works } of this.batcher.takeReady(now, force)) {
+      const send = this.send(provider, works).finally(() => this.sends.delete(send));
+      this.sends.add(send);
+    }
+  }
+
+  private async send(provider: ProviderHandle, works: Work[]): Promise<void> {
+    const { config } = provider;
+    let grant;
+    try {
+      grant = await this.deps.rateLimiter.take(provider.key, works.length, config.ratePerSecond);
+    } catch (error) {
+      this.deps.logger.warn('rate limiter unavailable; batch put back', { provider: provider.key, error: String(error) });
+      this.batcher.putBack(provider, works, this.clock() + 500, this.clock());
       return;
     }
+    if (grant.granted < works.length) {
+      const held = works.splice(grant.granted);
+      this.deps.metrics.throttled.inc({ provider: provider.key }, held.length);
+      this.batcher.putBack(provider, held, this.clock() + Math.max(1, grant.waitMs), this.clock());
+      if (works.length === 0) return;
+    }
+    await provider.limit(async () => {
+      this.deps.providers.beforeSend(provider, this.clock());
+      const result = await provider.adapter.send(works.map((work) => work.entry.message));
+      this.deps.providers.afterSend(provider, this.clock(), result.error?.retryable === true);
+      const settled = this.recorder.begin();
+      this.recorder.record(settled, provider, works, result, this.clock());
+      await this.finish(settled);
+    });
+  }
 
-    const error = result.error;
-    metrics.messagesDispatched.inc({ provider: provider.id, outcome: 'error' }, messages.length);
-    this.deps.logger.warn('provider request failed', { provider: provider.id, code: error.code, error: error.message, batch_size: messages.length });
-    for (const message of messages) {
-      const attempts = (message.attempts ?? 0) + 1;
-      if (!error.retryable) {
-        outcome.changes.push(change(message.id, 'failed', now, error.message));
-      } else if (attempts >= this.deps.retry.maxAttempts) {
-        outcome.changes.push(change(message.id, 'failed', now, `gave up after ${attempts} attempts: ${error.message}`));
-        outcome.deadLetters.push({ message: { ...message, attempts }, reason: error.message });
-      } else {
-        const retryAfterMs =
-          error instanceof ProviderUnavailableError ? (error.retryAfterSeconds ?? 0) * 1000 : 0;
-        const dueAt = now + retryDelayMs(attempts, this.deps.retry, retryAfterMs);
-        outcome.retries.push({ message: { ...message, attempts }, dueAt });
-        outcome.changes.push(change(message.id, 'scheduled', now, `retry ${attempts + 1} at ${new Date(dueAt).toISOString()}: ${error.message}`));
-      }
+  /** Writes a settled set (journal, then Redis), then acks it and releases the entries. */
+  private async finish(settled: ReturnType<BatchRecorder['begin']>): Promise<void> {
+    try {
+      await settled.commit();
+    } catch (error) {
+      // Not acked: the entries stay pending and another replica (or this one) reclaims
+      // them after the visibility timeout. Sent messages may then be sent again.
+      this.deps.logger.error('could not record outcomes; entries left pending', { error: String(error) });
+    } finally {
+      for (const entry of settled.entries()) this.held.delete(entry.entryId);
+      this.deps.metrics.inFlight.set(this.held.size);
     }
   }
 }
 
-function change(messageId: string, status: 'expired' | 'failed' | 'scheduled', now: number, reason: string): StatusChange {
-  return { messageId, event: { status, at: new Date(now), reason } };
+function expiryOf(message: QueuedMessage, ttlSeconds: number | undefined): number | undefined {
+  if (message.expires_at !== undefined) return Date.parse(message.expires_at);
+  if (ttlSeconds !== undefined && message.created_at !== undefined) return Date.parse(message.created_at) + ttlSeconds * 1000;
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { DEFAULT_RETRY_POLICY } from '@commstrat/core';
+import { RoutingCache } from '@commstrat/config';
 import { Journal } from '@commstrat/journal';
 import {
   closeLogger,
@@ -8,28 +8,36 @@ import {
   createRegistry,
   dispatcherMetrics,
   laneDepthGauge,
+  laneLagGauges,
   monitoringRouter,
   type Logger,
 } from '@commstrat/observability';
-import { HttpSmsAdapter } from '@commstrat/providers';
-import { LaneQueue } from '@commstrat/queue';
+import { LaneQueue, ProviderRateLimiter } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
+import postgres from 'postgres';
 import type { DispatcherConfig } from './config.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { ProviderRegistry } from './provider-registry.ts';
 
 export interface RunningDispatcher {
   /** Base URL of /metrics and /health. */
   readonly url: string;
   readonly logger: Logger;
-  /** Stops claiming, finishes and acks the batch in flight, closes every connection. */
+  /** Stops claiming, finishes and acks the batches in flight, closes every connection. */
   close(): Promise<void>;
 }
 
-/** Connects to Redis and MongoDB, starts the dispatch loop and the monitoring endpoints. */
+export interface DispatcherOptions {
+  readonly logger?: Logger;
+  /** The time; tests move it to reach send windows and expiry without waiting. */
+  readonly clock?: () => number;
+}
+
+/** Connects to Redis, MongoDB and PostgreSQL, starts the dispatch loop and the monitoring endpoints. */
 export async function startDispatcher(
   config: Readonly<DispatcherConfig>,
-  options: { logger?: Logger } = {},
+  options: DispatcherOptions = {},
 ): Promise<RunningDispatcher> {
   const logger =
     options.logger ??
@@ -38,37 +46,42 @@ export async function startDispatcher(
       level: config.logLevel,
       gelf: config.gelfHost === undefined ? undefined : { host: config.gelfHost, port: config.gelfPort },
     });
-  // Blocking claims hold this connection; commands of the monitoring endpoints use their own.
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
-  const monitorRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 2000 });
+  // Blocking claims hold this connection; everything else uses the second one.
+  const claimRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
   const mongo = new MongoClient(config.mongoUrl, { ignoreUndefined: true, serverSelectionTimeoutMS: 5000 });
+  const sql = postgres(config.postgresUrl, { max: 4, onnotice: () => {} });
   await mongo.connect();
   const journal = new Journal(mongo.db());
-  const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
+  const lanes = new LaneQueue(claimRedis, { prefix: config.redisPrefix });
   await lanes.ensureGroup();
 
   const registry = createRegistry('dispatcher');
   const metrics = dispatcherMetrics(registry);
-  const monitorLanes = new LaneQueue(monitorRedis, { prefix: config.redisPrefix });
+  const monitorLanes = new LaneQueue(redis, { prefix: config.redisPrefix });
   laneDepthGauge(registry, () => monitorLanes.depths());
-  const sandbox = new HttpSmsAdapter({
-    id: 'sandbox-sms',
-    baseUrl: config.sandboxUrl,
-    token: config.sandboxToken,
-    maxBatchSize: config.providerBatchSize,
-    timeoutMs: config.providerTimeoutMs,
+  laneLagGauges(registry, async () => {
+    const [ageMs, pending] = await Promise.all([monitorLanes.oldestEntryAgeMs(), monitorLanes.pendingCount()]);
+    return { ageMs, pending };
   });
   const dispatcher = new Dispatcher({
     lanes,
     journal,
-    routes: new Map([['sms', sandbox]]),
+    routing: new RoutingCache(sql),
+    providers: new ProviderRegistry(metrics, {
+      failureThreshold: config.circuitFailureThreshold,
+      openMs: config.circuitOpenMs,
+    }),
+    rateLimiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
     metrics,
     logger: logger.child({ consumer: config.consumer }),
     consumer: config.consumer,
     claimCount: config.claimCount,
+    maxInFlight: config.maxInFlight,
     blockMs: config.blockMs,
-    providerConcurrency: config.providerConcurrency,
-    retry: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.maxAttempts },
+    visibilityTimeoutMs: config.visibilityTimeoutMs,
+    laneWeights: { high: config.weightHigh, normal: config.weightNormal, bulk: config.weightBulk },
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
 
   const app = express();
@@ -76,7 +89,11 @@ export async function startDispatcher(
   app.use(
     monitoringRouter({
       registry,
-      checks: { redis: () => monitorRedis.ping(), mongodb: () => mongo.db().command({ ping: 1 }) },
+      checks: {
+        redis: () => redis.ping(),
+        mongodb: () => mongo.db().command({ ping: 1 }),
+        postgres: () => sql`SELECT 1`,
+      },
     }),
   );
   const server = app.listen(config.port, config.host);
@@ -94,8 +111,9 @@ export async function startDispatcher(
     logger,
     async close() {
       await dispatcher.stop();
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.allSettled([redis.quit(), monitorRedis.quit(), mongo.close()]);
+      await Promise.allSettled([claimRedis.quit(), redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },
   };

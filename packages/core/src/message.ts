@@ -50,6 +50,8 @@ export interface QueuedMessage {
   readonly recipient: MessageRequest['recipient'];
   readonly content: MessageRequest['content'];
   readonly expires_at: string | undefined;
+  /** When the message was accepted (ISO 8601): the strategy's TTL counts from here. */
+  readonly created_at?: string;
   /** Attempts made so far; absent before the first. */
   readonly attempts?: number;
 }
@@ -64,5 +66,6 @@ export function toQueuedMessage(message: Message): QueuedMessage {
     recipient: message.recipient,
     content: message.content,
     expires_at: message.expires_at?.toISOString(),
+    created_at: message.created_at.toISOString(),
   };
 }

@@ -5,6 +5,7 @@ export {
   httpMetrics,
   ingestMetrics,
   laneDepthGauge,
+  laneLagGauges,
   type DispatcherMetrics,
   type HttpMetrics,
   type IngestMetrics,

@@ -72,13 +72,14 @@ export type IngestMetrics = ReturnType<typeof ingestMetrics>;
 
 /** Metrics of the dispatcher tier. */
 export function dispatcherMetrics(registry: Registry) {
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Counter({ name, help, labelNames, registers: [registry] });
   return {
-    messagesDispatched: new Counter({
-      name: 'commstrat_messages_dispatched_total',
-      help: 'Messages handed to providers, by provider and outcome.',
-      labelNames: ['provider', 'outcome'] as const,
-      registers: [registry],
-    }),
+    messagesDispatched: counter(
+      'commstrat_messages_dispatched_total',
+      'Messages handed to providers, by provider and outcome (accepted, rejected, error).',
+      ['provider', 'outcome'],
+    ),
     batchSize: new Histogram({
       name: 'commstrat_dispatch_batch_size',
       help: 'Messages per provider request.',
@@ -93,15 +94,72 @@ export function dispatcherMetrics(registry: Registry) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
-    lanePending: new Gauge({
-      name: 'commstrat_lane_pending',
-      help: 'Entries claimed by dispatchers and not yet acknowledged, by lane.',
-      labelNames: ['lane'] as const,
+    throttled: counter(
+      'commstrat_dispatch_throttled_total',
+      'Messages held back because their provider had no rate tokens left.',
+      ['provider'],
+    ),
+    deferred: counter(
+      'commstrat_dispatch_deferred_total',
+      'Messages put back in the delayed set, by reason (window, retry, no_provider).',
+      ['reason'],
+    ),
+    retries: counter('commstrat_dispatch_retries_total', 'Messages scheduled for another attempt.', ['provider']),
+    failovers: counter(
+      'commstrat_dispatch_failovers_total',
+      'Messages routed past an unavailable provider to the next of their route.',
+      ['provider'],
+    ),
+    expired: counter('commstrat_messages_expired_total', 'Messages that reached their expiry unsent.', []),
+    deadLettered: counter(
+      'commstrat_messages_dead_lettered_total',
+      'Messages that exhausted their attempts and went to the dead-letter stream.',
+      ['provider'],
+    ),
+    circuitState: new Gauge({
+      name: 'commstrat_provider_circuit_state',
+      help: 'Circuit breaker per provider on this replica: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['provider'] as const,
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'commstrat_dispatch_in_flight',
+      help: 'Entries claimed by this replica and not yet acknowledged.',
       registers: [registry],
     }),
   };
 }
 export type DispatcherMetrics = ReturnType<typeof dispatcherMetrics>;
+
+/** Lane lag (age of the oldest unacknowledged entry) and pending count, sampled at scrape time. */
+export function laneLagGauges(
+  registry: Registry,
+  sample: () => Promise<{ ageMs: Record<string, number>; pending: Record<string, number> }>,
+): void {
+  let last: Promise<{ ageMs: Record<string, number>; pending: Record<string, number> }> | undefined;
+  // Both gauges are collected in one scrape; share one sample between them.
+  const once = () => (last ??= sample().finally(() => setTimeout(() => (last = undefined), 100)));
+  new Gauge({
+    name: 'commstrat_lane_lag_seconds',
+    help: 'Age of the oldest entry not yet acknowledged, per lane.',
+    labelNames: ['lane'] as const,
+    registers: [registry],
+    async collect() {
+      const { ageMs } = await once().catch(() => ({ ageMs: {} }));
+      for (const [lane, age] of Object.entries(ageMs)) this.set({ lane }, age / 1000);
+    },
+  });
+  new Gauge({
+    name: 'commstrat_lane_pending',
+    help: 'Entries claimed by a dispatcher and not yet acknowledged, per lane.',
+    labelNames: ['lane'] as const,
+    registers: [registry],
+    async collect() {
+      const { pending } = await once().catch(() => ({ pending: {} }));
+      for (const [lane, count] of Object.entries(pending)) this.set({ lane }, count);
+    },
+  });
+}
 
 /** Lane depth (entries in each lane stream), sampled at scrape time. */
 export function laneDepthGauge(registry: Registry, sample: () => Promise<Record<string, number>>) {

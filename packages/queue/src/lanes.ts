@@ -162,6 +162,25 @@ export class LaneQueue {
   }
 
   /**
+   * Claims new entries lane by lane, `counts[lane]` at most from each, without waiting,
+   * in one round trip. The dispatcher decides the counts (weighted lane selection).
+   */
+  async claimLanes(consumer: string, counts: Partial<Record<Priority, number>>): Promise<LaneEntry[]> {
+    const lanes = PRIORITIES.filter((lane) => (counts[lane] ?? 0) > 0);
+    if (lanes.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const lane of lanes) {
+      pipeline.xreadgroup('GROUP', this.group, consumer, 'COUNT', counts[lane] ?? 0, 'STREAMS', this.laneKey(lane), '>');
+    }
+    const replies = (await execOrThrow(pipeline)) as ([string, [string, string[]][]][] | null)[];
+    const entries: LaneEntry[] = [];
+    lanes.forEach((lane, i) => {
+      for (const [entryId, fields] of replies[i]?.[0]?.[1] ?? []) entries.push(toEntry(lane, entryId, fields));
+    });
+    return entries;
+  }
+
+  /**
    * Acknowledges handled entries and deletes them from their stream, in one round trip.
    * Deleting keeps XLEN equal to the backlog, which admission control and metrics read.
    */

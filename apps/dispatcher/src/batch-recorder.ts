@@ -1,0 +1,163 @@
+import {
+  ProviderUnavailableError,
+  newId,
+  retryDelayMs,
+  stepRetryPolicy,
+  type MessageStatus,
+  type QueuedMessage,
+  type StrategyStep,
+} from '@commstrat/core';
+import type { Journal, ProviderExchange, StatusChange } from '@commstrat/journal';
+import type { DispatcherMetrics } from '@commstrat/observability';
+import type { SendResult } from '@commstrat/providers';
+import type { LaneEntry, LaneQueue } from '@commstrat/queue';
+import type { Work } from './batcher.ts';
+import type { ProviderHandle } from './provider-registry.ts';
+
+export function change(messageId: string, status: MessageStatus, now: number, reason: string): StatusChange {
+  return { messageId, event: { status, at: new Date(now), reason } };
+}
+
+/**
+ * What a set of entries came to, written in bulk — provider exchanges and status
+ * changes to MongoDB, retries and dead letters to Redis — and only then acknowledged.
+ */
+export class SettledSet {
+  private readonly changes: StatusChange[] = [];
+  private readonly exchanges: ProviderExchange[] = [];
+  private readonly retries: { message: QueuedMessage; dueAt: number }[] = [];
+  private readonly deadLetters: { message: QueuedMessage; reason: string }[] = [];
+  private readonly acks: LaneEntry[] = [];
+  private readonly journal: Journal;
+  private readonly lanes: LaneQueue;
+
+  constructor(journal: Journal, lanes: LaneQueue) {
+    this.journal = journal;
+    this.lanes = lanes;
+  }
+
+  /** Nothing to write for it: acknowledge only. */
+  ack(entry: LaneEntry): void {
+    this.acks.push(entry);
+  }
+
+  finish(entry: LaneEntry, statusChange: StatusChange): void {
+    this.changes.push(statusChange);
+    this.acks.push(entry);
+  }
+
+  /** Back to the delayed set until `dueAt` (window, retry), then acknowledged. */
+  defer(entry: LaneEntry, dueAt: number, statusChange: StatusChange, message: QueuedMessage = entry.message): void {
+    this.retries.push({ message, dueAt });
+    this.finish(entry, statusChange);
+  }
+
+  deadLetter(entry: LaneEntry, message: QueuedMessage, statusChange: StatusChange): void {
+    this.deadLetters.push({ message, reason: statusChange.event.reason ?? '' });
+    this.finish(entry, statusChange);
+  }
+
+  exchange(record: ProviderExchange): void {
+    this.exchanges.push(record);
+  }
+
+  entries(): readonly LaneEntry[] {
+    return this.acks;
+  }
+
+  /** Journal first, then Redis, then the ack: a crash in between means a resend, never a loss. */
+  async commit(): Promise<void> {
+    await this.journal.recordProviderExchanges(this.exchanges);
+    await this.journal.recordStatusChanges(this.changes);
+    await this.lanes.defer(this.retries);
+    await this.lanes.deadLetter(this.deadLetters);
+    await this.lanes.ack(this.acks);
+  }
+}
+
+/** Turns provider answers into status changes, retries, dead letters and metrics. */
+export class BatchRecorder {
+  private readonly deps: { journal: Journal; lanes: LaneQueue; metrics: DispatcherMetrics };
+  private readonly random: () => number;
+
+  constructor(deps: { journal: Journal; lanes: LaneQueue; metrics: DispatcherMetrics }, random: () => number) {
+    this.deps = deps;
+    this.random = random;
+  }
+
+  begin(): SettledSet {
+    return new SettledSet(this.deps.journal, this.deps.lanes);
+  }
+
+  record(settled: SettledSet, provider: ProviderHandle, works: readonly Work[], result: SendResult, now: number): void {
+    const { metrics } = this.deps;
+    const label = result.error === undefined ? 'ok' : result.error.retryable ? 'retryable' : 'permanent';
+    metrics.batchSize.observe({ provider: provider.key }, works.length);
+    metrics.providerRequestDuration.observe({ provider: provider.key, outcome: label }, result.exchange.durationMs / 1000);
+    settled.exchange({
+      _id: newId(),
+      provider: provider.key,
+      message_ids: works.map((work) => work.entry.message.id),
+      request: result.exchange.request,
+      response: result.exchange.response,
+      http_status: result.exchange.httpStatus,
+      outcome: result.error === undefined ? 'accepted' : result.error.retryable ? 'error' : 'rejected',
+      started_at: result.exchange.startedAt,
+      duration_ms: result.exchange.durationMs,
+    });
+
+    if (result.error === undefined) {
+      const byId = new Map(works.map((work) => [work.entry.message.id, work]));
+      for (const item of result.outcomes) {
+        const work = byId.get(item.messageId);
+        if (work === undefined) continue;
+        metrics.messagesDispatched.inc({ provider: provider.key, outcome: item.outcome });
+        settled.finish(
+          work.entry,
+          item.outcome === 'accepted'
+            ? {
+                messageId: item.messageId,
+                event: { status: 'sent', at: new Date(now), provider: provider.config.id, provider_message_id: item.providerMessageId },
+              }
+            : change(item.messageId, 'failed', now, `provider ${provider.config.id} rejected it: ${item.reason}`),
+        );
+      }
+      return;
+    }
+
+    const error = result.error;
+    metrics.messagesDispatched.inc({ provider: provider.key, outcome: 'error' }, works.length);
+    for (const work of works) {
+      if (!error.retryable) {
+        settled.finish(work.entry, change(work.entry.message.id, 'failed', now, error.message));
+        continue;
+      }
+      const retryAfterMs = error instanceof ProviderUnavailableError ? (error.retryAfterSeconds ?? 0) * 1000 : 0;
+      this.retryOrGiveUp(settled, work.entry, work.step, now, error.message, provider.key, retryAfterMs);
+    }
+  }
+
+  /** Another attempt after back-off with jitter, or — attempts exhausted — the dead-letter stream. */
+  retryOrGiveUp(
+    settled: SettledSet,
+    entry: LaneEntry,
+    step: StrategyStep,
+    now: number,
+    reason: string,
+    providerKey: string,
+    retryAfterMs: number,
+  ): void {
+    const policy = stepRetryPolicy(step);
+    const attempts = (entry.message.attempts ?? 0) + 1;
+    const message = { ...entry.message, attempts };
+    if (attempts >= policy.maxAttempts) {
+      this.deps.metrics.deadLettered.inc({ provider: providerKey });
+      settled.deadLetter(entry, message, change(message.id, 'failed', now, `gave up after ${attempts} attempts: ${reason}`));
+      return;
+    }
+    const dueAt = now + retryDelayMs(attempts, policy, retryAfterMs, this.random);
+    this.deps.metrics.retries.inc({ provider: providerKey });
+    this.deps.metrics.deferred.inc({ reason: 'retry' });
+    settled.defer(entry, dueAt, change(message.id, 'scheduled', now, `attempt ${attempts + 1} at ${new Date(dueAt).toISOString()}: ${reason}`), message);
+  }
+}

@@ -1,0 +1,93 @@
+import type { StrategyStep } from '@commstrat/core';
+import type { Routing } from '@commstrat/config';
+import type { LaneEntry } from '@commstrat/queue';
+import type { ProviderHandle } from './provider-registry.ts';
+
+/** One claimed message on its way to the provider its strategy chose. */
+export interface Work {
+  readonly entry: LaneEntry;
+  readonly routing: Routing;
+  readonly step: StrategyStep;
+  readonly provider: ProviderHandle;
+}
+
+interface OpenBatch {
+  readonly provider: ProviderHandle;
+  works: Work[];
+  /** When the oldest message joined: the linger counts from here. */
+  since: number;
+  /** Not before this time (the provider's rate said wait). */
+  notBefore: number;
+  /** Critical messages never linger. */
+  readonly urgent: boolean;
+}
+
+/**
+ * Groups claimed messages by provider. A batch leaves when it holds the provider's
+ * max batch size or when its oldest message has waited the provider's linger time,
+ * whichever comes first; critical messages go in batches of their own that leave at
+ * once, so they never wait behind a filling bulk batch.
+ */
+export class Batcher {
+  private readonly open = new Map<string, OpenBatch>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(work: Work, now: number): void {
+    const urgent = work.entry.lane === 'critical';
+    const key = `${work.provider.key}${urgent ? '#urgent' : ''}`;
+    let batch = this.open.get(key);
+    if (batch === undefined) {
+      batch = { provider: work.provider, works: [], since: now, notBefore: 0, urgent };
+      this.open.set(key, batch);
+    }
+    batch.works.push(work);
+    this.count += 1;
+  }
+
+  /** Batches due now (all of them when `force`, e.g. at shutdown), cut to the provider's size. */
+  takeReady(now: number, force = false): { provider: ProviderHandle; works: Work[] }[] {
+    const ready: { provider: ProviderHandle; works: Work[] }[] = [];
+    for (const [key, batch] of this.open) {
+      const max = batch.provider.config.maxBatchSize;
+      if (batch.notBefore > now && !force) continue;
+      const lingered = batch.urgent || now - batch.since >= batch.provider.config.lingerMs;
+      let took = false;
+      while (batch.works.length >= max || (batch.works.length > 0 && (lingered || force))) {
+        const works = batch.works.splice(0, max);
+        this.count -= works.length;
+        ready.push({ provider: batch.provider, works });
+        took = true;
+      }
+      if (batch.works.length === 0) this.open.delete(key);
+      else if (took) batch.since = now;
+    }
+    return ready;
+  }
+
+  /** Returns messages the provider's rate did not let through, ahead of the others. */
+  putBack(provider: ProviderHandle, works: readonly Work[], notBefore: number, now: number): void {
+    if (works.length === 0) return;
+    const urgent = works[0]?.entry.lane === 'critical';
+    const key = `${provider.key}${urgent ? '#urgent' : ''}`;
+    const batch = this.open.get(key) ?? { provider, works: [], since: now, notBefore, urgent };
+    batch.works.unshift(...works);
+    batch.notBefore = Math.max(batch.notBefore, notBefore);
+    batch.since = Math.min(batch.since, now - provider.config.lingerMs);
+    this.open.set(key, batch);
+    this.count += works.length;
+  }
+
+  /** The earliest time a batch becomes due, for how long the claim loop may block. */
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    for (const batch of this.open.values()) {
+      const due = Math.max(batch.notBefore, batch.urgent ? 0 : batch.since + batch.provider.config.lingerMs);
+      next = next === undefined ? due : Math.min(next, due);
+    }
+    return next;
+  }
+}

@@ -1,0 +1,95 @@
+import {
+  CLOSED_CIRCUIT,
+  canSend,
+  circuitStatus,
+  recordFailure,
+  recordSend,
+  recordSuccess,
+  type CircuitBreakerOptions,
+  type CircuitState,
+} from '@commstrat/core';
+import type { Provider } from '@commstrat/config';
+import type { DispatcherMetrics } from '@commstrat/observability';
+import { HttpSmsAdapter, type ProviderAdapter } from '@commstrat/providers';
+import pLimit, { type LimitFunction } from 'p-limit';
+
+/** One tenant's provider as this replica talks to it. */
+export interface ProviderHandle {
+  /** `<tenant>/<provider>`: providers are named per tenant. */
+  readonly key: string;
+  readonly config: Provider;
+  readonly adapter: ProviderAdapter;
+  /** Caps this replica's requests in flight to the provider. */
+  readonly limit: LimitFunction;
+  circuit: CircuitState;
+}
+
+const CIRCUIT_GAUGE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+/**
+ * Adapters, concurrency limits and circuit breakers per (tenant, provider), built from
+ * the providers' PostgreSQL rows and rebuilt when a row changes. Circuit state is per
+ * replica: each replica learns a provider is down from its own failures.
+ */
+export class ProviderRegistry {
+  private readonly handles = new Map<string, ProviderHandle>();
+  private readonly options: CircuitBreakerOptions;
+  private readonly metrics: DispatcherMetrics;
+
+  constructor(metrics: DispatcherMetrics, options: CircuitBreakerOptions) {
+    this.metrics = metrics;
+    this.options = options;
+  }
+
+  handle(tenantId: string, config: Provider): ProviderHandle {
+    const key = `${tenantId}/${config.id}`;
+    const existing = this.handles.get(key);
+    if (existing !== undefined && existing.config === config) return existing;
+    const handle: ProviderHandle = {
+      key,
+      config,
+      adapter: buildAdapter(key, config),
+      limit: pLimit(config.concurrency),
+      circuit: existing?.circuit ?? CLOSED_CIRCUIT,
+    };
+    this.handles.set(key, handle);
+    return handle;
+  }
+
+  /** Enabled, and its circuit lets a request through now. */
+  available(handle: ProviderHandle, now: number): boolean {
+    return handle.config.enabled && canSend(handle.circuit, now);
+  }
+
+  beforeSend(handle: ProviderHandle, now: number): void {
+    handle.circuit = recordSend(handle.circuit, now, this.options);
+    this.publish(handle, now);
+  }
+
+  /** Only failures of the provider itself (timeouts, 5xx, 429) count against its circuit. */
+  afterSend(handle: ProviderHandle, now: number, providerFailed: boolean): void {
+    handle.circuit = providerFailed
+      ? recordFailure(handle.circuit, now, this.options)
+      : recordSuccess(handle.circuit, now);
+    this.publish(handle, now);
+  }
+
+  private publish(handle: ProviderHandle, now: number): void {
+    this.metrics.circuitState.set({ provider: handle.key }, CIRCUIT_GAUGE[circuitStatus(handle.circuit, now)]);
+  }
+}
+
+function buildAdapter(key: string, config: Provider): ProviderAdapter {
+  switch (config.kind) {
+    case 'http-sms':
+      return new HttpSmsAdapter({
+        id: key,
+        baseUrl: config.endpoint,
+        token: typeof config.credentials['token'] === 'string' ? config.credentials['token'] : '',
+        maxBatchSize: config.maxBatchSize,
+        timeoutMs: config.timeoutMs,
+      });
+    default:
+      throw new Error(`provider ${key}: no adapter of kind "${config.kind}"`);
+  }
+}
