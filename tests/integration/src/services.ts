@@ -24,6 +24,16 @@ export interface RunningSandbox {
   readonly received: ReturnType<typeof createSandboxApp>['received'];
 }
 
+/** Changes how a sandbox behaves (latency, 503 rate, account rate, batch size). */
+export async function setSandboxBehaviour(sandbox: RunningSandbox, behaviour: Partial<SandboxBehaviour>): Promise<void> {
+  const response = await fetch(`${sandbox.url}/_sandbox/behaviour`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(behaviour),
+  });
+  if (!response.ok) throw new Error(`sandbox refused ${JSON.stringify(behaviour)}: ${await response.text()}`);
+}
+
 export async function startSandbox(
   behaviour: Partial<SandboxBehaviour> = {},
   owner: Owner = after,
@@ -54,7 +64,7 @@ export interface Deployment {
   /** Starts another ingest replica on this deployment. */
   startIngest(env?: Record<string, string>): Promise<RunningIngest>;
   /** Starts a(nother) dispatcher replica on this deployment. */
-  startDispatcher(env?: Record<string, string>): Promise<RunningDispatcher>;
+  startDispatcher(env?: Record<string, string>, options?: { clock?: () => number }): Promise<RunningDispatcher>;
   /** The deployment's lanes, for tests to inspect. */
   readonly lanes: LaneQueue;
   /** The deployment's PostgreSQL database, for tests that change configuration. */
@@ -123,8 +133,11 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     return replica;
   };
   const ingest = await startIngestReplica();
-  const startReplica = async (extra: Record<string, string> = {}) => {
-    const replica = await startDispatcher(loadDispatcherConfig({ ...env, ...extra }), { logger: quietLogger() });
+  const startReplica = async (extra: Record<string, string> = {}, replicaOptions: { clock?: () => number } = {}) => {
+    const replica = await startDispatcher(loadDispatcherConfig({ ...env, ...extra }), {
+      logger: quietLogger(),
+      ...replicaOptions,
+    });
     cleanup.own(() => replica.close());
     return replica;
   };

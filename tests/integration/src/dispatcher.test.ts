@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { saveStrategy, upsertProvider } from '@commstrat/config';
+import { newId, type QueuedMessage } from '@commstrat/core';
+import { eventually } from './harness.ts';
+import { setSandboxBehaviour, startDeployment, startSandbox, type Deployment } from './services.ts';
+
+const sms = (text: string, extra: object = {}) => ({
+  channel: 'sms',
+  recipient: { phone: '+79161234567' },
+  content: { text },
+  ...extra,
+});
+
+async function post(deployment: Deployment, body: object): Promise<string> {
+  const { status, body: answer } = await deployment.api('POST', '/v1/messages', body);
+  assert.equal(status, 202, JSON.stringify(answer));
+  return answer.id as string;
+}
+
+async function statusOf(deployment: Deployment, id: string): Promise<{ status: string; timeline: { status: string; reason?: string; provider?: string }[] }> {
+  return (await deployment.api('GET', `/v1/messages/${id}`)).body;
+}
+
+function untilStatus(deployment: Deployment, id: string, status: string, timeoutMs = 15_000) {
+  return eventually(`message ${id} to be ${status}`, async () => {
+    const message = await statusOf(deployment, id);
+    return message.status === status ? message : undefined;
+  }, timeoutMs);
+}
+
+/** Saves a new version of the tenant's default SMS strategy. */
+async function useStrategy(deployment: Deployment, step: object): Promise<void> {
+  await saveStrategy(deployment.sql, deployment.tenantId, { name: 'sms-default', channel: 'sms', steps: [step] }, { defaultForChannel: true });
+}
+
+const fastRetry = (maxAttempts: number) => ({ max_attempts: maxAttempts, base_delay_ms: 100, max_delay_ms: 200 });
+
+test('a critical message overtakes a bulk backlog of 100 000', async () => {
+  const deployment = await startDeployment({ dispatcher: false, routing: { ratePerSecond: 1_000_000, maxBatchSize: 500, lingerMs: 5 } });
+  const filler = (i: number): QueuedMessage => ({
+    id: newId(),
+    tenant_id: deployment.tenantId,
+    channel: 'sms',
+    strategy: undefined,
+    priority: 'bulk',
+    recipient: { phone: '+79161234567' },
+    content: { text: `bulk ${i}` },
+    expires_at: undefined,
+  });
+  for (let start = 0; start < 100_000; start += 10_000) {
+    await deployment.lanes.enqueue(Array.from({ length: 10_000 }, (_, i) => filler(start + i)));
+  }
+  await deployment.startDispatcher();
+  await eventually('the dispatcher to be working through the backlog', () =>
+    Promise.resolve(deployment.sandbox.received.size > 0 ? true : undefined),
+  );
+  const critical = await post(deployment, sms('critical', { priority: 'critical' }));
+  await untilStatus(deployment, critical, 'sent');
+  const bulkLeft = (await deployment.lanes.depths()).bulk;
+  assert.ok(bulkLeft > 50_000, `the critical message was sent while ${bulkLeft} bulk entries still waited`);
+});
+
+test('batches leave full at the max batch size, and a part-full batch leaves after the linger', async () => {
+  const deployment = await startDeployment({ dispatcher: false, routing: { maxBatchSize: 10, lingerMs: 400 } });
+  const { body } = await deployment.api('POST', '/v1/messages/batch', {
+    messages: Array.from({ length: 25 }, (_, i) => sms(`m${i}`)),
+  });
+  const claimedAt = Date.now();
+  await deployment.startDispatcher();
+  await eventually('all 25 to arrive', () => Promise.resolve(deployment.sandbox.received.size === 25 ? true : undefined));
+  const requests = new Map<number, number[]>();
+  for (const sms of deployment.sandbox.received.list({})) {
+    const times = requests.get(sms.request_seq) ?? [];
+    times.push(sms.received_at);
+    requests.set(sms.request_seq, times);
+  }
+  const sizes = [...requests.values()].map((times) => times.length).sort((a, b) => b - a);
+  assert.deepEqual(sizes, [10, 10, 5]);
+  const partial = [...requests.values()].find((times) => times.length === 5);
+  assert.ok((partial?.[0] ?? 0) - claimedAt >= 350, 'the part-full batch waited for its linger');
+  assert.equal(body.accepted.length, 25);
+});
+
+test('a message outside its send window waits for the opening and is sent then, not before', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  // A window that opens two hours from now (UTC), so "now" is outside it.
+  const start = new Date(Date.now() + 2 * 3600_000);
+  const hhmm = (date: Date) => date.toISOString().slice(11, 16);
+  await useStrategy(deployment, {
+    route: { mode: 'failover', providers: ['sandbox-sms'] },
+    window: { start: hhmm(start), end: hhmm(new Date(start.getTime() + 3600_000)), time_zone: 'UTC' },
+    ttl_seconds: 86_400,
+  });
+  // The dispatcher's clock runs at real speed from an offset the test moves.
+  let offset = 0;
+  await deployment.startDispatcher({}, { clock: () => Date.now() + offset });
+  const id = await post(deployment, sms('in the window'));
+  const deferred = await untilStatus(deployment, id, 'scheduled');
+  assert.match(deferred.timeline.at(-1)?.reason ?? '', /outside the send window; opens/);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(deployment.sandbox.received.list({ clientRef: id }).length, 0, 'nothing sent outside the window');
+
+  offset = new Date(`${start.toISOString().slice(0, 16)}:00.000Z`).getTime() + 1000 - Date.now(); // jump to the opening
+  await untilStatus(deployment, id, 'sent');
+  assert.equal(deployment.sandbox.received.list({ clientRef: id }).length, 1);
+});
+
+test('a message past its expiry is never sent and ends expired with the reason', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  const id = await post(deployment, sms('too late', { ttl: 60 }));
+  await deployment.startDispatcher({}, { clock: () => Date.now() + 120_000 });
+  const expired = await untilStatus(deployment, id, 'expired');
+  assert.match(expired.timeline.at(-1)?.reason ?? '', /expired/);
+  assert.equal(deployment.sandbox.received.size, 0);
+});
+
+test('a provider error is retried with back-off and the message is then sent', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  await useStrategy(deployment, { route: { mode: 'failover', providers: ['sandbox-sms'] }, retry: fastRetry(5) });
+  await setSandboxBehaviour(deployment.sandbox, { error_rate: 1 });
+  await deployment.startDispatcher();
+  const id = await post(deployment, sms('retry me'));
+  const retrying = await untilStatus(deployment, id, 'scheduled');
+  assert.match(retrying.timeline.at(-1)?.reason ?? '', /attempt 2 at .*503/);
+  await setSandboxBehaviour(deployment.sandbox, { error_rate: 0 });
+  const sent = await untilStatus(deployment, id, 'sent');
+  assert.ok(sent.timeline.filter((event) => event.status === 'sending').length >= 2, 'sent on a later attempt');
+});
+
+test('when a provider keeps failing its circuit opens and the route fails over to the next provider', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  const backup = await startSandbox();
+  await upsertProvider(deployment.sql, deployment.tenantId, {
+    id: 'backup-sms',
+    kind: 'http-sms',
+    endpoint: backup.url,
+    credentials: { token: backup.token },
+    ratePerSecond: 1000,
+    concurrency: 2,
+    maxBatchSize: 100,
+    lingerMs: 10,
+    timeoutMs: 5000,
+  });
+  await useStrategy(deployment, { route: { mode: 'failover', providers: ['sandbox-sms', 'backup-sms'] }, retry: fastRetry(10) });
+  await setSandboxBehaviour(deployment.sandbox, { error_rate: 1 });
+  const dispatcher = await deployment.startDispatcher({ DISPATCHER_CIRCUIT_FAILURE_THRESHOLD: '2', DISPATCHER_CIRCUIT_OPEN_MS: '60000' });
+  const id = await post(deployment, sms('fail over'));
+  const sent = await untilStatus(deployment, id, 'sent');
+  assert.equal(sent.timeline.at(-1)?.provider, 'backup-sms');
+  assert.equal(backup.received.list({ clientRef: id }).length, 1);
+  assert.equal(deployment.sandbox.received.size, 0);
+  const metrics = await (await fetch(`${dispatcher.url}/metrics`)).text();
+  assert.match(metrics, /commstrat_dispatch_failovers_total\{provider="acme\/backup-sms"[^}]*\} [1-9]/);
+  assert.match(metrics, /commstrat_provider_circuit_state\{provider="acme\/sandbox-sms"[^}]*\} 2/);
+});
+
+test('a message that exhausts its attempts is dead-lettered and ends failed', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  await useStrategy(deployment, { route: { mode: 'failover', providers: ['sandbox-sms'] }, retry: fastRetry(2) });
+  await setSandboxBehaviour(deployment.sandbox, { error_rate: 1 });
+  await deployment.startDispatcher();
+  const id = await post(deployment, sms('doomed'));
+  const failed = await untilStatus(deployment, id, 'failed');
+  assert.match(failed.timeline.at(-1)?.reason ?? '', /gave up after 2 attempts/);
+  assert.equal(await deployment.lanes.deadLetterCount(), 1);
+});
+
+test('a provider that refuses an item permanently fails it without retrying', async () => {
+  const deployment = await startDeployment();
+  const id = await post(deployment, { ...sms('x'), content: { template_id: 'otp' } });
+  const failed = await untilStatus(deployment, id, 'failed');
+  assert.match(failed.timeline.at(-1)?.reason ?? '', /rejected it: empty_text/);
+  assert.equal(await deployment.lanes.deadLetterCount(), 0);
+});
