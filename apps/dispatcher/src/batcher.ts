@@ -48,12 +48,15 @@ export class Batcher {
     this.count += 1;
   }
 
-  /** Batches due now (all of them when `force`, e.g. at shutdown), cut to the provider's size. */
+  /**
+   * Batches due now, cut to the provider's size. `force` (shutdown) skips the linger but
+   * never the provider's rate: a batch put back by the rate limiter still waits.
+   */
   takeReady(now: number, force = false): { provider: ProviderHandle; works: Work[] }[] {
     const ready: { provider: ProviderHandle; works: Work[] }[] = [];
     for (const [key, batch] of this.open) {
       const max = batch.provider.config.maxBatchSize;
-      if (batch.notBefore > now && !force) continue;
+      if (batch.notBefore > now) continue;
       const lingered = batch.urgent || now - batch.since >= batch.provider.config.lingerMs;
       let took = false;
       while (batch.works.length >= max || (batch.works.length > 0 && (lingered || force))) {

@@ -15,7 +15,7 @@ import {
 import type { RoutingCache } from '@commstrat/config';
 import type { Journal } from '@commstrat/journal';
 import type { DispatcherMetrics, Logger } from '@commstrat/observability';
-import type { LaneEntry, LaneQueue, ProviderRateLimiter } from '@commstrat/queue';
+import { defaultBurst, type LaneEntry, type LaneQueue, type ProviderRateLimiter } from '@commstrat/queue';
 import { Batcher, type Work } from './batcher.ts';
 import { BatchRecorder, change } from './batch-recorder.ts';
 import type { ProviderHandle, ProviderRegistry } from './provider-registry.ts';
@@ -97,8 +97,12 @@ export class Dispatcher {
         await sleep(500);
       }
     }
-    this.flush(this.clock(), true);
-    while (this.sends.size > 0) await Promise.allSettled([...this.sends]);
+    // Drain: what is batched goes now (within the rates), then every send is recorded.
+    while (this.batcher.size > 0 || this.sends.size > 0) {
+      this.flush(this.clock(), true);
+      if (this.sends.size > 0) await Promise.race(this.sends);
+      else await sleep(Math.max(1, (this.batcher.nextDeadline() ?? 0) - this.clock()));
+    }
   }
 
   /** One round: housekeeping, claim, plan, and start the batches that are due. */
@@ -154,9 +158,14 @@ export class Dispatcher {
     const entries = [...critical, ...shared];
     if (entries.length > 0) return entries;
     const deadline = this.batcher.nextDeadline();
-    const wait = deadline === undefined ? this.deps.blockMs : Math.min(this.deps.blockMs, Math.max(1, deadline - now));
-    if (this.batcher.size > 0 && wait <= 2) return [];
-    const blocked = await lanes.claim(consumer, Math.max(1, Math.floor(budget / PRIORITIES.length)), wait);
+    if (deadline !== undefined) {
+      // Batches are waiting for their linger or rate: sleep here until the first is due
+      // (at most 20 ms, to notice new entries). Redis checks BLOCK timeouts only about
+      // every 100 ms, far too coarse for a linger of a few ms.
+      await sleep(Math.min(20, Math.max(1, deadline - now)));
+      return [];
+    }
+    const blocked = await lanes.claim(consumer, Math.max(1, Math.floor(budget / PRIORITIES.length)), this.deps.blockMs);
     if (blocked.length > 0) this.lastDepths = 0; // the lanes moved; sample again soon
     return blocked;
   }
@@ -254,17 +263,26 @@ export class Dispatcher {
     if (grant.granted < works.length) {
       const held = works.splice(grant.granted);
       this.deps.metrics.throttled.inc({ provider: provider.key }, held.length);
-      this.batcher.putBack(provider, held, this.clock() + Math.max(1, grant.waitMs), this.clock());
+      // Come back when a useful share of the batch can go, not at the next single token:
+      // asking every few ms for one token would shred batches into one-message requests.
+      const refillMs = (Math.min(held.length, defaultBurst(config.ratePerSecond)) * 1000) / config.ratePerSecond;
+      const delay = Math.max(1, grant.waitMs, Math.ceil(refillMs));
+      this.batcher.putBack(provider, held, this.clock() + delay, this.clock());
+      // Flush right when the tokens are back rather than at the claim loop's next turn.
+      setTimeout(() => this.flush(this.clock(), !this.running), delay).unref();
       if (works.length === 0) return;
     }
-    await provider.limit(async () => {
+    // The concurrency cap covers the provider request only; recording runs outside it so
+    // a slow journal write never holds a provider slot.
+    const result = await provider.limit(async () => {
       this.deps.providers.beforeSend(provider, this.clock());
-      const result = await provider.adapter.send(works.map((work) => work.entry.message));
-      this.deps.providers.afterSend(provider, this.clock(), result.error?.retryable === true);
-      const settled = this.recorder.begin();
-      this.recorder.record(settled, provider, works, result, this.clock());
-      await this.finish(settled);
+      const answer = await provider.adapter.send(works.map((work) => work.entry.message));
+      this.deps.providers.afterSend(provider, this.clock(), answer.error?.retryable === true);
+      return answer;
     });
+    const settled = this.recorder.begin();
+    this.recorder.record(settled, provider, works, result, this.clock());
+    await this.finish(settled);
   }
 
   /** Writes a settled set (journal, then Redis), then acks it and releases the entries. */

@@ -155,8 +155,13 @@ export class Intake {
     try {
       await this.enqueue(batchId, fresh.map(({ message }) => message));
     } catch (error) {
-      await this.withdraw(batchId, fresh.map(({ message }) => message));
-      await this.releaseKeys(tenant, fresh);
+      // A REST producer is told 503 and will send again: withdraw these messages. A Kafka
+      // record (its batch id given) is redelivered under the same id instead, and the
+      // redelivery or the recovery pass finishes this enqueue exactly once.
+      if (options.batchId === undefined) {
+        await this.withdraw(batchId, fresh.map(({ message }) => message));
+        await this.releaseKeys(tenant, fresh);
+      }
       throw error;
     }
     await this.completeKeys(tenant, fresh);
