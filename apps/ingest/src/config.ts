@@ -28,7 +28,10 @@ export interface IngestConfig {
   kafkaRejectedTopic: string;
   /** Partitions of a topic ingest creates because it is missing (existing topics are left as they are). Default 6. */
   kafkaTopicPartitions: number;
-  /** Lane entries (all lanes together) above which Kafka intake pauses; it resumes below 90 %. Default 1 000 000. */
+  /**
+   * Lane entries (all lanes together) above which ingest sheds load: REST answers 503,
+   * Kafka intake pauses its partitions and resumes below 90 % of it. Default 1 000 000.
+   */
   laneCap: number;
   /** How long an idempotency key is remembered, in seconds. Default 86 400 (24 h). */
   idempotencyWindowSeconds: number;

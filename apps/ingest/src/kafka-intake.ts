@@ -33,6 +33,9 @@ import {
   type RecordSource,
 } from './kafka-records.ts';
 
+/** A member silent this long leaves the group (kafkajs default); readiness uses it too. */
+const SESSION_TIMEOUT_MS = 30_000;
+
 export interface KafkaIntakeOptions {
   /** Bootstrap brokers, `host:port` each. */
   readonly brokers: readonly string[];
@@ -116,6 +119,8 @@ export class KafkaIntake {
   private readonly lagSeries = new Set<number>();
   /** Set when the consumer crashed and kafkajs will not restart it. */
   private crash: Error | undefined;
+  /** When the consumer last proved itself a live group member (joined or heartbeated), ms. */
+  private lastHeartbeatAt = 0;
   private stopped: Promise<void> | undefined;
 
   constructor(deps: KafkaIntakeDeps, options: KafkaIntakeOptions) {
@@ -130,7 +135,15 @@ export class KafkaIntake {
     });
     this.admin = kafka.admin();
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
-    this.consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+    // A fetch waits on the broker for at most a second when there is nothing to read
+    // (kafkajs default 5 s): stopping waits for that fetch, and it costs one idle request
+    // a second per broker.
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: SESSION_TIMEOUT_MS,
+      maxWaitTimeInMs: 1000,
+    });
     const topics = [{ topic: options.topic }];
     this.backpressure = new LaneBackpressure(
       {
@@ -144,6 +157,9 @@ export class KafkaIntake {
     );
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => this.onCrash(payload.error, payload.restart));
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberAssignment));
+    this.consumer.on(this.consumer.events.HEARTBEAT, () => {
+      this.lastHeartbeatAt = Date.now();
+    });
   }
 
   /**
@@ -154,6 +170,7 @@ export class KafkaIntake {
     try {
       await this.admin.connect();
       await this.ensureTopics();
+      await this.admin.disconnect();
       await this.producer.connect();
       await this.consumer.connect();
       // A group without committed offsets (a first start, a renamed group) starts at the
@@ -176,10 +193,21 @@ export class KafkaIntake {
     });
   }
 
-  /** Readiness: the consumer has not crashed for good and a broker answers. */
-  async ready(): Promise<void> {
-    if (this.crash !== undefined) throw new Error(`Kafka consumer crashed and stopped: ${this.crash.message}`);
-    await this.admin.describeCluster();
+  /**
+   * Readiness: the consumer has not crashed for good and has heartbeated to its group
+   * within a session timeout (it heartbeats every 3 s, also while paused or retrying).
+   * Read from consumer events, so a probe costs no request to Kafka.
+   */
+  ready(): Promise<void> {
+    if (this.crash !== undefined) {
+      return Promise.reject(new Error(`Kafka consumer crashed and stopped: ${this.crash.message}`));
+    }
+    if (this.lastHeartbeatAt === 0) return Promise.reject(new Error('Kafka consumer has not joined its group yet'));
+    const silentMs = Date.now() - this.lastHeartbeatAt;
+    if (silentMs > SESSION_TIMEOUT_MS) {
+      return Promise.reject(new Error(`Kafka consumer has not heartbeated to its group for ${Math.round(silentMs / 1000)} s`));
+    }
+    return Promise.resolve();
   }
 
   /** Lets the batch in flight finish and commit, leaves the group, disconnects. Idempotent. */
@@ -279,10 +307,8 @@ export class KafkaIntake {
     let tenant: Tenant | undefined;
     try {
       tenant = await this.authenticate(record);
-      const request = parseRecordValue(record.value, {
-        maxBytes: this.options.maxBodyBytes,
-        maxBatchMessages: this.options.maxBatchMessages,
-      });
+      const limits = { maxBytes: this.options.maxBodyBytes, maxBatchMessages: this.options.maxBatchMessages };
+      const request = parseRecordValue(record.value, limits);
       const outcome = await this.deps.intake.acceptBatch(tenant, 'kafka', request.items, {
         batchId,
         atomic: request.atomic,
@@ -293,13 +319,18 @@ export class KafkaIntake {
         await this.reject(logger, [rejectedRecord(record, source, everyItemRejected(outcome.rejected), context)]);
         return;
       }
-      // Replayed too: an earlier delivery may have died before writing these.
-      await this.reject(
-        logger,
-        outcome.rejected.map(({ index, error }) =>
-          rejectedRecord(record, source, error, { ...context, item: { index, value: request.items[index] } }),
-        ),
-      );
+      if (outcome.rejected.length > 0) {
+        // Validation fills defaults into the items it is given; the rejected topic gets
+        // each item as it was sent, so the value is parsed again (only on this path).
+        const { items } = parseRecordValue(record.value, limits);
+        // Replayed too: an earlier delivery may have died before writing these.
+        await this.reject(
+          logger,
+          outcome.rejected.map(({ index, error }) =>
+            rejectedRecord(record, source, error, { ...context, item: { index, value: items[index] } }),
+          ),
+        );
+      }
       logger.info(outcome.replayed ? 'Kafka record was already accepted (redelivered)' : 'Kafka record accepted', {
         tenant_id: tenant.id,
         accepted: outcome.accepted.length,
@@ -377,6 +408,7 @@ export class KafkaIntake {
   }
 
   private onGroupJoin(assignment: Readonly<Record<string, readonly number[]>>): void {
+    this.lastHeartbeatAt = Date.now();
     const assigned = new Set(assignment[this.options.topic] ?? []);
     for (const partition of this.lagSeries) {
       if (assigned.has(partition)) continue;

@@ -2,9 +2,12 @@
 // group (deleted after) and its own ingest deployment.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
+import { DependencyUnavailableError } from '@commstrat/core';
+import { KafkaIntake } from '@commstrat/ingest';
+import { createLogger, createRegistry, ingestMetrics } from '@commstrat/observability';
 import { Kafka, Partitioners, logLevel, type Admin, type IHeaders, type KafkaMessage } from 'kafkajs';
-import { eventually, stackEnv, uniqueName, unreachable } from './harness.ts';
+import { Cleanup, eventually, stackEnv, uniqueName, unreachable } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
 const sms = (text: string, phone = '+79161234567') => ({
@@ -29,8 +32,13 @@ interface KafkaDeployment {
   metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
 }
 
-/** An ingest deployment consuming a topic of this test's own, single partition for predictable offsets. */
-async function startKafkaDeployment(t: TestContext, env: Record<string, string> = {}): Promise<KafkaDeployment> {
+/**
+ * A Kafka client and admin for one test; `own` registers clean-up run last-in first-out,
+ * after the test's topics and groups have been deleted by the first-registered disposer.
+ * Create it after anything (a deployment) that must stop before the topics go: node:test
+ * runs `after` hooks in the order they were registered.
+ */
+async function testKafka(topics: readonly string[], groups: readonly string[]) {
   const { kafkaBrokers } = stackEnv();
   const kafka = new Kafka({
     clientId: 'commstrat-test',
@@ -45,9 +53,26 @@ async function startKafkaDeployment(t: TestContext, env: Record<string, string> 
   } catch (error) {
     throw unreachable('kafka', kafkaBrokers.join(','), error);
   }
+  const cleanup = new Cleanup();
+  cleanup.own(async () => {
+    await admin.deleteTopics({ topics: [...topics] }).catch(() => {});
+    await admin.deleteGroups([...groups]).catch(() => {});
+    await admin.disconnect();
+  });
+  // No client of a test may create a topic: the broker auto-creates on metadata requests,
+  // which would bring a deleted topic back.
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  await producer.connect();
+  cleanup.own(() => producer.disconnect());
+  return { kafka, admin, producer, own: cleanup.own };
+}
+
+/** An ingest deployment consuming a topic of this test's own, single partition for predictable offsets. */
+async function startKafkaDeployment(env: Record<string, string> = {}): Promise<KafkaDeployment> {
   const topic = uniqueName('in');
   const rejectedTopic = uniqueName('rejected');
   const group = uniqueName('group');
+  const readerGroup = uniqueName('reader');
   const deployment = await startDeployment({
     dispatcher: false,
     env: {
@@ -59,21 +84,12 @@ async function startKafkaDeployment(t: TestContext, env: Record<string, string> 
       ...env,
     },
   });
-  // Registered after the deployment's own clean-up, so ingest stops before its topics go.
-  t.after(async () => {
-    await admin.deleteTopics({ topics: [topic, rejectedTopic] }).catch(() => {});
-    await admin.deleteGroups([group]).catch(() => {});
-    await admin.disconnect();
-  });
-
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
-  await producer.connect();
-  t.after(() => producer.disconnect());
+  const { kafka, admin, producer, own } = await testKafka([topic, rejectedTopic], [group, readerGroup]);
 
   const rejected: KafkaMessage[] = [];
-  const reader = kafka.consumer({ groupId: uniqueName('reader') });
-  t.after(() => reader.disconnect());
+  const reader = kafka.consumer({ groupId: readerGroup, maxWaitTimeInMs: 500, allowAutoTopicCreation: false });
   await reader.connect();
+  own(() => reader.disconnect());
   await reader.subscribe({ topic: rejectedTopic, fromBeginning: true });
   await reader.run({
     eachMessage: ({ message }) => {
@@ -121,8 +137,8 @@ function metricValue(text: string, name: string, labels: Record<string, string>)
 
 const batchPath = (topic: string, offset: number) => `/v1/batches/${encodeURIComponent(`kafka:${topic}:0:${offset}`)}`;
 
-test('a valid record is journaled and enqueued, then its offset is committed', async (t) => {
-  const k = await startKafkaDeployment(t);
+test('a valid record is journaled and enqueued, then its offset is committed', async () => {
+  const k = await startKafkaDeployment();
   const topics = await k.admin.listTopics();
   assert.ok(topics.includes(k.topic) && topics.includes(k.rejectedTopic), 'ingest creates both topics');
 
@@ -147,8 +163,8 @@ test('a valid record is journaled and enqueued, then its offset is committed', a
   assert.deepEqual(((await ready.json()) as { checks: Record<string, unknown> }).checks['kafka'], { status: 'ok' });
 });
 
-test('malformed and unauthenticated records go to the rejected topic as sent, and later records are still accepted', async (t) => {
-  const k = await startKafkaDeployment(t);
+test('malformed and unauthenticated records go to the rejected topic as sent, and later records are still accepted', async () => {
+  const k = await startKafkaDeployment();
   const malformed = '{"channel": "sms",';
   const valid = JSON.stringify(sms('hello'));
   await k.send(malformed, { 'x-api-key': k.deployment.apiKey, 'trace-id': 'abc' }, 'bad-json');
@@ -160,9 +176,9 @@ test('malformed and unauthenticated records go to the rejected topic as sent, an
   await eventually('every record to be committed', async () => ((await k.committed()) === 4 ? true : undefined));
   assert.equal((await k.deployment.api('GET', batchPath(k.topic, good))).body.accepted, 1);
 
-  const rejected = await eventually('three rejected records', async () => {
+  const rejected = await eventually('three rejected records', () => {
     const records = k.rejected();
-    return records.length >= 3 ? records : undefined;
+    return Promise.resolve(records.length >= 3 ? records : undefined);
   });
   assert.equal(rejected.length, 3);
   const [badJson, badKey, noKey] = rejected as [KafkaMessage, KafkaMessage, KafkaMessage];
@@ -189,8 +205,8 @@ test('malformed and unauthenticated records go to the rejected topic as sent, an
   assert.equal(await k.metric('commstrat_kafka_records_rejected_total', { reason: 'malformed_json' }), 1);
 });
 
-test('a batch record with one bad item accepts the others and rejects that item alone, with its index', async (t) => {
-  const k = await startKafkaDeployment(t);
+test('a batch record with one bad item accepts the others and rejects that item alone, with its index', async () => {
+  const k = await startKafkaDeployment();
   const bad = sms('bad', '+7123');
   const partly = await k.send(JSON.stringify({ messages: [sms('one'), bad, sms('three')] }));
   const allBadBody = JSON.stringify({ messages: [bad] });
@@ -202,9 +218,9 @@ test('a batch record with one bad item accepts the others and rejects that item 
   assert.equal(batch.body.rejected, 1);
   assert.equal((await k.deployment.lanes.depths()).normal, 2);
 
-  const rejected = await eventually('two rejected records', async () => {
+  const rejected = await eventually('two rejected records', () => {
     const records = k.rejected();
-    return records.length >= 2 ? records : undefined;
+    return Promise.resolve(records.length >= 2 ? records : undefined);
   });
   assert.equal(rejected.length, 2);
   const [item, whole] = rejected as [KafkaMessage, KafkaMessage];
@@ -222,14 +238,18 @@ test('a batch record with one bad item accepts the others and rejects that item 
   assert.equal(header(whole, 'x-source-offset'), String(allBad));
 });
 
-test('a record delivered again after an offset reset is replayed, not accepted twice', async (t) => {
-  const k = await startKafkaDeployment(t);
+test('a record delivered again after an offset reset is replayed, not accepted twice', async () => {
+  const k = await startKafkaDeployment();
   const offset = await k.send(JSON.stringify({ messages: [sms('one'), sms('two')] }));
   await eventually('the first delivery to be committed', async () => ((await k.committed()) === 1 ? true : undefined));
   const batchId = `kafka:${k.topic}:0:${offset}`;
-  const countMessages = async () =>
-    (await k.deployment.api('GET', `/v1/messages?batch_id=${encodeURIComponent(batchId)}`)).body.messages.length;
-  assert.equal(await countMessages(), 2);
+  const countMessages = async (ingestUrl: string) => {
+    const response = await fetch(`${ingestUrl}/v1/messages?batch_id=${encodeURIComponent(batchId)}`, {
+      headers: { authorization: `Bearer ${k.deployment.apiKey}` },
+    });
+    return ((await response.json()) as { messages: unknown[] }).messages.length;
+  };
+  assert.equal(await countMessages(k.deployment.ingest.url), 2);
 
   // Stop the only group member, rewind the group, start a new ingest: the record comes again.
   await k.deployment.ingest.close();
@@ -238,14 +258,14 @@ test('a record delivered again after an offset reset is replayed, not accepted t
   const second = await k.deployment.startIngest();
   await eventually('the redelivery to be committed', async () => ((await k.committed()) === 1 ? true : undefined));
 
-  assert.equal(await countMessages(), 2, 'no message accepted twice');
+  assert.equal(await countMessages(second.url), 2, 'no message accepted twice');
   assert.equal((await k.deployment.lanes.depths()).normal, 2, 'nothing enqueued twice');
   const metrics = await (await fetch(`${second.url}/metrics`)).text();
   assert.equal(metricValue(metrics, 'commstrat_messages_accepted_total', { source: 'kafka' }), undefined);
 });
 
-test('Kafka intake pauses while the lanes are over their cap and resumes once they drain', async (t) => {
-  const k = await startKafkaDeployment(t, { INGEST_LANE_CAP: '5' });
+test('Kafka intake pauses while the lanes are over their cap and resumes once they drain', async () => {
+  const k = await startKafkaDeployment({ INGEST_LANE_CAP: '5' });
   for (let i = 0; i < 10; i += 1) await k.send(JSON.stringify(sms(`first ${i}`)));
   await eventually('intake to pause', async () => ((await k.metric('commstrat_kafka_paused')) === 1 ? true : undefined));
 
@@ -272,4 +292,75 @@ test('Kafka intake pauses while the lanes are over their cap and resumes once th
   const all = await k.deployment.api('GET', '/v1/messages?limit=100');
   assert.equal(all.body.messages.length, 15);
   assert.ok(((await k.metric('commstrat_kafka_backpressure_pauses_total')) ?? 0) >= 1);
+});
+
+test('a record whose dependency is down is retried in place: not rejected, not committed until accepted', async () => {
+  const { kafkaBrokers } = stackEnv();
+  const topic = uniqueName('in');
+  const rejectedTopic = uniqueName('rejected');
+  const group = uniqueName('group');
+  const { admin, producer, own } = await testKafka([topic, rejectedTopic], [group]);
+
+  // MongoDB "down" for the first three attempts, then back; down for good from the second record on.
+  const calls: string[] = [];
+  const intake = {
+    acceptBatch: (_tenant: unknown, _source: unknown, items: readonly unknown[], options: { batchId?: string }) => {
+      calls.push(options.batchId ?? '');
+      if (calls.length <= 3 || !options.batchId?.endsWith(':0')) return Promise.reject(new DependencyUnavailableError('journal (MongoDB)'));
+      return Promise.resolve({
+        batchId: options.batchId ?? '',
+        accepted: items.map((_item, index) => ({ index, id: `m${index}`, status: 'queued' as const })),
+        rejected: [],
+        replayed: false,
+      });
+    },
+  };
+  const metrics = ingestMetrics(createRegistry('test'));
+  const kafkaIntake = new KafkaIntake(
+    {
+      intake,
+      tenants: { tenantForKey: () => Promise.resolve({ id: 'acme', name: 'Acme' }) },
+      lanes: { depths: () => Promise.resolve({ critical: 0, high: 0, normal: 0, bulk: 0 }) },
+      metrics,
+      logger: createLogger({ service: 'test', console: false }),
+    },
+    {
+      brokers: kafkaBrokers,
+      groupId: group,
+      topic,
+      rejectedTopic,
+      topicPartitions: 1,
+      laneCap: 1000,
+      maxBodyBytes: 1 << 20,
+      maxBatchMessages: 100,
+      retryInitialMs: 400,
+    },
+  );
+  await kafkaIntake.start();
+  own(() => kafkaIntake.stop());
+
+  const send = () => producer.send({ topic, messages: [{ value: JSON.stringify(sms('retry me')), headers: { 'x-api-key': 'k' } }] });
+  await send();
+
+  const committed = async () => {
+    const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return Number(entry?.partitions[0]?.offset ?? -1);
+  };
+  await eventually('a failed attempt', () => Promise.resolve(calls.length >= 1 ? true : undefined));
+  assert.equal(await committed(), -1, 'nothing committed while the dependency is down');
+  await eventually('the record to be accepted and committed', async () => ((await committed()) === 1 ? true : undefined));
+
+  assert.equal(calls.length, 4);
+  assert.ok(calls.every((id) => id === `kafka:${topic}:0:0`), 'every attempt under the same batch id');
+  assert.equal((await metrics.kafkaRetries.get()).values.find((v) => v.labels.reason === 'dependency_unavailable')?.value, 3);
+  const [rejected] = await admin.fetchTopicOffsets(rejectedTopic);
+  assert.equal(rejected?.high, '0', 'nothing on the rejected topic');
+
+  // Stopping while a record waits for its dependency leaves promptly, without committing it.
+  await send();
+  await eventually('the second record to fail', () => Promise.resolve(calls.length >= 5 ? true : undefined));
+  const stopping = Date.now();
+  await kafkaIntake.stop();
+  assert.ok(Date.now() - stopping < 3000, `stopped in ${Date.now() - stopping} ms`);
+  assert.equal(await committed(), 1);
 });

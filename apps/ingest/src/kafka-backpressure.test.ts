@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createLogger, createRegistry, ingestMetrics } from '@commstrat/observability';
+import { LaneBackpressure } from './kafka-backpressure.ts';
+
+function setup(depths: () => Promise<Record<string, number>>) {
+  const calls: string[] = [];
+  const metrics = ingestMetrics(createRegistry('test'));
+  const backpressure = new LaneBackpressure(
+    {
+      depths,
+      pause: () => calls.push('pause'),
+      resume: () => calls.push('resume'),
+      metrics,
+      logger: createLogger({ service: 'test', console: false }),
+    },
+    { cap: 100 },
+  );
+  return { backpressure, calls, metrics };
+}
+
+test('intake pauses above the cap and resumes only below 90 % of it', async () => {
+  let depth = 0;
+  const { backpressure, calls, metrics } = setup(() => Promise.resolve({ high: depth, normal: depth }));
+  for (const [total, paused] of [
+    [100, false],
+    [102, true],
+    [96, true],
+    [90, true],
+    [88, false],
+    [98, false],
+  ] as const) {
+    depth = total / 2;
+    await backpressure.check();
+    assert.equal(backpressure.paused, paused, `at ${total} entries`);
+  }
+  assert.deepEqual(calls, ['pause', 'resume']);
+  assert.equal((await metrics.kafkaBackpressurePauses.get()).values[0]?.value, 1);
+  assert.equal((await metrics.kafkaPaused.get()).values[0]?.value, 0);
+});
+
+test('an unreadable lane depth keeps the current state; a restarted consumer gets its pause again', async () => {
+  let fail = false;
+  const { backpressure, calls } = setup(() => (fail ? Promise.reject(new Error('redis down')) : Promise.resolve({ normal: 500 })));
+  await backpressure.check();
+  fail = true;
+  await backpressure.check();
+  assert.equal(backpressure.paused, true);
+  backpressure.reapply();
+  assert.deepEqual(calls, ['pause', 'pause']);
+});
