@@ -12,7 +12,7 @@ import {
   monitoringRouter,
   type Logger,
 } from '@commstrat/observability';
-import { LaneQueue, ProviderRateLimiter } from '@commstrat/queue';
+import { LaneQueue, ProviderRateLimiter, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -49,6 +49,9 @@ export async function startDispatcher(
   // Blocking claims hold this connection; everything else uses the second one.
   const claimRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
+  for (const connection of [claimRedis, redis]) {
+    reportRedisErrors(connection, (error) => logger.warn('Redis connection error', { error: error.message }));
+  }
   const mongo = new MongoClient(config.mongoUrl, { ignoreUndefined: true, serverSelectionTimeoutMS: 5000 });
   const sql = postgres(config.postgresUrl, { max: 4, onnotice: () => {} });
   await mongo.connect();

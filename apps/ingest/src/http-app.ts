@@ -9,7 +9,6 @@ import express, {
 import {
   BatchRejectedError,
   CommstratError,
-  DependencyUnavailableError,
   LanesFullError,
   RateLimitedError,
   MalformedJsonError,
@@ -100,8 +99,12 @@ function authenticate(deps: IngestAppDeps): RequestHandler {
     let grant;
     try {
       grant = await limiter.take(`tenant:${tenant.id}`, 1, ratePerSecond, burst);
-    } catch (cause) {
-      throw new DependencyUnavailableError('rate limiter (Redis)', cause);
+    } catch (error) {
+      // Fail open: with Redis down, reads still work and writes fail on their own with
+      // 503; refusing everything here would turn a queue outage into an API outage.
+      state(res).logger.warn('tenant rate limit not applied: Redis unavailable', { error: String(error) });
+      next();
+      return;
     }
     if (grant.granted === 0) {
       throw new RateLimitedError(

@@ -9,7 +9,7 @@ import {
   laneDepthGauge,
   type Logger,
 } from '@commstrat/observability';
-import { IdempotencyStore, LaneQueue, ProviderRateLimiter } from '@commstrat/queue';
+import { IdempotencyStore, LaneQueue, ProviderRateLimiter, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -40,6 +40,7 @@ export async function startIngest(
       gelf: config.gelfHost === undefined ? undefined : { host: config.gelfHost, port: config.gelfPort },
     });
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
+  reportRedisErrors(redis, (error) => logger.warn('Redis connection error', { error: error.message }));
   // Absent optional fields are left out of documents rather than stored as null.
   const mongo = new MongoClient(config.mongoUrl, { ignoreUndefined: true, serverSelectionTimeoutMS: 5000 });
   const sql = postgres(config.postgresUrl, { max: 5, onnotice: () => {} });

@@ -11,3 +11,4 @@ export {
   type IdempotencyReservation,
   type IdempotencyStoreOptions,
 } from './idempotency-store.ts';
+export { reportRedisErrors } from './connection-errors.ts';

@@ -123,3 +123,33 @@ test('intake sheds load with 503 when the lanes are over their cap, and nothing 
   const listed = await deployment.api('GET', '/v1/messages');
   assert.equal(listed.body.messages.length, 4);
 });
+
+test('with Redis down, intake answers 503 and keeps nothing half-accepted', async (t) => {
+  // A Redis of this test's own, so it can be stopped without disturbing other tests.
+  const port = await freePort();
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  t.after(() => redis.kill('SIGKILL'));
+  const deployment = await startDeployment({
+    dispatcher: false,
+    env: { COMMSTRAT_REDIS_URL: `redis://127.0.0.1:${port}` },
+  });
+  const ok = await deployment.api('POST', '/v1/messages', sms('before the outage'));
+  assert.equal(ok.status, 202);
+
+  redis.kill('SIGKILL');
+  await once(redis, 'exit');
+  await new Promise((resolve) => setTimeout(resolve, 300)); // past the lane-depth sample
+  const down = await deployment.api('POST', '/v1/messages', sms('during the outage'));
+  assert.equal(down.status, 503);
+  assert.equal(down.body.error.code, 'dependency_unavailable');
+
+  const ready = await fetch(`${deployment.ingest.url}/health/ready`);
+  assert.equal(ready.status, 503);
+  assert.equal(((await ready.json()) as any).checks.redis.status, 'down');
+
+  // Whatever the journal holds of the refused request is marked rejected, never queued.
+  const listed = await deployment.api('GET', '/v1/messages?status=queued');
+  assert.deepEqual(listed.body.messages.map((m: { id: string }) => m.id), [ok.body.id]);
+});
