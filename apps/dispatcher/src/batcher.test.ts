@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Priority } from '@commstrat/core';
+import { Batcher, type Work } from './batcher.ts';
+import type { ProviderHandle } from './provider-registry.ts';
+
+const provider = (maxBatchSize: number, lingerMs: number): ProviderHandle =>
+  ({ key: 't/p', config: { maxBatchSize, lingerMs } }) as unknown as ProviderHandle;
+
+const work = (handle: ProviderHandle, lane: Priority = 'normal', id = Math.random().toString(36)): Work =>
+  ({ provider: handle, entry: { lane, entryId: id, message: { id } } }) as unknown as Work;
+
+test('a batch leaves as soon as it is full, in pieces of the max batch size', () => {
+  const handle = provider(3, 1000);
+  const batcher = new Batcher();
+  for (let i = 0; i < 7; i++) batcher.add(work(handle), 0);
+  const ready = batcher.takeReady(1);
+  assert.deepEqual(ready.map((batch) => batch.works.length), [3, 3]);
+  assert.equal(batcher.size, 1);
+});
+
+test('a part-full batch waits for the linger, then leaves', () => {
+  const handle = provider(10, 50);
+  const batcher = new Batcher();
+  batcher.add(work(handle), 100);
+  batcher.add(work(handle), 120);
+  assert.deepEqual(batcher.takeReady(149), []);
+  assert.equal(batcher.nextDeadline(), 150);
+  assert.deepEqual(batcher.takeReady(150).map((batch) => batch.works.length), [2]);
+  assert.equal(batcher.size, 0);
+});
+
+test('critical messages never linger and never share a batch with other lanes', () => {
+  const handle = provider(10, 1000);
+  const batcher = new Batcher();
+  batcher.add(work(handle, 'bulk'), 0);
+  batcher.add(work(handle, 'critical'), 0);
+  const ready = batcher.takeReady(1);
+  assert.deepEqual(ready.map((batch) => batch.works.map((w) => w.entry.lane)), [['critical']]);
+});
+
+test('messages put back by the rate limiter wait until their time, ahead of newer ones', () => {
+  const handle = provider(10, 0);
+  const batcher = new Batcher();
+  const first = work(handle, 'normal', 'first');
+  batcher.putBack(handle, [first], 500, 100);
+  batcher.add(work(handle, 'normal', 'second'), 200);
+  assert.deepEqual(batcher.takeReady(499), []);
+  const [batch] = batcher.takeReady(500);
+  assert.deepEqual(batch?.works.map((w) => w.entry.entryId), ['first', 'second']);
+});
+
+test('shutdown skips the linger but not the provider rate', () => {
+  const handle = provider(10, 10_000);
+  const batcher = new Batcher();
+  batcher.add(work(handle), 0);
+  assert.equal(batcher.takeReady(1, true).length, 1);
+  batcher.putBack(handle, [work(handle)], 5000, 1);
+  assert.equal(batcher.takeReady(2, true).length, 0);
+});
