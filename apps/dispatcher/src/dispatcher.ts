@@ -250,8 +250,10 @@ export class Dispatcher {
     }
   }
 
-  private async send(provider: ProviderHandle, works: Work[]): Promise<void> {
+  private async send(provider: ProviderHandle, batch: Work[]): Promise<void> {
     const { config } = provider;
+    const works = await this.dropLate(batch, this.clock());
+    if (works.length === 0) return;
     let grant;
     try {
       grant = await this.deps.rateLimiter.take(provider.key, works.length, config.ratePerSecond);
@@ -283,6 +285,33 @@ export class Dispatcher {
     const settled = this.recorder.begin();
     this.recorder.record(settled, provider, works, result, this.clock());
     await this.finish(settled);
+  }
+
+  /**
+   * A message may have waited for its batch to fill or for rate tokens since it was
+   * planned: check expiry and window again right before it goes, and settle the late ones.
+   */
+  private async dropLate(works: Work[], now: number): Promise<Work[]> {
+    const settled = this.recorder.begin();
+    const onTime = works.filter((work) => {
+      const { message } = work.entry;
+      const expiresAt = expiryOf(message, work.step.ttl_seconds);
+      if (expiresAt !== undefined && expiresAt <= now) {
+        this.deps.metrics.expired.inc();
+        settled.finish(work.entry, change(message.id, 'expired', now, 'expired while waiting to be sent'));
+        return false;
+      }
+      const window = work.step.window;
+      if (window !== undefined && !isInsideWindow(window, new Date(now), message.recipient.time_zone, work.routing.tenantTimeZone)) {
+        const opening = nextWindowOpening(window, new Date(now), message.recipient.time_zone, work.routing.tenantTimeZone).getTime();
+        this.deps.metrics.deferred.inc({ reason: 'window' });
+        settled.defer(work.entry, opening, change(message.id, 'scheduled', now, `send window closed while waiting; opens ${new Date(opening).toISOString()}`));
+        return false;
+      }
+      return true;
+    });
+    if (onTime.length < works.length) await this.finish(settled);
+    return onTime;
   }
 
   /** Writes a settled set (journal, then Redis), then acks it and releases the entries. */

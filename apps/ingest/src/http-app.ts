@@ -9,6 +9,7 @@ import express, {
 import {
   BatchRejectedError,
   CommstratError,
+  DependencyUnavailableError,
   LanesFullError,
   RateLimitedError,
   MalformedJsonError,
@@ -91,7 +92,9 @@ function authenticate(deps: IngestAppDeps): RequestHandler {
   return async (req, res, next) => {
     const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
     if (match === null) throw new UnauthorizedError();
-    const tenant = await deps.tenants.tenantForKey(match[1]!);
+    const tenant = await deps.tenants.tenantForKey(match[1]!).catch((error: unknown) => {
+      throw new DependencyUnavailableError('API keys (PostgreSQL)', error);
+    });
     if (tenant === null) throw new UnauthorizedError('API key is not valid or was revoked');
     state(res).tenant = tenant;
     state(res).logger = state(res).logger.child({ tenant_id: tenant.id });

@@ -95,7 +95,11 @@ export class Intake {
   async acceptOne(tenant: Tenant, source: Source, body: unknown): Promise<AcceptedItem & { batchId: string }> {
     const outcome = await this.acceptBatch(tenant, source, [body], { atomic: true, rawBody: body });
     const [item] = outcome.accepted;
-    if (item === undefined) throw new Error('a single accepted message produced no result');
+    if (item === undefined) {
+      const refused = outcome.rejected[0]?.error;
+      if (refused === undefined) throw new Error('a single message produced no result');
+      throw new CommstratError(refused.code, refused.message, { problems: refused.problems ?? [] });
+    }
     return { ...item, batchId: outcome.batchId };
   }
 
@@ -114,10 +118,13 @@ export class Intake {
         const request = validateMessageRequest(item, now);
         // Unknown strategy, or a channel without a default strategy: 422 here, not a
         // failure later in the dispatcher. Cached per tenant, so no query per message.
-        await this.deps.routing.resolve(tenant.id, request);
+        await this.deps.routing.resolve(tenant.id, request).catch((error: unknown) => {
+          if (error instanceof CommstratError) throw error;
+          throw new DependencyUnavailableError('strategies (PostgreSQL)', error);
+        });
         messages.push({ index, message: acceptMessage(request, { id: newId(), tenantId: tenant.id, requestId: batchId, now }) });
       } catch (error) {
-        if (!(error instanceof CommstratError)) throw error;
+        if (!(error instanceof CommstratError) || error instanceof DependencyUnavailableError) throw error;
         rejected.push({ index, error: error.toJSON().error });
         this.deps.metrics.messagesRejected.inc({ source, tenant: tenant.id, reason: error.code });
       }
@@ -129,6 +136,12 @@ export class Intake {
 
     await this.admit();
     const { fresh, duplicates, conflicts } = await this.screenIdempotency(tenant, messages);
+    if (conflicts.length > 0 && options.batchId !== undefined) {
+      // A redelivered record answers from the journal, so a conflict journaled now would
+      // stick: refuse the whole record as retryable and let it come again.
+      await this.releaseKeys(tenant, fresh);
+      throw new CommstratError('idempotency_in_progress', 'an idempotency_key of this record is being accepted; retry');
+    }
     rejected.push(...conflicts);
     rejected.sort((a, b) => a.index - b.index);
     const record: RequestRecord = {

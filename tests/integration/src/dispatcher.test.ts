@@ -174,3 +174,21 @@ test('a provider that refuses an item permanently fails it without retrying', as
   assert.match(failed.timeline.at(-1)?.reason ?? '', /rejected it: empty_text/);
   assert.equal(await deployment.lanes.deadLetterCount(), 0);
 });
+
+test('a message that expires while it waits for rate tokens is never sent late', async () => {
+  const deployment = await startDeployment({ dispatcher: false, routing: { ratePerSecond: 1, maxBatchSize: 10, lingerMs: 0 } });
+  const { body } = await deployment.api('POST', '/v1/messages/batch', {
+    messages: Array.from({ length: 6 }, (_, i) => sms(`m${i}`, { ttl: 2 })),
+  });
+  const acceptedAt = Date.now();
+  await deployment.startDispatcher();
+  const ids: string[] = body.accepted.map((item: { id: string }) => item.id);
+  const final = await eventually('every message to end sent or expired', async () => {
+    const states = await Promise.all(ids.map(async (id) => (await statusOf(deployment, id)).status));
+    return states.every((state) => state === 'sent' || state === 'expired') ? states : undefined;
+  });
+  assert.ok(final.includes('expired'), `some expired while throttled: ${final.join(',')}`);
+  for (const sent of deployment.sandbox.received.list({})) {
+    assert.ok(sent.received_at <= acceptedAt + 2000 + 50, 'nothing reached the provider after its expiry');
+  }
+});

@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
-import { eventually } from './harness.ts';
+import { IdempotencyStore } from '@commstrat/queue';
+import { eventually, testRedis } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
 const sms = (text: string, extra: object = {}) => ({
@@ -74,6 +75,7 @@ for (const failpoint of ['exit-after-journal', 'exit-after-enqueue']) {
 
 test('the same idempotency key returns the original id and enqueues nothing new', async () => {
   const deployment = await startDeployment({ dispatcher: false });
+  const { redis } = await testRedis();
   const first = await deployment.api('POST', '/v1/messages', sms('once', { idempotency_key: 'order-42' }));
   const second = await deployment.api('POST', '/v1/messages', sms('once', { idempotency_key: 'order-42' }));
   assert.equal(first.status, 202);
@@ -92,6 +94,14 @@ test('the same idempotency key returns the original id and enqueues nothing new'
   const other = await deployment.addTenant('globex');
   const theirs = await other('POST', '/v1/messages', sms('theirs', { idempotency_key: 'order-42' }));
   assert.notEqual(theirs.body.id, first.body.id, 'keys are per tenant');
+
+  // A key held by a request still being accepted (reserved, not completed) is a 409.
+  const store = new IdempotencyStore(redis, { prefix: String(deployment.env['COMMSTRAT_REDIS_PREFIX']) });
+  assert.equal((await store.reserve(deployment.tenantId, 'order-44')).status, 'new');
+  const busy = await deployment.api('POST', '/v1/messages', sms('busy', { idempotency_key: 'order-44' }));
+  assert.equal(busy.status, 409);
+  assert.equal(busy.body.error.code, 'idempotency_in_progress');
+  assert.deepEqual(busy.body.error.problems.map((p: { path: string }) => p.path), ['/idempotency_key']);
 });
 
 test('a tenant over its request rate gets 429 with Retry-After', async () => {
