@@ -232,7 +232,7 @@ export async function measurePhases(
           concurrency,
           pids,
           async (n) => {
-            await journal.markEnqueued(written[n % written.length] ?? '');
+            await journal.markEnqueued([written[n % written.length] ?? '']);
             return size;
           },
           size,
@@ -380,7 +380,7 @@ async function markEnqueuedVersusJournalSize(
     }
     const started = performance.now();
     const rounds = 5;
-    for (let i = 0; i < rounds; i += 1) await journal.markEnqueued(newest);
+    for (let i = 0; i < rounds; i += 1) await journal.markEnqueued([newest]);
     const ms = (performance.now() - started) / rounds;
     const explain = (await db
       .command({

@@ -78,7 +78,7 @@ export interface BatchOptions {
 
 /**
  * The one path by which messages enter the service, whatever door they came through:
- * validate, journal (request, then messages), enqueue, mark the request enqueued. Only
+ * validate, journal (request, then messages), enqueue (with a guard per request). Only
  * when this resolves may the caller acknowledge the producer. A crash after the journal
  * write and before the enqueue is repaired by the recovery pass (recovery.ts).
  */
@@ -287,7 +287,7 @@ export class Intake {
         ['queued', 'scheduled'],
         { status: 'rejected', at: new Date(), reason: 'not accepted: lanes (Redis) unavailable' },
       );
-      await this.deps.journal.markEnqueued(batchId);
+      await this.deps.journal.markEnqueued([batchId]);
     } catch (error) {
       this.deps.logger.error('could not withdraw messages the producer was told were not accepted', {
         batch_id: batchId,
@@ -298,7 +298,8 @@ export class Intake {
 
   /**
    * Appends journaled messages to their lanes (or the delayed set) exactly once per
-   * request, then marks the request enqueued. Used by intake and by the recovery pass.
+   * request: the guard key the same Lua step sets is what the recovery pass checks.
+   * Used by intake and by the recovery pass.
    */
   async enqueue(batchId: string, messages: readonly Message[], what = 'lanes (Redis)'): Promise<void> {
     if (messages.length === 0) return;
@@ -314,11 +315,6 @@ export class Intake {
       throw new DependencyUnavailableError(what, cause);
     }
     if (this.deps.failpoint === 'exit-after-enqueue') process.exit(137);
-    // If this write is lost the recovery pass finds the request, sees the enqueue guard
-    // in Redis and only sets the flag: nothing is enqueued twice.
-    await this.deps.journal.markEnqueued(batchId).catch((error: unknown) => {
-      this.deps.logger.warn('could not mark request enqueued; recovery will', { batch_id: batchId, error: String(error) });
-    });
   }
 
   /** A request seen before: answer what was accepted then, and finish its enqueue if needed. */

@@ -1,38 +1,48 @@
 import type { Journal } from '@commstrat/journal';
 import type { Logger } from '@commstrat/observability';
+import type { LaneQueue } from '@commstrat/queue';
 import type { Intake } from './intake.ts';
 
 export interface RecoveryOptions {
   /** A request younger than this may still be on its way to Redis; left alone. ms, default 30 000. */
   readonly graceMs?: number;
-  /** How long one replica holds a request it is recovering. ms, default 60 000. */
-  readonly leaseMs?: number;
+  /** Requests verified per query. Default 500. */
+  readonly pageSize?: number;
   /** Pause between passes. ms, default 30 000. */
   readonly intervalMs?: number;
 }
 
 /**
- * Finds requests that were journaled but never marked enqueued — the process died
- * between the MongoDB write and the Redis append, or before setting the flag — and
- * enqueues their messages. The enqueue guard in Redis makes this exactly once: when the
- * original intake did reach Redis, the pass only sets the flag.
+ * Verifies, page by page, that journaled requests reached Redis: a request whose enqueue
+ * guard is missing was journaled by a process that died before its Lua enqueue, and its
+ * messages are enqueued now (the guard makes that exactly once, also when two replicas
+ * run the pass at the same moment). Verified pages are then marked in one write each.
+ * The pass must run within the guard's lifetime (15 min) of a crash; should every ingest
+ * replica stay down longer, a request of the last moments may be enqueued again, which the
+ * dispatcher's journal state check turns into a skipped duplicate in all but a narrow race.
  */
 export class RecoveryPass {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private readonly graceMs: number;
-  private readonly leaseMs: number;
+  private readonly pageSize: number;
   private readonly intervalMs: number;
   private readonly journal: Journal;
   private readonly intake: Intake;
   private readonly logger: Logger;
 
-  constructor(deps: { journal: Journal; intake: Intake; logger: Logger }, options: RecoveryOptions = {}) {
+  private readonly lanes: Pick<LaneQueue, 'enqueueGuards'>;
+
+  constructor(
+    deps: { journal: Journal; intake: Intake; lanes: Pick<LaneQueue, 'enqueueGuards'>; logger: Logger },
+    options: RecoveryOptions = {},
+  ) {
+    this.lanes = deps.lanes;
     this.journal = deps.journal;
     this.intake = deps.intake;
     this.logger = deps.logger;
     this.graceMs = options.graceMs ?? 30_000;
-    this.leaseMs = options.leaseMs ?? 60_000;
+    this.pageSize = options.pageSize ?? 500;
     this.intervalMs = options.intervalMs ?? 30_000;
   }
 
@@ -60,17 +70,23 @@ export class RecoveryPass {
   async runOnce(now: number = Date.now()): Promise<number> {
     let repaired = 0;
     for (;;) {
-      const request = await this.journal.leaseUnenqueuedRequest(new Date(now - this.graceMs), now, this.leaseMs);
-      if (request === null) return repaired;
-      const messages = await this.journal.findMessages(request.message_ids);
-      const waiting = messages.filter((m) => m.status === 'queued' || m.status === 'scheduled');
-      await this.intake.enqueue(request._id, waiting);
-      this.logger.info('recovered a request journaled but not marked enqueued', {
-        batch_id: request._id,
-        tenant_id: request.tenant_id,
-        messages: waiting.length,
-      });
-      repaired += 1;
+      const page = await this.journal.findUnverifiedRequests(new Date(now - this.graceMs), this.pageSize);
+      if (page.length === 0) return repaired;
+      const guarded = await this.lanes.enqueueGuards(page.map((request) => request._id));
+      for (const [i, request] of page.entries()) {
+        if (guarded[i] === true) continue;
+        const messages = await this.journal.findMessages(request.message_ids);
+        const waiting = messages.filter((m) => m.status === 'queued' || m.status === 'scheduled');
+        await this.intake.enqueue(request._id, waiting);
+        this.logger.info('recovered a request journaled but never enqueued', {
+          batch_id: request._id,
+          tenant_id: request.tenant_id,
+          messages: waiting.length,
+        });
+        repaired += 1;
+      }
+      await this.journal.markEnqueued(page.map((request) => request._id));
+      if (page.length < this.pageSize) return repaired;
     }
   }
 }

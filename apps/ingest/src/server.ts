@@ -64,7 +64,7 @@ export async function startIngest(
     failpoint: config.failpoint,
   });
   const recovery = new RecoveryPass(
-    { journal, intake, logger },
+    { journal, intake, lanes, logger },
     { graceMs: config.recoveryGraceMs, intervalMs: config.recoveryIntervalMs },
   );
   recovery.start();

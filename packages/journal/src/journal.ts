@@ -11,12 +11,10 @@ export interface RequestRecord {
   readonly message_ids: readonly string[];
   /** Index in the request of each accepted message, parallel to `message_ids`. */
   readonly accepted_indexes?: readonly number[];
-  /** Set once every message of the request is in its lane or the delayed set. */
+  /** Set by the recovery pass once it verified the request's messages reached Redis. */
   readonly enqueued: boolean;
   /** Per-item results for batch requests, so a replayed request answers the same. */
   readonly rejected?: readonly unknown[];
-  /** Until when a recovery pass holds this request (ms since epoch). */
-  readonly recovery_lease?: number;
 }
 
 /** Filters of the paged message listing; `after` is the last id of the previous page. */
@@ -106,26 +104,24 @@ export class Journal {
     return this.requests.findOne({ _id: id });
   }
 
-  /** Marks a request's messages as all enqueued; the recovery pass skips it from then on. */
-  async markEnqueued(requestId: string): Promise<void> {
-    await this.requests.updateOne({ _id: requestId }, { $set: { enqueued: true } });
+  /**
+   * Marks requests as verified in their lanes, in one write; the recovery pass skips
+   * them from then on. Intake does not call this per request (the enqueue guard in Redis
+   * says the same, and an update per request is the costliest write on some servers);
+   * the recovery pass marks whole pages.
+   */
+  async markEnqueued(requestIds: readonly string[]): Promise<void> {
+    if (requestIds.length === 0) return;
+    await this.requests.updateMany({ _id: { $in: requestIds.slice() } }, { $set: { enqueued: true } });
   }
 
-  /**
-   * Takes a lease on one request journaled before `cutoff` whose messages may not have
-   * reached Redis (its process died between journal and enqueue). Replicas running the
-   * recovery pass at once never get the same request.
-   */
-  async leaseUnenqueuedRequest(cutoff: Date, now: number, leaseMs: number): Promise<RequestRecord | null> {
-    return this.requests.findOneAndUpdate(
-      {
-        enqueued: false,
-        received_at: { $lt: cutoff },
-        $or: [{ recovery_lease: { $exists: false } }, { recovery_lease: { $lt: now } }],
-      },
-      { $set: { recovery_lease: now + leaseMs } },
-      { returnDocument: 'after' },
-    );
+  /** Requests journaled before `cutoff` and not yet verified in their lanes, oldest first. */
+  async findUnverifiedRequests(cutoff: Date, limit: number): Promise<RequestRecord[]> {
+    return this.requests
+      .find({ enqueued: false, received_at: { $lt: cutoff } })
+      .sort({ received_at: 1 })
+      .limit(limit)
+      .toArray();
   }
 
   async findMessages(ids: readonly string[]): Promise<Message[]> {

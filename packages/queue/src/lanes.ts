@@ -112,6 +112,14 @@ export class LaneQueue {
     return added >= 0;
   }
 
+  /** Whether each request's enqueue guard is still there (it was enqueued), in one round trip. */
+  async enqueueGuards(requestIds: readonly string[]): Promise<boolean[]> {
+    if (requestIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of requestIds) pipeline.exists(`${this.prefix}enqueued:${id}`);
+    return (await execOrThrow(pipeline)).map((found) => Number(found) === 1);
+  }
+
   /** Parks messages until `dueAt` (ms since epoch); the promoter moves them to their lane. */
   async defer(entries: readonly { message: QueuedMessage; dueAt: number }[]): Promise<void> {
     if (entries.length === 0) return;
