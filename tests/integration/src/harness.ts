@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
 import { migrate } from '@commstrat/config';
+import { newId, type Priority, type QueuedMessage } from '@commstrat/core';
 import { Redis } from 'ioredis';
 import { MongoClient, type Db } from 'mongodb';
 import postgres, { type Sql } from 'postgres';
@@ -161,4 +162,18 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+}
+
+/** A lane entry's message as intake would make it, for tests that fill lanes directly. */
+export function queuedMessage(priority: Priority, text = 'hello', tenantId = 't1'): QueuedMessage {
+  return {
+    id: newId(),
+    tenant_id: tenantId,
+    channel: 'sms',
+    strategy: undefined,
+    priority,
+    recipient: { phone: '+79161234567' },
+    content: { text },
+    expires_at: undefined,
+  };
 }

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, newId, type Priority, type QueuedMessage } from '@commstrat/core';
+import { ConfigError, type Priority, type QueuedMessage } from '@commstrat/core';
 import { LaneQueue } from '@commstrat/queue';
-import { testRedis } from './harness.ts';
+import { queuedMessage, testRedis } from './harness.ts';
 
 const messages = (priority: Priority, count: number): QueuedMessage[] =>
-  Array.from({ length: count }, () => ({
-    id: newId(),
-    tenant_id: 't1',
-    channel: 'sms',
-    strategy: undefined,
-    priority,
-    recipient: { phone: '+79161234567' },
-    content: { text: 'hello' },
-    expires_at: undefined,
-  }));
+  Array.from({ length: count }, () => queuedMessage(priority));
 
 test('overCap names the lanes deeper than their cap, highest priority first, and ignores lanes without one', async () => {
   const { redis, prefix } = await testRedis();

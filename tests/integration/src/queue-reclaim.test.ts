@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { newId, type Priority, type QueuedMessage } from '@commstrat/core';
+import type { Priority, QueuedMessage } from '@commstrat/core';
 import { LaneQueue } from '@commstrat/queue';
-import { testRedis } from './harness.ts';
+import { queuedMessage, testRedis } from './harness.ts';
 
-const message = (priority: Priority): QueuedMessage => ({
-  id: newId(),
-  tenant_id: 't1',
-  channel: 'sms',
-  strategy: undefined,
-  priority,
-  recipient: { phone: '+79161234567' },
-  content: { text: 'hello' },
-  expires_at: undefined,
-});
+const message = (priority: Priority): QueuedMessage => queuedMessage(priority);
 
 const noneByLane = { critical: 0, high: 0, normal: 0, bulk: 0 };
 

@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newId, type Priority, type QueuedMessage } from '@commstrat/core';
+import type { Priority, QueuedMessage } from '@commstrat/core';
 import { LaneQueue } from '@commstrat/queue';
-import { testRedis } from './harness.ts';
+import { queuedMessage, testRedis } from './harness.ts';
 
-const message = (priority: Priority, text = 'hello'): QueuedMessage => ({
-  id: newId(),
-  tenant_id: 't1',
-  channel: 'sms',
-  strategy: undefined,
-  priority,
-  recipient: { phone: '+79161234567' },
-  content: { text },
-  expires_at: undefined,
-});
+const message = (priority: Priority, text = 'hello'): QueuedMessage => queuedMessage(priority, text);
 
 test('claimed entries come back highest priority first, and ack removes them from the lanes', async () => {
   const { redis, prefix } = await testRedis();
