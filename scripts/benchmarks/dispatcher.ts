@@ -1,0 +1,221 @@
+// `scripts/bench dispatcher`: messages per second from the lanes to the sandbox provider
+// with 1 and 2 dispatcher replicas at two journal sizes, the critical lane's latency to
+// the provider behind a 1 000 000-entry bulk lane, and the same two measurements for a
+// BullMQ queue + worker on the same Redis and sandbox. Prints a table on stdout and
+// writes every figure to .stack/bench/dispatcher-<run>.json.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureSandboxRouting } from '@commstrat/config';
+import postgres from 'postgres';
+import { BenchRun } from './bench-run.ts';
+import { bullCriticalLatency, bullThroughput } from './bullmq-cases.ts';
+import { CpuMeter, formatCpu, type CpuReport } from './cpu-usage.ts';
+import {
+  dispatcherCriticalLatency,
+  dispatcherThroughput,
+  type CaseContext,
+  type LatencyResult,
+  type ThroughputResult,
+} from './dispatcher-cases.ts';
+import { freePort, SandboxInspector, startChildService } from './dispatcher-processes.ts';
+import { formatCount, progress, sleep } from './progress.ts';
+import { writeJson } from './report.ts';
+import { servicePid, stackEnvFrom } from './stack.ts';
+
+const USAGE = `usage: scripts/bench dispatcher [options]
+  --sizes LIST        messages per throughput case, comma-separated (default 1000,5000)
+  --window S          longest measured window per throughput case after the start of the replicas / workers (default 60)
+  --backlog N         bulk entries queued for the critical-latency case (default 1000000)
+  --critical N        critical messages sent one by one (default 200), --pace-ms between them (default 50)
+  --bull-fill-s S     longest time spent adding BullMQ's low-priority backlog (default 60)
+  --concurrency N     BullMQ worker concurrency (default 16)
+  --skip LIST         any of: throughput, critical, bullmq`;
+
+const SANDBOX_TOKEN = 'bench-sandbox';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      sizes: { type: 'string', default: '1000,5000' },
+      window: { type: 'string', default: '60' },
+      backlog: { type: 'string', default: '1000000' },
+      critical: { type: 'string', default: '200' },
+      'pace-ms': { type: 'string', default: '50' },
+      'bull-fill-s': { type: 'string', default: '60' },
+      concurrency: { type: 'string', default: '16' },
+      skip: { type: 'string', default: '' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const number = (name: string, text: string): number => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value <= 0)
+      throw new Error(`--${name} must be a positive whole number, got ${text}\n${USAGE}`);
+    return value;
+  };
+  const sizes = values.sizes.split(',').map((s) => number('sizes', s.trim()));
+  const windowSeconds = number('window', values.window);
+  const backlog = number('backlog', values.backlog);
+  const critical = number('critical', values.critical);
+  const paceMs = number('pace-ms', values['pace-ms']);
+  const bullFillSeconds = number('bull-fill-s', values['bull-fill-s']);
+  const concurrency = number('concurrency', values.concurrency);
+  const skip = new Set(values.skip.split(',').filter(Boolean));
+
+  const root = join(import.meta.dirname, '..', '..');
+  const stack = stackEnvFrom(process.env);
+  const outputDir = join(stack.stackDir, 'bench');
+  const startedAt = new Date();
+  const run = await BenchRun.open(stack, startedAt);
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
+    progress('interrupted: cleaning up');
+    void run.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const port = await freePort();
+    const sandbox = await startChildService({
+      name: 'sandbox',
+      root,
+      script: 'apps/sandbox/src/main.ts',
+      env: {
+        ...stack.env,
+        SANDBOX_PORT: String(port),
+        SANDBOX_TOKEN,
+        SANDBOX_LATENCY_MS: '0',
+        COMMSTRAT_LOG_LEVEL: 'warn',
+      },
+      logFile: join(outputDir, `sandbox-${run.id}.log`),
+      readyPath: '/_sandbox/behaviour',
+      port,
+    });
+    run.defer(`sandbox ${sandbox.pid}`, () => sandbox.stop(2000));
+    // The bench tenant's provider: the sandbox, a rate far above anything reachable here,
+    // batches of 100, a 5 ms linger.
+    const sql = postgres(run.postgresUrl, { max: 1, onnotice: () => {} });
+    const routing = {
+      endpoint: sandbox.url,
+      token: SANDBOX_TOKEN,
+      ratePerSecond: 1_000_000,
+      maxBatchSize: 100,
+      lingerMs: 5,
+      concurrency: 8,
+    };
+    try {
+      await ensureSandboxRouting(sql, run.tenant.id, routing);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+    const stackPids = { ferretdb: servicePid(stack, 'mongodb'), redis: servicePid(stack, 'redis') };
+    const idle = new CpuMeter(stackPids);
+    await sleep(2000);
+    const idleCpu = idle.read();
+    progress(`run ${run.id}; before measuring: ${formatCpu(idleCpu)}`);
+    const ctx: CaseContext = {
+      run,
+      root,
+      outputDir,
+      sandbox: new SandboxInspector(sandbox.url),
+      sandboxPid: sandbox.pid,
+      stackPids,
+    };
+    const bull = { sandboxUrl: sandbox.url, sandboxToken: SANDBOX_TOKEN, concurrency };
+
+    const throughput: ThroughputResult[] = [];
+    const latency: LatencyResult[] = [];
+    for (const n of sizes) {
+      for (const replicas of [1, 2]) {
+        if (!skip.has('throughput')) {
+          const result = await dispatcherThroughput(ctx, n, replicas, windowSeconds);
+          progress(
+            `commstrat n=${n} r=${replicas}: ${formatCount(result.arrivalsPerSecond)} msg/s arriving, ${formatCount(result.finishedPerSecond)} msg/s finished`,
+          );
+          throughput.push(result);
+        }
+        if (!skip.has('bullmq')) {
+          const result = await bullThroughput(ctx, bull, n, replicas, windowSeconds);
+          progress(
+            `bullmq n=${n} w=${replicas}: ${formatCount(result.arrivalsPerSecond)} msg/s arriving`,
+          );
+          throughput.push(result);
+        }
+      }
+    }
+    if (!skip.has('critical'))
+      latency.push(await dispatcherCriticalLatency(ctx, backlog, critical, paceMs));
+    if (!skip.has('critical') && !skip.has('bullmq'))
+      latency.push(
+        await bullCriticalLatency(ctx, bull, backlog, bullFillSeconds, critical, paceMs),
+      );
+
+    process.stdout.write(`${formatResults(throughput, latency)}\n`);
+    const file = join(outputDir, `dispatcher-${run.id}.json`);
+    writeJson(file, {
+      benchmark: 'dispatcher',
+      run: run.id,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      command: `scripts/bench dispatcher ${process.argv.slice(2).join(' ')}`.trim(),
+      routing: { ...routing, endpoint: 'sandbox' },
+      bullmq: { concurrency, request: 'POST /v1/sms/send, one message per request' },
+      idleCpu,
+      throughput,
+      latency,
+    });
+    progress(`results written to ${file}`);
+  } finally {
+    if (!interrupted) await run.close();
+  }
+}
+
+function cpuCell(cpu: CpuReport): string {
+  return formatCpu(cpu).replace(/^cpu \(100% = 1 core of \d+\): /, '');
+}
+
+function formatResults(
+  throughput: readonly ThroughputResult[],
+  latency: readonly LatencyResult[],
+): string {
+  const lines = [
+    'throughput (arrivals at the sandbox, first → last; finished = recorded and acked / completed):',
+  ];
+  for (const r of throughput) {
+    lines.push(
+      `  ${r.system.padEnd(9)} N=${String(r.messages).padStart(6)} x${r.replicas}: ` +
+        `${formatCount(r.arrivalsPerSecond).padStart(7)} msg/s arriving (${formatCount(r.delivered)} in ${r.firstToLastSeconds.toFixed(1)} s` +
+        `, first/last third ${formatCount(r.firstThirdPerSecond)}/${formatCount(r.lastThirdPerSecond)})` +
+        `, first after ${r.firstArrivalSeconds.toFixed(1)} s` +
+        `, ${formatCount(r.finished)} finished in ${r.windowSeconds.toFixed(0)} s = ${formatCount(r.finishedPerSecond, 1)} msg/s${r.cutByWindow ? ' (window ran out)' : ''}` +
+        (r.perReplica.length > 0
+          ? `, per replica ${r.perReplica.map((n) => formatCount(n)).join('/')}`
+          : '') +
+        `\n      cpu ${cpuCell(r.cpu)}`,
+    );
+  }
+  lines.push('critical latency (request sent → arrival at the sandbox):');
+  for (const r of latency) {
+    const l = r.latencyMs;
+    lines.push(
+      `  ${r.system.padEnd(9)} backlog ${formatCount(r.backlog)} (${r.backlogDuring.map((n) => formatCount(n)).join(' → ')} during): ` +
+        `${r.arrived}/${r.sent} arrived, p50 ${formatCount(l.p50)} ms, p99 ${formatCount(l.p99)} ms, max ${formatCount(l.max)} ms` +
+        (r.afterAcceptMs === undefined
+          ? ''
+          : `; after the 202: p50 ${formatCount(r.afterAcceptMs.p50)}, p99 ${formatCount(r.afterAcceptMs.p99)} ms`) +
+        `\n      backlog added at ${formatCount(r.backlogFill.perSecond)}/s (${r.backlogFill.how}); cpu ${cpuCell(r.cpu)}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+main().catch((error: unknown) => {
+  progress(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exitCode = 1;
+});
