@@ -94,8 +94,9 @@ export class BatchRecorder {
     const label = result.error === undefined ? 'ok' : result.error.retryable ? 'retryable' : 'permanent';
     metrics.batchSize.observe({ provider: provider.key }, works.length);
     metrics.providerRequestDuration.observe({ provider: provider.key, outcome: label }, result.exchange.durationMs / 1000);
+    const exchangeId = newId();
     settled.exchange({
-      _id: newId(),
+      _id: exchangeId,
       provider: provider.key,
       message_ids: works.map((work) => work.entry.message.id),
       request: result.exchange.request,
@@ -104,6 +105,9 @@ export class BatchRecorder {
       outcome: result.error === undefined ? 'accepted' : result.error.retryable ? 'error' : 'rejected',
       started_at: result.exchange.startedAt,
       duration_ms: result.exchange.durationMs,
+      accepted: result.outcomes.flatMap((item) =>
+        item.outcome === 'accepted' ? [{ message_id: item.messageId, provider_message_id: item.providerMessageId }] : [],
+      ),
     });
 
     if (result.error === undefined) {
@@ -115,10 +119,9 @@ export class BatchRecorder {
         settled.finish(
           work.entry,
           item.outcome === 'accepted'
-            ? {
-                messageId: item.messageId,
-                event: { status: 'sent', at: new Date(now), provider: provider.config.id, provider_message_id: item.providerMessageId },
-              }
+            ? // The same event for the whole batch, so it is one journal write; the
+              // provider's id per message is in the exchange record.
+              { messageId: item.messageId, event: { status: 'sent', at: new Date(now), provider: provider.config.id, exchange_id: exchangeId } }
             : change(item.messageId, 'failed', now, `provider ${provider.config.id} rejected it: ${item.reason}`),
         );
       }
@@ -158,6 +161,8 @@ export class BatchRecorder {
     const dueAt = now + retryDelayMs(attempts, policy, retryAfterMs, this.random);
     this.deps.metrics.retries.inc({ provider: providerKey });
     this.deps.metrics.deferred.inc({ reason: 'retry' });
-    settled.defer(entry, dueAt, change(message.id, 'scheduled', now, `attempt ${attempts + 1} at ${new Date(dueAt).toISOString()}: ${reason}`), message);
+    // The due time differs per message (jitter) and stays out of the reason, so a failed
+    // batch is one journal write.
+    settled.defer(entry, dueAt, change(message.id, 'scheduled', now, `attempt ${attempts + 1} after back-off: ${reason}`), message);
   }
 }

@@ -65,13 +65,16 @@ export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Rou
     const query = parseListQuery(req.query);
     const page = await deps.journal.listMessages(tenantOf(res).id, query);
     const next = page.length === query.limit ? page.at(-1)?.id : undefined;
-    res.json({ messages: page.map(messageView), next_after: next ?? null });
+    res.json({ messages: page.map((message) => messageView(message)), next_after: next ?? null });
   });
 
   router.get('/messages/:id', async (req, res) => {
     const message = await deps.journal.findMessage(tenantOf(res).id, req.params['id'] ?? '');
     if (message === null) throw new NotFoundError('message');
-    res.json(messageView(message));
+    const sentBy = message.timeline.some((event) => event.exchange_id !== undefined)
+      ? await deps.journal.providerMessageIds(message.id)
+      : new Map<string, string>();
+    res.json(messageView(message, sentBy));
   });
 
   router.delete('/messages/:id', async (req, res) => {
@@ -163,8 +166,11 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-/** The public view of a message: its fields, current state and status timeline. */
-export function messageView(message: Message): Record<string, unknown> {
+/**
+ * The public view of a message: its fields, current state and status timeline, with the
+ * provider's message id on each `sent` event (from the exchange that carried it).
+ */
+export function messageView(message: Message, providerIds: ReadonlyMap<string, string> = new Map()): Record<string, unknown> {
   return {
     id: message.id,
     batch_id: message.request_id,
@@ -178,7 +184,10 @@ export function messageView(message: Message): Record<string, unknown> {
     created_at: message.created_at,
     send_at: message.send_at,
     expires_at: message.expires_at,
-    timeline: message.timeline,
+    timeline: message.timeline.map(({ exchange_id, ...event }) => {
+      const providerMessageId = exchange_id === undefined ? undefined : providerIds.get(exchange_id);
+      return providerMessageId === undefined ? event : { ...event, provider_message_id: providerMessageId };
+    }),
   };
 }
 

@@ -17,6 +17,8 @@ export interface StatusEvent {
   readonly reason?: string;
   readonly provider?: string;
   readonly provider_message_id?: string;
+  /** The provider exchange that carried it (`sent`): its record holds the provider's ids. */
+  readonly exchange_id?: string;
 }
 
 /** A message as the service keeps it: the producer's fields plus what the server assigned. */

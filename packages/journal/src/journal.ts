@@ -39,6 +39,8 @@ export interface ProviderExchange {
   readonly outcome: 'accepted' | 'rejected' | 'error';
   readonly started_at: Date;
   readonly duration_ms: number;
+  /** The provider's id for each message it accepted: what delivery receipts refer to. */
+  readonly accepted?: readonly { readonly message_id: string; readonly provider_message_id: string }[];
 }
 
 /** A state change of one message, appended to its timeline. */
@@ -73,7 +75,7 @@ export class Journal {
     const wanted: [Pick<Collection, 'createIndex'>, Record<string, 1 | -1>, string][] = [
       [this.messages, { tenant_id: 1, created_at: -1 }, 'tenant_created'],
       [this.messages, { tenant_id: 1, status: 1 }, 'tenant_status'],
-      [this.messages, { 'timeline.provider_message_id': 1 }, 'provider_message_id'],
+      [this.exchanges, { 'accepted.provider_message_id': 1 }, 'provider_message_id'],
       [this.messages, { request_id: 1 }, 'request'],
       [this.requests, { tenant_id: 1, received_at: -1 }, 'tenant_received'],
       [this.requests, { enqueued: 1, received_at: 1 }, 'not_enqueued'],
@@ -200,21 +202,40 @@ export class Journal {
     return document === null ? null : fromDocument(document);
   }
 
-  /** Appends status changes to their messages' timelines in one bulk write. */
+  /**
+   * Appends status changes to their messages' timelines. Changes with the same event
+   * (a batch sent, a batch retried) go in one updateMany each, so a batch costs a write
+   * or two rather than one per message — on servers that answer an update by _id with a
+   * scan (FerretDB) that is the difference between hundreds and thousands per second.
+   */
   async recordStatusChanges(changes: readonly StatusChange[]): Promise<void> {
-    if (changes.length === 0) return;
-    await this.messages.bulkWrite(
-      changes.map(({ messageId, event }) => ({
-        updateOne: {
-          filter: { _id: messageId },
-          update: {
-            $set: { status: event.status },
-            $push: { timeline: event },
-          },
-        },
-      })),
-      { ordered: false },
+    const groups = new Map<string, { event: StatusEvent; ids: string[] }>();
+    for (const { messageId, event } of changes) {
+      const key = JSON.stringify(event);
+      const group = groups.get(key) ?? { event, ids: [] };
+      group.ids.push(messageId);
+      groups.set(key, group);
+    }
+    await Promise.all(
+      [...groups.values()].map(({ event, ids }) =>
+        ids.length === 1
+          ? this.messages.updateOne({ _id: ids[0] ?? '' }, { $set: { status: event.status }, $push: { timeline: event } })
+          : this.messages.updateMany({ _id: { $in: ids } }, { $set: { status: event.status }, $push: { timeline: event } }),
+      ),
     );
+  }
+
+  /** The provider's ids of a message, by the exchange that carried it. */
+  async providerMessageIds(messageId: string): Promise<Map<string, string>> {
+    const exchanges = await this.exchanges
+      .find({ message_ids: messageId, outcome: 'accepted' }, { projection: { accepted: 1 } })
+      .toArray();
+    const ids = new Map<string, string>();
+    for (const exchange of exchanges) {
+      const found = exchange.accepted?.find((item) => item.message_id === messageId);
+      if (found !== undefined) ids.set(exchange._id, found.provider_message_id);
+    }
+    return ids;
   }
 
   /** Journals provider exchanges in one write. */

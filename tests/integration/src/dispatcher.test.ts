@@ -122,7 +122,7 @@ test('a provider error is retried with back-off and the message is then sent', a
   await deployment.startDispatcher();
   const id = await post(deployment, sms('retry me'));
   const retrying = await untilStatus(deployment, id, 'scheduled');
-  assert.match(retrying.timeline.at(-1)?.reason ?? '', /attempt 2 at .*503/);
+  assert.match(retrying.timeline.at(-1)?.reason ?? '', /attempt 2 after back-off: .*503/);
   await setSandboxBehaviour(deployment.sandbox, { error_rate: 0 });
   const sent = await untilStatus(deployment, id, 'sent');
   assert.ok(sent.timeline.filter((event) => event.status === 'sending').length >= 2, 'sent on a later attempt');

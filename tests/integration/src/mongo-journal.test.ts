@@ -30,7 +30,7 @@ test('a journaled message is found by its tenant only, with its fields intact', 
   assert.equal(await db.collection('requests').countDocuments({ _id: message.request_id as never }), 1);
 });
 
-test('status changes are appended to the timeline in order, in one bulk write', async () => {
+test('status changes are appended to the timeline in order, grouped by event', async () => {
   const { db } = await testMongo();
   const journal = new Journal(db);
   const a = aMessage('t1');
