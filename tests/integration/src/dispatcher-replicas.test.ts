@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { test } from 'node:test';
 import { eventually } from './harness.ts';
-import { setSandboxBehaviour, startDeployment } from './services.ts';
+import { setSandboxBehaviour, spawnApp, startDeployment } from './services.ts';
 
 const sms = (text: string) => ({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text } });
 
@@ -16,12 +14,11 @@ test('entries of a replica killed with SIGKILL mid-batch are reclaimed and every
   });
   const ids: string[] = body.accepted.map((item: { id: string }) => item.id);
 
-  const victim = spawn(process.execPath, ['apps/dispatcher/src/main.ts'], {
-    cwd: new URL('../../../', import.meta.url),
-    env: { ...deployment.env, DISPATCHER_PORT: '0', DISPATCHER_CONSUMER: 'victim', COMMSTRAT_GELF_HOST: '' },
-    stdio: 'ignore',
+  const { child: victim, exited } = spawnApp('dispatcher', {
+    ...deployment.env,
+    DISPATCHER_PORT: '0',
+    DISPATCHER_CONSUMER: 'victim',
   });
-  const exited = once(victim, 'exit');
   await eventually('the replica to have claimed everything', async () =>
     (await deployment.lanes.pendingCount()).normal === 60 ? true : undefined,
   );
@@ -77,12 +74,11 @@ test('a replica stopped with SIGTERM finishes its batches in flight before it ex
   const deployment = await startDeployment({ dispatcher: false, routing: { maxBatchSize: 10, lingerMs: 10 } });
   await setSandboxBehaviour(deployment.sandbox, { latency_ms: 1000 });
   await deployment.api('POST', '/v1/messages/batch', { messages: Array.from({ length: 30 }, (_, i) => sms(`m${i}`)) });
-  const replica = spawn(process.execPath, ['apps/dispatcher/src/main.ts'], {
-    cwd: new URL('../../../', import.meta.url),
-    env: { ...deployment.env, DISPATCHER_PORT: '0', DISPATCHER_MAX_IN_FLIGHT: '30', COMMSTRAT_GELF_HOST: '' },
-    stdio: 'ignore',
+  const { child: replica, exited } = spawnApp('dispatcher', {
+    ...deployment.env,
+    DISPATCHER_PORT: '0',
+    DISPATCHER_MAX_IN_FLIGHT: '30',
   });
-  const exited = once(replica, 'exit');
   await eventually('the replica to have claimed everything', async () =>
     (await deployment.lanes.pendingCount()).normal === 30 ? true : undefined,
   );

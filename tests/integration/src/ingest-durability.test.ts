@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { IdempotencyStore } from '@commstrat/queue';
 import { eventually, testRedis } from './harness.ts';
-import { startDeployment, type Deployment } from './services.ts';
+import { spawnApp, startDeployment, type Deployment } from './services.ts';
 
 const sms = (text: string, extra: object = {}) => ({
   channel: 'sms',
@@ -25,12 +25,7 @@ async function freePort(): Promise<number> {
 /** Runs the real ingest process with a failpoint; it dies while handling one POST. */
 async function crashIngestDuringPost(deployment: Deployment, failpoint: string): Promise<void> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['apps/ingest/src/main.ts'], {
-    cwd: new URL('../../../', import.meta.url),
-    env: { ...deployment.env, INGEST_PORT: String(port), INGEST_FAILPOINT: failpoint, COMMSTRAT_GELF_HOST: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = once(child, 'exit');
+  const { exited } = spawnApp('ingest', { ...deployment.env, INGEST_PORT: String(port), INGEST_FAILPOINT: failpoint });
   await eventually('the ingest process to listen', async () => {
     const response = await fetch(`http://127.0.0.1:${port}/health/live`).catch(() => undefined);
     return response?.ok === true ? true : undefined;

@@ -1,5 +1,7 @@
 // Starts the tiers in this test process against the stack, each test with its own
 // Redis prefix, MongoDB database and PostgreSQL database.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { after } from 'node:test';
 import {
@@ -161,4 +163,25 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
       return apiClient(ingest.url, key);
     },
   };
+}
+
+/**
+ * Runs a tier as the real process (`node apps/<app>/src/main.ts`), for tests that kill
+ * it. Its output is discarded and GELF is off; a process still running when the test
+ * ends is killed, so a failing test leaves no orphan.
+ */
+export function spawnApp(
+  app: 'ingest' | 'dispatcher',
+  env: Readonly<Record<string, string | undefined>>,
+): { child: ChildProcess; exited: Promise<unknown[]> } {
+  const child = spawn(process.execPath, [`apps/${app}/src/main.ts`], {
+    cwd: new URL('../../../', import.meta.url),
+    env: { ...env, COMMSTRAT_GELF_HOST: '' },
+    stdio: 'ignore',
+  });
+  const exited = once(child, 'exit');
+  after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { child, exited };
 }
