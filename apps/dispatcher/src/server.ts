@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { RoutingCache } from '@commstrat/config';
 import { Journal } from '@commstrat/journal';
@@ -8,6 +7,7 @@ import {
   createRegistry,
   dispatcherMetrics,
   laneDepthGauge,
+  listen,
   laneLagGauges,
   monitoringRouter,
   type Logger,
@@ -99,13 +99,8 @@ export async function startDispatcher(
       },
     }),
   );
-  const server = app.listen(config.port, config.host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${config.host}:${port}`;
+  const http = await listen(app, config.host, config.port);
+  const { url } = http;
   dispatcher.start();
   logger.info(`dispatcher ${config.consumer} claiming lanes; metrics ${url}/metrics, health ${url}/health/ready`);
 
@@ -114,8 +109,7 @@ export async function startDispatcher(
     logger,
     async close() {
       await dispatcher.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await http.close();
       await Promise.allSettled([claimRedis.quit(), redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { RoutingCache, TenantCache } from '@commstrat/config';
 import { Journal } from '@commstrat/journal';
 import {
@@ -7,6 +6,7 @@ import {
   createRegistry,
   ingestMetrics,
   laneDepthGauge,
+  listen,
   type Logger,
 } from '@commstrat/observability';
 import { IdempotencyStore, LaneQueue, ProviderRateLimiter, reportRedisErrors } from '@commstrat/queue';
@@ -99,20 +99,15 @@ export async function startIngest(
     throw error;
   }
 
-  const server = app.listen(config.port, config.host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${config.host}:${port}`;
+  const http = await listen(app, config.host, config.port);
+  const { url } = http;
   logger.info(`ingest API at ${url}/v1/messages, metrics ${url}/metrics, health ${url}/health/ready`);
 
   return {
     url,
     logger,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await http.close();
       await kafka?.stop();
       await recovery.stop();
       await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);

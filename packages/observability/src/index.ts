@@ -10,5 +10,11 @@ export {
   type HttpMetrics,
   type IngestMetrics,
 } from './metrics.ts';
-export { monitoringRouter, type MonitoringOptions, type ReadinessCheck } from './monitoring.ts';
+export {
+  listen,
+  monitoringRouter,
+  type HttpListener,
+  type MonitoringOptions,
+  type ReadinessCheck,
+} from './monitoring.ts';
 export type { Registry } from 'prom-client';

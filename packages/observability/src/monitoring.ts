@@ -1,4 +1,5 @@
-import express, { type Router } from 'express';
+import type { AddressInfo } from 'node:net';
+import express, { type Express, type Router } from 'express';
 import type { Registry } from 'prom-client';
 
 /** A readiness check: resolves when the dependency answers, rejects otherwise. */
@@ -55,4 +56,30 @@ async function withTimeout(promise: Promise<unknown>, ms: number): Promise<unkno
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** An HTTP port a tier listens on. */
+export interface HttpListener {
+  /** e.g. http://127.0.0.1:8080, with the port actually bound (port 0 picks one). */
+  readonly url: string;
+  /** Stops accepting, drops idle keep-alive connections, resolves when closed. */
+  close(): Promise<void>;
+}
+
+/** Listens with `app` and resolves once the port is bound (rejects if it cannot be). */
+export async function listen(app: Express, host: string, port: number): Promise<HttpListener> {
+  const server = app.listen(port, host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${bound}`,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+    },
+  };
 }
