@@ -301,7 +301,7 @@ export class Intake {
    * request: the guard key the same Lua step sets is what the recovery pass checks.
    * Used by intake and by the recovery pass.
    */
-  async enqueue(batchId: string, messages: readonly Message[], what = 'lanes (Redis)'): Promise<void> {
+  async enqueue(batchId: string, messages: readonly Message[]): Promise<void> {
     if (messages.length === 0) return;
     try {
       await this.deps.lanes.enqueueRequest(
@@ -312,7 +312,7 @@ export class Intake {
         })),
       );
     } catch (cause) {
-      throw new DependencyUnavailableError(what, cause);
+      throw new DependencyUnavailableError('lanes (Redis)', cause);
     }
     if (this.deps.failpoint === 'exit-after-enqueue') process.exit(137);
   }
