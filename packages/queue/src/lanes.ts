@@ -5,6 +5,16 @@ import { execOrThrow } from './exec-pipeline.ts';
 
 const promoteDueScript = readFileSync(new URL('./lua/promote-due.lua', import.meta.url), 'utf8');
 const enqueueRequestScript = readFileSync(new URL('./lua/enqueue-request.lua', import.meta.url), 'utf8');
+const markSendingScript = readFileSync(new URL('./lua/mark-sending.lua', import.meta.url), 'utf8');
+const cancelMessageScript = readFileSync(new URL('./lua/cancel-message.lua', import.meta.url), 'utf8');
+
+/**
+ * How long a sending marker outlives a replica that died holding it. Normally the ack
+ * (or a deferral) deletes it within seconds; a reclaim sets it again.
+ */
+const SENDING_MARKER_SECONDS = 24 * 3600;
+/** How long a cancel marker lasts: longer than any message waits for its send time. */
+export const CANCEL_MARKER_SECONDS = 90 * 24 * 3600;
 
 export interface LaneQueueOptions {
   /** Prefix of every key, so tests and tenants of one Redis stay apart. Default `commstrat:`. */
@@ -23,6 +33,8 @@ export interface LaneEntry {
 type RedisWithScripts = Redis & {
   commstratPromoteDue(...args: (string | number)[]): Promise<number>;
   commstratEnqueueRequest(...args: (string | number)[]): Promise<number>;
+  commstratMarkSending(numberOfKeys: number, ...args: (string | number)[]): Promise<number[]>;
+  commstratCancelMessage(...args: (string | number)[]): Promise<number>;
 };
 
 /**
@@ -50,6 +62,12 @@ export class LaneQueue {
         lua: promoteDueScript,
       });
     }
+    if (!('commstratMarkSending' in redis)) {
+      redis.defineCommand('commstratMarkSending', { lua: markSendingScript });
+    }
+    if (!('commstratCancelMessage' in redis)) {
+      redis.defineCommand('commstratCancelMessage', { numberOfKeys: 2, lua: cancelMessageScript });
+    }
     this.redis = redis as RedisWithScripts;
   }
 
@@ -74,6 +92,43 @@ export class LaneQueue {
         if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
       }
     }
+  }
+
+  private sendingKey(messageId: string): string {
+    return `${this.prefix}sending:${messageId}`;
+  }
+
+  private cancelKey(messageId: string): string {
+    return `${this.prefix}cancelled:${messageId}`;
+  }
+
+  /**
+   * Marks claimed messages as being sent, in one atomic step, and returns the ids the
+   * tenant cancelled first: those must not be sent. This marker, not a journal update, is
+   * what a cancel races against, so claiming costs no write to MongoDB.
+   */
+  async markSending(messageIds: readonly string[]): Promise<Set<string>> {
+    if (messageIds.length === 0) return new Set();
+    const keys = messageIds.flatMap((id) => [this.cancelKey(id), this.sendingKey(id)]);
+    const cancelled = await this.redis.commstratMarkSending(keys.length, ...keys, SENDING_MARKER_SECONDS);
+    return new Set(cancelled.map((position) => messageIds[position - 1] ?? ''));
+  }
+
+  /**
+   * Cancels a message unless a dispatcher marked it as being sent: true when cancelled,
+   * false when it is on its way to a provider. A cancelled message that is claimed later
+   * is acknowledged and never sent.
+   */
+  async cancel(messageId: string, markerSeconds: number = CANCEL_MARKER_SECONDS): Promise<boolean> {
+    return (await this.redis.commstratCancelMessage(this.sendingKey(messageId), this.cancelKey(messageId), markerSeconds)) === 1;
+  }
+
+  /** Cancels messages whatever their state (withdrawn after a failed enqueue), in one round trip. */
+  async forceCancel(messageIds: readonly string[], markerSeconds: number = CANCEL_MARKER_SECONDS): Promise<void> {
+    if (messageIds.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const id of messageIds) pipeline.set(this.cancelKey(id), '1', 'EX', markerSeconds);
+    await execOrThrow(pipeline);
   }
 
   /** Appends messages to their lanes in one round trip. */
@@ -128,6 +183,8 @@ export class LaneQueue {
       const laneIndex = PRIORITIES.indexOf(message.priority) + 1;
       pipeline.hset(this.delayedPayloadKey, message.id, `${laneIndex}|${JSON.stringify(message)}`);
       pipeline.zadd(this.delayedKey, dueAt, message.id);
+      // Waiting again, so cancellable again.
+      pipeline.del(this.sendingKey(message.id));
     }
     await execOrThrow(pipeline);
   }
@@ -144,10 +201,16 @@ export class LaneQueue {
   }
 
   /**
-   * Claims up to `count` new entries per lane for `consumer`, waiting up to `blockMs`
-   * when all lanes are empty. Entries come back highest priority first.
+   * Claims up to `count` new entries per lane (all lanes, or those named) for
+   * `consumer`, waiting up to `blockMs` when they are all empty. Entries come back
+   * highest priority first. The wait holds the connection: use one for nothing else.
    */
-  async claim(consumer: string, count: number, blockMs: number): Promise<LaneEntry[]> {
+  async claim(
+    consumer: string,
+    count: number,
+    blockMs: number,
+    lanes: readonly Priority[] = PRIORITIES,
+  ): Promise<LaneEntry[]> {
     const reply = (await this.redis.xreadgroup(
       'GROUP',
       this.group,
@@ -157,12 +220,12 @@ export class LaneQueue {
       'BLOCK',
       blockMs,
       'STREAMS',
-      ...PRIORITIES.map((lane) => this.laneKey(lane)),
-      ...PRIORITIES.map(() => '>'),
+      ...lanes.map((lane) => this.laneKey(lane)),
+      ...lanes.map(() => '>'),
     )) as [string, [string, string[]][]][] | null;
     if (reply === null) return [];
     const entries: LaneEntry[] = [];
-    for (const lane of PRIORITIES) {
+    for (const lane of lanes) {
       const stream = reply.find(([key]) => key === this.laneKey(lane));
       for (const [entryId, fields] of stream?.[1] ?? []) entries.push(toEntry(lane, entryId, fields));
     }
@@ -189,8 +252,10 @@ export class LaneQueue {
   }
 
   /**
-   * Acknowledges handled entries and deletes them from their stream, in one round trip.
-   * Deleting keeps XLEN equal to the backlog, which admission control and metrics read.
+   * Acknowledges handled entries and deletes them from their stream, with their sending
+   * markers, in one round trip. Deleting keeps XLEN equal to the backlog, which admission
+   * control and metrics read. The caller journals the outcome first, so a cancel that
+   * finds no marker afterwards finds the outcome in the journal.
    */
   async ack(entries: readonly LaneEntry[]): Promise<void> {
     if (entries.length === 0) return;
@@ -201,6 +266,7 @@ export class LaneQueue {
       pipeline.xack(this.laneKey(lane), this.group, ...ids);
       pipeline.xdel(this.laneKey(lane), ...ids);
     }
+    pipeline.unlink(...entries.map((entry) => this.sendingKey(entry.message.id)));
     await execOrThrow(pipeline);
   }
 

@@ -56,3 +56,26 @@ test('dead-lettered messages are kept with their reason', async () => {
   const [[, fields] = ['', []]] = await redis.xrange(`${prefix}dlq`, '-', '+');
   assert.equal(fields[fields.indexOf('reason') + 1], 'provider down');
 });
+
+test('a cancel and a claim race on markers: whichever comes first wins, and a deferral reopens the cancel', async () => {
+  const { redis, prefix } = await testRedis();
+  const lanes = new LaneQueue(redis, { prefix });
+  await lanes.ensureGroup();
+  const early = message('normal', 'cancelled first');
+  const late = message('normal', 'claimed first');
+  const retried = message('normal', 'deferred after its claim');
+
+  assert.equal(await lanes.cancel(early.id), true);
+  assert.deepEqual(await lanes.markSending([early.id, late.id, retried.id]), new Set([early.id]));
+  assert.equal(await lanes.cancel(late.id), false, 'being sent: too late to cancel');
+
+  await lanes.defer([{ message: retried, dueAt: Date.now() + 60_000 }]);
+  assert.equal(await lanes.cancel(retried.id), true, 'waiting for a retry: cancellable again');
+  assert.deepEqual(await lanes.markSending([retried.id]), new Set([retried.id]));
+
+  await lanes.enqueue([late]);
+  const [entry] = await lanes.claim('c1', 1, 100);
+  assert.ok(entry);
+  await lanes.ack([entry]);
+  assert.equal(await redis.exists(`${prefix}sending:${late.id}`), 0, 'the ack removes the sending marker');
+});
