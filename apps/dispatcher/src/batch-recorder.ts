@@ -65,10 +65,14 @@ export class SettledSet {
     return this.acks;
   }
 
+  /** A status change with no lane operation of its own (`sending`, before the outcome). */
+  note(statusChange: StatusChange): void {
+    this.changes.push(statusChange);
+  }
+
   /** Journal first, then Redis, then the ack: a crash in between means a resend, never a loss. */
   async commit(): Promise<void> {
-    await this.journal.recordProviderExchanges(this.exchanges);
-    await this.journal.recordStatusChanges(this.changes);
+    await this.journal.recordOutcomes(this.exchanges, this.changes);
     await this.lanes.defer(this.retries);
     await this.lanes.deadLetter(this.deadLetters);
     await this.lanes.ack(this.acks);
@@ -95,6 +99,9 @@ export class BatchRecorder {
     metrics.batchSize.observe({ provider: provider.key }, works.length);
     metrics.providerRequestDuration.observe({ provider: provider.key, outcome: label }, result.exchange.durationMs / 1000);
     const exchangeId = newId();
+    // One event for the whole batch: when it left for the provider.
+    const leftAt = result.exchange.startedAt;
+    for (const work of works) settled.note({ messageId: work.entry.message.id, event: { status: 'sending', at: leftAt, provider: provider.config.id } });
     settled.exchange({
       _id: exchangeId,
       provider: provider.key,

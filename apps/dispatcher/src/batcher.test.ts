@@ -58,3 +58,18 @@ test('shutdown skips the linger but not the provider rate', () => {
   batcher.putBack(handle, [work(handle)], 5000, 1);
   assert.equal(batcher.takeReady(2, true).length, 0);
 });
+
+test('non-critical batches leave only as far as the provider has free slots; critical ones always', () => {
+  const handle = provider(2, 0);
+  const batcher = new Batcher();
+  for (let i = 0; i < 6; i++) batcher.add(work(handle, 'bulk'), 0);
+  batcher.add(work(handle, 'critical'), 0);
+  const ready = batcher.takeReady(1, false, () => 1);
+  assert.deepEqual(ready.map((batch) => [batch.works[0]?.entry.lane, batch.works.length]), [
+    ['bulk', 2],
+    ['critical', 1],
+  ]);
+  assert.equal(batcher.size, 4);
+  assert.deepEqual(batcher.takeReady(2, false, () => 0), []);
+  assert.equal(batcher.takeReady(3, false, () => 5).length, 2);
+});

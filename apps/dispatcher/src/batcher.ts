@@ -51,15 +51,25 @@ export class Batcher {
   /**
    * Batches due now, cut to the provider's size. `force` (shutdown) skips the linger but
    * never the provider's rate: a batch put back by the rate limiter still waits.
+   * `room(provider)` caps how many non-critical batches may leave per provider (its free
+   * request slots), so they wait here rather than queue for a slot: a critical batch then
+   * never finds a queue of bulk requests ahead of it.
    */
-  takeReady(now: number, force = false): { provider: ProviderHandle; works: Work[] }[] {
+  takeReady(
+    now: number,
+    force = false,
+    room: (provider: ProviderHandle) => number = () => Number.POSITIVE_INFINITY,
+  ): { provider: ProviderHandle; works: Work[] }[] {
     const ready: { provider: ProviderHandle; works: Work[] }[] = [];
+    const started = new Map<string, number>();
     for (const [key, batch] of this.open) {
       const max = batch.provider.config.maxBatchSize;
       if (batch.notBefore > now) continue;
       const lingered = batch.urgent || now - batch.since >= batch.provider.config.lingerMs;
+      const free = () => batch.urgent || (started.get(batch.provider.key) ?? 0) < room(batch.provider);
       let took = false;
-      while (batch.works.length >= max || (batch.works.length > 0 && (lingered || force))) {
+      while ((batch.works.length >= max || (batch.works.length > 0 && (lingered || force))) && free()) {
+        if (!batch.urgent) started.set(batch.provider.key, (started.get(batch.provider.key) ?? 0) + 1);
         const works = batch.works.splice(0, max);
         this.count -= works.length;
         ready.push({ provider: batch.provider, works });

@@ -21,7 +21,15 @@ import { BatchRecorder, change } from './batch-recorder.ts';
 import type { ProviderHandle, ProviderRegistry } from './provider-registry.ts';
 
 export interface DispatcherDeps {
+  /** Lane operations that never wait (claims without BLOCK, acks, deferrals). */
   readonly lanes: LaneQueue;
+  /**
+   * Blocking claims, each on its own connection: `shared` waits on the other lanes when
+   * all are empty, `critical` is the critical lane's own loop, which waits on that lane
+   * alone and so takes a critical message the moment it arrives, whatever the other
+   * lanes are doing.
+   */
+  readonly waitingLanes: { readonly shared: LaneQueue; readonly critical: LaneQueue };
   readonly journal: Journal;
   readonly routing: Pick<RoutingCache, 'resolve'>;
   readonly providers: ProviderRegistry;
@@ -52,13 +60,15 @@ export interface DispatcherDeps {
  */
 export class Dispatcher {
   private running = false;
-  private loop: Promise<void> | undefined;
+  private loops: Promise<void>[] = [];
   private readonly deps: DispatcherDeps;
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly batcher = new Batcher();
   private readonly recorder: BatchRecorder;
   private readonly sends = new Set<Promise<void>>();
+  /** Sends started per provider and not yet answered: what its free slots are counted from. */
+  private readonly sending = new Map<string, number>();
   /** Entry ids this replica holds, so a reclaim never takes its own work twice. */
   private readonly held = new Set<string>();
   private laneState: LaneSelectionState | undefined;
@@ -77,26 +87,46 @@ export class Dispatcher {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loop = this.run();
+    this.loops = [this.runCritical(), this.run()];
   }
 
   /** Stops claiming, sends what is batched, waits for every send to be recorded and acked. */
   async stop(): Promise<void> {
     this.running = false;
-    await this.loop;
+    await Promise.all(this.loops);
   }
 
-  private async run(): Promise<void> {
+  /** Runs `step` until stopped; a failed step is logged and retried after a pause. */
+  private async repeat(name: string, step: () => Promise<void>): Promise<void> {
     while (this.running) {
       try {
-        await this.cycle();
+        await step();
       } catch (error) {
-        // Claimed entries of a failed cycle stay pending and are reclaimed; pause so an
+        // Claimed entries of a failed step stay pending and are reclaimed; pause so an
         // outage of Redis, MongoDB or PostgreSQL does not become a busy loop.
-        this.deps.logger.error('dispatch cycle failed', { error: error instanceof Error ? error.message : String(error) });
+        this.deps.logger.error(`${name} failed`, { error: error instanceof Error ? error.message : String(error) });
         await sleep(500);
       }
     }
+  }
+
+  /**
+   * The critical lane's loop: waits on that lane alone, plans what comes and sends it at
+   * once (critical batches never linger and never wait for a slot behind other lanes).
+   * It is not bound by maxInFlight: critical traffic is small and must never queue.
+   */
+  private async runCritical(): Promise<void> {
+    await this.repeat('critical claim', async () => {
+      const { consumer, claimCount, blockMs } = this.deps;
+      const entries = await this.deps.waitingLanes.critical.claim(consumer, claimCount, blockMs, ['critical']);
+      if (entries.length === 0) return;
+      await this.plan(entries, this.clock());
+      this.flush(this.clock(), false);
+    });
+  }
+
+  private async run(): Promise<void> {
+    await this.repeat('dispatch cycle', () => this.cycle());
     // Drain: what is batched goes now (within the rates), then every send is recorded.
     while (this.batcher.size > 0 || this.sends.size > 0) {
       this.flush(this.clock(), true);
@@ -140,22 +170,20 @@ export class Dispatcher {
   }
 
   /**
-   * Critical first, up to the whole budget, read straight from its lane so no sampling
-   * delay applies; the rest of the budget is shared by weight. With nothing anywhere,
-   * waits on all lanes (but never past the next batch's linger deadline).
+   * The lanes below critical (which has its own loop), the budget shared by weight.
+   * With nothing anywhere, waits on those lanes (but never past the next batch's linger
+   * deadline).
    */
   private async claim(budget: number, now: number): Promise<LaneEntry[]> {
     const { lanes, consumer } = this.deps;
-    const critical = await lanes.claimLanes(consumer, { critical: budget });
     const selection = selectLanes({
       backlog: { ...this.backlog, critical: 0 },
-      claimCount: budget - critical.length,
+      claimCount: budget,
       state: this.laneState,
       weights: this.deps.laneWeights,
     });
     this.laneState = selection.state;
-    const shared = await lanes.claimLanes(consumer, { ...selection.claims, critical: 0 });
-    const entries = [...critical, ...shared];
+    const entries = await lanes.claimLanes(consumer, { ...selection.claims, critical: 0 });
     if (entries.length > 0) return entries;
     const deadline = this.batcher.nextDeadline();
     if (deadline !== undefined) {
@@ -165,7 +193,13 @@ export class Dispatcher {
       await sleep(Math.min(20, Math.max(1, deadline - now)));
       return [];
     }
-    const blocked = await lanes.claim(consumer, Math.max(1, Math.floor(budget / PRIORITIES.length)), this.deps.blockMs);
+    const shared = PRIORITIES.filter((lane) => lane !== 'critical');
+    const blocked = await this.deps.waitingLanes.shared.claim(
+      consumer,
+      Math.max(1, Math.floor(budget / shared.length)),
+      this.deps.blockMs,
+      shared,
+    );
     if (blocked.length > 0) this.lastDepths = 0; // the lanes moved; sample again soon
     return blocked;
   }
@@ -174,16 +208,13 @@ export class Dispatcher {
   private async plan(entries: readonly LaneEntry[], now: number): Promise<void> {
     for (const entry of entries) this.held.add(entry.entryId);
     this.deps.metrics.inFlight.set(this.held.size);
-    const skipped = await this.deps.journal.transitionMany(
-      entries.map((entry) => entry.message.id),
-      // `sending` too: an entry reclaimed from a replica that died mid-batch goes again.
-      ['queued', 'scheduled', 'sending'],
-      { status: 'sending', at: new Date(now) },
-    );
+    // A Redis marker, not a journal write, settles the race with a cancel; an entry
+    // reclaimed from a replica that died mid-batch is marked again and goes again.
+    const cancelled = await this.deps.lanes.markSending(entries.map((entry) => entry.message.id));
     const settled = this.recorder.begin();
     for (const entry of entries) {
-      if (skipped.has(entry.message.id)) {
-        settled.ack(entry); // cancelled (or already handled) meanwhile
+      if (cancelled.has(entry.message.id)) {
+        settled.ack(entry); // cancelled by the tenant: its journal says so already
         continue;
       }
       const work = await this.route(entry, now, settled);
@@ -242,10 +273,19 @@ export class Dispatcher {
     }
   }
 
-  /** Starts every batch that is due; each send records and acks on its own. */
+  /**
+   * Starts every batch that is due and has a free request slot at its provider; each
+   * send records and acks on its own, and its end starts the next batch.
+   */
   private flush(now: number, force: boolean): void {
-    for (const { provider, works } of this.batcher.takeReady(now, force)) {
-      const send = this.send(provider, works).finally(() => this.sends.delete(send));
+    const room = (provider: ProviderHandle) => provider.config.concurrency - (this.sending.get(provider.key) ?? 0);
+    for (const { provider, works } of this.batcher.takeReady(now, force, room)) {
+      this.sending.set(provider.key, (this.sending.get(provider.key) ?? 0) + 1);
+      const send = this.send(provider, works).finally(() => {
+        this.sending.set(provider.key, (this.sending.get(provider.key) ?? 1) - 1);
+        this.sends.delete(send);
+        if (this.batcher.size > 0) this.flush(this.clock(), !this.running);
+      });
       this.sends.add(send);
     }
   }

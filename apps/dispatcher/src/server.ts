@@ -46,17 +46,20 @@ export async function startDispatcher(
       level: config.logLevel,
       gelf: config.gelfHost === undefined ? undefined : { host: config.gelfHost, port: config.gelfPort },
     });
-  // Blocking claims hold this connection; everything else uses the second one.
+  // A blocking claim holds its connection until entries come: the idle wait on the
+  // shared lanes and the critical lane's own loop each have one; everything else
+  // (claims without waiting, acks, rates) shares the third.
   const claimRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+  const criticalRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
-  for (const connection of [claimRedis, redis]) {
+  for (const connection of [claimRedis, criticalRedis, redis]) {
     reportRedisErrors(connection, (error) => logger.warn('Redis connection error', { error: error.message }));
   }
   const mongo = new MongoClient(config.mongoUrl, { ignoreUndefined: true, serverSelectionTimeoutMS: 5000 });
   const sql = postgres(config.postgresUrl, { max: 4, onnotice: () => {} });
   await mongo.connect();
   const journal = new Journal(mongo.db());
-  const lanes = new LaneQueue(claimRedis, { prefix: config.redisPrefix });
+  const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
   await lanes.ensureGroup();
 
   const registry = createRegistry('dispatcher');
@@ -69,6 +72,10 @@ export async function startDispatcher(
   });
   const dispatcher = new Dispatcher({
     lanes,
+    waitingLanes: {
+      shared: new LaneQueue(claimRedis, { prefix: config.redisPrefix }),
+      critical: new LaneQueue(criticalRedis, { prefix: config.redisPrefix }),
+    },
     journal,
     routing: new RoutingCache(sql),
     providers: new ProviderRegistry(metrics, {
@@ -110,7 +117,7 @@ export async function startDispatcher(
     async close() {
       await dispatcher.stop();
       await http.close();
-      await Promise.allSettled([claimRedis.quit(), redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+      await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },
   };

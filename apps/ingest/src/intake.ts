@@ -1,6 +1,8 @@
 import {
   BatchRejectedError,
   CommstratError,
+  ConflictError,
+  NotFoundError,
   DependencyUnavailableError,
   LanesFullError,
   ValidationError,
@@ -17,6 +19,9 @@ import type { RoutingCache, Tenant } from '@commstrat/config';
 import type { Journal, RequestRecord } from '@commstrat/journal';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { IdempotencyReservation, IdempotencyStore, LaneQueue } from '@commstrat/queue';
+
+/** States a tenant may still cancel from. */
+const CANCELLABLE: readonly MessageStatus[] = ['accepted', 'queued', 'scheduled'];
 
 export interface IntakeDeps {
   readonly journal: Journal;
@@ -276,18 +281,41 @@ export class Intake {
   }
 
   /**
+   * Cancels a message of the tenant that no dispatcher has taken yet, or explains why
+   * not: 404 when it is not the tenant's, 409 when it is being sent or already ended.
+   * The Redis marker decides the race with a dispatcher; the journal is read again
+   * after it, since a message may have been sent and acknowledged just before.
+   */
+  async cancel(tenant: Tenant, id: string): Promise<void> {
+    const refuse = (status: MessageStatus) => new ConflictError(`message is ${status} and can no longer be cancelled`);
+    const before = await this.deps.journal.findMessage(tenant.id, id);
+    if (before === null) throw new NotFoundError('message');
+    if (!CANCELLABLE.includes(before.status)) throw refuse(before.status);
+    if (!(await this.deps.lanes.cancel(id))) throw refuse('sending');
+    const after = await this.deps.journal.findMessage(tenant.id, id);
+    if (after !== null && !CANCELLABLE.includes(after.status)) throw refuse(after.status);
+    await this.deps.journal.recordStatusChanges([
+      { messageId: id, event: { status: 'cancelled', at: new Date(), reason: 'cancelled by the tenant' } },
+    ]);
+  }
+
+  /**
    * The producer is told these messages were not accepted, so they must never be sent:
    * they end `rejected` and the request is marked handled for the recovery pass. Had the
-   * enqueue reached Redis after all, the dispatcher skips them (they are not `queued`).
+   * enqueue reached Redis after all, the dispatcher skips them thanks to their cancel
+   * markers — written only if Redis answers here; if it does not, the error is logged.
    */
   private async withdraw(batchId: string, messages: readonly Message[]): Promise<void> {
     try {
-      await this.deps.journal.transitionMany(
-        messages.map((m) => m.id),
-        ['queued', 'scheduled'],
-        { status: 'rejected', at: new Date(), reason: 'not accepted: lanes (Redis) unavailable' },
+      const ids = messages.map((m) => m.id);
+      await this.deps.journal.recordStatusChanges(
+        ids.map((messageId) => ({
+          messageId,
+          event: { status: 'rejected', at: new Date(), reason: 'not accepted: lanes (Redis) unavailable' },
+        })),
       );
       await this.deps.journal.markEnqueued([batchId]);
+      await this.deps.lanes.forceCancel(ids);
     } catch (error) {
       this.deps.logger.error('could not withdraw messages the producer was told were not accepted', {
         batch_id: batchId,

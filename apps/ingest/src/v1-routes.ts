@@ -1,7 +1,6 @@
 import express, { type Response, type Router } from 'express';
 import {
   BatchTooLargeError,
-  ConflictError,
   NotFoundError,
 
   ACTIVE_STATES,
@@ -37,7 +36,6 @@ const tenantOf = (res: Response): Tenant => {
 };
 
 const STATUSES: readonly string[] = [...ACTIVE_STATES, ...TERMINAL_STATES];
-const CANCELLABLE: readonly MessageStatus[] = ['accepted', 'queued', 'scheduled'];
 
 /** The authenticated /v1 routes. Body parsing and auth are mounted by the caller. */
 export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Router {
@@ -64,8 +62,7 @@ export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Rou
   router.get('/messages', async (req, res) => {
     const query = parseListQuery(req.query);
     const page = await deps.journal.listMessages(tenantOf(res).id, query);
-    const next = page.length === query.limit ? page.at(-1)?.id : undefined;
-    res.json({ messages: page.map((message) => messageView(message)), next_after: next ?? null });
+    res.json({ messages: page.messages.map((message) => messageView(message)), next_after: page.nextAfter });
   });
 
   router.get('/messages/:id', async (req, res) => {
@@ -78,17 +75,10 @@ export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Rou
   });
 
   router.delete('/messages/:id', async (req, res) => {
-    const tenant = tenantOf(res);
     const id = req.params['id'] ?? '';
-    const event = { status: 'cancelled' as const, at: new Date(), reason: 'cancelled by the tenant' };
-    if (await deps.journal.transition(tenant.id, id, CANCELLABLE, event)) {
-      state(res).logger.info('message cancelled', { message_id: id });
-      res.json({ id, status: 'cancelled' });
-      return;
-    }
-    const message = await deps.journal.findMessage(tenant.id, id);
-    if (message === null) throw new NotFoundError('message');
-    throw new ConflictError(`message is ${message.status} and can no longer be cancelled`);
+    await deps.intake.cancel(tenantOf(res), id);
+    state(res).logger.info('message cancelled', { message_id: id });
+    res.json({ id, status: 'cancelled' });
   });
 
   router.get('/batches/:id', async (req, res) => {

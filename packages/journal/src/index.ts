@@ -1,5 +1,6 @@
 export {
   Journal,
+  type MessagePage,
   type MessageQuery,
   type ProviderExchange,
   type RequestRecord,

@@ -108,6 +108,28 @@ test('a queued message can be cancelled, is never sent, and cannot be cancelled 
   assert.equal(after.body.status, 'cancelled');
 });
 
+test('a message being sent cannot be cancelled; once sent, listings and batch counts show it sent', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  const { body } = await deployment.api('POST', '/v1/messages/batch', { messages: [sms('one'), sms('two')] });
+  const [first, second] = body.accepted.map((item: { id: string }) => item.id);
+  await deployment.lanes.markSending([first]); // what a dispatcher does when it claims it
+  const refused = await deployment.api('DELETE', `/v1/messages/${first}`);
+  assert.equal(refused.status, 409);
+  assert.match(refused.body.error.message, /sending/);
+
+  await deployment.startDispatcher();
+  await eventually('both messages to be sent', async () => {
+    const { body: batch } = await deployment.api('GET', `/v1/batches/${body.batch_id}`);
+    return batch.by_status.sent === 2 ? batch : undefined;
+  });
+  const sent = await deployment.api('GET', '/v1/messages?status=sent');
+  assert.deepEqual(sent.body.messages.map((m: { id: string }) => m.id).sort(), [first, second].sort());
+  assert.deepEqual((await deployment.api('GET', '/v1/messages?status=queued')).body.messages, []);
+  const view = await deployment.api('GET', `/v1/messages/${second}`);
+  assert.deepEqual(view.body.timeline.map((e: { status: string }) => e.status), ['accepted', 'queued', 'sending', 'sent']);
+  assert.equal((await deployment.api('DELETE', `/v1/messages/${second}`)).status, 409);
+});
+
 test('another tenant can neither cancel a message nor see its batch', async () => {
   const deployment = await startDeployment({ dispatcher: false });
   const { body } = await deployment.api('POST', '/v1/messages/batch', { messages: [sms('mine')] });

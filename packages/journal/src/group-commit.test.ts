@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GroupCommit } from './group-commit.ts';
+
+test('items added while a write is in flight go together in the next write', async () => {
+  const writes: number[][] = [];
+  let release: () => void = () => undefined;
+  const commit = new GroupCommit<number>(async (items) => {
+    writes.push([...items]);
+    if (writes.length === 1) await new Promise<void>((resolve) => (release = resolve));
+  });
+  const first = commit.add(1);
+  const rest = [commit.add(2), commit.add(3), commit.add(4)];
+  release();
+  await Promise.all([first, ...rest]);
+  assert.deepEqual(writes, [[1], [2, 3, 4]]);
+});
+
+test('a failed write rejects its callers only; the next items are still written', async () => {
+  const written: number[] = [];
+  let fail = true;
+  const commit = new GroupCommit<number>((items) => {
+    if (fail) {
+      fail = false;
+      return Promise.reject(new Error('server went away'));
+    }
+    written.push(...items);
+    return Promise.resolve();
+  });
+  await assert.rejects(commit.add(1), /server went away/);
+  await commit.add(2);
+  assert.deepEqual(written, [2]);
+});
