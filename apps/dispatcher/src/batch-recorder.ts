@@ -99,6 +99,7 @@ export class BatchRecorder {
     metrics.batchSize.observe({ provider: provider.key }, works.length);
     metrics.providerRequestDuration.observe({ provider: provider.key, outcome: label }, result.exchange.durationMs / 1000);
     const exchangeId = newId();
+    const accepted = result.outcomes.filter((item) => item.outcome === 'accepted');
     // One event for the whole batch: when it left for the provider.
     const leftAt = result.exchange.startedAt;
     for (const work of works) settled.note({ messageId: work.entry.message.id, event: { status: 'sending', at: leftAt, provider: provider.config.id } });
@@ -112,9 +113,8 @@ export class BatchRecorder {
       outcome: result.error === undefined ? 'accepted' : result.error.retryable ? 'error' : 'rejected',
       started_at: result.exchange.startedAt,
       duration_ms: result.exchange.durationMs,
-      accepted: result.outcomes.flatMap((item) =>
-        item.outcome === 'accepted' ? [{ message_id: item.messageId, provider_message_id: item.providerMessageId }] : [],
-      ),
+      accepted_ids: accepted.map((item) => item.messageId),
+      provider_message_ids: accepted.map((item) => item.providerMessageId),
     });
 
     if (result.error === undefined) {

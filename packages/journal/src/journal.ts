@@ -34,14 +34,20 @@ export interface ProviderExchange {
   readonly _id: string;
   readonly provider: string;
   readonly message_ids: readonly string[];
-  readonly request: unknown;
-  readonly response: unknown;
+  /** The request body as sent, and the response body as received (text). */
+  readonly request: string;
+  readonly response: string;
   readonly http_status: number | undefined;
   readonly outcome: 'accepted' | 'rejected' | 'error';
   readonly started_at: Date;
   readonly duration_ms: number;
-  /** The provider's id for each message it accepted: what delivery receipts refer to. */
-  readonly accepted?: readonly { readonly message_id: string; readonly provider_message_id: string }[];
+  /**
+   * The messages the provider accepted and its id for each (parallel arrays): what
+   * delivery receipts refer to. Flat string arrays, not one sub-document per message:
+   * FerretDB writes them about twice as fast.
+   */
+  readonly accepted_ids?: readonly string[];
+  readonly provider_message_ids?: readonly string[];
 }
 
 /** A state change of one message, appended to its timeline. */
@@ -101,7 +107,7 @@ export class Journal {
     const wanted: [Pick<Collection, 'createIndex'>, Record<string, 1 | -1>, string][] = [
       [this.messages, { tenant_id: 1, created_at: -1 }, 'tenant_created'],
       [this.messages, { tenant_id: 1, status: 1 }, 'tenant_status'],
-      [this.exchanges, { 'accepted.provider_message_id': 1 }, 'provider_message_id'],
+      [this.exchanges, { provider_message_ids: 1 }, 'provider_message_ids'],
       [this.messages, { request_id: 1 }, 'request'],
       [this.requests, { tenant_id: 1, received_at: -1 }, 'tenant_received'],
       [this.requests, { enqueued: 1, received_at: 1 }, 'not_enqueued'],
@@ -270,12 +276,12 @@ export class Journal {
   /** The provider's ids of a message, by the exchange that carried it. */
   async providerMessageIds(messageId: string): Promise<Map<string, string>> {
     const exchanges = await this.exchanges
-      .find({ message_ids: messageId, outcome: 'accepted' }, { projection: { accepted: 1 } })
+      .find({ message_ids: messageId, outcome: 'accepted' }, { projection: { accepted_ids: 1, provider_message_ids: 1 } })
       .toArray();
     const ids = new Map<string, string>();
     for (const exchange of exchanges) {
-      const found = exchange.accepted?.find((item) => item.message_id === messageId);
-      if (found !== undefined) ids.set(exchange._id, found.provider_message_id);
+      const found = exchange.provider_message_ids?.[exchange.accepted_ids?.indexOf(messageId) ?? -1];
+      if (found !== undefined) ids.set(exchange._id, found);
     }
     return ids;
   }

@@ -5,10 +5,15 @@ export type MessageOutcome =
   | { readonly messageId: string; readonly outcome: 'accepted'; readonly providerMessageId: string }
   | { readonly messageId: string; readonly outcome: 'rejected'; readonly reason: string };
 
-/** The raw exchange, journaled as it happened. */
+/**
+ * The raw exchange, journaled as it happened: the bodies as text, byte for byte what
+ * went over the wire (a nested document per message would cost the journal 2-4x more).
+ */
 export interface ExchangeRecord {
-  readonly request: unknown;
-  readonly response: unknown;
+  /** The request body as sent. */
+  readonly request: string;
+  /** The response body as received, or what went wrong when there was none. */
+  readonly response: string;
   readonly httpStatus: number | undefined;
   readonly startedAt: Date;
   readonly durationMs: number;

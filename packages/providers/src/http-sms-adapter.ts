@@ -55,7 +55,8 @@ export class HttpSmsAdapter implements ProviderAdapter {
     const startedAt = new Date();
     const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 10_000);
     let httpStatus: number | undefined;
-    let response: unknown;
+    const body = JSON.stringify(request);
+    let responseText = '';
     let error: CommstratError | undefined;
     let outcomes: MessageOutcome[] = [];
     try {
@@ -68,12 +69,12 @@ export class HttpSmsAdapter implements ProviderAdapter {
           // a crash between send and ack carries the same key.
           'idempotency-key': messages.map((m) => m.id).join(',').slice(0, 200),
         },
-        body: JSON.stringify(request),
+        body,
         signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       });
       httpStatus = reply.status;
-      const text = await reply.text();
-      response = parseJson(text);
+      responseText = await reply.text();
+      const response = parseJson(responseText);
       if (reply.ok) {
         outcomes = toOutcomes(response, messages);
       } else {
@@ -85,11 +86,11 @@ export class HttpSmsAdapter implements ProviderAdapter {
           ? `provider ${this.id} did not answer in time`
           : `provider ${this.id} is unreachable`;
       error = new ProviderUnavailableError(message, { cause });
-      response = { error: cause instanceof Error ? cause.message : String(cause) };
+      responseText = JSON.stringify({ error: cause instanceof Error ? cause.message : String(cause) });
     }
     const exchange = {
-      request,
-      response,
+      request: body,
+      response: responseText,
       httpStatus,
       startedAt,
       durationMs: Date.now() - startedAt.getTime(),

@@ -14,6 +14,7 @@ import { loadDispatcherConfig, startDispatcher, type RunningDispatcher } from '@
 import { loadIngestConfig, startIngest, type RunningIngest } from '@commstrat/ingest';
 import { createLogger, createRegistry } from '@commstrat/observability';
 import { LaneQueue } from '@commstrat/queue';
+import { Journal } from '@commstrat/journal';
 import type { Sql } from 'postgres';
 import { createSandboxApp, type SandboxBehaviour } from '@commstrat/sandbox';
 import { Cleanup, testMongo, testPostgres, testRedis, type Owner } from './harness.ts';
@@ -69,6 +70,8 @@ export interface Deployment {
   startDispatcher(env?: Record<string, string>, options?: { clock?: () => number }): Promise<RunningDispatcher>;
   /** The deployment's lanes, for tests to inspect. */
   readonly lanes: LaneQueue;
+  /** The deployment's journal, for tests to inspect. */
+  readonly journal: Journal;
   /** The deployment's PostgreSQL database, for tests that change configuration. */
   readonly sql: Sql;
 }
@@ -155,6 +158,7 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     startIngest: startIngestReplica,
     startDispatcher: startReplica,
     lanes: new LaneQueue(redis, { prefix }),
+    journal: new Journal(mongo.db),
     sql: pg.sql,
     async addTenant(id) {
       const key = generateApiKey();
