@@ -99,10 +99,13 @@ export class BatchRecorder {
     metrics.batchSize.observe({ provider: provider.key }, works.length);
     metrics.providerRequestDuration.observe({ provider: provider.key, outcome: label }, result.exchange.durationMs / 1000);
     const exchangeId = newId();
-    const accepted = result.outcomes.filter((item) => item.outcome === 'accepted');
+    const providerIds = new Map(
+      result.outcomes.flatMap((item) => (item.outcome === 'accepted' ? [[item.messageId, item.providerMessageId]] : [])),
+    );
     // One event for the whole batch: when it left for the provider.
     const leftAt = result.exchange.startedAt;
-    for (const work of works) settled.note({ messageId: work.entry.message.id, event: { status: 'sending', at: leftAt, provider: provider.config.id } });
+    const sending = { status: 'sending', at: leftAt, provider: provider.config.id } as const;
+    for (const work of works) settled.note({ messageId: work.entry.message.id, event: sending });
     settled.exchange({
       _id: exchangeId,
       provider: provider.key,
@@ -113,24 +116,28 @@ export class BatchRecorder {
       outcome: result.error === undefined ? 'accepted' : result.error.retryable ? 'error' : 'rejected',
       started_at: result.exchange.startedAt,
       duration_ms: result.exchange.durationMs,
-      accepted_ids: accepted.map((item) => item.messageId),
-      provider_message_ids: accepted.map((item) => item.providerMessageId),
+      provider_message_ids: works.map((work) => providerIds.get(work.entry.message.id) ?? null),
     });
 
     if (result.error === undefined) {
       const byId = new Map(works.map((work) => [work.entry.message.id, work]));
+      // The same event for the whole batch, so it is one journal document; the
+      // provider's id per message is in the exchange record.
+      const sent = { status: 'sent', at: new Date(now), provider: provider.config.id, exchange_id: exchangeId } as const;
+      const counts = { accepted: 0, rejected: 0 };
       for (const item of result.outcomes) {
         const work = byId.get(item.messageId);
         if (work === undefined) continue;
-        metrics.messagesDispatched.inc({ provider: provider.key, outcome: item.outcome });
+        counts[item.outcome] += 1;
         settled.finish(
           work.entry,
           item.outcome === 'accepted'
-            ? // The same event for the whole batch, so it is one journal write; the
-              // provider's id per message is in the exchange record.
-              { messageId: item.messageId, event: { status: 'sent', at: new Date(now), provider: provider.config.id, exchange_id: exchangeId } }
+            ? { messageId: item.messageId, event: sent }
             : change(item.messageId, 'failed', now, `provider ${provider.config.id} rejected it: ${item.reason}`),
         );
+      }
+      for (const [outcome, count] of Object.entries(counts)) {
+        if (count > 0) metrics.messagesDispatched.inc({ provider: provider.key, outcome }, count);
       }
       return;
     }

@@ -32,10 +32,10 @@ test('a message posted to ingest reaches the sandbox provider and shows as sent'
 
   // The exchange is journaled as it went over the wire: bodies as text, ids flat.
   const [exchange] = await deployment.journal.findProviderExchanges(accepted.body.id);
+  assert.deepEqual(exchange?.message_ids, [accepted.body.id]);
   assert.equal(exchange?.outcome, 'accepted');
   assert.equal(JSON.parse(exchange?.request ?? '{}').messages[0].client_ref, accepted.body.id);
   assert.equal(JSON.parse(exchange?.response ?? '{}').results[0].message_id, received?.message_id);
-  assert.deepEqual(exchange?.accepted_ids, [accepted.body.id]);
   assert.deepEqual(exchange?.provider_message_ids, [received?.message_id]);
 });
 

@@ -52,6 +52,40 @@ test('status changes are appended to the timeline in order, grouped by event', a
   assert.equal(foundB?.timeline.at(-1)?.reason, 'invalid_number');
 });
 
+test('the status changes of a batch are one document per distinct sequence, merged back in order', async () => {
+  const { db } = await testMongo();
+  const journal = new Journal(db);
+  const [a, b, c] = [aMessage('t1'), aMessage('t1'), aMessage('t1')];
+  await journal.recordAccepted(
+    { _id: newId(), tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: [a.id, b.id, c.id], enqueued: true },
+    [a, b, c],
+  );
+  const leftAt = new Date(Date.now() + 1000);
+  const answeredAt = new Date(Date.now() + 1005);
+  const sending = { status: 'sending', at: leftAt, provider: 'p1' } as const;
+  const sent = { status: 'sent', at: answeredAt, provider: 'p1', exchange_id: 'x' } as const;
+  await journal.recordOutcomes(
+    [],
+    [
+      { messageId: a.id, event: sending },
+      { messageId: b.id, event: sending },
+      { messageId: c.id, event: sending },
+      { messageId: a.id, event: sent },
+      { messageId: b.id, event: sent },
+      { messageId: c.id, event: { status: 'failed', at: answeredAt, reason: 'invalid_number' } },
+    ],
+  );
+  assert.equal(await db.collection('status_events').countDocuments(), 2, 'a and b share one document');
+  const found = await journal.findMessages([a.id, c.id]);
+  const foundA = found.find((m) => m.id === a.id);
+  const foundC = found.find((m) => m.id === c.id);
+  assert.deepEqual(foundA?.timeline.map((e) => e.status), ['accepted', 'queued', 'sending', 'sent']);
+  assert.equal(foundA?.status, 'sent');
+  assert.deepEqual(foundC?.timeline.map((e) => e.status), ['accepted', 'queued', 'sending', 'failed']);
+  assert.equal(foundC?.status, 'failed');
+  assert.deepEqual(await journal.countByStatus('t1', a.request_id), { sent: 1 });
+});
+
 test('provider exchanges are found by any message they carried', async () => {
   const { db } = await testMongo();
   const journal = new Journal(db);
