@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Express, type Request, type Response } from 'express';
+import { isValidE164 } from '@commstrat/core';
 import { monitoringRouter, type Registry } from '@commstrat/observability';
-import { isValidPhoneNumber } from 'libphonenumber-js';
 import { DEFAULT_BEHAVIOUR, SecondWindowLimiter, type SandboxBehaviour } from './behaviour.ts';
 import { ReceivedStore, type ReceivedSms } from './received-store.ts';
 
@@ -70,7 +70,7 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
     const stored: ReceivedSms[] = [];
     const results = items.map((item): ItemResult => {
       const clientRef = typeof item.client_ref === 'string' ? item.client_ref : undefined;
-      if (typeof item.to !== 'string' || !isValidPhoneNumber(item.to)) {
+      if (typeof item.to !== 'string' || !isValidE164(item.to)) {
         return { client_ref: clientRef, status: 'rejected', error: { code: 'invalid_number', message: 'to is not a valid E.164 number' } };
       }
       if (typeof item.text !== 'string' || item.text.length === 0) {

@@ -92,3 +92,4 @@ export {
   type CircuitState,
   type CircuitStatus,
 } from './circuit-breaker.ts';
+export { isValidE164 } from './phone.ts';

@@ -1,7 +1,7 @@
-import { isValidPhoneNumber } from 'libphonenumber-js';
 import { createAjv, toFieldProblems } from './ajv.ts';
 import { ValidationError, type FieldProblem } from './errors.ts';
 import { messageRequestSchema, type MessageRequest } from './message-schema.ts';
+import { isValidE164 } from './phone.ts';
 
 const validateSchema = createAjv().compile<MessageRequest>(messageRequestSchema);
 
@@ -22,7 +22,7 @@ export function validateMessageRequest(input: unknown, now: Date = new Date()): 
   const message = input;
   const problems: FieldProblem[] = [];
   const phone = message.recipient.phone;
-  if (phone !== undefined && !isValidPhoneNumber(phone)) {
+  if (phone !== undefined && !isValidE164(phone)) {
     throw new ValidationError(
       [{ path: '/recipient/phone', message: 'is not a valid phone number in E.164 form' }],
       'invalid_phone_number',
