@@ -162,7 +162,11 @@ export class Intake {
     };
     let journaled: boolean;
     try {
-      journaled = await this.deps.journal.recordAccepted(record, fresh.map(({ message }) => message));
+      journaled = await this.deps.journal.recordAccepted(
+        record,
+        fresh.map(({ message }) => message),
+        options.batchId === undefined,
+      );
     } catch (cause) {
       await this.releaseKeys(tenant, fresh);
       throw new DependencyUnavailableError('journal (MongoDB)', cause);

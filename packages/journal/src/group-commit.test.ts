@@ -31,3 +31,16 @@ test('a failed write rejects its callers only; the next items are still written'
   await commit.add(2);
   assert.deepEqual(written, [2]);
 });
+
+test('one write carries at most maxItems; the rest follow in order', async () => {
+  const writes: number[][] = [];
+  let release: () => void = () => undefined;
+  const commit = new GroupCommit<number>(async (items) => {
+    writes.push([...items]);
+    if (writes.length === 1) await new Promise<void>((resolve) => (release = resolve));
+  }, 2);
+  const all = [1, 2, 3, 4, 5].map((n) => commit.add(n));
+  release();
+  await Promise.all(all);
+  assert.deepEqual(writes, [[1], [2, 3], [4, 5]]);
+});

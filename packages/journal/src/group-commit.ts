@@ -6,11 +6,17 @@
  */
 export class GroupCommit<T> {
   private readonly write: (items: readonly T[]) => Promise<void>;
+  private readonly maxItems: number;
   private waiting: { item: T; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private writing = false;
 
-  constructor(write: (items: readonly T[]) => Promise<void>) {
+  /**
+   * `maxItems` bounds one write: serialising it is synchronous work, and a huge one
+   * would stall everything else the process does (a critical message waiting to go).
+   */
+  constructor(write: (items: readonly T[]) => Promise<void>, maxItems = Number.POSITIVE_INFINITY) {
     this.write = write;
+    this.maxItems = maxItems;
   }
 
   add(item: T): Promise<void> {
@@ -23,8 +29,7 @@ export class GroupCommit<T> {
   private async drain(): Promise<void> {
     this.writing = true;
     while (this.waiting.length > 0) {
-      const group = this.waiting;
-      this.waiting = [];
+      const group = this.waiting.splice(0, this.maxItems);
       try {
         await this.write(group.map(({ item }) => item));
         for (const { resolve } of group) resolve();
