@@ -89,8 +89,9 @@ export class BatchRecorder {
     this.random = random;
   }
 
-  begin(): SettledSet {
-    return new SettledSet(this.deps.journal, this.deps.lanes);
+  /** A new set, written to the given lanes' connection (default: the shared one). */
+  begin(lanes: LaneQueue = this.deps.lanes): SettledSet {
+    return new SettledSet(this.deps.journal, lanes);
   }
 
   record(settled: SettledSet, provider: ProviderHandle, works: readonly Work[], result: SendResult, now: number): void {

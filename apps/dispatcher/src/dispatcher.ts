@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import {
   CommstratError,
   PRIORITIES,
@@ -30,6 +30,12 @@ export interface DispatcherDeps {
    * lanes are doing.
    */
   readonly waitingLanes: { readonly shared: LaneQueue; readonly critical: LaneQueue };
+  /**
+   * The critical lane's other Redis operations (markers, rate tokens, acks) on a
+   * connection of their own, so they never queue behind the other lanes' large claims
+   * and acks.
+   */
+  readonly urgent: { readonly lanes: LaneQueue; readonly rateLimiter: Pick<ProviderRateLimiter, 'take'> };
   readonly journal: Journal;
   readonly routing: Pick<RoutingCache, 'resolve'>;
   readonly providers: ProviderRegistry;
@@ -210,9 +216,13 @@ export class Dispatcher {
     this.deps.metrics.inFlight.set(this.held.size);
     // A Redis marker, not a journal write, settles the race with a cancel; an entry
     // reclaimed from a replica that died mid-batch is marked again and goes again.
-    const cancelled = await this.deps.lanes.markSending(entries.map((entry) => entry.message.id));
-    const settled = this.recorder.begin();
-    for (const entry of entries) {
+    const { lanes } = this.ops(entries);
+    const cancelled = await lanes.markSending(entries.map((entry) => entry.message.id));
+    const settled = this.recorder.begin(lanes);
+    for (const [i, entry] of entries.entries()) {
+      // Awaits on cached routes never reach the event loop: let it turn every so often,
+      // so a critical claim answered meanwhile is not held up by a long bulk claim.
+      if (i > 0 && i % PLAN_SLICE === 0) await yieldToEventLoop();
       if (cancelled.has(entry.message.id)) {
         settled.ack(entry); // cancelled by the tenant: its journal says so already
         continue;
@@ -290,13 +300,19 @@ export class Dispatcher {
     }
   }
 
+  /** The Redis operations for these entries: the critical lane's own when all are critical. */
+  private ops(entries: readonly LaneEntry[]): { lanes: LaneQueue; rateLimiter: Pick<ProviderRateLimiter, 'take'> } {
+    return entries.length > 0 && entries.every((entry) => entry.lane === 'critical') ? this.deps.urgent : this.deps;
+  }
+
   private async send(provider: ProviderHandle, batch: Work[]): Promise<void> {
     const { config } = provider;
-    const works = await this.dropLate(batch, this.clock());
+    const ops = this.ops(batch.map((work) => work.entry));
+    const works = await this.dropLate(batch, this.clock(), ops.lanes);
     if (works.length === 0) return;
     let grant;
     try {
-      grant = await this.deps.rateLimiter.take(provider.key, works.length, config.ratePerSecond);
+      grant = await ops.rateLimiter.take(provider.key, works.length, config.ratePerSecond);
     } catch (error) {
       this.deps.logger.warn('rate limiter unavailable; batch put back', { provider: provider.key, error: String(error) });
       this.batcher.putBack(provider, works, this.clock() + 500, this.clock());
@@ -322,7 +338,7 @@ export class Dispatcher {
       this.deps.providers.afterSend(provider, this.clock(), answer.error?.retryable === true);
       return answer;
     });
-    const settled = this.recorder.begin();
+    const settled = this.recorder.begin(ops.lanes);
     this.recorder.record(settled, provider, works, result, this.clock());
     await this.finish(settled);
   }
@@ -331,8 +347,8 @@ export class Dispatcher {
    * A message may have waited for its batch to fill or for rate tokens since it was
    * planned: check expiry and window again right before it goes, and settle the late ones.
    */
-  private async dropLate(works: Work[], now: number): Promise<Work[]> {
-    const settled = this.recorder.begin();
+  private async dropLate(works: Work[], now: number, lanes: LaneQueue): Promise<Work[]> {
+    const settled = this.recorder.begin(lanes);
     const onTime = works.filter((work) => {
       const { message } = work.entry;
       const expiresAt = expiryOf(message, work.step.ttl_seconds);
@@ -368,6 +384,9 @@ export class Dispatcher {
     }
   }
 }
+
+/** Entries planned between two turns of the event loop. */
+const PLAN_SLICE = 100;
 
 function expiryOf(message: QueuedMessage, ttlSeconds: number | undefined): number | undefined {
   if (message.expires_at !== undefined) return Date.parse(message.expires_at);

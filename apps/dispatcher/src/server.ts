@@ -47,12 +47,14 @@ export async function startDispatcher(
       gelf: config.gelfHost === undefined ? undefined : { host: config.gelfHost, port: config.gelfPort },
     });
   // A blocking claim holds its connection until entries come: the idle wait on the
-  // shared lanes and the critical lane's own loop each have one; everything else
-  // (claims without waiting, acks, rates) shares the third.
+  // shared lanes and the critical lane's own loop each have one; the other lanes'
+  // claims without waiting, acks and rates share a third, the critical lane's a fourth.
   const claimRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
   const criticalRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
-  for (const connection of [claimRedis, criticalRedis, redis]) {
+  // The critical lane's markers, rate tokens and acks: never behind a bulk pipeline.
+  const urgentRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
+  for (const connection of [claimRedis, criticalRedis, redis, urgentRedis]) {
     reportRedisErrors(connection, (error) => logger.warn('Redis connection error', { error: error.message }));
   }
   const mongo = new MongoClient(config.mongoUrl, { ignoreUndefined: true, serverSelectionTimeoutMS: 5000 });
@@ -75,6 +77,10 @@ export async function startDispatcher(
     waitingLanes: {
       shared: new LaneQueue(claimRedis, { prefix: config.redisPrefix }),
       critical: new LaneQueue(criticalRedis, { prefix: config.redisPrefix }),
+    },
+    urgent: {
+      lanes: new LaneQueue(urgentRedis, { prefix: config.redisPrefix }),
+      rateLimiter: new ProviderRateLimiter(urgentRedis, { prefix: config.redisPrefix }),
     },
     journal,
     routing: new RoutingCache(sql),
@@ -117,7 +123,7 @@ export async function startDispatcher(
     async close() {
       await dispatcher.stop();
       await http.close();
-      await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+      await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), urgentRedis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },
   };
