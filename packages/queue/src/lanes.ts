@@ -8,14 +8,6 @@ const enqueueRequestScript = readFileSync(new URL('./lua/enqueue-request.lua', i
 const markSendingScript = readFileSync(new URL('./lua/mark-sending.lua', import.meta.url), 'utf8');
 const cancelMessageScript = readFileSync(new URL('./lua/cancel-message.lua', import.meta.url), 'utf8');
 
-/**
- * How long a sending marker outlives a replica that died holding it. Normally the ack
- * (or a deferral) deletes it within seconds; a reclaim sets it again.
- */
-const SENDING_MARKER_SECONDS = 24 * 3600;
-/** How long a cancel marker lasts: longer than any message waits for its send time. */
-export const CANCEL_MARKER_SECONDS = 90 * 24 * 3600;
-
 export interface LaneQueueOptions {
   /** Prefix of every key, so tests and tenants of one Redis stay apart. Default `commstrat:`. */
   readonly prefix?: string;
@@ -33,7 +25,7 @@ export interface LaneEntry {
 type RedisWithScripts = Redis & {
   commstratPromoteDue(...args: (string | number)[]): Promise<number>;
   commstratEnqueueRequest(...args: (string | number)[]): Promise<number>;
-  commstratMarkSending(numberOfKeys: number, ...args: (string | number)[]): Promise<number[]>;
+  commstratMarkSending(...args: (string | number)[]): Promise<number[]>;
   commstratCancelMessage(...args: (string | number)[]): Promise<number>;
 };
 
@@ -63,7 +55,7 @@ export class LaneQueue {
       });
     }
     if (!('commstratMarkSending' in redis)) {
-      redis.defineCommand('commstratMarkSending', { lua: markSendingScript });
+      redis.defineCommand('commstratMarkSending', { numberOfKeys: 2, lua: markSendingScript });
     }
     if (!('commstratCancelMessage' in redis)) {
       redis.defineCommand('commstratCancelMessage', { numberOfKeys: 2, lua: cancelMessageScript });
@@ -94,41 +86,43 @@ export class LaneQueue {
     }
   }
 
-  private sendingKey(messageId: string): string {
-    return `${this.prefix}sending:${messageId}`;
+  /** Hash of the ids of messages a dispatcher is sending (value: when it claimed them, ms). */
+  private get sendingKey(): string {
+    return `${this.prefix}sending`;
   }
 
-  private cancelKey(messageId: string): string {
-    return `${this.prefix}cancelled:${messageId}`;
+  /** Hash of the ids of cancelled messages not yet dropped by a dispatcher (value: when, ms). */
+  private get cancelledKey(): string {
+    return `${this.prefix}cancelled`;
   }
 
   /**
    * Marks claimed messages as being sent, in one atomic step, and returns the ids the
    * tenant cancelled first: those must not be sent. This marker, not a journal update, is
-   * what a cancel races against, so claiming costs no write to MongoDB.
+   * what a cancel races against, so claiming costs no write to MongoDB. Markers are hash
+   * fields, not keys with a lifetime: a third of the Redis work per message. The ack (or
+   * a deferral) removes them; an entry that vanishes from its stream without an ack
+   * (deleted by hand) leaves its field behind, visible with HLEN.
    */
-  async markSending(messageIds: readonly string[]): Promise<Set<string>> {
+  async markSending(messageIds: readonly string[], now: number = Date.now()): Promise<Set<string>> {
     if (messageIds.length === 0) return new Set();
-    const keys = messageIds.flatMap((id) => [this.cancelKey(id), this.sendingKey(id)]);
-    const cancelled = await this.redis.commstratMarkSending(keys.length, ...keys, SENDING_MARKER_SECONDS);
+    const cancelled = await this.redis.commstratMarkSending(this.cancelledKey, this.sendingKey, now, ...messageIds);
     return new Set(cancelled.map((position) => messageIds[position - 1] ?? ''));
   }
 
   /**
    * Cancels a message unless a dispatcher marked it as being sent: true when cancelled,
    * false when it is on its way to a provider. A cancelled message that is claimed later
-   * is acknowledged and never sent.
+   * is acknowledged and never sent, and its marker removed with the ack.
    */
-  async cancel(messageId: string, markerSeconds: number = CANCEL_MARKER_SECONDS): Promise<boolean> {
-    return (await this.redis.commstratCancelMessage(this.sendingKey(messageId), this.cancelKey(messageId), markerSeconds)) === 1;
+  async cancel(messageId: string, now: number = Date.now()): Promise<boolean> {
+    return (await this.redis.commstratCancelMessage(this.sendingKey, this.cancelledKey, messageId, now)) === 1;
   }
 
   /** Cancels messages whatever their state (withdrawn after a failed enqueue), in one round trip. */
-  async forceCancel(messageIds: readonly string[], markerSeconds: number = CANCEL_MARKER_SECONDS): Promise<void> {
+  async forceCancel(messageIds: readonly string[], now: number = Date.now()): Promise<void> {
     if (messageIds.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const id of messageIds) pipeline.set(this.cancelKey(id), '1', 'EX', markerSeconds);
-    await execOrThrow(pipeline);
+    await this.redis.hset(this.cancelledKey, Object.fromEntries(messageIds.map((id) => [id, now])));
   }
 
   /** Appends messages to their lanes in one round trip. */
@@ -184,7 +178,7 @@ export class LaneQueue {
       pipeline.hset(this.delayedPayloadKey, message.id, `${laneIndex}|${JSON.stringify(message)}`);
       pipeline.zadd(this.delayedKey, dueAt, message.id);
       // Waiting again, so cancellable again.
-      pipeline.del(this.sendingKey(message.id));
+      pipeline.hdel(this.sendingKey, message.id);
     }
     await execOrThrow(pipeline);
   }
@@ -253,7 +247,7 @@ export class LaneQueue {
 
   /**
    * Acknowledges handled entries and deletes them from their stream, with their sending
-   * markers, in one round trip. Deleting keeps XLEN equal to the backlog, which admission
+   * and cancel markers, in one round trip. Deleting keeps XLEN equal to the backlog, which admission
    * control and metrics read. The caller journals the outcome first, so a cancel that
    * finds no marker afterwards finds the outcome in the journal.
    */
@@ -266,7 +260,9 @@ export class LaneQueue {
       pipeline.xack(this.laneKey(lane), this.group, ...ids);
       pipeline.xdel(this.laneKey(lane), ...ids);
     }
-    pipeline.unlink(...entries.map((entry) => this.sendingKey(entry.message.id)));
+    const messageIds = entries.map((entry) => entry.message.id);
+    pipeline.hdel(this.sendingKey, ...messageIds);
+    pipeline.hdel(this.cancelledKey, ...messageIds);
     await execOrThrow(pipeline);
   }
 

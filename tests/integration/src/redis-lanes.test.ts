@@ -77,5 +77,6 @@ test('a cancel and a claim race on markers: whichever comes first wins, and a de
   const [entry] = await lanes.claim('c1', 1, 100);
   assert.ok(entry);
   await lanes.ack([entry]);
-  assert.equal(await redis.exists(`${prefix}sending:${late.id}`), 0, 'the ack removes the sending marker');
+  assert.equal(await redis.hexists(`${prefix}sending`, late.id), 0, 'the ack removes the sending marker');
+  assert.equal(await redis.hlen(`${prefix}sending`), 0, 'no marker is left behind');
 });
