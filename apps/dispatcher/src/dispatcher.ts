@@ -100,6 +100,13 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.running = false;
     await Promise.all(this.loops);
+    // Drain once both loops are out (either may have just planned something): what is
+    // batched goes now (within the rates), then every send is recorded.
+    while (this.batcher.size > 0 || this.sends.size > 0) {
+      this.flush(this.clock(), true);
+      if (this.sends.size > 0) await Promise.race(this.sends);
+      else await sleep(Math.max(1, (this.batcher.nextDeadline() ?? 0) - this.clock()));
+    }
   }
 
   /** Runs `step` until stopped; a failed step is logged and retried after a pause. */
@@ -133,12 +140,6 @@ export class Dispatcher {
 
   private async run(): Promise<void> {
     await this.repeat('dispatch cycle', () => this.cycle());
-    // Drain: what is batched goes now (within the rates), then every send is recorded.
-    while (this.batcher.size > 0 || this.sends.size > 0) {
-      this.flush(this.clock(), true);
-      if (this.sends.size > 0) await Promise.race(this.sends);
-      else await sleep(Math.max(1, (this.batcher.nextDeadline() ?? 0) - this.clock()));
-    }
   }
 
   /** One round: housekeeping, claim, plan, and start the batches that are due. */
