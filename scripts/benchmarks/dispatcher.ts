@@ -180,6 +180,17 @@ function cpuCell(cpu: CpuReport): string {
   return formatCpu(cpu).replace(/^cpu \(100% = 1 core of \d+\): /, '');
 }
 
+/**
+ * CPU time of the replicas (or workers) per finished message, µs: what one replica
+ * costs per message whatever else the machine runs, so the least noisy figure here.
+ */
+function cpuPerMessageUs(r: ThroughputResult): number {
+  const cores = Object.entries(r.cpu.processes)
+    .filter(([name]) => /^(dispatcher|worker)\d+$/.test(name))
+    .reduce((sum, [, share]) => sum + share, 0);
+  return r.finished > 0 ? (cores * r.windowSeconds * 1e6) / r.finished : Number.NaN;
+}
+
 function formatResults(
   throughput: readonly ThroughputResult[],
   latency: readonly LatencyResult[],
@@ -197,7 +208,7 @@ function formatResults(
         (r.perReplica.length > 0
           ? `, per replica ${r.perReplica.map((n) => formatCount(n)).join('/')}`
           : '') +
-        `\n      cpu ${cpuCell(r.cpu)}`,
+        `\n      cpu ${cpuCell(r.cpu)}; ${r.system === 'commstrat' ? 'dispatcher' : 'worker'} CPU ${formatCount(cpuPerMessageUs(r))} µs per finished message`,
     );
   }
   lines.push('critical latency (request sent → arrival at the sandbox):');
