@@ -8,6 +8,8 @@ export interface Work {
   readonly entry: LaneEntry;
   readonly routing: Routing;
   readonly step: StrategyStep;
+  /** When it expires (ms), computed once when it is planned; undefined: never. */
+  readonly expiresAt?: number | undefined;
   readonly provider: ProviderHandle;
 }
 

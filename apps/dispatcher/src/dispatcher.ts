@@ -276,7 +276,7 @@ export class Dispatcher {
       if (unavailable.size > 0 && chosen !== chooseProvider(step.route, { unavailable: new Set(), random: () => 0 })) {
         metrics.failovers.inc({ provider: `${message.tenant_id}/${chosen}` });
       }
-      return { entry, routing, step, provider: this.deps.providers.handle(message.tenant_id, config) };
+      return { entry, routing, step, expiresAt, provider: this.deps.providers.handle(message.tenant_id, config) };
     } catch (error) {
       const reason = error instanceof CommstratError ? error.message : `cannot route: ${String(error)}`;
       settled.finish(entry, change(message.id, 'failed', now, reason));
@@ -352,7 +352,7 @@ export class Dispatcher {
     const settled = this.recorder.begin(lanes);
     const onTime = works.filter((work) => {
       const { message } = work.entry;
-      const expiresAt = expiryOf(message, work.step.ttl_seconds);
+      const { expiresAt } = work;
       if (expiresAt !== undefined && expiresAt <= now) {
         this.deps.metrics.expired.inc();
         settled.finish(work.entry, change(message.id, 'expired', now, 'expired while waiting to be sent'));
