@@ -172,6 +172,21 @@ export class BenchRun {
   }
 
   /** Removes everything this run made, newest first; a failing step is reported, not fatal. */
+  /** Set once Ctrl-C or SIGTERM started the clean-up: the caller must not close again. */
+  interrupted = false;
+
+  /** On Ctrl-C or SIGTERM: removes everything the run made, then exits with 130. */
+  closeOnSignal(): void {
+    const onSignal = () => {
+      if (this.interrupted) return;
+      this.interrupted = true;
+      progress('interrupted: cleaning up');
+      void this.close().finally(() => process.exit(130));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+
   async close(): Promise<void> {
     for (const { what, dispose } of this.disposers.splice(0).reverse()) {
       try {

@@ -1,5 +1,5 @@
-// The processes the dispatcher bench runs as production does, each a child process of
-// its own so the CPU of each tier is told apart: the sandbox provider, dispatcher
+// The processes the benches run as production does, each a child process of its own
+// so the CPU of each tier is told apart: ingest, the sandbox provider, dispatcher
 // replicas and BullMQ worker processes. Also the sandbox's inspection API, which is the
 // clock every throughput and latency figure of the bench reads (`received_at`).
 import { spawn } from 'node:child_process';
@@ -22,12 +22,16 @@ export interface ChildServiceOptions {
   readonly root: string;
   /** Script run with this Node, relative to `root`. */
   readonly script: string;
+  /** Flags for Node itself, before the script (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
   readonly args?: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly logFile: string;
   /** Polled until it answers 2xx; omitted: ready once spawned. */
   readonly readyPath?: string;
   readonly port?: number;
+  /** How long to wait for `readyPath`, ms. Default 60 000. */
+  readonly readyTimeoutMs?: number;
 }
 
 /** A port free right now; the child binds it a moment later (a race we accept in a bench). */
@@ -43,7 +47,7 @@ export async function freePort(): Promise<number> {
 export async function startChildService(options: ChildServiceOptions): Promise<ChildService> {
   mkdirSync(dirname(options.logFile), { recursive: true });
   const log = openSync(options.logFile, 'a');
-  const child = spawn(process.execPath, [options.script, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])], {
     cwd: options.root,
     env: options.env,
     stdio: ['ignore', log, log],
@@ -72,7 +76,8 @@ export async function startChildService(options: ChildServiceOptions): Promise<C
     },
   };
   if (options.readyPath === undefined) return service;
-  const deadline = Date.now() + 60_000;
+  const timeoutMs = options.readyTimeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exitCode !== undefined) {
       throw new Error(
@@ -86,7 +91,9 @@ export async function startChildService(options: ChildServiceOptions): Promise<C
     if (ready) return service;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${options.name} was not ready within 60 s; log: ${options.logFile}`);
+      throw new Error(
+        `${options.name} was not ready within ${timeoutMs / 1000} s; log: ${options.logFile}\n${tail(options.logFile)}`,
+      );
     }
     await sleep(100);
   }

@@ -71,15 +71,7 @@ async function main(): Promise<void> {
   const outputDir = join(stack.stackDir, 'bench');
   const startedAt = new Date();
   const run = await BenchRun.open(stack, startedAt);
-  let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) return;
-    interrupted = true;
-    progress('interrupted: cleaning up');
-    void run.close().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  run.closeOnSignal();
   try {
     const port = await freePort();
     const sandbox = await startChildService({
@@ -172,7 +164,7 @@ async function main(): Promise<void> {
     });
     progress(`results written to ${file}`);
   } finally {
-    if (!interrupted) await run.close();
+    if (!run.interrupted) await run.close();
   }
 }
 

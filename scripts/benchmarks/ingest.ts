@@ -186,15 +186,7 @@ async function main(): Promise<void> {
   progress(
     `run ${run.id}: ${specs.map((s) => s.name).join(', ')}; ${values.warmup} s warm-up + ${values.duration} s each`,
   );
-  let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) return;
-    interrupted = true;
-    progress('interrupted: cleaning up');
-    void run.close().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  run.closeOnSignal();
 
   try {
     const stackPids = {
@@ -293,7 +285,7 @@ async function main(): Promise<void> {
     });
     progress(`results written to ${file}`);
   } finally {
-    if (!interrupted) await run.close();
+    if (!run.interrupted) await run.close();
   }
 }
 

@@ -6,6 +6,7 @@ import { after } from 'node:test';
 import { migrate } from '@commstrat/config';
 import { newId, type Priority, type QueuedMessage } from '@commstrat/core';
 import { Redis } from 'ioredis';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { MongoClient, type Db } from 'mongodb';
 import postgres, { type Sql } from 'postgres';
 
@@ -176,4 +177,39 @@ export function queuedMessage(priority: Priority, text = 'hello', tenantId = 't1
     content: { text },
     expires_at: undefined,
   };
+}
+
+/**
+ * A Kafka client and admin for one test; `own` registers clean-up run last-in first-out,
+ * after the test's topics and groups have been deleted by the first-registered disposer.
+ * Create it after anything (a deployment) that must stop before the topics go: node:test
+ * runs `after` hooks in the order they were registered.
+ */
+export async function testKafka(topics: readonly string[], groups: readonly string[]) {
+  const { kafkaBrokers } = stackEnv();
+  const kafka = new Kafka({
+    clientId: 'commstrat-test',
+    brokers: kafkaBrokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3000,
+    retry: { retries: 2 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw unreachable('kafka', kafkaBrokers.join(','), error);
+  }
+  const cleanup = new Cleanup();
+  cleanup.own(async () => {
+    await admin.deleteTopics({ topics: [...topics] }).catch(() => {});
+    await admin.deleteGroups([...groups]).catch(() => {});
+    await admin.disconnect();
+  });
+  // No client of a test may create a topic: the broker auto-creates on metadata requests,
+  // which would bring a deleted topic back.
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  await producer.connect();
+  cleanup.own(() => producer.disconnect());
+  return { kafka, admin, producer, own: cleanup.own };
 }

@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import { DependencyUnavailableError } from '@commstrat/core';
 import { KafkaIntake } from '@commstrat/ingest';
 import { createLogger, createRegistry, ingestMetrics } from '@commstrat/observability';
-import { Kafka, Partitioners, logLevel, type Admin, type IHeaders, type KafkaMessage } from 'kafkajs';
-import { Cleanup, eventually, stackEnv, uniqueName, unreachable } from './harness.ts';
+import type { Admin, IHeaders, KafkaMessage } from 'kafkajs';
+import { eventually, stackEnv, testKafka, uniqueName } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
 const sms = (text: string, phone = '+79161234567') => ({
@@ -30,41 +30,6 @@ interface KafkaDeployment {
   committed(): Promise<number>;
   /** A metric's value on the running ingest's /metrics, when the series exists. */
   metric(name: string, labels?: Record<string, string>): Promise<number | undefined>;
-}
-
-/**
- * A Kafka client and admin for one test; `own` registers clean-up run last-in first-out,
- * after the test's topics and groups have been deleted by the first-registered disposer.
- * Create it after anything (a deployment) that must stop before the topics go: node:test
- * runs `after` hooks in the order they were registered.
- */
-async function testKafka(topics: readonly string[], groups: readonly string[]) {
-  const { kafkaBrokers } = stackEnv();
-  const kafka = new Kafka({
-    clientId: 'commstrat-test',
-    brokers: kafkaBrokers,
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 3000,
-    retry: { retries: 2 },
-  });
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-  } catch (error) {
-    throw unreachable('kafka', kafkaBrokers.join(','), error);
-  }
-  const cleanup = new Cleanup();
-  cleanup.own(async () => {
-    await admin.deleteTopics({ topics: [...topics] }).catch(() => {});
-    await admin.deleteGroups([...groups]).catch(() => {});
-    await admin.disconnect();
-  });
-  // No client of a test may create a topic: the broker auto-creates on metadata requests,
-  // which would bring a deleted topic back.
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
-  await producer.connect();
-  cleanup.own(() => producer.disconnect());
-  return { kafka, admin, producer, own: cleanup.own };
 }
 
 /** An ingest deployment consuming a topic of this test's own, single partition for predictable offsets. */
