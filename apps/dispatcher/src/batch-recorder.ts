@@ -28,6 +28,7 @@ export class SettledSet {
   private readonly retries: { message: QueuedMessage; dueAt: number }[] = [];
   private readonly deadLetters: { message: QueuedMessage; reason: string }[] = [];
   private readonly acks: LaneEntry[] = [];
+  private readonly dropped: string[] = [];
   private readonly journal: Journal;
   private readonly lanes: LaneQueue;
 
@@ -36,9 +37,10 @@ export class SettledSet {
     this.lanes = lanes;
   }
 
-  /** Nothing to write for it: acknowledge only. */
-  ack(entry: LaneEntry): void {
+  /** Cancelled by the tenant before it was claimed: acknowledged, its cancel marker cleared. */
+  drop(entry: LaneEntry): void {
     this.acks.push(entry);
+    this.dropped.push(entry.message.id);
   }
 
   finish(entry: LaneEntry, statusChange: StatusChange): void {
@@ -70,12 +72,13 @@ export class SettledSet {
     this.changes.push(statusChange);
   }
 
-  /** Journal first, then Redis, then the ack: a crash in between means a resend, never a loss. */
+  /**
+   * Journal first, then Redis (deferrals, dead letters, acks: one atomic step): a crash
+   * in between means a resend, never a loss.
+   */
   async commit(): Promise<void> {
     await this.journal.recordOutcomes(this.exchanges, this.changes);
-    await this.lanes.defer(this.retries);
-    await this.lanes.deadLetter(this.deadLetters);
-    await this.lanes.ack(this.acks);
+    await this.lanes.settle({ deferred: this.retries, deadLetters: this.deadLetters, acks: this.acks, dropped: this.dropped });
   }
 }
 

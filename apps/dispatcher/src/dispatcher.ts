@@ -225,7 +225,7 @@ export class Dispatcher {
       // so a critical claim answered meanwhile is not held up by a long bulk claim.
       if (i > 0 && i % PLAN_SLICE === 0) await yieldToEventLoop();
       if (cancelled.has(entry.message.id)) {
-        settled.ack(entry); // cancelled by the tenant: its journal says so already
+        settled.drop(entry); // cancelled by the tenant: its journal says so already
         continue;
       }
       const work = await this.route(entry, now, settled);

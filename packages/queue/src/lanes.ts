@@ -75,6 +75,10 @@ export class LaneQueue {
     return `${this.prefix}delayed:payload`;
   }
 
+  private get deadLetterKey(): string {
+    return `${this.prefix}dlq`;
+  }
+
   /** Creates the consumer group on every lane (and the streams), if missing. */
   async ensureGroup(): Promise<void> {
     for (const lane of PRIORITIES) {
@@ -149,7 +153,7 @@ export class LaneQueue {
   ): Promise<boolean> {
     const args: (string | number)[] = [guardSeconds];
     for (const { message, dueAt } of entries) {
-      args.push(PRIORITIES.indexOf(message.priority) + 1, dueAt ?? '', message.id, JSON.stringify(message));
+      args.push(laneIndex(message.priority), dueAt ?? '', message.id, JSON.stringify(message));
     }
     const added = await this.redis.commstratEnqueueRequest(
       `${this.prefix}enqueued:${requestId}`,
@@ -171,16 +175,54 @@ export class LaneQueue {
 
   /** Parks messages until `dueAt` (ms since epoch); the promoter moves them to their lane. */
   async defer(entries: readonly { message: QueuedMessage; dueAt: number }[]): Promise<void> {
-    if (entries.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const { message, dueAt } of entries) {
-      const laneIndex = PRIORITIES.indexOf(message.priority) + 1;
-      pipeline.hset(this.delayedPayloadKey, message.id, `${laneIndex}|${JSON.stringify(message)}`);
-      pipeline.zadd(this.delayedKey, dueAt, message.id);
-      // Waiting again, so cancellable again.
-      pipeline.hdel(this.sendingKey, message.id);
+    await this.settle({ deferred: entries });
+  }
+
+  /**
+   * Everything a dispatcher does once the outcomes of some entries are journaled, in one
+   * MULTI (atomic, one round trip): parks `deferred` messages in the delayed set,
+   * appends `deadLetters` to the dead-letter stream, acknowledges and deletes `acks` from
+   * their streams, clears the sending markers of the messages acked or deferred (a
+   * deferred one is cancellable again) and the cancel markers of `dropped` (cancelled
+   * messages skipped without sending). Atomic, so a cancel lands either before (the
+   * message is still being sent: 409) or after (its cancel marker stays until the
+   * message is claimed again), never in between to be wiped by the ack.
+   */
+  async settle(outcome: {
+    readonly deferred?: readonly { message: QueuedMessage; dueAt: number }[];
+    readonly deadLetters?: readonly { message: QueuedMessage; reason: string }[];
+    readonly acks?: readonly LaneEntry[];
+    readonly dropped?: readonly string[];
+  }): Promise<void> {
+    const { deferred = [], deadLetters = [], acks = [], dropped = [] } = outcome;
+    if (deferred.length + deadLetters.length + acks.length + dropped.length === 0) return;
+    const multi = this.redis.multi();
+    if (deferred.length > 0) {
+      multi.hset(
+        this.delayedPayloadKey,
+        Object.fromEntries(deferred.map(({ message }) => [message.id, `${laneIndex(message.priority)}|${JSON.stringify(message)}`])),
+      );
+      multi.zadd(this.delayedKey, ...deferred.flatMap(({ message, dueAt }) => [dueAt, message.id]));
     }
-    await execOrThrow(pipeline);
+    for (const { message, reason } of deadLetters) {
+      multi.xadd(this.deadLetterKey, '*', 'm', JSON.stringify(message), 'reason', reason);
+    }
+    for (const lane of PRIORITIES) {
+      const ids = acks.filter((entry) => entry.lane === lane).map((entry) => entry.entryId);
+      if (ids.length === 0) continue;
+      multi.xack(this.laneKey(lane), this.group, ...ids);
+      multi.xdel(this.laneKey(lane), ...ids);
+    }
+    const droppedIds = new Set(dropped);
+    const sending = [
+      ...new Set([
+        ...deferred.map(({ message }) => message.id),
+        ...acks.map((entry) => entry.message.id).filter((id) => !droppedIds.has(id)),
+      ]),
+    ];
+    if (sending.length > 0) multi.hdel(this.sendingKey, ...sending);
+    if (dropped.length > 0) multi.hdel(this.cancelledKey, ...dropped);
+    await execOrThrow(multi);
   }
 
   /** Moves up to `limit` due delayed entries to their lanes; returns how many moved. */
@@ -247,23 +289,12 @@ export class LaneQueue {
 
   /**
    * Acknowledges handled entries and deletes them from their stream, with their sending
-   * and cancel markers, in one round trip. Deleting keeps XLEN equal to the backlog, which admission
+   * markers, in one round trip. Deleting keeps XLEN equal to the backlog, which admission
    * control and metrics read. The caller journals the outcome first, so a cancel that
    * finds no marker afterwards finds the outcome in the journal.
    */
   async ack(entries: readonly LaneEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const lane of PRIORITIES) {
-      const ids = entries.filter((entry) => entry.lane === lane).map((entry) => entry.entryId);
-      if (ids.length === 0) continue;
-      pipeline.xack(this.laneKey(lane), this.group, ...ids);
-      pipeline.xdel(this.laneKey(lane), ...ids);
-    }
-    const messageIds = entries.map((entry) => entry.message.id);
-    pipeline.hdel(this.sendingKey, ...messageIds);
-    pipeline.hdel(this.cancelledKey, ...messageIds);
-    await execOrThrow(pipeline);
+    await this.settle({ acks: entries });
   }
 
   /** Entries in each lane stream that are not yet acknowledged (backlog + pending). */
@@ -364,23 +395,23 @@ export class LaneQueue {
 
   /** Parks messages that exhausted every attempt in the dead-letter stream, with the reason. */
   async deadLetter(entries: readonly { message: QueuedMessage; reason: string }[]): Promise<void> {
-    if (entries.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const { message, reason } of entries) {
-      pipeline.xadd(`${this.prefix}dlq`, '*', 'm', JSON.stringify(message), 'reason', reason);
-    }
-    await execOrThrow(pipeline);
+    await this.settle({ deadLetters: entries });
   }
 
   /** Entries in the dead-letter stream. */
   async deadLetterCount(): Promise<number> {
-    return this.redis.xlen(`${this.prefix}dlq`);
+    return this.redis.xlen(this.deadLetterKey);
   }
 
   /** Messages waiting in the delayed set. */
   async delayedCount(): Promise<number> {
     return this.redis.zcard(this.delayedKey);
   }
+}
+
+/** A lane's number in the delayed set's payloads and the enqueue script: 1 = critical. */
+function laneIndex(priority: Priority): number {
+  return PRIORITIES.indexOf(priority) + 1;
 }
 
 function toEntry(lane: Priority, entryId: string, fields: readonly string[]): LaneEntry {

@@ -80,3 +80,26 @@ test('a cancel and a claim race on markers: whichever comes first wins, and a de
   assert.equal(await redis.hexists(`${prefix}sending`, late.id), 0, 'the ack removes the sending marker');
   assert.equal(await redis.hlen(`${prefix}sending`), 0, 'no marker is left behind');
 });
+
+test('settling keeps the cancel marker of a deferred message; only a dropped message loses it', async () => {
+  const { redis, prefix } = await testRedis();
+  const lanes = new LaneQueue(redis, { prefix });
+  await lanes.ensureGroup();
+  const retried = message('normal', 'retried');
+  const cancelled = message('normal', 'cancelled before its claim');
+  await lanes.enqueue([retried, cancelled]);
+  await lanes.cancel(cancelled.id);
+  const claimed = await lanes.claim('c1', 10, 100);
+  assert.deepEqual(await lanes.markSending(claimed.map((e) => e.message.id)), new Set([cancelled.id]));
+  const [retriedEntry, cancelledEntry] = claimed;
+  assert.ok(retriedEntry && cancelledEntry);
+  // A tenant cancels the retried message the moment its deferral is settled.
+  await lanes.settle({ deferred: [{ message: retried, dueAt: Date.now() + 60_000 }], acks: [retriedEntry] });
+  assert.equal(await lanes.cancel(retried.id), true);
+  await lanes.settle({ acks: [cancelledEntry], dropped: [cancelled.id] });
+  assert.equal(await redis.hexists(`${prefix}cancelled`, retried.id), 1, 'still cancelled when it comes back');
+  assert.equal(await redis.hexists(`${prefix}cancelled`, cancelled.id), 0);
+  assert.equal(await redis.hlen(`${prefix}sending`), 0);
+  assert.deepEqual(await lanes.depths(), { critical: 0, high: 0, normal: 0, bulk: 0 });
+  assert.equal(await lanes.delayedCount(), 1);
+});
