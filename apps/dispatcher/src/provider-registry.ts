@@ -8,6 +8,7 @@ import {
   type CircuitBreakerOptions,
   type CircuitState,
 } from '@commstrat/core';
+import { isDeepStrictEqual } from 'node:util';
 import type { Provider } from '@commstrat/config';
 import type { DispatcherMetrics } from '@commstrat/observability';
 import { HttpSmsAdapter, type ProviderAdapter } from '@commstrat/providers';
@@ -21,18 +22,21 @@ export interface ProviderHandle {
   readonly adapter: ProviderAdapter;
   /** Caps this replica's requests in flight to the provider. */
   readonly limit: LimitFunction;
-  circuit: CircuitState;
 }
 
 const CIRCUIT_GAUGE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 /**
  * Adapters, concurrency limits and circuit breakers per (tenant, provider), built from
- * the providers' PostgreSQL rows and rebuilt when a row changes. Circuit state is per
- * replica: each replica learns a provider is down from its own failures.
+ * the providers' PostgreSQL rows. The routing cache reloads the rows every few seconds
+ * as new objects: a handle is rebuilt only when a row's content changed, and circuit
+ * state is kept by provider key, apart from the handles, so neither a reload nor a
+ * change forgets failures (a send in flight on an old handle still counts). Circuit
+ * state is per replica: each replica learns a provider is down from its own failures.
  */
 export class ProviderRegistry {
   private readonly handles = new Map<string, ProviderHandle>();
+  private readonly circuits = new Map<string, CircuitState>();
   private readonly options: CircuitBreakerOptions;
   private readonly metrics: DispatcherMetrics;
 
@@ -44,13 +48,19 @@ export class ProviderRegistry {
   handle(tenantId: string, config: Provider): ProviderHandle {
     const key = `${tenantId}/${config.id}`;
     const existing = this.handles.get(key);
-    if (existing !== undefined && existing.config === config) return existing;
+    if (existing?.config === config) return existing;
+    if (existing !== undefined && isDeepStrictEqual(existing.config, config)) {
+      // The same row reloaded: same adapter and limit, and the new object compared by
+      // identity from now on.
+      const same = { ...existing, config };
+      this.handles.set(key, same);
+      return same;
+    }
     const handle: ProviderHandle = {
       key,
       config,
       adapter: buildAdapter(key, config),
       limit: pLimit(config.concurrency),
-      circuit: existing?.circuit ?? CLOSED_CIRCUIT,
     };
     this.handles.set(key, handle);
     return handle;
@@ -58,24 +68,27 @@ export class ProviderRegistry {
 
   /** Enabled, and its circuit lets a request through now. */
   available(handle: ProviderHandle, now: number): boolean {
-    return handle.config.enabled && canSend(handle.circuit, now);
+    return handle.config.enabled && canSend(this.circuit(handle), now);
   }
 
   beforeSend(handle: ProviderHandle, now: number): void {
-    handle.circuit = recordSend(handle.circuit, now, this.options);
+    this.circuits.set(handle.key, recordSend(this.circuit(handle), now, this.options));
     this.publish(handle, now);
   }
 
   /** Only failures of the provider itself (timeouts, 5xx, 429) count against its circuit. */
   afterSend(handle: ProviderHandle, now: number, providerFailed: boolean): void {
-    handle.circuit = providerFailed
-      ? recordFailure(handle.circuit, now, this.options)
-      : recordSuccess(handle.circuit, now);
+    const circuit = this.circuit(handle);
+    this.circuits.set(handle.key, providerFailed ? recordFailure(circuit, now, this.options) : recordSuccess(circuit, now));
     this.publish(handle, now);
   }
 
+  private circuit(handle: ProviderHandle): CircuitState {
+    return this.circuits.get(handle.key) ?? CLOSED_CIRCUIT;
+  }
+
   private publish(handle: ProviderHandle, now: number): void {
-    this.metrics.circuitState.set({ provider: handle.key }, CIRCUIT_GAUGE[circuitStatus(handle.circuit, now)]);
+    this.metrics.circuitState.set({ provider: handle.key }, CIRCUIT_GAUGE[circuitStatus(this.circuit(handle), now)]);
   }
 }
 

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Provider } from '@commstrat/config';
+import { createRegistry, dispatcherMetrics } from '@commstrat/observability';
+import { ProviderRegistry } from './provider-registry.ts';
+
+const row = (changes: Partial<Provider> = {}): Provider => ({
+  id: 'sms',
+  kind: 'http-sms',
+  endpoint: 'http://127.0.0.1:1',
+  credentials: { token: 't' },
+  ratePerSecond: 100,
+  concurrency: 2,
+  maxBatchSize: 100,
+  lingerMs: 5,
+  timeoutMs: 1000,
+  enabled: true,
+  ...changes,
+});
+
+test('a reloaded row keeps its handle, and failures survive reloads and changes of the row', () => {
+  const registry = new ProviderRegistry(dispatcherMetrics(createRegistry('test')), { failureThreshold: 2, openMs: 60_000 });
+  const first = registry.handle('t1', row());
+  const reloaded = registry.handle('t1', row()); // the routing cache's new object, same content
+  assert.equal(reloaded.limit, first.limit, 'the same concurrency limit');
+  assert.equal(reloaded.adapter, first.adapter);
+
+  registry.beforeSend(first, 0);
+  registry.afterSend(first, 1, true); // a send that started on the old handle
+  const changed = registry.handle('t1', row({ timeoutMs: 2000 }));
+  assert.notEqual(changed.adapter, first.adapter, 'a changed row gets a new adapter');
+  registry.beforeSend(changed, 2);
+  registry.afterSend(changed, 3, true);
+  assert.equal(registry.available(changed, 4), false, 'two failures in a row open the circuit');
+  assert.equal(registry.available(registry.handle('t2', row()), 4), true, 'other tenants are not affected');
+});
