@@ -167,6 +167,7 @@ export class BatchRecorder {
     reason: string,
     providerKey: string,
     retryAfterMs: number,
+    deferral: 'retry' | 'no_provider' = 'retry',
   ): void {
     const policy = stepRetryPolicy(step);
     const attempts = (entry.message.attempts ?? 0) + 1;
@@ -178,7 +179,7 @@ export class BatchRecorder {
     }
     const dueAt = now + retryDelayMs(attempts, policy, retryAfterMs, this.random);
     this.deps.metrics.retries.inc({ provider: providerKey });
-    this.deps.metrics.deferred.inc({ reason: 'retry' });
+    this.deps.metrics.deferred.inc({ reason: deferral });
     // The due time differs per message (jitter) and stays out of the reason, so a failed
     // batch is one journal write.
     settled.defer(entry, dueAt, change(message.id, 'scheduled', now, `attempt ${attempts + 1} after back-off: ${reason}`), message);

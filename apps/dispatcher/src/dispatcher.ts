@@ -17,7 +17,7 @@ import type { Journal } from '@commstrat/journal';
 import type { DispatcherMetrics, Logger } from '@commstrat/observability';
 import { defaultBurst, type LaneEntry, type LaneQueue, type ProviderRateLimiter } from '@commstrat/queue';
 import { Batcher, type Work } from './batcher.ts';
-import { BatchRecorder, change } from './batch-recorder.ts';
+import { BatchRecorder, change, type SettledSet } from './batch-recorder.ts';
 import type { ProviderHandle, ProviderRegistry } from './provider-registry.ts';
 
 export interface DispatcherDeps {
@@ -235,7 +235,7 @@ export class Dispatcher {
   }
 
   /** The strategy's verdict for one message, or a Work item bound for a provider. */
-  private async route(entry: LaneEntry, now: number, settled: ReturnType<BatchRecorder['begin']>): Promise<Work | undefined> {
+  private async route(entry: LaneEntry, now: number, settled: SettledSet): Promise<Work | undefined> {
     const { message } = entry;
     const { metrics } = this.deps;
     try {
@@ -243,22 +243,7 @@ export class Dispatcher {
       const step = routing.strategy.steps[0];
       if (step === undefined) throw new Error(`strategy ${routing.strategy.name} has no step`);
       const expiresAt = expiryOf(message, step.ttl_seconds);
-      if (expiresAt !== undefined && expiresAt <= now) {
-        metrics.expired.inc();
-        settled.finish(entry, change(message.id, 'expired', now, 'expired before it could be sent'));
-        return undefined;
-      }
-      if (step.window !== undefined && !isInsideWindow(step.window, new Date(now), message.recipient.time_zone, routing.tenantTimeZone)) {
-        const opening = nextWindowOpening(step.window, new Date(now), message.recipient.time_zone, routing.tenantTimeZone).getTime();
-        if (expiresAt !== undefined && opening >= expiresAt) {
-          metrics.expired.inc();
-          settled.finish(entry, change(message.id, 'expired', now, 'expires before its send window opens'));
-        } else {
-          metrics.deferred.inc({ reason: 'window' });
-          settled.defer(entry, opening, change(message.id, 'scheduled', now, `outside the send window; opens ${new Date(opening).toISOString()}`));
-        }
-        return undefined;
-      }
+      if (!this.onTime({ entry, routing, step, expiresAt }, now, settled, false)) return undefined;
       const unavailable = new Set<string>();
       for (const id of routeProviders(step.route)) {
         const config = routing.providers.get(id);
@@ -266,17 +251,19 @@ export class Dispatcher {
           unavailable.add(id);
         }
       }
-      const chosen = chooseProvider(step.route, { unavailable, random: this.random, key: message.recipient.phone ?? message.id });
+      const key = message.recipient.phone ?? message.id;
+      const chosen = chooseProvider(step.route, { unavailable, random: this.random, key });
       const config = chosen === undefined ? undefined : routing.providers.get(chosen);
       if (config === undefined) {
-        metrics.deferred.inc({ reason: 'no_provider' });
-        this.recorder.retryOrGiveUp(settled, entry, step, now, 'no provider of the route is available', 'none', 0);
+        this.recorder.retryOrGiveUp(settled, entry, step, now, 'no provider of the route is available', 'none', 0, 'no_provider');
         return undefined;
       }
-      if (unavailable.size > 0 && chosen !== chooseProvider(step.route, { unavailable: new Set(), random: () => 0 })) {
-        metrics.failovers.inc({ provider: `${message.tenant_id}/${chosen}` });
+      const provider = this.deps.providers.handle(message.tenant_id, config);
+      // A failover: the provider the same choice makes with every provider up is down.
+      if (unavailable.size > 0 && chosen !== chooseProvider(step.route, { unavailable: new Set(), random: this.random, key })) {
+        metrics.failovers.inc({ provider: provider.key });
       }
-      return { entry, routing, step, expiresAt, provider: this.deps.providers.handle(message.tenant_id, config) };
+      return { entry, routing, step, expiresAt, provider };
     } catch (error) {
       const reason = error instanceof CommstratError ? error.message : `cannot route: ${String(error)}`;
       settled.finish(entry, change(message.id, 'failed', now, reason));
@@ -350,29 +337,48 @@ export class Dispatcher {
    */
   private async dropLate(works: Work[], now: number, lanes: LaneQueue): Promise<Work[]> {
     const settled = this.recorder.begin(lanes);
-    const onTime = works.filter((work) => {
-      const { message } = work.entry;
-      const { expiresAt } = work;
-      if (expiresAt !== undefined && expiresAt <= now) {
-        this.deps.metrics.expired.inc();
-        settled.finish(work.entry, change(message.id, 'expired', now, 'expired while waiting to be sent'));
-        return false;
-      }
-      const window = work.step.window;
-      if (window !== undefined && !isInsideWindow(window, new Date(now), message.recipient.time_zone, work.routing.tenantTimeZone)) {
-        const opening = nextWindowOpening(window, new Date(now), message.recipient.time_zone, work.routing.tenantTimeZone).getTime();
-        this.deps.metrics.deferred.inc({ reason: 'window' });
-        settled.defer(work.entry, opening, change(message.id, 'scheduled', now, `send window closed while waiting; opens ${new Date(opening).toISOString()}`));
-        return false;
-      }
-      return true;
-    });
+    const onTime = works.filter((work) => this.onTime(work, now, settled, true));
     if (onTime.length < works.length) await this.finish(settled);
     return onTime;
   }
 
+  /**
+   * The strategy's time rules, when a message is planned and again right before it is
+   * sent (`waited`): past its expiry, or a window that opens only after it, it ends
+   * `expired`; outside its window it waits for the opening. True when it may go now;
+   * otherwise it is settled in `settled`.
+   */
+  private onTime(
+    work: Pick<Work, 'entry' | 'routing' | 'step' | 'expiresAt'>,
+    now: number,
+    settled: SettledSet,
+    waited: boolean,
+  ): boolean {
+    const { entry, step, expiresAt } = work;
+    const { message } = entry;
+    const { metrics } = this.deps;
+    if (expiresAt !== undefined && expiresAt <= now) {
+      metrics.expired.inc();
+      settled.finish(entry, change(message.id, 'expired', now, waited ? 'expired while waiting to be sent' : 'expired before it could be sent'));
+      return false;
+    }
+    if (step.window === undefined) return true;
+    const zones = [message.recipient.time_zone, work.routing.tenantTimeZone] as const;
+    if (isInsideWindow(step.window, new Date(now), ...zones)) return true;
+    const opening = nextWindowOpening(step.window, new Date(now), ...zones).getTime();
+    if (expiresAt !== undefined && opening >= expiresAt) {
+      metrics.expired.inc();
+      settled.finish(entry, change(message.id, 'expired', now, 'expires before its send window opens'));
+      return false;
+    }
+    metrics.deferred.inc({ reason: 'window' });
+    const why = waited ? 'send window closed while waiting' : 'outside the send window';
+    settled.defer(entry, opening, change(message.id, 'scheduled', now, `${why}; opens ${new Date(opening).toISOString()}`));
+    return false;
+  }
+
   /** Writes a settled set (journal, then Redis), then acks it and releases the entries. */
-  private async finish(settled: ReturnType<BatchRecorder['begin']>): Promise<void> {
+  private async finish(settled: SettledSet): Promise<void> {
     try {
       await settled.commit();
     } catch (error) {
