@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ProviderRejectedError,
   ProviderUnavailableError,
@@ -65,9 +66,10 @@ export class HttpSmsAdapter implements ProviderAdapter {
         headers: {
           'content-type': 'application/json',
           authorization: `Bearer ${this.options.token}`,
-          // The message ids double as the provider idempotency key: a batch resent after
-          // a crash between send and ack carries the same key.
-          'idempotency-key': messages.map((m) => m.id).join(',').slice(0, 200),
+          // A digest of the message ids is the provider idempotency key: a batch resent
+          // after a crash between send and ack carries the same key, and batches that
+          // merely start alike do not (a cut-off list of ids would collide).
+          'idempotency-key': createHash('sha256').update(messages.map((m) => m.id).join(',')).digest('hex'),
         },
         body,
         signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
