@@ -162,11 +162,7 @@ export class Intake {
     };
     let journaled: boolean;
     try {
-      journaled = await this.deps.journal.recordAccepted(
-        record,
-        fresh.map(({ message }) => message),
-        options.batchId === undefined,
-      );
+      journaled = await this.deps.journal.recordAccepted(record, fresh.map(({ message }) => message));
     } catch (cause) {
       await this.releaseKeys(tenant, fresh);
       throw new DependencyUnavailableError('journal (MongoDB)', cause);

@@ -97,7 +97,7 @@ export class Journal {
         this.recordProviderExchanges(items.flatMap((item) => item.exchanges)),
         this.recordStatusChanges(items.flatMap((item) => item.changes)),
       ]);
-    }, 4); // at most 4 batches (400 messages at 100 per request) per write
+    }, 4); // at most 4 settled sets per write (a sent batch, or a planned claim's late ones)
   }
 
   /**
@@ -109,7 +109,6 @@ export class Journal {
     const wanted: [Pick<Collection, 'createIndex'>, Record<string, 1 | -1>, string][] = [
       [this.messages, { tenant_id: 1, created_at: -1 }, 'tenant_created'],
       [this.messages, { tenant_id: 1, status: 1 }, 'tenant_status'],
-      [this.exchanges, { provider_message_ids: 1 }, 'provider_message_ids'],
       [this.messages, { request_id: 1 }, 'request'],
       [this.requests, { tenant_id: 1, received_at: -1 }, 'tenant_received'],
       [this.requests, { enqueued: 1, received_at: 1 }, 'not_enqueued'],
@@ -123,17 +122,8 @@ export class Journal {
    * Journals a request and its messages. Resolves only once both writes are
    * acknowledged. Returns false, writing nothing, when a request with this id is already
    * journaled (a redelivered Kafka record): the caller answers from `findRequest`.
-   * `freshId`: the request id was just made up, so it cannot be journaled yet and both
-   * writes go at once (one round trip less on the answer's path).
    */
-  async recordAccepted(request: RequestRecord, messages: readonly Message[], freshId = false): Promise<boolean> {
-    if (freshId) {
-      await Promise.all([
-        this.requests.insertOne(request),
-        messages.length > 0 ? this.messages.insertMany(messages.map(toDocument), { ordered: false }) : undefined,
-      ]);
-      return true;
-    }
+  async recordAccepted(request: RequestRecord, messages: readonly Message[]): Promise<boolean> {
     try {
       await this.requests.insertOne(request);
     } catch (error) {
@@ -192,21 +182,16 @@ export class Journal {
     if (query.to !== undefined) created['$lt'] = query.to;
     if (Object.keys(created).length > 0) filter['created_at'] = created;
     // Ids are ULIDs, so id order is creation order and makes a stable cursor.
+    // Without a status filter every candidate matches, so one chunk of `limit` is a page.
     let after = query.after;
-    if (query.status === undefined) {
-      if (after !== undefined) filter['_id'] = { $lt: after };
-      const documents = await this.messages.find(filter).sort({ _id: -1 }).limit(query.limit).toArray();
-      const messages = await this.withEvents(documents);
-      return { messages, nextAfter: messages.length === query.limit ? (messages.at(-1)?.id ?? null) : null };
-    }
     const found: Message[] = [];
-    const chunk = Math.max(query.limit, 200);
+    const chunk = query.status === undefined ? query.limit : Math.max(query.limit, 200);
     for (let scanned = 0; scanned < LIST_SCAN_LIMIT; scanned += chunk) {
       if (after !== undefined) filter['_id'] = { $lt: after };
       const documents = await this.messages.find(filter).sort({ _id: -1 }).limit(chunk).toArray();
       for (const message of await this.withEvents(documents)) {
         after = message.id;
-        if (message.status !== query.status) continue;
+        if (query.status !== undefined && message.status !== query.status) continue;
         found.push(message);
         if (found.length === query.limit) return { messages: found, nextAfter: message.id };
       }
@@ -285,7 +270,7 @@ export class Journal {
     if (documents.length === 0) return [];
     const ids = documents.map((document) => document._id);
     const events = await this.events
-      .find({ message_ids: ids.length === 1 ? (ids[0] ?? '') : { $in: ids } })
+      .find({ message_ids: { $in: ids } })
       .sort({ _id: 1 })
       .toArray();
     const byMessage = new Map<string, StatusEvent[]>(ids.map((id) => [id, []]));
