@@ -5,7 +5,6 @@ import {
   NotFoundError,
   DependencyUnavailableError,
   LanesFullError,
-  ValidationError,
   PRIORITIES,
   type Priority,
   acceptMessage,
@@ -101,9 +100,9 @@ export class Intake {
     const outcome = await this.acceptBatch(tenant, source, [body], { atomic: true, rawBody: body });
     const [item] = outcome.accepted;
     if (item === undefined) {
-      const refused = outcome.rejected[0]?.error;
+      const [refused] = outcome.rejected;
       if (refused === undefined) throw new Error('a single message produced no result');
-      throw new CommstratError(refused.code, refused.message, { problems: refused.problems ?? [] });
+      throw this.singleError(refused);
     }
     return { ...item, batchId: outcome.batchId };
   }
@@ -114,6 +113,9 @@ export class Intake {
     items: readonly unknown[],
     options: BatchOptions,
   ): Promise<BatchOutcome> {
+    // Refuse first when the lanes are full: cheap (the depth is sampled), and nothing
+    // is validated only to be thrown away, again on every retry of a Kafka record.
+    await this.admit();
     const now = new Date();
     const batchId = options.batchId ?? newId();
     const messages: { index: number; message: Message }[] = [];
@@ -134,17 +136,15 @@ export class Intake {
         this.deps.metrics.messagesRejected.inc({ source, tenant: tenant.id, reason: error.code });
       }
     }
-    if (options.atomic === true && rejected.length > 0) {
-      if (items.length === 1 && rejected[0] !== undefined) throw this.singleError(rejected[0]);
-      throw new BatchRejectedError(rejected);
-    }
+    if (options.atomic === true && rejected.length > 0) throw this.atomicRefusal(items.length, rejected);
 
-    await this.admit();
     const { fresh, duplicates, conflicts } = await this.screenIdempotency(tenant, messages);
-    if (conflicts.length > 0 && options.batchId !== undefined) {
-      // A redelivered record answers from the journal, so a conflict journaled now would
-      // stick: refuse the whole record as retryable and let it come again.
+    if (conflicts.length > 0 && (options.batchId !== undefined || options.atomic === true)) {
+      // An atomic request is all or nothing; a redelivered Kafka record answers from the
+      // journal, so a conflict journaled now would stick: refuse the whole record as
+      // retryable and let it come again.
       await this.releaseKeys(tenant, fresh);
+      if (options.batchId === undefined) throw this.atomicRefusal(items.length, conflicts);
       throw new CommstratError('idempotency_in_progress', 'an idempotency_key of this record is being accepted; retry');
     }
     rejected.push(...conflicts);
@@ -367,8 +367,16 @@ export class Intake {
   }
 
   /** For a single message, its own error is the clearest answer. */
+  /** The error of one refused item, as thrown for a single-message request. */
   private singleError(rejected: RejectedItem): CommstratError {
-    const problems = rejected.error.problems ?? [];
-    return new ValidationError(problems, rejected.error.code);
+    const { code, message, problems = [] } = rejected.error;
+    return new CommstratError(code, message, { problems });
+  }
+
+  /** An atomic request refused whole: one message's own error, or all items' of a batch. */
+  private atomicRefusal(itemCount: number, rejected: readonly RejectedItem[]): CommstratError {
+    const [first] = rejected;
+    if (itemCount === 1 && first !== undefined) return this.singleError(first);
+    return new BatchRejectedError(rejected);
   }
 }

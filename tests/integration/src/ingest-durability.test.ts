@@ -97,6 +97,16 @@ test('the same idempotency key returns the original id and enqueues nothing new'
   assert.equal(busy.status, 409);
   assert.equal(busy.body.error.code, 'idempotency_in_progress');
   assert.deepEqual(busy.body.error.problems.map((p: { path: string }) => p.path), ['/idempotency_key']);
+
+  // An atomic batch with such a key is refused whole: nothing of it is accepted.
+  const depth = (await deployment.lanes.depths()).normal;
+  const atomic = await deployment.api('POST', '/v1/messages/batch', {
+    atomic: true,
+    messages: [sms('fine'), sms('busy', { idempotency_key: 'order-44' })],
+  });
+  assert.equal(atomic.status, 422);
+  assert.equal(atomic.body.error.code, 'batch_rejected');
+  assert.equal((await deployment.lanes.depths()).normal, depth);
 });
 
 test('a tenant over its request rate gets 429 with Retry-After', async () => {
