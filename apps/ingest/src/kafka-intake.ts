@@ -320,9 +320,9 @@ export class KafkaIntake {
         return;
       }
       if (outcome.rejected.length > 0) {
-        // Validation fills defaults into the items it is given; the rejected topic gets
-        // each item as it was sent, so the value is parsed again (only on this path).
-        const { items } = parseRecordValue(record.value, limits);
+        // Validation leaves the items as sent (no defaults filled in), so the rejected
+        // topic gets each one as it came.
+        const { items } = request;
         // Replayed too: an earlier delivery may have died before writing these.
         await this.reject(
           logger,

@@ -25,6 +25,7 @@ test('a valid SMS message passes and gets the default priority when it has none'
   const { priority: _unused, ...withoutPriority } = valid();
   const message = validateMessageRequest(withoutPriority, now);
   assert.equal(message.priority, 'normal');
+  assert.equal('priority' in withoutPriority, false, 'the item given stays as sent');
   assert.equal(validateMessageRequest(valid(), now).priority, 'high');
 });
 

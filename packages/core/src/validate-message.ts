@@ -1,13 +1,18 @@
 import { createAjv, toFieldProblems } from './ajv.ts';
 import { ValidationError, type FieldProblem } from './errors.ts';
 import { messageRequestSchema, type MessageRequest } from './message-schema.ts';
+import { DEFAULT_PRIORITY } from './lanes.ts';
 import { isValidE164 } from './phone.ts';
 
-const validateSchema = createAjv().compile<MessageRequest>(messageRequestSchema);
+// Ajv fills defaults into the object it checks; here it must not: the caller's item
+// stays as sent (the journal keeps the request as received, the Kafka rejected topic
+// each item as it came). The one default, the priority, goes into the returned copy.
+const validateSchema = createAjv({ useDefaults: false }).compile<MessageRequest>(messageRequestSchema);
 
 /**
  * Checks one message request against its schema and the rules a schema cannot say
- * (a real phone number, an expiry in the future). Fills in defaults. Throws
+ * (a real phone number, an expiry in the future). Returns it with its defaults; the
+ * input itself is left as it was. Throws
  * ValidationError with every problem found, each with its JSON-pointer path.
  */
 export function validateMessageRequest(input: unknown, now: Date = new Date()): MessageRequest {
@@ -41,5 +46,5 @@ export function validateMessageRequest(input: unknown, now: Date = new Date()): 
     problems.push({ path: '/ttl', message: 'cannot be combined with expires_at' });
   }
   if (problems.length > 0) throw new ValidationError(problems);
-  return message;
+  return message.priority === undefined ? { ...message, priority: DEFAULT_PRIORITY } : message;
 }
