@@ -99,7 +99,6 @@ function buildAdapter(key: string, config: Provider): ProviderAdapter {
         id: key,
         baseUrl: config.endpoint,
         token: typeof config.credentials['token'] === 'string' ? config.credentials['token'] : '',
-        maxBatchSize: config.maxBatchSize,
         timeoutMs: config.timeoutMs,
       });
     default:

@@ -66,10 +66,9 @@ export async function startDispatcher(
 
   const registry = createRegistry('dispatcher');
   const metrics = dispatcherMetrics(registry);
-  const monitorLanes = new LaneQueue(redis, { prefix: config.redisPrefix });
-  laneDepthGauge(registry, () => monitorLanes.depths());
+  laneDepthGauge(registry, () => lanes.depths());
   laneLagGauges(registry, async () => {
-    const [ageMs, pending] = await Promise.all([monitorLanes.oldestEntryAgeMs(), monitorLanes.pendingCount()]);
+    const [ageMs, pending] = await Promise.all([lanes.oldestEntryAgeMs(), lanes.pendingCount()]);
     return { ageMs, pending };
   });
   const dispatcher = new Dispatcher({

@@ -4,6 +4,7 @@ import {
   ConfigError,
   DependencyUnavailableError,
   UnauthorizedError,
+  retryDelayMs,
 } from '@commstrat/core';
 import type { Tenant, TenantCache } from '@commstrat/config';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
@@ -394,12 +395,14 @@ export class KafkaIntake {
     return false;
   }
 
-  /** Capped exponential back-off with ±20 % jitter, so replicas do not retry in step. */
+  /** Capped exponential back-off with jitter (core's, as for provider retries), so replicas do not retry in step. */
   private retryDelayMs(attempt: number): number {
-    const initial = this.options.retryInitialMs ?? 250;
-    const max = this.options.retryMaxMs ?? 10_000;
-    const base = Math.min(max, initial * 2 ** Math.min(attempt - 1, 30));
-    return Math.round(base * (0.8 + Math.random() * 0.4));
+    const policy = {
+      baseDelayMs: this.options.retryInitialMs ?? 250,
+      maxDelayMs: this.options.retryMaxMs ?? 10_000,
+      maxAttempts: Number.POSITIVE_INFINITY,
+    };
+    return retryDelayMs(attempt, policy);
   }
 
   private setLag(partition: number, lag: number): void {

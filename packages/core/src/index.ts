@@ -1,4 +1,4 @@
-export { PRIORITIES, DEFAULT_PRIORITY, isPriority, type Priority } from './lanes.ts';
+export { PRIORITIES, DEFAULT_PRIORITY, type Priority } from './lanes.ts';
 export {
   ERROR_CODES,
   BatchRejectedError,
@@ -29,7 +29,6 @@ export {
 export {
   ACTIVE_STATES,
   TERMINAL_STATES,
-  isTerminal,
   toQueuedMessage,
   type Message,
   type MessageStatus,

@@ -6,10 +6,6 @@ export const ACTIVE_STATES = ['accepted', 'queued', 'scheduled', 'sending', 'sen
 
 export type MessageStatus = (typeof TERMINAL_STATES)[number] | (typeof ACTIVE_STATES)[number];
 
-export function isTerminal(status: MessageStatus): boolean {
-  return (TERMINAL_STATES as readonly string[]).includes(status);
-}
-
 /** One entry of a message's status timeline. */
 export interface StatusEvent {
   readonly status: MessageStatus;

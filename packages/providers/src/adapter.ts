@@ -34,7 +34,5 @@ export interface SendResult {
 export interface ProviderAdapter {
   /** Provider id as configured, used in metrics, logs and the journal. */
   readonly id: string;
-  /** Most messages one request may carry. */
-  readonly maxBatchSize: number;
   send(messages: readonly QueuedMessage[], signal?: AbortSignal): Promise<SendResult>;
 }

@@ -13,8 +13,6 @@ export interface HttpSmsAdapterOptions {
   readonly baseUrl: string;
   /** Bearer token the provider expects. */
   readonly token: string;
-  /** Most messages per request. Default 100. */
-  readonly maxBatchSize?: number;
   /** Request time limit in ms. Default 10 000. */
   readonly timeoutMs?: number;
   /** Sender id shown to recipients. Default `commstrat`. */
@@ -35,12 +33,10 @@ interface BatchResponseItem {
  */
 export class HttpSmsAdapter implements ProviderAdapter {
   readonly id: string;
-  readonly maxBatchSize: number;
   private readonly options: HttpSmsAdapterOptions;
 
   constructor(options: HttpSmsAdapterOptions) {
     this.id = options.id;
-    this.maxBatchSize = options.maxBatchSize ?? 100;
     this.options = options;
   }
 

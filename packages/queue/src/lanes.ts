@@ -307,8 +307,9 @@ export class LaneQueue {
 
   /**
    * The lanes whose depth (as `depths()` counts it) is above their cap, highest priority
-   * first, in one round trip; lanes without a cap are not read. Ingest uses it to refuse
-   * work before journaling it. The cap is soft: replicas that check at the same moment
+   * first, in one round trip; lanes without a cap are not read. (Ingest sheds load on
+   * the total of all lanes, from `depths()`; this is for per-lane caps.) The cap is
+   * soft: replicas that check at the same moment
    * may each add a batch, so a lane can overshoot by the batches in flight.
    */
   async overCap(caps: Partial<Record<Priority, number>>): Promise<Priority[]> {
