@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ConfigError } from '@commstrat/core';
 import type { Redis } from 'ioredis';
 import { execOrThrow } from './exec-pipeline.ts';
+import { defineLuaCommands } from './lua-commands.ts';
 
-const reserveKeysScript = readFileSync(new URL('./lua/reserve-keys.lua', import.meta.url), 'utf8');
-const releaseKeysScript = readFileSync(new URL('./lua/release-keys.lua', import.meta.url), 'utf8');
 
 /** Stored value of a key that is reserved but not completed; a completed one is `d<value>`. */
 const IN_PROGRESS = 'p';
@@ -68,10 +66,10 @@ export class IdempotencyStore {
     this.prefix = options.prefix ?? 'commstrat:';
     this.windowSeconds = checkSeconds('windowSeconds', options.windowSeconds ?? 86_400);
     this.reservationSeconds = checkSeconds('reservationSeconds', options.reservationSeconds ?? 30);
-    if (!('commstratReserveKeys' in redis)) {
-      redis.defineCommand('commstratReserveKeys', { lua: reserveKeysScript });
-      redis.defineCommand('commstratReleaseKeys', { lua: releaseKeysScript });
-    }
+    defineLuaCommands(redis, {
+      commstratReserveKeys: { file: 'reserve-keys.lua' },
+      commstratReleaseKeys: { file: 'release-keys.lua' },
+    });
     this.redis = redis as RedisWithScripts;
   }
 

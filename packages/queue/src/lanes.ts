@@ -1,12 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError, PRIORITIES, type Priority, type QueuedMessage } from '@commstrat/core';
 import type { Redis } from 'ioredis';
 import { execOrThrow } from './exec-pipeline.ts';
+import { defineLuaCommands } from './lua-commands.ts';
 
-const promoteDueScript = readFileSync(new URL('./lua/promote-due.lua', import.meta.url), 'utf8');
-const enqueueRequestScript = readFileSync(new URL('./lua/enqueue-request.lua', import.meta.url), 'utf8');
-const markSendingScript = readFileSync(new URL('./lua/mark-sending.lua', import.meta.url), 'utf8');
-const cancelMessageScript = readFileSync(new URL('./lua/cancel-message.lua', import.meta.url), 'utf8');
 
 export interface LaneQueueOptions {
   /** Prefix of every key, so tests and tenants of one Redis stay apart. Default `commstrat:`. */
@@ -42,24 +38,12 @@ export class LaneQueue {
   constructor(redis: Redis, options: LaneQueueOptions = {}) {
     this.prefix = options.prefix ?? 'commstrat:';
     this.group = options.group ?? 'dispatchers';
-    if (!('commstratEnqueueRequest' in redis)) {
-      redis.defineCommand('commstratEnqueueRequest', {
-        numberOfKeys: 3 + PRIORITIES.length,
-        lua: enqueueRequestScript,
-      });
-    }
-    if (!('commstratPromoteDue' in redis)) {
-      redis.defineCommand('commstratPromoteDue', {
-        numberOfKeys: 2 + PRIORITIES.length,
-        lua: promoteDueScript,
-      });
-    }
-    if (!('commstratMarkSending' in redis)) {
-      redis.defineCommand('commstratMarkSending', { numberOfKeys: 2, lua: markSendingScript });
-    }
-    if (!('commstratCancelMessage' in redis)) {
-      redis.defineCommand('commstratCancelMessage', { numberOfKeys: 2, lua: cancelMessageScript });
-    }
+    defineLuaCommands(redis, {
+      commstratEnqueueRequest: { file: 'enqueue-request.lua', numberOfKeys: 3 + PRIORITIES.length },
+      commstratPromoteDue: { file: 'promote-due.lua', numberOfKeys: 2 + PRIORITIES.length },
+      commstratMarkSending: { file: 'mark-sending.lua', numberOfKeys: 2 },
+      commstratCancelMessage: { file: 'cancel-message.lua', numberOfKeys: 2 },
+    });
     this.redis = redis as RedisWithScripts;
   }
 

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError, type FieldProblem } from '@commstrat/core';
 import type { Redis } from 'ioredis';
-
-const takeTokensScript = readFileSync(new URL('./lua/take-tokens.lua', import.meta.url), 'utf8');
+import { defineLuaCommands } from './lua-commands.ts';
 
 /**
  * Share of the per-second rate that the default burst may use. The invariant is "never
@@ -58,9 +56,7 @@ export class ProviderRateLimiter {
 
   constructor(redis: Redis, options: ProviderRateLimiterOptions = {}) {
     this.prefix = options.prefix ?? 'commstrat:';
-    if (!('commstratTakeTokens' in redis)) {
-      redis.defineCommand('commstratTakeTokens', { numberOfKeys: 1, lua: takeTokensScript });
-    }
+    defineLuaCommands(redis, { commstratTakeTokens: { file: 'take-tokens.lua', numberOfKeys: 1 } });
     this.redis = redis as RedisWithScripts;
   }
 
