@@ -23,7 +23,8 @@ interface TenantEntry {
   readonly until: number;
   readonly providers: ReadonlyMap<string, Provider>;
   readonly timeZone: string;
-  readonly strategies: Map<string, Promise<{ strategy: Strategy; version: number } | null>>;
+  /** The routing per strategy name or channel default, built once per load; null: none. */
+  readonly strategies: Map<string, Promise<Routing | null>>;
 }
 
 /**
@@ -56,7 +57,7 @@ export class RoutingCache {
     const key = message.strategy !== undefined ? `name:${message.strategy}` : `default:${message.channel ?? ''}`;
     let found = tenant.strategies.get(key);
     if (found === undefined) {
-      found = this.loadStrategy(tenantId, message);
+      found = this.loadStrategy(tenant, tenantId, message);
       tenant.strategies.set(key, found);
     }
     const stored = await found;
@@ -73,20 +74,23 @@ export class RoutingCache {
         { path: '/channel', message: `strategy "${stored.strategy.name}" sends on ${stored.strategy.channel}` },
       ]);
     }
-    return { ...stored, providers: tenant.providers, tenantTimeZone: tenant.timeZone };
+    return stored;
   }
 
   private async loadStrategy(
+    tenant: TenantEntry,
     tenantId: string,
     message: { readonly strategy?: string | undefined; readonly channel?: Channel | undefined },
-  ): Promise<{ strategy: Strategy; version: number } | null> {
+  ): Promise<Routing | null> {
     const stored =
       message.strategy !== undefined
         ? await findStrategy(this.sql, tenantId, message.strategy)
         : message.channel !== undefined
           ? await findDefaultStrategy(this.sql, tenantId, message.channel)
           : null;
-    return stored === null ? null : { strategy: stored.strategy, version: stored.version };
+    return stored === null
+      ? null
+      : { strategy: stored.strategy, version: stored.version, providers: tenant.providers, tenantTimeZone: tenant.timeZone };
   }
 
   private async tenant(tenantId: string, now: number): Promise<TenantEntry> {
