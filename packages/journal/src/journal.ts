@@ -1,6 +1,9 @@
 import { newId, type Message, type MessageStatus, type StatusEvent } from '@commstrat/core';
 import type { Collection, Db } from 'mongodb';
 import { GroupCommit } from './group-commit.ts';
+import { mergeTimelines, placeStatusEvents, type EventRun, type StatusChange } from './status-events.ts';
+
+export type { StatusChange } from './status-events.ts';
 
 /** The raw incoming request, kept as received. */
 export interface RequestRecord {
@@ -47,12 +50,12 @@ export interface ProviderExchange {
    * FerretDB writes it about twice as fast.
    */
   readonly provider_message_ids?: readonly (string | null)[];
-}
-
-/** A state change of one message, appended to its timeline. */
-export interface StatusChange {
-  readonly messageId: string;
-  readonly event: StatusEvent;
+  /**
+   * The status events every message of the exchange went through alike (`sending`, and
+   * `sent` when the provider accepted them all), kept here instead of in a status-event
+   * document of their own; part of each message's timeline.
+   */
+  readonly events?: readonly StatusEvent[];
 }
 
 /** One page of a listing, and where the next one starts (null: no more). */
@@ -63,15 +66,8 @@ export interface MessagePage {
 
 type MessageDocument = Omit<Message, 'id'> & { _id: string };
 
-/**
- * Status changes shared by some messages, in order (a batch's `sending` then `sent`):
- * the dispatcher's unit of journaling.
- */
-interface StatusEventDocument {
-  readonly _id: string;
-  readonly message_ids: string[];
-  readonly events: readonly StatusEvent[];
-}
+/** Status events that some messages went through alike, in order (see placeStatusEvents). */
+type StatusEventDocument = EventRun & { readonly _id: string };
 
 /** Most candidate messages a status-filtered listing reads for one page. */
 const LIST_SCAN_LIMIT = 5000;
@@ -93,10 +89,11 @@ export class Journal {
     this.exchanges = db.collection<ProviderExchange>('provider_exchanges');
     this.events = db.collection<StatusEventDocument>('status_events');
     this.outcomes = new GroupCommit(async (items) => {
-      await Promise.all([
-        this.recordProviderExchanges(items.flatMap((item) => item.exchanges)),
-        this.recordStatusChanges(items.flatMap((item) => item.changes)),
-      ]);
+      const placed = placeStatusEvents(
+        items.flatMap((item) => item.exchanges),
+        items.flatMap((item) => item.changes),
+      );
+      await Promise.all([this.recordProviderExchanges(placed.exchanges), this.insertRuns(placed.runs)]);
     }, 4); // at most 4 settled sets per write (a sent batch, or a planned claim's late ones)
   }
 
@@ -227,62 +224,49 @@ export class Journal {
    * Readers merge the events into the timeline.
    */
   async recordStatusChanges(changes: readonly StatusChange[]): Promise<void> {
-    if (changes.length === 0) return;
-    const perMessage = new Map<string, { events: StatusEvent[]; key: string }>();
-    // A batch shares one event object among its messages: its key is built once.
-    const keys = new Map<StatusEvent, string>();
-    for (const { messageId, event } of changes) {
-      // Every field of a StatusEvent, cheaply (JSON.stringify here was 8% of a busy
-      // dispatcher's CPU).
-      let key = keys.get(event);
-      if (key === undefined) {
-        key = [event.status, event.at.getTime(), event.reason, event.provider, event.provider_message_id, event.exchange_id].join('\u0000');
-        keys.set(event, key);
-      }
-      const sequence = perMessage.get(messageId);
-      if (sequence === undefined) perMessage.set(messageId, { events: [event], key });
-      else {
-        sequence.events.push(event);
-        sequence.key += `\u0001${key}`;
-      }
-    }
-    const groups = new Map<string, StatusEventDocument>();
-    for (const [messageId, { events, key }] of perMessage) {
-      const group = groups.get(key) ?? { _id: newId(), message_ids: [], events };
-      group.message_ids.push(messageId);
-      groups.set(key, group);
-    }
-    await this.events.insertMany([...groups.values()], { ordered: false });
+    await this.insertRuns(placeStatusEvents([], changes).runs);
+  }
+
+  private async insertRuns(runs: readonly EventRun[]): Promise<void> {
+    if (runs.length === 0) return;
+    await this.events.insertMany(
+      runs.map((run) => ({ _id: newId(), ...run })),
+      { ordered: false },
+    );
   }
 
   /**
-   * Records what a dispatched batch came to — provider exchanges and status changes.
-   * Calls made while a write is in flight are written together in the next one (group
-   * commit), so under load many batches share one insert per collection.
+   * Records what a dispatched batch came to — provider exchanges and status changes,
+   * the events its messages share inside the exchange (placeStatusEvents). Calls made
+   * while a write is in flight are written together in the next one (group commit), so
+   * under load many batches share one insert per collection.
    */
   async recordOutcomes(exchanges: readonly ProviderExchange[], changes: readonly StatusChange[]): Promise<void> {
     if (exchanges.length === 0 && changes.length === 0) return;
     await this.outcomes.add({ exchanges, changes });
   }
 
-  /** Documents turned into messages, their status events merged in (one read for all). */
+  /**
+   * Documents turned into messages, the events of their status-event documents and of
+   * the exchanges that carried them merged in (one read of each collection for all).
+   */
   private async withEvents(documents: readonly MessageDocument[]): Promise<Message[]> {
     if (documents.length === 0) return [];
     const ids = documents.map((document) => document._id);
-    const events = await this.events
-      .find({ message_ids: { $in: ids } })
-      .sort({ _id: 1 })
-      .toArray();
-    const byMessage = new Map<string, StatusEvent[]>(ids.map((id) => [id, []]));
-    for (const document of events) {
-      for (const id of document.message_ids) byMessage.get(id)?.push(...document.events);
-    }
+    const [runs, carried] = await Promise.all([
+      this.events.find({ message_ids: { $in: ids } }).toArray(),
+      this.exchanges
+        .find({ message_ids: { $in: ids }, events: { $exists: true } }, { projection: { message_ids: 1, events: 1 } })
+        .toArray(),
+    ]);
+    const timelines = mergeTimelines(
+      new Map(documents.map((document) => [document._id, document.timeline ?? []])),
+      [...runs, ...carried],
+    );
     return documents.map((document) => {
       const message = fromDocument(document);
-      const later = byMessage.get(message.id) ?? [];
-      if (later.length === 0) return message;
-      // Stable: the document's own events (accepted, queued) first at equal times.
-      const timeline = [...(message.timeline ?? []), ...later].sort((a, b) => a.at.getTime() - b.at.getTime());
+      const timeline = timelines.get(message.id) ?? [];
+      if (timeline.length === (message.timeline ?? []).length) return message;
       return { ...message, timeline, status: timeline.at(-1)?.status ?? message.status };
     });
   }

@@ -86,6 +86,50 @@ test('the status changes of a batch are one document per distinct sequence, merg
   assert.deepEqual(await journal.countByStatus('t1', a.request_id), { sent: 1 });
 });
 
+test('events a sent batch shares are kept in its exchange and still read back in each timeline', async () => {
+  const { db } = await testMongo();
+  const journal = new Journal(db);
+  const [a, b, c] = [aMessage('t1'), aMessage('t1'), aMessage('t1')];
+  await journal.recordAccepted(
+    { _id: newId(), tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: [a.id, b.id, c.id], enqueued: true },
+    [a, b, c],
+  );
+  const exchange = (id: string, messageIds: string[]) => ({
+    _id: id,
+    provider: 't1/p1',
+    message_ids: messageIds,
+    request: '{}',
+    response: '{}',
+    http_status: 200,
+    outcome: 'accepted' as const,
+    started_at: new Date(),
+    duration_ms: 3,
+  });
+  const sending = { status: 'sending', at: new Date(Date.now() + 1000), provider: 'p1' } as const;
+  const whole = { ...exchange(newId(), [a.id, b.id]) };
+  const sent = { status: 'sent', at: new Date(Date.now() + 1005), provider: 'p1', exchange_id: whole._id } as const;
+  const partial = exchange(newId(), [c.id]);
+  await journal.recordOutcomes(
+    [whole, partial],
+    [a.id, b.id, c.id].flatMap((messageId) => [
+      { messageId, event: sending },
+      { messageId, event: messageId === c.id ? { status: 'failed', at: sent.at, reason: 'invalid_number' } : sent },
+    ]),
+  );
+  assert.equal(await db.collection('status_events').countDocuments(), 0, 'every event went into an exchange');
+  const stored = await db.collection('provider_exchanges').findOne({ _id: whole._id as never });
+  assert.deepEqual(stored?.['events']?.map((e: { status: string }) => e.status), ['sending', 'sent']);
+  const found = await journal.findMessages([a.id, b.id, c.id]);
+  for (const message of found) {
+    assert.deepEqual(
+      message.timeline.map((e) => e.status),
+      ['accepted', 'queued', 'sending', message.id === c.id ? 'failed' : 'sent'],
+      `timeline of ${message.id}`,
+    );
+  }
+  assert.deepEqual(await journal.countByStatus('t1', a.request_id), { sent: 1 });
+});
+
 test('provider exchanges are found by any message they carried', async () => {
   const { db } = await testMongo();
   const journal = new Journal(db);
