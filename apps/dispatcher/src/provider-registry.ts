@@ -66,6 +66,15 @@ export class ProviderRegistry {
     return handle;
   }
 
+  /**
+   * Closes every adapter's connections, once nothing is sent any more. A handle replaced
+   * after a change is not closed: a send may still be using it, and its idle connections
+   * end when the provider closes them.
+   */
+  close(): void {
+    for (const handle of this.handles.values()) handle.adapter.close();
+  }
+
   /** Enabled, and its circuit lets a request through now. */
   available(handle: ProviderHandle, now: number): boolean {
     return handle.config.enabled && canSend(this.circuit(handle), now);
@@ -100,6 +109,7 @@ function buildAdapter(key: string, config: Provider): ProviderAdapter {
         baseUrl: config.endpoint,
         token: typeof config.credentials['token'] === 'string' ? config.credentials['token'] : '',
         timeoutMs: config.timeoutMs,
+        concurrency: config.concurrency,
       });
     default:
       throw new Error(`provider ${key}: no adapter of kind "${config.kind}"`);

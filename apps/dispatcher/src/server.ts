@@ -71,6 +71,10 @@ export async function startDispatcher(
     const [ageMs, pending] = await Promise.all([lanes.oldestEntryAgeMs(), lanes.pendingCount()]);
     return { ageMs, pending };
   });
+  const providers = new ProviderRegistry(metrics, {
+    failureThreshold: config.circuitFailureThreshold,
+    openMs: config.circuitOpenMs,
+  });
   const dispatcher = new Dispatcher({
     lanes,
     waitingLanes: {
@@ -83,10 +87,7 @@ export async function startDispatcher(
     },
     journal,
     routing: new RoutingCache(sql),
-    providers: new ProviderRegistry(metrics, {
-      failureThreshold: config.circuitFailureThreshold,
-      openMs: config.circuitOpenMs,
-    }),
+    providers,
     rateLimiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
     metrics,
     logger: logger.child({ consumer: config.consumer }),
@@ -121,6 +122,7 @@ export async function startDispatcher(
     logger,
     async close() {
       await dispatcher.stop();
+      providers.close();
       await http.close();
       await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), urgentRedis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);

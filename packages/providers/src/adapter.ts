@@ -35,4 +35,6 @@ export interface ProviderAdapter {
   /** Provider id as configured, used in metrics, logs and the journal. */
   readonly id: string;
   send(messages: readonly QueuedMessage[], signal?: AbortSignal): Promise<SendResult>;
+  /** Closes its connections; sends after this fail. */
+  close(): void;
 }

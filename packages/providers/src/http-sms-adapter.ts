@@ -6,6 +6,7 @@ import {
   type QueuedMessage,
 } from '@commstrat/core';
 import type { MessageOutcome, ProviderAdapter, SendResult } from './adapter.ts';
+import { HttpClient, RequestTimeoutError } from './http-client.ts';
 
 export interface HttpSmsAdapterOptions {
   readonly id: string;
@@ -15,6 +16,8 @@ export interface HttpSmsAdapterOptions {
   readonly token: string;
   /** Request time limit in ms. Default 10 000. */
   readonly timeoutMs?: number;
+  /** Requests in flight at once (connections kept open). Default 8. */
+  readonly concurrency?: number;
   /** Sender id shown to recipients. Default `commstrat`. */
   readonly sender?: string;
 }
@@ -34,10 +37,20 @@ interface BatchResponseItem {
 export class HttpSmsAdapter implements ProviderAdapter {
   readonly id: string;
   private readonly options: HttpSmsAdapterOptions;
+  private readonly http: HttpClient;
 
   constructor(options: HttpSmsAdapterOptions) {
     this.id = options.id;
     this.options = options;
+    this.http = new HttpClient({
+      baseUrl: options.baseUrl,
+      maxSockets: options.concurrency ?? 8,
+      timeoutMs: options.timeoutMs ?? 10_000,
+    });
+  }
+
+  close(): void {
+    this.http.close();
   }
 
   async send(messages: readonly QueuedMessage[], signal?: AbortSignal): Promise<SendResult> {
@@ -50,16 +63,16 @@ export class HttpSmsAdapter implements ProviderAdapter {
       })),
     };
     const startedAt = new Date();
-    const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 10_000);
     let httpStatus: number | undefined;
     const body = JSON.stringify(request);
     let responseText = '';
     let error: CommstratError | undefined;
     let outcomes: MessageOutcome[] = [];
     try {
-      const reply = await fetch(new URL('/v1/sms/batch', this.options.baseUrl), {
-        method: 'POST',
-        headers: {
+      const reply = await this.http.post(
+        '/v1/sms/batch',
+        body,
+        {
           'content-type': 'application/json',
           authorization: `Bearer ${this.options.token}`,
           // A digest of the message ids is the provider idempotency key: a batch resent
@@ -67,20 +80,20 @@ export class HttpSmsAdapter implements ProviderAdapter {
           // merely start alike do not (a cut-off list of ids would collide).
           'idempotency-key': createHash('sha256').update(messages.map((m) => m.id).join(',')).digest('hex'),
         },
-        body,
-        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-      });
+        signal,
+      );
       httpStatus = reply.status;
-      responseText = await reply.text();
+      responseText = reply.body;
       const response = parseJson(responseText);
-      if (reply.ok) {
+      if (reply.status >= 200 && reply.status < 300) {
         outcomes = toOutcomes(response, messages);
       } else {
-        error = classifyHttpError(reply.status, reply.headers.get('retry-after'), response);
+        const retryAfter = reply.headers['retry-after'];
+        error = classifyHttpError(reply.status, typeof retryAfter === 'string' ? retryAfter : null, response);
       }
     } catch (cause) {
       const message =
-        cause instanceof Error && cause.name === 'TimeoutError'
+        cause instanceof RequestTimeoutError
           ? `provider ${this.id} did not answer in time`
           : `provider ${this.id} is unreachable`;
       error = new ProviderUnavailableError(message, { cause });

@@ -1,0 +1,88 @@
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+
+export interface HttpClientOptions {
+  /** Base URL of the API, e.g. https://api.example.com. */
+  readonly baseUrl: string;
+  /** Connections kept open to it (the provider's concurrency). Default 8. */
+  readonly maxSockets?: number;
+  /** Whole-request time limit, ms: connecting, sending and reading the answer. Default 10 000. */
+  readonly timeoutMs?: number;
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  /** The response body, decoded as UTF-8. */
+  readonly body: string;
+}
+
+/** Thrown when a provider request takes longer than its time limit; the request is aborted. */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError';
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    super(`no complete answer within ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * POSTs text to one API over kept-alive connections. node:http rather than fetch:
+ * fetch cost about 300 µs more CPU per request here (measured with a 100-message batch
+ * on loopback: 430-540 µs against 130-170 µs, client and server together), which at
+ * 200 requests a second was a tenth of a dispatcher's CPU.
+ */
+export class HttpClient {
+  private readonly base: URL;
+  private readonly agent: http.Agent;
+  private readonly transport: typeof http | typeof https;
+  private readonly timeoutMs: number;
+
+  constructor(options: HttpClientOptions) {
+    this.base = new URL(options.baseUrl);
+    this.transport = this.base.protocol === 'https:' ? https : http;
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 8 };
+    this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /**
+   * Sends `body` to `path` and resolves with whatever status the server answered.
+   * Rejects with RequestTimeoutError past the time limit, with the abort reason when
+   * `signal` aborts, and with the socket's error when the server cannot be reached.
+   */
+  post(path: string, body: string, headers: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<HttpAnswer> {
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      const request = this.transport.request(new URL(path, this.base), {
+        method: 'POST',
+        agent: this.agent,
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        ...(signal === undefined ? {} : { signal }),
+      });
+      const timer = setTimeout(() => request.destroy(new RequestTimeoutError(this.timeoutMs)), this.timeoutMs);
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      request.once('error', fail);
+      request.once('response', (response) => {
+        response.setEncoding('utf8');
+        let text = '';
+        response.on('data', (chunk: string) => (text += chunk));
+        response.once('error', fail);
+        response.once('end', () => {
+          clearTimeout(timer);
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text });
+        });
+      });
+      request.end(body);
+    });
+  }
+
+  /** Closes the kept-alive connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+}
