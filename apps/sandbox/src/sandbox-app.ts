@@ -121,6 +121,10 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
   app.get('/_sandbox/received', (req, res) => {
     const clientRef = typeof req.query['client_ref'] === 'string' ? req.query['client_ref'] : undefined;
     const to = typeof req.query['to'] === 'string' ? req.query['to'] : undefined;
+    if (clientRef === undefined && to === undefined) {
+      res.json({ count: received.size, messages: received.latest(1000) });
+      return;
+    }
     const messages = received.list({ clientRef, to });
     res.json({ count: messages.length, messages: messages.slice(-1000) });
   });
