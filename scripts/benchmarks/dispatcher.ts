@@ -24,6 +24,7 @@ import { servicePid, stackEnvFrom } from './stack.ts';
 
 const USAGE = `usage: scripts/bench dispatcher [options]
   --sizes LIST        messages per throughput case, comma-separated (default 1000,5000)
+  --replicas LIST     dispatcher replicas (and BullMQ workers) per throughput case (default 1,2)
   --window S          longest measured window per throughput case after the start of the replicas / workers (default 60)
   --backlog N         bulk entries queued for the critical-latency case (default 1000000)
   --critical N        critical messages sent one by one (default 200), --pace-ms between them (default 50)
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       sizes: { type: 'string', default: '1000,5000' },
+      replicas: { type: 'string', default: '1,2' },
       window: { type: 'string', default: '60' },
       backlog: { type: 'string', default: '1000000' },
       critical: { type: 'string', default: '200' },
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
     return value;
   };
   const sizes = values.sizes.split(',').map((s) => number('sizes', s.trim()));
+  const replicaCounts = values.replicas.split(',').map((s) => number('replicas', s.trim()));
   const windowSeconds = number('window', values.window);
   const backlog = number('backlog', values.backlog);
   const critical = number('critical', values.critical);
@@ -124,7 +127,7 @@ async function main(): Promise<void> {
     const throughput: ThroughputResult[] = [];
     const latency: LatencyResult[] = [];
     for (const n of sizes) {
-      for (const replicas of [1, 2]) {
+      for (const replicas of replicaCounts) {
         if (!skip.has('throughput')) {
           const result = await dispatcherThroughput(ctx, n, replicas, windowSeconds);
           progress(
