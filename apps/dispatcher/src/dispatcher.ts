@@ -272,17 +272,24 @@ export class Dispatcher {
   }
 
   /**
-   * Starts every batch that is due and has a free request slot at its provider; each
-   * send records and acks on its own, and its end starts the next batch.
+   * Starts every batch that is due and has a free request slot at its provider. A slot
+   * is freed as soon as the provider has answered (not once the outcome is recorded),
+   * and its freeing starts the next batch.
    */
   private flush(now: number, force: boolean): void {
     const room = (provider: ProviderHandle) => provider.config.concurrency - (this.sending.get(provider.key) ?? 0);
     for (const { provider, works } of this.batcher.takeReady(now, force, room)) {
       this.sending.set(provider.key, (this.sending.get(provider.key) ?? 0) + 1);
-      const send = this.send(provider, works).finally(() => {
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
         this.sending.set(provider.key, (this.sending.get(provider.key) ?? 1) - 1);
-        this.sends.delete(send);
         if (this.batcher.size > 0) this.flush(this.clock(), !this.running);
+      };
+      const send = this.send(provider, works, release).finally(() => {
+        release();
+        this.sends.delete(send);
       });
       this.sends.add(send);
     }
@@ -293,7 +300,8 @@ export class Dispatcher {
     return entries.length > 0 && entries.every((entry) => entry.lane === 'critical') ? this.deps.urgent : this.deps;
   }
 
-  private async send(provider: ProviderHandle, batch: Work[]): Promise<void> {
+  /** Sends one batch and records what came of it; `release` frees its request slot. */
+  private async send(provider: ProviderHandle, batch: Work[], release: () => void): Promise<void> {
     const { config } = provider;
     const ops = this.ops(batch.map((work) => work.entry));
     const works = await this.dropLate(batch, this.clock(), ops.lanes);
@@ -326,6 +334,9 @@ export class Dispatcher {
       this.deps.providers.afterSend(provider, this.clock(), answer.error?.retryable === true);
       return answer;
     });
+    // The slot is free from here: recording must not hold the next batch back (the
+    // journal write can take as long as the request did).
+    release();
     const settled = this.recorder.begin(ops.lanes);
     this.recorder.record(settled, provider, works, result, this.clock());
     await this.finish(settled);
