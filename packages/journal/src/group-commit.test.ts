@@ -32,15 +32,15 @@ test('a failed write rejects its callers only; the next items are still written'
   assert.deepEqual(written, [2]);
 });
 
-test('one write carries at most maxItems; the rest follow in order', async () => {
+test('one write carries at most maxWeight, at least one item, and the rest follow in order', async () => {
   const writes: number[][] = [];
   let release: () => void = () => undefined;
   const commit = new GroupCommit<number>(async (items) => {
     writes.push([...items]);
     if (writes.length === 1) await new Promise<void>((resolve) => (release = resolve));
-  }, 2);
-  const all = [1, 2, 3, 4, 5].map((n) => commit.add(n));
+  }, { maxWeight: 5, weigh: (n) => n });
+  const all = [1, 2, 3, 4, 9, 1].map((n) => commit.add(n));
   release();
   await Promise.all(all);
-  assert.deepEqual(writes, [[1], [2, 3], [4, 5]]);
+  assert.deepEqual(writes, [[1], [2, 3], [4], [9], [1]]);
 });

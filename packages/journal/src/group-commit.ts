@@ -1,3 +1,14 @@
+export interface GroupCommitOptions<T> {
+  /**
+   * Most weight one write carries (a write takes at least one item, however heavy).
+   * Serialising a write is synchronous work, and a huge one would stall everything else
+   * the process does (a critical message waiting to go). Default: no limit.
+   */
+  readonly maxWeight?: number;
+  /** An item's weight, e.g. the documents it adds. Default 1 per item. */
+  readonly weigh?: (item: T) => number;
+}
+
 /**
  * Group commit: items added while a write is in flight are written together by the
  * next one, so concurrent callers share round trips and a busy server sees a few large
@@ -6,17 +17,15 @@
  */
 export class GroupCommit<T> {
   private readonly write: (items: readonly T[]) => Promise<void>;
-  private readonly maxItems: number;
+  private readonly maxWeight: number;
+  private readonly weigh: (item: T) => number;
   private waiting: { item: T; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private writing = false;
 
-  /**
-   * `maxItems` bounds one write: serialising it is synchronous work, and a huge one
-   * would stall everything else the process does (a critical message waiting to go).
-   */
-  constructor(write: (items: readonly T[]) => Promise<void>, maxItems = Number.POSITIVE_INFINITY) {
+  constructor(write: (items: readonly T[]) => Promise<void>, options: GroupCommitOptions<T> = {}) {
     this.write = write;
-    this.maxItems = maxItems;
+    this.maxWeight = options.maxWeight ?? Number.POSITIVE_INFINITY;
+    this.weigh = options.weigh ?? (() => 1);
   }
 
   add(item: T): Promise<void> {
@@ -29,7 +38,7 @@ export class GroupCommit<T> {
   private async drain(): Promise<void> {
     this.writing = true;
     while (this.waiting.length > 0) {
-      const group = this.waiting.splice(0, this.maxItems);
+      const group = this.waiting.splice(0, this.fitting());
       try {
         await this.write(group.map(({ item }) => item));
         for (const { resolve } of group) resolve();
@@ -38,5 +47,17 @@ export class GroupCommit<T> {
       }
     }
     this.writing = false;
+  }
+
+  /** How many of the waiting items the next write takes: at least one. */
+  private fitting(): number {
+    let weight = 0;
+    let count = 0;
+    for (const { item } of this.waiting) {
+      weight += this.weigh(item);
+      if (count > 0 && weight > this.maxWeight) break;
+      count += 1;
+    }
+    return count;
   }
 }

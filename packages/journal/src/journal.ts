@@ -88,13 +88,19 @@ export class Journal {
     this.messages = db.collection<MessageDocument>('messages');
     this.exchanges = db.collection<ProviderExchange>('provider_exchanges');
     this.events = db.collection<StatusEventDocument>('status_events');
-    this.outcomes = new GroupCommit(async (items) => {
-      const placed = placeStatusEvents(
-        items.flatMap((item) => item.exchanges),
-        items.flatMap((item) => item.changes),
-      );
-      await Promise.all([this.recordProviderExchanges(placed.exchanges), this.insertRuns(placed.runs)]);
-    }, 4); // at most 4 settled sets per write (a sent batch, or a planned claim's late ones)
+    this.outcomes = new GroupCommit(
+      async (items) => {
+        const placed = placeStatusEvents(
+          items.flatMap((item) => item.exchanges),
+          items.flatMap((item) => item.changes),
+        );
+        await Promise.all([this.recordProviderExchanges(placed.exchanges), this.insertRuns(placed.runs)]);
+      },
+      // About 1 000 messages per write (a sent message is two changes: sending, sent).
+      // Measured on FerretDB, 4 batches of 100 per write held one replica at ~30 000
+      // msg/s with the journal the queue; 8-16 gave 33 000-35 000.
+      { maxWeight: 2000, weigh: (item) => item.changes.length },
+    );
   }
 
   /**
