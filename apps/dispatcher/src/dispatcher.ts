@@ -82,6 +82,7 @@ export class Dispatcher {
   private lastPromote = 0;
   private lastReclaim = 0;
   private lastDepths = 0;
+  private lastTrim = 0;
 
   constructor(deps: DispatcherDeps) {
     this.deps = deps;
@@ -164,6 +165,10 @@ export class Dispatcher {
     if (now - this.lastDepths >= 250) {
       this.lastDepths = now;
       this.backlog = await this.deps.lanes.depths();
+    }
+    if (now - this.lastTrim >= TRIM_INTERVAL_MS) {
+      this.lastTrim = now;
+      await this.deps.lanes.trimHandled();
     }
     if (now - this.lastReclaim >= this.deps.visibilityTimeoutMs / 2) {
       this.lastReclaim = now;
@@ -402,6 +407,12 @@ export class Dispatcher {
     }
   }
 }
+
+/**
+ * How often handled entries are trimmed from the lanes, ms: at 30 000 msg/s a second
+ * leaves about 9 MB of acknowledged entries in Redis until the next trim.
+ */
+const TRIM_INTERVAL_MS = 1000;
 
 /** Entries planned between two turns of the event loop. */
 const PLAN_SLICE = 100;

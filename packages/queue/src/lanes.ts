@@ -1,6 +1,7 @@
 import { ConfigError, PRIORITIES, type Priority, type QueuedMessage } from '@commstrat/core';
 import type { Redis } from 'ioredis';
 import { execOrThrow } from './exec-pipeline.ts';
+import { laneDepth, readLaneProgress, trimThreshold, type LaneProgress } from './lane-progress.ts';
 import { defineLuaCommands } from './lua-commands.ts';
 
 
@@ -165,8 +166,8 @@ export class LaneQueue {
   /**
    * Everything a dispatcher does once the outcomes of some entries are journaled, in one
    * MULTI (atomic, one round trip): parks `deferred` messages in the delayed set,
-   * appends `deadLetters` to the dead-letter stream, acknowledges and deletes `acks` from
-   * their streams, clears the sending markers of the messages acked or deferred (a
+   * appends `deadLetters` to the dead-letter stream, acknowledges `acks` (trimHandled
+   * removes them from their streams later, in bulk), clears the sending markers of the messages acked or deferred (a
    * deferred one is cancellable again) and the cancel markers of `dropped` (cancelled
    * messages skipped without sending). Atomic, so a cancel lands either before (the
    * message is still being sent: 409) or after (its cancel marker stays until the
@@ -195,7 +196,6 @@ export class LaneQueue {
       const ids = acks.filter((entry) => entry.lane === lane).map((entry) => entry.entryId);
       if (ids.length === 0) continue;
       multi.xack(this.laneKey(lane), this.group, ...ids);
-      multi.xdel(this.laneKey(lane), ...ids);
     }
     const droppedIds = new Set(dropped);
     const sending = [
@@ -272,29 +272,56 @@ export class LaneQueue {
   }
 
   /**
-   * Acknowledges handled entries and deletes them from their stream, with their sending
-   * markers, in one round trip. Deleting keeps XLEN equal to the backlog, which admission
-   * control and metrics read. The caller journals the outcome first, so a cancel that
-   * finds no marker afterwards finds the outcome in the journal.
+   * Acknowledges handled entries and clears their sending markers, in one round trip.
+   * The caller journals the outcome first, so a cancel that finds no marker afterwards
+   * finds the outcome in the journal.
    */
   async ack(entries: readonly LaneEntry[]): Promise<void> {
     await this.settle({ acks: entries });
   }
 
-  /** Entries in each lane stream that are not yet acknowledged (backlog + pending). */
+  /** How far the consumer group got on each lane, in one round trip. */
+  private async progress(): Promise<Record<Priority, LaneProgress>> {
+    const progress = await readLaneProgress(this.redis, PRIORITIES.map((lane) => this.laneKey(lane)), this.group);
+    return byLane((_lane, i) => progress[i] as LaneProgress);
+  }
+
+  /**
+   * Entries in each lane not yet handled: waiting to be claimed plus claimed and not
+   * yet acknowledged (the group's lag + pending; see LaneProgress). One round trip,
+   * O(1) per lane for Redis.
+   */
   async depths(): Promise<Record<Priority, number>> {
+    const progress = await this.progress();
+    return byLane((lane) => laneDepth(progress[lane]));
+  }
+
+  /**
+   * Removes handled entries from the front of each lane, in two round trips: every entry
+   * older than the oldest one still pending (or, none pending, up to the last delivered)
+   * is acknowledged. Acks leave entries in the stream because deleting them one by one
+   * (XDEL) was the costliest lane operation per message; a trim frees whole stream nodes.
+   * Safe with many replicas trimming at once. Returns the entries removed.
+   */
+  async trimHandled(): Promise<number> {
+    const progress = await this.progress();
     const pipeline = this.redis.pipeline();
-    for (const lane of PRIORITIES) pipeline.xlen(this.laneKey(lane));
-    const results = await execOrThrow(pipeline);
-    return byLane((_lane, i) => Number(results[i]));
+    let trims = 0;
+    for (const lane of PRIORITIES) {
+      const threshold = trimThreshold(progress[lane]);
+      if (threshold === undefined) continue;
+      pipeline.xtrim(this.laneKey(lane), 'MINID', threshold);
+      trims += 1;
+    }
+    if (trims === 0) return 0;
+    return (await execOrThrow(pipeline)).reduce<number>((sum, removed) => sum + Number(removed), 0);
   }
 
   /**
    * The lanes whose depth (as `depths()` counts it) is above their cap, highest priority
-   * first, in one round trip; lanes without a cap are not read. (Ingest sheds load on
-   * the total of all lanes, from `depths()`; this is for per-lane caps.) The cap is
-   * soft: replicas that check at the same moment
-   * may each add a batch, so a lane can overshoot by the batches in flight.
+   * first, in one round trip. (Ingest sheds load on the total of all lanes, from
+   * `depths()`; this is for per-lane caps.) The cap is soft: replicas that check at the
+   * same moment may each add a batch, so a lane can overshoot by the batches in flight.
    */
   async overCap(caps: Partial<Record<Priority, number>>): Promise<Priority[]> {
     const capped = PRIORITIES.flatMap((lane) => {
@@ -306,10 +333,8 @@ export class LaneQueue {
       return [{ lane, cap }];
     });
     if (capped.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const { lane } of capped) pipeline.xlen(this.laneKey(lane));
-    const results = await execOrThrow(pipeline);
-    return capped.filter(({ cap }, i) => Number(results[i]) > cap).map(({ lane }) => lane);
+    const depths = await this.depths();
+    return capped.filter(({ lane, cap }) => depths[lane] > cap).map(({ lane }) => lane);
   }
 
   /**
@@ -358,23 +383,30 @@ export class LaneQueue {
   }
 
   /**
-   * Lane lag: how long ago (ms) the oldest entry still in each lane was appended; 0 for an
-   * empty lane. Since `ack` deletes entries, the oldest entry is the oldest one not yet
-   * handled, claimed or not. Read from the entry id's millisecond part against Redis's
-   * own clock (TIME), so a replica's clock skew does not show as lag; one round trip,
-   * O(log n) per lane. A delayed or retried message counts from when it (re)entered its
-   * lane, not from when it was accepted.
+   * Lane lag: how long ago (ms) the oldest entry not yet handled in each lane was
+   * appended; 0 for a lane with nothing to handle. That entry is the oldest pending one
+   * if any is (delivery is in id order), else the first not yet delivered. Read from the
+   * entry id's millisecond part against Redis's own clock (TIME), so a replica's clock
+   * skew does not show as lag; two round trips. A delayed or retried message counts
+   * from when it (re)entered its lane, not from when it was accepted.
    */
   async oldestEntryAgeMs(): Promise<Record<Priority, number>> {
-    const pipeline = this.redis.pipeline();
-    pipeline.time();
-    for (const lane of PRIORITIES) pipeline.xrange(this.laneKey(lane), '-', '+', 'COUNT', 1);
-    const [time, ...oldest] = await execOrThrow(pipeline);
-    const [seconds, micros] = time as [string, string];
-    const nowMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-    return byLane((_lane, i) => {
-      const first = (oldest[i] as [string, string[]][])[0];
-      return first === undefined ? 0 : Math.max(0, nowMs - entryIdMs(first[0]));
+    const [progress, time] = await Promise.all([this.progress(), this.redis.time()]);
+    const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const oldest = byLane<string | undefined>((lane) => progress[lane].oldestPendingId ?? undefined);
+    const undelivered = PRIORITIES.filter((lane) => oldest[lane] === undefined && laneDepth(progress[lane]) > 0);
+    if (undelivered.length > 0) {
+      const pipeline = this.redis.pipeline();
+      for (const lane of undelivered) {
+        const after = progress[lane].lastDeliveredId;
+        pipeline.xrange(this.laneKey(lane), after === null ? '-' : `(${after}`, '+', 'COUNT', 1);
+      }
+      const firsts = (await execOrThrow(pipeline)) as [string, string[]][][];
+      undelivered.forEach((lane, i) => (oldest[lane] = firsts[i]?.[0]?.[0]));
+    }
+    return byLane((lane) => {
+      const id = oldest[lane];
+      return id === undefined ? 0 : Math.max(0, nowMs - entryIdMs(id));
     });
   }
 

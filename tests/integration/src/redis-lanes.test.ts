@@ -6,7 +6,7 @@ import { queuedMessage, testRedis } from './harness.ts';
 
 const message = (priority: Priority, text = 'hello'): QueuedMessage => queuedMessage(priority, text);
 
-test('claimed entries come back highest priority first, and ack removes them from the lanes', async () => {
+test('claimed entries come back highest priority first, and once acked they no longer count', async () => {
   const { redis, prefix } = await testRedis();
   const lanes = new LaneQueue(redis, { prefix });
   await lanes.ensureGroup();
@@ -26,7 +26,44 @@ test('claimed entries come back highest priority first, and ack removes them fro
 
   await lanes.ack(claimed);
   assert.deepEqual(await lanes.depths(), { critical: 0, high: 0, normal: 0, bulk: 0 });
+  assert.equal(await redis.xlen(lanes.laneKey('bulk')), 1, 'acked, left for the next trim');
+  assert.equal(await lanes.trimHandled(), 3);
   assert.equal(await redis.xlen(lanes.laneKey('bulk')), 0);
+});
+
+test('a trim removes only handled entries: none from the oldest pending one on, none undelivered', async () => {
+  const { redis, prefix } = await testRedis();
+  const lanes = new LaneQueue(redis, { prefix });
+  await lanes.ensureGroup();
+  await lanes.enqueue(Array.from({ length: 6 }, () => message('normal')));
+  const [first, second, third, fourth] = await lanes.claim('c1', 4, 100);
+  assert.ok(first && second && third && fourth);
+  await lanes.ack([first, second, fourth]);
+  assert.equal(await lanes.trimHandled(), 2, 'the two before the pending third');
+  assert.deepEqual(
+    (await redis.xrange(lanes.laneKey('normal'), '-', '+')).map(([id]) => id),
+    [third.entryId, fourth.entryId, ...(await redis.xrange(lanes.laneKey('normal'), `(${fourth.entryId}`, '+')).map(([id]) => id)],
+  );
+  assert.equal((await lanes.depths()).normal, 3, 'the pending third and the two never claimed');
+  assert.equal(await lanes.trimHandled(), 0, 'nothing more until the third is acked');
+
+  await lanes.ack([third]);
+  assert.equal(await lanes.trimHandled(), 2);
+  const rest = await lanes.claim('c1', 10, 100);
+  assert.equal(rest.length, 2, 'the never-claimed entries survived every trim');
+});
+
+test('a lane no dispatcher has read yet, or with an entry deleted by hand, counts its stream length', async () => {
+  const { redis, prefix } = await testRedis();
+  const lanes = new LaneQueue(redis, { prefix });
+  await lanes.enqueue([message('high'), message('high')]);
+  assert.equal((await lanes.depths()).high, 2, 'no group yet');
+  await lanes.ensureGroup();
+  const [entry] = await lanes.claim('c1', 1, 100);
+  assert.ok(entry);
+  const [[undelivered] = ['']] = await redis.xrange(lanes.laneKey('high'), `(${entry.entryId}`, '+');
+  await redis.xdel(lanes.laneKey('high'), undelivered);
+  assert.equal((await lanes.depths()).high, 1, 'the group cannot tell: the stream length, here the claimed one');
 });
 
 test('a deferred message reaches its lane only once its due time has come', async () => {
