@@ -1,10 +1,10 @@
 // What a Kafka record means to ingest, and what a rejected record looks like: plain
 // functions of the record, no connection, so every rule here is unit-tested.
 import {
-  BatchTooLargeError,
   MalformedJsonError,
   PayloadTooLargeError,
   ValidationError,
+  parseBatchEnvelope,
   type ErrorCode,
   type FieldProblem,
 } from '@commstrat/core';
@@ -86,19 +86,8 @@ export function parseRecordValue(
     ]);
   }
   if (!Object.hasOwn(body, 'messages')) return { items: [body], atomic: true, body };
-
-  const { messages, atomic, ...rest } = body as Record<string, unknown>;
-  const problems: FieldProblem[] = Object.keys(rest).map((key) => ({
-    path: `/${key}`,
-    message: 'is not an allowed property',
-  }));
-  if (!Array.isArray(messages)) problems.push({ path: '/messages', message: 'must be an array' });
-  else if (messages.length === 0) problems.push({ path: '/messages', message: 'must have at least 1 item' });
-  if (atomic !== undefined && typeof atomic !== 'boolean') problems.push({ path: '/atomic', message: 'must be boolean' });
-  if (problems.length > 0) throw new ValidationError(problems);
-  const items = messages as unknown[];
-  if (items.length > limits.maxBatchMessages) throw new BatchTooLargeError(items.length, limits.maxBatchMessages);
-  return { items, atomic: atomic === true, body };
+  const { messages, atomic } = parseBatchEnvelope(body, limits.maxBatchMessages);
+  return { items: messages, atomic, body };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import express, { type Router } from 'express';
-import { ERROR_CODES, messageRequestSchema } from '@commstrat/core';
+import { ERROR_CODES, batchEnvelopeSchema, messageRequestSchema } from '@commstrat/core';
 
 const require = createRequire(import.meta.url);
 
@@ -51,6 +51,7 @@ const idParam = (name: string) => ({ name, in: 'path', required: true, schema: {
  */
 export function openApiDocument(): Record<string, unknown> {
   const { $id: _id, ...messageRequest } = messageRequestSchema;
+  const { $id: _batchId, ...batchEnvelope } = batchEnvelopeSchema;
   return {
     openapi: '3.1.0',
     info: {
@@ -63,12 +64,10 @@ export function openApiDocument(): Record<string, unknown> {
       schemas: {
         MessageRequest: messageRequest,
         BatchRequest: {
-          type: 'object',
-          required: ['messages'],
-          additionalProperties: false,
+          ...batchEnvelope,
           properties: {
-            messages: { type: 'array', minItems: 1, items: { $ref: '#/components/schemas/MessageRequest' } },
-            atomic: { type: 'boolean', default: false, description: 'all-or-nothing: one bad item rejects the batch (422)' },
+            ...batchEnvelope.properties,
+            messages: { ...batchEnvelope.properties.messages, items: { $ref: '#/components/schemas/MessageRequest' } },
           },
         },
         Error: errorBody,

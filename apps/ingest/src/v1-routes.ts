@@ -1,9 +1,8 @@
 import express, { type Response, type Router } from 'express';
 import {
-  BatchTooLargeError,
   NotFoundError,
-
   ACTIVE_STATES,
+  parseBatchEnvelope,
   TERMINAL_STATES,
   ValidationError,
   type FieldProblem,
@@ -97,22 +96,6 @@ export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Rou
   });
 
   return router;
-}
-
-function parseBatchEnvelope(body: unknown, max: number): { messages: unknown[]; atomic: boolean } {
-  const problems: FieldProblem[] = [];
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ValidationError([{ path: '', message: 'must be an object with a "messages" array' }]);
-  }
-  const { messages, atomic, ...rest } = body as Record<string, unknown>;
-  for (const key of Object.keys(rest)) problems.push({ path: `/${key}`, message: 'is not an allowed property' });
-  if (!Array.isArray(messages)) problems.push({ path: '/messages', message: 'must be an array' });
-  else if (messages.length === 0) problems.push({ path: '/messages', message: 'must have at least 1 item' });
-  if (atomic !== undefined && typeof atomic !== 'boolean') problems.push({ path: '/atomic', message: 'must be boolean' });
-  if (problems.length > 0) throw new ValidationError(problems);
-  const list = messages as unknown[];
-  if (list.length > max) throw new BatchTooLargeError(list.length, max);
-  return { messages: list, atomic: atomic === true };
 }
 
 function parseListQuery(query: Record<string, unknown>): MessageQuery {

@@ -36,6 +36,7 @@ export {
   type StatusEvent,
 } from './message.ts';
 export { validateMessageRequest } from './validate-message.ts';
+export { batchEnvelopeSchema, parseBatchEnvelope } from './batch-envelope.ts';
 export { acceptMessage, type AcceptContext } from './accept-message.ts';
 export { parseAppConfig, type EnvMap } from './app-config.ts';
 export { newId } from './ids.ts';
