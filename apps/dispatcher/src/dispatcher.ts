@@ -9,13 +9,12 @@ import {
   selectLanes,
   type LaneSelectionState,
   type LaneWeights,
-  type Priority,
   type QueuedMessage,
 } from '@commstrat/core';
 import type { RoutingCache } from '@commstrat/config';
 import type { Journal } from '@commstrat/journal';
 import type { DispatcherMetrics, Logger } from '@commstrat/observability';
-import { defaultBurst, type LaneEntry, type LaneQueue, type ProviderRateLimiter } from '@commstrat/queue';
+import { defaultBurst, type LaneEntry, type LaneQueue, type ProviderRateLimiter, type SampledDepths } from '@commstrat/queue';
 import { Batcher, type Work } from './batcher.ts';
 import { BatchRecorder, change, type SettledSet } from './batch-recorder.ts';
 import type { ProviderHandle, ProviderRegistry } from './provider-registry.ts';
@@ -23,6 +22,8 @@ import type { ProviderHandle, ProviderRegistry } from './provider-registry.ts';
 export interface DispatcherDeps {
   /** Lane operations that never wait (claims without BLOCK, acks, deferrals). */
   readonly lanes: LaneQueue;
+  /** The process's shared sample of the lane depths, for weighted lane selection. */
+  readonly depths: Pick<SampledDepths, 'get' | 'invalidate'>;
   /**
    * Blocking claims, each on its own connection: `shared` waits on the other lanes when
    * all are empty, `critical` is the critical lane's own loop, which waits on that lane
@@ -78,10 +79,8 @@ export class Dispatcher {
   /** Entry ids this replica holds, so a reclaim never takes its own work twice. */
   private readonly held = new Set<string>();
   private laneState: LaneSelectionState | undefined;
-  private backlog: Partial<Record<Priority, number>> = {};
   private lastPromote = 0;
   private lastReclaim = 0;
-  private lastDepths = 0;
   private lastTrim = 0;
 
   constructor(deps: DispatcherDeps) {
@@ -162,10 +161,6 @@ export class Dispatcher {
       this.lastPromote = now;
       await this.deps.lanes.promoteDue(now);
     }
-    if (now - this.lastDepths >= 250) {
-      this.lastDepths = now;
-      this.backlog = await this.deps.lanes.depths();
-    }
     if (now - this.lastTrim >= TRIM_INTERVAL_MS) {
       this.lastTrim = now;
       await this.deps.lanes.trimHandled();
@@ -188,8 +183,9 @@ export class Dispatcher {
    */
   private async claim(budget: number, now: number): Promise<LaneEntry[]> {
     const { lanes, consumer } = this.deps;
+    const backlog = await this.deps.depths.get();
     const selection = selectLanes({
-      backlog: { ...this.backlog, critical: 0 },
+      backlog: { ...backlog, critical: 0 },
       claimCount: budget,
       state: this.laneState,
       weights: this.deps.laneWeights,
@@ -212,7 +208,7 @@ export class Dispatcher {
       this.deps.blockMs,
       shared,
     );
-    if (blocked.length > 0) this.lastDepths = 0; // the lanes moved; sample again soon
+    if (blocked.length > 0) this.deps.depths.invalidate(); // the lanes moved; sample again soon
     return blocked;
   }
 

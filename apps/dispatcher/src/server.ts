@@ -12,7 +12,7 @@ import {
   monitoringRouter,
   type Logger,
 } from '@commstrat/observability';
-import { LaneQueue, ProviderRateLimiter, reportRedisErrors } from '@commstrat/queue';
+import { LaneQueue, ProviderRateLimiter, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -66,7 +66,9 @@ export async function startDispatcher(
 
   const registry = createRegistry('dispatcher');
   const metrics = dispatcherMetrics(registry);
-  laneDepthGauge(registry, () => lanes.depths());
+  // One sample of the lane depths for lane selection and the gauge.
+  const depths = new SampledDepths(() => lanes.depths());
+  laneDepthGauge(registry, () => depths.get());
   laneLagGauges(registry, async () => {
     const [ageMs, pending] = await Promise.all([lanes.oldestEntryAgeMs(), lanes.pendingCount()]);
     return { ageMs, pending };
@@ -77,6 +79,7 @@ export async function startDispatcher(
   });
   const dispatcher = new Dispatcher({
     lanes,
+    depths,
     waitingLanes: {
       shared: new LaneQueue(claimRedis, { prefix: config.redisPrefix }),
       critical: new LaneQueue(criticalRedis, { prefix: config.redisPrefix }),

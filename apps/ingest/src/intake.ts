@@ -6,7 +6,6 @@ import {
   DependencyUnavailableError,
   LanesFullError,
   PRIORITIES,
-  type Priority,
   acceptMessage,
   newId,
   toQueuedMessage,
@@ -17,7 +16,7 @@ import {
 import type { RoutingCache, Tenant } from '@commstrat/config';
 import type { Journal, RequestRecord } from '@commstrat/journal';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
-import type { IdempotencyReservation, IdempotencyStore, LaneQueue } from '@commstrat/queue';
+import type { IdempotencyReservation, IdempotencyStore, LaneQueue, SampledDepths } from '@commstrat/queue';
 
 /** States a tenant may still cancel from. */
 const CANCELLABLE: readonly MessageStatus[] = ['accepted', 'queued', 'scheduled'];
@@ -25,6 +24,8 @@ const CANCELLABLE: readonly MessageStatus[] = ['accepted', 'queued', 'scheduled'
 export interface IntakeDeps {
   readonly journal: Journal;
   readonly lanes: LaneQueue;
+  /** The process's shared sample of the lane depths, for admission control. */
+  readonly depths: Pick<SampledDepths, 'get'>;
   readonly idempotency: IdempotencyStore;
   readonly routing: Pick<RoutingCache, 'resolve'>;
   readonly metrics: IngestMetrics;
@@ -88,8 +89,6 @@ export interface BatchOptions {
  */
 export class Intake {
   private readonly deps: IntakeDeps;
-  private lanesCheckedAt = 0;
-  private fullLanes: readonly Priority[] = [];
 
   constructor(deps: IntakeDeps) {
     this.deps = deps;
@@ -194,20 +193,16 @@ export class Intake {
   }
 
   /**
-   * Sheds load when a lane is over its cap instead of growing Redis without bound. The
-   * depths are read at most every 250 ms, so this costs no round trip per request.
+   * Sheds load when the lanes are over their cap instead of growing Redis without bound.
+   * The depths are a shared sample at most 250 ms old, so this costs no round trip per
+   * request.
    */
   private async admit(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lanesCheckedAt > 250) {
-      this.lanesCheckedAt = now;
-      const depths = await this.deps.lanes.depths().catch((cause: unknown) => {
-        throw new DependencyUnavailableError('lanes (Redis)', cause);
-      });
-      const total = PRIORITIES.reduce((sum, lane) => sum + depths[lane], 0);
-      this.fullLanes = total > this.deps.laneCap ? PRIORITIES.filter((lane) => depths[lane] > 0) : [];
-    }
-    if (this.fullLanes.length > 0) throw new LanesFullError(this.fullLanes);
+    const depths = await this.deps.depths.get().catch((cause: unknown) => {
+      throw new DependencyUnavailableError('lanes (Redis)', cause);
+    });
+    const total = PRIORITIES.reduce((sum, lane) => sum + depths[lane], 0);
+    if (total > this.deps.laneCap) throw new LanesFullError(PRIORITIES.filter((lane) => depths[lane] > 0));
   }
 
   /**

@@ -8,7 +8,7 @@ import {
 } from '@commstrat/core';
 import type { Tenant, TenantCache } from '@commstrat/config';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
-import type { LaneQueue } from '@commstrat/queue';
+import type { SampledDepths } from '@commstrat/queue';
 import {
   Kafka,
   Partitioners,
@@ -65,7 +65,8 @@ export interface KafkaIntakeOptions {
 export interface KafkaIntakeDeps {
   readonly intake: Pick<Intake, 'acceptBatch'>;
   readonly tenants: Pick<TenantCache, 'tenantForKey'>;
-  readonly lanes: Pick<LaneQueue, 'depths'>;
+  /** The process's shared sample of the lane depths, for backpressure. */
+  readonly depths: Pick<SampledDepths, 'get'>;
   readonly metrics: IngestMetrics;
   readonly logger: Logger;
 }
@@ -148,7 +149,7 @@ export class KafkaIntake {
     const topics = [{ topic: options.topic }];
     this.backpressure = new LaneBackpressure(
       {
-        depths: () => deps.lanes.depths(),
+        depths: () => deps.depths.get(),
         pause: () => this.consumer.pause(topics),
         resume: () => this.consumer.resume(topics),
         metrics: deps.metrics,

@@ -9,7 +9,7 @@ import {
   listen,
   type Logger,
 } from '@commstrat/observability';
-import { IdempotencyStore, LaneQueue, ProviderRateLimiter, reportRedisErrors } from '@commstrat/queue';
+import { IdempotencyStore, LaneQueue, ProviderRateLimiter, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -51,10 +51,13 @@ export async function startIngest(
 
   const registry = createRegistry('ingest');
   const metrics = ingestMetrics(registry);
-  laneDepthGauge(registry, () => lanes.depths());
+  // One sample of the lane depths for admission, Kafka backpressure and the gauge.
+  const depths = new SampledDepths(() => lanes.depths());
+  laneDepthGauge(registry, () => depths.get());
   const intake = new Intake({
     journal,
     lanes,
+    depths,
     idempotency: new IdempotencyStore(redis, { prefix: config.redisPrefix }),
     routing: new RoutingCache(sql),
     metrics,
@@ -69,7 +72,7 @@ export async function startIngest(
   );
   recovery.start();
   const tenants = new TenantCache(sql);
-  const kafka = kafkaIntakeFromConfig(config, { intake, tenants, lanes, metrics, logger });
+  const kafka = kafkaIntakeFromConfig(config, { intake, tenants, depths, metrics, logger });
   const app = createIngestApp({
     intake,
     journal,

@@ -165,7 +165,7 @@ export function laneLagGauges(
 export function laneDepthGauge(registry: Registry, sample: () => Promise<Record<string, number>>) {
   return new Gauge({
     name: 'commstrat_lane_depth',
-    help: 'Entries in each priority lane stream.',
+    help: 'Messages in each priority lane not yet handled: waiting to be claimed plus claimed and not acknowledged.',
     labelNames: ['lane'] as const,
     registers: [registry],
     async collect() {

@@ -12,3 +12,4 @@ export {
   type IdempotencyStoreOptions,
 } from './idempotency-store.ts';
 export { reportRedisErrors } from './connection-errors.ts';
+export { SampledDepths } from './sampled-depths.ts';

@@ -285,7 +285,7 @@ test('a record whose dependency is down is retried in place: not rejected, not c
     {
       intake,
       tenants: { tenantForKey: () => Promise.resolve({ id: 'acme', name: 'Acme' }) },
-      lanes: { depths: () => Promise.resolve({ critical: 0, high: 0, normal: 0, bulk: 0 }) },
+      depths: { get: () => Promise.resolve({ critical: 0, high: 0, normal: 0, bulk: 0 }) },
       metrics,
       logger: createLogger({ service: 'test', console: false }),
     },
