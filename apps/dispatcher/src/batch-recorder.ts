@@ -1,5 +1,4 @@
 import {
-  ProviderUnavailableError,
   newId,
   retryDelayMs,
   stepRetryPolicy,
@@ -153,7 +152,7 @@ export class BatchRecorder {
         settled.finish(work.entry, change(work.entry.message.id, 'failed', now, error.message));
         continue;
       }
-      const retryAfterMs = error instanceof ProviderUnavailableError ? (error.retryAfterSeconds ?? 0) * 1000 : 0;
+      const retryAfterMs = (error.retryAfterSeconds ?? 0) * 1000;
       this.retryOrGiveUp(settled, work.entry, work.step, now, error.message, provider.key, retryAfterMs);
     }
   }

@@ -10,7 +10,6 @@ import {
   BatchRejectedError,
   CommstratError,
   DependencyUnavailableError,
-  LanesFullError,
   RateLimitedError,
   MalformedJsonError,
   NotFoundError,
@@ -142,9 +141,7 @@ function errorHandler(): ErrorRequestHandler {
     const { requestId, logger } = state(res);
     if (error instanceof CommstratError) {
       if (error.httpStatus >= 500) logger.warn(error.message, { code: error.code, cause: String(error.cause) });
-      if (error instanceof RateLimitedError || error instanceof LanesFullError) {
-        res.set('retry-after', String(error.retryAfterSeconds));
-      }
+      if (error.retryAfterSeconds !== undefined) res.set('retry-after', String(Math.ceil(error.retryAfterSeconds)));
       const extra = error instanceof BatchRejectedError ? { rejected: error.items } : {};
       res.status(error.httpStatus).json({ ...error.toJSON(), ...extra, request_id: requestId });
       return;

@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import {
   CommstratError,
   ERROR_CODES,
+  LanesFullError,
   NotFoundError,
+  ProviderUnavailableError,
+  RateLimitedError,
   UnauthorizedError,
   ValidationError,
 } from './errors.ts';
@@ -31,4 +34,12 @@ test('every registry entry has a 4xx or 5xx status', () => {
   for (const [code, entry] of Object.entries(ERROR_CODES)) {
     assert.ok(entry.httpStatus >= 400 && entry.httpStatus < 600, code);
   }
+});
+
+test('how long to wait is a field of every error, set by those that know it', () => {
+  assert.equal(new RateLimitedError('slow down', 3).retryAfterSeconds, 3);
+  assert.equal(new LanesFullError(['bulk']).retryAfterSeconds, 1);
+  assert.equal(new ProviderUnavailableError('503', { retryAfterSeconds: 20 }).retryAfterSeconds, 20);
+  assert.equal(new ProviderUnavailableError('timeout').retryAfterSeconds, undefined);
+  assert.equal(new NotFoundError('message').retryAfterSeconds, undefined);
 });

@@ -38,11 +38,16 @@ export class CommstratError extends Error {
   readonly httpStatus: number;
   readonly retryable: boolean;
   readonly problems: readonly FieldProblem[];
+  /**
+   * How long to wait before retrying, in seconds, when the thrower knows: what an API
+   * answers as Retry-After and what a provider retry waits at least.
+   */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { problems?: readonly FieldProblem[]; cause?: unknown } = {},
+    options: { problems?: readonly FieldProblem[]; cause?: unknown; retryAfterSeconds?: number | undefined } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
@@ -50,6 +55,7 @@ export class CommstratError extends Error {
     this.httpStatus = ERROR_CODES[code].httpStatus;
     this.retryable = ERROR_CODES[code].retryable;
     this.problems = options.problems ?? [];
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   /** The JSON body an API answers with. */
@@ -140,21 +146,19 @@ export class ConflictError extends CommstratError {
 
 /** Thrown when a caller exceeds its request rate; `retryAfterSeconds` goes to Retry-After. */
 export class RateLimitedError extends CommstratError {
-  readonly retryAfterSeconds: number;
+  declare readonly retryAfterSeconds: number;
 
   constructor(message: string, retryAfterSeconds: number) {
-    super('rate_limited', message);
-    this.retryAfterSeconds = retryAfterSeconds;
+    super('rate_limited', message, { retryAfterSeconds });
   }
 }
 
 /** Thrown when a lane is over its configured depth: the service sheds load instead of growing Redis. */
 export class LanesFullError extends CommstratError {
-  readonly retryAfterSeconds: number;
+  declare readonly retryAfterSeconds: number;
 
   constructor(lanes: readonly string[], retryAfterSeconds = 1) {
-    super('lanes_full', `lanes over capacity: ${lanes.join(', ')}; retry later`);
-    this.retryAfterSeconds = retryAfterSeconds;
+    super('lanes_full', `lanes over capacity: ${lanes.join(', ')}; retry later`, { retryAfterSeconds });
   }
 }
 
@@ -185,11 +189,8 @@ export class ProviderRejectedError extends CommstratError {
 
 /** Thrown by a provider adapter when the provider failed in a way that may pass on retry. */
 export class ProviderUnavailableError extends CommstratError {
-  /** Seconds the provider asked us to wait (Retry-After), when it said. */
-  readonly retryAfterSeconds: number | undefined;
-
+  /** `retryAfterSeconds`: what the provider asked us to wait (Retry-After), when it said. */
   constructor(message: string, options: { retryAfterSeconds?: number; cause?: unknown } = {}) {
-    super('provider_unavailable', message, { cause: options.cause });
-    this.retryAfterSeconds = options.retryAfterSeconds;
+    super('provider_unavailable', message, options);
   }
 }
