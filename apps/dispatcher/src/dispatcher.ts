@@ -301,19 +301,52 @@ export class Dispatcher {
     return entries.length > 0 && entries.every((entry) => entry.lane === 'critical') ? this.deps.urgent : this.deps;
   }
 
-  /** Sends one batch and records what came of it; `release` frees its request slot. */
+  /**
+   * Sends one batch and records what came of it; `release` frees its request slot. A
+   * message may have waited for its batch to fill or for rate tokens since it was
+   * planned: expiry and window are checked again right before it goes, and the late
+   * ones are recorded with the batch's outcome, in one journal write.
+   */
   private async send(provider: ProviderHandle, batch: Work[], release: () => void): Promise<void> {
-    const { config } = provider;
     const ops = this.ops(batch.map((work) => work.entry));
-    const works = await this.dropLate(batch, this.clock(), ops.lanes);
-    if (works.length === 0) return;
+    const settled = this.recorder.begin(ops.lanes);
+    try {
+      const works = batch.filter((work) => this.onTime(work, this.clock(), settled, true));
+      if (works.length === 0 || !(await this.takeTokens(provider, works, ops.rateLimiter))) return;
+      // The concurrency cap covers the provider request only; recording runs outside it so
+      // a slow journal write never holds a provider slot.
+      const result = await provider.limit(async () => {
+        this.deps.providers.beforeSend(provider, this.clock());
+        const answer = await provider.adapter.send(works.map((work) => work.entry.message));
+        this.deps.providers.afterSend(provider, this.clock(), answer.error?.retryable === true);
+        return answer;
+      });
+      // The slot is free from here: recording must not hold the next batch back (the
+      // journal write can take as long as the request did).
+      release();
+      this.recorder.record(settled, provider, works, result, this.clock());
+    } finally {
+      await this.finish(settled);
+    }
+  }
+
+  /**
+   * Takes the provider's rate tokens for `works`, putting back what the rate does not let
+   * through now (removed from `works`). False when nothing may go now.
+   */
+  private async takeTokens(
+    provider: ProviderHandle,
+    works: Work[],
+    rateLimiter: Pick<ProviderRateLimiter, 'take'>,
+  ): Promise<boolean> {
+    const { config } = provider;
     let grant;
     try {
-      grant = await ops.rateLimiter.take(provider.key, works.length, config.ratePerSecond);
+      grant = await rateLimiter.take(provider.key, works.length, config.ratePerSecond);
     } catch (error) {
       this.deps.logger.warn('rate limiter unavailable; batch put back', { provider: provider.key, error: String(error) });
-      this.batcher.putBack(provider, works, this.clock() + 500, this.clock());
-      return;
+      this.batcher.putBack(provider, works.splice(0), this.clock() + 500, this.clock());
+      return false;
     }
     if (grant.granted < works.length) {
       const held = works.splice(grant.granted);
@@ -325,33 +358,8 @@ export class Dispatcher {
       this.batcher.putBack(provider, held, this.clock() + delay, this.clock());
       // Flush right when the tokens are back rather than at the claim loop's next turn.
       setTimeout(() => this.flush(this.clock(), !this.running), delay).unref();
-      if (works.length === 0) return;
     }
-    // The concurrency cap covers the provider request only; recording runs outside it so
-    // a slow journal write never holds a provider slot.
-    const result = await provider.limit(async () => {
-      this.deps.providers.beforeSend(provider, this.clock());
-      const answer = await provider.adapter.send(works.map((work) => work.entry.message));
-      this.deps.providers.afterSend(provider, this.clock(), answer.error?.retryable === true);
-      return answer;
-    });
-    // The slot is free from here: recording must not hold the next batch back (the
-    // journal write can take as long as the request did).
-    release();
-    const settled = this.recorder.begin(ops.lanes);
-    this.recorder.record(settled, provider, works, result, this.clock());
-    await this.finish(settled);
-  }
-
-  /**
-   * A message may have waited for its batch to fill or for rate tokens since it was
-   * planned: check expiry and window again right before it goes, and settle the late ones.
-   */
-  private async dropLate(works: Work[], now: number, lanes: LaneQueue): Promise<Work[]> {
-    const settled = this.recorder.begin(lanes);
-    const onTime = works.filter((work) => this.onTime(work, now, settled, true));
-    if (onTime.length < works.length) await this.finish(settled);
-    return onTime;
+    return works.length > 0;
   }
 
   /**
