@@ -13,6 +13,18 @@ function aMessage(tenantId: string) {
   return acceptMessage(request, { id: newId(), tenantId, requestId: newId(), now });
 }
 
+/** A fresh journal holding one request of three messages of tenant t1. */
+async function journalOfThree() {
+  const { db } = await testMongo();
+  const journal = new Journal(db);
+  const messages = [aMessage('t1'), aMessage('t1'), aMessage('t1')] as const;
+  await journal.recordAccepted(
+    { _id: newId(), tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: messages.map((m) => m.id), enqueued: true },
+    [...messages],
+  );
+  return { db, journal, messages };
+}
+
 test('a journaled message is found by its tenant only, with its fields intact', async () => {
   const { db } = await testMongo();
   const journal = new Journal(db);
@@ -53,13 +65,7 @@ test('status changes are appended to the timeline in order, grouped by event', a
 });
 
 test('the status changes of a batch are one document per distinct sequence, merged back in order', async () => {
-  const { db } = await testMongo();
-  const journal = new Journal(db);
-  const [a, b, c] = [aMessage('t1'), aMessage('t1'), aMessage('t1')];
-  await journal.recordAccepted(
-    { _id: newId(), tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: [a.id, b.id, c.id], enqueued: true },
-    [a, b, c],
-  );
+  const { db, journal, messages: [a, b, c] } = await journalOfThree();
   const leftAt = new Date(Date.now() + 1000);
   const answeredAt = new Date(Date.now() + 1005);
   const sending = { status: 'sending', at: leftAt, provider: 'p1' } as const;
@@ -87,13 +93,7 @@ test('the status changes of a batch are one document per distinct sequence, merg
 });
 
 test('events a sent batch shares are kept in its exchange and still read back in each timeline', async () => {
-  const { db } = await testMongo();
-  const journal = new Journal(db);
-  const [a, b, c] = [aMessage('t1'), aMessage('t1'), aMessage('t1')];
-  await journal.recordAccepted(
-    { _id: newId(), tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: [a.id, b.id, c.id], enqueued: true },
-    [a, b, c],
-  );
+  const { db, journal, messages: [a, b, c] } = await journalOfThree();
   const exchange = (id: string, messageIds: string[]) => ({
     _id: id,
     provider: 't1/p1',
