@@ -52,6 +52,12 @@ export interface KafkaIntakeOptions {
   readonly maxBodyBytes: number;
   /** Most messages in one batch envelope. */
   readonly maxBatchMessages: number;
+  /**
+   * Records of one partition handled at once: each is a journal write and a lane
+   * enqueue, so one at a time runs at one record per journal round trip. Offsets are
+   * still resolved and committed in order. Default 16.
+   */
+  readonly recordsInFlight?: number;
   /** Default `commstrat-ingest`. */
   readonly clientId?: string;
   /** How often the lane depth is read for backpressure, in ms. Default 1000. */
@@ -86,6 +92,7 @@ export function kafkaIntakeFromConfig(config: Readonly<IngestConfig>, deps: Kafk
     laneCap: config.laneCap,
     maxBodyBytes: config.maxBodyBytes,
     maxBatchMessages: config.maxBatchMessages,
+    recordsInFlight: config.kafkaRecordsInFlight,
   });
 }
 
@@ -242,6 +249,14 @@ export class KafkaIntake {
     if (created) this.logger.info('created Kafka topics', { kafka_rejected_topic: this.options.rejectedTopic });
   }
 
+  /**
+   * Handles a partition's batch `recordsInFlight` records at a time and resolves their
+   * offsets in log order: an offset is resolved (and later committed) only once it and
+   * every record before it are handled, and no record starts more than `recordsInFlight`
+   * after the first unresolved one (what a crash makes Kafka redeliver). While a record
+   * waits for a dependency, no new record starts: the ones already started finish (or
+   * wait likewise), and nothing after the waiting one is committed until it passes.
+   */
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const commit = () => payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
@@ -250,21 +265,45 @@ export class KafkaIntake {
     const highWatermark = Number(batch.highWatermark);
     const first = batch.messages[0];
     if (first !== undefined) this.setLag(batch.partition, highWatermark - Number(first.offset));
-    const wait = { heartbeat, isRunning, commit };
+    const limit = this.options.recordsInFlight ?? 16;
+    const progress = { failing: 0 };
+    const wait = { heartbeat, isRunning, commit, progress };
+    const handled: boolean[] = [];
+    let resolved = 0;
+    let gaveUp = false;
+    const inFlight = new Set<Promise<void>>();
     try {
-      for (const record of batch.messages) {
+      for (const [index, record] of batch.messages.entries()) {
         // Unresolved records are fetched again from the last resolved offset: after a
         // resume, by this replica; after a rebalance, by whichever replica gets them.
-        if (!isRunning() || payload.isStale() || this.stopping.signal.aborted || this.backpressure.paused) break;
+        // At most `limit` records from the first unresolved one on; none new while one
+        // waits for a dependency.
+        while (inFlight.size > 0 && (progress.failing > 0 || index - resolved >= limit)) await Promise.race(inFlight);
+        if (gaveUp || !isRunning() || payload.isStale() || this.stopping.signal.aborted || this.backpressure.paused) break;
         const source = { topic: batch.topic, partition: batch.partition, offset: record.offset };
-        if (!(await this.untilHandled(record, source, wait))) break;
-        payload.resolveOffset(record.offset);
-        this.setLag(batch.partition, highWatermark - Number(record.offset) - 1);
-        await heartbeat();
+        const task = this.untilHandled(record, source, wait).then(async (ok) => {
+          if (!ok) {
+            gaveUp = true;
+            return;
+          }
+          handled[index] = true;
+          for (; handled[resolved] === true; resolved += 1) {
+            const done = batch.messages[resolved];
+            if (done === undefined) break;
+            payload.resolveOffset(done.offset);
+            this.setLag(batch.partition, highWatermark - Number(done.offset) - 1);
+          }
+          await heartbeat();
+        });
+        const tracked = task.finally(() => inFlight.delete(tracked));
+        inFlight.add(tracked);
       }
+      await Promise.all(inFlight);
     } catch (error) {
-      // A rebalance (from heartbeat) or a lost coordinator: keep what is done if the
-      // group still takes the commit, and let kafkajs rejoin and redeliver the rest.
+      // A rebalance (from heartbeat) or a lost coordinator: let the records started
+      // finish, keep what is done if the group still takes the commit, and let kafkajs
+      // rejoin and redeliver the rest (a redelivered record is recognised by its batch id).
+      await Promise.allSettled(inFlight);
       await commit().catch(() => {});
       throw error;
     }
@@ -278,13 +317,27 @@ export class KafkaIntake {
   private async untilHandled(
     record: KafkaMessage,
     source: RecordSource,
-    batch: { heartbeat: () => Promise<void>; isRunning: () => boolean; commit: () => Promise<void> },
+    batch: {
+      heartbeat: () => Promise<void>;
+      isRunning: () => boolean;
+      commit: () => Promise<void>;
+      /** Records of the batch now waiting for a dependency. */
+      progress: { failing: number };
+    },
   ): Promise<boolean> {
+    let failing = false;
+    const recovered = () => {
+      if (failing) batch.progress.failing -= 1;
+      failing = false;
+    };
     for (let attempt = 1; ; attempt += 1) {
       try {
         await this.handleRecord(record, source);
+        recovered();
         return true;
       } catch (error) {
+        if (!failing) batch.progress.failing += 1;
+        failing = true;
         const delayMs = this.retryDelayMs(attempt);
         const known = error instanceof CommstratError;
         this.deps.metrics.kafkaRetries.inc({ reason: known ? error.code : 'internal' });
@@ -297,8 +350,16 @@ export class KafkaIntake {
           cause: known ? String(error.cause) : undefined,
         });
         // What this batch accepted before the failing record survives a restart meanwhile.
-        await batch.commit();
-        if (!(await this.wait(delayMs, batch))) return false;
+        try {
+          await batch.commit();
+          if (!(await this.wait(delayMs, batch))) {
+            recovered();
+            return false;
+          }
+        } catch (commitError) {
+          recovered();
+          throw commitError;
+        }
       }
     }
   }

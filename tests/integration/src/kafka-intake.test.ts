@@ -259,58 +259,77 @@ test('Kafka intake pauses while the lanes are over their cap and resumes once th
   assert.ok(((await k.metric('commstrat_kafka_backpressure_pauses_total')) ?? 0) >= 1);
 });
 
-test('a record whose dependency is down is retried in place: not rejected, not committed until accepted', async () => {
+type AcceptBatch = (
+  tenant: unknown,
+  source: unknown,
+  items: readonly unknown[],
+  options: { batchId?: string },
+) => Promise<{ batchId: string; accepted: { index: number; id: string; status: 'queued' }[]; rejected: []; replayed: false }>;
+
+/** What a fake intake answers for an accepted record. */
+const acceptedRecord = (items: readonly unknown[], batchId = '') => ({
+  batchId,
+  accepted: items.map((_item, index) => ({ index, id: `m${index}`, status: 'queued' as const })),
+  rejected: [] as [],
+  replayed: false as const,
+});
+
+/**
+ * A KafkaIntake on the stack's broker with a fake intake behind it (the behaviour under
+ * test is the consumer's, not the journal's), its own topics and group, one partition.
+ */
+async function fakeIntakeKafka(acceptBatch: AcceptBatch, options: { retryInitialMs?: number; recordsInFlight?: number } = {}) {
   const { kafkaBrokers } = stackEnv();
   const topic = uniqueName('in');
   const rejectedTopic = uniqueName('rejected');
   const group = uniqueName('group');
   const { admin, producer, own } = await testKafka([topic, rejectedTopic], [group]);
-
-  // MongoDB "down" for the first three attempts, then back; down for good from the second record on.
-  const calls: string[] = [];
-  const intake = {
-    acceptBatch: (_tenant: unknown, _source: unknown, items: readonly unknown[], options: { batchId?: string }) => {
-      calls.push(options.batchId ?? '');
-      if (calls.length <= 3 || !options.batchId?.endsWith(':0')) return Promise.reject(new DependencyUnavailableError('journal (MongoDB)'));
-      return Promise.resolve({
-        batchId: options.batchId ?? '',
-        accepted: items.map((_item, index) => ({ index, id: `m${index}`, status: 'queued' as const })),
-        rejected: [],
-        replayed: false,
-      });
-    },
-  };
   const metrics = ingestMetrics(createRegistry('test'));
   const kafkaIntake = new KafkaIntake(
     {
-      intake,
+      intake: { acceptBatch },
       tenants: { tenantForKey: () => Promise.resolve({ id: 'acme', name: 'Acme' }) },
       depths: { get: () => Promise.resolve({ critical: 0, high: 0, normal: 0, bulk: 0 }) },
       metrics,
       logger: createLogger({ service: 'test', console: false }),
     },
-    {
-      brokers: kafkaBrokers,
-      groupId: group,
-      topic,
-      rejectedTopic,
-      topicPartitions: 1,
-      laneCap: 1000,
-      maxBodyBytes: 1 << 20,
-      maxBatchMessages: 100,
-      retryInitialMs: 400,
-    },
+    { brokers: kafkaBrokers, groupId: group, topic, rejectedTopic, topicPartitions: 1, laneCap: 1000, maxBodyBytes: 1 << 20, maxBatchMessages: 100, ...options },
   );
   await kafkaIntake.start();
   own(() => kafkaIntake.stop());
-
-  const send = () => producer.send({ topic, messages: [{ value: JSON.stringify(sms('retry me')), headers: { 'x-api-key': 'k' } }] });
-  await send();
-
-  const committed = async () => {
-    const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    return Number(entry?.partitions[0]?.offset ?? -1);
+  return {
+    kafkaIntake,
+    metrics,
+    admin,
+    topic,
+    rejectedTopic,
+    send: (count = 1) =>
+      producer.send({
+        topic,
+        messages: Array.from({ length: count }, (_, i) => ({ value: JSON.stringify(sms(`record ${i}`)), headers: { 'x-api-key': 'k' } })),
+      }),
+    /** The group's committed offset on partition 0 (-1 before any commit). */
+    committed: async () => {
+      const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      return Number(entry?.partitions[0]?.offset ?? -1);
+    },
   };
+}
+
+test('a record whose dependency is down is retried in place: not rejected, not committed until accepted', async () => {
+  // MongoDB "down" for the first three attempts, then back; down for good from the second record on.
+  const calls: string[] = [];
+  const k = await fakeIntakeKafka(
+    (_tenant, _source, items, options) => {
+      calls.push(options.batchId ?? '');
+      if (calls.length <= 3 || !options.batchId?.endsWith(':0')) return Promise.reject(new DependencyUnavailableError('journal (MongoDB)'));
+      return Promise.resolve(acceptedRecord(items, options.batchId));
+    },
+    { retryInitialMs: 400 },
+  );
+  const { topic, metrics, admin, committed } = k;
+  await k.send();
+
   await eventually('a failed attempt', () => Promise.resolve(calls.length >= 1 ? true : undefined));
   assert.equal(await committed(), -1, 'nothing committed while the dependency is down');
   await eventually('the record to be accepted and committed', async () => ((await committed()) === 1 ? true : undefined));
@@ -318,14 +337,40 @@ test('a record whose dependency is down is retried in place: not rejected, not c
   assert.equal(calls.length, 4);
   assert.ok(calls.every((id) => id === `kafka:${topic}:0:0`), 'every attempt under the same batch id');
   assert.equal((await metrics.kafkaRetries.get()).values.find((v) => v.labels.reason === 'dependency_unavailable')?.value, 3);
-  const [rejected] = await admin.fetchTopicOffsets(rejectedTopic);
+  const [rejected] = await admin.fetchTopicOffsets(k.rejectedTopic);
   assert.equal(rejected?.high, '0', 'nothing on the rejected topic');
 
   // Stopping while a record waits for its dependency leaves promptly, without committing it.
-  await send();
+  await k.send();
   await eventually('the second record to fail', () => Promise.resolve(calls.length >= 5 ? true : undefined));
   const stopping = Date.now();
-  await kafkaIntake.stop();
+  await k.kafkaIntake.stop();
   assert.ok(Date.now() - stopping < 3000, `stopped in ${Date.now() - stopping} ms`);
   assert.equal(await committed(), 1);
+});
+
+test('records of a partition are accepted several at once, and committed only up to the first unfinished one', async () => {
+  const started: string[] = [];
+  let releaseFirst: () => void = () => undefined;
+  const firstDone = new Promise<void>((resolve) => (releaseFirst = resolve));
+  const k = await fakeIntakeKafka(
+    async (_tenant, _source, items, options) => {
+      started.push(options.batchId ?? '');
+      if (options.batchId?.endsWith(':0')) await firstDone;
+      return acceptedRecord(items, options.batchId);
+    },
+    { recordsInFlight: 4 },
+  );
+  await k.send(6);
+  await eventually('four records under way while the first waits', () => Promise.resolve(started.length >= 4 ? true : undefined));
+  await sleep(300);
+  assert.equal(started.length, 4, 'no more than recordsInFlight at once');
+  assert.equal(await k.committed(), -1, 'records 1-3 are done, but nothing after the unfinished first is committed');
+  releaseFirst();
+  await eventually('every record committed', async () => ((await k.committed()) === 6 ? true : undefined));
+  assert.deepEqual(
+    [...started].sort(),
+    Array.from({ length: 6 }, (_, i) => `kafka:${k.topic}:0:${i}`).sort(),
+    'each record accepted once',
+  );
 });
