@@ -1,16 +1,8 @@
 import { hostname } from 'node:os';
-import { parseAppConfig } from '@commstrat/core';
+import { parseAppConfig, tierConfigSchema, tierEnvMap, type TierConfig } from '@commstrat/core';
 
-export interface DispatcherConfig {
-  /** HTTP port of /metrics and /health. Default 8081. */
-  port: number;
-  host: string;
-  redisUrl: string;
-  /** Prefix of every Redis key. Default `commstrat:`. */
-  redisPrefix: string;
-  mongoUrl: string;
-  /** Providers and strategies are read from here (cached). */
-  postgresUrl: string;
+/** `port` (default 8081) serves /metrics and /health. */
+export interface DispatcherConfig extends TierConfig {
   /** This replica's name in the consumer group. Default `<hostname>-<pid>`. */
   consumer: string;
   /** Most entries claimed per cycle, across lanes. Default 1 000. */
@@ -29,23 +21,16 @@ export interface DispatcherConfig {
   circuitFailureThreshold: number;
   /** How long an open circuit stays open before one probe, ms. Default 30 000. */
   circuitOpenMs: number;
-  logLevel: string;
-  gelfHost?: string;
-  gelfPort: number;
 }
 
 const positive = (fallback: number) => ({ type: 'integer', minimum: 1, default: fallback });
 
+const tier = tierConfigSchema(8081);
 const schema = {
   type: 'object',
-  required: ['redisUrl', 'mongoUrl', 'postgresUrl'],
+  required: tier.required,
   properties: {
-    port: { type: 'integer', minimum: 0, maximum: 65535, default: 8081 },
-    host: { type: 'string', default: '127.0.0.1' },
-    redisUrl: { type: 'string', pattern: '^rediss?://' },
-    redisPrefix: { type: 'string', default: 'commstrat:' },
-    mongoUrl: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
-    postgresUrl: { type: 'string', pattern: '^postgres(ql)?://' },
+    ...tier.properties,
     consumer: { type: 'string', minLength: 1, default: `${hostname()}-${process.pid}` },
     claimCount: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
     maxInFlight: positive(5000),
@@ -56,9 +41,6 @@ const schema = {
     weightBulk: positive(1),
     circuitFailureThreshold: positive(5),
     circuitOpenMs: { type: 'integer', minimum: 10, default: 30000 },
-    logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
-    gelfHost: { type: 'string' },
-    gelfPort: { type: 'integer', minimum: 1, maximum: 65535, default: 12201 },
   },
 };
 
@@ -69,12 +51,7 @@ export function loadDispatcherConfig(
   return parseAppConfig<DispatcherConfig>(
     schema,
     {
-      port: 'DISPATCHER_PORT',
-      host: 'DISPATCHER_HOST',
-      redisUrl: 'COMMSTRAT_REDIS_URL',
-      redisPrefix: 'COMMSTRAT_REDIS_PREFIX',
-      mongoUrl: 'COMMSTRAT_MONGO_URL',
-      postgresUrl: 'COMMSTRAT_POSTGRES_URL',
+      ...tierEnvMap('DISPATCHER'),
       consumer: 'DISPATCHER_CONSUMER',
       claimCount: 'DISPATCHER_CLAIM_COUNT',
       maxInFlight: 'DISPATCHER_MAX_IN_FLIGHT',
@@ -85,9 +62,6 @@ export function loadDispatcherConfig(
       weightBulk: 'DISPATCHER_WEIGHT_BULK',
       circuitFailureThreshold: 'DISPATCHER_CIRCUIT_FAILURE_THRESHOLD',
       circuitOpenMs: 'DISPATCHER_CIRCUIT_OPEN_MS',
-      logLevel: 'COMMSTRAT_LOG_LEVEL',
-      gelfHost: 'COMMSTRAT_GELF_HOST',
-      gelfPort: 'COMMSTRAT_GELF_PORT',
     },
     env,
   );

@@ -1,21 +1,11 @@
-import { parseAppConfig } from '@commstrat/core';
+import { parseAppConfig, tierConfigSchema, tierEnvMap, type TierConfig } from '@commstrat/core';
 
-export interface IngestConfig {
-  /** HTTP port of the API, /metrics and /health. Default 8080. */
-  port: number;
-  host: string;
-  redisUrl: string;
-  /** Prefix of every Redis key. Default `commstrat:`. */
-  redisPrefix: string;
-  mongoUrl: string;
-  postgresUrl: string;
+/** `port` (default 8080) serves the API, /metrics and /health. */
+export interface IngestConfig extends TierConfig {
   /** Largest request body, in bytes. Default 10 MiB. */
   maxBodyBytes: number;
   /** Most messages in one batch request. Default 10 000. */
   maxBatchMessages: number;
-  logLevel: string;
-  gelfHost?: string;
-  gelfPort: number;
   /** Kafka bootstrap brokers, `host:port[,host:port...]`. Kafka intake runs only when set. */
   kafkaBrokers?: string;
   /** Set `false` to keep Kafka intake off although brokers are configured. Default true. */
@@ -49,21 +39,14 @@ export interface IngestConfig {
   failpoint?: 'exit-after-journal' | 'exit-after-enqueue';
 }
 
+const tier = tierConfigSchema(8080);
 const schema = {
   type: 'object',
-  required: ['redisUrl', 'mongoUrl', 'postgresUrl'],
+  required: tier.required,
   properties: {
-    port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
-    host: { type: 'string', default: '127.0.0.1' },
-    redisUrl: { type: 'string', pattern: '^rediss?://' },
-    redisPrefix: { type: 'string', default: 'commstrat:' },
-    mongoUrl: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
-    postgresUrl: { type: 'string', pattern: '^postgres(ql)?://' },
+    ...tier.properties,
     maxBodyBytes: { type: 'integer', minimum: 1024, default: 10 * 1024 * 1024 },
     maxBatchMessages: { type: 'integer', minimum: 1, maximum: 100000, default: 10000 },
-    logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
-    gelfHost: { type: 'string' },
-    gelfPort: { type: 'integer', minimum: 1, maximum: 65535, default: 12201 },
     kafkaBrokers: { type: 'string', pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$' },
     kafkaEnabled: { type: 'boolean', default: true },
     kafkaGroup: { type: 'string', minLength: 1, default: 'commstrat-ingest' },
@@ -86,17 +69,9 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
   return parseAppConfig<IngestConfig>(
     schema,
     {
-      port: 'INGEST_PORT',
-      host: 'INGEST_HOST',
-      redisUrl: 'COMMSTRAT_REDIS_URL',
-      redisPrefix: 'COMMSTRAT_REDIS_PREFIX',
-      mongoUrl: 'COMMSTRAT_MONGO_URL',
-      postgresUrl: 'COMMSTRAT_POSTGRES_URL',
+      ...tierEnvMap('INGEST'),
       maxBodyBytes: 'INGEST_MAX_BODY_BYTES',
       maxBatchMessages: 'INGEST_MAX_BATCH_MESSAGES',
-      logLevel: 'COMMSTRAT_LOG_LEVEL',
-      gelfHost: 'COMMSTRAT_GELF_HOST',
-      gelfPort: 'COMMSTRAT_GELF_PORT',
       kafkaBrokers: 'COMMSTRAT_KAFKA_BROKERS',
       kafkaEnabled: 'INGEST_KAFKA_ENABLED',
       kafkaGroup: 'INGEST_KAFKA_GROUP',

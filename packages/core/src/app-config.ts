@@ -30,3 +30,56 @@ export function parseAppConfig<T extends object>(
   }
   return Object.freeze(raw as T);
 }
+
+/** The settings every tier has: where it listens, the servers it uses, where it logs. */
+export interface TierConfig {
+  /** HTTP port of the tier's API (if any), /metrics and /health. */
+  port: number;
+  /** Listen address. Default 127.0.0.1. */
+  host: string;
+  redisUrl: string;
+  /** Prefix of every Redis key. Default `commstrat:`. */
+  redisPrefix: string;
+  /** The database in the path holds the journal. */
+  mongoUrl: string;
+  /** Tenants, keys, providers and strategies (cached). */
+  postgresUrl: string;
+  logLevel: string;
+  /** Graylog GELF UDP host; unset: no GELF (logs go to stdout either way). */
+  gelfHost?: string;
+  /** Default 12201. */
+  gelfPort: number;
+}
+
+/** The JSON Schema fields of TierConfig, listening on `defaultPort` unless told. */
+export function tierConfigSchema(defaultPort: number) {
+  return {
+    required: ['redisUrl', 'mongoUrl', 'postgresUrl'],
+    properties: {
+      port: { type: 'integer', minimum: 0, maximum: 65535, default: defaultPort },
+      host: { type: 'string', default: '127.0.0.1' },
+      redisUrl: { type: 'string', pattern: '^rediss?://' },
+      redisPrefix: { type: 'string', default: 'commstrat:' },
+      mongoUrl: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
+      postgresUrl: { type: 'string', pattern: '^postgres(ql)?://' },
+      logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
+      gelfHost: { type: 'string' },
+      gelfPort: { type: 'integer', minimum: 1, maximum: 65535, default: 12201 },
+    },
+  };
+}
+
+/** Where TierConfig is read from: `<TIER>_PORT` and `<TIER>_HOST`, the rest shared by all tiers. */
+export function tierEnvMap(tier: 'INGEST' | 'DISPATCHER'): EnvMap<TierConfig> {
+  return {
+    port: `${tier}_PORT`,
+    host: `${tier}_HOST`,
+    redisUrl: 'COMMSTRAT_REDIS_URL',
+    redisPrefix: 'COMMSTRAT_REDIS_PREFIX',
+    mongoUrl: 'COMMSTRAT_MONGO_URL',
+    postgresUrl: 'COMMSTRAT_POSTGRES_URL',
+    logLevel: 'COMMSTRAT_LOG_LEVEL',
+    gelfHost: 'COMMSTRAT_GELF_HOST',
+    gelfPort: 'COMMSTRAT_GELF_PORT',
+  };
+}

@@ -38,7 +38,7 @@ export {
 export { validateMessageRequest } from './validate-message.ts';
 export { batchEnvelopeSchema, parseBatchEnvelope } from './batch-envelope.ts';
 export { acceptMessage, type AcceptContext } from './accept-message.ts';
-export { parseAppConfig, type EnvMap } from './app-config.ts';
+export { parseAppConfig, tierConfigSchema, tierEnvMap, type EnvMap, type TierConfig } from './app-config.ts';
 export { newId } from './ids.ts';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry.ts';
 export {
