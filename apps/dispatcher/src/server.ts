@@ -3,7 +3,7 @@ import { RoutingCache } from '@commstrat/config';
 import { Journal } from '@commstrat/journal';
 import {
   closeLogger,
-  createLogger,
+  tierLogger,
   createRegistry,
   dispatcherMetrics,
   laneDepthGauge,
@@ -39,13 +39,7 @@ export async function startDispatcher(
   config: Readonly<DispatcherConfig>,
   options: DispatcherOptions = {},
 ): Promise<RunningDispatcher> {
-  const logger =
-    options.logger ??
-    createLogger({
-      service: 'dispatcher',
-      level: config.logLevel,
-      gelf: config.gelfHost === undefined ? undefined : { host: config.gelfHost, port: config.gelfPort },
-    });
+  const logger = options.logger ?? tierLogger('dispatcher', config);
   // A blocking claim holds its connection until entries come: the idle wait on the
   // shared lanes and the critical lane's own loop each have one; the other lanes'
   // claims without waiting, acks and rates share a third, the critical lane's a fourth.

@@ -2,7 +2,7 @@ import { RoutingCache, TenantCache } from '@commstrat/config';
 import { Journal } from '@commstrat/journal';
 import {
   closeLogger,
-  createLogger,
+  tierLogger,
   createRegistry,
   ingestMetrics,
   laneDepthGauge,
@@ -32,13 +32,7 @@ export async function startIngest(
   config: Readonly<IngestConfig>,
   options: { logger?: Logger } = {},
 ): Promise<RunningIngest> {
-  const logger =
-    options.logger ??
-    createLogger({
-      service: 'ingest',
-      level: config.logLevel,
-      gelf: config.gelfHost === undefined ? undefined : { host: config.gelfHost, port: config.gelfPort },
-    });
+  const logger = options.logger ?? tierLogger('ingest', config);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
   reportRedisErrors(redis, (error) => logger.warn('Redis connection error', { error: error.message }));
   // Absent optional fields are left out of documents rather than stored as null.

@@ -1,4 +1,4 @@
-export { createLogger, closeLogger, type Logger, type LoggerOptions } from './logger.ts';
+export { createLogger, closeLogger, tierLogger, type Logger, type LoggerOptions } from './logger.ts';
 export {
   createRegistry,
   dispatcherMetrics,

@@ -48,6 +48,18 @@ export function createLogger(options: LoggerOptions): Logger {
   });
 }
 
+/** A tier's logger from its settings: its level, and GELF when a host is set. */
+export function tierLogger(
+  service: string,
+  config: { readonly logLevel: string; readonly gelfHost?: string | undefined; readonly gelfPort: number },
+): Logger {
+  return createLogger({
+    service,
+    level: config.logLevel,
+    gelf: config.gelfHost === undefined ? undefined : { host: config.gelfHost, port: config.gelfPort },
+  });
+}
+
 /** Flushes and closes every transport (GELF sends on a timer): await before exit. */
 export async function closeLogger(logger: Logger): Promise<void> {
   // winston-graylog2 hands each line to the GELF client on setImmediate, and the client
