@@ -23,7 +23,7 @@ import { writeJson } from './report.ts';
 import { servicePid, stackEnvFrom } from './stack.ts';
 
 const USAGE = `usage: scripts/bench dispatcher [options]
-  --sizes LIST        messages per throughput case, comma-separated (default 1000,5000)
+  --sizes LIST        messages per throughput case, comma-separated (default 100000,300000)
   --replicas LIST     dispatcher replicas (and BullMQ workers) per throughput case (default 1,2)
   --window S          longest measured window per throughput case after the start of the replicas / workers (default 60)
   --backlog N         bulk entries queued for the critical-latency case (default 1000000)
@@ -37,7 +37,7 @@ const SANDBOX_TOKEN = 'bench-sandbox';
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      sizes: { type: 'string', default: '1000,5000' },
+      sizes: { type: 'string', default: '100000,300000' },
       replicas: { type: 'string', default: '1,2' },
       window: { type: 'string', default: '60' },
       backlog: { type: 'string', default: '1000000' },
