@@ -1,12 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  CommstratError,
-  ConfigError,
-  DependencyUnavailableError,
-  UnauthorizedError,
-  retryDelayMs,
-} from '@commstrat/core';
-import type { Tenant, TenantCache } from '@commstrat/config';
+import { CommstratError, ConfigError, DependencyUnavailableError, retryDelayMs } from '@commstrat/core';
+import type { TenantCache } from '@commstrat/config';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { SampledDepths } from '@commstrat/queue';
 import {
@@ -18,21 +12,13 @@ import {
   type EachBatchPayload,
   type KafkaMessage,
   type LogEntry,
-  type Message as OutgoingRecord,
   type Producer,
 } from 'kafkajs';
 import type { IngestConfig } from './config.ts';
 import type { Intake } from './intake.ts';
 import { LaneBackpressure } from './kafka-backpressure.ts';
-import {
-  API_KEY_HEADER,
-  everyItemRejected,
-  headerText,
-  parseRecordValue,
-  recordBatchId,
-  rejectedRecord,
-  type RecordSource,
-} from './kafka-records.ts';
+import { KafkaRecordHandler } from './kafka-record-handler.ts';
+import type { RecordSource } from './kafka-records.ts';
 
 /** A member silent this long leaves the group (kafkajs default); readiness uses it too. */
 const SESSION_TIMEOUT_MS = 30_000;
@@ -123,6 +109,7 @@ export class KafkaIntake {
   private readonly producer: Producer;
   private readonly consumer: Consumer;
   private readonly backpressure: LaneBackpressure;
+  private readonly records: KafkaRecordHandler;
   private readonly stopping = new AbortController();
   /** Partitions with a lag series, so a rebalance can drop the ones this replica lost. */
   private readonly lagSeries = new Set<number>();
@@ -153,6 +140,7 @@ export class KafkaIntake {
       sessionTimeout: SESSION_TIMEOUT_MS,
       maxWaitTimeInMs: 1000,
     });
+    this.records = new KafkaRecordHandler({ ...deps, producer: this.producer, logger: this.logger }, options);
     const topics = [{ topic: options.topic }];
     this.backpressure = new LaneBackpressure(
       {
@@ -332,7 +320,7 @@ export class KafkaIntake {
     };
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.handleRecord(record, source);
+        await this.records.handle(record, source);
         recovered();
         return true;
       } catch (error) {
@@ -361,79 +349,6 @@ export class KafkaIntake {
           throw commitError;
         }
       }
-    }
-  }
-
-  private async handleRecord(record: KafkaMessage, source: RecordSource): Promise<void> {
-    const batchId = recordBatchId(source);
-    const logger = this.logger.child({ kafka_partition: source.partition, kafka_offset: source.offset, batch_id: batchId });
-    let tenant: Tenant | undefined;
-    try {
-      tenant = await this.authenticate(record);
-      const limits = { maxBytes: this.options.maxBodyBytes, maxBatchMessages: this.options.maxBatchMessages };
-      const request = parseRecordValue(record.value, limits);
-      const outcome = await this.deps.intake.acceptBatch(tenant, 'kafka', request.items, {
-        batchId,
-        atomic: request.atomic,
-        rawBody: request.body,
-      });
-      const context = { tenantId: tenant.id };
-      if (outcome.accepted.length === 0 && outcome.rejected.length > 0) {
-        await this.reject(logger, [rejectedRecord(record, source, everyItemRejected(outcome.rejected), context)]);
-        return;
-      }
-      if (outcome.rejected.length > 0) {
-        // Validation leaves the items as sent (no defaults filled in), so the rejected
-        // topic gets each one as it came.
-        const { items } = request;
-        // Replayed too: an earlier delivery may have died before writing these.
-        await this.reject(
-          logger,
-          outcome.rejected.map(({ index, error }) =>
-            rejectedRecord(record, source, error, { ...context, item: { index, value: items[index] } }),
-          ),
-        );
-      }
-      logger.info(outcome.replayed ? 'Kafka record was already accepted (redelivered)' : 'Kafka record accepted', {
-        tenant_id: tenant.id,
-        accepted: outcome.accepted.length,
-        rejected: outcome.rejected.length,
-      });
-    } catch (error) {
-      if (!(error instanceof CommstratError) || error.retryable) throw error;
-      const context = tenant === undefined ? {} : { tenantId: tenant.id };
-      await this.reject(logger, [rejectedRecord(record, source, error.toJSON().error, context)]);
-    }
-  }
-
-  /** The tenant whose API key the record carries, checked like REST's bearer token. */
-  private async authenticate(record: KafkaMessage): Promise<Tenant> {
-    const apiKey = headerText(record.headers, API_KEY_HEADER);
-    if (apiKey === undefined || apiKey === '') {
-      throw new UnauthorizedError(`missing API key: send it in the "${API_KEY_HEADER}" record header`);
-    }
-    let tenant: Tenant | null;
-    try {
-      tenant = await this.deps.tenants.tenantForKey(apiKey);
-    } catch (cause) {
-      throw new DependencyUnavailableError('tenants (PostgreSQL)', cause);
-    }
-    if (tenant === null) throw new UnauthorizedError('API key is not valid or was revoked');
-    return tenant;
-  }
-
-  /** Writes rejected records and waits for every in-sync replica to have them. */
-  private async reject(logger: Logger, records: readonly OutgoingRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.producer.send({ topic: this.options.rejectedTopic, messages: [...records], acks: -1 });
-    for (const record of records) {
-      const code = headerText(record.headers, 'x-error-code') ?? 'internal';
-      this.deps.metrics.kafkaRecordsRejected.inc({ reason: code });
-      logger.info('Kafka record rejected', {
-        code,
-        path: headerText(record.headers, 'x-error-path'),
-        item_index: headerText(record.headers, 'x-item-index'),
-      });
     }
   }
 

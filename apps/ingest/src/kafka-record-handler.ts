@@ -1,0 +1,122 @@
+import { CommstratError, DependencyUnavailableError, UnauthorizedError } from '@commstrat/core';
+import type { Tenant, TenantCache } from '@commstrat/config';
+import type { IngestMetrics, Logger } from '@commstrat/observability';
+import type { KafkaMessage, Message as OutgoingRecord, Producer } from 'kafkajs';
+import type { Intake } from './intake.ts';
+import {
+  API_KEY_HEADER,
+  everyItemRejected,
+  headerText,
+  parseRecordValue,
+  recordBatchId,
+  rejectedRecord,
+  type RecordSource,
+} from './kafka-records.ts';
+
+export interface KafkaRecordHandlerDeps {
+  readonly intake: Pick<Intake, 'acceptBatch'>;
+  readonly tenants: Pick<TenantCache, 'tenantForKey'>;
+  /** Writes to the rejected topic. */
+  readonly producer: Pick<Producer, 'send'>;
+  readonly metrics: IngestMetrics;
+  readonly logger: Logger;
+}
+
+export interface KafkaRecordHandlerOptions {
+  readonly rejectedTopic: string;
+  /** Largest record value, in bytes; larger records are rejected. */
+  readonly maxBodyBytes: number;
+  /** Most messages in one batch envelope. */
+  readonly maxBatchMessages: number;
+}
+
+/**
+ * What one Kafka record comes to: its messages accepted through `Intake` (the bad items
+ * of a batch each written to the rejected topic), or the whole record rejected. Throws
+ * only what is worth retrying in place: a retryable CommstratError (a dependency is
+ * down, the lanes are full) or an unexpected error.
+ */
+export class KafkaRecordHandler {
+  private readonly deps: KafkaRecordHandlerDeps;
+  private readonly options: KafkaRecordHandlerOptions;
+  private readonly logger: Logger;
+
+  constructor(deps: KafkaRecordHandlerDeps, options: KafkaRecordHandlerOptions) {
+    this.deps = deps;
+    this.options = options;
+    this.logger = deps.logger;
+  }
+
+  async handle(record: KafkaMessage, source: RecordSource): Promise<void> {
+    const batchId = recordBatchId(source);
+    const logger = this.logger.child({ kafka_partition: source.partition, kafka_offset: source.offset, batch_id: batchId });
+    let tenant: Tenant | undefined;
+    try {
+      tenant = await this.authenticate(record);
+      const limits = { maxBytes: this.options.maxBodyBytes, maxBatchMessages: this.options.maxBatchMessages };
+      const request = parseRecordValue(record.value, limits);
+      const outcome = await this.deps.intake.acceptBatch(tenant, 'kafka', request.items, {
+        batchId,
+        atomic: request.atomic,
+        rawBody: request.body,
+      });
+      const context = { tenantId: tenant.id };
+      if (outcome.accepted.length === 0 && outcome.rejected.length > 0) {
+        await this.reject(logger, [rejectedRecord(record, source, everyItemRejected(outcome.rejected), context)]);
+        return;
+      }
+      if (outcome.rejected.length > 0) {
+        // Validation leaves the items as sent (no defaults filled in), so the rejected
+        // topic gets each one as it came.
+        const { items } = request;
+        // Replayed too: an earlier delivery may have died before writing these.
+        await this.reject(
+          logger,
+          outcome.rejected.map(({ index, error }) =>
+            rejectedRecord(record, source, error, { ...context, item: { index, value: items[index] } }),
+          ),
+        );
+      }
+      logger.info(outcome.replayed ? 'Kafka record was already accepted (redelivered)' : 'Kafka record accepted', {
+        tenant_id: tenant.id,
+        accepted: outcome.accepted.length,
+        rejected: outcome.rejected.length,
+      });
+    } catch (error) {
+      if (!(error instanceof CommstratError) || error.retryable) throw error;
+      const context = tenant === undefined ? {} : { tenantId: tenant.id };
+      await this.reject(logger, [rejectedRecord(record, source, error.toJSON().error, context)]);
+    }
+  }
+
+  /** The tenant whose API key the record carries, checked like REST's bearer token. */
+  private async authenticate(record: KafkaMessage): Promise<Tenant> {
+    const apiKey = headerText(record.headers, API_KEY_HEADER);
+    if (apiKey === undefined || apiKey === '') {
+      throw new UnauthorizedError(`missing API key: send it in the "${API_KEY_HEADER}" record header`);
+    }
+    let tenant: Tenant | null;
+    try {
+      tenant = await this.deps.tenants.tenantForKey(apiKey);
+    } catch (cause) {
+      throw new DependencyUnavailableError('tenants (PostgreSQL)', cause);
+    }
+    if (tenant === null) throw new UnauthorizedError('API key is not valid or was revoked');
+    return tenant;
+  }
+
+  /** Writes rejected records and waits for every in-sync replica to have them. */
+  private async reject(logger: Logger, records: readonly OutgoingRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.deps.producer.send({ topic: this.options.rejectedTopic, messages: [...records], acks: -1 });
+    for (const record of records) {
+      const code = headerText(record.headers, 'x-error-code') ?? 'internal';
+      this.deps.metrics.kafkaRecordsRejected.inc({ reason: code });
+      logger.info('Kafka record rejected', {
+        code,
+        path: headerText(record.headers, 'x-error-path'),
+        item_index: headerText(record.headers, 'x-item-index'),
+      });
+    }
+  }
+}
