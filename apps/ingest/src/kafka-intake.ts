@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CommstratError, ConfigError, DependencyUnavailableError, retryDelayMs } from '@commstrat/core';
-import type { TenantCache } from '@commstrat/config';
-import type { IngestMetrics, Logger } from '@commstrat/observability';
+import type { Logger } from '@commstrat/observability';
 import type { SampledDepths } from '@commstrat/queue';
 import {
   Kafka,
@@ -15,15 +14,14 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { IngestConfig } from './config.ts';
-import type { Intake } from './intake.ts';
 import { LaneBackpressure } from './kafka-backpressure.ts';
-import { KafkaRecordHandler } from './kafka-record-handler.ts';
+import { KafkaRecordHandler, type KafkaRecordHandlerDeps, type KafkaRecordHandlerOptions } from './kafka-record-handler.ts';
 import type { RecordSource } from './kafka-records.ts';
 
 /** A member silent this long leaves the group (kafkajs default); readiness uses it too. */
 const SESSION_TIMEOUT_MS = 30_000;
 
-export interface KafkaIntakeOptions {
+export interface KafkaIntakeOptions extends KafkaRecordHandlerOptions {
   /** Bootstrap brokers, `host:port` each. */
   readonly brokers: readonly string[];
   /** Consumer group shared by every ingest replica. */
@@ -34,10 +32,6 @@ export interface KafkaIntakeOptions {
   readonly topicPartitions: number;
   /** Lane entries, all lanes together, above which consumption pauses. */
   readonly laneCap: number;
-  /** Largest record value, in bytes; larger records are rejected. */
-  readonly maxBodyBytes: number;
-  /** Most messages in one batch envelope. */
-  readonly maxBatchMessages: number;
   /**
    * Records of one partition handled at once: each is a journal write and a lane
    * enqueue, so one at a time runs at one record per journal round trip. Offsets are
@@ -54,13 +48,10 @@ export interface KafkaIntakeOptions {
   readonly retryMaxMs?: number;
 }
 
-export interface KafkaIntakeDeps {
-  readonly intake: Pick<Intake, 'acceptBatch'>;
-  readonly tenants: Pick<TenantCache, 'tenantForKey'>;
+/** What records are handled with (the producer is the intake's own), and the depths for backpressure. */
+export interface KafkaIntakeDeps extends Omit<KafkaRecordHandlerDeps, 'producer'> {
   /** The process's shared sample of the lane depths, for backpressure. */
   readonly depths: Pick<SampledDepths, 'get'>;
-  readonly metrics: IngestMetrics;
-  readonly logger: Logger;
 }
 
 /** Kafka intake as configured, or undefined when it is off (no brokers, or disabled). */
