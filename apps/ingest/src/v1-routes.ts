@@ -67,10 +67,7 @@ export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Rou
   router.get('/messages/:id', async (req, res) => {
     const message = await deps.journal.findMessage(tenantOf(res).id, req.params['id'] ?? '');
     if (message === null) throw new NotFoundError('message');
-    const sentBy = message.timeline.some((event) => event.exchange_id !== undefined)
-      ? await deps.journal.providerMessageIds(message.id)
-      : new Map<string, string>();
-    res.json(messageView(message, sentBy));
+    res.json(messageView(message));
   });
 
   router.delete('/messages/:id', async (req, res) => {
@@ -140,10 +137,11 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 }
 
 /**
- * The public view of a message: its fields, current state and status timeline, with the
- * provider's message id on each `sent` event (from the exchange that carried it).
+ * The public view of a message: its fields, current state and status timeline (the
+ * journal puts the provider's message id on each `sent` event; the internal exchange
+ * id stays out).
  */
-export function messageView(message: Message, providerIds: ReadonlyMap<string, string> = new Map()): Record<string, unknown> {
+export function messageView(message: Message): Record<string, unknown> {
   return {
     id: message.id,
     batch_id: message.request_id,
@@ -157,10 +155,7 @@ export function messageView(message: Message, providerIds: ReadonlyMap<string, s
     created_at: message.created_at,
     send_at: message.send_at,
     expires_at: message.expires_at,
-    timeline: message.timeline.map(({ exchange_id, ...event }) => {
-      const providerMessageId = exchange_id === undefined ? undefined : providerIds.get(exchange_id);
-      return providerMessageId === undefined ? event : { ...event, provider_message_id: providerMessageId };
-    }),
+    timeline: message.timeline.map(({ exchange_id: _exchangeId, ...event }) => event),
   };
 }
 

@@ -254,7 +254,8 @@ export class Journal {
 
   /**
    * Documents turned into messages, the events of their status-event documents and of
-   * the exchanges that carried them merged in (one read of each collection for all).
+   * the exchanges that carried them merged in, each `sent` event with the provider's id
+   * of the message (one read of each collection for all).
    */
   private async withEvents(documents: readonly MessageDocument[]): Promise<Message[]> {
     if (documents.length === 0) return [];
@@ -262,7 +263,7 @@ export class Journal {
     const [runs, carried] = await Promise.all([
       this.events.find({ message_ids: { $in: ids } }).toArray(),
       this.exchanges
-        .find({ message_ids: { $in: ids }, events: { $exists: true } }, { projection: { message_ids: 1, events: 1 } })
+        .find({ message_ids: { $in: ids } }, { projection: { message_ids: 1, events: 1, provider_message_ids: 1 } })
         .toArray(),
     ]);
     const timelines = mergeTimelines(
@@ -275,19 +276,6 @@ export class Journal {
       if (timeline.length === (message.timeline ?? []).length) return message;
       return { ...message, timeline, status: timeline.at(-1)?.status ?? message.status };
     });
-  }
-
-  /** The provider's ids of a message, by the exchange that carried it. */
-  async providerMessageIds(messageId: string): Promise<Map<string, string>> {
-    const exchanges = await this.exchanges
-      .find({ message_ids: messageId, outcome: 'accepted' }, { projection: { message_ids: 1, provider_message_ids: 1 } })
-      .toArray();
-    const ids = new Map<string, string>();
-    for (const exchange of exchanges) {
-      const found = exchange.provider_message_ids?.[exchange.message_ids.indexOf(messageId)];
-      if (typeof found === 'string') ids.set(exchange._id, found);
-    }
-    return ids;
   }
 
   /** Journals provider exchanges in one write. */

@@ -72,3 +72,23 @@ test('timelines merge own events first, then every source by time, ties in id or
   assert.deepEqual(timelines.get('b')?.map((e) => e.status), ['accepted', 'sending', 'sent']);
   assert.equal(timelines.has('z'), false, 'only the messages asked for');
 });
+
+test('a sent event gets the provider id of its message from the exchange it names, wherever the event was kept', () => {
+  const viaRun: StatusEvent = { status: 'sent', at: at(20), provider: 'p1', exchange_id: 'x2' };
+  const timelines = mergeTimelines(
+    new Map([
+      ['a', []],
+      ['b', []],
+      ['c', []],
+    ]),
+    [
+      { _id: 'x1', message_ids: ['a', 'b'], events: [sending, sent], provider_message_ids: ['pa', null] },
+      { _id: 'x2', message_ids: ['c'], provider_message_ids: ['pc'] },
+      { _id: 'r1', message_ids: ['c'], events: [viaRun] },
+    ],
+  );
+  assert.equal(timelines.get('a')?.at(-1)?.provider_message_id, 'pa');
+  assert.equal(timelines.get('b')?.at(-1)?.provider_message_id, undefined, 'not accepted: no provider id');
+  assert.equal(timelines.get('c')?.at(-1)?.provider_message_id, 'pc');
+  assert.equal(sent.provider_message_id, undefined, 'the shared event object is left as it was');
+});

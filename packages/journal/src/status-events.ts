@@ -105,12 +105,16 @@ export interface EventSource {
   readonly _id: string;
   readonly message_ids: readonly string[];
   readonly events?: readonly StatusEvent[] | undefined;
+  /** An exchange's: the provider's id of each message, parallel to `message_ids`. */
+  readonly provider_message_ids?: readonly (string | null)[] | undefined;
 }
 
 /**
  * Each message's timeline: its own events (accepted, queued), then those of `sources`,
  * by time. Sources are taken in id order (ids are ULIDs: creation order), so events of
- * the same millisecond keep the order they were recorded in.
+ * the same millisecond keep the order they were recorded in. An event naming the
+ * exchange that carried it (`sent`) gets the provider's id of the message from that
+ * exchange, when it is among the sources.
  */
 export function mergeTimelines(
   own: ReadonlyMap<string, readonly StatusEvent[]>,
@@ -122,9 +126,16 @@ export function mergeTimelines(
   for (const source of ordered) {
     for (const id of source.message_ids) later.get(id)?.push(...(source.events ?? []));
   }
+  const byId = new Map(sources.map((source) => [source._id, source]));
+  const providerId = (event: StatusEvent, messageId: string): StatusEvent => {
+    if (event.exchange_id === undefined || event.provider_message_id !== undefined) return event;
+    const exchange = byId.get(event.exchange_id);
+    const found = exchange?.provider_message_ids?.[exchange.message_ids.indexOf(messageId)];
+    return typeof found === 'string' ? { ...event, provider_message_id: found } : event;
+  };
   const timelines = new Map<string, StatusEvent[]>();
   for (const [id, events] of own) {
-    const added = later.get(id) ?? [];
+    const added = (later.get(id) ?? []).map((event) => providerId(event, id));
     // Stable: the document's own events first at equal times.
     timelines.set(id, added.length === 0 ? [...events] : [...events, ...added].sort((a, b) => a.at.getTime() - b.at.getTime()));
   }
