@@ -63,10 +63,7 @@ export async function startDispatcher(
   // One sample of the lane depths for lane selection and the gauge.
   const depths = new SampledDepths(() => lanes.depths());
   laneDepthGauge(registry, () => depths.get());
-  laneLagGauges(registry, async () => {
-    const [ageMs, pending] = await Promise.all([lanes.oldestEntryAgeMs(), lanes.pendingCount()]);
-    return { ageMs, pending };
-  });
+  laneLagGauges(registry, () => lanes.laneLag());
   const providers = new ProviderRegistry(metrics, {
     failureThreshold: config.circuitFailureThreshold,
     openMs: config.circuitOpenMs,

@@ -376,21 +376,25 @@ export class LaneQueue {
 
   /** Entries claimed by some consumer and not yet acked, per lane, in one round trip. */
   async pendingCount(): Promise<Record<Priority, number>> {
-    const pipeline = this.redis.pipeline();
-    for (const lane of PRIORITIES) pipeline.xpending(this.laneKey(lane), this.group);
-    const results = (await execOrThrow(pipeline)) as [number, ...unknown[]][];
-    return byLane((_lane, i) => Number(results[i]?.[0] ?? 0));
+    const progress = await this.progress();
+    return byLane((lane) => progress[lane].pending);
+  }
+
+  /** Lane lag (see `laneLag`) alone. */
+  async oldestEntryAgeMs(): Promise<Record<Priority, number>> {
+    return (await this.laneLag()).ageMs;
   }
 
   /**
-   * Lane lag: how long ago (ms) the oldest entry not yet handled in each lane was
-   * appended; 0 for a lane with nothing to handle. That entry is the oldest pending one
-   * if any is (delivery is in id order), else the first not yet delivered. Read from the
-   * entry id's millisecond part against Redis's own clock (TIME), so a replica's clock
-   * skew does not show as lag; two round trips. A delayed or retried message counts
-   * from when it (re)entered its lane, not from when it was accepted.
+   * Per lane, how long ago (ms) the oldest entry not yet handled was appended (0 for a
+   * lane with nothing to handle), and how many entries are claimed and not yet acked,
+   * from one read of the group's progress. The oldest entry is the oldest pending one if
+   * any is (delivery is in id order), else the first not yet delivered. Ages are read
+   * from the entry id's millisecond part against Redis's own clock (TIME), so a
+   * replica's clock skew does not show as lag; two round trips. A delayed or retried
+   * message counts from when it (re)entered its lane, not from when it was accepted.
    */
-  async oldestEntryAgeMs(): Promise<Record<Priority, number>> {
+  async laneLag(): Promise<{ ageMs: Record<Priority, number>; pending: Record<Priority, number> }> {
     const [progress, time] = await Promise.all([this.progress(), this.redis.time()]);
     const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
     const oldest = byLane<string | undefined>((lane) => progress[lane].oldestPendingId ?? undefined);
@@ -404,10 +408,13 @@ export class LaneQueue {
       const firsts = (await execOrThrow(pipeline)) as [string, string[]][][];
       undelivered.forEach((lane, i) => (oldest[lane] = firsts[i]?.[0]?.[0]));
     }
-    return byLane((lane) => {
-      const id = oldest[lane];
-      return id === undefined ? 0 : Math.max(0, nowMs - entryIdMs(id));
-    });
+    return {
+      ageMs: byLane((lane) => {
+        const id = oldest[lane];
+        return id === undefined ? 0 : Math.max(0, nowMs - entryIdMs(id));
+      }),
+      pending: byLane((lane) => progress[lane].pending),
+    };
   }
 
   /** Parks messages that exhausted every attempt in the dead-letter stream, with the reason. */
