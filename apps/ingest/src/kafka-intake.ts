@@ -305,41 +305,33 @@ export class KafkaIntake {
     },
   ): Promise<boolean> {
     let failing = false;
-    const recovered = () => {
-      if (failing) batch.progress.failing -= 1;
-      failing = false;
-    };
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.records.handle(record, source);
-        recovered();
-        return true;
-      } catch (error) {
-        if (!failing) batch.progress.failing += 1;
-        failing = true;
-        const delayMs = this.retryDelayMs(attempt);
-        const known = error instanceof CommstratError;
-        this.deps.metrics.kafkaRetries.inc({ reason: known ? error.code : 'internal' });
-        this.logger[known ? 'warn' : 'error']('Kafka record not accepted yet; retrying, offset not committed', {
-          kafka_partition: source.partition,
-          kafka_offset: source.offset,
-          attempt,
-          retry_in_ms: delayMs,
-          error: known ? error.message : error instanceof Error ? error.stack : String(error),
-          cause: known ? String(error.cause) : undefined,
-        });
-        // What this batch accepted before the failing record survives a restart meanwhile.
+    try {
+      for (let attempt = 1; ; attempt += 1) {
         try {
+          await this.records.handle(record, source);
+          return true;
+        } catch (error) {
+          if (!failing) batch.progress.failing += 1;
+          failing = true;
+          const delayMs = this.retryDelayMs(attempt);
+          const known = error instanceof CommstratError;
+          this.deps.metrics.kafkaRetries.inc({ reason: known ? error.code : 'internal' });
+          this.logger[known ? 'warn' : 'error']('Kafka record not accepted yet; retrying, offset not committed', {
+            kafka_partition: source.partition,
+            kafka_offset: source.offset,
+            attempt,
+            retry_in_ms: delayMs,
+            error: known ? error.message : error instanceof Error ? error.stack : String(error),
+            cause: known ? String(error.cause) : undefined,
+          });
+          // What this batch accepted before the failing record survives a restart meanwhile.
           await batch.commit();
-          if (!(await this.wait(delayMs, batch))) {
-            recovered();
-            return false;
-          }
-        } catch (commitError) {
-          recovered();
-          throw commitError;
+          if (!(await this.wait(delayMs, batch))) return false;
         }
       }
+    } finally {
+      // However it ends (accepted, given up, or a rebalance thrown), it waits no longer.
+      if (failing) batch.progress.failing -= 1;
     }
   }
 
