@@ -5,9 +5,9 @@ export interface HttpClientOptions {
   /** Base URL of the API, e.g. https://api.example.com. */
   readonly baseUrl: string;
   /** Connections kept open to it (the provider's concurrency). Default 8. */
-  readonly maxSockets?: number;
+  readonly maxSockets?: number | undefined;
   /** Whole-request time limit, ms: connecting, sending and reading the answer. Default 10 000. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 export interface HttpAnswer {

@@ -42,11 +42,7 @@ export class HttpSmsAdapter implements ProviderAdapter {
   constructor(options: HttpSmsAdapterOptions) {
     this.id = options.id;
     this.options = options;
-    this.http = new HttpClient({
-      baseUrl: options.baseUrl,
-      maxSockets: options.concurrency ?? 8,
-      timeoutMs: options.timeoutMs ?? 10_000,
-    });
+    this.http = new HttpClient({ baseUrl: options.baseUrl, maxSockets: options.concurrency, timeoutMs: options.timeoutMs });
   }
 
   close(): void {
