@@ -167,8 +167,8 @@ export class LaneQueue {
    * Everything a dispatcher does once the outcomes of some entries are journaled, in one
    * MULTI (atomic, one round trip): parks `deferred` messages in the delayed set,
    * appends `deadLetters` to the dead-letter stream, acknowledges `acks` (trimHandled
-   * removes them from their streams later, in bulk), clears the sending markers of the messages acked or deferred (a
-   * deferred one is cancellable again) and the cancel markers of `dropped` (cancelled
+   * removes them from their streams later, in bulk), clears the sending markers of the
+   * messages acked or deferred (a deferred one is cancellable again) and the cancel markers of `dropped` (cancelled
    * messages skipped without sending). Atomic, so a cancel lands either before (the
    * message is still being sent: 409) or after (its cancel marker stays until the
    * message is claimed again), never in between to be wiped by the ack.
