@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { monotonicFactory } from 'ulid';
+import { encodeTime, monotonicFactory } from 'ulid';
 
 /**
  * Cryptographic random numbers in [0, 1), drawn from a pool refilled 1 024 at a time.
@@ -22,3 +22,14 @@ const nextUlid = monotonicFactory(pooledRandom);
 export function newId(now: number = Date.now()): string {
   return nextUlid(now);
 }
+
+/**
+ * The smallest id made at or after `at`: ids are ULIDs, whose first ten characters are
+ * their time, so a time range of messages is a range of ids (one index serves both).
+ */
+export function firstIdAt(at: Date): string {
+  return encodeTime(Math.min(Math.max(at.getTime(), 0), TIME_MAX), 10) + '0000000000000000';
+}
+
+/** Latest time an id may encode (ULID's 48-bit millisecond field). */
+const TIME_MAX = 281_474_976_710_655;

@@ -35,11 +35,12 @@ export {
   type QueuedMessage,
   type StatusEvent,
 } from './message.ts';
+export { allowedFrom } from './status-transitions.ts';
 export { validateMessageRequest } from './validate-message.ts';
 export { batchEnvelopeSchema, parseBatchEnvelope } from './batch-envelope.ts';
 export { acceptMessage, type AcceptContext } from './accept-message.ts';
 export { parseAppConfig, tierConfigSchema, tierEnvMap, type EnvMap, type TierConfig } from './app-config.ts';
-export { newId } from './ids.ts';
+export { firstIdAt, newId } from './ids.ts';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry.ts';
 export {
   DEFAULT_LANE_WEIGHTS,

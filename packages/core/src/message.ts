@@ -13,8 +13,11 @@ export interface StatusEvent {
   readonly reason?: string;
   readonly provider?: string;
   readonly provider_message_id?: string;
-  /** The provider exchange that carried it (`sent`): its record holds the provider's ids. */
+  /** The provider exchange that carried it (`sending`, `sent`). */
   readonly exchange_id?: string;
+  /** The strategy, by name and version, the message was routed with (`sending`). */
+  readonly strategy?: string;
+  readonly strategy_version?: number;
 }
 
 /** A message as the service keeps it: the producer's fields plus what the server assigned. */
@@ -36,6 +39,17 @@ export interface Message {
   readonly created_at: Date;
   readonly status: MessageStatus;
   readonly timeline: readonly StatusEvent[];
+  /**
+   * The version of `strategy` the message was routed with; absent until it was routed
+   * (`strategy` then names the strategy that routed it, also when the producer left it
+   * to the channel's default).
+   */
+  readonly strategy_version?: number;
+  /** The provider it was last handed to, and that provider's id for it (what receipts name). */
+  readonly provider?: string;
+  readonly provider_message_id?: string;
+  /** When the status last changed. */
+  readonly updated_at?: Date;
 }
 
 /** What travels in a lane entry: enough to dispatch without reading the journal. */
