@@ -4,6 +4,7 @@ import {
   stepRetryPolicy,
   type MessageStatus,
   type QueuedMessage,
+  type StatusEvent,
   type StrategyStep,
 } from '@commstrat/core';
 import type { Journal, ProviderExchange, StatusChange } from '@commstrat/journal';
@@ -105,10 +106,26 @@ export class BatchRecorder {
     const providerIds = new Map(
       result.outcomes.flatMap((item) => (item.outcome === 'accepted' ? [[item.messageId, item.providerMessageId]] : [])),
     );
-    // One event for the whole batch: when it left for the provider.
-    const leftAt = result.exchange.startedAt;
-    const sending = { status: 'sending', at: leftAt, provider: provider.config.id } as const;
-    for (const work of works) settled.note({ messageId: work.entry.message.id, event: sending });
+    // One event per strategy version in the batch (usually one): when it left for the
+    // provider, and what routed it.
+    const sendings = new Map<string, StatusEvent>();
+    for (const work of works) {
+      const { name } = work.routing.strategy;
+      const key = `${name}\u0000${work.routing.version}`;
+      let sending = sendings.get(key);
+      if (sending === undefined) {
+        sending = {
+          status: 'sending',
+          at: result.exchange.startedAt,
+          provider: provider.config.id,
+          exchange_id: exchangeId,
+          strategy: name,
+          strategy_version: work.routing.version,
+        };
+        sendings.set(key, sending);
+      }
+      settled.note({ messageId: work.entry.message.id, event: sending });
+    }
     settled.exchange({
       _id: exchangeId,
       provider: provider.key,
@@ -124,8 +141,8 @@ export class BatchRecorder {
 
     if (result.error === undefined) {
       const byId = new Map(works.map((work) => [work.entry.message.id, work]));
-      // The same event for the whole batch, so it is one journal document; the
-      // provider's id per message is in the exchange record.
+      // The same event for the whole batch, so the batch is one journal update; the
+      // journal picks each message's provider id from the exchange record.
       const sent = { status: 'sent', at: new Date(now), provider: provider.config.id, exchange_id: exchangeId } as const;
       const counts = { accepted: 0, rejected: 0 };
       for (const item of result.outcomes) {

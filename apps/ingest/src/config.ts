@@ -35,9 +35,19 @@ export interface IngestConfig extends TierConfig {
   recoveryGraceMs: number;
   /** Pause between recovery passes, ms. Default 30 000. */
   recoveryIntervalMs: number;
-  /** Test-only fault injection: `exit-after-journal` or `exit-after-enqueue`. Never set in production. */
-  failpoint?: 'exit-after-journal' | 'exit-after-enqueue';
+  /**
+   * Journal a request and its messages in one transaction: `auto` (default) where the
+   * MongoDB server has transactions (a replica set), `on`, or `off`.
+   */
+  journalTransactions: 'auto' | 'on' | 'off';
+  /**
+   * Test-only fault injection: `exit-after-request` (between the journal's request and
+   * message writes), `exit-after-journal` or `exit-after-enqueue`. Never set in production.
+   */
+  failpoint?: IngestFailpoint;
 }
+
+export type IngestFailpoint = 'exit-after-request' | 'exit-after-journal' | 'exit-after-enqueue';
 
 const tier = tierConfigSchema(8080);
 const schema = {
@@ -60,7 +70,8 @@ const schema = {
     tenantBurst: { type: 'integer', minimum: 1 },
     recoveryGraceMs: { type: 'integer', minimum: 0, default: 30000 },
     recoveryIntervalMs: { type: 'integer', minimum: 100, default: 30000 },
-    failpoint: { type: 'string', enum: ['exit-after-journal', 'exit-after-enqueue'] },
+    journalTransactions: { type: 'string', enum: ['auto', 'on', 'off'], default: 'auto' },
+    failpoint: { type: 'string', enum: ['exit-after-request', 'exit-after-journal', 'exit-after-enqueue'] },
   },
 };
 
@@ -85,6 +96,7 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       tenantBurst: 'INGEST_TENANT_BURST',
       recoveryGraceMs: 'INGEST_RECOVERY_GRACE_MS',
       recoveryIntervalMs: 'INGEST_RECOVERY_INTERVAL_MS',
+      journalTransactions: 'INGEST_JOURNAL_TRANSACTIONS',
       failpoint: 'INGEST_FAILPOINT',
     },
     env,

@@ -7,6 +7,7 @@ import {
   LanesFullError,
   PRIORITIES,
   acceptMessage,
+  allowedFrom,
   newId,
   toQueuedMessage,
   validateMessageRequest,
@@ -19,7 +20,7 @@ import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { IdempotencyReservation, IdempotencyStore, LaneQueue, SampledDepths } from '@commstrat/queue';
 
 /** States a tenant may still cancel from. */
-const CANCELLABLE: readonly MessageStatus[] = ['accepted', 'queued', 'scheduled'];
+const CANCELLABLE = allowedFrom('cancelled');
 
 export interface IntakeDeps {
   readonly journal: Journal;
@@ -161,7 +162,13 @@ export class Intake {
     };
     let journaled: boolean;
     try {
-      journaled = await this.deps.journal.recordAccepted(record, fresh.map(({ message }) => message));
+      const messages = fresh.map(({ message }) => message);
+      journaled = await this.deps.journal.recordAccepted(record, messages);
+      // Seen before, but cut short before its messages were written (no transactions on
+      // the server): journal it again, whole.
+      if (!journaled && (await this.deps.journal.discardIncompleteRequest(batchId))) {
+        journaled = await this.deps.journal.recordAccepted(record, messages);
+      }
     } catch (cause) {
       await this.releaseKeys(tenant, fresh);
       throw new DependencyUnavailableError('journal (MongoDB)', cause);
@@ -278,8 +285,9 @@ export class Intake {
   /**
    * Cancels a message of the tenant that no dispatcher has taken yet, or explains why
    * not: 404 when it is not the tenant's, 409 when it is being sent or already ended.
-   * The Redis marker decides the race with a dispatcher; the journal is read again
-   * after it, since a message may have been sent and acknowledged just before.
+   * The Redis marker keeps dispatchers from taking it from now on; the journal's
+   * conditional write decides the race with one that took it just before (a message
+   * already `sending` or past it is not cancelled), so it ends in one terminal state.
    */
   async cancel(tenant: Tenant, id: string): Promise<void> {
     const refuse = (status: MessageStatus) => new ConflictError(`message is ${status} and can no longer be cancelled`);
@@ -287,11 +295,10 @@ export class Intake {
     if (before === null) throw new NotFoundError('message');
     if (!CANCELLABLE.includes(before.status)) throw refuse(before.status);
     if (!(await this.deps.lanes.cancel(id))) throw refuse('sending');
-    const after = await this.deps.journal.findMessage(tenant.id, id);
-    if (after !== null && !CANCELLABLE.includes(after.status)) throw refuse(after.status);
-    await this.deps.journal.recordStatusChanges([
+    const changed = await this.deps.journal.recordStatusChanges([
       { messageId: id, event: { status: 'cancelled', at: new Date(), reason: 'cancelled by the tenant' } },
     ]);
+    if (changed === 0) throw refuse((await this.deps.journal.findMessage(tenant.id, id))?.status ?? 'sending');
   }
 
   /**

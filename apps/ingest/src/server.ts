@@ -39,7 +39,10 @@ export async function startIngest(
   const mongo = new MongoClient(config.mongoUrl, { ignoreUndefined: true, serverSelectionTimeoutMS: 5000 });
   const sql = postgres(config.postgresUrl, { max: 5, onnotice: () => {} });
   await mongo.connect();
-  const journal = new Journal(mongo.db());
+  const journal = new Journal(mongo.db(), {
+    transactions: config.journalTransactions === 'auto' ? 'auto' : config.journalTransactions === 'on',
+    ...(config.failpoint === 'exit-after-request' ? { failpoint: config.failpoint } : {}),
+  });
   await journal.ensureIndexes();
   const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
 
@@ -58,7 +61,7 @@ export async function startIngest(
     logger,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
     laneCap: config.laneCap,
-    failpoint: config.failpoint,
+    failpoint: config.failpoint === 'exit-after-request' ? undefined : config.failpoint,
   });
   const recovery = new RecoveryPass(
     { journal, intake, lanes, logger },

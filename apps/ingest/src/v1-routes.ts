@@ -137,9 +137,8 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 }
 
 /**
- * The public view of a message: its fields, current state and status timeline (the
- * journal puts the provider's message id on each `sent` event; the internal exchange
- * id stays out).
+ * The public view of a message: its fields, current state, the strategy version and
+ * provider it was sent with, and its status timeline (the internal exchange id stays out).
  */
 export function messageView(message: Message): Record<string, unknown> {
   return {
@@ -148,6 +147,9 @@ export function messageView(message: Message): Record<string, unknown> {
     status: message.status,
     channel: message.channel,
     strategy: message.strategy,
+    strategy_version: message.strategy_version,
+    provider: message.provider,
+    provider_message_id: message.provider_message_id,
     priority: message.priority,
     recipient: message.recipient,
     tags: message.tags,

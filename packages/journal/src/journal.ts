@@ -1,9 +1,9 @@
-import { newId, type Message, type MessageStatus, type StatusEvent } from '@commstrat/core';
-import type { Collection, Db } from 'mongodb';
+import { firstIdAt, type Message, type MessageStatus } from '@commstrat/core';
+import type { AnyBulkWriteOperation, ClientSession, Collection, Db, IndexDescription } from 'mongodb';
 import { GroupCommit } from './group-commit.ts';
-import { mergeTimelines, placeStatusEvents, type EventRun, type StatusChange } from './status-events.ts';
+import { groupTransitions, transitionUpdate, type ExchangeIds, type StatusChange } from './transitions.ts';
 
-export type { StatusChange } from './status-events.ts';
+export type { StatusChange } from './transitions.ts';
 
 /** The raw incoming request, kept as received. */
 export interface RequestRecord {
@@ -45,17 +45,11 @@ export interface ProviderExchange {
   readonly started_at: Date;
   readonly duration_ms: number;
   /**
-   * The provider's id of each message, parallel to `message_ids` (null: not accepted):
-   * what delivery receipts refer to. A flat array, not one sub-document per message:
-   * FerretDB writes it about twice as fast.
+   * The provider's id of each message, parallel to `message_ids` (null: not accepted).
+   * Each message's own document holds its id too (what receipts look up); here it is
+   * what the batch's `sent` update picks each message's id from.
    */
   readonly provider_message_ids?: readonly (string | null)[];
-  /**
-   * The status events every message of the exchange went through alike (`sending`, and
-   * `sent` when the provider accepted them all), kept here instead of in a status-event
-   * document of their own; part of each message's timeline.
-   */
-  readonly events?: readonly StatusEvent[];
 }
 
 /** One page of a listing, and where the next one starts (null: no more). */
@@ -66,76 +60,131 @@ export interface MessagePage {
 
 type MessageDocument = Omit<Message, 'id'> & { _id: string };
 
-/** Status events that some messages went through alike, in order (see placeStatusEvents). */
-type StatusEventDocument = EventRun & { readonly _id: string };
+export interface JournalOptions {
+  /**
+   * Journal a request and its messages in one transaction: both or neither, whatever
+   * crashes. `auto` (default) uses one when the server can (a replica set or sharded
+   * cluster, as MongoDB runs in production); a standalone server cannot, and then the
+   * request goes first and the recovery pass repairs a crash between the two writes.
+   */
+  readonly transactions?: 'auto' | boolean;
+  /** Test-only fault injection: exit the process between the request and its messages. */
+  readonly failpoint?: 'exit-after-request' | undefined;
+}
 
-/** Most candidate messages a status-filtered listing reads for one page. */
-const LIST_SCAN_LIMIT = 5000;
+/** The lookup indexes, by collection; every read of the journal is served by one of them. */
+const INDEXES: Readonly<Record<'messages' | 'requests' | 'provider_exchanges', IndexDescription[]>> = {
+  messages: [
+    // Ids are ULIDs (creation order): every listing pages by _id, newest first, on one of these.
+    { key: { tenant_id: 1, _id: -1 }, name: 'tenant_id' },
+    { key: { tenant_id: 1, status: 1, _id: -1 }, name: 'tenant_status_id' },
+    { key: { tenant_id: 1, tags: 1, _id: -1 }, name: 'tenant_tag_id' },
+    { key: { tenant_id: 1, request_id: 1, _id: -1 }, name: 'tenant_request_id' },
+    // What delivery receipts look up: the provider's id of a message.
+    {
+      key: { tenant_id: 1, provider_message_id: 1 },
+      name: 'tenant_provider_message_id',
+      partialFilterExpression: { provider_message_id: { $type: 'string' } },
+    },
+  ],
+  requests: [
+    { key: { tenant_id: 1, received_at: -1 }, name: 'tenant_received' },
+    { key: { enqueued: 1, received_at: 1 }, name: 'not_enqueued' },
+  ],
+  provider_exchanges: [{ key: { message_ids: 1 }, name: 'message_ids' }],
+};
 
 /**
- * The MongoDB journal: every request, every message with its status timeline, every
- * provider exchange. Owns no connection: the caller passes a Db and closes its client.
+ * The MongoDB journal: every request, every message holding its current status and
+ * timeline, every provider exchange. Every status change is a conditional write whose
+ * filter names the states it may leave (allowedFrom), so a terminal state is never left
+ * and never written twice. Owns no connection: the caller passes a Db and closes its client.
  */
 export class Journal {
+  private readonly db: Db;
   private readonly requests: Collection<RequestRecord>;
   private readonly messages: Collection<MessageDocument>;
   private readonly exchanges: Collection<ProviderExchange>;
-  private readonly events: Collection<StatusEventDocument>;
   private readonly outcomes: GroupCommit<{ exchanges: readonly ProviderExchange[]; changes: readonly StatusChange[] }>;
+  private readonly transactionsOption: 'auto' | boolean;
+  private readonly failpoint: JournalOptions['failpoint'];
+  private transactional: Promise<boolean> | undefined;
 
-  constructor(db: Db) {
+  constructor(db: Db, options: JournalOptions = {}) {
+    this.db = db;
     this.requests = db.collection<RequestRecord>('requests');
     this.messages = db.collection<MessageDocument>('messages');
     this.exchanges = db.collection<ProviderExchange>('provider_exchanges');
-    this.events = db.collection<StatusEventDocument>('status_events');
+    this.transactionsOption = options.transactions ?? 'auto';
+    this.failpoint = options.failpoint;
     this.outcomes = new GroupCommit(
       async (items) => {
-        const placed = placeStatusEvents(
-          items.flatMap((item) => item.exchanges),
-          items.flatMap((item) => item.changes),
-        );
-        await Promise.all([this.recordProviderExchanges(placed.exchanges), this.insertRuns(placed.runs)]);
+        const exchanges = items.flatMap((item) => item.exchanges);
+        await Promise.all([
+          this.recordProviderExchanges(exchanges),
+          this.applyChanges(items.flatMap((item) => item.changes), exchanges),
+        ]);
       },
-      // About 1 000 messages per write (a sent message is two changes: sending, sent).
-      // Measured on FerretDB, 4 batches of 100 per write held one replica at ~30 000
-      // msg/s with the journal the queue; 8-16 gave 33 000-35 000.
+      // About 1 000 messages per write (a sent message is two changes: sending, sent):
+      // a larger write is serialised in one synchronous step that would hold up a
+      // critical message waiting to go.
       { maxWeight: 2000, weigh: (item) => item.changes.length },
     );
   }
 
-  /**
-   * Creates the lookup indexes; idempotent, run at start-up. One index per command:
-   * FerretDB 1.24 panics on a createIndexes that lists several indexes some of which
-   * already exist (the connection drops); one at a time behaves the same on MongoDB.
-   */
+  /** Creates the lookup indexes; idempotent, run at start-up. */
   async ensureIndexes(): Promise<void> {
-    const wanted: [Pick<Collection, 'createIndex'>, Record<string, 1 | -1>, string][] = [
-      [this.messages, { tenant_id: 1, created_at: -1 }, 'tenant_created'],
-      [this.messages, { tenant_id: 1, status: 1 }, 'tenant_status'],
-      [this.messages, { request_id: 1 }, 'request'],
-      [this.requests, { tenant_id: 1, received_at: -1 }, 'tenant_received'],
-      [this.requests, { enqueued: 1, received_at: 1 }, 'not_enqueued'],
-      [this.exchanges, { message_ids: 1 }, 'message_ids'],
-      [this.events, { message_ids: 1 }, 'message_ids'],
-    ];
-    for (const [collection, key, name] of wanted) await collection.createIndex(key, { name });
+    await Promise.all(
+      Object.entries(INDEXES).map(([name, indexes]) => this.db.collection(name).createIndexes(indexes)),
+    );
   }
 
   /**
-   * Journals a request and its messages. Resolves only once both writes are
-   * acknowledged. Returns false, writing nothing, when a request with this id is already
-   * journaled (a redelivered Kafka record): the caller answers from `findRequest`.
+   * Journals a request and its messages, in one transaction where the server has them.
+   * Resolves only once both are acknowledged. Returns false, writing nothing, when a
+   * request with this id is already journaled (a redelivered Kafka record): the caller
+   * answers from `findRequest`.
    */
   async recordAccepted(request: RequestRecord, messages: readonly Message[]): Promise<boolean> {
+    const write = async (session?: ClientSession) => {
+      await this.requests.insertOne(request, session === undefined ? {} : { session });
+      if (this.failpoint === 'exit-after-request') process.exit(137);
+      if (messages.length > 0) {
+        await this.messages.insertMany(messages.map(toDocument), { ordered: false, ...(session === undefined ? {} : { session }) });
+      }
+    };
     try {
-      await this.requests.insertOne(request);
+      if (!(await this.usesTransactions())) await write();
+      else await this.db.client.withSession((session) => session.withTransaction(() => write(session)));
     } catch (error) {
       if (isDuplicateKey(error)) return false;
       throw error;
     }
-    if (messages.length > 0) {
-      await this.messages.insertMany(messages.map(toDocument), { ordered: false });
-    }
+    return true;
+  }
+
+  /** Whether the server takes transactions (asked once: `hello` names a replica set or mongos). */
+  private async usesTransactions(): Promise<boolean> {
+    if (this.transactionsOption !== 'auto') return this.transactionsOption;
+    this.transactional ??= this.db
+      .command({ hello: 1 })
+      .then((hello) => typeof hello['setName'] === 'string' || hello['msg'] === 'isdbgrid');
+    this.transactional.catch(() => (this.transactional = undefined));
+    return this.transactional;
+  }
+
+  /**
+   * Removes a request whose messages were not all journaled — a process died between the
+   * two writes where the server has no transactions — so that it can be journaled again
+   * whole (its producer was never acknowledged). True when it removed one.
+   */
+  async discardIncompleteRequest(id: string): Promise<boolean> {
+    const request = await this.findRequest(id);
+    if (request === null) return false;
+    const journaled = await this.messages.countDocuments({ tenant_id: request.tenant_id, request_id: id });
+    if (journaled >= request.message_ids.length) return false;
+    await this.messages.deleteMany({ tenant_id: request.tenant_id, request_id: id });
+    await this.requests.deleteOne({ _id: id });
     return true;
   }
 
@@ -146,8 +195,7 @@ export class Journal {
   /**
    * Marks requests as verified in their lanes, in one write; the recovery pass skips
    * them from then on. Intake does not call this per request (the enqueue guard in Redis
-   * says the same, and an update per request is the costliest write on some servers);
-   * the recovery pass marks whole pages.
+   * says the same); the recovery pass marks whole pages.
    */
   async markEnqueued(requestIds: readonly string[]): Promise<void> {
     if (requestIds.length === 0) return;
@@ -163,119 +211,89 @@ export class Journal {
       .toArray();
   }
 
-  /** Messages by id, each with its whole timeline and current status. */
+  /** Messages by id, each with its current status and timeline. */
   async findMessages(ids: readonly string[]): Promise<Message[]> {
     if (ids.length === 0) return [];
-    const documents = await this.messages.find({ _id: { $in: ids.slice() } }).toArray();
-    return this.withEvents(documents);
+    return (await this.messages.find({ _id: { $in: ids.slice() } }).toArray()).map(fromDocument);
+  }
+
+  /** A tenant's message with its current status and timeline: one read by _id. */
+  async findMessage(tenantId: string, id: string): Promise<Message | null> {
+    const document = await this.messages.findOne({ _id: id, tenant_id: tenantId });
+    return document === null ? null : fromDocument(document);
+  }
+
+  /** The tenant's message a provider knows by `providerMessageId` (what a receipt names). */
+  async findByProviderMessageId(tenantId: string, providerMessageId: string): Promise<Message | null> {
+    const document = await this.messages.findOne({ tenant_id: tenantId, provider_message_id: providerMessageId });
+    return document === null ? null : fromDocument(document);
   }
 
   /**
-   * One page of a tenant's messages, newest first. A status filter is applied to the
-   * current status (timeline and status events merged), so candidates are read in
-   * chunks; a page may come back short, with `nextAfter` set, once LIST_SCAN_LIMIT
-   * candidates were read.
+   * One page of a tenant's messages, newest first, served by an index: the filters
+   * (status, tag, batch) each lead one of the compound indexes, and a time range is a
+   * range of ids (ULIDs start with their time). `after` is the last id of the page
+   * before: a stable cursor, whatever is journaled meanwhile.
    */
   async listMessages(tenantId: string, query: MessageQuery): Promise<MessagePage> {
     const filter: Record<string, unknown> = { tenant_id: tenantId };
+    if (query.status !== undefined) filter['status'] = query.status;
     if (query.tag !== undefined) filter['tags'] = query.tag;
     if (query.batchId !== undefined) filter['request_id'] = query.batchId;
-    const created: Record<string, Date> = {};
-    if (query.from !== undefined) created['$gte'] = query.from;
-    if (query.to !== undefined) created['$lt'] = query.to;
-    if (Object.keys(created).length > 0) filter['created_at'] = created;
-    // Ids are ULIDs, so id order is creation order and makes a stable cursor.
-    // Without a status filter every candidate matches, so one chunk of `limit` is a page.
-    let after = query.after;
-    const found: Message[] = [];
-    const chunk = query.status === undefined ? query.limit : Math.max(query.limit, 200);
-    for (let scanned = 0; scanned < LIST_SCAN_LIMIT; scanned += chunk) {
-      if (after !== undefined) filter['_id'] = { $lt: after };
-      const documents = await this.messages.find(filter).sort({ _id: -1 }).limit(chunk).toArray();
-      for (const message of await this.withEvents(documents)) {
-        after = message.id;
-        if (query.status !== undefined && message.status !== query.status) continue;
-        found.push(message);
-        if (found.length === query.limit) return { messages: found, nextAfter: message.id };
-      }
-      if (documents.length < chunk) return { messages: found, nextAfter: null };
-    }
-    return { messages: found, nextAfter: after ?? null };
+    const ids: Record<string, string> = {};
+    if (query.from !== undefined) ids['$gte'] = firstIdAt(query.from);
+    if (query.to !== undefined) ids['$lt'] = firstIdAt(query.to);
+    if (query.after !== undefined && (ids['$lt'] === undefined || query.after < ids['$lt'])) ids['$lt'] = query.after;
+    if (Object.keys(ids).length > 0) filter['_id'] = ids;
+    // One more than a page tells whether another page follows.
+    const documents = await this.messages.find(filter).sort({ _id: -1 }).limit(query.limit + 1).toArray();
+    const messages = documents.slice(0, query.limit).map(fromDocument);
+    return { messages, nextAfter: documents.length > query.limit ? (messages.at(-1)?.id ?? null) : null };
   }
 
-  /** Messages of one request (batch) counted by current status. */
+  /** Messages of one request (batch) counted by current status, counted by the server. */
   async countByStatus(tenantId: string, requestId: string): Promise<Record<string, number>> {
-    const documents = await this.messages
-      .find({ tenant_id: tenantId, request_id: requestId }, { projection: { _id: 1, status: 1, timeline: 1 } })
+    const groups = await this.messages
+      .aggregate<{ _id: MessageStatus; count: number }>([
+        { $match: { tenant_id: tenantId, request_id: requestId } },
+        { $group: { _id: '$status', count: { $sum: 1 } } },
+      ])
       .toArray();
-    const counts: Record<string, number> = {};
-    for (const message of await this.withEvents(documents)) counts[message.status] = (counts[message.status] ?? 0) + 1;
-    return counts;
-  }
-
-  /** A message with its whole timeline (its document and its status events, merged). */
-  async findMessage(tenantId: string, id: string): Promise<Message | null> {
-    const document = await this.messages.findOne({ _id: id, tenant_id: tenantId });
-    if (document === null) return null;
-    const [message] = await this.withEvents([document]);
-    return message ?? null;
+    return Object.fromEntries(groups.map((group) => [group._id, group.count]));
   }
 
   /**
-   * Appends status changes to their messages' timelines as status events: one document
-   * per distinct sequence of events (a batch's `sending` then `sent`), naming every
-   * message it applies to, all in one insert. The message documents are not updated:
-   * FerretDB 1.24 (SQLite) answers an update by _id with a scan of the whole collection
-   * (about 1.1 s at 100 000 messages), while an insert costs the same at any size.
-   * Readers merge the events into the timeline.
+   * Applies status changes at once: one conditional update per distinct sequence of
+   * events (groupTransitions), all in one bulk write. Returns how many messages took
+   * their change; the others were already past the states it may leave.
    */
-  async recordStatusChanges(changes: readonly StatusChange[]): Promise<void> {
-    await this.insertRuns(placeStatusEvents([], changes).runs);
-  }
-
-  private async insertRuns(runs: readonly EventRun[]): Promise<void> {
-    if (runs.length === 0) return;
-    await this.events.insertMany(
-      runs.map((run) => ({ _id: newId(), ...run })),
-      { ordered: false },
-    );
+  async recordStatusChanges(changes: readonly StatusChange[]): Promise<number> {
+    return this.applyChanges(changes, []);
   }
 
   /**
-   * Records what a dispatched batch came to — provider exchanges and status changes,
-   * the events its messages share inside the exchange (placeStatusEvents). Calls made
-   * while a write is in flight are written together in the next one (group commit), so
-   * under load many batches share one insert per collection.
+   * Records what a dispatched batch came to — provider exchanges and status changes.
+   * Calls made while a write is in flight are written together in the next one (group
+   * commit), so under load many batches share one bulk write per collection.
    */
   async recordOutcomes(exchanges: readonly ProviderExchange[], changes: readonly StatusChange[]): Promise<void> {
     if (exchanges.length === 0 && changes.length === 0) return;
     await this.outcomes.add({ exchanges, changes });
   }
 
-  /**
-   * Documents turned into messages, the events of their status-event documents and of
-   * the exchanges that carried them merged in, each `sent` event with the provider's id
-   * of the message (one read of each collection for all).
-   */
-  private async withEvents(documents: readonly MessageDocument[]): Promise<Message[]> {
-    if (documents.length === 0) return [];
-    const ids = documents.map((document) => document._id);
-    const [runs, carried] = await Promise.all([
-      this.events.find({ message_ids: { $in: ids } }).toArray(),
-      this.exchanges
-        .find({ message_ids: { $in: ids } }, { projection: { message_ids: 1, events: 1, provider_message_ids: 1 } })
-        .toArray(),
-    ]);
-    const timelines = mergeTimelines(
-      new Map(documents.map((document) => [document._id, document.timeline ?? []])),
-      [...runs, ...carried],
-    );
-    return documents.map((document) => {
-      const message = fromDocument(document);
-      const timeline = timelines.get(message.id) ?? [];
-      if (timeline.length === (message.timeline ?? []).length) return message;
-      return { ...message, timeline, status: timeline.at(-1)?.status ?? message.status };
-    });
+  /** The conditional updates of `changes` in one bulk write; how many messages changed. */
+  private async applyChanges(
+    changes: readonly StatusChange[],
+    exchanges: readonly (ExchangeIds & { readonly _id: string })[],
+  ): Promise<number> {
+    if (changes.length === 0) return 0;
+    const byId = new Map(exchanges.map((exchange) => [exchange._id, exchange]));
+    const now = new Date();
+    const operations: AnyBulkWriteOperation<MessageDocument>[] = groupTransitions(changes).map((transition) => ({
+      updateMany: transitionUpdate(transition, byId, now) as never,
+    }));
+    const result = await this.messages.bulkWrite(operations, { ordered: false });
+    return result.modifiedCount;
   }
 
   /** Journals provider exchanges in one write. */

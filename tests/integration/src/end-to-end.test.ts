@@ -29,6 +29,12 @@ test('a message posted to ingest reaches the sandbox provider and shows as sent'
   assert.equal(received?.to, '+79161234567');
   assert.equal(received?.text, 'Your code is 1234');
   assert.equal(sent.timeline.at(-1).provider_message_id, received?.message_id);
+  // The message's own document holds what it was routed and sent with.
+  assert.equal(sent.provider_message_id, received?.message_id);
+  assert.equal(sent.provider, 'sandbox-sms');
+  assert.equal(sent.strategy, 'sms-default');
+  assert.equal(sent.strategy_version, 1);
+  assert.equal((await deployment.journal.findByProviderMessageId(deployment.tenantId, received?.message_id ?? ''))?.id, accepted.body.id);
 
   // The exchange is journaled as it went over the wire: bodies as text, ids flat.
   const [exchange] = await deployment.journal.findProviderExchanges(accepted.body.id);

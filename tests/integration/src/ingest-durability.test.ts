@@ -68,6 +68,15 @@ for (const failpoint of ['exit-after-journal', 'exit-after-enqueue']) {
   });
 }
 
+test('a crash between the request and its messages leaves neither journaled where the server has transactions', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  await crashIngestDuringPost(deployment, 'exit-after-request');
+  const { db } = deployment;
+  assert.equal(await db.collection('requests').countDocuments(), 0, 'the request was rolled back with its transaction');
+  assert.equal(await db.collection('messages').countDocuments(), 0);
+  assert.equal((await deployment.lanes.depths()).normal, 0);
+});
+
 test('the same idempotency key returns the original id and enqueues nothing new', async () => {
   const deployment = await startDeployment({ dispatcher: false });
   const { redis } = await testRedis();

@@ -1,5 +1,6 @@
 // Starts the tiers in this test process against the stack, each test with its own
 // Redis prefix, MongoDB database and PostgreSQL database.
+import type { Db } from 'mongodb';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -70,8 +71,9 @@ export interface Deployment {
   startDispatcher(env?: Record<string, string>, options?: { clock?: () => number }): Promise<RunningDispatcher>;
   /** The deployment's lanes, for tests to inspect. */
   readonly lanes: LaneQueue;
-  /** The deployment's journal, for tests to inspect. */
+  /** The deployment's journal, for tests to inspect, and the database it is kept in. */
   readonly journal: Journal;
+  readonly db: Db;
   /** The deployment's PostgreSQL database, for tests that change configuration. */
   readonly sql: Sql;
 }
@@ -159,6 +161,7 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     startDispatcher: startReplica,
     lanes: new LaneQueue(redis, { prefix }),
     journal: new Journal(mongo.db),
+    db: mongo.db,
     sql: pg.sql,
     async addTenant(id) {
       const key = generateApiKey();
