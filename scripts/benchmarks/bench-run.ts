@@ -4,8 +4,6 @@
 // `close`, also after a failure or Ctrl-C. Other people's data on the stack is never
 // touched: every name carries the run id.
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   ensureSandboxRouting,
   ensureTenantWithKey,
@@ -131,20 +129,11 @@ export class BenchRun {
 
   async dropMongo(url: string): Promise<void> {
     const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
-    let name: string;
     try {
       await client.connect();
-      name = client.db().databaseName;
       await client.db().dropDatabase();
     } finally {
       await client.close();
-    }
-    // FerretDB (SQLite backend) deletes the database file but can leave its -wal and -shm
-    // files behind when a connection still had the database open: tens of MB each.
-    const dataDir = join(this.stack.stackDir, 'ferretdb', 'data');
-    if (name.startsWith(`bench_${this.id}`) && !existsSync(join(dataDir, `${name}.sqlite`))) {
-      for (const suffix of ['-wal', '-shm'])
-        rmSync(join(dataDir, `${name}.sqlite${suffix}`), { force: true });
     }
   }
 

@@ -1,5 +1,5 @@
 // Where the machine's CPU went during a scenario: each process of interest (ingest,
-// FerretDB, Redis, Kafka, the load generator in this process) and the whole machine,
+// MongoDB, Redis, Kafka, the load generator in this process) and the whole machine,
 // from /proc. On a 2-core machine this says which tier is saturated, and how much of the
 // machine other people's work took meanwhile. Linux only.
 import { readFileSync } from 'node:fs';
@@ -81,7 +81,7 @@ export class CpuMeter {
   }
 }
 
-/** `ingest 0.98, ferretdb 0.61, …` as percentages of one core, biggest first. */
+/** `ingest 0.98, mongodb 0.61, …` as percentages of one core, biggest first. */
 export function formatCpu(report: CpuReport): string {
   const parts = Object.entries(report.processes)
     .sort(([, a], [, b]) => b - a)

@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     } finally {
       await sql.end({ timeout: 5 });
     }
-    const stackPids = { ferretdb: servicePid(stack, 'mongodb'), redis: servicePid(stack, 'redis') };
+    const stackPids = { mongodb: servicePid(stack, 'mongodb'), redis: servicePid(stack, 'redis') };
     const idle = new CpuMeter(stackPids);
     await sleep(2000);
     const idleCpu = idle.read();

@@ -1,6 +1,6 @@
 // The intake phases one at a time, in this process, through the same package functions
 // ingest calls: the CPU work per message (parse, validate, accept, queue payload), the
-// journal alone (FerretDB) and the lane enqueue alone (Redis Lua). Each figure is a
+// journal alone (MongoDB) and the lane enqueue alone (Redis Lua). Each figure is a
 // ceiling for that phase on this machine; the slowest one bounds the whole intake,
 // and their sum of CPU per message bounds it on a 2-core machine.
 import { Journal, type RequestRecord } from '@commstrat/journal';

@@ -8,7 +8,6 @@ import { MongoClient } from 'mongodb';
 import type { BenchRun } from './bench-run.ts';
 import { monotonicMicros, summariseProfile, type ProfileSummary } from './cpu-profile.ts';
 import { CpuMeter, type CpuReport } from './cpu-usage.ts';
-import { profileFerretDb, type GoProfileSummary } from './ferretdb-profile.ts';
 import { startIngestProcess } from './ingest-process.ts';
 import { runKafkaLoad } from './kafka-load.ts';
 import { batchEnvelope, smsMessage } from './payloads.ts';
@@ -60,8 +59,6 @@ export interface ScenarioResult {
   };
   readonly extra: Readonly<Record<string, unknown>>;
   readonly profile?: { readonly file: string; readonly summary: ProfileSummary };
-  /** FerretDB's own CPU profile over the measured phase (with --profile). */
-  readonly ferretDbProfile?: GoProfileSummary;
 }
 
 export async function runScenario(
@@ -106,20 +103,11 @@ export async function runScenario(
   });
   let meter: CpuMeter | undefined;
   let cpu: CpuReport | undefined;
-  let ferretDbProfile: Promise<GoProfileSummary | undefined> = Promise.resolve(undefined);
   const window = { from: 0, to: 0 };
   const measure: MeasureHooks = {
     start: () => {
       window.from = monotonicMicros();
       meter = new CpuMeter({ ingest: ingest.pid, ...settings.stackPids });
-      if (settings.profile) {
-        const file = join(settings.outputDir, 'profiles', run.id, `ferretdb-${spec.name}.pb.gz`);
-        ferretDbProfile = profileFerretDb(
-          run.stack.ferretDbDebugUrl,
-          settings.durationSeconds,
-          file,
-        );
-      }
     },
     end: () => {
       window.to = monotonicMicros();
@@ -205,13 +193,11 @@ export async function runScenario(
       profileFile === undefined
         ? undefined
         : { file: profileFile, summary: summariseProfile(profileFile, window) };
-    const ferretDb = await ferretDbProfile;
     return {
       ...outcome,
       cpu,
       checks,
       ...(profile === undefined ? {} : { profile }),
-      ...(ferretDb === undefined ? {} : { ferretDbProfile: ferretDb }),
     };
   } finally {
     await ingest.stop();

@@ -24,9 +24,9 @@ const USAGE = `usage: scripts/bench ingest [options]
   --connections N     autocannon connections for every REST scenario (defaults: 32, 8, 4)
   --kafka-window N    records produced but not yet committed, for every Kafka scenario (defaults: 120, 12)
   --phases S          seconds per intake phase measured alone; 0 skips them (default 4)
-  --profile           run each ingest with --cpu-prof, and take a Go CPU profile of FerretDB over
-                      each measured phase; summarise where the CPU went (profiling slows both
-                      down a little: quote figures from runs without it)`;
+  --profile           run each ingest with --cpu-prof over each measured phase and summarise
+                      where its CPU went (profiling slows it down a little: quote figures
+                      from runs without it)`;
 
 function scenarioSpecs(
   connections: number | undefined,
@@ -119,7 +119,7 @@ function row(result: ScenarioResult, xadd: number): TableRow {
 class UsageError extends Error {}
 
 /**
- * The stack is shared: another user's tests can keep FerretDB or Redis busy, and their
+ * The stack is shared: another user's tests can keep MongoDB or Redis busy, and their
  * work inside those servers is then counted as the servers' CPU. Two idle seconds tell.
  */
 async function backgroundLoad(
@@ -190,7 +190,7 @@ async function main(): Promise<void> {
 
   try {
     const stackPids = {
-      ferretdb: servicePid(stack, 'mongodb'),
+      mongodb: servicePid(stack, 'mongodb'),
       redis: servicePid(stack, 'redis'),
       kafka: servicePid(stack, 'kafka'),
     };
@@ -245,16 +245,6 @@ async function main(): Promise<void> {
         `  checks: counter ${result.checks.acceptedCounter}, lane entries ${result.checks.laneEntries}, journal messages ${result.checks.journalMessages} (warm-up included)`,
       );
       if (result.profile !== undefined) lines.push(formatProfile(result.profile.summary));
-      if (result.ferretDbProfile !== undefined) {
-        const { file, commands, sqliteJsonParse } = result.ferretDbProfile;
-        const pct = (share: number) => `${(share * 100).toFixed(1)}%`;
-        lines.push(
-          `  FerretDB CPU (${file}): by command ${Object.entries(commands)
-            .map(([c, share]) => `${c} ${pct(share)}`)
-            .join(', ')}; ` +
-            `JSON parsing inside SQLite ${sqliteJsonParse === undefined ? 'n/a' : pct(sqliteJsonParse)}`,
-        );
-      }
     }
     if (phases.length > 0) {
       lines.push('', 'intake phases measured alone (ceilings):');

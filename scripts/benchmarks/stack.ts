@@ -10,8 +10,6 @@ export interface StackEnv {
   readonly kafkaBrokers: readonly string[];
   /** `.stack` of this clone: pid files in `run/`, logs in `logs/`. */
   readonly stackDir: string;
-  /** FerretDB's debug listener (pprof), as `scripts/stack` starts it. */
-  readonly ferretDbDebugUrl: string;
   /** Everything else of the environment, passed on to child processes. */
   readonly env: Readonly<Record<string, string | undefined>>;
 }
@@ -32,7 +30,6 @@ export function stackEnvFrom(env: Readonly<Record<string, string | undefined>>):
     mongoUrl: get('COMMSTRAT_MONGO_URL'),
     kafkaBrokers: get('COMMSTRAT_KAFKA_BROKERS').split(','),
     stackDir: dirname(get('COMMSTRAT_STACK_LOGS')),
-    ferretDbDebugUrl: `http://127.0.0.1:${env['COMMSTRAT_FERRETDB_DEBUG_PORT'] ?? '18088'}`,
     env,
   };
 }
