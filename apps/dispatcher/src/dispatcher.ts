@@ -314,8 +314,10 @@ export class Dispatcher {
       const works = batch.filter((work) => this.onTime(work, this.clock(), settled, true));
       if (works.length === 0 || !(await this.takeTokens(provider, works, ops.rateLimiter))) return;
       // The concurrency cap covers the provider request only; recording runs outside it so
-      // a slow journal write never holds a provider slot.
-      const result = await provider.limit(async () => {
+      // a slow journal write never holds a provider slot. Critical batches have a slot
+      // of their own.
+      const urgent = ops === this.deps.urgent;
+      const result = await (urgent ? provider.urgentLimit : provider.limit)(async () => {
         this.deps.providers.beforeSend(provider, this.clock());
         const answer = await provider.adapter.send(works.map((work) => work.entry.message));
         this.deps.providers.afterSend(provider, this.clock(), answer.error?.retryable === true);

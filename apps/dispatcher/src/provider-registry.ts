@@ -22,7 +22,16 @@ export interface ProviderHandle {
   readonly adapter: ProviderAdapter;
   /** Caps this replica's requests in flight to the provider. */
   readonly limit: LimitFunction;
+  /**
+   * The critical lane's own request slot, beyond `limit`: a critical batch never waits
+   * for a bulk request to come back (under a backlog every `limit` slot is busy). The
+   * provider's rate still applies to it; its concurrency is exceeded by one per replica.
+   */
+  readonly urgentLimit: LimitFunction;
 }
+
+/** Request slots (and kept-alive connections) each replica keeps for critical batches. */
+const URGENT_SLOTS = 1;
 
 const CIRCUIT_GAUGE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
@@ -61,6 +70,7 @@ export class ProviderRegistry {
       config,
       adapter: buildAdapter(key, config),
       limit: pLimit(config.concurrency),
+      urgentLimit: pLimit(URGENT_SLOTS),
     };
     this.handles.set(key, handle);
     return handle;
@@ -109,7 +119,8 @@ function buildAdapter(key: string, config: Provider): ProviderAdapter {
         baseUrl: config.endpoint,
         token: typeof config.credentials['token'] === 'string' ? config.credentials['token'] : '',
         timeoutMs: config.timeoutMs,
-        concurrency: config.concurrency,
+        // A connection for each slot, the urgent ones included.
+        concurrency: config.concurrency + URGENT_SLOTS,
       });
     default:
       throw new Error(`provider ${key}: no adapter of kind "${config.kind}"`);

@@ -61,6 +61,26 @@ test('a critical message overtakes a bulk backlog of 100 000', async () => {
   assert.ok(bulkLeft > 50_000, `the critical message was sent while ${bulkLeft} bulk entries still waited`);
 });
 
+test('a critical batch has a request slot of its own: it never waits for a bulk request to come back', async () => {
+  // One slot, and a provider that takes 2 s to answer: without a slot of its own the
+  // critical message would go only once the bulk request is back, 2 s after it.
+  const deployment = await startDeployment({ routing: { concurrency: 1, lingerMs: 1 } });
+  await setSandboxBehaviour(deployment.sandbox, { latency_ms: 2000 });
+  const bulk = await post(deployment, sms('bulk first', { priority: 'bulk' }));
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the bulk request is in flight
+  const critical = await post(deployment, sms('critical second', { priority: 'critical' }));
+  await untilStatus(deployment, critical, 'sent');
+  await untilStatus(deployment, bulk, 'sent');
+  const [bulkArrival] = deployment.sandbox.received.list({ clientRef: bulk });
+  const [criticalArrival] = deployment.sandbox.received.list({ clientRef: critical });
+  assert.ok(bulkArrival !== undefined && criticalArrival !== undefined);
+  assert.ok(
+    criticalArrival.received_at - bulkArrival.received_at < 1000,
+    `the critical message arrived ${criticalArrival.received_at - bulkArrival.received_at} ms after the bulk one; ` +
+      'with a slot of its own it goes while the bulk request is in flight, about 300 ms after it',
+  );
+});
+
 test('batches leave full at the max batch size, and a part-full batch leaves after the linger', async () => {
   const deployment = await startDeployment({ dispatcher: false, routing: { maxBatchSize: 10, lingerMs: 400 } });
   const { body } = await deployment.api('POST', '/v1/messages/batch', {
