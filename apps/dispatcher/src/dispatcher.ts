@@ -2,6 +2,7 @@ import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:time
 import {
   CommstratError,
   PRIORITIES,
+  allowedFrom,
   chooseProvider,
   isInsideWindow,
   nextWindowOpening,
@@ -171,9 +172,32 @@ export class Dispatcher {
         .filter((entry) => !this.held.has(entry.entryId));
       if (reclaimed.length > 0) {
         this.deps.logger.warn('reclaimed entries from a stalled or dead replica', { count: reclaimed.length });
-        await this.plan(reclaimed, now);
+        await this.plan(await this.unfinished(reclaimed), now);
       }
     }
+  }
+
+  /**
+   * Reclaimed entries whose messages the journal does not already show as sent or ended:
+   * a replica that died after recording a batch's outcome but before acknowledging it
+   * left them pending, and sending them again would only make duplicates. The others are
+   * acknowledged now. One indexed read, on reclaims only; when the journal cannot be read
+   * every entry goes again (at least once).
+   */
+  private async unfinished(entries: readonly LaneEntry[]): Promise<LaneEntry[]> {
+    let done: Set<string>;
+    try {
+      const messages = await this.deps.journal.findMessages(entries.map((entry) => entry.message.id));
+      done = new Set(messages.filter((message) => !allowedFrom('sent').includes(message.status)).map((message) => message.id));
+    } catch (error) {
+      this.deps.logger.warn('journal unavailable; reclaimed entries go again', { error: String(error) });
+      return entries.slice();
+    }
+    if (done.size === 0) return entries.slice();
+    const settled = this.recorder.begin();
+    for (const entry of entries) if (done.has(entry.message.id)) settled.drop(entry);
+    await this.finish(settled);
+    return entries.filter((entry) => !done.has(entry.message.id));
   }
 
   /**

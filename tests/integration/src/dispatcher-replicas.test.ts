@@ -92,3 +92,29 @@ test('a replica stopped with SIGTERM finishes its batches in flight before it ex
   assert.equal(deployment.sandbox.received.size, 30, 'every claimed message was sent');
   assert.deepEqual(await deployment.lanes.pendingCount(), { critical: 0, high: 0, normal: 0, bulk: 0 }, 'and acked');
 });
+
+test('a reclaimed entry whose outcome the journal already holds is acknowledged, not sent again', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  const { body } = await deployment.api('POST', '/v1/messages/batch', { messages: [sms('recorded'), sms('not recorded')] });
+  const [recorded, pending] = body.accepted.map((item: { id: string }) => item.id) as [string, string];
+  // A replica claimed both, recorded the first one's outcome, and died before the ack.
+  await deployment.lanes.ensureGroup();
+  const claimed = await deployment.lanes.claim('dead', 10, 0, ['normal']);
+  assert.equal(claimed.length, 2);
+  await deployment.journal.recordStatusChanges([
+    { messageId: recorded, event: { status: 'sending', at: new Date(), provider: 'sandbox-sms' } },
+    { messageId: recorded, event: { status: 'sent', at: new Date(), provider: 'sandbox-sms', provider_message_id: 'sbx_before' } },
+  ]);
+  await deployment.startDispatcher({ DISPATCHER_CONSUMER: 'survivor', DISPATCHER_VISIBILITY_TIMEOUT_MS: '500' });
+  await eventually('the other message to be sent', async () => {
+    const { body: message } = await deployment.api('GET', `/v1/messages/${pending}`);
+    return message.status === 'sent' ? true : undefined;
+  });
+  await eventually('both entries to be acknowledged', async () =>
+    (await deployment.lanes.pendingCount()).normal === 0 ? true : undefined,
+  );
+  assert.equal(deployment.sandbox.received.list({ clientRef: recorded }).length, 0, 'not sent a second time');
+  assert.equal(deployment.sandbox.received.list({ clientRef: pending }).length, 1);
+  const { body: message } = await deployment.api('GET', `/v1/messages/${recorded}`);
+  assert.equal(message.provider_message_id, 'sbx_before');
+});
