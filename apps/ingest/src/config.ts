@@ -36,6 +36,12 @@ export interface IngestConfig extends TierConfig {
   /** Pause between recovery passes, ms. Default 30 000. */
   recoveryIntervalMs: number;
   /**
+   * How far a delivery receipt request's signed timestamp may be from now, in seconds;
+   * a signature is remembered twice that long, so a replay within it is refused.
+   * Default 300.
+   */
+  receiptWindowSeconds: number;
+  /**
    * Journal a request and its messages in one transaction: `auto` (default) where the
    * MongoDB server has transactions (a replica set), `on`, or `off`.
    */
@@ -70,6 +76,7 @@ const schema = {
     tenantBurst: { type: 'integer', minimum: 1 },
     recoveryGraceMs: { type: 'integer', minimum: 0, default: 30000 },
     recoveryIntervalMs: { type: 'integer', minimum: 100, default: 30000 },
+    receiptWindowSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 300 },
     journalTransactions: { type: 'string', enum: ['auto', 'on', 'off'], default: 'auto' },
     failpoint: { type: 'string', enum: ['exit-after-request', 'exit-after-journal', 'exit-after-enqueue'] },
   },
@@ -96,6 +103,7 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       tenantBurst: 'INGEST_TENANT_BURST',
       recoveryGraceMs: 'INGEST_RECOVERY_GRACE_MS',
       recoveryIntervalMs: 'INGEST_RECOVERY_INTERVAL_MS',
+      receiptWindowSeconds: 'INGEST_RECEIPT_WINDOW_SECONDS',
       journalTransactions: 'INGEST_JOURNAL_TRANSACTIONS',
       failpoint: 'INGEST_FAILPOINT',
     },

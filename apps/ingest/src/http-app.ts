@@ -30,6 +30,7 @@ import {
 } from '@commstrat/observability';
 import type { Intake } from './intake.ts';
 import { openApiRouter } from './openapi.ts';
+import { receiptRoutes, type ReceiptDeps } from './receipt-routes.ts';
 import { state, v1Routes } from './v1-routes.ts';
 
 export interface IngestAppDeps {
@@ -48,6 +49,8 @@ export interface IngestAppDeps {
     readonly ratePerSecond: number;
     readonly burst: number;
   };
+  /** Delivery receipts: signed by each provider's secret instead of an API key. */
+  readonly receipts: Omit<ReceiptDeps, 'metrics' | 'journal' | 'maxBodyBytes'>;
 }
 
 
@@ -60,6 +63,7 @@ export function createIngestApp(deps: IngestAppDeps): Express {
   app.use(openApiRouter());
   app.use(requestContext(deps));
 
+  app.use('/v1', receiptRoutes({ ...deps.receipts, journal: deps.journal, metrics: deps.metrics, maxBodyBytes: deps.maxBodyBytes }));
   const v1 = express.Router();
   v1.use(authenticate(deps));
   v1.use(v1Routes(deps, [requireJson, parseJson(deps.maxBodyBytes)]));

@@ -1,4 +1,4 @@
-import { RoutingCache, TenantCache } from '@commstrat/config';
+import { ReceiptSecrets, RoutingCache, TenantCache } from '@commstrat/config';
 import { Journal } from '@commstrat/journal';
 import {
   closeLogger,
@@ -9,7 +9,7 @@ import {
   listen,
   type Logger,
 } from '@commstrat/observability';
-import { IdempotencyStore, LaneQueue, ProviderRateLimiter, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { IdempotencyStore, LaneQueue, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -84,6 +84,11 @@ export async function startIngest(
     logger,
     maxBodyBytes: config.maxBodyBytes,
     maxBatchMessages: config.maxBatchMessages,
+    receipts: {
+      secrets: new ReceiptSecrets(sql),
+      replays: new ReplayGuard(redis, { prefix: config.redisPrefix }),
+      windowSeconds: config.receiptWindowSeconds,
+    },
     checks: {
       redis: () => redis.ping(),
       mongodb: () => mongo.db().command({ ping: 1 }),

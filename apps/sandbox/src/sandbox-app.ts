@@ -4,6 +4,7 @@ import express, { type Express, type Request, type Response } from 'express';
 import { isValidE164 } from '@commstrat/core';
 import { monitoringRouter, type Registry } from '@commstrat/observability';
 import { DEFAULT_BEHAVIOUR, SecondWindowLimiter, type SandboxBehaviour } from './behaviour.ts';
+import { ReceiptSender } from './receipt-sender.ts';
 import { ReceivedStore, type ReceivedSms } from './received-store.ts';
 
 export interface SandboxOptions {
@@ -31,9 +32,10 @@ type ItemResult =
  * invalid numbers rejected per item, a per-second account rate answered with 429 and
  * Retry-After, configurable latency and 503s. Keeps what it accepted for inspection.
  */
-export function createSandboxApp(options: SandboxOptions): { app: Express; received: ReceivedStore } {
+export function createSandboxApp(options: SandboxOptions): { app: Express; received: ReceivedStore; receipts: ReceiptSender } {
   const behaviour: SandboxBehaviour = { ...DEFAULT_BEHAVIOUR, ...options.behaviour };
   const received = new ReceivedStore(options.keep ?? 1_000_000);
+  const receipts = new ReceiptSender();
   const limiter = new SecondWindowLimiter();
   let requestSeq = 0;
   const app = express();
@@ -89,6 +91,7 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
       return { client_ref: clientRef, status: 'accepted', message_id: messageId };
     });
     received.add(stored);
+    receipts.report(stored.map((sms) => sms.message_id));
     return results;
   };
 
@@ -150,5 +153,25 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
     res.json(behaviour);
   });
 
-  return { app, received };
+  // Delivery receipts: where to send them, signed with which secret, saying what, when.
+  app.get('/_sandbox/receipts', (_req, res) => {
+    res.json({ settings: receipts.current() ?? null, sent: receipts.sent, failed: receipts.failed });
+  });
+
+  app.put('/_sandbox/receipts', (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const { url, secret, status, delay_ms: delayMs = 0, error } = body;
+    if (typeof url !== 'string' || !URL.canParse(url) || typeof secret !== 'string' || secret === '' ||
+      (status !== 'delivered' && status !== 'undelivered' && status !== 'none') ||
+      typeof delayMs !== 'number' || delayMs < 0 || (error !== undefined && typeof error !== 'string')) {
+      res.status(422).json({
+        error: { code: 'validation_failed', message: 'need url, secret, status (delivered|undelivered|none), optional delay_ms >= 0 and error' },
+      });
+      return;
+    }
+    receipts.configure({ url, secret, status, delay_ms: delayMs, ...(error === undefined ? {} : { error }) });
+    res.json(receipts.current());
+  });
+
+  return { app, received, receipts };
 }

@@ -21,3 +21,4 @@ export {
 } from './strategies.ts';
 export { RoutingCache, type Routing, type RoutingCacheOptions } from './routing-cache.ts';
 export { ensureSandboxRouting, type SandboxRoutingOptions } from './sandbox-routing.ts';
+export { ReceiptSecrets, type ReceiptSecretsOptions } from './receipt-secrets.ts';

@@ -94,3 +94,12 @@ export {
   type CircuitStatus,
 } from './circuit-breaker.ts';
 export { isValidE164 } from './phone.ts';
+export {
+  MAX_RECEIPTS_PER_REQUEST,
+  checkReceiptSignature,
+  parseReceipts,
+  receiptBatchSchema,
+  signReceiptBody,
+  type Receipt,
+  type SignatureProblem,
+} from './receipts.ts';

@@ -4,6 +4,7 @@ export {
   type MessagePage,
   type MessageQuery,
   type ProviderExchange,
+  type ReceiptOutcome,
   type RequestRecord,
   type StatusChange,
 } from './journal.ts';

@@ -1,4 +1,4 @@
-import { firstIdAt, type Message, type MessageStatus } from '@commstrat/core';
+import { firstIdAt, type Message, type MessageStatus, type Receipt } from '@commstrat/core';
 import type { AnyBulkWriteOperation, ClientSession, Collection, Db, IndexDescription } from 'mongodb';
 import { GroupCommit } from './group-commit.ts';
 import { groupTransitions, transitionUpdate, type ExchangeIds, type StatusChange } from './transitions.ts';
@@ -51,6 +51,9 @@ export interface ProviderExchange {
    */
   readonly provider_message_ids?: readonly (string | null)[];
 }
+
+/** What came of one delivery receipt (see Journal.applyReceipts). */
+export type ReceiptOutcome = 'applied' | 'duplicate' | 'late' | 'unknown';
 
 /** One page of a listing, and where the next one starts (null: no more). */
 export interface MessagePage {
@@ -227,6 +230,49 @@ export class Journal {
   async findByProviderMessageId(tenantId: string, providerMessageId: string): Promise<Message | null> {
     const document = await this.messages.findOne({ tenant_id: tenantId, provider_message_id: providerMessageId });
     return document === null ? null : fromDocument(document);
+  }
+
+  /**
+   * Applies delivery receipts of one of the tenant's providers: each names a message by
+   * the provider's id for it (one indexed read for all), which moves from `sent` to
+   * `delivered`, or to `failed` when undelivered, by a conditional write, so a receipt
+   * never revives a finished message. Returns what came of each receipt, in order:
+   * `applied`, `duplicate` (the message already took this end), `late` (it had already
+   * ended otherwise, or is not yet sent) or `unknown` (no message of this provider has
+   * that id).
+   */
+  async applyReceipts(tenantId: string, provider: string, receipts: readonly Receipt[], now: Date): Promise<ReceiptOutcome[]> {
+    const found = await this.messages
+      .find(
+        { tenant_id: tenantId, provider_message_id: { $in: [...new Set(receipts.map((r) => r.provider_message_id))] }, provider },
+        { projection: { _id: 1, status: 1, provider_message_id: 1 } },
+      )
+      .toArray();
+    const byProviderId = new Map(found.map((document) => [document.provider_message_id, document]));
+    const changes: StatusChange[] = [];
+    // A second receipt for a message in the same request is a duplicate of the first.
+    const handled = new Set<string>();
+    const outcomes = receipts.map((receipt): ReceiptOutcome => {
+      const message = byProviderId.get(receipt.provider_message_id);
+      if (message === undefined) return 'unknown';
+      const status = receipt.status === 'delivered' ? 'delivered' : 'failed';
+      if (message.status === status || handled.has(message._id)) return 'duplicate';
+      // Only a sent message takes a receipt (the conditional write checks it again).
+      if (message.status !== 'sent') return 'late';
+      handled.add(message._id);
+      changes.push({
+        messageId: message._id,
+        event: {
+          status,
+          at: receipt.at === undefined ? now : new Date(receipt.at),
+          provider,
+          ...(receipt.status === 'undelivered' ? { reason: `undelivered: ${receipt.error ?? 'no reason given'}` } : {}),
+        },
+      });
+      return 'applied';
+    });
+    await this.applyChanges(changes, []);
+    return outcomes;
   }
 
   /**

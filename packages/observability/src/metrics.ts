@@ -66,6 +66,12 @@ export function ingestMetrics(registry: Registry) {
       help: 'Times Kafka intake paused its partitions because the lanes were over their cap.',
       registers: [registry],
     }),
+    receipts: new Counter({
+      name: 'commstrat_receipts_total',
+      help: 'Delivery receipts received, by provider (<tenant>/<provider>) and outcome: applied, duplicate, late, unknown, or refused (bad signature, stale, replayed).',
+      labelNames: ['provider', 'outcome'] as const,
+      registers: [registry],
+    }),
   };
 }
 export type IngestMetrics = ReturnType<typeof ingestMetrics>;

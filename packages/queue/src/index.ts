@@ -13,3 +13,4 @@ export {
 } from './idempotency-store.ts';
 export { reportRedisErrors } from './connection-errors.ts';
 export { SampledDepths } from './sampled-depths.ts';
+export { ReplayGuard } from './replay-guard.ts';

@@ -43,10 +43,11 @@ export async function startSandbox(
   owner: Owner = after,
 ): Promise<RunningSandbox> {
   const token = 'test-token';
-  const { app, received } = createSandboxApp({ token, registry: createRegistry('sandbox'), behaviour });
+  const { app, received, receipts } = createSandboxApp({ token, registry: createRegistry('sandbox'), behaviour });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   owner(async () => {
+    receipts.close();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });

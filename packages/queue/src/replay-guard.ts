@@ -1,0 +1,24 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * Remembers signed requests (by a digest of their signature) for their replay window,
+ * across every replica: the first sighting wins, a second within the window is a replay.
+ * One `SET NX EX` per request.
+ */
+export class ReplayGuard {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+
+  constructor(redis: Redis, options: { prefix?: string } = {}) {
+    this.redis = redis;
+    this.prefix = options.prefix ?? 'commstrat:';
+  }
+
+  /** True the first time `signature` is seen under `scope` within `ttlSeconds`. */
+  async firstSighting(scope: string, signature: string, ttlSeconds: number): Promise<boolean> {
+    const digest = createHash('sha256').update(signature).digest('base64url');
+    const reply = await this.redis.set(`${this.prefix}seen:${scope}:${digest}`, '1', 'EX', ttlSeconds, 'NX');
+    return reply === 'OK';
+  }
+}
