@@ -9,7 +9,11 @@ export {
   LanesFullError,
   RateLimitedError,
   DependencyUnavailableError,
+  InputNotStorableError,
+  InvalidEncodingError,
   MalformedJsonError,
+  MethodNotAllowedError,
+  NestingTooDeepError,
   NotFoundError,
   PayloadTooLargeError,
   ProviderRejectedError,
@@ -36,6 +40,7 @@ export {
   type StatusEvent,
 } from './message.ts';
 export { validateMessageRequest } from './validate-message.ts';
+export { DEFAULT_MAX_JSON_DEPTH, nestingDepth, parseJsonInput, type JsonInputLimits } from './json-input.ts';
 export { batchEnvelopeSchema, parseBatchEnvelope } from './batch-envelope.ts';
 export { acceptMessage, type AcceptContext } from './accept-message.ts';
 export { parseAppConfig, tierConfigSchema, tierEnvMap, type EnvMap, type TierConfig } from './app-config.ts';
