@@ -69,6 +69,7 @@ export function kafkaIntakeFromConfig(config: Readonly<IngestConfig>, deps: Kafk
     laneCap: config.laneCap,
     maxBodyBytes: config.maxBodyBytes,
     maxBatchMessages: config.maxBatchMessages,
+    maxJsonDepth: config.maxJsonDepth,
     recordsInFlight: config.kafkaRecordsInFlight,
   });
 }
