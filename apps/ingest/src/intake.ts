@@ -17,7 +17,7 @@ import type { RoutingCache, Tenant } from '@commstrat/config';
 import type { Journal, RequestRecord } from '@commstrat/journal';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { IdempotencyReservation, IdempotencyStore, LaneQueue, SampledDepths } from '@commstrat/queue';
-import { journalFailure } from './journal-failure.ts';
+import { journalFailure, routingFailure } from './dependency-failure.ts';
 
 /** States a tenant may still cancel from. */
 const CANCELLABLE: readonly MessageStatus[] = ['accepted', 'queued', 'scheduled'];
@@ -127,7 +127,7 @@ export class Intake {
         // failure later in the dispatcher. Cached per tenant, so no query per message.
         await this.deps.routing.resolve(tenant.id, request).catch((error: unknown) => {
           if (error instanceof CommstratError) throw error;
-          throw new DependencyUnavailableError('strategies (PostgreSQL)', error);
+          throw routingFailure(error);
         });
         messages.push({ index, message: acceptMessage(request, { id: newId(), tenantId: tenant.id, requestId: batchId, now }) });
       } catch (caught) {

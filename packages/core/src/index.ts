@@ -26,6 +26,9 @@ export {
 } from './errors.ts';
 export {
   CHANNELS,
+  E164_PATTERN,
+  STRATEGY_NAME_PATTERN,
+  documentedMessageRequestSchema,
   messageRequestSchema,
   type Channel,
   type MessageRequest,

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { createAjv } from './ajv.ts';
 import { ValidationError } from './errors.ts';
+import { documentedMessageRequestSchema } from './message-schema.ts';
 import { validateMessageRequest } from './validate-message.ts';
 
 const now = new Date('2026-06-01T12:00:00Z');
@@ -93,4 +95,29 @@ test('a time zone that does not exist is rejected at /recipient/time_zone; a rea
 
 test('a body that is not an object is rejected at the root', () => {
   assert.deepEqual(problemsOf([1, 2]).paths, ['']);
+});
+
+test('the documented message schema and the validation agree on every rule the document states', () => {
+  const documented = createAjv({ strict: false, useDefaults: false }).compile(documentedMessageRequestSchema());
+  const cases: [string, object, boolean][] = [
+    ['a valid SMS', valid(), true],
+    ['an SMS without a phone', { ...valid(), recipient: { email: 'a@example.com' } }, false],
+    ['an e-mail without an address', { ...valid(), channel: 'email' }, false],
+    ['an e-mail with an address', { ...valid(), channel: 'email', recipient: { email: 'a@example.com' } }, true],
+    ['expires_at and ttl together', { ...valid(), expires_at: '2030-01-01T00:00:00Z', ttl: 60 }, false],
+    ['a phone not in E.164 form', { ...valid(), recipient: { phone: '0079161234567' } }, false],
+    ['a strategy name no strategy can have', { ...valid(), strategy: 'a\u0000b' }, false],
+    ['a strategy name a strategy can have', { ...valid(), strategy: 'otp-v2.eu_1' }, true],
+  ];
+  for (const [what, input, expected] of cases) {
+    let accepted = true;
+    try {
+      validateMessageRequest(input, now);
+    } catch (error) {
+      assert.ok(error instanceof ValidationError, String(error));
+      accepted = false;
+    }
+    assert.equal(accepted, expected, `${what}: the validation`);
+    assert.equal(documented(input), expected, `${what}: the document`);
+  }
 });

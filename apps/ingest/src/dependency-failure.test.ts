@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BSON, MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
-import { journalFailure } from './journal-failure.ts';
+import postgres from 'postgres';
+import { journalFailure, routingFailure } from './dependency-failure.ts';
 
 function serializerError(value: unknown): unknown {
   try {
@@ -38,4 +39,15 @@ test('network, server selection and unknown server errors mean the journal is un
     assert.equal(failure.code, 'dependency_unavailable', String(cause));
     assert.equal(failure.retryable, true);
   }
+});
+
+test('a strategy name PostgreSQL cannot take (class 22 data exception) is 422 at /strategy; other errors are 503', () => {
+  // postgres.js builds its error from the server's fields; these are what PostgreSQL sends for a NUL byte.
+  const nul = new postgres.PostgresError({ code: '22021', message: 'invalid byte sequence for encoding "UTF8": 0x00' } as never);
+  const refused = routingFailure(nul);
+  assert.equal(refused.code, 'validation_failed');
+  assert.deepEqual(refused.problems.map((p) => p.path), ['/strategy']);
+  const down = routingFailure(new postgres.PostgresError({ code: '57P01', message: 'terminating connection' } as never));
+  assert.equal(down.code, 'dependency_unavailable');
+  assert.equal(routingFailure(new Error('ECONNREFUSED')).code, 'dependency_unavailable');
 });

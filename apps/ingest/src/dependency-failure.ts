@@ -1,5 +1,6 @@
-import { DependencyUnavailableError, InputNotStorableError, type CommstratError } from '@commstrat/core';
+import { DependencyUnavailableError, InputNotStorableError, ValidationError, type CommstratError } from '@commstrat/core';
 import { BSON, MongoInvalidArgumentError, MongoServerError } from 'mongodb';
+import postgres from 'postgres';
 
 /**
  * Server error codes that mean "this document", not "this server": BadValue,
@@ -23,4 +24,16 @@ export function journalFailure(cause: unknown): CommstratError {
     cause instanceof MongoInvalidArgumentError ||
     (cause instanceof MongoServerError && typeof cause.code === 'number' && DOCUMENT_ERROR_CODES.has(cause.code));
   return inputsFault ? new InputNotStorableError(cause) : new DependencyUnavailableError('journal (MongoDB)', cause);
+}
+
+/**
+ * What a failed strategy lookup means. PostgreSQL's class 22 (data exception: a NUL
+ * byte or a value it cannot take in a text parameter) is about the name looked up, the
+ * only text of the message the lookup sends; anything else is PostgreSQL unavailable.
+ */
+export function routingFailure(cause: unknown): CommstratError {
+  if (cause instanceof postgres.PostgresError && cause.code.startsWith('22')) {
+    return new ValidationError([{ path: '/strategy', message: `cannot be looked up: ${cause.message}` }]);
+  }
+  return new DependencyUnavailableError('strategies (PostgreSQL)', cause);
 }
