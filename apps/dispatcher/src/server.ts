@@ -10,6 +10,11 @@ import {
   listen,
   laneLagGauges,
   monitoringRouter,
+  MONITORING_ROUTES,
+  jsonErrorHandler,
+  methodGuard,
+  notFound,
+  processInfo,
   type Logger,
 } from '@commstrat/observability';
 import { LaneQueue, ProviderRateLimiter, SampledDepths, reportRedisErrors } from '@commstrat/queue';
@@ -104,8 +109,17 @@ export async function startDispatcher(
         mongodb: () => mongo.db().command({ ping: 1 }),
         postgres: () => sql`SELECT 1`,
       },
+      info: processInfo({
+        service: 'dispatcher',
+        packageJson: new URL('../package.json', import.meta.url),
+        settings: config,
+        replicaId: config.consumer,
+      }),
     }),
   );
+  app.use(methodGuard(MONITORING_ROUTES));
+  app.use(notFound);
+  app.use(jsonErrorHandler(logger));
   const http = await listen(app, config.host, config.port);
   const { url } = http;
   dispatcher.start();

@@ -1,4 +1,4 @@
-import { parseAppConfig, tierConfigSchema, tierEnvMap, type TierConfig } from '@commstrat/core';
+import { DEFAULT_MAX_JSON_DEPTH, parseAppConfig, tierConfigSchema, tierEnvMap, type TierConfig } from '@commstrat/core';
 
 /** `port` (default 8080) serves the API, /metrics and /health. */
 export interface IngestConfig extends TierConfig {
@@ -6,6 +6,12 @@ export interface IngestConfig extends TierConfig {
   maxBodyBytes: number;
   /** Most messages in one batch request. Default 10 000. */
   maxBatchMessages: number;
+  /** Deepest nesting of objects and arrays in a body or record value. Default 32. */
+  maxJsonDepth: number;
+  /** Time a client has to send all request headers, ms (Node's headersTimeout). Default 10 000. */
+  httpHeadersTimeoutMs: number;
+  /** Time a client has to send a whole request, body included, ms (Node's requestTimeout). Default 30 000. */
+  httpRequestTimeoutMs: number;
   /** Kafka bootstrap brokers, `host:port[,host:port...]`. Kafka intake runs only when set. */
   kafkaBrokers?: string;
   /** Set `false` to keep Kafka intake off although brokers are configured. Default true. */
@@ -63,6 +69,11 @@ const schema = {
     ...tier.properties,
     maxBodyBytes: { type: 'integer', minimum: 1024, default: 10 * 1024 * 1024 },
     maxBatchMessages: { type: 'integer', minimum: 1, maximum: 100000, default: 10000 },
+    // A batch item's own fields sit at depth 3; the journal nests the body a few levels
+    // deeper in its documents, and MongoDB refuses more than 100.
+    maxJsonDepth: { type: 'integer', minimum: 4, maximum: 64, default: DEFAULT_MAX_JSON_DEPTH },
+    httpHeadersTimeoutMs: { type: 'integer', minimum: 1000, maximum: 600000, default: 10000 },
+    httpRequestTimeoutMs: { type: 'integer', minimum: 1000, maximum: 3600000, default: 30000 },
     kafkaBrokers: { type: 'string', pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$' },
     kafkaEnabled: { type: 'boolean', default: true },
     kafkaGroup: { type: 'string', minLength: 1, default: 'commstrat-ingest' },
@@ -90,6 +101,9 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       ...tierEnvMap('INGEST'),
       maxBodyBytes: 'INGEST_MAX_BODY_BYTES',
       maxBatchMessages: 'INGEST_MAX_BATCH_MESSAGES',
+      maxJsonDepth: 'INGEST_MAX_JSON_DEPTH',
+      httpHeadersTimeoutMs: 'INGEST_HTTP_HEADERS_TIMEOUT_MS',
+      httpRequestTimeoutMs: 'INGEST_HTTP_REQUEST_TIMEOUT_MS',
       kafkaBrokers: 'COMMSTRAT_KAFKA_BROKERS',
       kafkaEnabled: 'INGEST_KAFKA_ENABLED',
       kafkaGroup: 'INGEST_KAFKA_GROUP',

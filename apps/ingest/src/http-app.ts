@@ -10,26 +10,33 @@ import {
   BatchRejectedError,
   CommstratError,
   DependencyUnavailableError,
+  MethodNotAllowedError,
   RateLimitedError,
-  MalformedJsonError,
   NotFoundError,
   PayloadTooLargeError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
   newId,
+  parseJsonInput,
+  type JsonInputLimits,
 } from '@commstrat/core';
 import type { TenantCache } from '@commstrat/config';
 import type { ProviderRateLimiter } from '@commstrat/queue';
 import type { Journal } from '@commstrat/journal';
 import {
+  MONITORING_ROUTES,
+  errorResponse,
+  methodGuard,
   monitoringRouter,
   type IngestMetrics,
+  type ProcessInfo,
+  type RouteTable,
   type Logger,
   type ReadinessCheck,
   type Registry,
 } from '@commstrat/observability';
 import type { Intake } from './intake.ts';
-import { openApiRouter } from './openapi.ts';
+import { openApiDocument, openApiRouter } from './openapi.ts';
 import { receiptRoutes, type ReceiptDeps } from './receipt-routes.ts';
 import { state, v1Routes } from './v1-routes.ts';
 
@@ -42,7 +49,11 @@ export interface IngestAppDeps {
   readonly logger: Logger;
   readonly checks: Readonly<Record<string, ReadinessCheck>>;
   readonly maxBodyBytes: number;
+  /** Deepest nesting of objects and arrays in a body. */
+  readonly maxJsonDepth: number;
   readonly maxBatchMessages: number;
+  /** What `/info` answers. */
+  readonly info: ProcessInfo;
   /** Per-tenant request rate, shared by all replicas through Redis. */
   readonly tenantRateLimit: {
     readonly limiter: Pick<ProviderRateLimiter, 'take'>;
@@ -59,14 +70,15 @@ export function createIngestApp(deps: IngestAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(monitoringRouter({ registry: deps.registry, checks: deps.checks }));
+  app.use(monitoringRouter({ registry: deps.registry, checks: deps.checks, info: deps.info }));
   app.use(openApiRouter());
   app.use(requestContext(deps));
+  app.use(methodGuard({ ...MONITORING_ROUTES, ...OPENAPI_ROUTES, ...documentedRoutes(openApiDocument()) }));
 
   app.use('/v1', receiptRoutes({ ...deps.receipts, journal: deps.journal, metrics: deps.metrics, maxBodyBytes: deps.maxBodyBytes }));
   const v1 = express.Router();
   v1.use(authenticate(deps));
-  v1.use(v1Routes(deps, [requireJson, parseJson(deps.maxBodyBytes)]));
+  v1.use(v1Routes(deps, [requireJson, parseJson({ maxBytes: deps.maxBodyBytes, maxDepth: deps.maxJsonDepth })]));
   app.use('/v1', v1);
 
   app.use((_req, _res, next) => next(new NotFoundError('route')));
@@ -124,21 +136,45 @@ function authenticate(deps: IngestAppDeps): RequestHandler {
 
 const requireJson: RequestHandler = (req, _res, next) => {
   if (!req.is('application/json')) throw new UnsupportedMediaTypeError(req.get('content-type'));
+  // JSON is UTF-8 (RFC 8259); a body declared in another charset is not decoded as one.
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.get('content-type') ?? '')?.[1];
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) throw new UnsupportedMediaTypeError(req.get('content-type'));
   next();
 };
 
-function parseJson(limit: number): RequestHandler {
-  const parser = express.json({ limit, type: () => true });
+/**
+ * Reads the body as bytes and parses it by the rule Kafka record values follow too
+ * (core's parseJsonInput): size, strict UTF-8, nesting depth, JSON. express.json would
+ * decode bad bytes to U+FFFD and parse any depth.
+ */
+function parseJson(limits: JsonInputLimits): RequestHandler {
+  const reader = express.raw({ limit: limits.maxBytes, type: () => true });
   return (req, res, next) => {
-    parser(req, res, (error?: unknown) => {
-      if (error === undefined) return next();
-      const type = (error as { type?: string }).type;
-      if (type === 'entity.too.large') return next(new PayloadTooLargeError(limit));
-      if (type === 'entity.parse.failed') return next(new MalformedJsonError(error));
-      next(error);
+    reader(req, res, (error?: unknown) => {
+      if (error !== undefined) {
+        const type = (error as { type?: string }).type;
+        if (type === 'entity.too.large') return next(new PayloadTooLargeError(limits.maxBytes));
+        if (type === 'encoding.unsupported') return next(new UnsupportedMediaTypeError(req.get('content-encoding')));
+        return next(error);
+      }
+      try {
+        const body: unknown = req.body;
+        req.body = parseJsonInput(Buffer.isBuffer(body) ? body : Buffer.alloc(0), limits);
+      } catch (parseError) {
+        return next(parseError);
+      }
+      next();
     });
   };
 }
+
+/** The paths of the OpenAPI document with their methods, for the 405 guard. */
+function documentedRoutes(document: Record<string, unknown>): RouteTable {
+  const paths = (document['paths'] ?? {}) as Record<string, Record<string, unknown>>;
+  return Object.fromEntries(Object.entries(paths).map(([path, operations]) => [path, Object.keys(operations).map((m) => m.toUpperCase())]));
+}
+
+const OPENAPI_ROUTES: RouteTable = { '/openapi.json': ['GET'], '/docs': ['GET'] };
 
 function errorHandler(): ErrorRequestHandler {
   return (error: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -147,10 +183,13 @@ function errorHandler(): ErrorRequestHandler {
       if (error.httpStatus >= 500) logger.warn(error.message, { code: error.code, cause: String(error.cause) });
       if (error.retryAfterSeconds !== undefined) res.set('retry-after', String(Math.ceil(error.retryAfterSeconds)));
       const extra = error instanceof BatchRejectedError ? { rejected: error.items } : {};
+      if (error instanceof MethodNotAllowedError) res.set('allow', error.allowed.join(', '));
       res.status(error.httpStatus).json({ ...error.toJSON(), ...extra, request_id: requestId });
       return;
     }
-    logger.error('unhandled error', { error: error instanceof Error ? error.stack : String(error) });
-    res.status(500).json({ error: { code: 'internal', message: 'internal error' }, request_id: requestId });
+    // Express's own 4xx (a path that does not decode, a body cut short) keep their status.
+    const { status, body } = errorResponse(error);
+    if (status >= 500) logger.error('unhandled error', { error: error instanceof Error ? error.stack : String(error) });
+    res.status(status).json({ ...body, request_id: requestId });
   };
 }

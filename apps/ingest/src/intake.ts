@@ -18,6 +18,7 @@ import type { RoutingCache, Tenant } from '@commstrat/config';
 import type { Journal, RequestRecord } from '@commstrat/journal';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { IdempotencyReservation, IdempotencyStore, LaneQueue, SampledDepths } from '@commstrat/queue';
+import { journalFailure, routingFailure } from './dependency-failure.ts';
 
 /** States a tenant may still cancel from. */
 const CANCELLABLE = allowedFrom('cancelled');
@@ -127,11 +128,15 @@ export class Intake {
         // failure later in the dispatcher. Cached per tenant, so no query per message.
         await this.deps.routing.resolve(tenant.id, request).catch((error: unknown) => {
           if (error instanceof CommstratError) throw error;
-          throw new DependencyUnavailableError('strategies (PostgreSQL)', error);
+          throw routingFailure(error);
         });
         messages.push({ index, message: acceptMessage(request, { id: newId(), tenantId: tenant.id, requestId: batchId, now }) });
-      } catch (error) {
-        if (!(error instanceof CommstratError) || error instanceof DependencyUnavailableError) throw error;
+      } catch (caught) {
+        if (caught instanceof CommstratError && caught.retryable) throw caught;
+        // Validation and acceptance are functions of the item alone: whatever else they
+        // throw (a bug tripped by this input) would be thrown again on every retry, so
+        // the item is refused, never retried in place where it would stall a partition.
+        const error = caught instanceof CommstratError ? caught : this.unexpected(caught, index);
         rejected.push({ index, error: error.toJSON().error });
         this.deps.metrics.messagesRejected.inc({ source, tenant: tenant.id, reason: error.code });
       }
@@ -171,7 +176,7 @@ export class Intake {
       }
     } catch (cause) {
       await this.releaseKeys(tenant, fresh);
-      throw new DependencyUnavailableError('journal (MongoDB)', cause);
+      throw journalFailure(cause);
     }
     if (!journaled) return this.replay(batchId);
     if (this.deps.failpoint === 'exit-after-journal') process.exit(137);
@@ -368,7 +373,15 @@ export class Intake {
     };
   }
 
-  /** For a single message, its own error is the clearest answer. */
+  /** An error validation should not throw: logged with its stack, reported as `internal`. */
+  private unexpected(cause: unknown, index: number): CommstratError {
+    this.deps.logger.error('message could not be validated', {
+      item_index: index,
+      error: cause instanceof Error ? cause.stack : String(cause),
+    });
+    return new CommstratError('internal', 'message could not be validated', { cause });
+  }
+
   /** The error of one refused item, as thrown for a single-message request. */
   private singleError(rejected: RejectedItem): CommstratError {
     const { code, message, problems = [] } = rejected.error;

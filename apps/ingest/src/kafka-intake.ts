@@ -69,6 +69,7 @@ export function kafkaIntakeFromConfig(config: Readonly<IngestConfig>, deps: Kafk
     laneCap: config.laneCap,
     maxBodyBytes: config.maxBodyBytes,
     maxBatchMessages: config.maxBatchMessages,
+    maxJsonDepth: config.maxJsonDepth,
     recordsInFlight: config.kafkaRecordsInFlight,
   });
 }
@@ -78,9 +79,10 @@ export function kafkaIntakeFromConfig(config: Readonly<IngestConfig>, deps: Kafk
  * least once. An offset is committed only when every record up to it is journaled and
  * enqueued, or written to the rejected topic. Records are told apart by what failed:
  *
- * - the record itself (bad JSON, bad or missing API key, invalid message, batch too
- *   large: a non-retryable `CommstratError`) goes to the rejected topic and consumption
- *   moves on, so one poison record never stalls its partition;
+ * - the record itself (bad JSON or UTF-8, nesting too deep, bad, missing or repeated
+ *   API key, invalid message, batch too large, a document the journal refuses for its
+ *   content: a non-retryable `CommstratError`) goes to the rejected topic and
+ *   consumption moves on, so one poison record never stalls its partition;
  * - anything else (MongoDB, Redis, PostgreSQL or the rejected topic unavailable, or an
  *   unexpected error) is retried in place with capped exponential back-off, heartbeating
  *   meanwhile; nothing after it is processed or committed until it passes. Retrying here

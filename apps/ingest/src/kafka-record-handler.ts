@@ -1,4 +1,4 @@
-import { CommstratError, DependencyUnavailableError, UnauthorizedError } from '@commstrat/core';
+import { CommstratError, DEFAULT_MAX_JSON_DEPTH, DependencyUnavailableError, UnauthorizedError } from '@commstrat/core';
 import type { Tenant, TenantCache } from '@commstrat/config';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { KafkaMessage, Message as OutgoingRecord, Producer } from 'kafkajs';
@@ -6,6 +6,7 @@ import type { Intake } from './intake.ts';
 import {
   API_KEY_HEADER,
   everyItemRejected,
+  headerCount,
   headerText,
   parseRecordValue,
   recordBatchId,
@@ -28,6 +29,8 @@ export interface KafkaRecordHandlerOptions {
   readonly maxBodyBytes: number;
   /** Most messages in one batch envelope. */
   readonly maxBatchMessages: number;
+  /** Deepest nesting of objects and arrays in a record value. Default DEFAULT_MAX_JSON_DEPTH (32). */
+  readonly maxJsonDepth?: number;
 }
 
 /**
@@ -53,7 +56,8 @@ export class KafkaRecordHandler {
     let tenant: Tenant | undefined;
     try {
       tenant = await this.authenticate(record);
-      const limits = { maxBytes: this.options.maxBodyBytes, maxBatchMessages: this.options.maxBatchMessages };
+      const { maxBodyBytes: maxBytes, maxBatchMessages, maxJsonDepth: maxDepth = DEFAULT_MAX_JSON_DEPTH } = this.options;
+      const limits = { maxBytes, maxDepth, maxBatchMessages };
       const request = parseRecordValue(record.value, limits);
       const outcome = await this.deps.intake.acceptBatch(tenant, 'kafka', request.items, {
         batchId,
@@ -91,6 +95,9 @@ export class KafkaRecordHandler {
 
   /** The tenant whose API key the record carries, checked like REST's bearer token. */
   private async authenticate(record: KafkaMessage): Promise<Tenant> {
+    // Two keys leave it open which tenant sends: refuse rather than pick one.
+    const copies = headerCount(record.headers, API_KEY_HEADER);
+    if (copies > 1) throw new UnauthorizedError(`the "${API_KEY_HEADER}" record header is given ${copies} times; send it once`);
     const apiKey = headerText(record.headers, API_KEY_HEADER);
     if (apiKey === undefined || apiKey === '') {
       throw new UnauthorizedError(`missing API key: send it in the "${API_KEY_HEADER}" record header`);

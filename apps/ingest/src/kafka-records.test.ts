@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CommstratError } from '@commstrat/core';
 import type { KafkaMessage } from 'kafkajs';
-import { everyItemRejected, headerText, parseRecordValue, recordBatchId, rejectedRecord } from './kafka-records.ts';
+import { everyItemRejected, headerCount, headerText, parseRecordValue, recordBatchId, rejectedRecord } from './kafka-records.ts';
 
-const limits = { maxBytes: 1024, maxBatchMessages: 2 };
+const limits = { maxBytes: 1024, maxDepth: 8, maxBatchMessages: 2 };
 const parse = (value: string | null) => parseRecordValue(value === null ? null : Buffer.from(value), limits);
 const codeOf = (fn: () => unknown): string => {
   try {
@@ -35,6 +35,9 @@ test('a record value that is not a message or a valid envelope gets the error RE
   assert.equal(codeOf(() => parse(JSON.stringify({ messages: [{}], extra: 1 }))), 'validation_failed /extra');
   assert.equal(codeOf(() => parse(JSON.stringify({ messages: [{}, {}, {}] }))), 'batch_too_large /messages');
   assert.equal(codeOf(() => parse(`"${'x'.repeat(2000)}"`)), 'payload_too_large');
+  assert.equal(codeOf(() => parse(`${'['.repeat(9)}${']'.repeat(9)}`)), 'nesting_too_deep');
+  const badText = Buffer.concat([Buffer.from('{"content":{"text":"a'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]);
+  assert.equal(codeOf(() => parseRecordValue(badText, limits)), 'invalid_encoding');
 });
 
 test('the batch id of a record is its place in the log', () => {
@@ -92,4 +95,11 @@ test('a batch with no valid item is rejected with paths into /messages', () => {
     { path: '/messages/0/recipient/phone', message: 'phone' },
     { path: '/messages/2', message: 'whole item' },
   ]);
+});
+
+test('a header is counted over every value and every spelling of its name', () => {
+  assert.equal(headerCount(undefined, 'x-api-key'), 0);
+  assert.equal(headerCount({ 'x-api-key': 'a' }, 'x-api-key'), 1);
+  assert.equal(headerCount({ 'x-api-key': ['a', 'b'] }, 'x-api-key'), 2);
+  assert.equal(headerCount({ 'x-api-key': 'a', 'X-Api-Key': Buffer.from('a') }, 'x-api-key'), 2);
 });

@@ -2,10 +2,11 @@
 // functions of the record, no connection, so every rule here is unit-tested.
 import {
   MalformedJsonError,
-  PayloadTooLargeError,
   ValidationError,
   parseBatchEnvelope,
+  parseJsonInput,
   type ErrorCode,
+  type JsonInputLimits,
   type FieldProblem,
 } from '@commstrat/core';
 import type { IHeaders, KafkaMessage, Message as OutgoingRecord } from 'kafkajs';
@@ -63,6 +64,17 @@ export function headerText(headers: IHeaders | undefined, name: string): string 
   return undefined;
 }
 
+/** How many values the record carries for a header, over every spelling of its name. */
+export function headerCount(headers: IHeaders | undefined, name: string): number {
+  const wanted = name.toLowerCase();
+  let count = 0;
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    if (key.toLowerCase() !== wanted || value === undefined) continue;
+    count += Array.isArray(value) ? value.length : 1;
+  }
+  return count;
+}
+
 /**
  * Parses a record value: one message object, or a batch envelope
  * `{ "messages": [...], "atomic"?: boolean }` (told apart by its `messages` property,
@@ -70,16 +82,11 @@ export function headerText(headers: IHeaders | undefined, name: string): string 
  */
 export function parseRecordValue(
   value: Buffer | null,
-  limits: { readonly maxBytes: number; readonly maxBatchMessages: number },
+  limits: JsonInputLimits & { readonly maxBatchMessages: number },
 ): RecordRequest {
   if (value === null) throw new MalformedJsonError(new Error('record has no value'));
-  if (value.length > limits.maxBytes) throw new PayloadTooLargeError(limits.maxBytes);
-  let body: unknown;
-  try {
-    body = JSON.parse(value.toString('utf8'));
-  } catch (cause) {
-    throw new MalformedJsonError(cause);
-  }
+  // The same rule as REST bodies: size, strict UTF-8, nesting depth, then JSON.
+  const body = parseJsonInput(value, limits);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ValidationError([
       { path: '', message: 'must be a message object or a batch envelope { "messages": [...] }' },

@@ -1,56 +1,130 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import express, { type Router } from 'express';
-import { ERROR_CODES, batchEnvelopeSchema, messageRequestSchema } from '@commstrat/core';
+import { ACTIVE_STATES, ERROR_CODES, TERMINAL_STATES, batchEnvelopeSchema, documentedMessageRequestSchema } from '@commstrat/core';
 
 const require = createRequire(import.meta.url);
+
+const errorDetail = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: {
+    code: { type: 'string', enum: Object.keys(ERROR_CODES) },
+    message: { type: 'string' },
+    problems: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['path', 'message'],
+        properties: { path: { type: 'string', description: 'JSON pointer' }, message: { type: 'string' } },
+      },
+    },
+  },
+} as const;
 
 const errorBody = {
   type: 'object',
   required: ['error'],
   properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: {
-        code: { type: 'string', enum: Object.keys(ERROR_CODES) },
-        message: { type: 'string' },
-        problems: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: { path: { type: 'string', description: 'JSON pointer' }, message: { type: 'string' } },
-          },
-        },
-      },
-    },
+    error: { $ref: '#/components/schemas/ErrorDetail' },
     request_id: { type: 'string' },
+    rejected: { description: 'batch_rejected: the bad items', $ref: '#/components/schemas/RejectedItems' },
   },
 } as const;
 
+const STATUSES = [...ACTIVE_STATES, ...TERMINAL_STATES];
+
+const acceptedItems = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['index', 'id', 'status'],
+    properties: {
+      index: { type: 'integer', minimum: 0 },
+      id: { type: 'string' },
+      status: { type: 'string', enum: STATUSES },
+      duplicate: { type: 'boolean', const: true },
+    },
+  },
+} as const;
+
+const rejectedItems = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['index', 'error'],
+    properties: { index: { type: 'integer', minimum: 0 }, error: { $ref: '#/components/schemas/ErrorDetail' } },
+  },
+} as const;
+
+const batchResult = {
+  type: 'object',
+  required: ['batch_id', 'accepted', 'rejected'],
+  properties: {
+    batch_id: { type: 'string' },
+    accepted: { $ref: '#/components/schemas/AcceptedItems' },
+    rejected: { $ref: '#/components/schemas/RejectedItems' },
+  },
+} as const;
+
+const dateTime = { type: 'string', format: 'date-time' } as const;
+
+const messageView = {
+  type: 'object',
+  required: ['id', 'batch_id', 'status', 'priority', 'recipient', 'created_at', 'timeline'],
+  properties: {
+    id: { type: 'string' },
+    batch_id: { type: 'string' },
+    status: { type: 'string', enum: STATUSES },
+    channel: { type: 'string' },
+    strategy: { type: 'string' },
+    priority: { type: 'string' },
+    recipient: { type: 'object' },
+    tags: { type: 'array', items: { type: 'string' } },
+    idempotency_key: { type: 'string' },
+    created_at: dateTime,
+    send_at: dateTime,
+    expires_at: dateTime,
+    timeline: {
+      type: 'array',
+      items: { type: 'object', required: ['status', 'at'], properties: { status: { type: 'string', enum: STATUSES }, at: dateTime } },
+    },
+  },
+} as const;
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** Which codes answer with `status`, for its description. */
+const codesOf = (status: number) =>
+  Object.entries(ERROR_CODES)
+    .filter(([, entry]) => entry.httpStatus === status)
+    .map(([code]) => code)
+    .join(', ');
+
 const errors = (...statuses: number[]) =>
   Object.fromEntries(
-    statuses.map((status) => [
-      String(status),
-      {
-        description: Object.entries(ERROR_CODES)
-          .filter(([, entry]) => entry.httpStatus === status)
-          .map(([code]) => code)
-          .join(', '),
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-      },
-    ]),
+    statuses.map((status) => [String(status), { description: codesOf(status), content: { 'application/json': { schema: ref('Error') } } }]),
   );
 
-const json = (schema: object) => ({ content: { 'application/json': { schema } } });
-const idParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+/** Every /v1 operation may meet these: bad key, rate limit, a path that does not decode, a dependency down. */
+const common = errors(400, 401, 429, 503);
+
+/**
+ * What 422 means for a body: the JSON Schema above, and the rules only the server can
+ * check. Said here so a client (or a fuzzer) knows a schema-valid message may still be refused.
+ */
+const DOMAIN_RULES_422 =
+  'validation_failed, invalid_phone_number, batch_rejected, input_not_storable. Besides the schema, the server refuses: a phone number that is not a real number, a strategy the tenant does not have (or no default for the channel), expires_at in the past, a ttl ending before send_at, a time_zone that is not an IANA zone, a body too large to journal.';
+
+const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
+const idParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string', minLength: 1 } });
+const query = (name: string, schema: object) => ({ name, in: 'query', required: false, schema });
 
 /**
  * The OpenAPI 3.1 document, built from the same JSON Schemas the API validates with,
  * so the document cannot drift from the validation.
  */
 export function openApiDocument(): Record<string, unknown> {
-  const { $id: _id, ...messageRequest } = messageRequestSchema;
   const { $id: _batchId, ...batchEnvelope } = batchEnvelopeSchema;
   return {
     openapi: '3.1.0',
@@ -62,14 +136,19 @@ export function openApiDocument(): Record<string, unknown> {
     components: {
       securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } },
       schemas: {
-        MessageRequest: messageRequest,
+        MessageRequest: documentedMessageRequestSchema(),
         BatchRequest: {
           ...batchEnvelope,
           properties: {
             ...batchEnvelope.properties,
-            messages: { ...batchEnvelope.properties.messages, items: { $ref: '#/components/schemas/MessageRequest' } },
+            messages: { ...batchEnvelope.properties.messages, items: ref('MessageRequest') },
           },
         },
+        BatchResult: batchResult,
+        AcceptedItems: acceptedItems,
+        RejectedItems: rejectedItems,
+        Message: messageView,
+        ErrorDetail: errorDetail,
         Error: errorBody,
       },
     },
@@ -78,35 +157,94 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/messages': {
         post: {
           summary: 'Send one message',
-          requestBody: { required: true, ...json({ $ref: '#/components/schemas/MessageRequest' }) },
+          requestBody: { required: true, content: { 'application/json': { schema: ref('MessageRequest') } } },
           responses: {
-            '202': { description: 'journaled and queued', ...json({ type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' } } }) },
-            ...errors(400, 401, 413, 415, 422, 429, 503),
+            '202': json(
+              { type: 'object', required: ['id', 'status'], properties: { id: { type: 'string' }, status: { type: 'string', enum: ['queued', 'scheduled'] } } },
+              'journaled and queued (or scheduled)',
+            ),
+            ...common,
+            ...errors(413, 415),
+            '422': { description: DOMAIN_RULES_422, content: { 'application/json': { schema: ref('Error') } } },
           },
         },
         get: {
           summary: 'List messages, newest first',
-          parameters: ['status', 'tag', 'from', 'to', 'batch_id', 'after', 'limit'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
-          responses: { '200': { description: 'one page; pass next_after as after for the next' }, ...errors(401, 422) },
+          parameters: [
+            query('status', { type: 'string', enum: STATUSES }),
+            query('tag', { type: 'string' }),
+            query('from', dateTime),
+            query('to', dateTime),
+            query('batch_id', { type: 'string' }),
+            query('after', { type: 'string' }),
+            query('limit', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }),
+          ],
+          responses: {
+            '200': json(
+              {
+                type: 'object',
+                required: ['messages', 'next_after'],
+                properties: { messages: { type: 'array', items: ref('Message') }, next_after: { type: ['string', 'null'] } },
+              },
+              'one page; pass next_after as after for the next',
+            ),
+            ...common,
+            ...errors(422),
+          },
         },
       },
       '/v1/messages/batch': {
         post: {
           summary: 'Send a batch of messages',
-          requestBody: { required: true, ...json({ $ref: '#/components/schemas/BatchRequest' }) },
+          requestBody: { required: true, content: { 'application/json': { schema: ref('BatchRequest') } } },
           responses: {
-            '202': { description: 'every item accepted' },
-            '207': { description: 'some items accepted; `rejected` lists the others by index, code and path' },
-            ...errors(400, 401, 413, 415, 422, 429, 503),
+            '202': json(ref('BatchResult'), 'every item accepted'),
+            '207': json(ref('BatchResult'), 'some items accepted; `rejected` lists the others by index, code and path'),
+            ...common,
+            ...errors(413, 415),
+            '422': {
+              description: `no item accepted (a BatchResult, the batch journaled) or the envelope or an atomic batch refused (an Error). ${DOMAIN_RULES_422}`,
+              content: { 'application/json': { schema: { oneOf: [ref('BatchResult'), ref('Error')] } } },
+            },
           },
         },
       },
       '/v1/messages/{id}': {
-        get: { summary: 'A message with its status timeline', parameters: [idParam('id')], responses: { '200': { description: 'the message' }, ...errors(401, 404) } },
-        delete: { summary: 'Cancel a message not yet sent', parameters: [idParam('id')], responses: { '200': { description: 'cancelled' }, ...errors(401, 404, 409) } },
+        get: { summary: 'A message with its status timeline', parameters: [idParam('id')], responses: { '200': json(ref('Message'), 'the message'), ...common, ...errors(404) } },
+        delete: {
+          summary: 'Cancel a message not yet sent',
+          parameters: [idParam('id')],
+          responses: {
+            '200': json({ type: 'object', required: ['id', 'status'], properties: { id: { type: 'string' }, status: { const: 'cancelled' } } }, 'cancelled'),
+            ...common,
+            ...errors(404, 409),
+          },
+        },
       },
       '/v1/batches/{id}': {
-        get: { summary: 'A batch with its messages counted by status', parameters: [idParam('id')], responses: { '200': { description: 'the batch' }, ...errors(401, 404) } },
+        get: {
+          summary: 'A batch with its messages counted by status',
+          parameters: [idParam('id')],
+          responses: {
+            '200': json(
+              {
+                type: 'object',
+                required: ['id', 'source', 'received_at', 'accepted', 'rejected', 'by_status'],
+                properties: {
+                  id: { type: 'string' },
+                  source: { type: 'string', enum: ['rest', 'kafka'] },
+                  received_at: dateTime,
+                  accepted: { type: 'integer', minimum: 0 },
+                  rejected: { type: 'integer', minimum: 0 },
+                  by_status: { type: 'object', additionalProperties: { type: 'integer', minimum: 1 } },
+                },
+              },
+              'the batch',
+            ),
+            ...common,
+            ...errors(404),
+          },
+        },
       },
     },
   };

@@ -7,6 +7,7 @@ import {
   ingestMetrics,
   laneDepthGauge,
   listen,
+  processInfo,
   type Logger,
 } from '@commstrat/observability';
 import { IdempotencyStore, LaneQueue, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
@@ -83,12 +84,14 @@ export async function startIngest(
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,
+    maxJsonDepth: config.maxJsonDepth,
     maxBatchMessages: config.maxBatchMessages,
     receipts: {
       secrets: new ReceiptSecrets(sql),
       replays: new ReplayGuard(redis, { prefix: config.redisPrefix }),
       windowSeconds: config.receiptWindowSeconds,
     },
+    info: processInfo({ service: 'ingest', packageJson: new URL('../package.json', import.meta.url), settings: config }),
     checks: {
       redis: () => redis.ping(),
       mongodb: () => mongo.db().command({ ping: 1 }),
@@ -104,7 +107,10 @@ export async function startIngest(
     throw error;
   }
 
-  const http = await listen(app, config.host, config.port);
+  const http = await listen(app, config.host, config.port, {
+    headersTimeoutMs: config.httpHeadersTimeoutMs,
+    requestTimeoutMs: config.httpRequestTimeoutMs,
+  });
   const { url } = http;
   logger.info(`ingest API at ${url}/v1/messages, metrics ${url}/metrics, health ${url}/health/ready`);
 

@@ -1,6 +1,6 @@
 import { parseAppConfig } from '@commstrat/core';
 import { closeLogger, createLogger, createRegistry } from '@commstrat/observability';
-import { createSandboxApp } from './sandbox-app.ts';
+import { createSandboxApp, sandboxInfo } from './sandbox-app.ts';
 
 interface SandboxConfig {
   port: number;
@@ -35,6 +35,7 @@ const logger = createLogger({ service: 'sandbox' });
 const { app } = createSandboxApp({
   token: config.token,
   registry: createRegistry('sandbox'),
+  info: sandboxInfo(config),
   behaviour: { latency_ms: config.latencyMs, rate_per_second: config.ratePerSecond },
 });
 const server = app.listen(config.port, config.host, () => {

@@ -2,7 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Express, type Request, type Response } from 'express';
 import { isValidE164 } from '@commstrat/core';
-import { monitoringRouter, type Registry } from '@commstrat/observability';
+import {
+  MONITORING_ROUTES,
+  jsonErrorHandler,
+  methodGuard,
+  monitoringRouter,
+  notFound,
+  processInfo,
+  type ProcessInfo,
+  type Registry,
+  type RouteTable,
+} from '@commstrat/observability';
 import { DEFAULT_BEHAVIOUR, SecondWindowLimiter, type SandboxBehaviour } from './behaviour.ts';
 import { ReceiptSender } from './receipt-sender.ts';
 import { ReceivedStore, type ReceivedSms } from './received-store.ts';
@@ -14,7 +24,19 @@ export interface SandboxOptions {
   /** Most received messages kept for inspection. Default 1 000 000. */
   readonly keep?: number;
   readonly behaviour?: Partial<SandboxBehaviour>;
+  /** What `/info` answers. Default: this package's version, no settings. */
+  readonly info?: ProcessInfo;
 }
+
+/** The sandbox's paths and methods, for 405 answers. */
+const SANDBOX_ROUTES: RouteTable = {
+  ...MONITORING_ROUTES,
+  '/v1/sms/send': ['POST'],
+  '/v1/sms/batch': ['POST'],
+  '/_sandbox/received': ['GET', 'DELETE'],
+  '/_sandbox/behaviour': ['GET', 'PUT'],
+  '/_sandbox/receipts': ['GET', 'PUT'],
+};
 
 interface SmsItem {
   client_ref?: unknown;
@@ -40,7 +62,9 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
   let requestSeq = 0;
   const app = express();
   app.disable('x-powered-by');
-  app.use(monitoringRouter({ registry: options.registry, checks: {} }));
+  const info = options.info ?? sandboxInfo({});
+  app.use(monitoringRouter({ registry: options.registry, checks: {}, info }));
+  app.use(methodGuard(SANDBOX_ROUTES));
   app.use(express.json({ limit: '20mb' }));
 
   const authorized = (req: Request, res: Response): boolean => {
@@ -173,5 +197,12 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
     res.json(receipts.current());
   });
 
+  app.use(notFound);
+  app.use(jsonErrorHandler());
   return { app, received, receipts };
+}
+
+/** The sandbox's `/info`, hashing the settings it runs with. */
+export function sandboxInfo(settings: object): ProcessInfo {
+  return processInfo({ service: 'sandbox', packageJson: new URL('../package.json', import.meta.url), settings });
 }

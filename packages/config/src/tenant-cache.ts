@@ -1,5 +1,5 @@
 import type { Sql } from 'postgres';
-import { findTenantByApiKey, type Tenant } from './tenants.ts';
+import { findTenantByKeyDigest, hashApiKey, type Tenant } from './tenants.ts';
 
 export interface TenantCacheOptions {
   /** How long a looked-up key (found or not) is trusted, in ms. Default 30 000. */
@@ -11,6 +11,9 @@ export interface TenantCacheOptions {
 /**
  * Authenticates API keys without a PostgreSQL round trip per request. A revoked key
  * stops working within `ttlMs`; hot reload by LISTEN/NOTIFY comes with the admin API.
+ * Entries are keyed by the key's SHA-256 digest, as the database is: no key is kept in
+ * memory, and every comparison (map lookup, index lookup) is of digests, which a caller
+ * cannot steer byte by byte, so how long a comparison takes tells nothing about a key.
  */
 export class TenantCache {
   private readonly entries = new Map<string, { tenant: Tenant | null; until: number }>();
@@ -26,11 +29,13 @@ export class TenantCache {
   }
 
   async tenantForKey(apiKey: string, now: number = Date.now()): Promise<Tenant | null> {
-    const cached = this.entries.get(apiKey);
+    const digest = hashApiKey(apiKey);
+    const entry = digest.toString('base64');
+    const cached = this.entries.get(entry);
     if (cached !== undefined && cached.until > now) return cached.tenant;
-    const tenant = await findTenantByApiKey(this.sql, apiKey);
+    const tenant = await findTenantByKeyDigest(this.sql, digest);
     if (this.entries.size >= this.maxEntries) this.entries.clear();
-    this.entries.set(apiKey, { tenant, until: now + this.ttlMs });
+    this.entries.set(entry, { tenant, until: now + this.ttlMs });
     return tenant;
   }
 }

@@ -36,8 +36,13 @@ export async function ensureTenantWithKey(
 
 /** Looks up the tenant of an active API key; null for an unknown or revoked key. */
 export async function findTenantByApiKey(sql: Sql, apiKey: string): Promise<Tenant | null> {
+  return findTenantByKeyDigest(sql, hashApiKey(apiKey));
+}
+
+/** Looks up the tenant of an active API key by its digest (hashApiKey). */
+export async function findTenantByKeyDigest(sql: Sql, digest: Buffer): Promise<Tenant | null> {
   const rows = await sql<Tenant[]>`
     SELECT t.id, t.name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-    WHERE k.key_sha256 = ${hashApiKey(apiKey)} AND k.revoked_at IS NULL`;
+    WHERE k.key_sha256 = ${digest} AND k.revoked_at IS NULL`;
   return rows[0] ?? null;
 }

@@ -43,3 +43,14 @@ test('how long to wait is a field of every error, set by those that know it', ()
   assert.equal(new ProviderUnavailableError('timeout').retryAfterSeconds, undefined);
   assert.equal(new NotFoundError('message').retryAfterSeconds, undefined);
 });
+
+test('every registry code is in the error table of docs/api.md, with its status and retry verdict', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const doc = await readFile(new URL('../../../docs/api.md', import.meta.url), 'utf8');
+  const rows = new Map(
+    [...doc.matchAll(/^\| (\d{3}) \| `([a-z_]+)` \| (yes|no) \|/gm)].map(([, status, code, retry]) => [code, { status: Number(status), retry }]),
+  );
+  for (const [code, entry] of Object.entries(ERROR_CODES)) {
+    assert.deepEqual(rows.get(code), { status: entry.httpStatus, retry: entry.retryable ? 'yes' : 'no' }, code);
+  }
+});

@@ -5,6 +5,9 @@
  */
 export const ERROR_CODES = {
   malformed_json: { httpStatus: 400, retryable: false },
+  bad_request: { httpStatus: 400, retryable: false },
+  invalid_encoding: { httpStatus: 400, retryable: false },
+  nesting_too_deep: { httpStatus: 400, retryable: false },
   unauthorized: { httpStatus: 401, retryable: false },
   not_found: { httpStatus: 404, retryable: false },
   conflict: { httpStatus: 409, retryable: false },
@@ -12,9 +15,11 @@ export const ERROR_CODES = {
   payload_too_large: { httpStatus: 413, retryable: false },
   batch_too_large: { httpStatus: 413, retryable: false },
   unsupported_media_type: { httpStatus: 415, retryable: false },
+  method_not_allowed: { httpStatus: 405, retryable: false },
   validation_failed: { httpStatus: 422, retryable: false },
   invalid_phone_number: { httpStatus: 422, retryable: false },
   batch_rejected: { httpStatus: 422, retryable: false },
+  input_not_storable: { httpStatus: 422, retryable: false },
   rate_limited: { httpStatus: 429, retryable: true },
   lanes_full: { httpStatus: 503, retryable: true },
   dependency_unavailable: { httpStatus: 503, retryable: true },
@@ -82,6 +87,30 @@ export class ValidationError extends CommstratError {
 export class MalformedJsonError extends CommstratError {
   constructor(cause?: unknown) {
     super('malformed_json', 'request body is not valid JSON', { cause });
+  }
+}
+
+/** Thrown when input bytes are not well-formed UTF-8, or a JSON string escapes a lone surrogate: decoding would change the text. */
+export class InvalidEncodingError extends CommstratError {
+  constructor(message: string, problems: readonly FieldProblem[] = []) {
+    super('invalid_encoding', message, { problems });
+  }
+}
+
+/** Thrown when JSON input nests objects and arrays deeper than the limit. */
+export class NestingTooDeepError extends CommstratError {
+  constructor(maxDepth: number) {
+    super('nesting_too_deep', `JSON nests objects and arrays deeper than ${maxDepth} levels`);
+  }
+}
+
+/** Thrown when a path exists but not with the request's method; `allowed` goes to the Allow header. */
+export class MethodNotAllowedError extends CommstratError {
+  readonly allowed: readonly string[];
+
+  constructor(method: string, allowed: readonly string[]) {
+    super('method_not_allowed', `${method} is not allowed here; allowed: ${allowed.join(', ')}`);
+    this.allowed = allowed;
   }
 }
 
@@ -159,6 +188,17 @@ export class LanesFullError extends CommstratError {
 
   constructor(lanes: readonly string[], retryAfterSeconds = 1) {
     super('lanes_full', `lanes over capacity: ${lanes.join(', ')}; retry later`, { retryAfterSeconds });
+  }
+}
+
+/**
+ * Thrown when the journal refuses a request for what it holds (a document over the
+ * store's size or nesting limit), not because the store is down: the same input would
+ * be refused again, so it is the client's error, never `dependency_unavailable`.
+ */
+export class InputNotStorableError extends CommstratError {
+  constructor(cause?: unknown) {
+    super('input_not_storable', 'the request cannot be stored as sent (too large or too deeply nested once journaled)', { cause });
   }
 }
 

@@ -9,7 +9,11 @@ export {
   LanesFullError,
   RateLimitedError,
   DependencyUnavailableError,
+  InputNotStorableError,
+  InvalidEncodingError,
   MalformedJsonError,
+  MethodNotAllowedError,
+  NestingTooDeepError,
   NotFoundError,
   PayloadTooLargeError,
   ProviderRejectedError,
@@ -22,6 +26,9 @@ export {
 } from './errors.ts';
 export {
   CHANNELS,
+  E164_PATTERN,
+  STRATEGY_NAME_PATTERN,
+  documentedMessageRequestSchema,
   messageRequestSchema,
   type Channel,
   type MessageRequest,
@@ -37,6 +44,7 @@ export {
 } from './message.ts';
 export { allowedFrom } from './status-transitions.ts';
 export { validateMessageRequest } from './validate-message.ts';
+export { DEFAULT_MAX_JSON_DEPTH, nestingDepth, parseJsonInput, type JsonInputLimits } from './json-input.ts';
 export { batchEnvelopeSchema, parseBatchEnvelope } from './batch-envelope.ts';
 export { acceptMessage, type AcceptContext } from './accept-message.ts';
 export { parseAppConfig, tierConfigSchema, tierEnvMap, type EnvMap, type TierConfig } from './app-config.ts';

@@ -1,6 +1,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { E164_PATTERN } from './message-schema.ts';
 
-const E164 = /^\+[1-9]\d{6,14}$/;
+const E164 = new RegExp(E164_PATTERN);
 
 /**
  * Whether `phone` is a valid number written in E.164 form (`+` and digits only).

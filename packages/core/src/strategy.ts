@@ -1,6 +1,6 @@
 import { createAjv, toFieldProblems } from './ajv.ts';
 import { ValidationError, type FieldProblem } from './errors.ts';
-import { CHANNELS, type Channel } from './message-schema.ts';
+import { CHANNELS, STRATEGY_NAME_PATTERN, type Channel } from './message-schema.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
 import { ROUTE_MODES, type Route } from './route.ts';
 import { isKnownTimeZone, type SendWindow } from './send-window.ts';
@@ -33,7 +33,7 @@ export interface StrategyRetry {
   readonly max_delay_ms: number;
 }
 
-const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+const NAME_PATTERN = STRATEGY_NAME_PATTERN;
 const CLOCK_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
 const providerId = { type: 'string', minLength: 1, maxLength: 100, pattern: NAME_PATTERN } as const;
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { createAjv } from './ajv.ts';
 import { ValidationError } from './errors.ts';
+import { documentedMessageRequestSchema } from './message-schema.ts';
 import { validateMessageRequest } from './validate-message.ts';
 
 const now = new Date('2026-06-01T12:00:00Z');
@@ -67,6 +69,55 @@ test('expires_at in the past is rejected', () => {
   assert.deepEqual(problemsOf({ ...valid(), expires_at: '2026-06-01T11:59:59Z' }).paths, ['/expires_at']);
 });
 
+test('expires_at at or before send_at is rejected at /expires_at: the message could only expire', () => {
+  const sendAt = '2026-06-02T09:00:00Z';
+  assert.deepEqual(problemsOf({ ...valid(), send_at: sendAt, expires_at: '2026-06-02T08:00:00Z' }).paths, ['/expires_at']);
+  assert.deepEqual(problemsOf({ ...valid(), send_at: sendAt, expires_at: sendAt }).paths, ['/expires_at']);
+  // The same instant written in another offset is still not later.
+  assert.deepEqual(problemsOf({ ...valid(), send_at: sendAt, expires_at: '2026-06-02T12:00:00+03:00' }).paths, ['/expires_at']);
+  assert.doesNotThrow(() => validateMessageRequest({ ...valid(), send_at: sendAt, expires_at: '2026-06-02T09:00:01Z' }, now));
+});
+
+test('a ttl that runs out before send_at is rejected at /ttl', () => {
+  // now is 12:00; send_at one hour later.
+  assert.deepEqual(problemsOf({ ...valid(), send_at: '2026-06-01T13:00:00Z', ttl: 3600 }).paths, ['/ttl']);
+  assert.doesNotThrow(() => validateMessageRequest({ ...valid(), send_at: '2026-06-01T13:00:00Z', ttl: 3601 }, now));
+});
+
+test('a time zone that does not exist is rejected at /recipient/time_zone; a real one passes', () => {
+  for (const zone of ['Mars/Olympus_Mons', 'Europe/Berlinn', 'UTC+25', '../../etc/passwd']) {
+    assert.deepEqual(problemsOf({ ...valid(), recipient: { phone: '+79161234567', time_zone: zone } }).paths, ['/recipient/time_zone'], zone);
+  }
+  for (const zone of ['Europe/Berlin', 'America/Argentina/Buenos_Aires', 'UTC']) {
+    assert.doesNotThrow(() => validateMessageRequest({ ...valid(), recipient: { phone: '+79161234567', time_zone: zone } }, now), zone);
+  }
+});
+
 test('a body that is not an object is rejected at the root', () => {
   assert.deepEqual(problemsOf([1, 2]).paths, ['']);
+});
+
+test('the documented message schema and the validation agree on every rule the document states', () => {
+  const documented = createAjv({ strict: false, useDefaults: false }).compile(documentedMessageRequestSchema());
+  const cases: [string, object, boolean][] = [
+    ['a valid SMS', valid(), true],
+    ['an SMS without a phone', { ...valid(), recipient: { email: 'a@example.com' } }, false],
+    ['an e-mail without an address', { ...valid(), channel: 'email' }, false],
+    ['an e-mail with an address', { ...valid(), channel: 'email', recipient: { email: 'a@example.com' } }, true],
+    ['expires_at and ttl together', { ...valid(), expires_at: '2030-01-01T00:00:00Z', ttl: 60 }, false],
+    ['a phone not in E.164 form', { ...valid(), recipient: { phone: '0079161234567' } }, false],
+    ['a strategy name no strategy can have', { ...valid(), strategy: 'a\u0000b' }, false],
+    ['a strategy name a strategy can have', { ...valid(), strategy: 'otp-v2.eu_1' }, true],
+  ];
+  for (const [what, input, expected] of cases) {
+    let accepted = true;
+    try {
+      validateMessageRequest(input, now);
+    } catch (error) {
+      assert.ok(error instanceof ValidationError, String(error));
+      accepted = false;
+    }
+    assert.equal(accepted, expected, `${what}: the validation`);
+    assert.equal(documented(input), expected, `${what}: the document`);
+  }
 });

@@ -3,6 +3,7 @@ import { ValidationError, type FieldProblem } from './errors.ts';
 import { messageRequestSchema, type MessageRequest } from './message-schema.ts';
 import { DEFAULT_PRIORITY } from './lanes.ts';
 import { isValidE164 } from './phone.ts';
+import { isKnownTimeZone } from './send-window.ts';
 
 // Ajv fills defaults into the object it checks; here it must not: the caller's item
 // stays as sent (the journal keeps the request as received, the Kafka rejected topic
@@ -11,7 +12,7 @@ const validateSchema = createAjv({ useDefaults: false }).compile<MessageRequest>
 
 /**
  * Checks one message request against its schema and the rules a schema cannot say
- * (a real phone number, an expiry in the future). Returns it with its defaults; the
+ * (a real phone number, an expiry in the future and after send_at). Returns it with its defaults; the
  * input itself is left as it was. Throws
  * ValidationError with every problem found, each with its JSON-pointer path.
  */
@@ -33,6 +34,12 @@ export function validateMessageRequest(input: unknown, now: Date = new Date()): 
       'invalid_phone_number',
     );
   }
+  // Checked here for every message, not only when a strategy has a send window: a zone
+  // that does not exist is the producer's error, and at dispatch it could only fail.
+  const zone = message.recipient.time_zone;
+  if (zone !== undefined && !isKnownTimeZone(zone)) {
+    problems.push({ path: '/recipient/time_zone', message: 'is not a known IANA time zone (e.g. Europe/Berlin)' });
+  }
   if (message.channel === 'sms' && phone === undefined) {
     problems.push({ path: '/recipient/phone', message: 'is required for channel sms' });
   }
@@ -41,6 +48,14 @@ export function validateMessageRequest(input: unknown, now: Date = new Date()): 
   }
   if (message.expires_at !== undefined && Date.parse(message.expires_at) <= now.getTime()) {
     problems.push({ path: '/expires_at', message: 'is in the past' });
+  }
+  // A message that expires before it may be sent can only ever expire: refuse it now.
+  const sendAt = message.send_at === undefined ? undefined : Date.parse(message.send_at);
+  if (sendAt !== undefined && message.expires_at !== undefined && Date.parse(message.expires_at) <= sendAt) {
+    problems.push({ path: '/expires_at', message: 'must be later than send_at' });
+  }
+  if (sendAt !== undefined && message.ttl !== undefined && now.getTime() + message.ttl * 1000 <= sendAt) {
+    problems.push({ path: '/ttl', message: 'expires at or before send_at' });
   }
   if (message.expires_at !== undefined && message.ttl !== undefined) {
     problems.push({ path: '/ttl', message: 'cannot be combined with expires_at' });

@@ -11,10 +11,20 @@ export {
   type IngestMetrics,
 } from './metrics.ts';
 export {
+  MONITORING_ROUTES,
+  errorResponse,
+  jsonErrorHandler,
+  methodGuard,
+  notFound,
+  type RouteTable,
+} from './http-errors.ts';
+export {
   listen,
   monitoringRouter,
   type HttpListener,
+  type ListenTimeouts,
   type MonitoringOptions,
   type ReadinessCheck,
 } from './monitoring.ts';
+export { processInfo, settingsHash, type ProcessInfo } from './process-info.ts';
 export type { Registry } from 'prom-client';

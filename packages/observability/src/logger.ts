@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import winston from 'winston';
 import Graylog2Transport from 'winston-graylog2';
 
@@ -12,6 +13,20 @@ export interface LoggerOptions {
   readonly gelf?: { readonly host: string; readonly port: number } | undefined;
   /** Write JSON lines to stdout. Default true. */
   readonly console?: boolean;
+  /** Also hand every entry to this function (tests read what a process logged). */
+  readonly capture?: (entry: Readonly<Record<string, unknown>>) => void;
+}
+
+/** A transport that hands each entry to a function: an object-mode stream the Stream transport writes entries to. */
+function captureTransport(capture: (entry: Readonly<Record<string, unknown>>) => void): winston.transport {
+  const stream = new Writable({
+    objectMode: true,
+    write(entry: Record<string, unknown>, _encoding, done) {
+      capture(entry);
+      done();
+    },
+  });
+  return new winston.transports.Stream({ stream });
 }
 
 /**
@@ -24,6 +39,7 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.console !== false) {
     transports.push(new winston.transports.Console());
   }
+  if (options.capture !== undefined) transports.push(captureTransport(options.capture));
   if (options.gelf !== undefined) {
     transports.push(
       new Graylog2Transport({

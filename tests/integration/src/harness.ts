@@ -75,6 +75,18 @@ export class Cleanup {
   }
 }
 
+/**
+ * How long the Schemathesis run of openapi-fuzz.test.ts is: bounded and seeded for CI;
+ * scripts/fuzz raises the example count (COMMSTRAT_FUZZ_EXAMPLES) and may pick a seed.
+ */
+export function fuzzSettings(): { readonly examples: number; readonly seed: number } {
+  const examples = Number(process.env['COMMSTRAT_FUZZ_EXAMPLES'] ?? '25');
+  const seed = Number(process.env['COMMSTRAT_FUZZ_SEED'] ?? '20261202');
+  if (!Number.isInteger(examples) || examples < 1) throw new Error('COMMSTRAT_FUZZ_EXAMPLES must be a positive integer');
+  if (!Number.isInteger(seed)) throw new Error('COMMSTRAT_FUZZ_SEED must be an integer');
+  return { examples, seed };
+}
+
 /** A short random id for names of test-owned keys, databases and topics. */
 export function uniqueName(kind: string): string {
   return `t_${kind}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;

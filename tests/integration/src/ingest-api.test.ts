@@ -141,13 +141,15 @@ test('another tenant can neither cancel a message nor see its batch', async () =
 
 test('the OpenAPI document is served from the validation schemas, with a docs page', async () => {
   const deployment = await startDeployment({ dispatcher: false });
-  const { messageRequestSchema } = await import('@commstrat/core');
+  const { documentedMessageRequestSchema, messageRequestSchema } = await import('@commstrat/core');
   const response = await fetch(`${deployment.ingest.url}/openapi.json`);
   assert.equal(response.status, 200);
   const document = (await response.json()) as any;
   assert.equal(document.openapi, '3.1.0');
-  const { $id: _id, ...schema } = messageRequestSchema;
-  assert.deepEqual(document.components.schemas.MessageRequest, JSON.parse(JSON.stringify(schema)));
+  assert.deepEqual(document.components.schemas.MessageRequest, JSON.parse(JSON.stringify(documentedMessageRequestSchema())));
+  // The validation schema, plus the rules checked in code: every field as validated.
+  assert.deepEqual(Object.keys(document.components.schemas.MessageRequest.properties), Object.keys(messageRequestSchema.properties));
+  assert.deepEqual(document.components.schemas.MessageRequest.required, messageRequestSchema.required);
   assert.ok(document.paths['/v1/messages/batch'].post.responses['207']);
 
   const page = await fetch(`${deployment.ingest.url}/docs`);
