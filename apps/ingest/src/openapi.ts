@@ -1,7 +1,14 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import express, { type Router } from 'express';
-import { ACTIVE_STATES, ERROR_CODES, TERMINAL_STATES, batchEnvelopeSchema, documentedMessageRequestSchema } from '@commstrat/core';
+import {
+  ACTIVE_STATES,
+  ERROR_CODES,
+  TERMINAL_STATES,
+  batchEnvelopeSchema,
+  documentedMessageRequestSchema,
+  receiptBatchSchema,
+} from '@commstrat/core';
 
 const require = createRequire(import.meta.url);
 
@@ -77,7 +84,10 @@ const messageView = {
     batch_id: { type: 'string' },
     status: { type: 'string', enum: STATUSES },
     channel: { type: 'string' },
-    strategy: { type: 'string' },
+    strategy: { type: 'string', description: 'once routed: the strategy that routed it' },
+    strategy_version: { type: 'integer', minimum: 1, description: 'once routed: the version of the strategy that routed it' },
+    provider: { type: 'string', description: 'the provider it was handed to' },
+    provider_message_id: { type: ['string', 'null'], description: "that provider's id for it" },
     priority: { type: 'string' },
     recipient: { type: 'object' },
     tags: { type: 'array', items: { type: 'string' } },
@@ -117,6 +127,9 @@ const DOMAIN_RULES_422 =
   'validation_failed, invalid_phone_number, batch_rejected, input_not_storable. Besides the schema, the server refuses: a phone number that is not a real number, a strategy the tenant does not have (or no default for the channel), expires_at in the past, a ttl ending before send_at, a time_zone that is not an IANA zone, a body too large to journal.';
 
 const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
+// The receipt format without its $id: inline in the document.
+const { $id: _receiptSchemaId, ...receiptBody } = receiptBatchSchema;
+
 const idParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string', minLength: 1 } });
 const query = (name: string, schema: object) => ({ name, in: 'query', required: false, schema });
 
@@ -218,6 +231,31 @@ export function openApiDocument(): Record<string, unknown> {
             '200': json({ type: 'object', required: ['id', 'status'], properties: { id: { type: 'string' }, status: { const: 'cancelled' } } }, 'cancelled'),
             ...common,
             ...errors(404, 409),
+          },
+        },
+      },
+      '/v1/providers/{tenant}/{provider}/receipts': {
+        post: {
+          summary: "Delivery receipts from a provider, signed with the provider's receipt secret (no API key)",
+          security: [],
+          parameters: [idParam('tenant'), idParam('provider'), {
+            name: 'X-Commstrat-Signature',
+            in: 'header',
+            required: true,
+            description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">',
+            schema: { type: 'string' },
+          }],
+          requestBody: { required: true, content: { 'application/json': { schema: receiptBody } } },
+          responses: {
+            '200': json(
+              {
+                type: 'object',
+                required: ['received', 'applied', 'duplicate', 'late', 'unknown'],
+                properties: Object.fromEntries(['received', 'applied', 'duplicate', 'late', 'unknown'].map((name) => [name, { type: 'integer', minimum: 0 }])),
+              },
+              'what came of each receipt',
+            ),
+            ...errors(400, 401, 413, 422, 503),
           },
         },
       },
