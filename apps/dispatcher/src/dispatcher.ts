@@ -10,6 +10,7 @@ import {
   type LaneSelectionState,
   type LaneWeights,
   type QueuedMessage,
+  type StrategyStep,
 } from '@commstrat/core';
 import type { RoutingCache } from '@commstrat/config';
 import type { Journal } from '@commstrat/journal';
@@ -235,14 +236,18 @@ export class Dispatcher {
     await this.finish(settled);
   }
 
-  /** The strategy's verdict for one message, or a Work item bound for a provider. */
+  /**
+   * The strategy's verdict for one message, or a Work item bound for a provider. Every
+   * reason recorded here is written by us: error text of a library or a server goes to
+   * the log only, never into a tenant's timeline.
+   */
   private async route(entry: LaneEntry, now: number, settled: SettledSet): Promise<Work | undefined> {
     const { message } = entry;
     const { metrics } = this.deps;
+    let step = FALLBACK_STEP;
     try {
-      const routing = await this.deps.routing.resolve(message.tenant_id, message, now);
-      const step = routing.strategy.steps[0];
-      if (step === undefined) throw new Error(`strategy ${routing.strategy.name} has no step`);
+      const routing = await this.deps.routing.resolve(message.tenant_id, message);
+      step = routing.strategy.steps[0] ?? FALLBACK_STEP;
       const expiresAt = expiryOf(message, step.ttl_seconds);
       if (!this.onTime({ entry, routing, step, expiresAt }, now, settled, false)) return undefined;
       const unavailable = new Set<string>();
@@ -266,8 +271,26 @@ export class Dispatcher {
       }
       return { entry, routing, step, expiresAt, provider };
     } catch (error) {
-      const reason = error instanceof CommstratError ? error.message : `cannot route: ${String(error)}`;
-      settled.finish(entry, change(message.id, 'failed', now, reason));
+      if (error instanceof CommstratError && error.retryable) {
+        // The configuration store is down and no snapshot of this tenant is held (or it
+        // is too old): wait, without spending an attempt, and try again.
+        metrics.deferred.inc({ reason: 'config_unavailable' });
+        const dueAt = now + CONFIG_RETRY_MS + Math.floor(this.random() * CONFIG_RETRY_MS);
+        settled.defer(entry, dueAt, change(message.id, 'scheduled', now, 'waiting for the configuration store; will retry'));
+      } else if (error instanceof CommstratError) {
+        // No such strategy, or not on this channel: the same lookup again cannot help.
+        settled.finish(entry, change(message.id, 'failed', now, `cannot route: ${error.message}`));
+      } else {
+        // Nobody raised it on purpose (a bug, a provider of an unknown kind), so whether a
+        // retry helps is unknown: logged in full, retried under the step's policy, and
+        // the tenant told only that it was ours.
+        this.deps.logger.error('routing failed unexpectedly', {
+          message_id: message.id,
+          tenant: message.tenant_id,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        });
+        this.recorder.retryOrGiveUp(settled, entry, step, now, 'internal error while routing', 'none', 0, 'retry');
+      }
       return undefined;
     }
   }
@@ -420,6 +443,16 @@ const TRIM_INTERVAL_MS = 1000;
 
 /** Entries planned between two turns of the event loop. */
 const PLAN_SLICE = 100;
+
+/**
+ * How long a message waits for the configuration store before it is routed again, ms:
+ * this plus up to as much again of jitter, so messages due together do not all come
+ * back in the same instant.
+ */
+const CONFIG_RETRY_MS = 2000;
+
+/** The step a message is retried under when its strategy could not be read: default retry policy. */
+const FALLBACK_STEP: StrategyStep = { route: { mode: 'failover', providers: [] } };
 
 function expiryOf(message: QueuedMessage, ttlSeconds: number | undefined): number | undefined {
   if (message.expires_at !== undefined) return Date.parse(message.expires_at);

@@ -20,4 +20,5 @@ export {
   type StoredStrategy,
 } from './strategies.ts';
 export { RoutingCache, type Routing, type RoutingCacheOptions } from './routing-cache.ts';
+export { CONFIG_CHANNEL } from './config-snapshot.ts';
 export { ensureSandboxRouting, type SandboxRoutingOptions } from './sandbox-routing.ts';

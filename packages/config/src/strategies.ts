@@ -61,7 +61,8 @@ export interface SaveStrategyOptions {
 const MAX_INT = 2_147_483_647; // PostgreSQL integer
 const PROVIDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
-interface ProviderRow {
+/** The columns of a providers row that make a Provider. */
+export interface ProviderRow {
   id: string;
   kind: string;
   endpoint: string;
@@ -74,7 +75,7 @@ interface ProviderRow {
   enabled: boolean;
 }
 
-interface StrategyRow {
+export interface StrategyRow {
   tenant_id: string;
   version: number;
   definition: Strategy;
@@ -128,7 +129,12 @@ export async function listProviders(sql: Sql, tenantId: string): Promise<Provide
     SELECT id, kind, endpoint, credentials, rate_per_second, concurrency, max_batch_size,
            linger_ms, timeout_ms, enabled
     FROM providers WHERE tenant_id = ${tenantId} ORDER BY id`;
-  return rows.map((row) => ({
+  return rows.map(toProvider);
+}
+
+/** A providers row as the Provider it describes. */
+export function toProvider(row: ProviderRow): Provider {
+  return {
     id: row.id,
     kind: row.kind,
     endpoint: row.endpoint,
@@ -139,7 +145,7 @@ export async function listProviders(sql: Sql, tenantId: string): Promise<Provide
     lingerMs: row.linger_ms,
     timeoutMs: row.timeout_ms,
     enabled: row.enabled,
-  }));
+  };
 }
 
 /**
