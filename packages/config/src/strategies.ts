@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import {
   NotFoundError,
   ValidationError,
-  routeProviders,
+  routeProviderRefs,
   validateStrategy,
   type Channel,
   type FieldProblem,
@@ -263,15 +263,11 @@ async function checkProvidersExist(
   );
   const problems: FieldProblem[] = [];
   strategy.steps.forEach((step, s) => {
-    const suffix = step.route.mode === 'weighted' ? '/id' : '';
-    routeProviders(step.route).forEach((id, p) => {
+    for (const { id, path } of routeProviderRefs(step.route)) {
       if (!known.has(id)) {
-        problems.push({
-          path: `/steps/${s}/route/providers/${p}${suffix}`,
-          message: `names no provider of this tenant: ${id}`,
-        });
+        problems.push({ path: `/steps/${s}/route${path}`, message: `names no provider of this tenant: ${id}` });
       }
-    });
+    }
   });
   if (problems.length > 0) throw new ValidationError(problems);
 }

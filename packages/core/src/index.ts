@@ -63,15 +63,35 @@ export {
 export {
   ROUTE_MODES,
   chooseProvider,
+  effectiveRoute,
+  matchesRecipient,
   nextProvider,
+  routeProviderRefs,
   routeProviders,
   type FailoverRoute,
+  type LeafRoute,
+  type LeastCostRoute,
+  type PriceTable,
   type ProviderChoiceContext,
   type Route,
+  type RouteMatch,
   type RouteMode,
+  type RouteRecipient,
+  type RouteRule,
+  type RulesRoute,
   type WeightedProvider,
   type WeightedRoute,
 } from './route.ts';
+export {
+  DEFAULT_PROVIDER_HEALTH_OPTIONS,
+  NO_ERROR_STATS,
+  errorRatio,
+  providerHealthWeight,
+  recordRequest,
+  type ErrorStats,
+  type ProviderHealthInput,
+  type ProviderHealthOptions,
+} from './provider-health.ts';
 export {
   stepRetryPolicy,
   strategySchema,
@@ -92,4 +112,4 @@ export {
   type CircuitState,
   type CircuitStatus,
 } from './circuit-breaker.ts';
-export { isValidE164 } from './phone.ts';
+export { isValidE164, phoneCountry } from './phone.ts';
