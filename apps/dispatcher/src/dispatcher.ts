@@ -5,10 +5,12 @@ import {
   chooseProvider,
   isInsideWindow,
   nextWindowOpening,
+  phoneCountry,
   routeProviders,
   selectLanes,
   type LaneSelectionState,
   type LaneWeights,
+  type PriceTable,
   type QueuedMessage,
   type StrategyStep,
 } from '@commstrat/core';
@@ -251,14 +253,25 @@ export class Dispatcher {
       const expiresAt = expiryOf(message, step.ttl_seconds);
       if (!this.onTime({ entry, routing, step, expiresAt }, now, settled, false)) return undefined;
       const unavailable = new Set<string>();
+      const health = new Map<string, number>();
+      const prices = new Map<string, PriceTable>();
       for (const id of routeProviders(step.route)) {
         const config = routing.providers.get(id);
-        if (config === undefined || !this.deps.providers.available(this.deps.providers.handle(message.tenant_id, config), now)) {
+        const handle = config === undefined ? undefined : this.deps.providers.handle(message.tenant_id, config);
+        if (config === undefined || handle === undefined || !this.deps.providers.available(handle, now)) {
           unavailable.add(id);
+          continue;
         }
+        health.set(id, this.deps.providers.health(handle, now));
+        prices.set(id, config.prices);
       }
-      const key = message.recipient.phone ?? message.id;
-      const chosen = chooseProvider(step.route, { unavailable, random: this.random, key });
+      const phone = message.recipient.phone;
+      // The country costs a libphonenumber parse: only for the routes that look at it.
+      const needsCountry = step.route.mode === 'rules' || step.route.mode === 'least_cost';
+      const recipient = { phone, country: needsCountry && phone !== undefined ? phoneCountry(phone) : undefined };
+      const key = phone ?? message.id;
+      const context = { unavailable, random: this.random, key, recipient, prices, health };
+      const chosen = chooseProvider(step.route, context);
       const config = chosen === undefined ? undefined : routing.providers.get(chosen);
       if (config === undefined) {
         this.recorder.retryOrGiveUp(settled, entry, step, now, 'no provider of the route is available', 'none', 0, 'no_provider');
@@ -266,7 +279,7 @@ export class Dispatcher {
       }
       const provider = this.deps.providers.handle(message.tenant_id, config);
       // A failover: the provider the same choice makes with every provider up is down.
-      if (unavailable.size > 0 && chosen !== chooseProvider(step.route, { unavailable: new Set(), random: this.random, key })) {
+      if (unavailable.size > 0 && chosen !== chooseProvider(step.route, { ...context, unavailable: new Set(), health: undefined })) {
         metrics.failovers.inc({ provider: provider.key });
       }
       return { entry, routing, step, expiresAt, provider };

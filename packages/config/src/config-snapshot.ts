@@ -49,7 +49,7 @@ export async function loadSnapshots(
     sql<{ id: string; time_zone: string }[]>`SELECT id, time_zone FROM tenants WHERE id IN ${sql(ids)}`,
     sql<(ProviderRow & { tenant_id: string })[]>`
       SELECT tenant_id, id, kind, endpoint, credentials, rate_per_second, concurrency, max_batch_size,
-             linger_ms, timeout_ms, enabled
+             linger_ms, timeout_ms, enabled, prices
       FROM providers WHERE tenant_id IN ${sql(ids)} ORDER BY tenant_id, id`,
     // DISTINCT ON keeps the first row per (tenant, name) in the ORDER BY: the newest version.
     sql<SnapshotStrategyRow[]>`

@@ -6,6 +6,7 @@ import {
   validateStrategy,
   type Channel,
   type FieldProblem,
+  type PriceTable,
   type Strategy,
 } from '@commstrat/core';
 import type { JSONValue, Sql, TransactionSql } from 'postgres';
@@ -32,10 +33,15 @@ export interface Provider {
   readonly timeoutMs: number;
   /** A disabled provider is never chosen; its strategies fail over past it. */
   readonly enabled: boolean;
+  /** Price per message by recipient country, `*` for any other, for least_cost routes. */
+  readonly prices: PriceTable;
 }
 
-/** What upsertProvider takes: a Provider; `enabled` defaults to true. */
-export type ProviderInput = Omit<Provider, 'enabled'> & { readonly enabled?: boolean };
+/** What upsertProvider takes: a Provider; `enabled` defaults to true, `prices` to none. */
+export type ProviderInput = Omit<Provider, 'enabled' | 'prices'> & {
+  readonly enabled?: boolean;
+  readonly prices?: PriceTable;
+};
 
 /** One saved version of a strategy. */
 export interface StoredStrategy {
@@ -59,6 +65,7 @@ export interface SaveStrategyOptions {
 }
 
 const MAX_INT = 2_147_483_647; // PostgreSQL integer
+const PRICE_KEY = /^([A-Z]{2}|\*)$/;
 const PROVIDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /** The columns of a providers row that make a Provider. */
@@ -73,6 +80,7 @@ export interface ProviderRow {
   linger_ms: number;
   timeout_ms: number;
   enabled: boolean;
+  prices: PriceTable;
 }
 
 export interface StrategyRow {
@@ -93,26 +101,28 @@ export async function upsertProvider(
   input: ProviderInput,
   actor = 'system',
 ): Promise<Provider> {
-  const provider: Provider = { ...input, enabled: input.enabled ?? true };
+  const provider: Provider = { ...input, enabled: input.enabled ?? true, prices: input.prices ?? {} };
   checkProvider(provider);
   await sql.begin(async (tx) => {
     const changed = await tx`
       INSERT INTO providers (tenant_id, id, kind, endpoint, credentials, rate_per_second, concurrency,
-                             max_batch_size, linger_ms, timeout_ms, enabled)
+                             max_batch_size, linger_ms, timeout_ms, enabled, prices)
       VALUES (${tenantId}, ${provider.id}, ${provider.kind}, ${provider.endpoint},
               ${tx.json(provider.credentials as JSONValue)}, ${provider.ratePerSecond}, ${provider.concurrency},
-              ${provider.maxBatchSize}, ${provider.lingerMs}, ${provider.timeoutMs}, ${provider.enabled})
+              ${provider.maxBatchSize}, ${provider.lingerMs}, ${provider.timeoutMs}, ${provider.enabled},
+              ${tx.json(provider.prices)})
       ON CONFLICT (tenant_id, id) DO UPDATE SET
         kind = EXCLUDED.kind, endpoint = EXCLUDED.endpoint, credentials = EXCLUDED.credentials,
         rate_per_second = EXCLUDED.rate_per_second, concurrency = EXCLUDED.concurrency,
         max_batch_size = EXCLUDED.max_batch_size, linger_ms = EXCLUDED.linger_ms,
-        timeout_ms = EXCLUDED.timeout_ms, enabled = EXCLUDED.enabled, updated_at = now()
+        timeout_ms = EXCLUDED.timeout_ms, enabled = EXCLUDED.enabled, prices = EXCLUDED.prices,
+        updated_at = now()
       WHERE (providers.kind, providers.endpoint, providers.credentials, providers.rate_per_second,
              providers.concurrency, providers.max_batch_size, providers.linger_ms, providers.timeout_ms,
-             providers.enabled)
+             providers.enabled, providers.prices)
         IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.endpoint, EXCLUDED.credentials, EXCLUDED.rate_per_second,
              EXCLUDED.concurrency, EXCLUDED.max_batch_size, EXCLUDED.linger_ms, EXCLUDED.timeout_ms,
-             EXCLUDED.enabled)
+             EXCLUDED.enabled, EXCLUDED.prices)
       RETURNING id`;
     if (changed.length > 0) {
       // Credentials stay out of the audit log.
@@ -127,7 +137,7 @@ export async function upsertProvider(
 export async function listProviders(sql: Sql, tenantId: string): Promise<Provider[]> {
   const rows = await sql<ProviderRow[]>`
     SELECT id, kind, endpoint, credentials, rate_per_second, concurrency, max_batch_size,
-           linger_ms, timeout_ms, enabled
+           linger_ms, timeout_ms, enabled, prices
     FROM providers WHERE tenant_id = ${tenantId} ORDER BY id`;
   return rows.map(toProvider);
 }
@@ -145,6 +155,7 @@ export function toProvider(row: ProviderRow): Provider {
     lingerMs: row.linger_ms,
     timeoutMs: row.timeout_ms,
     enabled: row.enabled,
+    prices: row.prices,
   };
 }
 
@@ -296,6 +307,13 @@ function checkProvider(provider: Provider): void {
         path: `/${field}`,
         message: `must be a whole number of at least ${minimum}`,
       });
+    }
+  }
+  for (const [country, price] of Object.entries(provider.prices)) {
+    if (!PRICE_KEY.test(country)) {
+      problems.push({ path: `/prices/${country}`, message: 'must be keyed by an ISO 3166-1 alpha-2 country code, e.g. "DE", or "*"' });
+    } else if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) {
+      problems.push({ path: `/prices/${country}`, message: 'must be a number of at least 0' });
     }
   }
   if (problems.length > 0) throw new ValidationError(problems);
