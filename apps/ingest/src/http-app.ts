@@ -30,6 +30,7 @@ import {
 } from '@commstrat/observability';
 import type { Intake } from './intake.ts';
 import { openApiRouter } from './openapi.ts';
+import { adminRoutes, type AdminDeps } from './admin-routes.ts';
 import { state, v1Routes } from './v1-routes.ts';
 
 export interface IngestAppDeps {
@@ -43,6 +44,8 @@ export interface IngestAppDeps {
   readonly maxBodyBytes: number;
   readonly maxBatchMessages: number;
   /** Per-tenant request rate, shared by all replicas through Redis. */
+  /** The /v1/admin routes; absent: not served. */
+  readonly admin?: AdminDeps;
   readonly tenantRateLimit: {
     readonly limiter: Pick<ProviderRateLimiter, 'take'>;
     readonly ratePerSecond: number;
@@ -62,6 +65,8 @@ export function createIngestApp(deps: IngestAppDeps): Express {
 
   const v1 = express.Router();
   v1.use(authenticate(deps));
+  // Before the message routes, so /v1/admin/* never falls through to them.
+  if (deps.admin !== undefined) v1.use('/admin', adminRoutes(deps.admin, [requireJson, parseJson(deps.maxBodyBytes)]));
   v1.use(v1Routes(deps, [requireJson, parseJson(deps.maxBodyBytes)]));
   app.use('/v1', v1);
 

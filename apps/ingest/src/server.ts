@@ -85,6 +85,7 @@ export async function startIngest(
     intake,
     journal,
     tenants,
+    admin: { sql },
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
       ratePerSecond: config.tenantRatePerSecond,

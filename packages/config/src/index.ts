@@ -4,14 +4,18 @@ export {
   findTenantByApiKey,
   generateApiKey,
   hashApiKey,
+  API_KEY_SCOPES,
+  type ApiKeyScope,
   type Tenant,
 } from './tenants.ts';
 export { TenantCache, type TenantCacheOptions } from './tenant-cache.ts';
 export {
+  checkStrategy,
   ensureStrategy,
   findDefaultStrategy,
   findStrategy,
   listProviders,
+  listStrategies,
   saveStrategy,
   upsertProvider,
   type Provider,

@@ -187,6 +187,28 @@ export async function ensureStrategy(
   return save(sql, tenantId, validateStrategy(input), options, true);
 }
 
+/**
+ * Checks a strategy as saveStrategy would (schema, rules, providers of the tenant) and
+ * writes nothing: the admin API's validate. Returns it with defaults filled in.
+ */
+export async function checkStrategy(sql: Sql, tenantId: string, input: unknown): Promise<Strategy> {
+  const strategy = validateStrategy(input);
+  await sql.begin(async (tx) => {
+    const tenant = await tx`SELECT id FROM tenants WHERE id = ${tenantId}`;
+    if (tenant.length === 0) throw new NotFoundError(`tenant ${tenantId}`);
+    await checkProvidersExist(tx, tenantId, strategy);
+  });
+  return strategy;
+}
+
+/** The newest version of each of the tenant's strategies, by name. */
+export async function listStrategies(sql: Sql, tenantId: string): Promise<StoredStrategy[]> {
+  const rows = await sql<StrategyRow[]>`
+    SELECT DISTINCT ON (name) tenant_id, version, definition, is_default_for_channel, created_at
+    FROM strategies WHERE tenant_id = ${tenantId} ORDER BY name, version DESC`;
+  return rows.map(toStored);
+}
+
 /** The newest version of a strategy, or the given version; null when there is none. */
 export async function findStrategy(
   sql: Sql,
@@ -255,7 +277,14 @@ async function save(
       RETURNING tenant_id, version, definition, is_default_for_channel, created_at`;
     await tx`INSERT INTO audit (tenant_id, actor, action, details)
              VALUES (${tenantId}, ${options.actor ?? 'system'}, 'strategy.save',
-                     ${tx.json({ name: strategy.name, version, default_for_channel: isDefault })})`;
+                     ${tx.json({
+                       name: strategy.name,
+                       version,
+                       default_for_channel: isDefault,
+                       // Before and after, so the audit log alone says what changed.
+                       before: (previous?.definition ?? null) as unknown as JSONValue,
+                       after: strategy as unknown as JSONValue,
+                     })})`;
     if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
     return toStored(row);
   });

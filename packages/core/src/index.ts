@@ -10,6 +10,7 @@ export {
   RateLimitedError,
   DependencyUnavailableError,
   MalformedJsonError,
+  ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
   ProviderRejectedError,
