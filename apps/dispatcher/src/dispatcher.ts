@@ -6,11 +6,14 @@ import {
   chooseProvider,
   isInsideWindow,
   nextWindowOpening,
+  phoneCountry,
   routeProviders,
   selectLanes,
   type LaneSelectionState,
   type LaneWeights,
+  type PriceTable,
   type QueuedMessage,
+  type StrategyStep,
 } from '@commstrat/core';
 import type { RoutingCache } from '@commstrat/config';
 import type { Journal } from '@commstrat/journal';
@@ -259,25 +262,40 @@ export class Dispatcher {
     await this.finish(settled);
   }
 
-  /** The strategy's verdict for one message, or a Work item bound for a provider. */
+  /**
+   * The strategy's verdict for one message, or a Work item bound for a provider. Every
+   * reason recorded here is written by us: error text of a library or a server goes to
+   * the log only, never into a tenant's timeline.
+   */
   private async route(entry: LaneEntry, now: number, settled: SettledSet): Promise<Work | undefined> {
     const { message } = entry;
     const { metrics } = this.deps;
+    let step = FALLBACK_STEP;
     try {
-      const routing = await this.deps.routing.resolve(message.tenant_id, message, now);
-      const step = routing.strategy.steps[0];
-      if (step === undefined) throw new Error(`strategy ${routing.strategy.name} has no step`);
+      const routing = await this.deps.routing.resolve(message.tenant_id, message);
+      step = routing.strategy.steps[0] ?? FALLBACK_STEP;
       const expiresAt = expiryOf(message, step.ttl_seconds);
       if (!this.onTime({ entry, routing, step, expiresAt }, now, settled, false)) return undefined;
       const unavailable = new Set<string>();
+      const health = new Map<string, number>();
+      const prices = new Map<string, PriceTable>();
       for (const id of routeProviders(step.route)) {
         const config = routing.providers.get(id);
-        if (config === undefined || !this.deps.providers.available(this.deps.providers.handle(message.tenant_id, config), now)) {
+        const handle = config === undefined ? undefined : this.deps.providers.handle(message.tenant_id, config);
+        if (config === undefined || handle === undefined || !this.deps.providers.available(handle, now)) {
           unavailable.add(id);
+          continue;
         }
+        health.set(id, this.deps.providers.health(handle, now));
+        prices.set(id, config.prices);
       }
-      const key = message.recipient.phone ?? message.id;
-      const chosen = chooseProvider(step.route, { unavailable, random: this.random, key });
+      const phone = message.recipient.phone;
+      // The country costs a libphonenumber parse: only for the routes that look at it.
+      const needsCountry = step.route.mode === 'rules' || step.route.mode === 'least_cost';
+      const recipient = { phone, country: needsCountry && phone !== undefined ? phoneCountry(phone) : undefined };
+      const key = phone ?? message.id;
+      const context = { unavailable, random: this.random, key, recipient, prices, health };
+      const chosen = chooseProvider(step.route, context);
       const config = chosen === undefined ? undefined : routing.providers.get(chosen);
       if (config === undefined) {
         this.recorder.retryOrGiveUp(settled, entry, step, now, 'no provider of the route is available', 'none', 0, 'no_provider');
@@ -285,13 +303,31 @@ export class Dispatcher {
       }
       const provider = this.deps.providers.handle(message.tenant_id, config);
       // A failover: the provider the same choice makes with every provider up is down.
-      if (unavailable.size > 0 && chosen !== chooseProvider(step.route, { unavailable: new Set(), random: this.random, key })) {
+      if (unavailable.size > 0 && chosen !== chooseProvider(step.route, { ...context, unavailable: new Set(), health: undefined })) {
         metrics.failovers.inc({ provider: provider.key });
       }
       return { entry, routing, step, expiresAt, provider };
     } catch (error) {
-      const reason = error instanceof CommstratError ? error.message : `cannot route: ${String(error)}`;
-      settled.finish(entry, change(message.id, 'failed', now, reason));
+      if (error instanceof CommstratError && error.retryable) {
+        // The configuration store is down and no snapshot of this tenant is held (or it
+        // is too old): wait, without spending an attempt, and try again.
+        metrics.deferred.inc({ reason: 'config_unavailable' });
+        const dueAt = now + CONFIG_RETRY_MS + Math.floor(this.random() * CONFIG_RETRY_MS);
+        settled.defer(entry, dueAt, change(message.id, 'scheduled', now, 'waiting for the configuration store; will retry'));
+      } else if (error instanceof CommstratError) {
+        // No such strategy, or not on this channel: the same lookup again cannot help.
+        settled.finish(entry, change(message.id, 'failed', now, `cannot route: ${error.message}`));
+      } else {
+        // Nobody raised it on purpose (a bug, a provider of an unknown kind), so whether a
+        // retry helps is unknown: logged in full, retried under the step's policy, and
+        // the tenant told only that it was ours.
+        this.deps.logger.error('routing failed unexpectedly', {
+          message_id: message.id,
+          tenant: message.tenant_id,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        });
+        this.recorder.retryOrGiveUp(settled, entry, step, now, 'internal error while routing', 'none', 0, 'retry');
+      }
       return undefined;
     }
   }
@@ -446,6 +482,16 @@ const TRIM_INTERVAL_MS = 1000;
 
 /** Entries planned between two turns of the event loop. */
 const PLAN_SLICE = 100;
+
+/**
+ * How long a message waits for the configuration store before it is routed again, ms:
+ * this plus up to as much again of jitter, so messages due together do not all come
+ * back in the same instant.
+ */
+const CONFIG_RETRY_MS = 2000;
+
+/** The step a message is retried under when its strategy could not be read: default retry policy. */
+const FALLBACK_STEP: StrategyStep = { route: { mode: 'failover', providers: [] } };
 
 function expiryOf(message: QueuedMessage, ttlSeconds: number | undefined): number | undefined {
   if (message.expires_at !== undefined) return Date.parse(message.expires_at);

@@ -15,6 +15,7 @@ const row = (changes: Partial<Provider> = {}): Provider => ({
   lingerMs: 5,
   timeoutMs: 1000,
   enabled: true,
+  prices: {},
   ...changes,
 });
 
@@ -33,4 +34,23 @@ test('a reloaded row keeps its handle, and failures survive reloads and changes 
   registry.afterSend(changed, 3, true);
   assert.equal(registry.available(changed, 4), false, 'two failures in a row open the circuit');
   assert.equal(registry.available(registry.handle('t2', row()), 4), true, 'other tenants are not affected');
+});
+
+test('health: errors weigh a provider down, an open circuit is 0, and a provider back from open ramps up', () => {
+  const registry = new ProviderRegistry(dispatcherMetrics(createRegistry('test')), { failureThreshold: 3, openMs: 1000 });
+  const handle = registry.handle('t1', row());
+  assert.equal(registry.health(handle, 0), 1);
+  // 12 requests, 3 failed (not in a row): a quarter fail, the circuit stays closed.
+  for (let i = 0; i < 12; i++) {
+    registry.beforeSend(handle, 0);
+    registry.afterSend(handle, 0, i % 4 === 0);
+  }
+  assert.equal(registry.health(handle, 0), 0.5);
+  for (let i = 0; i < 3; i++) registry.afterSend(handle, 0, true);
+  assert.equal(registry.health(handle, 0), 0, 'three in a row opened the circuit');
+  registry.beforeSend(handle, 1000); // the probe
+  registry.afterSend(handle, 1000, false);
+  const justBack = registry.health(handle, 1000);
+  assert.ok(justBack > 0 && justBack <= 0.1, `a provider just back gets a small share (${justBack})`);
+  assert.ok(registry.health(handle, 31_000) > justBack, 'and more as time passes');
 });

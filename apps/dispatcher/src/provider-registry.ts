@@ -1,12 +1,17 @@
 import {
   CLOSED_CIRCUIT,
+  NO_ERROR_STATS,
   canSend,
+  errorRatio,
+  providerHealthWeight,
+  recordRequest,
   circuitStatus,
   recordFailure,
   recordSend,
   recordSuccess,
   type CircuitBreakerOptions,
   type CircuitState,
+  type ErrorStats,
 } from '@commstrat/core';
 import { isDeepStrictEqual } from 'node:util';
 import type { Provider } from '@commstrat/config';
@@ -46,6 +51,10 @@ const CIRCUIT_GAUGE = { closed: 0, 'half-open': 1, open: 2 } as const;
 export class ProviderRegistry {
   private readonly handles = new Map<string, ProviderHandle>();
   private readonly circuits = new Map<string, CircuitState>();
+  /** Recent requests and failures per provider key, for health-aware routing. */
+  private readonly errors = new Map<string, ErrorStats>();
+  /** When a provider's circuit last closed after being open: its share ramps up from then. */
+  private readonly recoveredAt = new Map<string, number>();
   private readonly options: CircuitBreakerOptions;
   private readonly metrics: DispatcherMetrics;
 
@@ -98,8 +107,24 @@ export class ProviderRegistry {
   /** Only failures of the provider itself (timeouts, 5xx, 429) count against its circuit. */
   afterSend(handle: ProviderHandle, now: number, providerFailed: boolean): void {
     const circuit = this.circuit(handle);
-    this.circuits.set(handle.key, providerFailed ? recordFailure(circuit, now, this.options) : recordSuccess(circuit, now));
+    const next = providerFailed ? recordFailure(circuit, now, this.options) : recordSuccess(circuit, now);
+    if (circuit.status !== 'closed' && next.status === 'closed') this.recoveredAt.set(handle.key, now);
+    this.circuits.set(handle.key, next);
+    this.errors.set(handle.key, recordRequest(this.errors.get(handle.key) ?? NO_ERROR_STATS, now, providerFailed));
     this.publish(handle, now);
+  }
+
+  /**
+   * The provider's health weight in [0, 1] for routing (providerHealthWeight): from its
+   * circuit, its recent error ratio on this replica, and how long since it came back.
+   */
+  health(handle: ProviderHandle, now: number): number {
+    const recovered = this.recoveredAt.get(handle.key);
+    return providerHealthWeight({
+      circuit: circuitStatus(this.circuit(handle), now),
+      errorRatio: errorRatio(this.errors.get(handle.key) ?? NO_ERROR_STATS, now),
+      closedForMs: recovered === undefined ? undefined : now - recovered,
+    });
   }
 
   private circuit(handle: ProviderHandle): CircuitState {

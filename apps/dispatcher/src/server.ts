@@ -4,6 +4,7 @@ import { Journal } from '@commstrat/journal';
 import {
   closeLogger,
   tierLogger,
+  configCacheMetrics,
   createRegistry,
   dispatcherMetrics,
   laneDepthGauge,
@@ -69,6 +70,19 @@ export async function startDispatcher(
   const depths = new SampledDepths(() => lanes.depths());
   laneDepthGauge(registry, () => depths.get());
   laneLagGauges(registry, () => lanes.laneLag());
+  // The last known configuration keeps serving while PostgreSQL cannot be read; its age
+  // is the commstrat_config_age_seconds gauge (alert CommstratConfigStale).
+  const configMetrics = configCacheMetrics(registry, () => routing.oldestAgeMs() / 1000);
+  const routing = new RoutingCache(sql, {
+    refreshMs: config.configRefreshMs,
+    maxStaleMs: config.configMaxStaleMs,
+    onRefreshError: (error) => {
+      configMetrics.refreshFailures.inc();
+      logger.warn('could not read the routing configuration; serving the last known', { error: String(error) });
+    },
+  });
+  // Not awaited: a replica starts while PostgreSQL is down, and listens once it is back.
+  void routing.listen();
   const providers = new ProviderRegistry(metrics, {
     failureThreshold: config.circuitFailureThreshold,
     openMs: config.circuitOpenMs,
@@ -85,7 +99,7 @@ export async function startDispatcher(
       rateLimiter: new ProviderRateLimiter(urgentRedis, { prefix: config.redisPrefix }),
     },
     journal,
-    routing: new RoutingCache(sql),
+    routing,
     providers,
     rateLimiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
     metrics,
@@ -131,6 +145,7 @@ export async function startDispatcher(
     async close() {
       await dispatcher.stop();
       providers.close();
+      await routing.close();
       await http.close();
       await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), urgentRedis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);

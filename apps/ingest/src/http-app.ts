@@ -38,6 +38,7 @@ import {
 import type { Intake } from './intake.ts';
 import { openApiDocument, openApiRouter } from './openapi.ts';
 import { receiptRoutes, type ReceiptDeps } from './receipt-routes.ts';
+import { adminRoutes, type AdminDeps } from './admin-routes.ts';
 import { state, v1Routes } from './v1-routes.ts';
 
 export interface IngestAppDeps {
@@ -55,6 +56,8 @@ export interface IngestAppDeps {
   /** What `/info` answers. */
   readonly info: ProcessInfo;
   /** Per-tenant request rate, shared by all replicas through Redis. */
+  /** The /v1/admin routes; absent: not served. */
+  readonly admin?: AdminDeps;
   readonly tenantRateLimit: {
     readonly limiter: Pick<ProviderRateLimiter, 'take'>;
     readonly ratePerSecond: number;
@@ -78,7 +81,10 @@ export function createIngestApp(deps: IngestAppDeps): Express {
   app.use('/v1', receiptRoutes({ ...deps.receipts, journal: deps.journal, metrics: deps.metrics, maxBodyBytes: deps.maxBodyBytes }));
   const v1 = express.Router();
   v1.use(authenticate(deps));
-  v1.use(v1Routes(deps, [requireJson, parseJson({ maxBytes: deps.maxBodyBytes, maxDepth: deps.maxJsonDepth })]));
+  // Before the message routes, so /v1/admin/* never falls through to them.
+  const jsonBody = [requireJson, parseJson({ maxBytes: deps.maxBodyBytes, maxDepth: deps.maxJsonDepth })];
+  if (deps.admin !== undefined) v1.use('/admin', adminRoutes(deps.admin, jsonBody));
+  v1.use(v1Routes(deps, jsonBody));
   app.use('/v1', v1);
 
   app.use((_req, _res, next) => next(new NotFoundError('route')));

@@ -3,6 +3,7 @@ import { Journal } from '@commstrat/journal';
 import {
   closeLogger,
   tierLogger,
+  configCacheMetrics,
   createRegistry,
   ingestMetrics,
   laneDepthGauge,
@@ -52,12 +53,25 @@ export async function startIngest(
   // One sample of the lane depths for admission, Kafka backpressure and the gauge.
   const depths = new SampledDepths(() => lanes.depths());
   laneDepthGauge(registry, () => depths.get());
+  // The last known configuration keeps serving while PostgreSQL cannot be read; its age
+  // is the commstrat_config_age_seconds gauge (alert CommstratConfigStale).
+  const configMetrics = configCacheMetrics(registry, () => routing.oldestAgeMs() / 1000);
+  const routing = new RoutingCache(sql, {
+    refreshMs: config.configRefreshMs,
+    maxStaleMs: config.configMaxStaleMs,
+    onRefreshError: (error) => {
+      configMetrics.refreshFailures.inc();
+      logger.warn('could not read the routing configuration; serving the last known', { error: String(error) });
+    },
+  });
+  // Not awaited: a replica starts while PostgreSQL is down, and listens once it is back.
+  void routing.listen();
   const intake = new Intake({
     journal,
     lanes,
     depths,
     idempotency: new IdempotencyStore(redis, { prefix: config.redisPrefix }),
-    routing: new RoutingCache(sql),
+    routing,
     metrics,
     logger,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
@@ -75,6 +89,7 @@ export async function startIngest(
     intake,
     journal,
     tenants,
+    admin: { sql },
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
       ratePerSecond: config.tenantRatePerSecond,
@@ -103,6 +118,7 @@ export async function startIngest(
     await kafka?.start();
   } catch (error) {
     await recovery.stop();
+    await routing.close();
     await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
     throw error;
   }
@@ -121,6 +137,7 @@ export async function startIngest(
       await http.close();
       await kafka?.stop();
       await recovery.stop();
+      await routing.close();
       await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },

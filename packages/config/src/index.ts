@@ -4,14 +4,18 @@ export {
   findTenantByApiKey,
   generateApiKey,
   hashApiKey,
+  API_KEY_SCOPES,
+  type ApiKeyScope,
   type Tenant,
 } from './tenants.ts';
 export { TenantCache, type TenantCacheOptions } from './tenant-cache.ts';
 export {
+  checkStrategy,
   ensureStrategy,
   findDefaultStrategy,
   findStrategy,
   listProviders,
+  listStrategies,
   saveStrategy,
   upsertProvider,
   type Provider,
@@ -20,5 +24,6 @@ export {
   type StoredStrategy,
 } from './strategies.ts';
 export { RoutingCache, type Routing, type RoutingCacheOptions } from './routing-cache.ts';
+export { CONFIG_CHANNEL } from './config-snapshot.ts';
 export { ensureSandboxRouting, type SandboxRoutingOptions } from './sandbox-routing.ts';
 export { ReceiptSecrets, type ReceiptSecretsOptions } from './receipt-secrets.ts';

@@ -1,120 +1,234 @@
-import {
-  ValidationError,
-  type Channel,
-  type Strategy,
-} from '@commstrat/core';
+import { DependencyUnavailableError, ValidationError, type Channel } from '@commstrat/core';
 import type { Sql } from 'postgres';
-import { findDefaultStrategy, findStrategy, listProviders, type Provider } from './strategies.ts';
+import { CONFIG_CHANNEL, loadSnapshots, type Routing, type TenantSnapshot } from './config-snapshot.ts';
+
+export type { Routing } from './config-snapshot.ts';
 
 export interface RoutingCacheOptions {
-  /** How long a tenant's strategies and providers are trusted before re-reading, ms. Default 10 000. */
-  readonly ttlMs?: number;
+  /**
+   * How often every tenant held is read again, ms. With LISTEN/NOTIFY a change arrives
+   * at once; this bounds how long a missed notification can leave a replica behind.
+   * Default 10 000.
+   */
+  readonly refreshMs?: number;
+  /**
+   * How long a tenant's last known configuration keeps being served while PostgreSQL
+   * cannot be read, ms. Past it resolve throws DependencyUnavailableError, so messages
+   * wait in the delayed set instead of going out by a configuration that old.
+   * Default 86 400 000 (24 h).
+   */
+  readonly maxStaleMs?: number;
+  /**
+   * How long a read may take before it counts as failed, ms (it may still land later):
+   * a server that stopped answering holds a query for ever otherwise. Default 3 000.
+   */
+  readonly readTimeoutMs?: number;
+  /**
+   * After a failed first read of a tenant, how long its lookups fail at once instead of
+   * each waiting for PostgreSQL again, ms. Default 1 000.
+   */
+  readonly failedLoadBackoffMs?: number;
+  /** A tenant not asked for in this long is dropped from the cache, ms. Default 600 000. */
+  readonly idleMs?: number;
+  /** Told of each failed read (for logs and a counter); the cache goes on serving what it has. */
+  readonly onRefreshError?: (error: unknown, tenantIds: readonly string[]) => void;
+  /** The time; injectable for tests. Default Date.now. */
+  readonly clock?: () => number;
 }
 
-/** What a message is sent by: its strategy (newest version), the tenant's providers and zone. */
-export interface Routing {
-  readonly strategy: Strategy;
-  readonly version: number;
-  readonly providers: ReadonlyMap<string, Provider>;
-  readonly tenantTimeZone: string;
+interface Held {
+  snapshot: TenantSnapshot | undefined;
+  /** The read sequence number the snapshot came from: a slower, older read never overwrites a newer one. */
+  appliedSeq: number;
+  /** A first read in flight, which lookups of a tenant not yet held wait for. */
+  firstLoad: Promise<void> | undefined;
+  /** Until when lookups of a tenant whose first read failed fail at once. */
+  failedUntil: number;
+  lastUsed: number;
 }
 
-interface TenantEntry {
-  readonly until: number;
-  readonly providers: ReadonlyMap<string, Provider>;
-  readonly timeZone: string;
-  /** The routing per strategy name or channel default, built once per load; null: none. */
-  readonly strategies: Map<string, Promise<Routing | null>>;
-}
+const STORE = 'configuration store (PostgreSQL)';
 
 /**
- * Strategies and providers of each tenant, read from PostgreSQL and cached for `ttlMs`,
- * so neither ingest (which checks that a strategy exists) nor the dispatcher (which
- * routes by it) queries PostgreSQL per message. A changed strategy takes effect within
- * `ttlMs`; reload on NOTIFY comes with the admin API.
+ * Strategies and providers of each tenant, read from PostgreSQL as one snapshot per
+ * tenant, so neither ingest (which checks that a strategy exists) nor the dispatcher
+ * (which routes by it) queries PostgreSQL per message. Lookups never wait for
+ * PostgreSQL once a tenant is held: snapshots are replaced in the background, on every
+ * NOTIFY of a change (listen), on every (re)connect of the listener, and every
+ * `refreshMs`. When a read fails the last snapshot keeps serving, for up to
+ * `maxStaleMs`; `oldestAgeMs` says how old the oldest one served is.
  */
 export class RoutingCache {
   private readonly sql: Sql;
-  private readonly ttlMs: number;
-  private readonly tenants = new Map<string, Promise<TenantEntry>>();
+  private readonly refreshMs: number;
+  private readonly maxStaleMs: number;
+  private readonly readTimeoutMs: number;
+  private readonly failedLoadBackoffMs: number;
+  private readonly idleMs: number;
+  private readonly onRefreshError: (error: unknown, tenantIds: readonly string[]) => void;
+  private readonly clock: () => number;
+  private readonly held = new Map<string, Held>();
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private closed = false;
 
   constructor(sql: Sql, options: RoutingCacheOptions = {}) {
     this.sql = sql;
-    this.ttlMs = options.ttlMs ?? 10_000;
+    this.refreshMs = options.refreshMs ?? 10_000;
+    this.maxStaleMs = options.maxStaleMs ?? 86_400_000;
+    this.readTimeoutMs = options.readTimeoutMs ?? 3_000;
+    this.failedLoadBackoffMs = options.failedLoadBackoffMs ?? 1_000;
+    this.idleMs = options.idleMs ?? 600_000;
+    this.onRefreshError = options.onRefreshError ?? (() => {});
+    this.clock = options.clock ?? Date.now;
   }
 
   /**
    * The routing of a message that names `strategy`, or else only `channel` (then the
    * tenant's default strategy for it). Throws ValidationError naming `/strategy` or
-   * `/channel` when there is none.
+   * `/channel` when there is none, DependencyUnavailableError (retryable) when the
+   * tenant's configuration cannot be read and no snapshot young enough is held.
    */
   async resolve(
     tenantId: string,
     message: { readonly strategy?: string | undefined; readonly channel?: Channel | undefined },
-    now: number = Date.now(),
   ): Promise<Routing> {
-    const tenant = await this.tenant(tenantId, now);
-    const key = message.strategy !== undefined ? `name:${message.strategy}` : `default:${message.channel ?? ''}`;
-    let found = tenant.strategies.get(key);
+    const snapshot = await this.snapshot(tenantId);
+    const found =
+      message.strategy !== undefined
+        ? snapshot.byName.get(message.strategy)
+        : message.channel !== undefined
+          ? snapshot.byChannel.get(message.channel)
+          : undefined;
     if (found === undefined) {
-      found = this.loadStrategy(tenant, tenantId, message);
-      tenant.strategies.set(key, found);
-    }
-    const stored = await found;
-    if (stored === null) {
-      // Cached like a hit, for the tenant entry's lifetime: a strategy created now is
-      // seen within the TTL, as an edited one is, and a batch of 10 000 messages naming
-      // a missing strategy costs one query, not 10 000.
       throw message.strategy !== undefined
         ? new ValidationError([{ path: '/strategy', message: `no strategy named "${message.strategy}"` }])
         : new ValidationError([{ path: '/channel', message: `no default strategy for channel "${String(message.channel)}"` }]);
     }
-    if (message.channel !== undefined && stored.strategy.channel !== message.channel) {
+    if (message.channel !== undefined && found.strategy.channel !== message.channel) {
       throw new ValidationError([
-        { path: '/channel', message: `strategy "${stored.strategy.name}" sends on ${stored.strategy.channel}` },
+        { path: '/channel', message: `strategy "${found.strategy.name}" sends on ${found.strategy.channel}` },
       ]);
     }
-    return stored;
+    return found;
   }
 
-  private async loadStrategy(
-    tenant: TenantEntry,
-    tenantId: string,
-    message: { readonly strategy?: string | undefined; readonly channel?: Channel | undefined },
-  ): Promise<Routing | null> {
-    const stored =
-      message.strategy !== undefined
-        ? await findStrategy(this.sql, tenantId, message.strategy)
-        : message.channel !== undefined
-          ? await findDefaultStrategy(this.sql, tenantId, message.channel)
-          : null;
-    return stored === null
-      ? null
-      : { strategy: stored.strategy, version: stored.version, providers: tenant.providers, tenantTimeZone: tenant.timeZone };
-  }
-
-  private async tenant(tenantId: string, now: number): Promise<TenantEntry> {
-    const cached = this.tenants.get(tenantId);
-    if (cached !== undefined) {
-      const entry = await cached.catch(() => undefined);
-      if (entry !== undefined && entry.until > now) return entry;
+  /** Age of the oldest snapshot held, ms (0 with none): what the config-age metric reports. */
+  oldestAgeMs(): number {
+    const now = this.clock();
+    let oldest = 0;
+    for (const held of this.held.values()) {
+      if (held.snapshot !== undefined) oldest = Math.max(oldest, now - held.snapshot.loadedAt);
     }
-    const loading = this.loadTenant(tenantId, now);
-    this.tenants.set(tenantId, loading);
-    loading.catch(() => this.tenants.delete(tenantId));
-    return loading;
+    return oldest;
   }
 
-  private async loadTenant(tenantId: string, now: number): Promise<TenantEntry> {
-    const [providers, zone] = await Promise.all([
-      listProviders(this.sql, tenantId),
-      this.sql<{ time_zone: string }[]>`SELECT time_zone FROM tenants WHERE id = ${tenantId}`,
-    ]);
-    return {
-      until: now + this.ttlMs,
-      providers: new Map(providers.map((provider) => [provider.id, provider])),
-      timeZone: zone[0]?.time_zone ?? 'UTC',
-      strategies: new Map(),
-    };
+  /**
+   * Reloads a tenant on every NOTIFY of a change to it, and every tenant held whenever
+   * the listener (re)connects, since a notification sent while it was away is lost.
+   * Resolves once listening; postgres.js reconnects the listener by itself after that.
+   * A first attempt that fails is retried every `refreshMs` until close.
+   */
+  async listen(): Promise<void> {
+    while (!this.closed) {
+      try {
+        const listener = await this.sql.listen(
+          CONFIG_CHANNEL,
+          (tenantId) => void this.refresh([tenantId]),
+          () => void this.refresh([...this.held.keys()]),
+        );
+        this.unlisten = () => listener.unlisten();
+        return;
+      } catch (error) {
+        this.onRefreshError(error, []);
+        await new Promise((resolve) => setTimeout(resolve, this.refreshMs).unref());
+      }
+    }
+  }
+
+  /** Stops the periodic refresh and the listener. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.unlisten?.().catch(() => {});
+  }
+
+  private async snapshot(tenantId: string): Promise<TenantSnapshot> {
+    const now = this.clock();
+    let held = this.held.get(tenantId);
+    if (held === undefined) {
+      held = { snapshot: undefined, appliedSeq: 0, firstLoad: undefined, failedUntil: 0, lastUsed: now };
+      this.held.set(tenantId, held);
+      this.startTimer();
+    }
+    held.lastUsed = now;
+    if (held.snapshot === undefined) {
+      if (held.failedUntil > now) throw new DependencyUnavailableError(STORE);
+      held.firstLoad ??= this.firstLoad(tenantId, held);
+      await held.firstLoad;
+    } else if (now - held.snapshot.loadedAt > this.maxStaleMs) {
+      // Too old to trust: one read in the caller's time, then refuse.
+      await this.refresh([tenantId]);
+      if (now - held.snapshot.loadedAt > this.maxStaleMs) throw new DependencyUnavailableError(STORE);
+    }
+    if (held.snapshot === undefined) throw new DependencyUnavailableError(STORE);
+    return held.snapshot;
+  }
+
+  private async firstLoad(tenantId: string, held: Held): Promise<void> {
+    try {
+      await this.refresh([tenantId]);
+    } finally {
+      held.firstLoad = undefined;
+      if (held.snapshot === undefined) held.failedUntil = this.clock() + this.failedLoadBackoffMs;
+    }
+  }
+
+  /**
+   * Reads the tenants again; a failure is reported and leaves their snapshots as they
+   * were. A read that times out and lands later is dropped: a newer one follows soon.
+   */
+  private async refresh(tenantIds: readonly string[]): Promise<void> {
+    const wanted = tenantIds.filter((id) => this.held.has(id));
+    if (wanted.length === 0 || this.closed) return;
+    const seq = ++this.seq;
+    try {
+      const snapshots = await this.withTimeout(loadSnapshots(this.sql, wanted, this.clock()));
+      for (const [id, snapshot] of snapshots) {
+        const held = this.held.get(id);
+        // A read started after this one may have landed first: it saw newer rows.
+        if (held === undefined || held.appliedSeq > seq) continue;
+        held.snapshot = snapshot;
+        held.appliedSeq = seq;
+      }
+    } catch (error) {
+      this.onRefreshError(error, wanted);
+    }
+  }
+
+  private async withTimeout<T>(read: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DependencyUnavailableError(`${STORE}: no answer in ${this.readTimeoutMs} ms`)), this.readTimeoutMs);
+    });
+    try {
+      return await Promise.race([read, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private startTimer(): void {
+    if (this.timer !== undefined || this.closed) return;
+    this.timer = setInterval(() => {
+      const now = this.clock();
+      for (const [id, held] of this.held) {
+        if (now - held.lastUsed > this.idleMs) this.held.delete(id);
+      }
+      void this.refresh([...this.held.keys()]);
+    }, this.refreshMs);
+    // The cache never keeps a process alive on its own.
+    this.timer.unref();
   }
 }

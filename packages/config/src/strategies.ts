@@ -2,10 +2,11 @@ import { isDeepStrictEqual } from 'node:util';
 import {
   NotFoundError,
   ValidationError,
-  routeProviders,
+  routeProviderRefs,
   validateStrategy,
   type Channel,
   type FieldProblem,
+  type PriceTable,
   type Strategy,
 } from '@commstrat/core';
 import type { JSONValue, Sql, TransactionSql } from 'postgres';
@@ -32,10 +33,15 @@ export interface Provider {
   readonly timeoutMs: number;
   /** A disabled provider is never chosen; its strategies fail over past it. */
   readonly enabled: boolean;
+  /** Price per message by recipient country, `*` for any other, for least_cost routes. */
+  readonly prices: PriceTable;
 }
 
-/** What upsertProvider takes: a Provider; `enabled` defaults to true. */
-export type ProviderInput = Omit<Provider, 'enabled'> & { readonly enabled?: boolean };
+/** What upsertProvider takes: a Provider; `enabled` defaults to true, `prices` to none. */
+export type ProviderInput = Omit<Provider, 'enabled' | 'prices'> & {
+  readonly enabled?: boolean;
+  readonly prices?: PriceTable;
+};
 
 /** One saved version of a strategy. */
 export interface StoredStrategy {
@@ -59,9 +65,11 @@ export interface SaveStrategyOptions {
 }
 
 const MAX_INT = 2_147_483_647; // PostgreSQL integer
+const PRICE_KEY = /^([A-Z]{2}|\*)$/;
 const PROVIDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
-interface ProviderRow {
+/** The columns of a providers row that make a Provider. */
+export interface ProviderRow {
   id: string;
   kind: string;
   endpoint: string;
@@ -72,9 +80,10 @@ interface ProviderRow {
   linger_ms: number;
   timeout_ms: number;
   enabled: boolean;
+  prices: PriceTable;
 }
 
-interface StrategyRow {
+export interface StrategyRow {
   tenant_id: string;
   version: number;
   definition: Strategy;
@@ -92,26 +101,28 @@ export async function upsertProvider(
   input: ProviderInput,
   actor = 'system',
 ): Promise<Provider> {
-  const provider: Provider = { ...input, enabled: input.enabled ?? true };
+  const provider: Provider = { ...input, enabled: input.enabled ?? true, prices: input.prices ?? {} };
   checkProvider(provider);
   await sql.begin(async (tx) => {
     const changed = await tx`
       INSERT INTO providers (tenant_id, id, kind, endpoint, credentials, rate_per_second, concurrency,
-                             max_batch_size, linger_ms, timeout_ms, enabled)
+                             max_batch_size, linger_ms, timeout_ms, enabled, prices)
       VALUES (${tenantId}, ${provider.id}, ${provider.kind}, ${provider.endpoint},
               ${tx.json(provider.credentials as JSONValue)}, ${provider.ratePerSecond}, ${provider.concurrency},
-              ${provider.maxBatchSize}, ${provider.lingerMs}, ${provider.timeoutMs}, ${provider.enabled})
+              ${provider.maxBatchSize}, ${provider.lingerMs}, ${provider.timeoutMs}, ${provider.enabled},
+              ${tx.json(provider.prices)})
       ON CONFLICT (tenant_id, id) DO UPDATE SET
         kind = EXCLUDED.kind, endpoint = EXCLUDED.endpoint, credentials = EXCLUDED.credentials,
         rate_per_second = EXCLUDED.rate_per_second, concurrency = EXCLUDED.concurrency,
         max_batch_size = EXCLUDED.max_batch_size, linger_ms = EXCLUDED.linger_ms,
-        timeout_ms = EXCLUDED.timeout_ms, enabled = EXCLUDED.enabled, updated_at = now()
+        timeout_ms = EXCLUDED.timeout_ms, enabled = EXCLUDED.enabled, prices = EXCLUDED.prices,
+        updated_at = now()
       WHERE (providers.kind, providers.endpoint, providers.credentials, providers.rate_per_second,
              providers.concurrency, providers.max_batch_size, providers.linger_ms, providers.timeout_ms,
-             providers.enabled)
+             providers.enabled, providers.prices)
         IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.endpoint, EXCLUDED.credentials, EXCLUDED.rate_per_second,
              EXCLUDED.concurrency, EXCLUDED.max_batch_size, EXCLUDED.linger_ms, EXCLUDED.timeout_ms,
-             EXCLUDED.enabled)
+             EXCLUDED.enabled, EXCLUDED.prices)
       RETURNING id`;
     if (changed.length > 0) {
       // Credentials stay out of the audit log.
@@ -126,9 +137,14 @@ export async function upsertProvider(
 export async function listProviders(sql: Sql, tenantId: string): Promise<Provider[]> {
   const rows = await sql<ProviderRow[]>`
     SELECT id, kind, endpoint, credentials, rate_per_second, concurrency, max_batch_size,
-           linger_ms, timeout_ms, enabled
+           linger_ms, timeout_ms, enabled, prices
     FROM providers WHERE tenant_id = ${tenantId} ORDER BY id`;
-  return rows.map((row) => ({
+  return rows.map(toProvider);
+}
+
+/** A providers row as the Provider it describes. */
+export function toProvider(row: ProviderRow): Provider {
+  return {
     id: row.id,
     kind: row.kind,
     endpoint: row.endpoint,
@@ -139,7 +155,8 @@ export async function listProviders(sql: Sql, tenantId: string): Promise<Provide
     lingerMs: row.linger_ms,
     timeoutMs: row.timeout_ms,
     enabled: row.enabled,
-  }));
+    prices: row.prices,
+  };
 }
 
 /**
@@ -168,6 +185,28 @@ export async function ensureStrategy(
   options: SaveStrategyOptions = {},
 ): Promise<StoredStrategy> {
   return save(sql, tenantId, validateStrategy(input), options, true);
+}
+
+/**
+ * Checks a strategy as saveStrategy would (schema, rules, providers of the tenant) and
+ * writes nothing: the admin API's validate. Returns it with defaults filled in.
+ */
+export async function checkStrategy(sql: Sql, tenantId: string, input: unknown): Promise<Strategy> {
+  const strategy = validateStrategy(input);
+  await sql.begin(async (tx) => {
+    const tenant = await tx`SELECT id FROM tenants WHERE id = ${tenantId}`;
+    if (tenant.length === 0) throw new NotFoundError(`tenant ${tenantId}`);
+    await checkProvidersExist(tx, tenantId, strategy);
+  });
+  return strategy;
+}
+
+/** The newest version of each of the tenant's strategies, by name. */
+export async function listStrategies(sql: Sql, tenantId: string): Promise<StoredStrategy[]> {
+  const rows = await sql<StrategyRow[]>`
+    SELECT DISTINCT ON (name) tenant_id, version, definition, is_default_for_channel, created_at
+    FROM strategies WHERE tenant_id = ${tenantId} ORDER BY name, version DESC`;
+  return rows.map(toStored);
 }
 
 /** The newest version of a strategy, or the given version; null when there is none. */
@@ -238,7 +277,14 @@ async function save(
       RETURNING tenant_id, version, definition, is_default_for_channel, created_at`;
     await tx`INSERT INTO audit (tenant_id, actor, action, details)
              VALUES (${tenantId}, ${options.actor ?? 'system'}, 'strategy.save',
-                     ${tx.json({ name: strategy.name, version, default_for_channel: isDefault })})`;
+                     ${tx.json({
+                       name: strategy.name,
+                       version,
+                       default_for_channel: isDefault,
+                       // Before and after, so the audit log alone says what changed.
+                       before: (previous?.definition ?? null) as unknown as JSONValue,
+                       after: strategy as unknown as JSONValue,
+                     })})`;
     if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
     return toStored(row);
   });
@@ -257,15 +303,11 @@ async function checkProvidersExist(
   );
   const problems: FieldProblem[] = [];
   strategy.steps.forEach((step, s) => {
-    const suffix = step.route.mode === 'weighted' ? '/id' : '';
-    routeProviders(step.route).forEach((id, p) => {
+    for (const { id, path } of routeProviderRefs(step.route)) {
       if (!known.has(id)) {
-        problems.push({
-          path: `/steps/${s}/route/providers/${p}${suffix}`,
-          message: `names no provider of this tenant: ${id}`,
-        });
+        problems.push({ path: `/steps/${s}/route${path}`, message: `names no provider of this tenant: ${id}` });
       }
-    });
+    }
   });
   if (problems.length > 0) throw new ValidationError(problems);
 }
@@ -294,6 +336,13 @@ function checkProvider(provider: Provider): void {
         path: `/${field}`,
         message: `must be a whole number of at least ${minimum}`,
       });
+    }
+  }
+  for (const [country, price] of Object.entries(provider.prices)) {
+    if (!PRICE_KEY.test(country)) {
+      problems.push({ path: `/prices/${country}`, message: 'must be keyed by an ISO 3166-1 alpha-2 country code, e.g. "DE", or "*"' });
+    } else if (typeof price !== 'number' || !Number.isFinite(price) || price < 0) {
+      problems.push({ path: `/prices/${country}`, message: 'must be a number of at least 0' });
     }
   }
   if (problems.length > 0) throw new ValidationError(problems);

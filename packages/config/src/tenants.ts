@@ -5,7 +5,15 @@ import type { Sql } from 'postgres';
 export interface Tenant {
   readonly id: string;
   readonly name: string;
+  /** Set when looked up by API key: what that key may do. */
+  readonly scopes?: readonly ApiKeyScope[];
+  /** Set when looked up by API key: the key's id, for the audit log (never the key). */
+  readonly keyId?: string;
 }
+
+/** send: submit and cancel messages; read: look them up; admin: the tenant's configuration. */
+export const API_KEY_SCOPES = ['send', 'read', 'admin'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 export function hashApiKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
@@ -22,15 +30,16 @@ export async function ensureTenantWithKey(
   tenant: Tenant,
   apiKey: string,
   label = 'default',
+  scopes: readonly ApiKeyScope[] = ['send', 'read'],
 ): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`INSERT INTO tenants (id, name) VALUES (${tenant.id}, ${tenant.name})
              ON CONFLICT (id) DO NOTHING`;
-    await tx`INSERT INTO api_keys (id, tenant_id, key_sha256, label)
-             VALUES (${newId()}, ${tenant.id}, ${hashApiKey(apiKey)}, ${label})
+    await tx`INSERT INTO api_keys (id, tenant_id, key_sha256, label, scopes)
+             VALUES (${newId()}, ${tenant.id}, ${hashApiKey(apiKey)}, ${label}, ${tx.array([...scopes])})
              ON CONFLICT (key_sha256) DO NOTHING`;
     await tx`INSERT INTO audit (tenant_id, actor, action, details)
-             VALUES (${tenant.id}, 'system', 'tenant.ensure', ${tx.json({ label })})`;
+             VALUES (${tenant.id}, 'system', 'tenant.ensure', ${tx.json({ label, scopes: [...scopes] })})`;
   });
 }
 
@@ -42,7 +51,7 @@ export async function findTenantByApiKey(sql: Sql, apiKey: string): Promise<Tena
 /** Looks up the tenant of an active API key by its digest (hashApiKey). */
 export async function findTenantByKeyDigest(sql: Sql, digest: Buffer): Promise<Tenant | null> {
   const rows = await sql<Tenant[]>`
-    SELECT t.id, t.name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+    SELECT t.id, t.name, k.scopes, k.id AS "keyId" FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
     WHERE k.key_sha256 = ${digest} AND k.revoked_at IS NULL`;
   return rows[0] ?? null;
 }

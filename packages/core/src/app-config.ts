@@ -49,6 +49,16 @@ export interface TierConfig {
   gelfHost?: string;
   /** Default 12201. */
   gelfPort: number;
+  /**
+   * How often the routing configuration held is read again, ms, besides the reload on
+   * every PostgreSQL NOTIFY of a change. Default 10 000.
+   */
+  configRefreshMs: number;
+  /**
+   * How long the last known routing configuration keeps serving while PostgreSQL cannot
+   * be read, ms; past it messages wait for the store. Default 86 400 000 (24 h).
+   */
+  configMaxStaleMs: number;
 }
 
 /** The JSON Schema fields of TierConfig, listening on `defaultPort` unless told. */
@@ -65,6 +75,8 @@ export function tierConfigSchema(defaultPort: number) {
       logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
       gelfHost: { type: 'string' },
       gelfPort: { type: 'integer', minimum: 1, maximum: 65535, default: 12201 },
+      configRefreshMs: { type: 'integer', minimum: 100, default: 10_000 },
+      configMaxStaleMs: { type: 'integer', minimum: 1000, default: 86_400_000 },
     },
   };
 }
@@ -81,5 +93,7 @@ export function tierEnvMap(tier: 'INGEST' | 'DISPATCHER'): EnvMap<TierConfig> {
     logLevel: 'COMMSTRAT_LOG_LEVEL',
     gelfHost: 'COMMSTRAT_GELF_HOST',
     gelfPort: 'COMMSTRAT_GELF_PORT',
+    configRefreshMs: 'COMMSTRAT_CONFIG_REFRESH_MS',
+    configMaxStaleMs: 'COMMSTRAT_CONFIG_MAX_STALE_MS',
   };
 }

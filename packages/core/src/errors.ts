@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   invalid_encoding: { httpStatus: 400, retryable: false },
   nesting_too_deep: { httpStatus: 400, retryable: false },
   unauthorized: { httpStatus: 401, retryable: false },
+  forbidden: { httpStatus: 403, retryable: false },
   not_found: { httpStatus: 404, retryable: false },
   conflict: { httpStatus: 409, retryable: false },
   idempotency_in_progress: { httpStatus: 409, retryable: true },
@@ -118,6 +119,13 @@ export class MethodNotAllowedError extends CommstratError {
 export class UnauthorizedError extends CommstratError {
   constructor(message = 'missing or invalid API key: send "Authorization: Bearer <key>"') {
     super('unauthorized', message);
+  }
+}
+
+/** Thrown when a valid API key lacks the scope a route needs (e.g. a tenant key on /v1/admin). */
+export class ForbiddenError extends CommstratError {
+  constructor(scope: string) {
+    super('forbidden', `this API key lacks the "${scope}" scope`);
   }
 }
 

@@ -14,6 +14,7 @@ export {
   MalformedJsonError,
   MethodNotAllowedError,
   NestingTooDeepError,
+  ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
   ProviderRejectedError,
@@ -72,15 +73,35 @@ export {
 export {
   ROUTE_MODES,
   chooseProvider,
+  effectiveRoute,
+  matchesRecipient,
   nextProvider,
+  routeProviderRefs,
   routeProviders,
   type FailoverRoute,
+  type LeafRoute,
+  type LeastCostRoute,
+  type PriceTable,
   type ProviderChoiceContext,
   type Route,
+  type RouteMatch,
   type RouteMode,
+  type RouteRecipient,
+  type RouteRule,
+  type RulesRoute,
   type WeightedProvider,
   type WeightedRoute,
 } from './route.ts';
+export {
+  DEFAULT_PROVIDER_HEALTH_OPTIONS,
+  NO_ERROR_STATS,
+  errorRatio,
+  providerHealthWeight,
+  recordRequest,
+  type ErrorStats,
+  type ProviderHealthInput,
+  type ProviderHealthOptions,
+} from './provider-health.ts';
 export {
   stepRetryPolicy,
   strategySchema,
@@ -101,7 +122,7 @@ export {
   type CircuitState,
   type CircuitStatus,
 } from './circuit-breaker.ts';
-export { isValidE164 } from './phone.ts';
+export { isValidE164, phoneCountry } from './phone.ts';
 export {
   MAX_RECEIPTS_PER_REQUEST,
   checkReceiptSignature,

@@ -12,3 +12,8 @@ const E164 = new RegExp(E164_PATTERN);
 export function isValidE164(phone: string): boolean {
   return E164.test(phone) && parsePhoneNumberFromString(phone)?.isValid() === true;
 }
+
+/** The country (ISO 3166-1 alpha-2) an E.164 number belongs to, or undefined when it names none (e.g. +800). */
+export function phoneCountry(phone: string): string | undefined {
+  return parsePhoneNumberFromString(phone)?.country;
+}

@@ -107,7 +107,7 @@ test('steps must hold exactly one step for now', () => {
 test('an unknown or missing route mode is named at /route/mode', () => {
   assert.deepEqual(
     problemsOf({ ...smsDefault(), steps: [{ route: { mode: 'cheapest', providers: ['a'] } }] }),
-    ['/steps/0/route/mode: must be one of: failover, weighted'],
+    ['/steps/0/route/mode: must be one of: failover, weighted, rules, least_cost'],
   );
   assert.deepEqual(problemsOf({ ...smsDefault(), steps: [{ route: { providers: ['a'] } }] }), [
     '/steps/0/route/mode: is required',
@@ -174,4 +174,57 @@ test('a retry policy whose base delay exceeds its maximum is refused', () => {
 test('ttl_seconds must be a positive whole number of seconds', () => {
   const input = { ...smsDefault(), steps: [{ ...smsDefault().steps[0], ttl_seconds: 0 }] };
   assert.deepEqual(problemsOf(input), ['/steps/0/ttl_seconds: must be >= 1']);
+});
+
+const ruled = (route: unknown) => ({ ...smsDefault(), steps: [{ route }] });
+
+test('a rules route by country and prefix with a least-cost default is accepted', () => {
+  const input = ruled({
+    mode: 'rules',
+    rules: [
+      { match: { prefixes: ['+4915', '+4916'] }, route: { mode: 'failover', providers: ['mobile-de'] } },
+      { match: { countries: ['DE', 'AT'] }, route: { mode: 'weighted', providers: [{ id: 'a', weight: 7 }, { id: 'b', weight: 3 }] } },
+    ],
+    otherwise: { mode: 'least_cost', providers: ['a', 'b', 'c'] },
+  });
+  assert.deepEqual(validateStrategy(input), input);
+});
+
+test('a rules route names each wrong field of its rules by path', () => {
+  assert.deepEqual(
+    problemsOf(
+      ruled({
+        mode: 'rules',
+        rules: [
+          { match: { countries: ['de'] }, route: { mode: 'failover', providers: ['a'] } },
+          { match: {}, route: { mode: 'rules', rules: [], otherwise: { mode: 'failover', providers: ['a'] } } },
+          { match: { prefixes: ['4915'] }, route: { mode: 'weighted', providers: [{ id: 'a', weight: 1 }, { id: 'a', weight: 2 }] } },
+        ],
+        otherwise: { mode: 'least_cost', providers: [] },
+      }),
+    ).sort(),
+    [
+      '/steps/0/route/otherwise/providers: must NOT have fewer than 1 items',
+      '/steps/0/route/rules/0/match/countries/0: must be an ISO 3166-1 alpha-2 country code in capitals, e.g. "DE"',
+      '/steps/0/route/rules/1/match: must NOT have fewer than 1 properties',
+      '/steps/0/route/rules/1/route/mode: must be one of: failover, weighted, least_cost',
+      '/steps/0/route/rules/2/match/prefixes/0: must be an E.164 prefix: "+" and 1-15 digits, e.g. "+4915"',
+    ],
+  );
+  assert.deepEqual(problemsOf(ruled({ mode: 'rules', rules: [{ match: { countries: ['DE'] }, route: { mode: 'failover', providers: ['a'] } }] })), [
+    '/steps/0/route/otherwise: is required',
+  ]);
+});
+
+test('a weighted route under a rule lists a provider once', () => {
+  assert.deepEqual(
+    problemsOf(
+      ruled({
+        mode: 'rules',
+        rules: [{ match: { countries: ['DE'] }, route: { mode: 'weighted', providers: [{ id: 'a', weight: 1 }, { id: 'a', weight: 2 }] } }],
+        otherwise: { mode: 'failover', providers: ['a'] },
+      }),
+    ),
+    ['/steps/0/route/rules/0/route/providers/1/id: is listed twice'],
+  );
 });

@@ -2,7 +2,7 @@ import { createAjv, toFieldProblems } from './ajv.ts';
 import { ValidationError, type FieldProblem } from './errors.ts';
 import { CHANNELS, STRATEGY_NAME_PATTERN, type Channel } from './message-schema.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
-import { ROUTE_MODES, type Route } from './route.ts';
+import { ROUTE_MODES, type LeafRoute, type Route } from './route.ts';
 import { isKnownTimeZone, type SendWindow } from './send-window.ts';
 
 /**
@@ -36,6 +36,107 @@ export interface StrategyRetry {
 const NAME_PATTERN = STRATEGY_NAME_PATTERN;
 const CLOCK_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
 const providerId = { type: 'string', minLength: 1, maxLength: 100, pattern: NAME_PATTERN } as const;
+const COUNTRY_PATTERN = '^[A-Z]{2}$';
+const PREFIX_PATTERN = '^\\+[0-9]{1,15}$';
+
+const providerList = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 20,
+  uniqueItems: true,
+  items: providerId,
+} as const;
+
+const failoverRoute = {
+  additionalProperties: false,
+  required: ['mode', 'providers'],
+  properties: { mode: { const: 'failover' }, providers: providerList },
+} as const;
+
+const weightedRoute = {
+  additionalProperties: false,
+  required: ['mode', 'providers'],
+  properties: {
+    mode: { const: 'weighted' },
+    providers: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 20,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'weight'],
+        properties: {
+          id: providerId,
+          weight: { type: 'number', exclusiveMinimum: 0, maximum: 1_000_000 },
+        },
+      },
+    },
+  },
+} as const;
+
+const leastCostRoute = {
+  additionalProperties: false,
+  required: ['mode', 'providers'],
+  properties: {
+    mode: { const: 'least_cost', description: 'cheapest provider for the recipient country first (provider price tables)' },
+    providers: providerList,
+  },
+} as const;
+
+/** A route that names providers itself: what a rule leads to. */
+const leafRoute = {
+  type: 'object',
+  required: ['mode'],
+  // The discriminator makes Ajv report the errors of the named mode only.
+  discriminator: { propertyName: 'mode' },
+  oneOf: [failoverRoute, weightedRoute, leastCostRoute],
+} as const;
+
+const rulesRoute = {
+  additionalProperties: false,
+  required: ['mode', 'rules', 'otherwise'],
+  properties: {
+    mode: { const: 'rules', description: 'the route of the first rule the recipient matches, else otherwise' },
+    rules: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 100,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['match', 'route'],
+        properties: {
+          match: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: {
+              countries: {
+                type: 'array',
+                minItems: 1,
+                maxItems: 300,
+                uniqueItems: true,
+                items: { type: 'string', pattern: COUNTRY_PATTERN },
+                description: 'ISO 3166-1 alpha-2 countries of the recipient number',
+              },
+              prefixes: {
+                type: 'array',
+                minItems: 1,
+                maxItems: 1000,
+                uniqueItems: true,
+                items: { type: 'string', pattern: PREFIX_PATTERN },
+                description: 'E.164 number prefixes, e.g. "+4915"',
+              },
+            },
+          },
+          route: leafRoute,
+        },
+      },
+    },
+    otherwise: leafRoute,
+  },
+} as const;
 
 /**
  * The JSON Schema of a strategy document: the one source for validation here and for
@@ -62,45 +163,8 @@ export const strategySchema = {
           route: {
             type: 'object',
             required: ['mode'],
-            // The discriminator makes Ajv report the errors of the named mode only.
             discriminator: { propertyName: 'mode' },
-            oneOf: [
-              {
-                additionalProperties: false,
-                required: ['mode', 'providers'],
-                properties: {
-                  mode: { const: 'failover' },
-                  providers: {
-                    type: 'array',
-                    minItems: 1,
-                    maxItems: 20,
-                    uniqueItems: true,
-                    items: providerId,
-                  },
-                },
-              },
-              {
-                additionalProperties: false,
-                required: ['mode', 'providers'],
-                properties: {
-                  mode: { const: 'weighted' },
-                  providers: {
-                    type: 'array',
-                    minItems: 1,
-                    maxItems: 20,
-                    items: {
-                      type: 'object',
-                      additionalProperties: false,
-                      required: ['id', 'weight'],
-                      properties: {
-                        id: providerId,
-                        weight: { type: 'number', exclusiveMinimum: 0, maximum: 1_000_000 },
-                      },
-                    },
-                  },
-                },
-              },
-            ],
+            oneOf: [failoverRoute, weightedRoute, leastCostRoute, rulesRoute],
           },
           window: {
             type: 'object',
@@ -182,11 +246,18 @@ export function validateStrategy(input: unknown): Strategy {
         message: `is not a known IANA time zone: ${zone}`,
       });
     }
-    if (step.route.mode === 'weighted') {
+    const leaves: [string, LeafRoute][] =
+      step.route.mode === 'rules'
+        ? [
+            ...step.route.rules.map((rule, r): [string, LeafRoute] => [`${at}/route/rules/${r}/route`, rule.route]),
+            [`${at}/route/otherwise`, step.route.otherwise],
+          ]
+        : [[`${at}/route`, step.route]];
+    for (const [path, route] of leaves) {
+      if (route.mode !== 'weighted') continue;
       const seen = new Set<string>();
-      step.route.providers.forEach((provider, i) => {
-        if (seen.has(provider.id))
-          problems.push({ path: `${at}/route/providers/${i}/id`, message: 'is listed twice' });
+      route.providers.forEach((provider, i) => {
+        if (seen.has(provider.id)) problems.push({ path: `${path}/providers/${i}/id`, message: 'is listed twice' });
         seen.add(provider.id);
       });
     }
@@ -213,6 +284,8 @@ const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
   [NAME_PATTERN]:
     'must start with a letter or digit and hold only letters, digits, ".", "_" and "-"',
   [CLOCK_PATTERN]: 'must be a local time "HH:MM" (00:00-23:59)',
+  [COUNTRY_PATTERN]: 'must be an ISO 3166-1 alpha-2 country code in capitals, e.g. "DE"',
+  [PREFIX_PATTERN]: 'must be an E.164 prefix: "+" and 1-15 digits, e.g. "+4915"',
 };
 
 function schemaProblems(): FieldProblem[] {
@@ -233,7 +306,11 @@ function schemaProblems(): FieldProblem[] {
   for (const error of errors) {
     const path = `${error.instancePath}/mode`;
     if (error.keyword === 'discriminator' && !problems.some((p) => p.path === path)) {
-      problems.push({ path, message: `must be one of: ${ROUTE_MODES.join(', ')}` });
+      // A rule leads to a route that names providers, not to more rules.
+      const modes = /\/(rules\/\d+\/route|otherwise)$/.test(error.instancePath)
+        ? ROUTE_MODES.filter((mode) => mode !== 'rules')
+        : ROUTE_MODES;
+      problems.push({ path, message: `must be one of: ${modes.join(', ')}` });
     }
   }
   return problems;

@@ -1,5 +1,6 @@
 export { createLogger, closeLogger, tierLogger, type Logger, type LoggerOptions } from './logger.ts';
 export {
+  configCacheMetrics,
   createRegistry,
   dispatcherMetrics,
   httpMetrics,

@@ -137,6 +137,28 @@ export function dispatcherMetrics(registry: Registry) {
 }
 export type DispatcherMetrics = ReturnType<typeof dispatcherMetrics>;
 
+/**
+ * The routing configuration a replica serves: how old its oldest snapshot is (sampled
+ * at scrape time; it grows while PostgreSQL cannot be read) and how many reads failed.
+ */
+export function configCacheMetrics(registry: Registry, oldestAgeSeconds: () => number) {
+  new Gauge({
+    name: 'commstrat_config_age_seconds',
+    help: 'Age of the oldest routing configuration snapshot this replica serves (since it was read from PostgreSQL).',
+    registers: [registry],
+    collect() {
+      this.set(oldestAgeSeconds());
+    },
+  });
+  return {
+    refreshFailures: new Counter({
+      name: 'commstrat_config_refresh_failures_total',
+      help: 'Reads of the routing configuration from PostgreSQL that failed; the last snapshot kept serving.',
+      registers: [registry],
+    }),
+  };
+}
+
 /** Lane lag (age of the oldest unacknowledged entry) and pending count, sampled at scrape time. */
 export function laneLagGauges(
   registry: Registry,

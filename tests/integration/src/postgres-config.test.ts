@@ -26,7 +26,9 @@ test('an API key authenticates its tenant, and is stored only as a digest', asyn
   await ensureTenantWithKey(sql, { id: 'acme', name: 'Acme' }, key);
   await ensureTenantWithKey(sql, { id: 'acme', name: 'Acme' }, key); // repeating is harmless
 
-  assert.deepEqual(await findTenantByApiKey(sql, key), { id: 'acme', name: 'Acme' });
+  const found = await findTenantByApiKey(sql, key);
+  assert.deepEqual({ ...found, keyId: undefined }, { id: 'acme', name: 'Acme', scopes: ['send', 'read'], keyId: undefined });
+  assert.match(found?.keyId ?? '', /^[0-9A-Z]{26}$/, 'the key id, for the audit log');
   assert.equal(await findTenantByApiKey(sql, `${key}x`), null);
   const stored = await sql`SELECT key_sha256 FROM api_keys`;
   assert.equal(stored.length, 1);

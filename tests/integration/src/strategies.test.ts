@@ -143,7 +143,7 @@ test('providers upsert by id within the tenant and list in id order', async () =
     providers.map((p) => p.id),
     ['backup-sms', 'sandbox-sms'],
   );
-  assert.deepEqual(providers[1], { ...sandbox, ratePerSecond: 50, enabled: false });
+  assert.deepEqual(providers[1], { ...sandbox, ratePerSecond: 50, enabled: false, prices: {} });
   assert.equal(
     (await listProviders(sql, 'globex'))[0]?.ratePerSecond,
     1000,
@@ -173,4 +173,36 @@ test('a provider with bad limits is refused with a ValidationError naming the fi
       return true;
     },
   );
+});
+
+test('a provider keeps a price table per country, and a bad one is refused naming each entry', async () => {
+  const sql = await setup();
+  await upsertProvider(sql, 'acme', { ...sandbox, prices: { DE: 0.05, '*': 0.08 } });
+  const [, stored] = await listProviders(sql, 'acme');
+  assert.deepEqual(stored?.prices, { DE: 0.05, '*': 0.08 });
+  await assert.rejects(upsertProvider(sql, 'acme', { ...sandbox, prices: { de: 0.05, US: -1 } }), (error) => {
+    assert.deepEqual(pathsOf(error), ['/prices/de', '/prices/US']);
+    return true;
+  });
+});
+
+test('a rules route naming a provider the tenant does not have is refused at its path', async () => {
+  const sql = await setup();
+  const strategy = {
+    name: 'by-country',
+    channel: 'sms',
+    steps: [
+      {
+        route: {
+          mode: 'rules',
+          rules: [{ match: { countries: ['DE'] }, route: { mode: 'least_cost', providers: ['sandbox-sms', 'nope'] } }],
+          otherwise: { mode: 'weighted', providers: [{ id: 'missing', weight: 1 }] },
+        },
+      },
+    ],
+  };
+  await assert.rejects(saveStrategy(sql, 'acme', strategy), (error) => {
+    assert.deepEqual(pathsOf(error), ['/steps/0/route/rules/0/route/providers/1', '/steps/0/route/otherwise/providers/0/id']);
+    return true;
+  });
 });

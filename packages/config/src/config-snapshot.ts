@@ -1,0 +1,79 @@
+import type { Channel, Strategy } from '@commstrat/core';
+import type { Sql } from 'postgres';
+import { toProvider, type Provider, type ProviderRow } from './strategies.ts';
+
+/** The channel PostgreSQL notifies on when a tenant's configuration changes; the payload is the tenant id. */
+export const CONFIG_CHANNEL = 'commstrat_config';
+
+/** What a message is sent by: its strategy (newest version), the tenant's providers and zone. */
+export interface Routing {
+  readonly strategy: Strategy;
+  /** The strategy version this routing is of, for the journal. */
+  readonly version: number;
+  readonly providers: ReadonlyMap<string, Provider>;
+  readonly tenantTimeZone: string;
+}
+
+/** One tenant's whole routing configuration, read at one moment. */
+export interface TenantSnapshot {
+  /** When it was read, ms since the epoch (the cache's clock). */
+  readonly loadedAt: number;
+  /** The newest version of each strategy, by name. */
+  readonly byName: ReadonlyMap<string, Routing>;
+  /** The channel defaults. */
+  readonly byChannel: ReadonlyMap<Channel, Routing>;
+}
+
+interface SnapshotStrategyRow {
+  tenant_id: string;
+  version: number;
+  definition: Strategy;
+  is_default_for_channel: boolean;
+}
+
+/**
+ * Reads the routing configuration of several tenants in three queries, whatever their
+ * number: the periodic refresh of every tenant a replica serves costs the same as one.
+ * A tenant a strategy is asked of is small (tens of strategies), so reading all its
+ * newest versions at once is cheaper than a query per name, and lets a replica keep
+ * routing from the last snapshot when PostgreSQL is down.
+ */
+export async function loadSnapshots(
+  sql: Sql,
+  tenantIds: readonly string[],
+  loadedAt: number,
+): Promise<Map<string, TenantSnapshot>> {
+  const ids = [...new Set(tenantIds)];
+  if (ids.length === 0) return new Map();
+  const [tenants, providers, strategies] = await Promise.all([
+    sql<{ id: string; time_zone: string }[]>`SELECT id, time_zone FROM tenants WHERE id IN ${sql(ids)}`,
+    sql<(ProviderRow & { tenant_id: string })[]>`
+      SELECT tenant_id, id, kind, endpoint, credentials, rate_per_second, concurrency, max_batch_size,
+             linger_ms, timeout_ms, enabled, prices
+      FROM providers WHERE tenant_id IN ${sql(ids)} ORDER BY tenant_id, id`,
+    // DISTINCT ON keeps the first row per (tenant, name) in the ORDER BY: the newest version.
+    sql<SnapshotStrategyRow[]>`
+      SELECT DISTINCT ON (tenant_id, name) tenant_id, version, definition, is_default_for_channel
+      FROM strategies WHERE tenant_id IN ${sql(ids)} ORDER BY tenant_id, name, version DESC`,
+  ]);
+  const zones = new Map(tenants.map((row) => [row.id, row.time_zone]));
+  const providersOf = new Map<string, Map<string, Provider>>(ids.map((id) => [id, new Map()]));
+  for (const row of providers) providersOf.get(row.tenant_id)?.set(row.id, toProvider(row));
+  const snapshots = new Map<string, TenantSnapshot>();
+  for (const id of ids) {
+    snapshots.set(id, { loadedAt, byName: new Map(), byChannel: new Map() });
+  }
+  for (const row of strategies) {
+    const snapshot = snapshots.get(row.tenant_id);
+    if (snapshot === undefined) continue;
+    const routing: Routing = {
+      strategy: row.definition,
+      version: row.version,
+      providers: providersOf.get(row.tenant_id) ?? new Map(),
+      tenantTimeZone: zones.get(row.tenant_id) ?? 'UTC',
+    };
+    (snapshot.byName as Map<string, Routing>).set(row.definition.name, routing);
+    if (row.is_default_for_channel) (snapshot.byChannel as Map<Channel, Routing>).set(row.definition.channel, routing);
+  }
+  return snapshots;
+}

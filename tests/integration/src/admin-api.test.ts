@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
+import { startDeployment, type Deployment } from './services.ts';
+
+// Bodies are whatever the API answered; the tests assert on their shape.
+async function call(deployment: Deployment, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${deployment.ingest.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+}
+
+const otp = (providers: string[], ttl = 300) => ({
+  name: 'otp',
+  channel: 'sms',
+  steps: [{ route: { mode: 'failover', providers }, ttl_seconds: ttl }],
+});
+
+async function withAdminKey(deployment: Deployment): Promise<string> {
+  const key = generateApiKey();
+  await ensureTenantWithKey(deployment.sql, { id: deployment.tenantId, name: 'Acme' }, key, 'operator', ['admin']);
+  return key;
+}
+
+test('a tenant key gets 403 on every admin endpoint', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  for (const [method, path, body] of [
+    ['POST', '/v1/admin/strategies', otp(['sandbox-sms'])],
+    ['POST', '/v1/admin/strategies/validate', otp(['sandbox-sms'])],
+    ['GET', '/v1/admin/strategies'],
+    ['GET', '/v1/admin/strategies/sms-default'],
+  ] as const) {
+    const { status, body: answer } = await call(deployment, deployment.apiKey, method, path, body);
+    assert.equal(status, 403, `${method} ${path}`);
+    assert.equal(answer.error.code, 'forbidden');
+  }
+  assert.equal((await call(deployment, 'cs_nonsense', 'GET', '/v1/admin/strategies')).status, 401);
+  const [row] = await deployment.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM strategies WHERE name = 'otp'`;
+  assert.equal(row?.n, 0, 'nothing was saved');
+});
+
+test('an admin key creates, validates, lists and shows strategy versions, each save audited', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  const admin = await withAdminKey(deployment);
+
+  const created = await call(deployment, admin, 'POST', '/v1/admin/strategies', otp(['sandbox-sms']));
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal(created.body.version, 1);
+  const second = await call(deployment, admin, 'POST', '/v1/admin/strategies?default_for_channel=false', otp(['sandbox-sms'], 600));
+  assert.equal(second.body.version, 2);
+
+  const bad = await call(deployment, admin, 'POST', '/v1/admin/strategies/validate', otp(['sandbox-sms', 'nope'], -1));
+  assert.equal(bad.status, 422);
+  assert.deepEqual(bad.body.error.problems.map((p: { path: string }) => p.path), ['/steps/0/ttl_seconds']);
+  const unknown = await call(deployment, admin, 'POST', '/v1/admin/strategies/validate', otp(['sandbox-sms', 'nope']));
+  assert.deepEqual(unknown.body.error.problems.map((p: { path: string }) => p.path), ['/steps/0/route/providers/1']);
+  const good = await call(deployment, admin, 'POST', '/v1/admin/strategies/validate', otp(['sandbox-sms'], 900));
+  assert.equal(good.status, 200);
+  assert.equal(good.body.valid, true);
+
+  const list = await call(deployment, admin, 'GET', '/v1/admin/strategies');
+  assert.deepEqual(
+    list.body.strategies.map((s: { name: string; version: number }) => [s.name, s.version]),
+    [['otp', 2], ['sms-default', 1]],
+    'validate saved nothing',
+  );
+  const first = await call(deployment, admin, 'GET', '/v1/admin/strategies/otp?version=1');
+  assert.equal(first.body.definition.steps[0].ttl_seconds, 300);
+  assert.equal((await call(deployment, admin, 'GET', '/v1/admin/strategies/otp')).body.version, 2);
+  assert.equal((await call(deployment, admin, 'GET', '/v1/admin/strategies/otp?version=9')).status, 404);
+  assert.equal((await call(deployment, admin, 'GET', '/v1/admin/strategies/otp?version=x')).status, 422);
+
+  const audit = await deployment.sql<{ actor: string; details: any }[]>`
+    SELECT actor, details FROM audit WHERE action = 'strategy.save' AND details->>'name' = 'otp' ORDER BY id`;
+  assert.equal(audit.length, 2);
+  assert.match(audit[0]?.actor ?? '', /^api-key:/);
+  assert.equal(audit[1]?.details.before.steps[0].ttl_seconds, 300);
+  assert.equal(audit[1]?.details.after.steps[0].ttl_seconds, 600);
+});
