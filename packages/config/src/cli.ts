@@ -1,5 +1,6 @@
 // commstrat-config: `migrate` applies migrations; `seed-demo` creates the local demo
-// tenant with the key in COMMSTRAT_API_KEY, its sandbox SMS provider (at
+// tenant with the key in COMMSTRAT_API_KEY (and the admin key in COMMSTRAT_ADMIN_KEY,
+// when set), its sandbox SMS provider (at
 // COMMSTRAT_SANDBOX_URL, token SANDBOX_TOKEN) and default SMS strategy. Reads
 // COMMSTRAT_POSTGRES_URL. Safe to repeat.
 import postgres from 'postgres';
@@ -24,6 +25,11 @@ try {
     if (key === undefined)
       throw new Error('COMMSTRAT_API_KEY is not set: run `eval "$(scripts/stack env)"` first.');
     await ensureTenantWithKey(sql, { id: 'demo', name: 'Local demo tenant' }, key, 'local demo');
+    // The local operator's key: the demo tenant's configuration through /v1/admin.
+    const adminKey = process.env['COMMSTRAT_ADMIN_KEY'];
+    if (adminKey !== undefined) {
+      await ensureTenantWithKey(sql, { id: 'demo', name: 'Local demo tenant' }, adminKey, 'local operator', ['admin', 'read']);
+    }
     // ensureSandboxRouting adds no strategy version when the newest one already says the same.
     const version = await ensureSandboxRouting(sql, 'demo', {
       endpoint: process.env['COMMSTRAT_SANDBOX_URL'] ?? 'http://127.0.0.1:8082',
