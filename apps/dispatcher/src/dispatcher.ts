@@ -5,6 +5,7 @@ import {
   allowedFrom,
   chooseProvider,
   isInsideWindow,
+  newId,
   nextWindowOpening,
   routeProviders,
   selectLanes,
@@ -350,6 +351,14 @@ export class Dispatcher {
       // The slot is free from here: recording must not hold the next batch back (the
       // journal write can take as long as the request did).
       release();
+      // One line per provider request, its ids bound; the bodies (masked by the logger) at debug.
+      const tenant = works[0]?.entry.message.tenant_id;
+      const log = this.deps.logger.child({ batch_id: newId(), provider: provider.config.id, tenant_id: tenant });
+      const { exchange, error } = result;
+      const [status, durationMs] = [exchange.httpStatus, exchange.durationMs];
+      log.info('provider request', { messages: works.length, outcome: error?.code ?? 'ok', http_status: status, duration_ms: durationMs });
+      const ids = works.map((work) => work.entry.message.id);
+      log.debug('provider exchange', { message_ids: ids, request: exchange.request, response: exchange.response });
       this.recorder.record(settled, provider, works, result, this.clock());
     } finally {
       await this.finish(settled);
