@@ -173,6 +173,7 @@ export class Dispatcher {
         .filter((entry) => !this.held.has(entry.entryId));
       if (reclaimed.length > 0) {
         this.deps.logger.warn('reclaimed entries from a stalled or dead replica', { count: reclaimed.length });
+        this.deps.metrics.reclaimed.inc(reclaimed.length);
         await this.plan(await this.unfinished(reclaimed), now);
       }
     }
@@ -359,6 +360,11 @@ export class Dispatcher {
       log.info('provider request', { messages: works.length, outcome: error?.code ?? 'ok', http_status: status, duration_ms: durationMs });
       const ids = works.map((work) => work.entry.message.id);
       log.debug('provider exchange', { message_ids: ids, request: exchange.request, response: exchange.response });
+      const answeredAt = exchange.startedAt.getTime() + durationMs;
+      for (const { entry } of works) {
+        const accepted = entry.message.created_at === undefined ? NaN : Date.parse(entry.message.created_at);
+        if (accepted <= answeredAt) this.deps.metrics.acceptToProvider.observe({ lane: entry.lane }, (answeredAt - accepted) / 1000);
+      }
       this.recorder.record(settled, provider, works, result, this.clock());
     } finally {
       await this.finish(settled);

@@ -183,6 +183,18 @@ export function dispatcherMetrics(registry: Registry, options: MetricsOptions = 
         registers: [registry],
       }),
     ),
+    acceptToProvider: new Histogram({
+      name: 'commstrat_accept_to_provider_seconds',
+      help: 'Time from acceptance to the provider answering the request that carried the message, by lane.',
+      labelNames: ['lane'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600],
+      registers: [registry],
+    }),
+    reclaimed: counter(
+      'commstrat_dispatch_reclaimed_total',
+      'Entries taken over from a replica that held them past the visibility timeout.',
+      [],
+    ),
     inFlight: new Gauge({
       name: 'commstrat_dispatch_in_flight',
       help: 'Entries claimed by this replica and not yet acknowledged.',
