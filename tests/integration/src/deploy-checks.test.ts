@@ -1,11 +1,13 @@
-// The deployment files checked by the tools that read them: promtool for the alert rules,
-// and every alert documented in the runbook of docs/operations.md.
+// The deployment files checked by the tools that read them: promtool for the alert rules
+// (and every alert documented in the runbook of docs/operations.md), kubeconform for the
+// Kubernetes manifests, docker-compose for the compose file, systemd-analyze for the units.
+// scripts/stack up installs the tools (scripts/lib/deploy-tools).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 
 const root = new URL('../../../', import.meta.url);
 const run = promisify(execFile);
@@ -59,5 +61,125 @@ test('every alert has a runbook entry in docs/operations.md, and every entry an 
     const entry = section.split(`### ${alert}\n`)[1]?.split('\n### ')[0] ?? '';
     assert.match(entry, /\*\*Means:\*\*/, `${alert}: says what it means`);
     assert.match(entry, /\*\*Check:\*\*/, `${alert}: says what to check`);
+  }
+});
+
+/** The deploy tools' locations, as `scripts/stack env` exports them (scripts/lib/deploy-tools). */
+function deployTools(): { kubeconform: string; schemas: string; versions: string[] } {
+  const {
+    COMMSTRAT_KUBECONFORM: kubeconform,
+    COMMSTRAT_K8S_SCHEMAS: schemas,
+    COMMSTRAT_K8S_VERSIONS: versions,
+  } = process.env;
+  if (kubeconform === undefined || schemas === undefined || versions === undefined) {
+    throw new Error(
+      'COMMSTRAT_KUBECONFORM is not set: run the tests with `npm test`, which exports `scripts/stack env`',
+    );
+  }
+  return { kubeconform, schemas, versions: versions.split(',') };
+}
+
+const MANIFESTS = [
+  'deploy/kubernetes',
+  'deploy/kubernetes/examples',
+  'deploy/kubernetes/monitoring',
+];
+
+async function kubeconform(
+  version: string,
+  files: readonly string[],
+  stdin?: string,
+): Promise<string> {
+  const { kubeconform: bin, schemas } = deployTools();
+  const args = [
+    '-strict',
+    '-summary',
+    '-kubernetes-version',
+    version.replace(/^v/, ''),
+    // Kubernetes' own kinds, then the custom resources whose schemas live in the repository.
+    '-schema-location',
+    `${schemas}/{{ .NormalizedKubernetesVersion }}-standalone-strict/{{ .ResourceKind }}{{ .KindSuffix }}.json`,
+    '-schema-location',
+    'deploy/kubernetes/schemas/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json',
+    ...files,
+  ];
+  if (stdin === undefined) return tool(bin, args);
+  return new Promise((resolve, reject) => {
+    const child = execFile(bin, args, { cwd: root.pathname }, (error, stdout, stderr) =>
+      error === null
+        ? resolve(stdout + stderr)
+        : reject(new Error(stdout + stderr, { cause: error })),
+    );
+    child.stdin?.end(stdin);
+  });
+}
+
+test('every Kubernetes manifest is valid against the schemas of the oldest and newest supported Kubernetes', async () => {
+  const files: string[] = [];
+  for (const folder of MANIFESTS) {
+    for (const name of await readdir(new URL(`${folder}/`, root)))
+      if (name.endsWith('.yaml')) files.push(`${folder}/${name}`);
+  }
+  const resources = files.length;
+  for (const version of deployTools().versions) {
+    const summary = await kubeconform(version, files);
+    // Nothing skipped and nothing without a schema: every kind was checked.
+    assert.match(
+      summary,
+      new RegExp(
+        `Summary: \\d+ resources found in ${resources} files - Valid: \\d+, Invalid: 0, Errors: 0, Skipped: 0`,
+      ),
+      summary,
+    );
+  }
+});
+
+test('the dispatcher is scaled by KEDA on lane lag and both tiers have a PodDisruptionBudget', async () => {
+  const documents = async (file: string) =>
+    parseAllDocuments(await readFile(new URL(file, root), 'utf8')).map(
+      (document) => document.toJS() as Record<string, any>,
+    );
+  const [scaler] = await documents('deploy/kubernetes/45-dispatcher-autoscaler.yaml');
+  assert.equal(scaler?.['kind'], 'ScaledObject');
+  assert.equal(scaler?.['spec'].scaleTargetRef.name, 'commstrat-dispatcher');
+  assert.match(scaler?.['spec'].triggers[0].metadata.query, /commstrat_lane_lag_seconds/);
+  const dispatcher = await documents('deploy/kubernetes/40-dispatcher.yaml');
+  assert.equal(
+    dispatcher[0]?.['spec'].replicas,
+    undefined,
+    'the autoscaler owns the replica count',
+  );
+  const ingest = await documents('deploy/kubernetes/30-ingest.yaml');
+  for (const [tier, docs] of [
+    ['dispatcher', dispatcher],
+    ['ingest', ingest],
+  ] as const) {
+    const pdb = docs.find((doc) => doc['kind'] === 'PodDisruptionBudget');
+    assert.equal(pdb?.['spec'].selector.matchLabels['app.kubernetes.io/component'], tier);
+  }
+});
+
+test('the validation fails on a misspelt field, a wrong type and a numeric KEDA threshold', async () => {
+  const [version] = deployTools().versions;
+  const dispatcher = await readFile(new URL('deploy/kubernetes/40-dispatcher.yaml', root), 'utf8');
+  const scaler = await readFile(
+    new URL('deploy/kubernetes/45-dispatcher-autoscaler.yaml', root),
+    'utf8',
+  );
+  const broken = [
+    dispatcher.replace('revisionHistoryLimit: 5', 'revisionHistoryLimit: 5\n  replicaz: 3'),
+    dispatcher.replace('containerPort: 8081', "containerPort: 'eighty-eighty-one'"),
+    scaler.replace("threshold: '30'", 'threshold: 30'),
+    scaler.replace('minReplicaCount: 2', 'minReplicas: 2'),
+  ];
+  // The unbroken files pass the same way (from stdin), so a rejection below is the change's.
+  assert.match(await kubeconform(version!, ['-'], dispatcher), /Valid: 2, Invalid: 0, Errors: 0/);
+  assert.match(await kubeconform(version!, ['-'], scaler), /Valid: 1, Invalid: 0, Errors: 0/);
+  for (const manifest of broken) {
+    assert.notEqual(manifest, dispatcher);
+    await assert.rejects(
+      kubeconform(version!, ['-'], manifest),
+      /is invalid: .*(replicaz|containerPort|threshold|minReplicas)/,
+    );
   }
 });
