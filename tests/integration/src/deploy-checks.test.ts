@@ -4,7 +4,10 @@
 // scripts/stack up installs the tools (scripts/lib/deploy-tools).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
@@ -181,5 +184,124 @@ test('the validation fails on a misspelt field, a wrong type and a numeric KEDA 
       kubeconform(version!, ['-'], manifest),
       /is invalid: .*(replicaz|containerPort|threshold|minReplicas)/,
     );
+  }
+});
+
+/** Runs `docker-compose config` on a compose file given as text (the repo's, or a broken copy). */
+async function composeConfig(text: string, quiet: boolean): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'compose-'));
+  try {
+    // The bind mounts are relative to the file: keep it at the repository root's paths.
+    const file = join(dir, 'docker-compose.yml');
+    await writeFile(file, text.replaceAll('./deploy/', `${new URL('deploy/', root).pathname}`));
+    return await tool('docker-compose', [
+      '-f',
+      file,
+      '--project-directory',
+      root.pathname,
+      'config',
+      ...(quiet ? ['-q'] : []),
+    ]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('docker-compose accepts the compose file, which runs Graylog with OpenSearch and MongoDB and Grafana with the dashboard', async () => {
+  const text = await readFile(new URL('docker-compose.yml', root), 'utf8');
+  assert.equal(await tool('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q']), '');
+  const config = parse(await composeConfig(text, false)) as {
+    services: Record<
+      string,
+      {
+        environment?: Record<string, string>;
+        volumes?: (string | { source: string; target: string })[];
+        depends_on?: object;
+      }
+    >;
+  };
+  for (const service of [
+    'graylog',
+    'opensearch',
+    'graylog-mongodb',
+    'grafana',
+    'prometheus',
+    'ingest',
+    'dispatcher',
+  ]) {
+    assert.ok(config.services[service], `service ${service}`);
+  }
+  assert.equal(
+    config.services['graylog']?.environment?.['GRAYLOG_ELASTICSEARCH_HOSTS'],
+    'http://opensearch:9200',
+  );
+  assert.match(
+    config.services['graylog']?.environment?.['GRAYLOG_MONGODB_URI'] ?? '',
+    /graylog-mongodb:27017/,
+  );
+  assert.equal(config.services['dispatcher']?.environment?.['COMMSTRAT_GELF_HOST'], 'graylog');
+  // docker-compose 1.x prints bind mounts as `source:target:mode`, 2.x as objects.
+  const mounts = new Map(
+    (config.services['grafana']?.volumes ?? []).map((volume) => {
+      if (typeof volume !== 'string') return [volume.target, volume.source] as const;
+      const [source = '', target = ''] = volume.split(':');
+      return [target, source] as const;
+    }),
+  );
+  const provisioning = mounts.get('/etc/grafana/provisioning');
+  const dashboards = mounts.get('/var/lib/grafana/dashboards/commstrat');
+  assert.ok(
+    provisioning !== undefined && dashboards !== undefined,
+    'Grafana mounts its provisioning and the dashboard',
+  );
+  // The provisioning's dashboard provider reads the folder the dashboard is mounted at.
+  const provider = await readFile(join(provisioning, 'dashboards/commstrat.yml'), 'utf8');
+  assert.match(provider, /path: \/var\/lib\/grafana\/dashboards\/commstrat/);
+  JSON.parse(await readFile(join(dashboards, 'commstrat.json'), 'utf8'));
+  // The check can fail: a misspelt key is refused.
+  await assert.rejects(
+    composeConfig(
+      text.replace('    depends_on:\n      - prometheus', '    depend_on:\n      - prometheus'),
+      true,
+    ),
+    /depend_on/,
+  );
+});
+
+test('systemd-analyze verify passes the units without a warning', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'units-'));
+  try {
+    const units = (await readdir(new URL('deploy/systemd/', root))).filter((name) =>
+      name.endsWith('.service'),
+    );
+    const names: string[] = [];
+    // systemd-analyze checks that ExecStart's program exists: where Node.js is elsewhere
+    // than the units expect, the copies point at the one running this test.
+    const node = existsSync('/usr/bin/node') ? '/usr/bin/node' : process.execPath;
+    for (const unit of units) {
+      const text = (await readFile(new URL(`deploy/systemd/${unit}`, root), 'utf8')).replaceAll(
+        '/usr/bin/node',
+        node,
+      );
+      // A template is verified as an instance of it.
+      const name = unit.replace('@.service', '@1.service');
+      await writeFile(join(dir, name), text);
+      names.push(`./${name}`);
+    }
+    assert.ok(names.length >= 3);
+    // Unknown keys and bad values are warnings with exit code 0: any output fails the check.
+    assert.equal(await tool('systemd-analyze', ['verify', ...names], dir), '');
+    await writeFile(
+      join(dir, 'broken.service'),
+      units.length > 0
+        ? (await readFile(join(dir, names[0]!), 'utf8')).replace('RestartSec=', 'RestartSecs=')
+        : '',
+    );
+    assert.match(
+      await tool('systemd-analyze', ['verify', './broken.service'], dir),
+      /Unknown key 'RestartSecs'/,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
