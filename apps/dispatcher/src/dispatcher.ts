@@ -358,8 +358,10 @@ export class Dispatcher {
       const { exchange, error } = result;
       const [status, durationMs] = [exchange.httpStatus, exchange.durationMs];
       log.info('provider request', { messages: works.length, outcome: error?.code ?? 'ok', http_status: status, duration_ms: durationMs });
-      const ids = works.map((work) => work.entry.message.id);
-      log.debug('provider exchange', { message_ids: ids, request: exchange.request, response: exchange.response });
+      if (log.isDebugEnabled()) {
+        const ids = works.map((work) => work.entry.message.id);
+        log.debug('provider exchange', { message_ids: ids, request: exchange.request, response: exchange.response });
+      }
       const answeredAt = exchange.startedAt.getTime() + durationMs;
       for (const { entry } of works) {
         const accepted = entry.message.created_at === undefined ? NaN : Date.parse(entry.message.created_at);
