@@ -5,6 +5,7 @@ import {
   allowedFrom,
   chooseProvider,
   isInsideWindow,
+  newId,
   nextWindowOpening,
   phoneCountry,
   routeProviders,
@@ -175,6 +176,7 @@ export class Dispatcher {
         .filter((entry) => !this.held.has(entry.entryId));
       if (reclaimed.length > 0) {
         this.deps.logger.warn('reclaimed entries from a stalled or dead replica', { count: reclaimed.length });
+        this.deps.metrics.reclaimed.inc(reclaimed.length);
         await this.plan(await this.unfinished(reclaimed), now);
       }
     }
@@ -386,6 +388,21 @@ export class Dispatcher {
       // The slot is free from here: recording must not hold the next batch back (the
       // journal write can take as long as the request did).
       release();
+      // One line per provider request, its ids bound; the bodies (masked by the logger) at debug.
+      const tenant = works[0]?.entry.message.tenant_id;
+      const log = this.deps.logger.child({ batch_id: newId(), provider: provider.config.id, tenant_id: tenant });
+      const { exchange, error } = result;
+      const [status, durationMs] = [exchange.httpStatus, exchange.durationMs];
+      log.info('provider request', { messages: works.length, outcome: error?.code ?? 'ok', http_status: status, duration_ms: durationMs });
+      if (log.isDebugEnabled()) {
+        const ids = works.map((work) => work.entry.message.id);
+        log.debug('provider exchange', { message_ids: ids, request: exchange.request, response: exchange.response });
+      }
+      const answeredAt = exchange.startedAt.getTime() + durationMs;
+      for (const { entry } of works) {
+        const accepted = entry.message.created_at === undefined ? NaN : Date.parse(entry.message.created_at);
+        if (accepted <= answeredAt) this.deps.metrics.acceptToProvider.observe({ lane: entry.lane }, (answeredAt - accepted) / 1000);
+      }
       this.recorder.record(settled, provider, works, result, this.clock());
     } finally {
       await this.finish(settled);

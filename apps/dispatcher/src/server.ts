@@ -65,7 +65,7 @@ export async function startDispatcher(
   await lanes.ensureGroup();
 
   const registry = createRegistry('dispatcher');
-  const metrics = dispatcherMetrics(registry);
+  const metrics = dispatcherMetrics(registry, { tenantLabel: config.metricsTenantLabel });
   // One sample of the lane depths for lane selection and the gauge.
   const depths = new SampledDepths(() => lanes.depths());
   laneDepthGauge(registry, () => depths.get());

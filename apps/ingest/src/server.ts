@@ -49,7 +49,7 @@ export async function startIngest(
   const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
 
   const registry = createRegistry('ingest');
-  const metrics = ingestMetrics(registry);
+  const metrics = ingestMetrics(registry, { tenantLabel: config.metricsTenantLabel });
   // One sample of the lane depths for admission, Kafka backpressure and the gauge.
   const depths = new SampledDepths(() => lanes.depths());
   laneDepthGauge(registry, () => depths.get());

@@ -59,6 +59,21 @@ export interface TierConfig {
    * be read, ms; past it messages wait for the store. Default 86 400 000 (24 h).
    */
   configMaxStaleMs: number;
+  /** Phone numbers in log lines: `partial` (`+7916*****67`, default), `full` or `off`. */
+  logMaskPhone: 'partial' | 'full' | 'off';
+  /** E-mail addresses in log lines: `partial` (`j*****@example.com`, default), `full` or `off`. */
+  logMaskEmail: 'partial' | 'full' | 'off';
+  /** Message text, subject, template variables: `partial` (length only, default), `full` or `off`. */
+  logMaskText: 'partial' | 'full' | 'off';
+  /** API keys, provider credentials, Authorization headers: `full` (default) or `partial` (first 4 characters). */
+  logMaskCredentials: 'partial' | 'full';
+  /** More field names, comma-separated, whose values are always hidden in log lines. */
+  logMaskFields?: string;
+  /**
+   * Label metrics by tenant. Default true; set false where tenants are many, so every
+   * series stays one per provider (the tenant part of the provider label is dropped too).
+   */
+  metricsTenantLabel: boolean;
 }
 
 /** The JSON Schema fields of TierConfig, listening on `defaultPort` unless told. */
@@ -77,6 +92,13 @@ export function tierConfigSchema(defaultPort: number) {
       gelfPort: { type: 'integer', minimum: 1, maximum: 65535, default: 12201 },
       configRefreshMs: { type: 'integer', minimum: 100, default: 10_000 },
       configMaxStaleMs: { type: 'integer', minimum: 1000, default: 86_400_000 },
+      logMaskPhone: { type: 'string', enum: ['partial', 'full', 'off'], default: 'partial' },
+      logMaskEmail: { type: 'string', enum: ['partial', 'full', 'off'], default: 'partial' },
+      logMaskText: { type: 'string', enum: ['partial', 'full', 'off'], default: 'partial' },
+      // Credentials are never logged in clear: there is no `off`.
+      logMaskCredentials: { type: 'string', enum: ['partial', 'full'], default: 'full' },
+      logMaskFields: { type: 'string', pattern: '^\\s*[\\w.-]+(\\s*,\\s*[\\w.-]+)*\\s*$' },
+      metricsTenantLabel: { type: 'boolean', default: true },
     },
   };
 }
@@ -95,5 +117,11 @@ export function tierEnvMap(tier: 'INGEST' | 'DISPATCHER'): EnvMap<TierConfig> {
     gelfPort: 'COMMSTRAT_GELF_PORT',
     configRefreshMs: 'COMMSTRAT_CONFIG_REFRESH_MS',
     configMaxStaleMs: 'COMMSTRAT_CONFIG_MAX_STALE_MS',
+    logMaskPhone: 'COMMSTRAT_LOG_MASK_PHONE',
+    logMaskEmail: 'COMMSTRAT_LOG_MASK_EMAIL',
+    logMaskText: 'COMMSTRAT_LOG_MASK_TEXT',
+    logMaskCredentials: 'COMMSTRAT_LOG_MASK_CREDENTIALS',
+    logMaskFields: 'COMMSTRAT_LOG_MASK_FIELDS',
+    metricsTenantLabel: 'COMMSTRAT_METRICS_TENANT_LABEL',
   };
 }

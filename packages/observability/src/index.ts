@@ -1,4 +1,12 @@
-export { createLogger, closeLogger, tierLogger, type Logger, type LoggerOptions } from './logger.ts';
+export {
+  createLogger,
+  closeLogger,
+  tierLogger,
+  type Logger,
+  type LoggerOptions,
+  type TierLogSettings,
+} from './logger.ts';
+export { createMasker, type Masker, type MaskingOptions, type MaskMode } from './masking.ts';
 export {
   configCacheMetrics,
   createRegistry,

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import Graylog2Transport from 'winston-graylog2';
+import { createMasker, maskRecord, type MaskingOptions } from './masking.ts';
 
 export type Logger = winston.Logger;
 
@@ -15,6 +16,8 @@ export interface LoggerOptions {
   readonly console?: boolean;
   /** Also hand every entry to this function (tests read what a process logged). */
   readonly capture?: (entry: Readonly<Record<string, unknown>>) => void;
+  /** What is masked in every line, on stdout and GELF alike. Default: see MaskingOptions. */
+  readonly masking?: MaskingOptions;
 }
 
 /** A transport that hands each entry to a function: an object-mode stream the Stream transport writes entries to. */
@@ -54,25 +57,72 @@ export function createLogger(options: LoggerOptions): Logger {
       }) as unknown as winston.transport,
     );
   }
-  return winston.createLogger({
+  const logger: Logger = winston.createLogger({
     level: options.level ?? 'info',
     // A logger with nowhere to write (tests) stays quiet instead of warning per line.
     silent: transports.length === 0,
     defaultMeta: { service: options.service },
-    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    // Masking runs in the logger's own format, before any transport sees the line.
+    format: winston.format.combine(
+      masked(options.masking, (level) => logger.isLevelEnabled(level)),
+      winston.format.timestamp(),
+      winston.format.json(),
+    ),
     transports,
   });
+  return logger;
 }
 
-/** A tier's logger from its settings: its level, and GELF when a host is set. */
-export function tierLogger(
-  service: string,
-  config: { readonly logLevel: string; readonly gelfHost?: string | undefined; readonly gelfPort: number },
-): Logger {
+/**
+ * Winston filters levels only in the transports, after the logger's format: a line below
+ * the level is dropped here instead, so it costs no masking (a debug line may carry a
+ * whole provider request body).
+ */
+function masked(
+  options: MaskingOptions | undefined,
+  enabled: (level: string) => boolean,
+): winston.Logform.Format {
+  const mask = createMasker(options);
+  return winston.format((info) => {
+    if (!enabled(info.level)) return false;
+    maskRecord(mask, info);
+    return info;
+  })();
+}
+
+/** The logging settings of a tier (TierConfig's). */
+export interface TierLogSettings {
+  readonly logLevel: string;
+  readonly gelfHost?: string | undefined;
+  readonly gelfPort: number;
+  readonly logMaskPhone: MaskingOptions['phone'];
+  readonly logMaskEmail: MaskingOptions['email'];
+  readonly logMaskText: MaskingOptions['text'];
+  readonly logMaskCredentials: MaskingOptions['credentials'];
+  /** Comma-separated field names. */
+  readonly logMaskFields?: string | undefined;
+}
+
+/** A tier's logger from its settings: its level, its masking, and GELF when a host is set. */
+export function tierLogger(service: string, config: TierLogSettings): Logger {
+  const fields = (config.logMaskFields ?? '')
+    .split(',')
+    .map((field) => field.trim())
+    .filter((field) => field !== '');
   return createLogger({
     service,
     level: config.logLevel,
-    gelf: config.gelfHost === undefined ? undefined : { host: config.gelfHost, port: config.gelfPort },
+    gelf:
+      config.gelfHost === undefined ? undefined : { host: config.gelfHost, port: config.gelfPort },
+    masking: {
+      ...(config.logMaskPhone === undefined ? {} : { phone: config.logMaskPhone }),
+      ...(config.logMaskEmail === undefined ? {} : { email: config.logMaskEmail }),
+      ...(config.logMaskText === undefined ? {} : { text: config.logMaskText }),
+      ...(config.logMaskCredentials === undefined
+        ? {}
+        : { credentials: config.logMaskCredentials }),
+      fields,
+    },
   });
 }
 

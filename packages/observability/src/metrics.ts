@@ -1,4 +1,11 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type LabelValues,
+} from 'prom-client';
 
 /** A registry for one process, with Node's default metrics and a `service` label. */
 export function createRegistry(service: string): Registry {
@@ -22,22 +29,47 @@ export function httpMetrics(registry: Registry) {
 }
 export type HttpMetrics = ReturnType<typeof httpMetrics>;
 
+/** How the tiers label their series. */
+export interface MetricsOptions {
+  /**
+   * Label series by tenant: `tenant` on the ingest counters, and the tenant part of the
+   * dispatcher's `provider` label (`acme/sms-main`). Default true; switch it off where
+   * tenants are many, so the series count does not grow with them.
+   */
+  readonly tenantLabel?: boolean;
+}
+
+// Labels are bounded by construction: source, priority, lane, reason (an error code),
+// outcome and provider (the configured ids). Message ids, recipients and request ids are
+// never labels; they belong in the journal and the logs.
+
 /** Metrics of the ingest tier. */
-export function ingestMetrics(registry: Registry) {
+export function ingestMetrics(registry: Registry, options: MetricsOptions = {}) {
+  const tenantLabel = options.tenantLabel !== false;
+  // The type keeps `tenant` so callers pass it either way; without the label it is dropped.
+  const withTenant = <L extends string>(names: readonly L[]): readonly L[] =>
+    tenantLabel ? names : names.filter((name) => name !== 'tenant');
+  const dropTenant = ({ tenant: _dropped, ...rest }: LabelValues<string>) => rest;
+  const byTenant = <M extends Counter<string>>(metric: M) =>
+    tenantLabel ? metric : relabel(metric, dropTenant);
   return {
     ...httpMetrics(registry),
-    messagesAccepted: new Counter({
-      name: 'commstrat_messages_accepted_total',
-      help: 'Messages accepted (journaled and enqueued), by source, tenant and priority.',
-      labelNames: ['source', 'tenant', 'priority'] as const,
-      registers: [registry],
-    }),
-    messagesRejected: new Counter({
-      name: 'commstrat_messages_rejected_total',
-      help: 'Messages rejected, by source, tenant and reason (error code).',
-      labelNames: ['source', 'tenant', 'reason'] as const,
-      registers: [registry],
-    }),
+    messagesAccepted: byTenant(
+      new Counter({
+        name: 'commstrat_messages_accepted_total',
+        help: 'Messages accepted (journaled and enqueued), by source, tenant and priority.',
+        labelNames: withTenant(['source', 'tenant', 'priority'] as const),
+        registers: [registry],
+      }),
+    ),
+    messagesRejected: byTenant(
+      new Counter({
+        name: 'commstrat_messages_rejected_total',
+        help: 'Messages rejected, by source, tenant and reason (error code).',
+        labelNames: withTenant(['source', 'tenant', 'reason'] as const),
+        registers: [registry],
+      }),
+    ),
     kafkaConsumerLag: new Gauge({
       name: 'commstrat_kafka_consumer_lag',
       help: 'Records of an assigned partition not yet accepted: high watermark minus next offset to consume.',
@@ -77,29 +109,42 @@ export function ingestMetrics(registry: Registry) {
 export type IngestMetrics = ReturnType<typeof ingestMetrics>;
 
 /** Metrics of the dispatcher tier. */
-export function dispatcherMetrics(registry: Registry) {
+export function dispatcherMetrics(registry: Registry, options: MetricsOptions = {}) {
+  // Without the tenant label, `acme/sms-main` is counted as `sms-main`.
+  const providerOnly = (labels: LabelValues<string>) => {
+    const provider = labels['provider'];
+    return typeof provider === 'string'
+      ? { ...labels, provider: provider.slice(provider.indexOf('/') + 1) }
+      : labels;
+  };
+  const bounded = <M extends Counter<string> | Gauge<string> | Histogram<string>>(metric: M) =>
+    options.tenantLabel === false ? relabel(metric, providerOnly) : metric;
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-    new Counter({ name, help, labelNames, registers: [registry] });
+    bounded(new Counter({ name, help, labelNames, registers: [registry] }));
   return {
     messagesDispatched: counter(
       'commstrat_messages_dispatched_total',
       'Messages handed to providers, by provider and outcome (accepted, rejected, error).',
       ['provider', 'outcome'],
     ),
-    batchSize: new Histogram({
-      name: 'commstrat_dispatch_batch_size',
-      help: 'Messages per provider request.',
-      labelNames: ['provider'] as const,
-      buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000],
-      registers: [registry],
-    }),
-    providerRequestDuration: new Histogram({
-      name: 'commstrat_provider_request_duration_seconds',
-      help: 'Duration of provider requests, by provider and outcome.',
-      labelNames: ['provider', 'outcome'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
+    batchSize: bounded(
+      new Histogram({
+        name: 'commstrat_dispatch_batch_size',
+        help: 'Messages per provider request.',
+        labelNames: ['provider'] as const,
+        buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000],
+        registers: [registry],
+      }),
+    ),
+    providerRequestDuration: bounded(
+      new Histogram({
+        name: 'commstrat_provider_request_duration_seconds',
+        help: 'Duration of provider requests, by provider and outcome.',
+        labelNames: ['provider', 'outcome'] as const,
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [registry],
+      }),
+    ),
     throttled: counter(
       'commstrat_dispatch_throttled_total',
       'Messages held back because their provider had no rate tokens left.',
@@ -110,24 +155,46 @@ export function dispatcherMetrics(registry: Registry) {
       'Messages put back in the delayed set, by reason (window, retry, no_provider).',
       ['reason'],
     ),
-    retries: counter('commstrat_dispatch_retries_total', 'Messages scheduled for another attempt.', ['provider']),
+    retries: counter(
+      'commstrat_dispatch_retries_total',
+      'Messages scheduled for another attempt.',
+      ['provider'],
+    ),
     failovers: counter(
       'commstrat_dispatch_failovers_total',
       'Messages routed past an unavailable provider to the next of their route.',
       ['provider'],
     ),
-    expired: counter('commstrat_messages_expired_total', 'Messages that reached their expiry unsent.', []),
+    expired: counter(
+      'commstrat_messages_expired_total',
+      'Messages that reached their expiry unsent.',
+      [],
+    ),
     deadLettered: counter(
       'commstrat_messages_dead_lettered_total',
       'Messages that exhausted their attempts and went to the dead-letter stream.',
       ['provider'],
     ),
-    circuitState: new Gauge({
-      name: 'commstrat_provider_circuit_state',
-      help: 'Circuit breaker per provider on this replica: 0 closed, 1 half-open, 2 open.',
-      labelNames: ['provider'] as const,
+    circuitState: bounded(
+      new Gauge({
+        name: 'commstrat_provider_circuit_state',
+        help: 'Circuit breaker per provider on this replica: 0 closed, 1 half-open, 2 open.',
+        labelNames: ['provider'] as const,
+        registers: [registry],
+      }),
+    ),
+    acceptToProvider: new Histogram({
+      name: 'commstrat_accept_to_provider_seconds',
+      help: 'Time from acceptance to the provider answering the request that carried the message, by lane.',
+      labelNames: ['lane'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600],
       registers: [registry],
     }),
+    reclaimed: counter(
+      'commstrat_dispatch_reclaimed_total',
+      'Entries taken over from a replica that held them past the visibility timeout.',
+      [],
+    ),
     inFlight: new Gauge({
       name: 'commstrat_dispatch_in_flight',
       help: 'Entries claimed by this replica and not yet acknowledged.',
@@ -201,4 +268,26 @@ export function laneDepthGauge(registry: Registry, sample: () => Promise<Record<
       for (const [lane, depth] of Object.entries(depths)) this.set({ lane }, depth);
     },
   });
+}
+
+type Recorder = (this: unknown, ...args: unknown[]) => unknown;
+
+/** Rewrites the labels of every inc/dec/set/observe call of `metric` (in place). */
+function relabel<M extends object>(
+  metric: M,
+  rewrite: (labels: LabelValues<string>) => LabelValues<string>,
+): M {
+  const methods = metric as unknown as Record<string, Recorder | undefined>;
+  for (const name of ['inc', 'dec', 'set', 'observe']) {
+    const original = methods[name];
+    if (typeof original !== 'function') continue;
+    methods[name] = function (this: unknown, ...args: unknown[]) {
+      const [first, ...rest] = args;
+      const labelled = typeof first === 'object' && first !== null;
+      return labelled
+        ? original.call(this, rewrite(first as LabelValues<string>), ...rest)
+        : original.apply(this, args);
+    };
+  }
+  return metric;
 }

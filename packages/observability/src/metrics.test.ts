@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createRegistry, dispatcherMetrics, ingestMetrics } from './metrics.ts';
+
+// Every label a series may carry: each has a small, known set of values.
+const BOUNDED_LABELS = new Set([
+  'service',
+  'source',
+  'tenant',
+  'priority',
+  'reason',
+  'topic',
+  'partition',
+  'provider',
+  'outcome',
+  'lane',
+  'method',
+  'route',
+  'status',
+  'le',
+  'quantile',
+  'space',
+  'kind',
+  'version',
+  'major',
+  'minor',
+  'patch',
+  'type',
+]);
+
+test('no metric of either tier has a label outside the bounded set (no message id, phone or e-mail)', async () => {
+  for (const make of [ingestMetrics, dispatcherMetrics]) {
+    const registry = createRegistry('test');
+    make(registry);
+    for (const metric of await registry.getMetricsAsJSON()) {
+      const names = new Set<string>();
+      for (const value of metric.values)
+        for (const label of Object.keys(value.labels)) names.add(label);
+      // Labels of series not yet written are declared on the metric itself.
+      const declared =
+        (registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] })
+          .labelNames ?? [];
+      for (const label of [...names, ...declared])
+        assert.ok(BOUNDED_LABELS.has(label), `${metric.name} has label ${label}`);
+    }
+  }
+});
+
+test('with the tenant label off, ingest counts without tenant and the dispatcher by provider id alone', async () => {
+  const registry = createRegistry('test');
+  const ingest = ingestMetrics(registry, { tenantLabel: false });
+  const dispatcher = dispatcherMetrics(registry, { tenantLabel: false });
+  ingest.messagesAccepted.inc({ source: 'rest', tenant: 'acme', priority: 'normal' });
+  ingest.messagesAccepted.inc({ source: 'rest', tenant: 'globex', priority: 'normal' });
+  dispatcher.messagesDispatched.inc({ provider: 'acme/sms-main', outcome: 'accepted' }, 3);
+  dispatcher.providerRequestDuration.observe(
+    { provider: 'globex/sms-main', outcome: 'accepted' },
+    0.2,
+  );
+  dispatcher.circuitState.set({ provider: 'acme/sms-main' }, 2);
+  const text = await registry.metrics();
+  assert.match(
+    text,
+    /commstrat_messages_accepted_total\{source="rest",priority="normal",service="test"\} 2/,
+  );
+  assert.match(
+    text,
+    /commstrat_messages_dispatched_total\{provider="sms-main",outcome="accepted",service="test"\} 3/,
+  );
+  assert.match(text, /commstrat_provider_circuit_state\{provider="sms-main",service="test"\} 2/);
+  assert.doesNotMatch(text, /acme|globex/);
+});
+
+test('by default the tenant is a label and part of the provider label', async () => {
+  const registry = createRegistry('test');
+  ingestMetrics(registry).messagesAccepted.inc({
+    source: 'kafka',
+    tenant: 'acme',
+    priority: 'bulk',
+  });
+  dispatcherMetrics(registry).messagesDispatched.inc({
+    provider: 'acme/sms-main',
+    outcome: 'error',
+  });
+  const text = await registry.metrics();
+  assert.match(
+    text,
+    /commstrat_messages_accepted_total\{source="kafka",tenant="acme",priority="bulk",service="test"\} 1/,
+  );
+  assert.match(
+    text,
+    /commstrat_messages_dispatched_total\{provider="acme\/sms-main",outcome="error",service="test"\} 1/,
+  );
+});
