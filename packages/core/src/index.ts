@@ -132,3 +132,4 @@ export {
   type Receipt,
   type SignatureProblem,
 } from './receipts.ts';
+export { SMS_ENCODINGS, smsEncoding, type SmsEncoding, type SmsEncodingInfo } from './sms-encoding.ts';
