@@ -16,7 +16,7 @@ import {
 import { isDeepStrictEqual } from 'node:util';
 import type { Provider } from '@commstrat/config';
 import type { DispatcherMetrics } from '@commstrat/observability';
-import { HttpSmsAdapter, type ProviderAdapter } from '@commstrat/providers';
+import { HttpSmsAdapter, SmtpAdapter, type ProviderAdapter } from '@commstrat/providers';
 import pLimit, { type LimitFunction } from 'p-limit';
 
 /** One tenant's provider as this replica talks to it. */
@@ -137,12 +137,28 @@ export class ProviderRegistry {
 }
 
 function buildAdapter(key: string, config: Provider): ProviderAdapter {
+  const credential = (name: string): string | undefined => {
+    const value = config.credentials[name];
+    return typeof value === 'string' ? value : undefined;
+  };
   switch (config.kind) {
     case 'http-sms':
       return new HttpSmsAdapter({
         id: key,
         baseUrl: config.endpoint,
-        token: typeof config.credentials['token'] === 'string' ? config.credentials['token'] : '',
+        token: credential('token') ?? '',
+        timeoutMs: config.timeoutMs,
+        concurrency: config.concurrency,
+      });
+    case 'smtp':
+      // The row's endpoint is the SMTP server's URL; credentials hold the sender and
+      // the login (checked when the row is saved: packages/config checkProvider).
+      return new SmtpAdapter({
+        id: key,
+        url: config.endpoint,
+        from: credential('from') ?? '',
+        user: credential('user'),
+        password: credential('password'),
         timeoutMs: config.timeoutMs,
         // A connection for each slot, the urgent ones included.
         concurrency: config.concurrency + URGENT_SLOTS,

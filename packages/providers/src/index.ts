@@ -1,3 +1,4 @@
 export type { ExchangeRecord, MessageOutcome, ProviderAdapter, SendResult } from './adapter.ts';
 export { HttpSmsAdapter, type HttpSmsAdapterOptions } from './http-sms-adapter.ts';
+export { SmtpAdapter, type SmtpAdapterOptions } from './smtp-adapter.ts';
 export { HttpClient, RequestTimeoutError, type HttpAnswer, type HttpClientOptions } from './http-client.ts';
