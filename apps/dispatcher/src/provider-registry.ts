@@ -16,7 +16,7 @@ import {
 import { isDeepStrictEqual } from 'node:util';
 import type { Provider } from '@commstrat/config';
 import type { DispatcherMetrics } from '@commstrat/observability';
-import { HttpSmsAdapter, SmtpAdapter, type ProviderAdapter } from '@commstrat/providers';
+import { HttpSmsAdapter, SmtpAdapter, WebhookAdapter, type ProviderAdapter } from '@commstrat/providers';
 import pLimit, { type LimitFunction } from 'p-limit';
 
 /** One tenant's provider as this replica talks to it. */
@@ -162,6 +162,15 @@ function buildAdapter(key: string, config: Provider): ProviderAdapter {
         timeoutMs: config.timeoutMs,
         // A connection for each slot, the urgent ones included.
         concurrency: config.concurrency + URGENT_SLOTS,
+      });
+    case 'webhook':
+      // The endpoint is the tenant's URL; credentials.secret signs every delivery.
+      return new WebhookAdapter({
+        id: key,
+        url: config.endpoint,
+        secret: credential('secret') ?? '',
+        timeoutMs: config.timeoutMs,
+        concurrency: config.concurrency,
       });
     default:
       throw new Error(`provider ${key}: no adapter of kind "${config.kind}"`);

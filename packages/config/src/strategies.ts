@@ -340,6 +340,19 @@ function kindProblems(provider: Provider): FieldProblem[] {
       }
     }
   }
+  if (provider.kind === 'webhook') {
+    if (!urlWith(['http:', 'https:'])) {
+      problems.push({ path: '/endpoint', message: 'must be an http:// or https:// URL for kind webhook' });
+    }
+    const secret = text('secret');
+    if (typeof secret !== 'string' || secret.length < 16) {
+      problems.push({ path: '/credentials/secret', message: 'must be a signing secret of at least 16 characters for kind webhook' });
+    }
+    // One delivery per request: a retry after a failure then repeats that one only.
+    if (provider.maxBatchSize !== 1) {
+      problems.push({ path: '/maxBatchSize', message: 'must be 1 for kind webhook' });
+    }
+  }
   return problems;
 }
 

@@ -1,4 +1,10 @@
 export type { ExchangeRecord, MessageOutcome, ProviderAdapter, SendResult } from './adapter.ts';
 export { HttpSmsAdapter, type HttpSmsAdapterOptions } from './http-sms-adapter.ts';
 export { SmtpAdapter, type SmtpAdapterOptions } from './smtp-adapter.ts';
+export {
+  WEBHOOK_SIGNATURE_HEADER,
+  WebhookAdapter,
+  webhookSignature,
+  type WebhookAdapterOptions,
+} from './webhook-adapter.ts';
 export { HttpClient, RequestTimeoutError, type HttpAnswer, type HttpClientOptions } from './http-client.ts';
