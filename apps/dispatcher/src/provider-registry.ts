@@ -16,7 +16,14 @@ import {
 import { isDeepStrictEqual } from 'node:util';
 import type { Provider } from '@commstrat/config';
 import type { DispatcherMetrics } from '@commstrat/observability';
-import { HttpSmsAdapter, SmtpAdapter, WebhookAdapter, type ProviderAdapter } from '@commstrat/providers';
+import {
+  DeclarativeHttpAdapter,
+  HttpSmsAdapter,
+  SmtpAdapter,
+  WebhookAdapter,
+  shippedDefinitions,
+  type ProviderAdapter,
+} from '@commstrat/providers';
 import pLimit, { type LimitFunction } from 'p-limit';
 
 /** One tenant's provider as this replica talks to it. */
@@ -172,7 +179,19 @@ function buildAdapter(key: string, config: Provider): ProviderAdapter {
         timeoutMs: config.timeoutMs,
         concurrency: config.concurrency,
       });
-    default:
-      throw new Error(`provider ${key}: no adapter of kind "${config.kind}"`);
+    default: {
+      // Any other kind names a shipped provider definition (packages/providers/definitions):
+      // a new API shape is a file, not an adapter class.
+      const definition = shippedDefinitions().get(config.kind);
+      if (definition === undefined) throw new Error(`provider ${key}: no adapter or definition of kind "${config.kind}"`);
+      return new DeclarativeHttpAdapter({
+        id: key,
+        definition,
+        baseUrl: config.endpoint,
+        credentials: config.credentials,
+        timeoutMs: config.timeoutMs,
+        concurrency: config.concurrency,
+      });
+    }
   }
 }

@@ -8,3 +8,14 @@ export {
   type WebhookAdapterOptions,
 } from './webhook-adapter.ts';
 export { HttpClient, RequestTimeoutError, type HttpAnswer, type HttpClientOptions } from './http-client.ts';
+export {
+  ERROR_CLASSES,
+  parseProviderDefinition,
+  providerDefinitionSchema,
+  type ErrorClass,
+  type ProviderDefinition,
+} from './definition/definition-schema.ts';
+export { DeclarativeHttpAdapter, type DeclarativeHttpAdapterOptions } from './definition/declarative-adapter.ts';
+export { shippedDefinitions } from './definition/shipped.ts';
+export { queryJsonPath } from './definition/json-path.ts';
+export { renderTemplate } from './definition/template.ts';
