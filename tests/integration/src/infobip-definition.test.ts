@@ -59,8 +59,11 @@ test('Infobip error answers are classified by the definition: 401 permanent, 5xx
   assert.equal(limited.error.retryAfterSeconds, 1);
 });
 
-test('a provider row of kind infobip-sms needs no code: a message sent through it ends sent with Infobip’s id', async () => {
+test('an Infobip provider added while the service runs needs no code and no restart; its message ends sent with Infobip’s id', async () => {
   const deployment = await startDeployment();
+  // The tenant's routing is cached by ingest and dispatcher from this first message on.
+  const warm = await deployment.api('POST', '/v1/messages', { channel: 'sms', recipient: { phone: '+79161234567' }, content: { text: 'warm' } });
+  assert.equal(warm.status, 202);
   await upsertProvider(deployment.sql, deployment.tenantId, {
     id: 'infobip',
     kind: 'infobip-sms',
@@ -77,12 +80,23 @@ test('a provider row of kind infobip-sms needs no code: a message sent through i
     channel: 'sms',
     steps: [{ route: { mode: 'failover', providers: ['infobip'] }, ttl_seconds: 600 }],
   });
-  const { status, body } = await deployment.api('POST', '/v1/messages', {
-    strategy: 'infobip-otp',
-    recipient: { phone: '+4915112345678' },
-    content: { text: 'Your code is 777' },
-  });
-  assert.equal(status, 202, JSON.stringify(body));
+  // A name not looked up before is read fresh; a cached miss or a cached provider list
+  // would hold for up to the caches' 10 s. Either way no process restarts.
+  const body = await eventually(
+    'the new strategy seen by ingest',
+    async () => {
+      const answer = await deployment.api('POST', '/v1/messages', {
+        strategy: 'infobip-otp',
+        recipient: { phone: '+4915112345678' },
+        content: { text: 'Your code is 777' },
+      });
+      if (answer.status === 202) return answer.body as { id: string };
+      assert.equal(answer.status, 422, JSON.stringify(answer.body));
+      return undefined;
+    },
+    20_000,
+    500,
+  );
   const view = await eventually('the message sent through Infobip', async () => {
     const current = await deployment.api('GET', `/v1/messages/${body.id}`);
     return current.body.status === 'sent' ? current.body : undefined;
