@@ -25,8 +25,20 @@ interface InfobipMessage {
   text?: unknown;
 }
 
-const PENDING = { groupId: 1, groupName: 'PENDING', id: 26, name: 'PENDING_ACCEPTED', description: 'Message sent to next instance' };
-const REJECTED_DESTINATION = { groupId: 5, groupName: 'REJECTED', id: 14, name: 'REJECTED_DESTINATION', description: 'Invalid destination address' };
+const PENDING = {
+  groupId: 1,
+  groupName: 'PENDING',
+  id: 26,
+  name: 'PENDING_ACCEPTED',
+  description: 'Message sent to next instance',
+};
+const REJECTED_DESTINATION = {
+  groupId: 5,
+  groupName: 'REJECTED',
+  id: 14,
+  name: 'REJECTED_DESTINATION',
+  description: 'Invalid destination address',
+};
 
 /** Infobip's error envelope: `{"requestError":{"serviceException":{"messageId","text"}}}`. */
 function requestError(res: Response, status: number, messageId: string, text: string): void {
@@ -53,13 +65,25 @@ export function infobipRoutes(deps: InfobipModeDeps): Router {
       return;
     }
     const items = messages as InfobipMessage[];
-    const destinations = items.flatMap((message) => (Array.isArray(message.destinations) ? (message.destinations as Destination[]) : []));
-    if (destinations.length === 0 || items.some((message) => typeof message.text !== 'string' || !Array.isArray(message.destinations))) {
+    const destinations = items.flatMap((message) =>
+      Array.isArray(message.destinations) ? (message.destinations as Destination[]) : [],
+    );
+    if (
+      destinations.length === 0 ||
+      items.some(
+        (message) => typeof message.text !== 'string' || !Array.isArray(message.destinations),
+      )
+    ) {
       requestError(res, 400, 'BAD_REQUEST', 'every message needs destinations and text');
       return;
     }
     if (destinations.length > deps.behaviour.max_batch_size) {
-      requestError(res, 400, 'BAD_REQUEST', `at most ${deps.behaviour.max_batch_size} destinations per request`);
+      requestError(
+        res,
+        400,
+        'BAD_REQUEST',
+        `at most ${deps.behaviour.max_batch_size} destinations per request`,
+      );
       return;
     }
     if (deps.behaviour.latency_ms > 0) await sleep(deps.behaviour.latency_ms);
@@ -79,8 +103,10 @@ export function infobipRoutes(deps: InfobipModeDeps): Router {
     const results = items.flatMap((message) =>
       (message.destinations as Destination[]).map((destination) => {
         const to = typeof destination.to === 'string' ? destination.to : '';
-        const messageId = typeof destination.messageId === 'string' ? destination.messageId : randomUUID();
-        if (!/^\d+$/.test(to) || !isValidE164(`+${to}`)) return { to, status: REJECTED_DESTINATION, messageId };
+        const messageId =
+          typeof destination.messageId === 'string' ? destination.messageId : randomUUID();
+        if (!/^\d+$/.test(to) || !isValidE164(`+${to}`))
+          return { to, status: REJECTED_DESTINATION, messageId };
         stored.push({
           message_id: messageId,
           client_ref: messageId,

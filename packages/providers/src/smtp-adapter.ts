@@ -62,7 +62,12 @@ export class SmtpAdapter implements ProviderAdapter {
 
   async send(messages: readonly QueuedMessage[], signal?: AbortSignal): Promise<SendResult> {
     const startedAt = new Date();
-    const sent: { id: string; to: string | undefined; subject: string | undefined; response: string }[] = [];
+    const sent: {
+      id: string;
+      to: string | undefined;
+      subject: string | undefined;
+      response: string;
+    }[] = [];
     const outcomes: MessageOutcome[] = [];
     let error: CommstratError | undefined;
     for (const message of messages) {
@@ -78,14 +83,32 @@ export class SmtpAdapter implements ProviderAdapter {
           ...(message.content.text === undefined ? {} : { text: message.content.text }),
           ...(message.content.html === undefined ? {} : { html: message.content.html }),
         });
-        outcomes.push({ messageId: message.id, outcome: 'accepted', providerMessageId: info.messageId });
-        sent.push({ id: message.id, to: message.recipient.email, subject: message.content.subject, response: info.response });
+        outcomes.push({
+          messageId: message.id,
+          outcome: 'accepted',
+          providerMessageId: info.messageId,
+        });
+        sent.push({
+          id: message.id,
+          to: message.recipient.email,
+          subject: message.content.subject,
+          response: info.response,
+        });
       } catch (cause) {
         const failure = asFailure(cause);
         const reply = failure.response ?? failure.message;
-        sent.push({ id: message.id, to: message.recipient.email, subject: message.content.subject, response: reply });
+        sent.push({
+          id: message.id,
+          to: message.recipient.email,
+          subject: message.content.subject,
+          response: reply,
+        });
         if (isMessageRefusal(failure)) {
-          outcomes.push({ messageId: message.id, outcome: 'rejected', reason: `smtp_${failure.responseCode ?? 'rejected'}: ${reply}`.slice(0, 300) });
+          outcomes.push({
+            messageId: message.id,
+            outcome: 'rejected',
+            reason: `smtp_${failure.responseCode ?? 'rejected'}: ${reply}`.slice(0, 300),
+          });
           continue;
         }
         error = classifyTransient(this.id, failure, cause);
@@ -113,7 +136,9 @@ function createSmtpPool(options: SmtpAdapterOptions) {
     host: url.hostname,
     port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
     secure: url.protocol === 'smtps:',
-    ...(options.user === undefined ? {} : { auth: { user: options.user, pass: options.password ?? '' } }),
+    ...(options.user === undefined
+      ? {}
+      : { auth: { user: options.user, pass: options.password ?? '' } }),
     maxConnections: options.concurrency ?? 4,
     // A connection is kept for as long as the server keeps it: reconnecting per 100
     // messages (the library's default) costs a TLS handshake for nothing.
@@ -139,7 +164,10 @@ function senderDomain(from: string): string {
  */
 function isMessageRefusal(failure: SmtpFailure): boolean {
   if (failure.permanent === true) return true;
-  return failure.responseCode === undefined && (failure.code === 'EENVELOPE' || failure.code === 'EMESSAGE');
+  return (
+    failure.responseCode === undefined &&
+    (failure.code === 'EENVELOPE' || failure.code === 'EMESSAGE')
+  );
 }
 
 /** nodemailer's errors are Errors with optional fields (NodemailerError) read as such. */
@@ -155,8 +183,15 @@ function asFailure(cause: unknown): SmtpFailure {
  */
 function classifyTransient(provider: string, failure: SmtpFailure, cause: unknown): CommstratError {
   if (failure.code === 'EAUTH' || failure.code === 'ENOAUTH' || failure.code === 'ECONFIG') {
-    return new ProviderRejectedError(`SMTP server of ${provider} refused: ${failure.message}`, cause);
+    return new ProviderRejectedError(
+      `SMTP server of ${provider} refused: ${failure.message}`,
+      cause,
+    );
   }
-  const what = failure.responseCode === undefined ? (failure.code ?? 'error') : String(failure.responseCode);
-  return new ProviderUnavailableError(`SMTP server of ${provider} failed (${what}): ${failure.message}`, { cause });
+  const what =
+    failure.responseCode === undefined ? (failure.code ?? 'error') : String(failure.responseCode);
+  return new ProviderUnavailableError(
+    `SMTP server of ${provider} failed (${what}): ${failure.message}`,
+    { cause },
+  );
 }

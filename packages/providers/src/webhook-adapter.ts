@@ -1,9 +1,5 @@
 import { createHmac } from 'node:crypto';
-import {
-  ProviderUnavailableError,
-  type CommstratError,
-  type QueuedMessage,
-} from '@commstrat/core';
+import { ProviderUnavailableError, type CommstratError, type QueuedMessage } from '@commstrat/core';
 import type { MessageOutcome, ProviderAdapter, SendResult } from './adapter.ts';
 import { HttpClient, RequestTimeoutError } from './http-client.ts';
 
@@ -52,7 +48,11 @@ export class WebhookAdapter implements ProviderAdapter {
     this.id = options.id;
     this.options = options;
     this.target = new URL(options.url);
-    this.http = new HttpClient({ baseUrl: this.target.origin, maxSockets: options.concurrency, timeoutMs: options.timeoutMs });
+    this.http = new HttpClient({
+      baseUrl: this.target.origin,
+      maxSockets: options.concurrency,
+      timeoutMs: options.timeoutMs,
+    });
   }
 
   close(): void {
@@ -83,21 +83,39 @@ export class WebhookAdapter implements ProviderAdapter {
           signal,
         );
         httpStatus = reply.status;
-        responses.push({ message_id: message.id, status: reply.status, body: reply.body.slice(0, 2000) });
+        responses.push({
+          message_id: message.id,
+          status: reply.status,
+          body: reply.body.slice(0, 2000),
+        });
         if (reply.status >= 200 && reply.status < 300) {
-          outcomes.push({ messageId: message.id, outcome: 'accepted', providerMessageId: message.id });
+          outcomes.push({
+            messageId: message.id,
+            outcome: 'accepted',
+            providerMessageId: message.id,
+          });
         } else if (reply.status === 429 || reply.status >= 500) {
           const retryAfter = Number(reply.headers['retry-after']);
           error = new ProviderUnavailableError(`webhook ${this.id} answered ${reply.status}`, {
-            ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}),
+            ...(Number.isFinite(retryAfter) && retryAfter >= 0
+              ? { retryAfterSeconds: retryAfter }
+              : {}),
           });
           break;
         } else {
-          outcomes.push({ messageId: message.id, outcome: 'rejected', reason: `http_${reply.status}` });
+          outcomes.push({
+            messageId: message.id,
+            outcome: 'rejected',
+            reason: `http_${reply.status}`,
+          });
         }
       } catch (cause) {
-        const what = cause instanceof RequestTimeoutError ? 'did not answer in time' : 'is unreachable';
-        responses.push({ message_id: message.id, body: cause instanceof Error ? cause.message : String(cause) });
+        const what =
+          cause instanceof RequestTimeoutError ? 'did not answer in time' : 'is unreachable';
+        responses.push({
+          message_id: message.id,
+          body: cause instanceof Error ? cause.message : String(cause),
+        });
         error = new ProviderUnavailableError(`webhook ${this.id} ${what}`, { cause });
         break;
       }

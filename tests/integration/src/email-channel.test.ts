@@ -25,7 +25,11 @@ async function emailRouting(sql: Sql, tenantId: string): Promise<void> {
   await saveStrategy(
     sql,
     tenantId,
-    { name: 'email-default', channel: 'email', steps: [{ route: { mode: 'failover', providers: ['mailpit'] }, ttl_seconds: 3600 }] },
+    {
+      name: 'email-default',
+      channel: 'email',
+      steps: [{ route: { mode: 'failover', providers: ['mailpit'] }, ttl_seconds: 3600 }],
+    },
     { defaultForChannel: true },
   );
 }
@@ -37,7 +41,11 @@ test('an e-mail accepted over REST is dispatched over SMTP to Mailpit, read back
   const accepted = await deployment.api('POST', '/v1/messages', {
     channel: 'email',
     recipient: { email: to },
-    content: { subject: 'Your receipt #42', text: 'Total: 12.50 EUR', html: '<p>Total: <b>12.50 EUR</b></p>' },
+    content: {
+      subject: 'Your receipt #42',
+      text: 'Total: 12.50 EUR',
+      html: '<p>Total: <b>12.50 EUR</b></p>',
+    },
   });
   assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
   const id = accepted.body.id as string;
@@ -45,7 +53,10 @@ test('an e-mail accepted over REST is dispatched over SMTP to Mailpit, read back
   const [mail] = await messagesTo(to, 1);
   assert.ok(mail);
   assert.deepEqual(mail.From, { Name: 'Acme Receipts', Address: 'receipts@acme.test' });
-  assert.deepEqual(mail.To.map((a) => a.Address), [to]);
+  assert.deepEqual(
+    mail.To.map((a) => a.Address),
+    [to],
+  );
   assert.equal(mail.Subject, 'Your receipt #42');
   assert.equal(mail.Text.trim(), 'Total: 12.50 EUR');
   assert.equal(mail.HTML.trim(), '<p>Total: <b>12.50 EUR</b></p>');
@@ -74,7 +85,8 @@ test('a batch of e-mails goes out, and a recipient the server refuses ends faile
   }));
   const { status, body } = await deployment.api('POST', '/v1/messages/batch', { messages });
   assert.equal(status, 202, JSON.stringify(body));
-  for (const [i, to] of addresses.entries()) assert.equal((await messagesTo(to, 1))[0]?.Subject, `Newsletter ${i}`);
+  for (const [i, to] of addresses.entries())
+    assert.equal((await messagesTo(to, 1))[0]?.Subject, `Newsletter ${i}`);
 
   const refusedId = body.accepted[5].id as string;
   const failed = await eventually('the refused e-mail failed', async () => {
@@ -90,20 +102,34 @@ test('attachments by URL are refused with 422 attachments_not_supported at /cont
   const { status, body } = await deployment.api('POST', '/v1/messages', {
     channel: 'email',
     recipient: { email: uniqueAddress() },
-    content: { subject: 'Invoice', text: 'attached', attachments: [{ url: 'https://files.example.test/invoice.pdf' }] },
+    content: {
+      subject: 'Invoice',
+      text: 'attached',
+      attachments: [{ url: 'https://files.example.test/invoice.pdf' }],
+    },
   });
   assert.equal(status, 422);
   assert.equal(body.error.code, 'attachments_not_supported');
-  assert.deepEqual(body.error.problems.map((p: { path: string }) => p.path), ['/content/attachments']);
+  assert.deepEqual(
+    body.error.problems.map((p: { path: string }) => p.path),
+    ['/content/attachments'],
+  );
 });
 
 test('an smtp provider row without an SMTP URL or a sender is refused with the fields named', async () => {
   const deployment = await startDeployment({ dispatcher: false });
   await assert.rejects(
-    upsertProvider(deployment.sql, deployment.tenantId, { ...mailpitProvider(), endpoint: 'http://127.0.0.1:1', credentials: {} }),
+    upsertProvider(deployment.sql, deployment.tenantId, {
+      ...mailpitProvider(),
+      endpoint: 'http://127.0.0.1:1',
+      credentials: {},
+    }),
     (error: unknown) => {
       assert.ok(error instanceof ValidationError);
-      assert.deepEqual(error.problems.map((p) => p.path), ['/endpoint', '/credentials/from']);
+      assert.deepEqual(
+        error.problems.map((p) => p.path),
+        ['/endpoint', '/credentials/from'],
+      );
       return true;
     },
   );

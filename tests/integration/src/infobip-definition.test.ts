@@ -4,7 +4,12 @@ import { ProviderRejectedError, ProviderUnavailableError } from '@commstrat/core
 import { saveStrategy, upsertProvider } from '@commstrat/config';
 import { DeclarativeHttpAdapter, shippedDefinitions } from '@commstrat/providers';
 import { eventually, queuedMessage } from './harness.ts';
-import { setSandboxBehaviour, startDeployment, startSandbox, type RunningSandbox } from './services.ts';
+import {
+  setSandboxBehaviour,
+  startDeployment,
+  startSandbox,
+  type RunningSandbox,
+} from './services.ts';
 
 function infobip(sandbox: RunningSandbox, apiKey = sandbox.token): DeclarativeHttpAdapter {
   const definition = shippedDefinitions().get('infobip-sms');
@@ -38,8 +43,15 @@ test('the Infobip definition sends a batch in one request and maps each destinat
     text: 'first',
   });
   const stored = sandbox.received.list({ clientRef: good[1]!.id, to: undefined });
-  assert.deepEqual(stored.map((m) => [m.to, m.text, m.sender]), [['+79161234567', 'Привет', 'Acme']]);
-  assert.equal(new Set(sandbox.received.latest(10).map((m) => m.request_seq)).size, 1, 'one request');
+  assert.deepEqual(
+    stored.map((m) => [m.to, m.text, m.sender]),
+    [['+79161234567', 'Привет', 'Acme']],
+  );
+  assert.equal(
+    new Set(sandbox.received.latest(10).map((m) => m.request_seq)).size,
+    1,
+    'one request',
+  );
 });
 
 test('Infobip error answers are classified by the definition: 401 permanent, 5xx and 429 retryable', async () => {
@@ -62,7 +74,11 @@ test('Infobip error answers are classified by the definition: 401 permanent, 5xx
 test('an Infobip provider added while the service runs needs no code and no restart; its message ends sent with Infobip’s id', async () => {
   const deployment = await startDeployment();
   // The tenant's routing is cached by ingest and dispatcher from this first message on.
-  const warm = await deployment.api('POST', '/v1/messages', { channel: 'sms', recipient: { phone: '+79161234567' }, content: { text: 'warm' } });
+  const warm = await deployment.api('POST', '/v1/messages', {
+    channel: 'sms',
+    recipient: { phone: '+79161234567' },
+    content: { text: 'warm' },
+  });
   assert.equal(warm.status, 202);
   await upsertProvider(deployment.sql, deployment.tenantId, {
     id: 'infobip',
@@ -104,5 +120,8 @@ test('an Infobip provider added while the service runs needs no code and no rest
   const sent = view.timeline.find((e: { status: string }) => e.status === 'sent');
   assert.equal(sent.provider, 'infobip');
   assert.equal(sent.provider_message_id, body.id);
-  assert.deepEqual(deployment.sandbox.received.list({ clientRef: body.id, to: undefined }).map((m) => m.text), ['Your code is 777']);
+  assert.deepEqual(
+    deployment.sandbox.received.list({ clientRef: body.id, to: undefined }).map((m) => m.text),
+    ['Your code is 777'],
+  );
 });

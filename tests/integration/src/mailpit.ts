@@ -14,7 +14,9 @@ export function mailpitEnv(): MailpitEnv {
   const smtpUrl = process.env['COMMSTRAT_SMTP_URL'];
   const apiUrl = process.env['COMMSTRAT_MAILPIT_URL'];
   if (smtpUrl === undefined || apiUrl === undefined || smtpUrl === '' || apiUrl === '') {
-    throw new Error('COMMSTRAT_SMTP_URL / COMMSTRAT_MAILPIT_URL are not set: run the tests with `npm test`, which starts the stack');
+    throw new Error(
+      'COMMSTRAT_SMTP_URL / COMMSTRAT_MAILPIT_URL are not set: run the tests with `npm test`, which starts the stack',
+    );
   }
   return { smtpUrl, apiUrl };
 }
@@ -42,19 +44,30 @@ export interface MailpitMessage {
 
 async function getJson(path: string): Promise<unknown> {
   const response = await fetch(`${mailpitEnv().apiUrl}${path}`);
-  if (!response.ok) throw new Error(`Mailpit ${path} answered ${response.status}: ${await response.text()}`);
+  if (!response.ok)
+    throw new Error(`Mailpit ${path} answered ${response.status}: ${await response.text()}`);
   return response.json();
 }
 
 /** The messages Mailpit got for `to`, once there are `count` of them. */
-export async function messagesTo(to: string, count = 1, timeoutMs = 15_000): Promise<MailpitMessage[]> {
-  const summaries = await eventually(`${count} e-mail(s) to ${to} in Mailpit`, async () => {
-    const found = (await getJson(`/api/v1/search?query=${encodeURIComponent(`to:"${to}"`)}`)) as {
-      messages: { ID: string }[];
-    };
-    return found.messages.length >= count ? found.messages : undefined;
-  }, timeoutMs);
-  return Promise.all(summaries.map(async ({ ID }) => (await getJson(`/api/v1/message/${ID}`)) as MailpitMessage));
+export async function messagesTo(
+  to: string,
+  count = 1,
+  timeoutMs = 15_000,
+): Promise<MailpitMessage[]> {
+  const summaries = await eventually(
+    `${count} e-mail(s) to ${to} in Mailpit`,
+    async () => {
+      const found = (await getJson(`/api/v1/search?query=${encodeURIComponent(`to:"${to}"`)}`)) as {
+        messages: { ID: string }[];
+      };
+      return found.messages.length >= count ? found.messages : undefined;
+    },
+    timeoutMs,
+  );
+  return Promise.all(
+    summaries.map(async ({ ID }) => (await getJson(`/api/v1/message/${ID}`)) as MailpitMessage),
+  );
 }
 
 /** The headers of one message, each with all its values. */

@@ -19,7 +19,13 @@ function email(to: string, content: QueuedMessage['content']): QueuedMessage {
 }
 
 function adapter(url = mailpitEnv().smtpUrl): SmtpAdapter {
-  const smtp = new SmtpAdapter({ id: 'acme/mailpit', url, from: 'Acme <no-reply@acme.test>', timeoutMs: 3000, concurrency: 2 });
+  const smtp = new SmtpAdapter({
+    id: 'acme/mailpit',
+    url,
+    from: 'Acme <no-reply@acme.test>',
+    timeoutMs: 3000,
+    concurrency: 2,
+  });
   test.after(() => smtp.close());
   return smtp;
 }
@@ -41,7 +47,10 @@ test('a batch of e-mails reaches Mailpit with its From, To, Subject, text and HT
     result.outcomes.map((o) => (o.outcome === 'accepted' ? o.providerMessageId : '')),
     batch.map((m) => `<${m.id}@acme.test>`),
   );
-  const exchange = JSON.parse(result.exchange.response) as { message_id: string; response: string }[];
+  const exchange = JSON.parse(result.exchange.response) as {
+    message_id: string;
+    response: string;
+  }[];
   assert.match(exchange[0]?.response ?? '', /^250 /);
 
   const received = await messagesTo(to, 3);
@@ -49,7 +58,10 @@ test('a batch of e-mails reaches Mailpit with its From, To, Subject, text and HT
   const both = bySubject.get('Both bodies');
   assert.ok(both, `received: ${[...bySubject.keys()].join(', ')}`);
   assert.deepEqual(both.From, { Name: 'Acme', Address: 'no-reply@acme.test' });
-  assert.deepEqual(both.To.map((a) => a.Address), [to]);
+  assert.deepEqual(
+    both.To.map((a) => a.Address),
+    [to],
+  );
   assert.equal(both.Text.trim(), 'Plain body');
   assert.equal(both.HTML.trim(), '<p>HTML <b>body</b></p>');
   assert.equal(both.MessageID, `${batch[0]?.id}@acme.test`);
@@ -61,7 +73,10 @@ test('a batch of e-mails reaches Mailpit with its From, To, Subject, text and HT
 test('a recipient the server refuses with 550 is rejected for good; the rest of the batch still goes', async () => {
   const to = uniqueAddress();
   const refused = `refused-${to}`;
-  const batch = [email(refused, { subject: 'No', text: 'x' }), email(to, { subject: 'Yes', text: 'y' })];
+  const batch = [
+    email(refused, { subject: 'No', text: 'x' }),
+    email(to, { subject: 'Yes', text: 'y' }),
+  ];
   const result = await adapter().send(batch);
   assert.equal(result.error, undefined);
   const [first, second] = result.outcomes;
@@ -76,7 +91,9 @@ test('an SMTP server that cannot be reached fails the batch as retryable', async
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
   const { port } = closed.address() as AddressInfo;
   await new Promise((resolve) => closed.close(resolve));
-  const result = await adapter(`smtp://127.0.0.1:${port}`).send([email(uniqueAddress(), { subject: 's', text: 't' })]);
+  const result = await adapter(`smtp://127.0.0.1:${port}`).send([
+    email(uniqueAddress(), { subject: 's', text: 't' }),
+  ]);
   assert.ok(result.error instanceof ProviderUnavailableError, String(result.error));
   assert.equal(result.error.retryable, true);
   assert.deepEqual(result.outcomes, []);

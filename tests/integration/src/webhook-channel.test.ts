@@ -24,11 +24,14 @@ interface Delivery {
  */
 function verify(delivery: Delivery, secret: string, nowSeconds = Date.now() / 1000): boolean {
   const header = String(delivery.headers['x-commstrat-signature'] ?? '');
-  const parts = Object.fromEntries(header.split(',').map((part) => part.split('=', 2) as [string, string]));
+  const parts = Object.fromEntries(
+    header.split(',').map((part) => part.split('=', 2) as [string, string]),
+  );
   const timestamp = Number(parts['t']);
   const given = Buffer.from(parts['v1'] ?? '', 'hex');
   const expected = createHmac('sha256', secret).update(`${parts['t']}.${delivery.body}`).digest();
-  if (!Number.isInteger(timestamp) || Math.abs(nowSeconds - timestamp) > REPLAY_WINDOW_SECONDS) return false;
+  if (!Number.isInteger(timestamp) || Math.abs(nowSeconds - timestamp) > REPLAY_WINDOW_SECONDS)
+    return false;
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
@@ -42,7 +45,9 @@ async function receiver(statuses: number[] = [], options: { hang?: boolean } = {
     req.on('end', () => {
       deliveries.push({ headers: req.headers, body });
       if (options.hang === true) return;
-      res.writeHead(statuses.shift() ?? 200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      res
+        .writeHead(statuses.shift() ?? 200, { 'content-type': 'application/json' })
+        .end('{"ok":true}');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -50,7 +55,10 @@ async function receiver(statuses: number[] = [], options: { hang?: boolean } = {
     server.closeAllConnections();
     server.close();
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/commstrat?src=test`, deliveries };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/commstrat?src=test`,
+    deliveries,
+  };
 }
 
 const webhookProvider = (url: string): ProviderInput => ({
@@ -87,20 +95,37 @@ async function deploymentWithWebhook(url: string) {
   return deployment;
 }
 
-const webhookMessage = { channel: 'webhook', recipient: { chat_id: 'order-42' }, content: { text: 'order shipped', variables: { order: 42 } } };
+const webhookMessage = {
+  channel: 'webhook',
+  recipient: { chat_id: 'order-42' },
+  content: { text: 'order shipped', variables: { order: 42 } },
+};
 
 test('a webhook message is POSTed to the tenant URL, signed over timestamp.body, and journaled sent', async () => {
   const hook = await receiver();
   const deployment = await deploymentWithWebhook(hook.url);
   const { status, body } = await deployment.api('POST', '/v1/messages', webhookMessage);
   assert.equal(status, 202, JSON.stringify(body));
-  const delivery = await eventually('the webhook delivery', () => Promise.resolve(hook.deliveries[0]));
+  const delivery = await eventually('the webhook delivery', () =>
+    Promise.resolve(hook.deliveries[0]),
+  );
   assert.equal(delivery.headers['content-type'], 'application/json');
   assert.equal(delivery.headers['x-commstrat-message-id'], body.id);
-  assert.ok(verify(delivery, SECRET), `signature ${String(delivery.headers['x-commstrat-signature'])} does not verify`);
+  assert.ok(
+    verify(delivery, SECRET),
+    `signature ${String(delivery.headers['x-commstrat-signature'])} does not verify`,
+  );
   assert.equal(verify(delivery, 'another-secret-of-16+'), false, 'another secret does not verify');
-  assert.equal(verify({ ...delivery, body: delivery.body.replace('shipped', 'lost') }, SECRET), false, 'a changed body does not');
-  assert.equal(verify(delivery, SECRET, Date.now() / 1000 + REPLAY_WINDOW_SECONDS + 5), false, 'nor an old one replayed');
+  assert.equal(
+    verify({ ...delivery, body: delivery.body.replace('shipped', 'lost') }, SECRET),
+    false,
+    'a changed body does not',
+  );
+  assert.equal(
+    verify(delivery, SECRET, Date.now() / 1000 + REPLAY_WINDOW_SECONDS + 5),
+    false,
+    'nor an old one replayed',
+  );
   const payload = JSON.parse(delivery.body);
   assert.equal(payload.id, body.id);
   assert.deepEqual(payload.content, webhookMessage.content);
@@ -121,8 +146,15 @@ test('a 5xx answer is retried with back-off until the endpoint takes it; each at
     return current.status === 'sent' ? current : undefined;
   });
   assert.equal(hook.deliveries.length, 3);
-  assert.ok(hook.deliveries.every((d) => verify(d, SECRET) && d.headers['x-commstrat-message-id'] === body.id));
-  assert.deepEqual(hook.deliveries.map((d) => JSON.parse(d.body).attempt), [1, 2, 3]);
+  assert.ok(
+    hook.deliveries.every(
+      (d) => verify(d, SECRET) && d.headers['x-commstrat-message-id'] === body.id,
+    ),
+  );
+  assert.deepEqual(
+    hook.deliveries.map((d) => JSON.parse(d.body).attempt),
+    [1, 2, 3],
+  );
   const scheduled = view.timeline.filter((e: { status: string }) => e.status === 'scheduled');
   assert.equal(scheduled.length, 2, 'two back-offs on the timeline');
 });
@@ -142,9 +174,23 @@ test('a 4xx answer fails the message for good, without a retry', async () => {
 
 test('an endpoint that does not answer in time is a retryable failure', async () => {
   const hook = await receiver([], { hang: true });
-  const adapter = new WebhookAdapter({ id: 'acme/hook', url: hook.url, secret: SECRET, timeoutMs: 300 });
+  const adapter = new WebhookAdapter({
+    id: 'acme/hook',
+    url: hook.url,
+    secret: SECRET,
+    timeoutMs: 300,
+  });
   test.after(() => adapter.close());
-  const message = { id: newId(), tenant_id: 'acme', channel: 'webhook' as const, strategy: undefined, priority: 'normal' as const, recipient: { chat_id: 'x' }, content: { text: 'x' }, expires_at: undefined };
+  const message = {
+    id: newId(),
+    tenant_id: 'acme',
+    channel: 'webhook' as const,
+    strategy: undefined,
+    priority: 'normal' as const,
+    recipient: { chat_id: 'x' },
+    content: { text: 'x' },
+    expires_at: undefined,
+  };
   const result = await adapter.send([message]);
   assert.ok(result.error instanceof ProviderUnavailableError, String(result.error));
   assert.match(result.error.message, /did not answer in time/);
@@ -160,7 +206,10 @@ test('a webhook provider row needs an http(s) URL, a secret of 16+ characters an
     }),
     (error: unknown) => {
       assert.ok(error instanceof ValidationError);
-      assert.deepEqual(error.problems.map((p) => p.path), ['/endpoint', '/credentials/secret', '/maxBatchSize']);
+      assert.deepEqual(
+        error.problems.map((p) => p.path),
+        ['/endpoint', '/credentials/secret', '/maxBatchSize'],
+      );
       return true;
     },
   );

@@ -33,7 +33,11 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
     this.id = options.id;
     this.definition = options.definition;
     this.credentials = options.credentials;
-    this.http = new HttpClient({ baseUrl: options.baseUrl, maxSockets: options.concurrency, timeoutMs: options.timeoutMs });
+    this.http = new HttpClient({
+      baseUrl: options.baseUrl,
+      maxSockets: options.concurrency,
+      timeoutMs: options.timeoutMs,
+    });
   }
 
   close(): void {
@@ -47,7 +51,13 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
       const error = new ProviderRejectedError(
         `provider ${this.id}: a batch of ${messages.length} exceeds the ${this.definition.name} definition's max_batch_size ${send.max_batch_size}; lower the row's max_batch_size`,
       );
-      const exchange = { request: '', response: error.message, httpStatus: undefined, startedAt: new Date(), durationMs: 0 };
+      const exchange = {
+        request: '',
+        response: error.message,
+        httpStatus: undefined,
+        startedAt: new Date(),
+        durationMs: 0,
+      };
       return { exchange, outcomes: [], error };
     }
     const context = { messages, credentials: this.credentials };
@@ -57,10 +67,13 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
       ...send.headers,
       // Same ids, same key: a batch resent after a crash between send and ack is one
       // the provider can recognise (for APIs that take such a header).
-      'idempotency-key': createHash('sha256').update(messages.map((m) => m.id).join(',')).digest('hex'),
+      'idempotency-key': createHash('sha256')
+        .update(messages.map((m) => m.id).join(','))
+        .digest('hex'),
     };
     let path = send.path;
-    if (auth?.type === 'header' && auth.name !== undefined) headers[auth.name] = asText(renderTemplate(auth.value, context));
+    if (auth?.type === 'header' && auth.name !== undefined)
+      headers[auth.name] = asText(renderTemplate(auth.value, context));
     if (auth?.type === 'query' && auth.name !== undefined) {
       const value = asText(renderTemplate(auth.value, context));
       path += `${path.includes('?') ? '&' : '?'}${encodeURIComponent(auth.name)}=${encodeURIComponent(value)}`;
@@ -84,32 +97,56 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
         outcomes = this.toOutcomes(parsed, messages);
       } else {
         const retryAfter = Number(reply.headers['retry-after']);
-        error = this.classify(reply.status, parsed, Number.isFinite(retryAfter) ? retryAfter : undefined);
+        error = this.classify(
+          reply.status,
+          parsed,
+          Number.isFinite(retryAfter) ? retryAfter : undefined,
+        );
       }
     } catch (cause) {
-      const what = cause instanceof RequestTimeoutError ? 'did not answer in time' : 'is unreachable';
+      const what =
+        cause instanceof RequestTimeoutError ? 'did not answer in time' : 'is unreachable';
       error = new ProviderUnavailableError(`provider ${this.id} ${what}`, { cause });
-      responseText = JSON.stringify({ error: cause instanceof Error ? cause.message : String(cause) });
+      responseText = JSON.stringify({
+        error: cause instanceof Error ? cause.message : String(cause),
+      });
     }
-    const exchange = { request: body, response: responseText, httpStatus, startedAt, durationMs: Date.now() - startedAt.getTime() };
+    const exchange = {
+      request: body,
+      response: responseText,
+      httpStatus,
+      startedAt,
+      durationMs: Date.now() - startedAt.getTime(),
+    };
     return error === undefined ? { exchange, outcomes } : { exchange, outcomes: [], error };
   }
 
   /** The first rule that matches the status (and body code, when it names one) decides. */
-  private classify(status: number, body: unknown, retryAfterSeconds: number | undefined): CommstratError {
+  private classify(
+    status: number,
+    body: unknown,
+    retryAfterSeconds: number | undefined,
+  ): CommstratError {
     const rule = this.definition.errors.find((candidate) => {
-      const [low, high] = typeof candidate.status === 'number' ? [candidate.status, candidate.status] : candidate.status;
+      const [low, high] =
+        typeof candidate.status === 'number'
+          ? [candidate.status, candidate.status]
+          : candidate.status;
       if (status < low || status > high) return false;
       if (candidate.body === undefined) return true;
       const code = firstJsonPath(body, candidate.body.path);
-      return (typeof code === 'string' || typeof code === 'number') && candidate.body.in.includes(code);
+      return (
+        (typeof code === 'string' || typeof code === 'number') && candidate.body.in.includes(code)
+      );
     });
     // No rule: 5xx may pass later, anything else is taken as a refusal.
     const errorClass: ErrorClass = rule?.class ?? (status >= 500 ? 'provider_down' : 'permanent');
     const detail = `provider ${this.id} answered ${status} (${errorClass}): ${JSON.stringify(body).slice(0, 300)}`;
     if (errorClass === 'permanent') return new ProviderRejectedError(detail);
     return new ProviderUnavailableError(detail, {
-      ...(errorClass === 'rate_limited' && retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+      ...(errorClass === 'rate_limited' && retryAfterSeconds !== undefined
+        ? { retryAfterSeconds }
+        : {}),
     });
   }
 
@@ -122,14 +159,32 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
     }
     return messages.map((message, index): MessageOutcome => {
       const item = response.message_ref === undefined ? items[index] : byRef.get(message.id);
-      if (item === undefined) return { messageId: message.id, outcome: 'rejected', reason: 'missing_from_provider_response' };
+      if (item === undefined)
+        return {
+          messageId: message.id,
+          outcome: 'rejected',
+          reason: 'missing_from_provider_response',
+        };
       const state = firstJsonPath(item, response.accepted.path);
       const providerId = firstJsonPath(item, response.provider_message_id);
-      if (response.accepted.in.includes(state as string) && providerId !== undefined && providerId !== null) {
-        return { messageId: message.id, outcome: 'accepted', providerMessageId: asText(providerId) };
+      if (
+        response.accepted.in.includes(state as string) &&
+        providerId !== undefined &&
+        providerId !== null
+      ) {
+        return {
+          messageId: message.id,
+          outcome: 'accepted',
+          providerMessageId: asText(providerId),
+        };
       }
-      const code = response.error_code === undefined ? undefined : firstJsonPath(item, response.error_code);
-      return { messageId: message.id, outcome: 'rejected', reason: asText(code ?? state ?? 'rejected') };
+      const code =
+        response.error_code === undefined ? undefined : firstJsonPath(item, response.error_code);
+      return {
+        messageId: message.id,
+        outcome: 'rejected',
+        reason: asText(code ?? state ?? 'rejected'),
+      };
     });
   }
 }

@@ -1,4 +1,11 @@
-import { CHANNELS, ValidationError, createAjv, toFieldProblems, type Channel, type FieldProblem } from '@commstrat/core';
+import {
+  CHANNELS,
+  ValidationError,
+  createAjv,
+  toFieldProblems,
+  type Channel,
+  type FieldProblem,
+} from '@commstrat/core';
 import { parse as parseYaml } from 'yaml';
 import { parseJsonPath } from './json-path.ts';
 
@@ -9,7 +16,13 @@ export type ErrorClass = (typeof ERROR_CLASSES)[number];
 const statusMatch = {
   oneOf: [
     { type: 'integer', minimum: 100, maximum: 599 },
-    { type: 'array', items: { type: 'integer', minimum: 100, maximum: 599 }, minItems: 2, maxItems: 2, description: '[lowest, highest]' },
+    {
+      type: 'array',
+      items: { type: 'integer', minimum: 100, maximum: 599 },
+      minItems: 2,
+      maxItems: 2,
+      description: '[lowest, highest]',
+    },
   ],
 } as const;
 const jsonPath = { type: 'string', pattern: '^\\$', maxLength: 500 } as const;
@@ -26,7 +39,11 @@ export const providerDefinitionSchema = {
   properties: {
     name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
     channel: { type: 'string', enum: CHANNELS },
-    follows: { type: 'string', minLength: 1, description: 'the API version and documentation page this follows' },
+    follows: {
+      type: 'string',
+      minLength: 1,
+      description: 'the API version and documentation page this follows',
+    },
     auth: {
       type: 'object',
       additionalProperties: false,
@@ -57,13 +74,19 @@ export const providerDefinitionSchema = {
       required: ['items', 'provider_message_id', 'accepted'],
       properties: {
         items: jsonPath,
-        message_ref: { ...jsonPath, description: 'our message id in an item; by position when absent' },
+        message_ref: {
+          ...jsonPath,
+          description: 'our message id in an item; by position when absent',
+        },
         provider_message_id: jsonPath,
         accepted: {
           type: 'object',
           additionalProperties: false,
           required: ['path', 'in'],
-          properties: { path: jsonPath, in: { type: 'array', minItems: 1, items: { type: ['string', 'number', 'boolean'] } } },
+          properties: {
+            path: jsonPath,
+            in: { type: 'array', minItems: 1, items: { type: ['string', 'number', 'boolean'] } },
+          },
         },
         error_code: jsonPath,
       },
@@ -80,7 +103,10 @@ export const providerDefinitionSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['path', 'in'],
-            properties: { path: jsonPath, in: { type: 'array', minItems: 1, items: { type: ['string', 'number'] } } },
+            properties: {
+              path: jsonPath,
+              in: { type: 'array', minItems: 1, items: { type: ['string', 'number'] } },
+            },
           },
           class: { enum: ERROR_CLASSES },
         },
@@ -111,7 +137,10 @@ export interface ProviderDefinition {
     readonly items: string;
     readonly message_ref?: string;
     readonly provider_message_id: string;
-    readonly accepted: { readonly path: string; readonly in: readonly (string | number | boolean)[] };
+    readonly accepted: {
+      readonly path: string;
+      readonly in: readonly (string | number | boolean)[];
+    };
     readonly error_code?: string;
   };
   readonly errors: readonly {
@@ -121,7 +150,10 @@ export interface ProviderDefinition {
   }[];
 }
 
-const validate = createAjv({ useDefaults: false, allowUnionTypes: true }).compile<ProviderDefinition>(providerDefinitionSchema);
+const validate = createAjv({
+  useDefaults: false,
+  allowUnionTypes: true,
+}).compile<ProviderDefinition>(providerDefinitionSchema);
 
 /**
  * Parses a definition written as YAML or JSON (JSON is YAML) and checks it: the schema,
@@ -133,7 +165,12 @@ export function parseProviderDefinition(text: string): ProviderDefinition {
   try {
     document = parseYaml(text);
   } catch (error) {
-    throw new ValidationError([{ path: '', message: `is not YAML or JSON: ${error instanceof Error ? error.message : String(error)}` }]);
+    throw new ValidationError([
+      {
+        path: '',
+        message: `is not YAML or JSON: ${error instanceof Error ? error.message : String(error)}`,
+      },
+    ]);
   }
   if (!validate(document)) throw new ValidationError(toFieldProblems(validate.errors));
   const definition = document;
@@ -154,7 +191,11 @@ export function parseProviderDefinition(text: string): ProviderDefinition {
   checkPath(response.error_code, '/response/error_code');
   definition.errors.forEach((rule, i) => checkPath(rule.body?.path, `/errors/${i}/body/path`));
   const auth = definition.auth;
-  if (auth !== undefined && auth.type !== 'basic' && (auth.name === undefined || auth.value === undefined)) {
+  if (
+    auth !== undefined &&
+    auth.type !== 'basic' &&
+    (auth.name === undefined || auth.value === undefined)
+  ) {
     problems.push({ path: '/auth', message: `type ${auth.type} needs name and value` });
   }
   if (auth?.type === 'basic' && auth.username === undefined) {

@@ -23,7 +23,10 @@ test('the JSONPath subset reads names, quoted names, indexes and wildcards, and 
   assert.deepEqual(queryJsonPath(answer, "$.messages[0].status['group name']"), ['PENDING']);
   assert.deepEqual(queryJsonPath(answer, '$.messages[5].id'), []);
   assert.deepEqual(queryJsonPath(answer, '$.missing.deeper'), []);
-  assert.throws(() => queryJsonPath(answer, '$.messages[?(@.id == "a")]'), /cannot read from offset 10/);
+  assert.throws(
+    () => queryJsonPath(answer, '$.messages[?(@.id == "a")]'),
+    /cannot read from offset 10/,
+  );
 });
 
 test('a template renders whole placeholders with their type, inline ones as text, and $each per item', () => {
@@ -35,7 +38,15 @@ test('a template renders whole placeholders with their type, inline ones as text
     ],
   };
   const template = {
-    messages: { $each: 'messages', $as: 'm', $template: { to: '{{ m.recipient.phone | digits }}', text: '{{ m.content.text }}', ref: 'ref-{{ m.id }}' } },
+    messages: {
+      $each: 'messages',
+      $as: 'm',
+      $template: {
+        to: '{{ m.recipient.phone | digits }}',
+        text: '{{ m.content.text }}',
+        ref: 'ref-{{ m.id }}',
+      },
+    },
     from: '{{ credentials.sender }}',
     count: '{{ messages[1].id }}',
   };
@@ -64,7 +75,11 @@ test('a broken definition is refused with the path of every problem', () => {
     follows: 'nothing',
     auth: { type: 'header' },
     send: { method: 'GET', path: 'no-slash', max_batch_size: 0, body: {} },
-    response: { items: 'messages', provider_message_id: '$.id', accepted: { path: '$.ok', in: [] } },
+    response: {
+      items: 'messages',
+      provider_message_id: '$.id',
+      accepted: { path: '$.ok', in: [] },
+    },
     errors: [{ status: 99, class: 'maybe' }],
     extra: true,
   });

@@ -4,7 +4,10 @@
  * and nothing in it is ever evaluated as code.
  */
 
-type Step = { readonly kind: 'name'; readonly name: string } | { readonly kind: 'index'; readonly index: number } | { readonly kind: 'all' };
+type Step =
+  | { readonly kind: 'name'; readonly name: string }
+  | { readonly kind: 'index'; readonly index: number }
+  | { readonly kind: 'all' };
 
 const TOKEN = /\.([A-Za-z_$][\w$-]*)|\['([^']*)'\]|\[(\d+)\]|\[\*\]|\.\*/y;
 
@@ -16,7 +19,8 @@ export function parseJsonPath(path: string): readonly Step[] {
   while (TOKEN.lastIndex < path.length) {
     const at = TOKEN.lastIndex;
     const match = TOKEN.exec(path);
-    if (match === null) throw new Error(`JSONPath ${path}: cannot read from offset ${at} ("${path.slice(at)}")`);
+    if (match === null)
+      throw new Error(`JSONPath ${path}: cannot read from offset ${at} ("${path.slice(at)}")`);
     const [, dotted, quoted, index] = match;
     if (dotted !== undefined) steps.push({ kind: 'name', name: dotted });
     else if (quoted !== undefined) steps.push({ kind: 'name', name: quoted });
@@ -34,10 +38,16 @@ export function queryJsonPath(value: unknown, path: string): unknown[] {
     for (const item of current) {
       if (step.kind === 'all') {
         if (Array.isArray(item)) next.push(...(item as readonly unknown[]));
-        else if (typeof item === 'object' && item !== null) next.push(...Object.values(item as Record<string, unknown>));
+        else if (typeof item === 'object' && item !== null)
+          next.push(...Object.values(item as Record<string, unknown>));
       } else if (step.kind === 'index') {
         if (Array.isArray(item) && step.index < item.length) next.push(item[step.index]);
-      } else if (typeof item === 'object' && item !== null && !Array.isArray(item) && Object.hasOwn(item, step.name)) {
+      } else if (
+        typeof item === 'object' &&
+        item !== null &&
+        !Array.isArray(item) &&
+        Object.hasOwn(item, step.name)
+      ) {
         next.push((item as Record<string, unknown>)[step.name]);
       }
     }

@@ -24,7 +24,8 @@ export type TemplateContext = Readonly<Record<string, unknown>>;
 export function asText(value: unknown): string {
   if (value === undefined || value === null) return '';
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
   return JSON.stringify(value);
 }
 
@@ -45,17 +46,23 @@ export function renderTemplate(template: unknown, context: TemplateContext): unk
   if (typeof template === 'string') {
     const whole = WHOLE.exec(template);
     if (whole?.[1] !== undefined) return lookup(whole[1], context);
-    return template.replace(INLINE, (_match, expression: string) => asText(lookup(expression, context)));
+    return template.replace(INLINE, (_match, expression: string) =>
+      asText(lookup(expression, context)),
+    );
   }
   if (Array.isArray(template)) {
-    return template.map((item) => renderTemplate(item, context)).filter((item) => item !== undefined);
+    return template
+      .map((item) => renderTemplate(item, context))
+      .filter((item) => item !== undefined);
   }
   if (typeof template === 'object' && template !== null) {
     const record = template as Record<string, unknown>;
     if (typeof record['$each'] === 'string') {
       const items = lookup(record['$each'], context);
       const as = typeof record['$as'] === 'string' ? record['$as'] : 'item';
-      return (Array.isArray(items) ? items : []).map((item: unknown) => renderTemplate(record['$template'], { ...context, [as]: item }));
+      return (Array.isArray(items) ? items : []).map((item: unknown) =>
+        renderTemplate(record['$template'], { ...context, [as]: item }),
+      );
     }
     const rendered: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(record)) {
