@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { ProviderUnavailableError, newId, type QueuedMessage } from '@commstrat/core';
 import { SmtpAdapter } from '@commstrat/providers';
@@ -97,4 +97,30 @@ test('an SMTP server that cannot be reached fails the batch as retryable', async
   assert.ok(result.error instanceof ProviderUnavailableError, String(result.error));
   assert.equal(result.error.retryable, true);
   assert.deepEqual(result.outcomes, []);
+});
+
+test('a batch travels over one pooled connection, and the next batch reuses it', async () => {
+  // A TCP relay in front of Mailpit counts the SMTP connections the adapter opens.
+  const target = new URL(mailpitEnv().smtpUrl);
+  let connections = 0;
+  const relay = createServer((client) => {
+    connections += 1;
+    const upstream = connect(Number(target.port), target.hostname);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  test.after(() => new Promise((resolve) => relay.close(resolve)));
+  const { port } = relay.address() as AddressInfo;
+  const smtp = adapter(`smtp://127.0.0.1:${port}`);
+  const to = uniqueAddress();
+  const batch = () =>
+    Array.from({ length: 10 }, (_, i) => email(to, { subject: `n${i}`, text: 'x' }));
+  const first = await smtp.send(batch());
+  const second = await smtp.send(batch());
+  assert.equal(first.error, undefined);
+  assert.equal(second.error, undefined);
+  assert.equal(connections, 1, 'twenty messages, one connection');
+  assert.equal((await messagesTo(to, 20)).length, 20);
 });
