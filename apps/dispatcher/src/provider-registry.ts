@@ -16,7 +16,14 @@ import {
 import { isDeepStrictEqual } from 'node:util';
 import type { Provider } from '@commstrat/config';
 import type { DispatcherMetrics } from '@commstrat/observability';
-import { HttpSmsAdapter, type ProviderAdapter } from '@commstrat/providers';
+import {
+  DeclarativeHttpAdapter,
+  HttpSmsAdapter,
+  SmtpAdapter,
+  WebhookAdapter,
+  shippedDefinitions,
+  type ProviderAdapter,
+} from '@commstrat/providers';
 import pLimit, { type LimitFunction } from 'p-limit';
 
 /** One tenant's provider as this replica talks to it. */
@@ -137,17 +144,55 @@ export class ProviderRegistry {
 }
 
 function buildAdapter(key: string, config: Provider): ProviderAdapter {
+  const credential = (name: string): string | undefined => {
+    const value = config.credentials[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  // A connection for each request slot, the critical lane's own included.
+  const concurrency = config.concurrency + URGENT_SLOTS;
   switch (config.kind) {
     case 'http-sms':
       return new HttpSmsAdapter({
         id: key,
         baseUrl: config.endpoint,
-        token: typeof config.credentials['token'] === 'string' ? config.credentials['token'] : '',
+        token: credential('token') ?? '',
         timeoutMs: config.timeoutMs,
-        // A connection for each slot, the urgent ones included.
-        concurrency: config.concurrency + URGENT_SLOTS,
+        concurrency,
       });
-    default:
-      throw new Error(`provider ${key}: no adapter of kind "${config.kind}"`);
+    case 'smtp':
+      // The row's endpoint is the SMTP server's URL; credentials hold the sender and
+      // the login (checked when the row is saved: packages/config checkProvider).
+      return new SmtpAdapter({
+        id: key,
+        url: config.endpoint,
+        from: credential('from') ?? '',
+        user: credential('user'),
+        password: credential('password'),
+        timeoutMs: config.timeoutMs,
+        concurrency,
+      });
+    case 'webhook':
+      // The endpoint is the tenant's URL; credentials.secret signs every delivery.
+      return new WebhookAdapter({
+        id: key,
+        url: config.endpoint,
+        secret: credential('secret') ?? '',
+        timeoutMs: config.timeoutMs,
+        concurrency,
+      });
+    default: {
+      // Any other kind names a shipped provider definition (packages/providers/definitions):
+      // a new API shape is a file, not an adapter class.
+      const definition = shippedDefinitions().get(config.kind);
+      if (definition === undefined) throw new Error(`provider ${key}: no adapter or definition of kind "${config.kind}"`);
+      return new DeclarativeHttpAdapter({
+        id: key,
+        definition,
+        baseUrl: config.endpoint,
+        credentials: config.credentials,
+        timeoutMs: config.timeoutMs,
+        concurrency,
+      });
+    }
   }
 }

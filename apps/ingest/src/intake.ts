@@ -196,6 +196,7 @@ export class Intake {
     await this.completeKeys(tenant, fresh);
     for (const { message } of fresh) {
       this.deps.metrics.messagesAccepted.inc({ source, tenant: tenant.id, priority: message.priority });
+      if (message.sms !== undefined) this.deps.metrics.smsParts.inc({ encoding: message.sms.encoding }, message.sms.parts);
     }
     const accepted: AcceptedItem[] = [
       ...fresh.map(({ index, message }) => ({ index, id: message.id, status: message.status })),

@@ -4,6 +4,7 @@ import express, { type Router } from 'express';
 import {
   ACTIVE_STATES,
   ERROR_CODES,
+  SMS_ENCODINGS,
   TERMINAL_STATES,
   batchEnvelopeSchema,
   documentedMessageRequestSchema,
@@ -95,6 +96,16 @@ const messageView = {
     created_at: dateTime,
     send_at: dateTime,
     expires_at: dateTime,
+    sms: {
+      type: 'object',
+      description: 'set when the message may go as an SMS: GSM-7 or UCS-2, and the parts a provider bills for (160/70 in one part, 153/67 per part when longer)',
+      required: ['encoding', 'parts', 'units'],
+      properties: {
+        encoding: { type: 'string', enum: SMS_ENCODINGS },
+        parts: { type: 'integer', minimum: 0 },
+        units: { type: 'integer', minimum: 0, description: 'septets (GSM-7) or UTF-16 code units (UCS-2)' },
+      },
+    },
     timeline: {
       type: 'array',
       items: { type: 'object', required: ['status', 'at'], properties: { status: { type: 'string', enum: STATUSES }, at: dateTime } },

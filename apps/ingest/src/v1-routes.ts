@@ -162,6 +162,7 @@ export function messageView(message: Message): Record<string, unknown> {
     created_at: message.created_at,
     send_at: message.send_at,
     expires_at: message.expires_at,
+    sms: message.sms,
     timeline: message.timeline.map(({ exchange_id: _exchangeId, ...event }) => event),
   };
 }

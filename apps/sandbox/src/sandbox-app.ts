@@ -15,6 +15,7 @@ import {
 } from '@commstrat/observability';
 import { DEFAULT_BEHAVIOUR, SecondWindowLimiter, type SandboxBehaviour } from './behaviour.ts';
 import { ReceiptSender } from './receipt-sender.ts';
+import { infobipRoutes } from './infobip-mode.ts';
 import { ReceivedStore, type ReceivedSms } from './received-store.ts';
 
 export interface SandboxOptions {
@@ -33,6 +34,7 @@ const SANDBOX_ROUTES: RouteTable = {
   ...MONITORING_ROUTES,
   '/v1/sms/send': ['POST'],
   '/v1/sms/batch': ['POST'],
+  '/sms/2/text/advanced': ['POST'],
   '/_sandbox/received': ['GET', 'DELETE'],
   '/_sandbox/behaviour': ['GET', 'PUT'],
   '/_sandbox/receipts': ['GET', 'PUT'],
@@ -144,6 +146,10 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
     if (!(await admit(req, res, messages.length))) return;
     res.json({ results: accept(messages as SmsItem[]) });
   });
+
+  // Real API shapes, for the provider definitions that follow them (the sandbox's own
+  // token doubles as their API key).
+  app.use(infobipRoutes({ apiKey: options.token, behaviour, limiter, received, nextRequestSeq: () => ++requestSeq }));
 
   app.get('/_sandbox/received', (req, res) => {
     const clientRef = typeof req.query['client_ref'] === 'string' ? req.query['client_ref'] : undefined;

@@ -312,6 +312,50 @@ async function checkProvidersExist(
   if (problems.length > 0) throw new ValidationError(problems);
 }
 
+/**
+ * What a kind of adapter needs of its row, checked on save so that a bad row is refused
+ * with its field path instead of failing each send in the dispatcher.
+ */
+function kindProblems(provider: Provider): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const text = (name: string) => provider.credentials[name];
+  const urlWith = (protocols: readonly string[]): boolean => {
+    try {
+      return protocols.includes(new URL(provider.endpoint).protocol);
+    } catch {
+      return false;
+    }
+  };
+  if (provider.kind === 'smtp') {
+    if (!urlWith(['smtp:', 'smtps:'])) {
+      problems.push({ path: '/endpoint', message: 'must be an smtp:// or smtps:// URL for kind smtp' });
+    }
+    const from = text('from');
+    if (typeof from !== 'string' || !from.includes('@')) {
+      problems.push({ path: '/credentials/from', message: 'must be the sender address for kind smtp' });
+    }
+    for (const name of ['user', 'password']) {
+      if (text(name) !== undefined && typeof text(name) !== 'string') {
+        problems.push({ path: `/credentials/${name}`, message: 'must be a string' });
+      }
+    }
+  }
+  if (provider.kind === 'webhook') {
+    if (!urlWith(['http:', 'https:'])) {
+      problems.push({ path: '/endpoint', message: 'must be an http:// or https:// URL for kind webhook' });
+    }
+    const secret = text('secret');
+    if (typeof secret !== 'string' || secret.length < 16) {
+      problems.push({ path: '/credentials/secret', message: 'must be a signing secret of at least 16 characters for kind webhook' });
+    }
+    // One delivery per request: a retry after a failure then repeats that one only.
+    if (provider.maxBatchSize !== 1) {
+      problems.push({ path: '/maxBatchSize', message: 'must be 1 for kind webhook' });
+    }
+  }
+  return problems;
+}
+
 function checkProvider(provider: Provider): void {
   const problems: FieldProblem[] = [];
   if (!PROVIDER_ID.test(provider.id)) {
@@ -323,6 +367,7 @@ function checkProvider(provider: Provider): void {
   if (provider.kind.length === 0) problems.push({ path: '/kind', message: 'must not be empty' });
   if (provider.endpoint.length === 0)
     problems.push({ path: '/endpoint', message: 'must not be empty' });
+  problems.push(...kindProblems(provider));
   const limits = [
     ['ratePerSecond', provider.ratePerSecond, 1],
     ['concurrency', provider.concurrency, 1],

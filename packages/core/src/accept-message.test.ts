@@ -29,3 +29,14 @@ test('ttl becomes expires_at counted from acceptance', () => {
   const message = acceptMessage(request({ ttl: 90 }), context);
   assert.equal(message.expires_at?.toISOString(), '2026-06-01T12:01:30.000Z');
 });
+
+test('an SMS records its encoding and part count; an e-mail does not', () => {
+  const sms = (text: string) => acceptMessage(request({ content: { text } }), context).sms;
+  assert.deepEqual(sms('Код: 1234'), { encoding: 'ucs-2', units: 9, parts: 1 });
+  assert.deepEqual(sms('a'.repeat(161)), { encoding: 'gsm-7', units: 161, parts: 2 });
+  const email = validateMessageRequest(
+    { channel: 'email', recipient: { email: 'a@example.com' }, content: { subject: 'Hi', text: 'hello' } },
+    now,
+  );
+  assert.equal(acceptMessage(email, context).sms, undefined);
+});

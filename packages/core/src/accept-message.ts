@@ -1,6 +1,7 @@
 import { DEFAULT_PRIORITY } from './lanes.ts';
 import type { Message } from './message.ts';
 import type { MessageRequest } from './message-schema.ts';
+import { smsEncoding } from './sms-encoding.ts';
 
 export interface AcceptContext {
   readonly id: string;
@@ -12,6 +13,7 @@ export interface AcceptContext {
 /**
  * Turns a validated request into the message the service keeps. A `send_at` in the
  * future makes it `scheduled`; otherwise it is `queued`. `ttl` becomes `expires_at`.
+ * A text that may go as an SMS gets its encoding and part count.
  */
 export function acceptMessage(request: MessageRequest, context: AcceptContext): Message {
   const { now } = context;
@@ -23,6 +25,10 @@ export function acceptMessage(request: MessageRequest, context: AcceptContext): 
         ? new Date(now.getTime() + request.ttl * 1000)
         : undefined;
   const status = sendAt !== undefined && sendAt > now ? 'scheduled' : 'queued';
+  // A message without a channel goes where its strategy says; with a phone number it
+  // may well go as an SMS, so its parts are counted too.
+  const maybeSms = request.channel === 'sms' || (request.channel === undefined && request.recipient.phone !== undefined);
+  const text = request.content.text;
   return {
     id: context.id,
     tenant_id: context.tenantId,
@@ -44,5 +50,6 @@ export function acceptMessage(request: MessageRequest, context: AcceptContext): 
       { status: 'accepted', at: now },
       { status, at: now },
     ],
+    ...(maybeSms && text !== undefined ? { sms: smsEncoding(text) } : {}),
   };
 }

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   method_not_allowed: { httpStatus: 405, retryable: false },
   validation_failed: { httpStatus: 422, retryable: false },
   invalid_phone_number: { httpStatus: 422, retryable: false },
+  attachments_not_supported: { httpStatus: 422, retryable: false },
   batch_rejected: { httpStatus: 422, retryable: false },
   input_not_storable: { httpStatus: 422, retryable: false },
   rate_limited: { httpStatus: 429, retryable: true },

@@ -46,6 +46,7 @@ export {
 export { allowedFrom } from './status-transitions.ts';
 export { validateMessageRequest } from './validate-message.ts';
 export { DEFAULT_MAX_JSON_DEPTH, nestingDepth, parseJsonInput, type JsonInputLimits } from './json-input.ts';
+export { createAjv, toFieldProblems } from './ajv.ts';
 export { batchEnvelopeSchema, parseBatchEnvelope } from './batch-envelope.ts';
 export { acceptMessage, type AcceptContext } from './accept-message.ts';
 export { parseAppConfig, tierConfigSchema, tierEnvMap, type EnvMap, type TierConfig } from './app-config.ts';
@@ -132,3 +133,4 @@ export {
   type Receipt,
   type SignatureProblem,
 } from './receipts.ts';
+export { SMS_ENCODINGS, smsEncoding, type SmsEncoding, type SmsEncodingInfo } from './sms-encoding.ts';

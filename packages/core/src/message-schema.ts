@@ -41,6 +41,24 @@ export const messageRequestSchema = {
       properties: {
         text: { type: 'string', minLength: 1, maxLength: 10000 },
         subject: { type: 'string', maxLength: 998 },
+        // E-mail only: the HTML body, sent beside `text` as multipart/alternative.
+        html: { type: 'string', minLength: 1, maxLength: 200000 },
+        // E-mail attachments by URL are part of the public shape so that a producer gets
+        // a specific refusal (attachments_not_supported), not "unknown property".
+        attachments: {
+          type: 'array',
+          maxItems: 10,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['url'],
+            properties: {
+              url: { type: 'string', format: 'uri', maxLength: 2048 },
+              filename: { type: 'string', minLength: 1, maxLength: 255 },
+              content_type: { type: 'string', minLength: 1, maxLength: 255 },
+            },
+          },
+        },
         template_id: { type: 'string', minLength: 1, maxLength: 200 },
         variables: { type: 'object' },
       },
@@ -72,6 +90,7 @@ export function documentedMessageRequestSchema(): Record<string, unknown> {
     then: { properties: { recipient: { required: [field] } } },
   });
   const { recipient } = schema.properties;
+  const isEmail = { required: ['channel'], properties: { channel: { const: 'email' } } };
   return {
     ...schema,
     properties: {
@@ -84,7 +103,19 @@ export function documentedMessageRequestSchema(): Record<string, unknown> {
         },
       },
     },
-    allOf: [needs('sms', 'phone'), needs('email', 'email'), { not: { required: ['expires_at', 'ttl'] } }],
+    allOf: [
+      needs('sms', 'phone'),
+      needs('email', 'email'),
+      { not: { required: ['expires_at', 'ttl'] } },
+      // An e-mail has a subject and a text or HTML body; HTML is for e-mail only.
+      {
+        if: isEmail,
+        then: { properties: { content: { required: ['subject'], anyOf: [{ required: ['text'] }, { required: ['html'] }] } } },
+      },
+      { if: { required: ['channel'], not: isEmail }, then: { properties: { content: { not: { required: ['html'] } } } } },
+      // Part of the shape so that the refusal is specific: 422 attachments_not_supported.
+      { properties: { content: { not: { required: ['attachments'] } } } },
+    ],
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Priority } from './lanes.ts';
 import type { Channel, MessageRequest } from './message-schema.ts';
+import type { SmsEncodingInfo } from './sms-encoding.ts';
 
 export const TERMINAL_STATES = ['delivered', 'failed', 'expired', 'cancelled', 'rejected'] as const;
 export const ACTIVE_STATES = ['accepted', 'queued', 'scheduled', 'sending', 'sent'] as const;
@@ -50,6 +51,8 @@ export interface Message {
   readonly provider_message_id?: string;
   /** When the status last changed. */
   readonly updated_at?: Date;
+  /** How its text goes as an SMS (set when it may go as one): what a provider bills. */
+  readonly sms?: SmsEncodingInfo;
 }
 
 /** What travels in a lane entry: enough to dispatch without reading the journal. */

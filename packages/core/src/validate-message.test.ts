@@ -103,11 +103,15 @@ test('the documented message schema and the validation agree on every rule the d
     ['a valid SMS', valid(), true],
     ['an SMS without a phone', { ...valid(), recipient: { email: 'a@example.com' } }, false],
     ['an e-mail without an address', { ...valid(), channel: 'email' }, false],
-    ['an e-mail with an address', { ...valid(), channel: 'email', recipient: { email: 'a@example.com' } }, true],
+    ['an e-mail with an address', { ...valid(), channel: 'email', recipient: { email: 'a@example.com' }, content: { subject: 's', text: 't' } }, true],
     ['expires_at and ttl together', { ...valid(), expires_at: '2030-01-01T00:00:00Z', ttl: 60 }, false],
     ['a phone not in E.164 form', { ...valid(), recipient: { phone: '0079161234567' } }, false],
     ['a strategy name no strategy can have', { ...valid(), strategy: 'a\u0000b' }, false],
     ['a strategy name a strategy can have', { ...valid(), strategy: 'otp-v2.eu_1' }, true],
+    ['an e-mail without a subject', { ...valid(), channel: 'email', recipient: { email: 'a@example.com' } }, false],
+    ['an e-mail with only an HTML body', { channel: 'email', recipient: { email: 'a@example.com' }, content: { subject: 's', html: '<p>x</p>' } }, true],
+    ['an SMS with an HTML body', { ...valid(), content: { text: 't', html: '<p>x</p>' } }, false],
+    ['an e-mail with an attachment', { channel: 'email', recipient: { email: 'a@example.com' }, content: { subject: 's', text: 't', attachments: [{ url: 'https://example.com/a.pdf' }] } }, false],
   ];
   for (const [what, input, expected] of cases) {
     let accepted = true;
@@ -120,4 +124,30 @@ test('the documented message schema and the validation agree on every rule the d
     assert.equal(accepted, expected, `${what}: the validation`);
     assert.equal(documented(input), expected, `${what}: the document`);
   }
+});
+
+const email = (content: object) => ({ channel: 'email', recipient: { email: 'ann@example.com' }, content });
+
+test('an e-mail needs an address, a subject and a text or HTML body', () => {
+  const message = validateMessageRequest(email({ subject: 'Receipt', html: '<p>Thanks</p>' }), now);
+  assert.equal(message.content.html, '<p>Thanks</p>');
+  assert.deepEqual(problemsOf(email({ text: 'no subject' })).paths, ['/content/subject']);
+  assert.deepEqual(problemsOf(email({ subject: 'no body' })).paths, ['/content/text']);
+  assert.deepEqual(problemsOf({ ...email({ subject: 's', text: 't' }), recipient: { phone: '+79161234567' } }).paths, [
+    '/recipient/email',
+  ]);
+});
+
+test('an HTML body on another channel is refused at /content/html', () => {
+  assert.deepEqual(problemsOf({ ...valid(), content: { text: 'hi', html: '<b>hi</b>' } }).paths, ['/content/html']);
+});
+
+test('attachments by URL are refused with their own code at /content/attachments', () => {
+  const withAttachment = email({ subject: 's', text: 't', attachments: [{ url: 'https://example.com/a.pdf' }] });
+  assert.deepEqual(problemsOf(withAttachment), { code: 'attachments_not_supported', paths: ['/content/attachments'] });
+  // A malformed attachment is a schema problem first, with the path of the bad field.
+  assert.deepEqual(problemsOf(email({ subject: 's', text: 't', attachments: [{ name: 'a.pdf' }] })).paths.sort(), [
+    '/content/attachments/0/name',
+    '/content/attachments/0/url',
+  ]);
 });

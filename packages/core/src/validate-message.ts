@@ -43,8 +43,26 @@ export function validateMessageRequest(input: unknown, now: Date = new Date()): 
   if (message.channel === 'sms' && phone === undefined) {
     problems.push({ path: '/recipient/phone', message: 'is required for channel sms' });
   }
-  if (message.channel === 'email' && message.recipient.email === undefined) {
-    problems.push({ path: '/recipient/email', message: 'is required for channel email' });
+  if (message.content.attachments !== undefined) {
+    // Fetching a producer's URL from the dispatcher would let any tenant make it reach
+    // internal addresses; until a provider definition says how to fetch, say no plainly.
+    throw new ValidationError(
+      [{ path: '/content/attachments', message: 'attachments by URL are not supported yet; send a link in the body' }],
+      'attachments_not_supported',
+    );
+  }
+  if (message.channel === 'email') {
+    if (message.recipient.email === undefined) {
+      problems.push({ path: '/recipient/email', message: 'is required for channel email' });
+    }
+    if (message.content.subject === undefined) {
+      problems.push({ path: '/content/subject', message: 'is required for channel email' });
+    }
+    if (message.content.text === undefined && message.content.html === undefined) {
+      problems.push({ path: '/content/text', message: 'text or html is required for channel email' });
+    }
+  } else if (message.channel !== undefined && message.content.html !== undefined) {
+    problems.push({ path: '/content/html', message: 'is for channel email only' });
   }
   if (message.expires_at !== undefined && Date.parse(message.expires_at) <= now.getTime()) {
     problems.push({ path: '/expires_at', message: 'is in the past' });

@@ -70,6 +70,12 @@ export function ingestMetrics(registry: Registry, options: MetricsOptions = {}) 
         registers: [registry],
       }),
     ),
+    smsParts: new Counter({
+      name: 'commstrat_sms_parts_total',
+      help: 'SMS parts (segments) of accepted messages, by encoding (gsm-7, ucs-2): what providers will bill.',
+      labelNames: ['encoding'] as const,
+      registers: [registry],
+    }),
     kafkaConsumerLag: new Gauge({
       name: 'commstrat_kafka_consumer_lag',
       help: 'Records of an assigned partition not yet accepted: high watermark minus next offset to consume.',

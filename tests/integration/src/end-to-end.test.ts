@@ -98,7 +98,7 @@ test('ingest answers specific errors with a stable code and field path', async (
   const noRoute = await deployment.api('POST', '/v1/messages', {
     channel: 'email',
     recipient: { email: 'a@example.com' },
-    content: { text: 'hi' },
+    content: { subject: 'hi', text: 'hi' },
   });
   assert.equal(noRoute.status, 422);
   assert.deepEqual(noRoute.body.error.problems.map((p: { path: string }) => p.path), ['/channel']);

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ValidationError } from '@commstrat/core';
+import { parseProviderDefinition } from './definition-schema.ts';
+import { queryJsonPath } from './json-path.ts';
+import { shippedDefinitions } from './shipped.ts';
+import { renderTemplate } from './template.ts';
+
+function problemPaths(text: string): string[] {
+  try {
+    parseProviderDefinition(text);
+  } catch (error) {
+    assert.ok(error instanceof ValidationError, String(error));
+    // A oneOf reports each branch that failed; one path per place is what is pinned here.
+    return [...new Set(error.problems.map((p) => p.path))].sort();
+  }
+  assert.fail('expected the definition to be refused');
+}
+
+test('the JSONPath subset reads names, quoted names, indexes and wildcards, and nothing else', () => {
+  const answer = { messages: [{ id: 'a', status: { 'group name': 'PENDING' } }, { id: 'b' }] };
+  assert.deepEqual(queryJsonPath(answer, '$.messages[*].id'), ['a', 'b']);
+  assert.deepEqual(queryJsonPath(answer, "$.messages[0].status['group name']"), ['PENDING']);
+  assert.deepEqual(queryJsonPath(answer, '$.messages[5].id'), []);
+  assert.deepEqual(queryJsonPath(answer, '$.missing.deeper'), []);
+  assert.throws(
+    () => queryJsonPath(answer, '$.messages[?(@.id == "a")]'),
+    /cannot read from offset 10/,
+  );
+});
+
+test('a template renders whole placeholders with their type, inline ones as text, and $each per item', () => {
+  const context = {
+    credentials: { sender: 'Acme' },
+    messages: [
+      { id: 'm1', recipient: { phone: '+79161234567' }, content: { text: 'one' } },
+      { id: 'm2', recipient: { phone: '+4915112345678' }, content: {} },
+    ],
+  };
+  const template = {
+    messages: {
+      $each: 'messages',
+      $as: 'm',
+      $template: {
+        to: '{{ m.recipient.phone | digits }}',
+        text: '{{ m.content.text }}',
+        ref: 'ref-{{ m.id }}',
+      },
+    },
+    from: '{{ credentials.sender }}',
+    count: '{{ messages[1].id }}',
+  };
+  assert.deepEqual(renderTemplate(template, context), {
+    messages: [
+      { to: '79161234567', text: 'one', ref: 'ref-m1' },
+      { to: '4915112345678', ref: 'ref-m2' },
+    ],
+    from: 'Acme',
+    count: 'm2',
+  });
+});
+
+test('every shipped definition passes its schema; Infobip sends many messages per request', () => {
+  const infobip = shippedDefinitions().get('infobip-sms');
+  assert.ok(infobip);
+  assert.equal(infobip.channel, 'sms');
+  assert.equal(infobip.send.path, '/sms/2/text/advanced');
+  assert.equal(infobip.send.max_batch_size, 100);
+});
+
+test('a broken definition is refused with the path of every problem', () => {
+  const broken = JSON.stringify({
+    name: 'Bad Name',
+    channel: 'fax',
+    follows: 'nothing',
+    auth: { type: 'header' },
+    send: { method: 'GET', path: 'no-slash', max_batch_size: 0, body: {} },
+    response: {
+      items: 'messages',
+      provider_message_id: '$.id',
+      accepted: { path: '$.ok', in: [] },
+    },
+    errors: [{ status: 99, class: 'maybe' }],
+    extra: true,
+  });
+  assert.deepEqual(problemPaths(broken), [
+    '/channel',
+    '/errors/0/class',
+    '/errors/0/status',
+    '/extra',
+    '/name',
+    '/response/accepted/in',
+    '/response/items',
+    '/send/max_batch_size',
+    '/send/method',
+    '/send/path',
+  ]);
+  // Past the schema: a JSONPath the subset cannot read, an auth header without a value.
+  const unreadable = `
+name: ok
+channel: sms
+follows: a test
+auth: { type: header, name: Authorization }
+send: { method: POST, path: /send, max_batch_size: 10, body: {} }
+response: { items: "$.results[?(@.ok)]", provider_message_id: "$.id", accepted: { path: "$.ok", in: [true] } }
+errors: []
+`;
+  assert.deepEqual(problemPaths(unreadable), ['/auth', '/response/items']);
+  assert.deepEqual(problemPaths('{ not: [yaml'), ['']);
+});
