@@ -4,6 +4,7 @@ import { createRegistry, dispatcherMetrics, ingestMetrics } from './metrics.ts';
 
 // Every label a series may carry: each has a small, known set of values.
 const BOUNDED_LABELS = new Set([
+  'encoding',
   'service',
   'source',
   'tenant',
