@@ -27,6 +27,7 @@ export {
 } from './errors.ts';
 export {
   CHANNELS,
+  CATEGORY_PATTERN,
   E164_PATTERN,
   STRATEGY_NAME_PATTERN,
   documentedMessageRequestSchema,
