@@ -135,3 +135,22 @@ export {
   type SignatureProblem,
 } from './receipts.ts';
 export { SMS_ENCODINGS, smsEncoding, type SmsEncoding, type SmsEncodingInfo } from './sms-encoding.ts';
+export {
+  DEFAULT_EXEMPT_PRIORITIES,
+  MAX_CAP,
+  OPTED_OUT_REASON,
+  applicableCaps,
+  contactAddress,
+  contactPolicySchema,
+  isExempt,
+  overCapVerdict,
+  parseStopListAddress,
+  screenRecipient,
+  stopListKey,
+  type AddressKind,
+  type CapVerdict,
+  type ContactAddress,
+  type ContactPolicy,
+  type FrequencyCap,
+  type ScreenVerdict,
+} from './contact-policy.ts';
