@@ -69,6 +69,7 @@ test('a cap of 3 marketing SMS a day holds across three replicas: 10 to one numb
   ]);
   const marketing = ids.slice(0, 10);
   const found = await settledAll(deployment, marketing, (status, reason) => status === 'scheduled' && /frequency cap/.test(reason));
+  assert.ok(found.every((m) => m.category === 'marketing'), 'the category is journaled and shown');
   const sent = found.filter((m) => m.status === 'sent');
   const deferred = found.filter((m) => m.status === 'scheduled');
   assert.equal(sent.length, 3, 'exactly the cap was sent');
