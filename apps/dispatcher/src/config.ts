@@ -21,6 +21,11 @@ export interface DispatcherConfig extends TierConfig {
   circuitFailureThreshold: number;
   /** How long an open circuit stays open before one probe, ms. Default 30 000. */
   circuitOpenMs: number;
+  /**
+   * Key of the hash that names frequency-cap windows in Redis; the same on every
+   * replica. Unset: a built-in value, which hides addresses from a casual look only.
+   */
+  contactHashSecret?: string;
 }
 
 const positive = (fallback: number) => ({ type: 'integer', minimum: 1, default: fallback });
@@ -41,6 +46,7 @@ const schema = {
     weightBulk: positive(1),
     circuitFailureThreshold: positive(5),
     circuitOpenMs: { type: 'integer', minimum: 10, default: 30000 },
+    contactHashSecret: { type: 'string', minLength: 16 },
   },
 };
 
@@ -62,6 +68,7 @@ export function loadDispatcherConfig(
       weightBulk: 'DISPATCHER_WEIGHT_BULK',
       circuitFailureThreshold: 'DISPATCHER_CIRCUIT_FAILURE_THRESHOLD',
       circuitOpenMs: 'DISPATCHER_CIRCUIT_OPEN_MS',
+      contactHashSecret: 'COMMSTRAT_CONTACT_HASH_SECRET',
     },
     env,
   );

@@ -22,6 +22,7 @@ import type { DispatcherMetrics, Logger } from '@commstrat/observability';
 import { defaultBurst, type LaneEntry, type LaneQueue, type ProviderRateLimiter, type SampledDepths } from '@commstrat/queue';
 import { Batcher, type Work } from './batcher.ts';
 import { BatchRecorder, change, type SettledSet } from './batch-recorder.ts';
+import type { ContactPolicyGate } from './contact-policy.ts';
 import type { ProviderHandle, ProviderRegistry } from './provider-registry.ts';
 
 export interface DispatcherDeps {
@@ -46,6 +47,8 @@ export interface DispatcherDeps {
   readonly routing: Pick<RoutingCache, 'resolve'>;
   readonly providers: ProviderRegistry;
   readonly rateLimiter: Pick<ProviderRateLimiter, 'take'>;
+  /** The stop list and frequency caps of each message's strategy. */
+  readonly contactPolicy: Pick<ContactPolicyGate, 'screen' | 'admit'>;
   readonly metrics: DispatcherMetrics;
   readonly logger: Logger;
   readonly consumer: string;
@@ -278,6 +281,7 @@ export class Dispatcher {
       step = routing.strategy.steps[0] ?? FALLBACK_STEP;
       const expiresAt = expiryOf(message, step.ttl_seconds);
       if (!this.onTime({ entry, routing, step, expiresAt }, now, settled, false)) return undefined;
+      if (!this.deps.contactPolicy.screen(entry, routing, now, settled)) return undefined;
       const unavailable = new Set<string>();
       const health = new Map<string, number>();
       const prices = new Map<string, PriceTable>();
@@ -375,6 +379,8 @@ export class Dispatcher {
     try {
       const works = batch.filter((work) => this.onTime(work, this.clock(), settled, true));
       if (works.length === 0 || !(await this.takeTokens(provider, works, ops.rateLimiter))) return;
+      // Caps last, right before the provider: a message counts only when it goes.
+      if (!(await this.deps.contactPolicy.admit(works, settled, this.clock()))) return;
       // The concurrency cap covers the provider request only; recording runs outside it so
       // a slow journal write never holds a provider slot. Critical batches have a slot
       // of their own.

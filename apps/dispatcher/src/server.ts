@@ -18,13 +18,17 @@ import {
   processInfo,
   type Logger,
 } from '@commstrat/observability';
-import { LaneQueue, ProviderRateLimiter, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { FrequencyCaps, LaneQueue, ProviderRateLimiter, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
 import type { DispatcherConfig } from './config.ts';
+import { ContactPolicyGate } from './contact-policy.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { ProviderRegistry } from './provider-registry.ts';
+
+/** Used when no secret is configured: keeps addresses out of key names, but is no secret. */
+const DEFAULT_CONTACT_HASH_SECRET = 'commstrat-contact-hash-v1';
 
 export interface RunningDispatcher {
   /** Base URL of /metrics and /health. */
@@ -87,7 +91,17 @@ export async function startDispatcher(
     failureThreshold: config.circuitFailureThreshold,
     openMs: config.circuitOpenMs,
   });
+  if (config.contactHashSecret === undefined) {
+    logger.warn('COMMSTRAT_CONTACT_HASH_SECRET is not set: frequency-cap keys in Redis use a built-in hash key');
+  }
+  const contactPolicy = new ContactPolicyGate({
+    caps: new FrequencyCaps(redis, { prefix: config.redisPrefix, secret: config.contactHashSecret ?? DEFAULT_CONTACT_HASH_SECRET }),
+    metrics,
+    logger,
+    random: Math.random,
+  });
   const dispatcher = new Dispatcher({
+    contactPolicy,
     lanes,
     depths,
     waitingLanes: {

@@ -9,6 +9,7 @@ import {
   type Tenant,
 } from '@commstrat/config';
 import type { Sql } from 'postgres';
+import { stopListRoutes } from './admin-stop-list-routes.ts';
 import { state } from './v1-routes.ts';
 
 export interface AdminDeps {
@@ -19,7 +20,7 @@ export interface AdminDeps {
 /**
  * /v1/admin: a tenant's own configuration, for keys with the `admin` scope (any other
  * key gets 403). Strategies so far: create a version, validate without saving, list,
- * show. A saved version reaches every replica within about a second, by NOTIFY.
+ * show; the stop list: add, remove, list. A saved version reaches every replica within about a second, by NOTIFY.
  */
 export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]): Router {
   const router = express.Router();
@@ -27,6 +28,7 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
     if (!(adminOf(res).scopes ?? []).includes('admin')) throw new ForbiddenError('admin');
     next();
   });
+  router.use('/stop-list', stopListRoutes(deps.sql, parseJson));
 
   router.post('/strategies', ...parseJson, async (req, res) => {
     const tenant = adminOf(res);

@@ -90,6 +90,7 @@ const messageView = {
     provider: { type: 'string', description: 'the provider it was handed to' },
     provider_message_id: { type: ['string', 'null'], description: "that provider's id for it" },
     priority: { type: 'string' },
+    category: { type: 'string', description: "the producer's category, e.g. marketing" },
     recipient: { type: 'object' },
     tags: { type: 'array', items: { type: 'string' } },
     idempotency_key: { type: 'string' },

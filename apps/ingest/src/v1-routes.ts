@@ -156,6 +156,7 @@ export function messageView(message: Message): Record<string, unknown> {
     provider: message.provider,
     provider_message_id: message.provider_message_id,
     priority: message.priority,
+    category: message.category,
     recipient: message.recipient,
     tags: message.tags,
     idempotency_key: message.idempotency_key,

@@ -1,5 +1,6 @@
 import type { Channel, Strategy } from '@commstrat/core';
 import type { Sql } from 'postgres';
+import { loadStopLists } from './stop-list.ts';
 import { toProvider, type Provider, type ProviderRow } from './strategies.ts';
 
 /** The channel PostgreSQL notifies on when a tenant's configuration changes; the payload is the tenant id. */
@@ -12,6 +13,11 @@ export interface Routing {
   readonly version: number;
   readonly providers: ReadonlyMap<string, Provider>;
   readonly tenantTimeZone: string;
+  /**
+   * The tenant's stop list, as stopListKey strings (the same set in every Routing of the
+   * tenant). Held whole per replica, about 100 bytes an address.
+   */
+  readonly stopList: ReadonlySet<string>;
 }
 
 /** One tenant's whole routing configuration, read at one moment. */
@@ -32,7 +38,7 @@ interface SnapshotStrategyRow {
 }
 
 /**
- * Reads the routing configuration of several tenants in three queries, whatever their
+ * Reads the routing configuration of several tenants in four queries, whatever their
  * number: the periodic refresh of every tenant a replica serves costs the same as one.
  * A tenant a strategy is asked of is small (tens of strategies), so reading all its
  * newest versions at once is cheaper than a query per name, and lets a replica keep
@@ -45,7 +51,7 @@ export async function loadSnapshots(
 ): Promise<Map<string, TenantSnapshot>> {
   const ids = [...new Set(tenantIds)];
   if (ids.length === 0) return new Map();
-  const [tenants, providers, strategies] = await Promise.all([
+  const [tenants, providers, strategies, stopLists] = await Promise.all([
     sql<{ id: string; time_zone: string }[]>`SELECT id, time_zone FROM tenants WHERE id IN ${sql(ids)}`,
     sql<(ProviderRow & { tenant_id: string })[]>`
       SELECT tenant_id, id, kind, endpoint, credentials, rate_per_second, concurrency, max_batch_size,
@@ -55,6 +61,7 @@ export async function loadSnapshots(
     sql<SnapshotStrategyRow[]>`
       SELECT DISTINCT ON (tenant_id, name) tenant_id, version, definition, is_default_for_channel
       FROM strategies WHERE tenant_id IN ${sql(ids)} ORDER BY tenant_id, name, version DESC`,
+    loadStopLists(sql, ids),
   ]);
   const zones = new Map(tenants.map((row) => [row.id, row.time_zone]));
   const providersOf = new Map<string, Map<string, Provider>>(ids.map((id) => [id, new Map()]));
@@ -71,6 +78,7 @@ export async function loadSnapshots(
       version: row.version,
       providers: providersOf.get(row.tenant_id) ?? new Map(),
       tenantTimeZone: zones.get(row.tenant_id) ?? 'UTC',
+      stopList: stopLists.get(row.tenant_id) ?? new Set(),
     };
     (snapshot.byName as Map<string, Routing>).set(row.definition.name, routing);
     if (row.is_default_for_channel) (snapshot.byChannel as Map<Channel, Routing>).set(row.definition.channel, routing);

@@ -27,3 +27,9 @@ export { RoutingCache, type Routing, type RoutingCacheOptions } from './routing-
 export { CONFIG_CHANNEL } from './config-snapshot.ts';
 export { ensureSandboxRouting, type SandboxRoutingOptions } from './sandbox-routing.ts';
 export { ReceiptSecrets, type ReceiptSecretsOptions } from './receipt-secrets.ts';
+export {
+  addToStopList,
+  listStopList,
+  removeFromStopList,
+  type StopListEntry,
+} from './stop-list.ts';

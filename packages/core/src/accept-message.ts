@@ -36,6 +36,7 @@ export function acceptMessage(request: MessageRequest, context: AcceptContext): 
     channel: request.channel,
     strategy: request.strategy,
     priority: request.priority ?? DEFAULT_PRIORITY,
+    ...(request.category === undefined ? {} : { category: request.category }),
     recipient: request.recipient,
     content: request.content,
     idempotency_key: request.idempotency_key,

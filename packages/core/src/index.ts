@@ -27,6 +27,7 @@ export {
 } from './errors.ts';
 export {
   CHANNELS,
+  CATEGORY_PATTERN,
   E164_PATTERN,
   STRATEGY_NAME_PATTERN,
   documentedMessageRequestSchema,
@@ -134,3 +135,22 @@ export {
   type SignatureProblem,
 } from './receipts.ts';
 export { SMS_ENCODINGS, smsEncoding, type SmsEncoding, type SmsEncodingInfo } from './sms-encoding.ts';
+export {
+  DEFAULT_EXEMPT_PRIORITIES,
+  MAX_CAP,
+  OPTED_OUT_REASON,
+  applicableCaps,
+  contactAddress,
+  contactPolicySchema,
+  isExempt,
+  overCapVerdict,
+  parseStopListAddress,
+  screenRecipient,
+  stopListKey,
+  type AddressKind,
+  type CapVerdict,
+  type ContactAddress,
+  type ContactPolicy,
+  type FrequencyCap,
+  type ScreenVerdict,
+} from './contact-policy.ts';

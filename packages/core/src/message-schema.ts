@@ -8,6 +8,12 @@ export const STRATEGY_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
 export type Channel = (typeof CHANNELS)[number];
 
 /**
+ * What a message category may be: a short lower-case name such as `marketing` or
+ * `transactional`. Frequency caps of a strategy's contact policy count per category.
+ */
+export const CATEGORY_PATTERN = '^[a-z][a-z0-9_-]{0,39}$';
+
+/**
  * The public shape of one message as a producer sends it. This schema is the single
  * source for validation (compiled once), for the TypeScript type below and for the
  * OpenAPI document. Field names are public API: extend, never rename.
@@ -22,6 +28,11 @@ export const messageRequestSchema = {
     channel: { type: 'string', enum: CHANNELS },
     strategy: { type: 'string', minLength: 1, maxLength: 100, pattern: STRATEGY_NAME_PATTERN },
     priority: { type: 'string', enum: PRIORITIES, default: 'normal' },
+    category: {
+      type: 'string',
+      pattern: CATEGORY_PATTERN,
+      description: 'what kind of message it is, e.g. marketing or transactional; frequency caps count per category',
+    },
     recipient: {
       type: 'object',
       additionalProperties: false,

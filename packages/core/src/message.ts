@@ -29,6 +29,8 @@ export interface Message {
   readonly channel: Channel | undefined;
   readonly strategy: string | undefined;
   readonly priority: Priority;
+  /** The producer's category (e.g. `marketing`), what frequency caps count by; absent: none. */
+  readonly category?: string;
   readonly recipient: MessageRequest['recipient'];
   readonly content: MessageRequest['content'];
   readonly idempotency_key: string | undefined;
@@ -62,6 +64,8 @@ export interface QueuedMessage {
   readonly channel: Channel | undefined;
   readonly strategy: string | undefined;
   readonly priority: Priority;
+  /** As on the Message; absent when the producer gave none. */
+  readonly category?: string;
   readonly recipient: MessageRequest['recipient'];
   readonly content: MessageRequest['content'];
   readonly expires_at: string | undefined;
@@ -78,6 +82,7 @@ export function toQueuedMessage(message: Message): QueuedMessage {
     channel: message.channel,
     strategy: message.strategy,
     priority: message.priority,
+    ...(message.category === undefined ? {} : { category: message.category }),
     recipient: message.recipient,
     content: message.content,
     expires_at: message.expires_at?.toISOString(),

@@ -1,4 +1,5 @@
 import { createAjv, toFieldProblems } from './ajv.ts';
+import { contactPolicyProblems, contactPolicySchema, type ContactPolicy } from './contact-policy.ts';
 import { ValidationError, type FieldProblem } from './errors.ts';
 import { CHANNELS, STRATEGY_NAME_PATTERN, type Channel } from './message-schema.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
@@ -14,6 +15,8 @@ export interface Strategy {
   readonly channel: Channel;
   /** Tried in order; a cascade (push, then SMS if not delivered) is more than one step. */
   readonly steps: readonly StrategyStep[];
+  /** Frequency caps and who passes the stop list; absent: no caps, `critical` exempt. */
+  readonly contact_policy?: ContactPolicy;
 }
 
 export interface StrategyStep {
@@ -150,6 +153,7 @@ export const strategySchema = {
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 100, pattern: NAME_PATTERN },
     channel: { type: 'string', enum: CHANNELS },
+    contact_policy: contactPolicySchema,
     steps: {
       type: 'array',
       minItems: 1,
@@ -236,7 +240,8 @@ const validateSchema = createAjv({ discriminator: true }).compile<Strategy>(stra
  */
 export function validateStrategy(input: unknown): Strategy {
   if (!validateSchema(input)) throw new ValidationError(schemaProblems());
-  const problems: FieldProblem[] = [];
+  const problems: FieldProblem[] =
+    input.contact_policy === undefined ? [] : contactPolicyProblems(input.contact_policy, '/contact_policy');
   input.steps.forEach((step, index) => {
     const at = `/steps/${index}`;
     const zone = step.window?.time_zone;

@@ -151,3 +151,14 @@ test('attachments by URL are refused with their own code at /content/attachments
     '/content/attachments/0/url',
   ]);
 });
+
+test('a category is kept when it is a short lower-case name and refused, naming /category, otherwise', () => {
+  assert.equal(validateMessageRequest({ ...valid(), category: 'marketing' }, now).category, 'marketing');
+  for (const category of ['Marketing', '', 'x'.repeat(41), '1st', 'a b']) {
+    assert.deepEqual(problemsOf({ ...valid(), category }), { code: 'validation_failed', paths: ['/category'] }, category);
+  }
+  assert.throws(
+    () => validateMessageRequest({ ...valid(), category: 'Promo!' }, now),
+    (error) => error instanceof ValidationError && /lower-case letters/.test(error.problems[0]?.message ?? ''),
+  );
+});

@@ -1,6 +1,6 @@
 import { createAjv, toFieldProblems } from './ajv.ts';
 import { ValidationError, type FieldProblem } from './errors.ts';
-import { messageRequestSchema, type MessageRequest } from './message-schema.ts';
+import { CATEGORY_PATTERN, messageRequestSchema, type MessageRequest } from './message-schema.ts';
 import { DEFAULT_PRIORITY } from './lanes.ts';
 import { isValidE164 } from './phone.ts';
 import { isKnownTimeZone } from './send-window.ts';
@@ -10,6 +10,8 @@ import { isKnownTimeZone } from './send-window.ts';
 // each item as it came). The one default, the priority, goes into the returned copy.
 const validateSchema = createAjv({ useDefaults: false }).compile<MessageRequest>(messageRequestSchema);
 
+const CATEGORY_MESSAGE = 'must be 1-40 lower-case letters, digits, "_" or "-", starting with a letter (e.g. "marketing")';
+
 /**
  * Checks one message request against its schema and the rules a schema cannot say
  * (a real phone number, an expiry in the future and after send_at). Returns it with its defaults; the
@@ -18,7 +20,9 @@ const validateSchema = createAjv({ useDefaults: false }).compile<MessageRequest>
  */
 export function validateMessageRequest(input: unknown, now: Date = new Date()): MessageRequest {
   if (!validateSchema(input)) {
-    const problems = toFieldProblems(validateSchema.errors);
+    const problems = toFieldProblems(validateSchema.errors).map((problem) =>
+      problem.path === '/category' && problem.message.includes(CATEGORY_PATTERN) ? { ...problem, message: CATEGORY_MESSAGE } : problem,
+    );
     const missingRoute = validateSchema.errors?.some((e) => e.keyword === 'anyOf' && e.instancePath === '');
     if (missingRoute) {
       problems.unshift({ path: '/channel', message: 'either channel or strategy is required' });

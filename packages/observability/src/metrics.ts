@@ -158,7 +158,7 @@ export function dispatcherMetrics(registry: Registry, options: MetricsOptions = 
     ),
     deferred: counter(
       'commstrat_dispatch_deferred_total',
-      'Messages put back in the delayed set, by reason (window, retry, no_provider).',
+      'Messages put back in the delayed set, by reason (window, retry, no_provider, frequency_cap).',
       ['reason'],
     ),
     retries: counter(
@@ -170,6 +170,11 @@ export function dispatcherMetrics(registry: Registry, options: MetricsOptions = 
       'commstrat_dispatch_failovers_total',
       'Messages routed past an unavailable provider to the next of their route.',
       ['provider'],
+    ),
+    contactPolicy: counter(
+      'commstrat_contact_policy_total',
+      'Messages the contact policy held back, by outcome (deferred, dropped, expired: over a frequency cap; opted_out: on the stop list).',
+      ['outcome'],
     ),
     expired: counter(
       'commstrat_messages_expired_total',

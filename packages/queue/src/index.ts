@@ -14,3 +14,4 @@ export {
 export { reportRedisErrors } from './connection-errors.ts';
 export { SampledDepths } from './sampled-depths.ts';
 export { ReplayGuard } from './replay-guard.ts';
+export { FrequencyCaps, type CapAnswer, type CapCheck, type FrequencyCapsOptions } from './frequency-caps.ts';
