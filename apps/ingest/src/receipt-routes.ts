@@ -10,13 +10,15 @@ import {
 import type { ReceiptSecrets } from '@commstrat/config';
 import type { Journal, ReceiptOutcome } from '@commstrat/journal';
 import type { IngestMetrics } from '@commstrat/observability';
-import type { ReplayGuard } from '@commstrat/queue';
+import type { ParkedReceipts, ReplayGuard } from '@commstrat/queue';
 import { state } from './v1-routes.ts';
 
 export interface ReceiptDeps {
   readonly journal: Pick<Journal, 'applyReceipts'>;
   readonly secrets: Pick<ReceiptSecrets, 'secretOf'>;
   readonly replays: Pick<ReplayGuard, 'firstSighting'>;
+  /** Where receipts that name no message yet wait for its `sent` to be journaled. */
+  readonly parked: Pick<ParkedReceipts, 'park'>;
   readonly metrics: IngestMetrics;
   /** How far a receipt request's signed timestamp may be from now, in seconds. */
   readonly windowSeconds: number;
@@ -69,10 +71,17 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     const outcomes = await deps.journal.applyReceipts(tenant, provider, receipts, new Date()).catch((cause: unknown) => {
       throw new DependencyUnavailableError('journal (MongoDB)', cause);
     });
+    // A receipt that names no message may have overtaken the journal write of its
+    // message's `sent`: kept and tried again for a while (ReceiptParking), not lost.
+    const unknown = receipts.filter((_, i) => outcomes[i] === 'unknown');
+    const now = Date.now();
+    await deps.parked.park(unknown.map((receipt) => ({ tenant, provider, receipt, at: now }))).catch((cause: unknown) => {
+      throw new DependencyUnavailableError('parked receipts (Redis)', cause);
+    });
     const counts: Record<ReceiptOutcome, number> = { applied: 0, duplicate: 0, late: 0, unknown: 0 };
     for (const outcome of outcomes) counts[outcome] += 1;
     for (const [outcome, count] of Object.entries(counts)) {
-      if (count > 0) deps.metrics.receipts.inc({ provider: key, outcome }, count);
+      if (count > 0) deps.metrics.receipts.inc({ provider: key, outcome: outcome === 'unknown' ? 'parked' : outcome }, count);
     }
     if (counts.applied < receipts.length) state(res).logger.info('receipts that changed nothing', { provider: key, ...counts });
     res.json({ received: receipts.length, ...counts });

@@ -11,7 +11,7 @@ import {
   processInfo,
   type Logger,
 } from '@commstrat/observability';
-import { IdempotencyStore, LaneQueue, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { IdempotencyStore, LaneQueue, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -19,6 +19,7 @@ import type { IngestConfig } from './config.ts';
 import { createIngestApp } from './http-app.ts';
 import { Intake } from './intake.ts';
 import { kafkaIntakeFromConfig } from './kafka-intake.ts';
+import { ReceiptParking } from './receipt-parking.ts';
 import { RecoveryPass } from './recovery.ts';
 
 export interface RunningIngest {
@@ -83,6 +84,9 @@ export async function startIngest(
     { graceMs: config.recoveryGraceMs, intervalMs: config.recoveryIntervalMs },
   );
   recovery.start();
+  const parked = new ParkedReceipts(redis, { prefix: config.redisPrefix });
+  const receiptParking = new ReceiptParking({ journal, parked, metrics, logger });
+  receiptParking.start();
   const tenants = new TenantCache(sql);
   const kafka = kafkaIntakeFromConfig(config, { intake, tenants, depths, metrics, logger });
   const app = createIngestApp({
@@ -105,6 +109,7 @@ export async function startIngest(
       secrets: new ReceiptSecrets(sql),
       replays: new ReplayGuard(redis, { prefix: config.redisPrefix }),
       windowSeconds: config.receiptWindowSeconds,
+      parked,
     },
     info: processInfo({ service: 'ingest', packageJson: new URL('../package.json', import.meta.url), settings: config }),
     checks: {
@@ -118,6 +123,7 @@ export async function startIngest(
     await kafka?.start();
   } catch (error) {
     await recovery.stop();
+    await receiptParking.stop();
     await routing.close();
     await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
     throw error;
@@ -137,6 +143,7 @@ export async function startIngest(
       await http.close();
       await kafka?.stop();
       await recovery.stop();
+      await receiptParking.stop();
       await routing.close();
       await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);

@@ -15,3 +15,4 @@ export { reportRedisErrors } from './connection-errors.ts';
 export { SampledDepths } from './sampled-depths.ts';
 export { ReplayGuard } from './replay-guard.ts';
 export { FrequencyCaps, type CapAnswer, type CapCheck, type FrequencyCapsOptions } from './frequency-caps.ts';
+export { ParkedReceipts, type ParkedReceipt } from './parked-receipts.ts';

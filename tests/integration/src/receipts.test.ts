@@ -64,7 +64,7 @@ test('a delivered receipt from the provider ends the message delivered; a late o
   assert.equal(after.status, 'delivered');
   assert.equal(after.timeline.length, 5);
   const metrics = await (await fetch(`${deployment.ingest.url}/metrics`)).text();
-  assert.match(metrics, /commstrat_receipts_total\{provider="acme\/sandbox-sms",outcome="unknown"[^}]*\} 1\n/);
+  assert.match(metrics, /commstrat_receipts_total\{provider="acme\/sandbox-sms",outcome="parked"[^}]*\} 1\n/);
 });
 
 test('an undelivered receipt ends the message failed with the provider error', async () => {
@@ -115,4 +115,24 @@ test('a tenant cannot finish another tenant\'s message with its own provider\'s 
   assert.equal(answer.body['unknown'], 1);
   const { body: after } = await deployment.api('GET', `/v1/messages/${message.id}`);
   assert.equal(after.status, 'sent');
+});
+
+test('a receipt that overtakes the journal write of its message\'s sent is kept and applied once it is sent', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  await deployment.sql`UPDATE providers SET credentials = credentials || ${deployment.sql.json({ receipt_secret: SECRET })}
+    WHERE tenant_id = ${deployment.tenantId}`;
+  const url = `${deployment.ingest.url}/v1/providers/${deployment.tenantId}/sandbox-sms/receipts`;
+  const { body } = await deployment.api('POST', '/v1/messages', sms('fast provider'));
+  const early = await postReceipts(url, [{ provider_message_id: 'sbx_early', status: 'delivered' }]);
+  assert.deepEqual(early.body, { received: 1, applied: 0, duplicate: 0, late: 0, unknown: 1 });
+  // The batch's outcome reaches the journal only now.
+  await deployment.journal.recordStatusChanges([
+    { messageId: body.id, event: { status: 'sending', at: new Date(), provider: 'sandbox-sms' } },
+    { messageId: body.id, event: { status: 'sent', at: new Date(), provider: 'sandbox-sms', provider_message_id: 'sbx_early' } },
+  ]);
+  const delivered = await eventually('the kept receipt to be applied', async () => {
+    const { body: message } = await deployment.api('GET', `/v1/messages/${body.id}`);
+    return message.status === 'delivered' ? message : undefined;
+  });
+  assert.equal(delivered.timeline.at(-1).status, 'delivered');
 });

@@ -1,0 +1,75 @@
+import type { Journal, ReceiptOutcome } from '@commstrat/journal';
+import type { IngestMetrics, Logger } from '@commstrat/observability';
+import type { ParkedReceipt, ParkedReceipts } from '@commstrat/queue';
+
+export interface ReceiptParkingOptions {
+  /** Pause between passes, ms. Default 2 000. */
+  readonly intervalMs?: number;
+  /** How long a receipt that names no known message is kept trying, ms. Default 600 000. */
+  readonly keepMs?: number;
+  /** Receipts tried per pass. Default 1 000. */
+  readonly pageSize?: number;
+}
+
+/**
+ * Applies parked receipts again until the journal knows their messages: a receipt can
+ * arrive before the batch's `sent` is journaled, and is then kept instead of lost. Every
+ * ingest replica runs it; two applying the same receipt are harmless (conditional writes:
+ * the second is a duplicate). A receipt still unknown after `keepMs` is dropped and counted.
+ */
+export class ReceiptParking {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly deps: { journal: Pick<Journal, 'applyReceipts'>; parked: ParkedReceipts; metrics: IngestMetrics; logger: Logger };
+  private readonly intervalMs: number;
+  private readonly keepMs: number;
+  private readonly pageSize: number;
+
+  constructor(deps: ReceiptParking['deps'], options: ReceiptParkingOptions = {}) {
+    this.deps = deps;
+    this.intervalMs = options.intervalMs ?? 2000;
+    this.keepMs = options.keepMs ?? 600_000;
+    this.pageSize = options.pageSize ?? 1000;
+  }
+
+  start(): void {
+    const tick = () => {
+      this.running = this.runOnce().catch((error: unknown) => {
+        this.deps.logger.warn('parked receipts pass failed', { error: String(error) });
+      });
+      void this.running.then(() => {
+        if (this.timer !== undefined) this.timer = setTimeout(tick, this.intervalMs).unref();
+      });
+    };
+    this.timer = setTimeout(tick, this.intervalMs).unref();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One pass over the oldest parked receipts. */
+  async runOnce(now: number = Date.now()): Promise<void> {
+    const page = await this.deps.parked.oldest(this.pageSize);
+    const byProvider = new Map<string, ParkedReceipt[]>();
+    for (const parked of page) {
+      const key = `${parked.tenant}/${parked.provider}`;
+      byProvider.set(key, [...(byProvider.get(key) ?? []), parked]);
+    }
+    const done: ParkedReceipt[] = [];
+    for (const [key, group] of byProvider) {
+      const [first] = group;
+      if (first === undefined) continue;
+      const outcomes = await this.deps.journal.applyReceipts(first.tenant, first.provider, group.map((parked) => parked.receipt), new Date(now));
+      group.forEach((parked, i) => {
+        const outcome: ReceiptOutcome = outcomes[i] ?? 'unknown';
+        if (outcome === 'unknown' && now - parked.at < this.keepMs) return;
+        this.deps.metrics.receipts.inc({ provider: key, outcome });
+        done.push(parked);
+      });
+    }
+    await this.deps.parked.remove(done);
+  }
+}
