@@ -27,6 +27,8 @@ export interface ReadCase {
 
 export interface Latency {
   readonly calls: number;
+  /** True when the mode's time budget ran out before `calls` were made. */
+  readonly budgetHit: boolean;
   readonly seconds: number;
   readonly p50: number;
   readonly p99: number;
@@ -37,6 +39,8 @@ export interface ReadResult {
   readonly name: string;
   readonly what: string;
   readonly targetMs: number;
+  /** Calls asked per mode. */
+  readonly calls: number;
   readonly api: { readonly sequential: Latency; readonly concurrent: Latency };
   readonly driver: { readonly sequential: Latency; readonly concurrent: Latency };
   /** Messages per answer, mean (100 for a full page). */
@@ -51,6 +55,8 @@ export interface ReadContext {
   /** Bench-tenant ids to pick from, uniformly. */
   readonly ids: readonly string[];
   readonly clients: number;
+  /** Most seconds per mode: a listing the server answers in seconds stops early, with fewer calls. */
+  readonly budgetSeconds: number;
 }
 
 /** One call of a client: resolves to its latency (ms) and the page's size and cursor. */
@@ -176,16 +182,25 @@ function makeCall(
   };
 }
 
-/** `calls` calls shared by `clients` closed-loop clients; latencies and mean page size. */
-async function drive(calls: number, clients: number, newCall: () => Call): Promise<{ latency: Latency; meanSize: number }> {
+/**
+ * `calls` calls shared by `clients` closed-loop clients, or fewer when `budgetSeconds`
+ * run out first (no call starts after that); latencies and mean page size.
+ */
+async function drive(
+  calls: number,
+  clients: number,
+  budgetSeconds: number,
+  newCall: () => Call,
+): Promise<{ latency: Latency; meanSize: number }> {
   const latencies: number[] = [];
   let started = 0;
   let sizes = 0;
   const began = performance.now();
+  const deadline = began + budgetSeconds * 1000;
   await Promise.all(
     Array.from({ length: clients }, async () => {
       const call = newCall();
-      while (started < calls) {
+      while (started < calls && performance.now() < deadline) {
         started += 1;
         const { ms, size } = await call();
         latencies.push(ms);
@@ -194,21 +209,24 @@ async function drive(calls: number, clients: number, newCall: () => Call): Promi
     }),
   );
   const seconds = (performance.now() - began) / 1000;
-  return { latency: { calls: latencies.length, seconds, ...summarise(latencies) }, meanSize: sizes / Math.max(1, latencies.length) };
+  const latency = { calls: latencies.length, budgetHit: latencies.length < calls, seconds, ...summarise(latencies) };
+  return { latency, meanSize: sizes / Math.max(1, latencies.length) };
 }
 
 export async function measureRead(readCase: ReadCase, ctx: ReadContext, firstIdAt: (at: Date) => string): Promise<ReadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: ctx.clients });
   try {
-    const run = (via: 'api' | 'driver', clients: number) => drive(readCase.calls, clients, () => makeCall(readCase, ctx, via, agent, firstIdAt));
+    const run = (via: 'api' | 'driver', clients: number) =>
+      drive(readCase.calls, clients, ctx.budgetSeconds, () => makeCall(readCase, ctx, via, agent, firstIdAt));
     // A short warm-up of each path (connections, JIT), not counted.
-    await drive(Math.min(50, readCase.calls), 1, () => makeCall(readCase, ctx, 'api', agent, firstIdAt));
-    await drive(Math.min(50, readCase.calls), 1, () => makeCall(readCase, ctx, 'driver', agent, firstIdAt));
+    for (const via of ['api', 'driver'] as const) {
+      await drive(Math.min(50, readCase.calls), 1, 3, () => makeCall(readCase, ctx, via, agent, firstIdAt));
+    }
     const apiSequential = await run('api', 1);
     const apiConcurrent = await run('api', ctx.clients);
     const driverSequential = await run('driver', 1);
     const driverConcurrent = await run('driver', ctx.clients);
-    const p = (l: Latency) => `p50 ${l.p50.toFixed(1)} / p99 ${l.p99.toFixed(1)} ms`;
+    const p = (l: Latency) => `p50 ${l.p50.toFixed(1)} / p99 ${l.p99.toFixed(1)} ms${l.budgetHit ? ` (${String(l.calls)} calls)` : ''}`;
     progress(
       `${readCase.name}: api ${p(apiSequential.latency)} (1 client), ${p(apiConcurrent.latency)} (${String(ctx.clients)}); ` +
         `driver ${p(driverSequential.latency)}, ${p(driverConcurrent.latency)}; ${formatCount(apiSequential.meanSize, 1)} per answer`,
@@ -217,6 +235,7 @@ export async function measureRead(readCase: ReadCase, ctx: ReadContext, firstIdA
       name: readCase.name,
       what: readCase.what,
       targetMs: readCase.targetMs,
+      calls: readCase.calls,
       api: { sequential: apiSequential.latency, concurrent: apiConcurrent.latency },
       driver: { sequential: driverSequential.latency, concurrent: driverConcurrent.latency },
       meanPageSize: apiSequential.meanSize,

@@ -26,6 +26,8 @@ const USAGE = `usage: scripts/bench journal [options]
   --reads N           GET /v1/messages/{id} calls per mode: sequential, concurrent, driver (default 2000)
   --pages N           listing calls per listing and mode (default 500)
   --clients N         concurrent clients of the concurrent mode (default 4)
+  --budget S          most seconds per read and mode; a read the server answers slowly
+                      stops early, and its row says how many calls it made (default 30)
   --queue-messages N  messages enqueued for the Redis bytes per message, lanes and delayed each (default 100000)`;
 
 const MESSAGES_PER_REQUEST = 1000;
@@ -100,7 +102,8 @@ function formatColumns(header: readonly string[], rows: readonly (readonly strin
 }
 
 const ms = (value: number) => (value < 10 ? value.toFixed(1) : formatCount(value));
-const triple = (l: Latency) => `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.max)}`;
+/** p50 / p99 / max; `[n]` when the time budget cut the mode short at n calls. */
+const triple = (l: Latency) => `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.max)}${l.budgetHit ? ` [${String(l.calls)}]` : ''}`;
 
 function readRows(results: readonly ReadResult[]): string[][] {
   return results.map((r) => [
@@ -124,6 +127,7 @@ async function main(): Promise<void> {
       reads: { type: 'string', default: '2000' },
       pages: { type: 'string', default: '500' },
       clients: { type: 'string', default: '4' },
+      budget: { type: 'string', default: '30' },
       'queue-messages': { type: 'string', default: '100000' },
       help: { type: 'boolean', default: false },
     },
@@ -144,6 +148,7 @@ async function main(): Promise<void> {
     reads: count('reads'),
     pages: count('pages'),
     clients: count('clients'),
+    budgetSeconds: count('budget'),
     queueMessages: count('queue-messages'),
   };
 
@@ -200,6 +205,7 @@ async function main(): Promise<void> {
       messages: client.db().collection('messages'),
       ids: fill.ids.benchIds,
       clients: settings.clients,
+      budgetSeconds: settings.budgetSeconds,
     };
     const explains = [];
     for (const readCase of cases) explains.push(await explainRead(readCase, ctx, firstIdAt));
@@ -228,7 +234,8 @@ async function main(): Promise<void> {
         readRows(reads),
       ),
       '',
-      ...reads.map((r) => `${r.name}: ${r.what}; ${formatCount(r.api.sequential.calls)} calls per mode`),
+      ...reads.map((r) => `${r.name}: ${r.what}; ${formatCount(r.calls)} calls per mode asked`),
+      `[n]: the mode's time budget (${String(settings.budgetSeconds)} s) ran out after n calls`,
       `cpu during the reads: ${formatCpu(readCpu)}`,
       '',
       'explain (executionStats) of each query as the driver sends it:',
