@@ -14,7 +14,7 @@ import { BenchRun } from './bench-run.ts';
 import { CpuMeter, formatCpu } from './cpu-usage.ts';
 import { startIngestProcess } from './ingest-process.ts';
 import { BENCH_TENANT, CAMPAIGNS, fillJournal, JOURNAL_DAYS } from './journal-fill.ts';
-import { explainRead, measureRead, type Latency, type ReadCase, type ReadResult } from './journal-reads.ts';
+import { explainRead, measureRead, type ExplainSummary, type Latency, type ReadCase, type ReadResult } from './journal-reads.ts';
 import { formatCount, progress, sleep } from './progress.ts';
 import { measureRedisBytes } from './redis-bytes.ts';
 import { writeJson } from './report.ts';
@@ -207,8 +207,8 @@ async function main(): Promise<void> {
       clients: settings.clients,
       budgetSeconds: settings.budgetSeconds,
     };
-    const explains = [];
-    for (const readCase of cases) explains.push(await explainRead(readCase, ctx, firstIdAt));
+    const plans: ExplainSummary[] = [];
+    for (const readCase of cases) plans.push(await explainRead(readCase, ctx, firstIdAt, 'queryPlanner', 60_000));
     const rssStart = rssOf(processes);
     const meter = new CpuMeter(processes);
     const reads: ReadResult[] = [];
@@ -216,6 +216,10 @@ async function main(): Promise<void> {
     const readCpu = meter.read();
     const rssEnd = rssOf(processes);
     await ingest.stop();
+    const executions: ExplainSummary[] = [];
+    for (const readCase of cases) {
+      executions.push(await explainRead(readCase, ctx, firstIdAt, 'executionStats', settings.budgetSeconds * 1000));
+    }
 
     const redis = [
       await measureRedisBytes(run, 'lanes', settings.queueMessages, MESSAGES_PER_REQUEST),
@@ -238,12 +242,15 @@ async function main(): Promise<void> {
       `[n]: the mode's time budget (${String(settings.budgetSeconds)} s) ran out after n calls`,
       `cpu during the reads: ${formatCpu(readCpu)}`,
       '',
-      'explain (executionStats) of each query as the driver sends it:',
-      ...explains.map(
-        (e) =>
-          `  ${e.name}: ${e.stages.join(' <- ') || '(no plan stages in the answer)'}; keys ${String(e.keysExamined ?? '?')}, ` +
-          `docs ${String(e.docsExamined ?? '?')}, returned ${String(e.returned ?? '?')}${e.indexScan ? '' : '  ** NO INDEX SCAN **'}`,
-      ),
+      'explain of each query as the driver sends it (winning plan; then executionStats, asked after the reads):',
+      ...plans.map((e, i) => {
+        const run = executions[i];
+        const stats =
+          run === undefined || run.raw['failed'] !== undefined
+            ? `executionStats: ${String(run?.raw['failed'] ?? 'not asked')}`
+            : `keys ${String(run.keysExamined ?? '?')}, docs ${String(run.docsExamined ?? '?')}, returned ${String(run.returned ?? '?')}, explain took ${formatCount(run.ms)} ms`;
+        return `  ${e.name}: ${e.stages.join(' <- ') || '(no plan stages in the answer)'}${e.indexScan ? '' : '  ** NO INDEX SCAN **'}; ${stats}`;
+      }),
       '',
       formatColumns(
         ['Redis bytes per queued message', 'messages', 'MEMORY USAGE / N', 'used_memory Δ / N', 'JSON payload', 'guard keys / N', 'target'],
@@ -278,7 +285,7 @@ async function main(): Promise<void> {
       backgroundLoad,
       fill: fill.result,
       messagesCollection: stats,
-      explains,
+      explains: { queryPlanner: plans, executionStats: executions },
       reads,
       readCpu,
       rss: { unit: 'MiB', start: rssStart, end: rssEnd },
