@@ -39,8 +39,12 @@ export function createProgress(
   let done = 0;
   let total = 0;
   let last = 0;
+  let printed = -1;
   let latest: Readonly<Record<string, number>> = {};
-  const line = () => stream.write(`${label}: ${done}/${total} ${describe(latest)}\n`);
+  const line = () => {
+    printed = done;
+    stream.write(`${label}: ${done}/${total} ${describe(latest)}\n`);
+  };
   return {
     tick(counts) {
       done += 1;
@@ -52,7 +56,10 @@ export function createProgress(
       }
     },
     setTotal: (value) => (total = value),
-    stop: () => line(),
+    // The final count, unless the last line already said it.
+    stop: () => {
+      if (printed !== done) line();
+    },
   };
 }
 

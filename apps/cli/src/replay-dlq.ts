@@ -117,7 +117,7 @@ async function replayOne(
   if (outcome.kind === 'skipped') {
     return { ...base, action: 'skipped', reason: outcome.reason, ...(outcome.newId === undefined ? {} : { new_id: outcome.newId }) };
   }
-  return { ...base, action: outcome.kind, new_id: outcome.newId };
+  return { ...base, action: outcome.kind === 'redriven' ? 'replayed' : outcome.kind, new_id: outcome.newId };
 }
 
 function matches(entry: DeadLetterEntry, options: ReplayDlqOptions): boolean {
