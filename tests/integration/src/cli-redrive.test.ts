@@ -166,3 +166,15 @@ test('an original linked by a run that died before journaling its new message is
   assert.equal((await redrivesOf(db, other.id)).length, 1, '--all-tenants reaches every tenant');
   assert.equal(await redis.xlen(`${prefix}lane:high`), 2);
 });
+
+test('the re-drive queries are served by an index, with or without a tenant', async () => {
+  const { db } = await cliWorld();
+  // The filter shapes Journal.findRedriveCandidates builds: status (+ tenant) + provider + id range, oldest first.
+  const plan = async (filter: object) => {
+    const explained = (await db.collection('messages').find(filter).sort({ _id: 1 }).limit(200).explain()) as any;
+    return JSON.stringify(explained.queryPlanner.winningPlan);
+  };
+  const range = { $gte: '01M8000000000000000000000', $lt: '01M9000000000000000000000' };
+  assert.match(await plan({ status: 'failed', tenant_id: 'acme', provider: 'sandbox', _id: range }), /"stage":"IXSCAN".*"indexName":"tenant_status_id"/);
+  assert.match(await plan({ status: 'failed', provider: 'sandbox', _id: range }), /"stage":"IXSCAN".*"indexName":"status_id"/);
+});
