@@ -178,3 +178,23 @@ test('the re-drive queries are served by an index, with or without a tenant', as
   assert.match(await plan({ status: 'failed', tenant_id: 'acme', provider: 'sandbox', _id: range }), /"stage":"IXSCAN".*"indexName":"tenant_status_id"/);
   assert.match(await plan({ status: 'failed', provider: 'sandbox', _id: range }), /"stage":"IXSCAN".*"indexName":"status_id"/);
 });
+
+test('Ctrl-C stops a run between two messages, with its summary; the next run goes on from there', async () => {
+  const { journal, db, env } = await cliWorld();
+  const originals = [];
+  for (let i = 0; i < 6; i += 1) originals.push(await journalFinished(journal, { tenant: 'acme', status: 'failed' }));
+  const slow = spawnCli(['redrive', '--status', 'failed', '--tenant', 'acme', '--rate', '3', '--json'], env);
+  await eventually('a first re-drive', async () =>
+    (await db.collection('messages').countDocuments({ redrive_of: { $exists: true } })) >= 1 ? true : undefined,
+  );
+  slow.child.kill('SIGINT');
+  const stopped = await slow.result;
+  assert.equal(stopped.code, 130, stopped.stderr);
+  assert.equal(stopped.json.interrupted, true);
+  const done = stopped.json.counts.redriven as number;
+  assert.ok(done >= 1 && done < originals.length, `stopped midway (${done})`);
+  assert.equal(await db.collection('messages').countDocuments({ redrive_of: { $exists: true } }), done, 'every started item finished');
+
+  const rest = await runCli(['redrive', '--status', 'failed', '--tenant', 'acme', '--json'], env);
+  assert.deepEqual(rest.json.counts, { skipped: done, redriven: originals.length - done });
+});
