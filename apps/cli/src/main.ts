@@ -94,8 +94,6 @@ withScope(
   await run(config, async (connections) => {
     const redis = await connections.redis();
     const journal = new Journal(await connections.mongo());
-    // The index the --all-tenants query uses; idempotent, cheap once it exists.
-    await journal.ensureIndexes();
     const summary = await redriveFromJournal(
       { journal, redriver: new Redriver(journal, new LaneQueue(redis, { prefix: config.redisPrefix })) },
       { ...scope, status, reason: options.reason ?? options.errorCode },

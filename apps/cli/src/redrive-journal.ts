@@ -45,8 +45,9 @@ export interface RedriveSummary {
 const PAGE = 200;
 
 /**
- * Re-drives finished messages selected from the journal, oldest first, page by page on
- * an index (Journal.findRedriveCandidates); the reason match is applied to each page.
+ * Re-drives finished messages selected from the journal, tenant by tenant, oldest first,
+ * page by page on an index (Journal.findRedriveCandidates); the reason match is applied
+ * to each page.
  * Originals linked before (`redriven_as`) are skipped, or finished if a run was cut short.
  */
 export async function redriveFromJournal(
@@ -59,32 +60,38 @@ export async function redriveFromJournal(
   const items: RedriveItem[] = [];
   const needle = options.reason?.toLowerCase();
   let selected = 0;
-  let after: string | undefined;
+  const full = () => options.limit !== undefined && selected >= options.limit;
   try {
-    for (;;) {
-      const page = await deps.journal.findRedriveCandidates({
-        tenantId: options.tenant,
-        status: options.status,
-        ...(options.provider === undefined ? {} : { provider: options.provider }),
-        ...(options.since === undefined ? {} : { from: options.since }),
-        ...(options.until === undefined ? {} : { to: options.until }),
-        ...(after === undefined ? {} : { after }),
-        limit: PAGE,
-      });
-      after = page.at(-1)?.id;
-      const chosen = page.filter((message) => needle === undefined || (finalReason(message)?.toLowerCase().includes(needle) ?? false));
-      const batch = options.limit === undefined ? chosen : chosen.slice(0, Math.max(0, options.limit - selected));
-      selected += batch.length;
-      progress.setTotal(selected);
-      for (const message of batch) {
-        if (control.stopped) break;
-        const item = await redriveOne(deps.redriver, message, options, control);
-        if (item.action === 'skipped') tally.skip(item.skip_reason ?? '');
-        else tally.add(item.action);
-        items.push(item);
-        progress.tick(tally.counts);
+    // Across tenants, one tenant at a time: each query is then served by tenant_status_id.
+    const tenants = options.tenant === undefined ? await deps.journal.tenantIds() : [options.tenant];
+    for (const tenantId of tenants) {
+      let after: string | undefined;
+      for (;;) {
+        const page = await deps.journal.findRedriveCandidates({
+          tenantId,
+          status: options.status,
+          ...(options.provider === undefined ? {} : { provider: options.provider }),
+          ...(options.since === undefined ? {} : { from: options.since }),
+          ...(options.until === undefined ? {} : { to: options.until }),
+          ...(after === undefined ? {} : { after }),
+          limit: PAGE,
+        });
+        after = page.at(-1)?.id;
+        const chosen = page.filter((message) => needle === undefined || (finalReason(message)?.toLowerCase().includes(needle) ?? false));
+        const batch = options.limit === undefined ? chosen : chosen.slice(0, Math.max(0, options.limit - selected));
+        selected += batch.length;
+        progress.setTotal(selected);
+        for (const message of batch) {
+          if (control.stopped) break;
+          const item = await redriveOne(deps.redriver, message, options, control);
+          if (item.action === 'skipped') tally.skip(item.skip_reason ?? '');
+          else tally.add(item.action);
+          items.push(item);
+          progress.tick(tally.counts);
+        }
+        if (page.length < PAGE || control.stopped || full()) break;
       }
-      if (page.length < PAGE || control.stopped || (options.limit !== undefined && selected >= options.limit)) break;
+      if (control.stopped || full()) break;
     }
   } finally {
     progress.stop();

@@ -1,6 +1,7 @@
 import { DependencyUnavailableError, newId, toQueuedMessage, type Message } from '@commstrat/core';
 import type { Journal, RequestRecord } from '@commstrat/journal';
 import type { LaneQueue } from '@commstrat/queue';
+import { REDRIVABLE } from './options.ts';
 
 /** What became of one original. */
 export type RedriveOutcome =
@@ -41,6 +42,8 @@ export class Redriver {
   refusal(original: Message, options: RedriveOptions = {}): string | undefined {
     const now = options.now ?? Date.now();
     if (original.redriven_as !== undefined) return `already re-driven as ${original.redriven_as}`;
+    // A message still on its way, or delivered, must not be sent a second time.
+    if (!REDRIVABLE.includes(original.status)) return `its status is ${original.status}, not failed, expired, rejected or cancelled`;
     const expiresAt = options.expiresAt ?? original.expires_at;
     if (expiresAt !== undefined && expiresAt.getTime() <= now) {
       return original.status === 'expired' ? 'expired (give --include-expired --expires-in <duration>)' : 'its expiry has passed (give --expires-in <duration>)';

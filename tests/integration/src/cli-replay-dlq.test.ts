@@ -103,3 +103,15 @@ test('on a pipe, progress is plain lines on stderr and the summary a table on st
   assert.match(run.stdout, /selected 1; replayed 1/);
   assert.match(run.stdout, /entry\s+message\s+tenant/);
 });
+
+test('a dead letter whose message the journal shows still on its way or delivered is not sent again', async () => {
+  const world = await cliWorld();
+  const { redis, prefix, db, journal, env } = world;
+  const sent = await journalFinished(journal, { tenant: 'acme', status: 'sent' });
+  await new LaneQueue(redis, { prefix }).deadLetter([{ message: toQueuedMessage(sent), reason: 'x', code: 'provider_unavailable' }]);
+  const run = await runCli(['replay', 'dlq', '--tenant', 'acme', '--json'], env);
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(run.json.skipped, { 'its status is sent, not failed, expired, rejected or cancelled': 1 });
+  assert.equal((await redrivesOf(db, sent.id)).length, 0);
+  assert.equal(await redis.xlen(`${prefix}dlq`), 1, 'kept for a person to look at');
+});
