@@ -20,14 +20,16 @@ export class Connections {
     if (this.redisClient !== undefined) return this.redisClient;
     const url = this.urls.redis();
     const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, retryStrategy: () => null });
-    // Errors surface from the commands; without a listener ioredis would print them too.
-    redis.on('error', () => {});
+    // The socket's own error (ECONNREFUSED, ...) says more than the "Connection is closed"
+    // that connect() rejects with; without a listener ioredis would print it too.
+    let socketError: unknown;
+    redis.on('error', (error) => (socketError = error));
     try {
       await redis.connect();
       await redis.ping();
     } catch (cause) {
       redis.disconnect();
-      throw unavailable('Redis', url, 'is COMMSTRAT_REDIS_URL right, and is Redis up (`scripts/stack status`)?', cause);
+      throw unavailable('Redis', url, 'is COMMSTRAT_REDIS_URL right, and is Redis up (`scripts/stack status`)?', socketError ?? cause);
     }
     this.redisClient = redis;
     return redis;

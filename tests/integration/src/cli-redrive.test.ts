@@ -146,6 +146,10 @@ test('bad options get a clear error that says what to do', async () => {
   const noRedis = await runCli(['redrive', '--status', 'failed', '--all-tenants'], { COMMSTRAT_MONGO_URL: env['COMMSTRAT_MONGO_URL'] ?? '' });
   assert.equal(noRedis.code, 2);
   assert.match(noRedis.stderr, /COMMSTRAT_REDIS_URL: is not set: run `eval "\$\(scripts\/stack env\)"`/);
+  // Port 1: nothing listens there.
+  const down = await runCli(['inspect'], { COMMSTRAT_REDIS_URL: 'redis://127.0.0.1:1' });
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /Redis at redis:\/\/127\.0\.0\.1:1 is unavailable \(connect ECONNREFUSED[^)]*\): is COMMSTRAT_REDIS_URL right.*\[dependency_unavailable\]/);
 });
 
 test('an original linked by a run that died before journaling its new message is finished under that id', async () => {
