@@ -1,22 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Logger } from '@commstrat/observability';
 import type { ReplicaCircuit, ReplicaHeartbeats } from '@commstrat/queue';
-import type { DispatcherConfig } from './config.ts';
-
-/** Settings that differ per replica by design, so they do not make a version of their own. */
-const PER_REPLICA: ReadonlySet<string> = new Set(['consumer', 'port', 'host']);
-
-/**
- * The version of the configuration a replica runs: the first 12 hex digits of a SHA-256
- * of its settings (keys sorted, the per-replica ones left out). Two replicas that show
- * different versions were started with different settings.
- */
-export function configVersion(config: Readonly<DispatcherConfig>): string {
-  const shared = Object.entries(config)
-    .filter(([name]) => !PER_REPLICA.has(name))
-    .sort(([a], [b]) => a.localeCompare(b));
-  return createHash('sha256').update(JSON.stringify(shared)).digest('hex').slice(0, 12);
-}
 
 export interface ReplicaHeartbeatOptions {
   /** How often the replica republishes its state, ms. Default 5 000. */

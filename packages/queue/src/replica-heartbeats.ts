@@ -11,7 +11,7 @@ export interface ReplicaCircuit {
 /** What a dispatcher replica publishes about itself: state that lives only in its memory. */
 export interface ReplicaState {
   readonly consumer: string;
-  /** The configuration this replica runs (see apps/dispatcher replica-heartbeat.ts). */
+  /** The configuration this replica runs: the `config_version` its `/info` answers. */
   readonly configVersion: string;
   readonly startedAt: Date;
   readonly circuits: readonly ReplicaCircuit[];

@@ -83,7 +83,10 @@ test('a dead letter from a real dispatcher is inspected by code, replayed, and s
   });
   assert.deepEqual(seen.dead_letters.byCode, { provider_unavailable: 1 });
   assert.equal(seen.replicas[0].consumer, 'replica-a');
-  assert.match(seen.replicas[0].configVersion, /^[0-9a-f]{12}$/);
+  // The same version the replica's /info answers.
+  const info = (await (await fetch(`${replica.url}/info`)).json()) as { config_version: string };
+  assert.match(info.config_version, /^sha256:[0-9a-f]{16}$/);
+  assert.equal(seen.replicas[0].configVersion, info.config_version);
   assert.equal(seen.replicas[0].circuits[0].provider, 'acme/sandbox-sms');
 
   await setSandboxBehaviour(deployment.sandbox, { error_rate: 0 });
