@@ -136,7 +136,7 @@ function withScope(command: Command): Command {
   return command
     .option('--tenant <id>', "only this tenant's messages (required unless --all-tenants)")
     .option('--all-tenants', 'every tenant (say it: a run is tenant-scoped by default)')
-    .option('--provider <id>', 'only messages that failed at this provider (its id, e.g. sandbox)')
+    .option('--provider <id>', 'only messages that failed at this provider: its id (sandbox-sms), or tenant/id (acme/sandbox-sms), which also scopes the run to that tenant')
     .option('--since <time>', 'from this time: ISO 8601 (UTC unless it names a zone) or a duration ago (2h)')
     .option('--until <time>', 'before this time, same forms as --since')
     .option('--dry-run', 'print what would go, and the counts; change nothing')
@@ -147,6 +147,16 @@ function withScope(command: Command): Command {
 }
 
 function parseScope(options: ScopeOptions, now: number) {
+  // `--provider acme/sandbox-sms` (a provider key, as metrics and alerts name it) scopes the run to its tenant.
+  const slash = options.provider?.indexOf('/') ?? -1;
+  if (options.provider !== undefined && slash > 0) {
+    const tenant = options.provider.slice(0, slash);
+    if (options.tenant !== undefined && options.tenant !== tenant) {
+      throw invalid('--provider', `names tenant "${tenant}", but --tenant is "${options.tenant}"`);
+    }
+    if (options.allTenants === true) throw invalid('--provider', `names tenant "${tenant}": drop --all-tenants, or give the provider id alone`);
+    options = { ...options, tenant, provider: options.provider.slice(slash + 1) };
+  }
   if (options.tenant === undefined && options.allTenants !== true) {
     throw invalid('--tenant', 'is required: name the tenant, or pass --all-tenants to act on every tenant');
   }

@@ -34,6 +34,14 @@ test('a dry run lists the selected dead letters and their counts, and changes no
   assert.equal(await redis.xlen(`${prefix}dlq`), 4);
   assert.equal(await redis.xlen(`${prefix}lane:high`), 0);
 
+  // The provider key, as the alerts' runbook writes it, scopes the run to its tenant.
+  const byKey = await runCli(['replay', 'dlq', '--provider', 'acme/sandbox', '--error-code', 'provider_unavailable', '--dry-run', '--json'], env);
+  assert.equal(byKey.code, 0, byKey.stderr);
+  assert.deepEqual(byKey.json.items.map((item: { message_id: string }) => item.message_id), [wanted.id]);
+  const clash = await runCli(['replay', 'dlq', '--tenant', 'other', '--provider', 'acme/sandbox', '--dry-run'], env);
+  assert.equal(clash.code, 2);
+  assert.match(clash.stderr, /--provider: names tenant "acme", but --tenant is "other"/);
+
   const window = await runCli(['replay', 'dlq', '--all-tenants', '--until', new Date(Date.now() - 3_600_000).toISOString(), '--dry-run', '--json'], env);
   assert.equal(window.json.selected, 0, 'nothing was dead-lettered an hour ago');
 });
