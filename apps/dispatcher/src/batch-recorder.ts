@@ -2,6 +2,7 @@ import {
   newId,
   retryDelayMs,
   stepRetryPolicy,
+  type ErrorCode,
   type MessageStatus,
   type QueuedMessage,
   type StatusEvent,
@@ -10,7 +11,7 @@ import {
 import type { Journal, ProviderExchange, StatusChange } from '@commstrat/journal';
 import type { DispatcherMetrics } from '@commstrat/observability';
 import type { SendResult } from '@commstrat/providers';
-import type { LaneEntry, LaneQueue } from '@commstrat/queue';
+import type { DeadLetterInput, LaneEntry, LaneQueue } from '@commstrat/queue';
 import type { Work } from './batcher.ts';
 import type { ProviderHandle } from './provider-registry.ts';
 
@@ -26,7 +27,7 @@ export class SettledSet {
   private readonly changes: StatusChange[] = [];
   private readonly exchanges: ProviderExchange[] = [];
   private readonly retries: { message: QueuedMessage; dueAt: number }[] = [];
-  private readonly deadLetters: { message: QueuedMessage; reason: string }[] = [];
+  private readonly deadLetters: DeadLetterInput[] = [];
   private readonly acks: LaneEntry[] = [];
   private readonly dropped: string[] = [];
   private readonly journal: Journal;
@@ -54,8 +55,9 @@ export class SettledSet {
     this.finish(entry, statusChange);
   }
 
-  deadLetter(entry: LaneEntry, message: QueuedMessage, statusChange: StatusChange): void {
-    this.deadLetters.push({ message, reason: statusChange.event.reason ?? '' });
+  /** `code` and `provider` (absent: none was available) are what a replay filters on. */
+  deadLetter(entry: LaneEntry, message: QueuedMessage, statusChange: StatusChange, code: ErrorCode, provider?: string): void {
+    this.deadLetters.push({ message, reason: statusChange.event.reason ?? '', code, ...(provider === undefined ? {} : { provider }) });
     this.finish(entry, statusChange);
   }
 
@@ -170,7 +172,7 @@ export class BatchRecorder {
         continue;
       }
       const retryAfterMs = (error.retryAfterSeconds ?? 0) * 1000;
-      this.retryOrGiveUp(settled, work.entry, work.step, now, error.message, provider.key, retryAfterMs);
+      this.retryOrGiveUp(settled, work.entry, work.step, now, error.message, provider.key, retryAfterMs, 'retry', error.code);
     }
   }
 
@@ -184,13 +186,15 @@ export class BatchRecorder {
     providerKey: string,
     retryAfterMs: number,
     deferral: 'retry' | 'no_provider' = 'retry',
+    code: ErrorCode = 'provider_unavailable',
   ): void {
     const policy = stepRetryPolicy(step);
     const attempts = (entry.message.attempts ?? 0) + 1;
     const message = { ...entry.message, attempts };
     if (attempts >= policy.maxAttempts) {
       this.deps.metrics.deadLettered.inc({ provider: providerKey });
-      settled.deadLetter(entry, message, change(message.id, 'failed', now, `gave up after ${attempts} attempts: ${reason}`));
+      const failed = change(message.id, 'failed', now, `gave up after ${attempts} attempts: ${reason}`);
+      settled.deadLetter(entry, message, failed, code, providerKey === 'none' ? undefined : providerKey);
       return;
     }
     const dueAt = now + retryDelayMs(attempts, policy, retryAfterMs, this.random);

@@ -26,6 +26,8 @@ export interface DispatcherConfig extends TierConfig {
    * replica. Unset: a built-in value, which hides addresses from a casual look only.
    */
   contactHashSecret?: string;
+  /** How often the replica publishes its circuits and config version to Redis (`commstrat inspect`), ms. Default 5 000. */
+  heartbeatIntervalMs: number;
 }
 
 const positive = (fallback: number) => ({ type: 'integer', minimum: 1, default: fallback });
@@ -47,6 +49,7 @@ const schema = {
     circuitFailureThreshold: positive(5),
     circuitOpenMs: { type: 'integer', minimum: 10, default: 30000 },
     contactHashSecret: { type: 'string', minLength: 16 },
+    heartbeatIntervalMs: { type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
   },
 };
 
@@ -69,6 +72,7 @@ export function loadDispatcherConfig(
       circuitFailureThreshold: 'DISPATCHER_CIRCUIT_FAILURE_THRESHOLD',
       circuitOpenMs: 'DISPATCHER_CIRCUIT_OPEN_MS',
       contactHashSecret: 'COMMSTRAT_CONTACT_HASH_SECRET',
+      heartbeatIntervalMs: 'DISPATCHER_HEARTBEAT_INTERVAL_MS',
     },
     env,
   );

@@ -134,6 +134,13 @@ export class ProviderRegistry {
     });
   }
 
+  /** Every provider's circuit as this replica sees it now, for the replica heartbeat. */
+  circuitStates(now: number): { provider: string; state: ReturnType<typeof circuitStatus> }[] {
+    return [...this.circuits.entries()]
+      .map(([provider, circuit]) => ({ provider, state: circuitStatus(circuit, now) }))
+      .sort((a, b) => a.provider.localeCompare(b.provider));
+  }
+
   private circuit(handle: ProviderHandle): CircuitState {
     return this.circuits.get(handle.key) ?? CLOSED_CIRCUIT;
   }

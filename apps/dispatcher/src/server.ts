@@ -18,7 +18,7 @@ import {
   processInfo,
   type Logger,
 } from '@commstrat/observability';
-import { FrequencyCaps, LaneQueue, ProviderRateLimiter, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { FrequencyCaps, LaneQueue, ProviderRateLimiter, ReplicaHeartbeats, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -26,6 +26,7 @@ import type { DispatcherConfig } from './config.ts';
 import { ContactPolicyGate } from './contact-policy.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { ProviderRegistry } from './provider-registry.ts';
+import { ReplicaHeartbeat } from './replica-heartbeat.ts';
 
 /** Used when no secret is configured: keeps addresses out of key names, but is no secret. */
 const DEFAULT_CONTACT_HASH_SECRET = 'commstrat-contact-hash-v1';
@@ -127,6 +128,12 @@ export async function startDispatcher(
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
 
+  const info = processInfo({
+    service: 'dispatcher',
+    packageJson: new URL('../package.json', import.meta.url),
+    settings: config,
+    replicaId: config.consumer,
+  });
   const app = express();
   app.disable('x-powered-by');
   app.use(
@@ -137,12 +144,7 @@ export async function startDispatcher(
         mongodb: () => mongo.db().command({ ping: 1 }),
         postgres: () => sql`SELECT 1`,
       },
-      info: processInfo({
-        service: 'dispatcher',
-        packageJson: new URL('../package.json', import.meta.url),
-        settings: config,
-        replicaId: config.consumer,
-      }),
+      info,
     }),
   );
   app.use(methodGuard(MONITORING_ROUTES));
@@ -151,6 +153,15 @@ export async function startDispatcher(
   const http = await listen(app, config.host, config.port);
   const { url } = http;
   dispatcher.start();
+  // Circuits live in this replica's memory: published, with the config version /info
+  // shows, for `commstrat inspect`.
+  const heartbeat = new ReplicaHeartbeat(
+    new ReplicaHeartbeats(redis, { prefix: config.redisPrefix }),
+    { consumer: config.consumer, configVersion: info.config_version, circuits: (now) => providers.circuitStates(now) },
+    logger,
+    { intervalMs: config.heartbeatIntervalMs },
+  );
+  heartbeat.start();
   logger.info(`dispatcher ${config.consumer} claiming lanes; metrics ${url}/metrics, health ${url}/health/ready`);
 
   return {
@@ -158,6 +169,7 @@ export async function startDispatcher(
     logger,
     async close() {
       await dispatcher.stop();
+      await heartbeat.stop();
       providers.close();
       await routing.close();
       await http.close();

@@ -97,6 +97,8 @@ const messageView = {
     created_at: dateTime,
     send_at: dateTime,
     expires_at: dateTime,
+    redrive_of: { type: 'string', description: 'set on a message an operator re-sent: the id of the finished message it re-sends' },
+    redriven_as: { type: 'string', description: 'set on a finished message an operator re-sent: the id of the new message' },
     sms: {
       type: 'object',
       description: 'set when the message may go as an SMS: GSM-7 or UCS-2, and the parts a provider bills for (160/70 in one part, 153/67 per part when longer)',

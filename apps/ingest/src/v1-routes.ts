@@ -165,6 +165,9 @@ export function messageView(message: Message): Record<string, unknown> {
     expires_at: message.expires_at,
     sms: message.sms,
     timeline: message.timeline.map(({ exchange_id: _exchangeId, ...event }) => event),
+    // Links of a re-drive (`commstrat replay dlq` / `redrive`): the message this one re-sends, or the one that re-sends it.
+    redrive_of: message.redrive_of,
+    redriven_as: message.redriven_as,
   };
 }
 

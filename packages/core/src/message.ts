@@ -55,6 +55,13 @@ export interface Message {
   readonly updated_at?: Date;
   /** How its text goes as an SMS (set when it may go as one): what a provider bills. */
   readonly sms?: SmsEncodingInfo;
+  /** The finished message this one re-sends (`commstrat replay dlq` / `redrive`). */
+  readonly redrive_of?: string;
+  /**
+   * The message that re-sends this finished one. Set once, by a conditional write that
+   * only succeeds while it is absent: what sends each original at most once again.
+   */
+  readonly redriven_as?: string;
 }
 
 /** What travels in a lane entry: enough to dispatch without reading the journal. */

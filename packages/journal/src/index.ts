@@ -5,6 +5,7 @@ export {
   type MessageQuery,
   type ProviderExchange,
   type ReceiptOutcome,
+  type RedriveQuery,
   type RequestRecord,
   type StatusChange,
 } from './journal.ts';

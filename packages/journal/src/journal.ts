@@ -9,7 +9,8 @@ export type { StatusChange } from './transitions.ts';
 export interface RequestRecord {
   readonly _id: string;
   readonly tenant_id: string;
-  readonly source: 'rest' | 'kafka';
+  /** `redrive`: made by `commstrat replay dlq` or `commstrat redrive`, its body the original's id. */
+  readonly source: 'rest' | 'kafka' | 'redrive';
   readonly received_at: Date;
   readonly body: unknown;
   readonly message_ids: readonly string[];
@@ -28,6 +29,19 @@ export interface MessageQuery {
   readonly from?: Date;
   readonly to?: Date;
   readonly batchId?: string;
+  readonly after?: string;
+  readonly limit: number;
+}
+
+/** What `findRedriveCandidates` selects: finished messages, oldest first. */
+export interface RedriveQuery {
+  readonly tenantId: string;
+  readonly status: MessageStatus;
+  readonly provider?: string;
+  /** Created within [from, to): a range of ids. */
+  readonly from?: Date;
+  readonly to?: Date;
+  /** The last id of the previous page. */
   readonly after?: string;
   readonly limit: number;
 }
@@ -340,6 +354,48 @@ export class Journal {
     }));
     const result = await this.messages.bulkWrite(operations, { ordered: false });
     return result.modifiedCount;
+  }
+
+  /**
+   * Every tenant that has messages, from the `tenant_id` index alone (a DISTINCT_SCAN):
+   * what a re-drive across tenants walks, one tenant at a time. Cheaper for the service
+   * than an index on status alone, which every status update would have to maintain.
+   */
+  async tenantIds(): Promise<string[]> {
+    return (await this.messages.distinct('tenant_id')).sort();
+  }
+
+  /**
+   * A page of one tenant's finished messages to re-drive, oldest first (a resumed run
+   * walks the same order), served by `tenant_status_id`; provider is a residual filter
+   * on that index range.
+   */
+  async findRedriveCandidates(query: RedriveQuery): Promise<Message[]> {
+    const filter: Record<string, unknown> = { tenant_id: query.tenantId, status: query.status };
+    if (query.provider !== undefined) filter['provider'] = query.provider;
+    const ids: Record<string, string> = {};
+    if (query.from !== undefined) ids['$gte'] = firstIdAt(query.from);
+    if (query.after !== undefined && (ids['$gte'] === undefined || query.after >= ids['$gte'])) {
+      delete ids['$gte'];
+      ids['$gt'] = query.after;
+    }
+    if (query.to !== undefined) ids['$lt'] = firstIdAt(query.to);
+    if (Object.keys(ids).length > 0) filter['_id'] = ids;
+    const documents = await this.messages.find(filter).sort({ _id: 1 }).limit(query.limit).toArray();
+    return documents.map(fromDocument);
+  }
+
+  /**
+   * Links a finished message to the message that re-sends it, only while it has none:
+   * true when this call set it. The status and timeline stay as they are (a terminal
+   * state is never left). Two runs racing on one original: exactly one wins.
+   */
+  async claimRedrive(tenantId: string, originalId: string, newId: string): Promise<boolean> {
+    const result = await this.messages.updateOne(
+      { _id: originalId, tenant_id: tenantId, redriven_as: { $exists: false } },
+      { $set: { redriven_as: newId } },
+    );
+    return result.modifiedCount === 1;
   }
 
   /** Journals provider exchanges in one write. */

@@ -1,4 +1,4 @@
-export { LaneQueue, type LaneEntry, type LaneQueueOptions } from './lanes.ts';
+export { LaneQueue, type DeadLetterInput, type LaneEntry, type LaneQueueOptions } from './lanes.ts';
 export {
   ProviderRateLimiter,
   defaultBurst,
@@ -16,3 +16,14 @@ export { SampledDepths } from './sampled-depths.ts';
 export { ReplayGuard } from './replay-guard.ts';
 export { FrequencyCaps, type CapAnswer, type CapCheck, type FrequencyCapsOptions } from './frequency-caps.ts';
 export { ParkedReceipts, type ParkedReceipt } from './parked-receipts.ts';
+export { DeadLetterStream, type DeadLetterEntry, type DeadLetterPage } from './dead-letters.ts';
+export {
+  QueueInspector,
+  DUE_BUCKETS,
+  type ConsumerReport,
+  type DelayedReport,
+  type DueBucket,
+  type LaneReport,
+  type TokenBucketReport,
+} from './queue-inspector.ts';
+export { ReplicaHeartbeats, type ReplicaCircuit, type ReplicaReport, type ReplicaState } from './replica-heartbeats.ts';

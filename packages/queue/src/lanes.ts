@@ -12,6 +12,17 @@ export interface LaneQueueOptions {
   readonly group?: string;
 }
 
+/** A message that exhausted its attempts, as the dead-letter stream keeps it. */
+export interface DeadLetterInput {
+  readonly message: QueuedMessage;
+  /** Why it was given up, in words (the journal's `failed` reason). */
+  readonly reason: string;
+  /** The error code of the last failure (packages/core ERROR_CODES). */
+  readonly code?: string;
+  /** The provider it last failed at, `<tenant>/<provider>`; absent when none was available. */
+  readonly provider?: string;
+}
+
 /** One claimed lane entry: ack it by `lane` and `entryId` once its outcome is recorded. */
 export interface LaneEntry {
   readonly lane: Priority;
@@ -52,15 +63,15 @@ export class LaneQueue {
     return `${this.prefix}lane:${lane}`;
   }
 
-  private get delayedKey(): string {
+  get delayedKey(): string {
     return `${this.prefix}delayed`;
   }
 
-  private get delayedPayloadKey(): string {
+  get delayedPayloadKey(): string {
     return `${this.prefix}delayed:payload`;
   }
 
-  private get deadLetterKey(): string {
+  get deadLetterKey(): string {
     return `${this.prefix}dlq`;
   }
 
@@ -175,7 +186,7 @@ export class LaneQueue {
    */
   async settle(outcome: {
     readonly deferred?: readonly { message: QueuedMessage; dueAt: number }[];
-    readonly deadLetters?: readonly { message: QueuedMessage; reason: string }[];
+    readonly deadLetters?: readonly DeadLetterInput[];
     readonly acks?: readonly LaneEntry[];
     readonly dropped?: readonly string[];
   }): Promise<void> {
@@ -189,8 +200,13 @@ export class LaneQueue {
       );
       multi.zadd(this.delayedKey, ...deferred.flatMap(({ message, dueAt }) => [dueAt, message.id]));
     }
-    for (const { message, reason } of deadLetters) {
-      multi.xadd(this.deadLetterKey, '*', 'm', JSON.stringify(message), 'reason', reason);
+    for (const { message, reason, code, provider } of deadLetters) {
+      // `code` and `provider` are what `commstrat replay dlq` filters on; entries written
+      // before they existed carry only `m` and `reason`.
+      const fields = ['m', JSON.stringify(message), 'reason', reason];
+      if (code !== undefined) fields.push('code', code);
+      if (provider !== undefined) fields.push('provider', provider);
+      multi.xadd(this.deadLetterKey, '*', ...fields);
     }
     for (const lane of PRIORITIES) {
       const ids = acks.filter((entry) => entry.lane === lane).map((entry) => entry.entryId);
@@ -418,7 +434,7 @@ export class LaneQueue {
   }
 
   /** Parks messages that exhausted every attempt in the dead-letter stream, with the reason. */
-  async deadLetter(entries: readonly { message: QueuedMessage; reason: string }[]): Promise<void> {
+  async deadLetter(entries: readonly DeadLetterInput[]): Promise<void> {
     await this.settle({ deadLetters: entries });
   }
 
