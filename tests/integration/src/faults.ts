@@ -77,6 +77,7 @@ export async function privateRedis(): Promise<PrivateServer> {
     (p) => `redis://127.0.0.1:${p}`,
     async (p) => {
       const client = new Redis(p, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => {}); // a refused probe is the answer "not yet", not a fault
       try {
         await client.connect();
         // Loading the AOF answers LOADING: not ready yet.
@@ -278,4 +279,17 @@ export async function ledgerOf(
 /** The ledger's verdict as one assertion message. */
 export function verdict(report: LedgerReport): string {
   return formatReport(report);
+}
+
+/**
+ * How long the slow faults last. PostgreSQL is unreachable for a minute by default (the
+ * issue's figure); COMMSTRAT_FAULT_POSTGRES_OUTAGE_MS shortens it for a quick local run.
+ */
+export function faultDurations(): { postgresOutageMs: number } {
+  const text = process.env['COMMSTRAT_FAULT_POSTGRES_OUTAGE_MS'];
+  const postgresOutageMs = text === undefined || text === '' ? 60_000 : Number(text);
+  if (!Number.isInteger(postgresOutageMs) || postgresOutageMs < 0) {
+    throw new Error(`COMMSTRAT_FAULT_POSTGRES_OUTAGE_MS must be a whole number of ms, got ${text}`);
+  }
+  return { postgresOutageMs };
 }
