@@ -134,7 +134,7 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private cutOff = false;
 
-  private constructor(targetHost: string, targetPort: number) {
+  private constructor(targetHost: string, targetPort: number, delayMs: number) {
     this.server = createServer((client) => {
       if (this.cutOff) {
         client.resetAndDestroy();
@@ -149,12 +149,16 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      client.pipe(upstream).pipe(client);
+      client.pipe(upstream);
+      // Every answer held back by the same delay keeps the byte order: a slow server.
+      if (delayMs === 0) upstream.pipe(client);
+      else upstream.on('data', (chunk: Buffer) => setTimeout(() => client.destroyed || client.write(chunk), delayMs));
     });
   }
 
-  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
-    const proxy = new TcpProxy(targetHost, targetPort);
+  /** `delayMs` holds back every answer of the server that long (default 0). */
+  static async start(targetHost: string, targetPort: number, delayMs = 0): Promise<TcpProxy> {
+    const proxy = new TcpProxy(targetHost, targetPort, delayMs);
     proxy.server.listen(0, '127.0.0.1');
     await once(proxy.server, 'listening');
     after(async () => {
