@@ -46,7 +46,8 @@ test('MongoDB killed and restarted during traffic: nothing accepted is lost or s
   assert.equal(report.byStatus['sent'], report.accepted, verdict(report));
 });
 
-test('PostgreSQL unreachable, then back: traffic is accepted again and nothing accepted is lost or stuck', async () => {
+// Its own timeout: the outage alone is a minute by default.
+test('PostgreSQL unreachable, then back: traffic is accepted again and nothing accepted is lost or stuck', { timeout: 240_000 }, async () => {
   const { postgresOutageMs } = faultDurations();
   const stack = new URL(stackEnv().postgresUrl);
   const proxy = await TcpProxy.start(stack.hostname, Number(stack.port));

@@ -1,9 +1,10 @@
 // What the fault tests share: private servers a test may kill and restart (never the
 // stack's, which other tests use at the same time), a TCP proxy that cuts a server off,
 // a traffic generator that records what producers were told, and the ledger at the end.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { after } from 'node:test';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { formatReport, settle, type LedgerReport } from '../../../scripts/reliability/ledger.ts';
-import { eventually } from './harness.ts';
+import { eventually, type Owner } from './harness.ts';
 import type { Deployment } from './services.ts';
 
 export async function freePort(): Promise<number> {
@@ -39,6 +40,7 @@ function privateServer(
   url: (port: number) => string,
   ready: (port: number) => Promise<boolean>,
   port: number,
+  owner: Owner = after,
 ): PrivateServer {
   const dir = mkdtempSync(join(tmpdir(), `commstrat-${name}-`));
   let child: ChildProcess | undefined;
@@ -61,7 +63,7 @@ function privateServer(
       await server.start();
     },
   };
-  after(async () => {
+  owner(async () => {
     await server.kill();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -296,4 +298,69 @@ export function faultDurations(): { postgresOutageMs: number } {
     throw new Error(`COMMSTRAT_FAULT_POSTGRES_OUTAGE_MS must be a whole number of ms, got ${text}`);
   }
   return { postgresOutageMs };
+}
+
+/**
+ * A one-node KRaft Kafka broker of the test's own, from the jars scripts/stack fetched
+ * (a JVM: about 15 s to start here). A TCP proxy cannot stand in for a broker restart:
+ * clients connect to the address the broker advertises, not to the proxy's. `owner`
+ * stops it: it must outlive the Kafka clients of the deployment, whose disconnect
+ * otherwise retries against a dead broker.
+ */
+export async function privateKafka(owner: Owner = after): Promise<PrivateServer & { readonly broker: string }> {
+  const [port, controllerPort] = [await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'commstrat-kafka-'));
+  const libs = join(homedir(), '.cache/commstrat/kafka-4.4.0/libs/*');
+  const properties = join(dir, 'server.properties');
+  writeFileSync(
+    properties,
+    [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      'controller.listener.names=CONTROLLER',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'inter.broker.listener.name=PLAINTEXT',
+      `log.dirs=${join(dir, 'data')}`,
+      'offsets.topic.replication.factor=1',
+      'offsets.topic.num.partitions=3',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'share.coordinator.state.topic.replication.factor=1',
+      'group.initial.rebalance.delay.ms=0',
+    ].join('\n'),
+  );
+  const java = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', libs];
+  const format = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', randomKafkaClusterId(), '-c', properties, '--standalone'], { encoding: 'utf8' });
+  if (format.status !== 0) {
+    const retry = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', randomKafkaClusterId(), '-c', properties], { encoding: 'utf8' });
+    if (retry.status !== 0) throw new Error(`kafka storage format failed: ${format.stderr}${retry.stderr}`);
+  }
+  const server = privateServer(
+    'kafka',
+    () => ['java', [...java, 'kafka.Kafka', properties]],
+    () => `127.0.0.1:${port}`,
+    async (p) => {
+      const socket = createConnection(p, '127.0.0.1');
+      const connected = await Promise.race([once(socket, 'connect').then(() => true), once(socket, 'error').then(() => false)]);
+      socket.destroy();
+      return connected;
+    },
+    port,
+    (dispose) => {
+      owner(async () => {
+        await dispose();
+        rmSync(dir, { recursive: true, force: true });
+      });
+    },
+  );
+  await server.start();
+  return { ...server, broker: `127.0.0.1:${port}` };
+}
+
+/** A KRaft cluster id: 16 random bytes, URL-safe base64 without padding. */
+function randomKafkaClusterId(): string {
+  return randomBytes(16).toString('base64url');
 }
