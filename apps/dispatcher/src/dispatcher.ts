@@ -298,6 +298,13 @@ export class Dispatcher {
       return { entry, routing, step, expiresAt, provider };
     } catch (error) {
       const reason = error instanceof CommstratError ? error.message : `cannot route: ${String(error)}`;
+      if (error instanceof CommstratError && error.retryable) {
+        // The configuration store is down: a later attempt can route it, so it waits
+        // (no attempt counted; its expiry still applies when it comes back).
+        const dueAt = now + CONFIG_RETRY_MS;
+        settled.defer(entry, dueAt, change(message.id, 'scheduled', now, `${reason}; again at ${new Date(dueAt).toISOString()}`));
+        return undefined;
+      }
       settled.finish(entry, change(message.id, 'failed', now, reason));
       return undefined;
     }
@@ -462,6 +469,8 @@ export class Dispatcher {
  * How often handled entries are trimmed from the lanes, ms: at 30 000 msg/s a second
  * leaves about 9 MB of acknowledged entries in Redis until the next trim.
  */
+/** How long a message waits when its routing cannot be read (PostgreSQL down), ms. */
+const CONFIG_RETRY_MS = 5000;
 const TRIM_INTERVAL_MS = 1000;
 
 /** Entries planned between two turns of the event loop. */

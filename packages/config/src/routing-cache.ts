@@ -1,4 +1,6 @@
 import {
+  CommstratError,
+  DependencyUnavailableError,
   ValidationError,
   type Channel,
   type Strategy,
@@ -52,6 +54,21 @@ export class RoutingCache {
     tenantId: string,
     message: { readonly strategy?: string | undefined; readonly channel?: Channel | undefined },
     now: number = Date.now(),
+  ): Promise<Routing> {
+    try {
+      return await this.resolveFromStore(tenantId, message, now);
+    } catch (error) {
+      // What is not one of ours came from the store: a connection lost or refused,
+      // which a later attempt may get past (the dispatcher waits and tries again).
+      if (error instanceof CommstratError) throw error;
+      throw new DependencyUnavailableError('configuration (PostgreSQL)', error);
+    }
+  }
+
+  private async resolveFromStore(
+    tenantId: string,
+    message: { readonly strategy?: string | undefined; readonly channel?: Channel | undefined },
+    now: number,
   ): Promise<Routing> {
     const tenant = await this.tenant(tenantId, now);
     const key = message.strategy !== undefined ? `name:${message.strategy}` : `default:${message.channel ?? ''}`;
