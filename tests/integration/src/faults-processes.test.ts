@@ -63,7 +63,8 @@ test('kill -9 of an ingest mid-request: every 202 is journaled and sent, the req
   await listening(url);
   // Short pauses and many requests in flight, so the kill lands inside some of them.
   const traffic = startTraffic(url, deployment.apiKey, { everyMs: 5 });
-  await sleep(1500);
+  await eventually('the victim to accept traffic', () => Promise.resolve(traffic.accepted.length >= 20 ? true : undefined), 30_000);
+  await sleep(500);
   victim.child.kill('SIGKILL');
   await victim.exited;
   await traffic.stop();

@@ -38,9 +38,11 @@ test('MongoDB killed and restarted during traffic: nothing accepted is lost or s
   const traffic = startTraffic(deployment.ingest.url, deployment.apiKey);
   await sleep(1500);
   await mongo.restart(1000);
+  // Requests of the outage may wait for the server (driver retries) rather than fail.
+  const afterRestart = traffic.accepted.length;
   await sleep(3000);
   await traffic.stop();
-  assert.ok(traffic.refused.size > 0, 'some requests were refused while MongoDB was down');
+  assert.ok(traffic.accepted.length > afterRestart, 'traffic is accepted again after the restart');
   const report = await ledgerOf(deployment, { rest: traffic.accepted }, { mongoUrl: mongo.url, duplicateBound: 5 * 25, timeoutMs: 90_000 });
   assert.ok(report.ok, verdict(report));
   assert.equal(report.byStatus['sent'], report.accepted, verdict(report));
