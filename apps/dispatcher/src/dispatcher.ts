@@ -84,6 +84,13 @@ export class Dispatcher {
   private readonly sends = new Set<Promise<void>>();
   /** Sends started per provider and not yet answered: what its free slots are counted from. */
   private readonly sending = new Map<string, number>();
+  /**
+   * Per provider: batches the provider has answered whose outcome is not yet recorded.
+   * Beyond `concurrency` of them, no new request starts: a crash resends what the provider
+   * took but the journal does not show, so this keeps that to 2 × concurrency batches
+   * however far a slow journal falls behind (invariant 2's bound).
+   */
+  private readonly recording = new Map<string, number>();
   /** Entry ids this replica holds, so a reclaim never takes its own work twice. */
   private readonly held = new Set<string>();
   private laneState: LaneSelectionState | undefined;
@@ -344,7 +351,10 @@ export class Dispatcher {
    * and its freeing starts the next batch.
    */
   private flush(now: number, force: boolean): void {
-    const room = (provider: ProviderHandle) => provider.config.concurrency - (this.sending.get(provider.key) ?? 0);
+    const room = (provider: ProviderHandle) =>
+      provider.config.concurrency -
+      (this.sending.get(provider.key) ?? 0) -
+      Math.max(0, (this.recording.get(provider.key) ?? 0) - provider.config.concurrency);
     for (const { provider, works } of this.batcher.takeReady(now, force, room)) {
       this.sending.set(provider.key, (this.sending.get(provider.key) ?? 0) + 1);
       let released = false;
@@ -376,6 +386,7 @@ export class Dispatcher {
   private async send(provider: ProviderHandle, batch: Work[], release: () => void): Promise<void> {
     const ops = this.ops(batch.map((work) => work.entry));
     const settled = this.recorder.begin(ops.lanes);
+    let answered = false;
     try {
       const works = batch.filter((work) => this.onTime(work, this.clock(), settled, true));
       if (works.length === 0 || !(await this.takeTokens(provider, works, ops.rateLimiter))) return;
@@ -392,7 +403,9 @@ export class Dispatcher {
         return answer;
       });
       // The slot is free from here: recording must not hold the next batch back (the
-      // journal write can take as long as the request did).
+      // journal write can take as long as the request did), within the `recording` bound.
+      answered = true;
+      this.recording.set(provider.key, (this.recording.get(provider.key) ?? 0) + 1);
       release();
       // One line per provider request, its ids bound; the bodies (masked by the logger) at debug.
       const tenant = works[0]?.entry.message.tenant_id;
@@ -411,7 +424,14 @@ export class Dispatcher {
       }
       this.recorder.record(settled, provider, works, result, this.clock());
     } finally {
-      await this.finish(settled);
+      try {
+        await this.finish(settled);
+      } finally {
+        if (answered) {
+          this.recording.set(provider.key, (this.recording.get(provider.key) ?? 1) - 1);
+          if (this.batcher.size > 0) this.flush(this.clock(), !this.running);
+        }
+      }
     }
   }
 

@@ -8,6 +8,16 @@ export interface SandboxBehaviour {
   rate_per_second: number;
   /** Most messages in one batch request; more answers 413. Default 1000. */
   max_batch_size: number;
+  /**
+   * Share of requests answered 200 with a body that is not the JSON promised (a broken
+   * gateway's page), 0..1; nothing of such a request is accepted. Default 0.
+   */
+  malformed_rate: number;
+  /**
+   * Pause between the chunks of a response, in ms: the answer drips out in 16-byte
+   * chunks after the messages were accepted. Default 0 (one write).
+   */
+  drip_ms: number;
 }
 
 export const DEFAULT_BEHAVIOUR: Readonly<SandboxBehaviour> = Object.freeze({
@@ -15,6 +25,8 @@ export const DEFAULT_BEHAVIOUR: Readonly<SandboxBehaviour> = Object.freeze({
   error_rate: 0,
   rate_per_second: 0,
   max_batch_size: 1000,
+  malformed_rate: 0,
+  drip_ms: 0,
 });
 
 /**

@@ -33,3 +33,11 @@ test('list filters by client reference and recipient; clear empties the store', 
   store.add([sms(7)]);
   assert.deepEqual(store.list({}).map((m) => m.received_at), [7]);
 });
+
+test('slice pages through every kept message from the oldest, also after the ring wrapped', () => {
+  const store = new ReceivedStore(5);
+  store.add([1, 2, 3, 4, 5, 6, 7].map(sms));
+  assert.deepEqual(store.slice(0, 2).map((m) => m.received_at), [3, 4]);
+  assert.deepEqual(store.slice(2, 10).map((m) => m.received_at), [5, 6, 7]);
+  assert.deepEqual(store.slice(5, 10), []);
+});

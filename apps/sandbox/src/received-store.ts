@@ -54,6 +54,13 @@ export class ReceivedStore {
     return Array.from({ length: this.count - from }, (_, i) => this.at(from + i));
   }
 
+  /** Up to `limit` kept messages from the `offset`-th oldest on, oldest first (paging). */
+  slice(offset: number, limit: number): ReceivedSms[] {
+    const from = Math.min(Math.max(0, offset), this.count);
+    const to = Math.min(this.count, from + Math.max(0, limit));
+    return Array.from({ length: to - from }, (_, i) => this.at(from + i));
+  }
+
   clear(): void {
     this.ring.fill(undefined);
     this.start = 0;

@@ -79,8 +79,16 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
   const admit = async (req: Request, res: Response, count: number): Promise<boolean> => {
     if (!authorized(req, res)) return false;
     if (behaviour.latency_ms > 0) await sleep(behaviour.latency_ms);
+    // A client that gave up during the latency (its timeout) is gone: the request is
+    // dropped unprocessed, as a gateway whose upstream timed out does. Accepting it
+    // anyway would make every client timeout a duplicate at the provider.
+    if (res.destroyed || req.socket.destroyed) return false;
     if (behaviour.error_rate > 0 && Math.random() < behaviour.error_rate) {
       res.status(503).json({ error: { code: 'unavailable', message: 'temporarily unavailable' } });
+      return false;
+    }
+    if (behaviour.malformed_rate > 0 && Math.random() < behaviour.malformed_rate) {
+      res.status(200).type('application/json').send('{"results": [<html>bad gateway</html>');
       return false;
     }
     const waitSeconds = limiter.take(count, behaviour.rate_per_second);
@@ -144,7 +152,9 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
       return;
     }
     if (!(await admit(req, res, messages.length))) return;
-    res.json({ results: accept(messages as SmsItem[]) });
+    const body = JSON.stringify({ results: accept(messages as SmsItem[]) });
+    if (behaviour.drip_ms > 0) await drip(res, body, behaviour.drip_ms);
+    else res.type('application/json').send(body);
   });
 
   // Real API shapes, for the provider definitions that follow them (the sandbox's own
@@ -154,6 +164,17 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
   app.get('/_sandbox/received', (req, res) => {
     const clientRef = typeof req.query['client_ref'] === 'string' ? req.query['client_ref'] : undefined;
     const to = typeof req.query['to'] === 'string' ? req.query['to'] : undefined;
+    const offset = typeof req.query['offset'] === 'string' ? Number(req.query['offset']) : undefined;
+    if (offset !== undefined) {
+      // Paging from the oldest kept message: how the ledger reads everything received.
+      const limit = typeof req.query['limit'] === 'string' ? Number(req.query['limit']) : 1000;
+      if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+        res.status(422).json({ error: { code: 'validation_failed', message: 'offset must be a whole number >= 0, limit 1..10000' } });
+        return;
+      }
+      res.json({ count: received.size, messages: received.slice(offset, limit) });
+      return;
+    }
     if (clientRef === undefined && to === undefined) {
       res.json({ count: received.size, messages: received.latest(1000) });
       return;
@@ -211,4 +232,16 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
 /** The sandbox's `/info`, hashing the settings it runs with. */
 export function sandboxInfo(settings: object): ProcessInfo {
   return processInfo({ service: 'sandbox', packageJson: new URL('../package.json', import.meta.url), settings });
+}
+
+/** Writes `body` 16 bytes at a time, `pauseMs` apart: a slow or congested provider link. */
+async function drip(res: Response, body: string, pauseMs: number): Promise<void> {
+  res.status(200).type('application/json');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  const bytes = Buffer.from(body);
+  for (let at = 0; at < bytes.length && !res.destroyed; at += 16) {
+    res.write(bytes.subarray(at, at + 16));
+    await sleep(pauseMs);
+  }
+  res.end();
 }

@@ -81,7 +81,13 @@ export class HttpSmsAdapter implements ProviderAdapter {
       httpStatus = reply.status;
       responseText = reply.body;
       const response = parseJson(responseText);
-      if (reply.status >= 200 && reply.status < 300) {
+      if (reply.status >= 200 && reply.status < 300 && !hasResults(response)) {
+        // A success status whose body cannot be read says nothing about any message: the
+        // provider may or may not have taken them. Failing them would lose messages a
+        // retry can still send, so it is retryable like a 5xx (the resend carries the
+        // same idempotency key, for the provider to drop what it already has).
+        error = new ProviderUnavailableError(`provider answered ${reply.status} with a body that is not a batch result: ${responseText.slice(0, 200)}`);
+      } else if (reply.status >= 200 && reply.status < 300) {
         outcomes = toOutcomes(response, messages);
       } else {
         const retryAfter = reply.headers['retry-after'];
@@ -129,6 +135,10 @@ function toOutcomes(body: unknown, messages: readonly QueuedMessage[]): MessageO
     const reason = item?.error?.code ?? 'missing_from_provider_response';
     return { messageId: message.id, outcome: 'rejected', reason };
   });
+}
+
+function hasResults(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && Array.isArray((body as { results?: unknown }).results);
 }
 
 function parseJson(text: string): unknown {
