@@ -62,7 +62,11 @@ export async function startDispatcher(
   for (const connection of [claimRedis, criticalRedis, redis, urgentRedis]) {
     reportRedisErrors(connection, (error) => logger.warn('Redis connection error', { error: error.message }));
   }
-  const mongo = new MongoClient(config.mongoUrl, { ignoreUndefined: true, serverSelectionTimeoutMS: 5000 });
+  const mongo = new MongoClient(config.mongoUrl, {
+    ignoreUndefined: true,
+    serverSelectionTimeoutMS: 5000,
+    socketTimeoutMS: config.mongoSocketTimeoutMs,
+  });
   const sql = postgres(config.postgresUrl, { max: 4, onnotice: () => {} });
   await mongo.connect();
   const journal = new Journal(mongo.db());

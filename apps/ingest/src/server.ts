@@ -39,7 +39,11 @@ export async function startIngest(
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
   reportRedisErrors(redis, (error) => logger.warn('Redis connection error', { error: error.message }));
   // Absent optional fields are left out of documents rather than stored as null.
-  const mongo = new MongoClient(config.mongoUrl, { ignoreUndefined: true, serverSelectionTimeoutMS: 5000 });
+  const mongo = new MongoClient(config.mongoUrl, {
+    ignoreUndefined: true,
+    serverSelectionTimeoutMS: 5000,
+    socketTimeoutMS: config.mongoSocketTimeoutMs,
+  });
   const sql = postgres(config.postgresUrl, { max: 5, onnotice: () => {} });
   await mongo.connect();
   const journal = new Journal(mongo.db(), {

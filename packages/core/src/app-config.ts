@@ -50,6 +50,13 @@ export interface TierConfig {
   /** Default 12201. */
   gelfPort: number;
   /**
+   * Longest a MongoDB request may go without an answer before its connection is dropped
+   * and the request fails, ms (the driver's socketTimeoutMS). A server that stops
+   * answering would otherwise hold a journal write, and what waits on it, for ever.
+   * Default 30 000.
+   */
+  mongoSocketTimeoutMs: number;
+  /**
    * How often the routing configuration held is read again, ms, besides the reload on
    * every PostgreSQL NOTIFY of a change. Default 10 000.
    */
@@ -90,6 +97,7 @@ export function tierConfigSchema(defaultPort: number) {
       logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
       gelfHost: { type: 'string' },
       gelfPort: { type: 'integer', minimum: 1, maximum: 65535, default: 12201 },
+      mongoSocketTimeoutMs: { type: 'integer', minimum: 1000, default: 30_000 },
       configRefreshMs: { type: 'integer', minimum: 100, default: 10_000 },
       configMaxStaleMs: { type: 'integer', minimum: 1000, default: 86_400_000 },
       logMaskPhone: { type: 'string', enum: ['partial', 'full', 'off'], default: 'partial' },
@@ -115,6 +123,7 @@ export function tierEnvMap(tier: 'INGEST' | 'DISPATCHER'): EnvMap<TierConfig> {
     logLevel: 'COMMSTRAT_LOG_LEVEL',
     gelfHost: 'COMMSTRAT_GELF_HOST',
     gelfPort: 'COMMSTRAT_GELF_PORT',
+    mongoSocketTimeoutMs: 'COMMSTRAT_MONGO_SOCKET_TIMEOUT_MS',
     configRefreshMs: 'COMMSTRAT_CONFIG_REFRESH_MS',
     configMaxStaleMs: 'COMMSTRAT_CONFIG_MAX_STALE_MS',
     logMaskPhone: 'COMMSTRAT_LOG_MASK_PHONE',
