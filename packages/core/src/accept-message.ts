@@ -39,6 +39,7 @@ export function acceptMessage(request: MessageRequest, context: AcceptContext): 
     ...(request.category === undefined ? {} : { category: request.category }),
     recipient: request.recipient,
     content: request.content,
+    ...(request.content_by_channel === undefined ? {} : { content_by_channel: request.content_by_channel }),
     idempotency_key: request.idempotency_key,
     tags: request.tags ?? [],
     metadata: request.metadata,
