@@ -206,20 +206,32 @@ export class Dispatcher {
    */
   private async unfinished(entries: readonly LaneEntry[]): Promise<LaneEntry[]> {
     let done: Set<string>;
+    let sent: Set<string>;
     try {
       const messages = await this.deps.journal.findMessages(entries.map((entry) => entry.message.id));
       done = new Set(messages.filter((message) => !allowedFrom('sent').includes(message.status)).map((message) => message.id));
+      sent = new Set(messages.filter((message) => message.status === 'sent').map((message) => message.id));
     } catch (error) {
       this.deps.logger.warn('journal unavailable; reclaimed entries go again', { error: String(error) });
       return entries.slice();
     }
     if (done.size === 0) return entries.slice();
-    // A cascade timer is for a sent message: it always goes again (it reads the journal itself).
-    const finished = (entry: LaneEntry) => done.has(entry.message.id) && entry.message.receipt_timer === undefined;
+    // A cascade timer is for a sent message: it always goes again (it reads the journal
+    // itself). A send whose batch was journaled sent but never acknowledged left no timer:
+    // it goes on as one, which moves it on in due time if its step waits for a receipt
+    // and is dropped otherwise.
+    const finished = (entry: LaneEntry) =>
+      done.has(entry.message.id) && entry.message.receipt_timer === undefined && !sent.has(entry.message.id);
     const settled = this.recorder.begin();
     for (const entry of entries) if (finished(entry)) settled.drop(entry);
     await this.finish(settled);
-    return entries.filter((entry) => !finished(entry));
+    return entries
+      .filter((entry) => !finished(entry))
+      .map((entry) =>
+        sent.has(entry.message.id) && entry.message.receipt_timer === undefined
+          ? { ...entry, message: { ...entry.message, receipt_timer: currentStepIndex(entry.message) } }
+          : entry,
+      );
   }
 
   /**
