@@ -184,7 +184,7 @@ export class BatchRecorder {
           scheduleReceiptTimer(settled, work.entry, work.routing, now);
         } else {
           const failed = change(item.messageId, 'failed', now, `provider ${provider.config.id} rejected it: ${item.reason}`);
-          failOrMoveOn(settled, work.entry, work.routing, failed, now);
+          this.counted(failOrMoveOn(settled, work.entry, work.routing, failed, now));
         }
       }
       for (const [outcome, count] of Object.entries(counts)) {
@@ -197,12 +197,17 @@ export class BatchRecorder {
     metrics.messagesDispatched.inc({ provider: provider.key, outcome: 'error' }, works.length);
     for (const work of works) {
       if (!error.retryable) {
-        failOrMoveOn(settled, work.entry, work.routing, change(work.entry.message.id, 'failed', now, error.message), now);
+        this.counted(failOrMoveOn(settled, work.entry, work.routing, change(work.entry.message.id, 'failed', now, error.message), now));
         continue;
       }
       const retryAfterMs = (error.retryAfterSeconds ?? 0) * 1000;
       this.retryOrGiveUp(settled, work.entry, work.step, now, error.message, provider.key, retryAfterMs, 'retry', error.code, work.routing);
     }
+  }
+
+  private counted(outcome: 'moved_on' | 'failed'): 'moved_on' | 'failed' {
+    if (outcome === 'moved_on') this.deps.metrics.cascadeMoves.inc({ reason: 'failure' });
+    return outcome;
   }
 
   /**
@@ -230,7 +235,7 @@ export class BatchRecorder {
         this.deps.metrics.deadLettered.inc({ provider: providerKey });
         settled.deadLetter(entry, message, failed, code, providerKey === 'none' ? undefined : providerKey);
       };
-      failOrMoveOn(settled, entry, routing, failed, now, giveUp);
+      this.counted(failOrMoveOn(settled, entry, routing, failed, now, giveUp));
       return;
     }
     const dueAt = now + retryDelayMs(attempts, policy, retryAfterMs, this.random);

@@ -9,7 +9,7 @@ import {
 } from '@commstrat/core';
 import type { RoutingCache } from '@commstrat/config';
 import type { Journal } from '@commstrat/journal';
-import type { Logger } from '@commstrat/observability';
+import type { DispatcherMetrics, Logger } from '@commstrat/observability';
 import type { LaneEntry } from '@commstrat/queue';
 import type { SettledSet } from './batch-recorder.ts';
 import { nextStepEvent } from './cascade-steps.ts';
@@ -18,6 +18,7 @@ export interface CascadeTimerDeps {
   readonly journal: Pick<Journal, 'findMessages' | 'moveToNextStep'>;
   readonly routing: Pick<RoutingCache, 'resolve'>;
   readonly logger: Logger;
+  readonly metrics: Pick<DispatcherMetrics, 'cascadeMoves'>;
   readonly random: () => number;
 }
 
@@ -75,7 +76,9 @@ export class CascadeTimers {
         }
         const reason = advanceReason('no_receipt', routing.strategy.steps[step]);
         const event = nextStepEvent(routing, next, now, reason);
-        if (!(await this.deps.journal.moveToNextStep(timer.message.id, step, event))) {
+        if (await this.deps.journal.moveToNextStep(timer.message.id, step, event)) {
+          this.deps.metrics.cascadeMoves.inc({ reason: 'no_receipt' });
+        } else {
           // Someone else moved first: an undelivered receipt (then the timer still sends),
           // or a delivered one (then nothing is sent). Read again to know which.
           const [again] = await this.deps.journal.findMessages([timer.message.id]);

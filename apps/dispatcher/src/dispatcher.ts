@@ -107,7 +107,13 @@ export class Dispatcher {
     this.clock = deps.clock ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.recorder = new BatchRecorder(deps, this.random);
-    this.timers = new CascadeTimers({ journal: deps.journal, routing: deps.routing, logger: deps.logger, random: this.random });
+    this.timers = new CascadeTimers({
+      journal: deps.journal,
+      routing: deps.routing,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      random: this.random,
+    });
   }
 
   start(): void {
