@@ -64,9 +64,9 @@ async function cascade(status: 'delivered' | 'undelivered' | 'none', strategy: o
   const answer = await fetch(`${deployment.sandbox.url}/_sandbox/receipts`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
-    // Not sooner: a receipt that arrives before the dispatcher journaled `sent` finds no
-    // message to apply to (counted unknown), and on a loaded machine that write can take
-    // more than the 50 ms the receipts tests use.
+    // Not sooner: a receipt that arrives before the dispatcher journaled `sent` is parked
+    // and applied up to 2 s later, after a 1 s receipt timer; on a loaded machine that
+    // write can take more than 50 ms.
     body: JSON.stringify({ url: receiptsUrl, secret: SECRET, status, delay_ms: 300 }),
   });
   assert.equal(answer.status, 200);
