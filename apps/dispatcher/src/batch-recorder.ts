@@ -8,11 +8,13 @@ import {
   type StatusEvent,
   type StrategyStep,
 } from '@commstrat/core';
+import type { Routing } from '@commstrat/config';
 import type { Journal, ProviderExchange, StatusChange } from '@commstrat/journal';
 import type { DispatcherMetrics } from '@commstrat/observability';
 import type { SendResult } from '@commstrat/providers';
 import type { DeadLetterInput, LaneEntry, LaneQueue } from '@commstrat/queue';
 import type { Work } from './batcher.ts';
+import { failOrMoveOn, scheduleReceiptTimer } from './cascade-steps.ts';
 import type { ProviderHandle } from './provider-registry.ts';
 
 export function change(messageId: string, status: MessageStatus, now: number, reason: string): StatusChange {
@@ -69,6 +71,22 @@ export class SettledSet {
     return this.acks;
   }
 
+  /** Acknowledged with no status change (a cascade timer that has nothing left to do). */
+  ack(entry: LaneEntry): void {
+    this.acks.push(entry);
+  }
+
+  /** Parked in the delayed set until `dueAt` besides what else happens to its entry (a cascade timer). */
+  later(message: QueuedMessage, dueAt: number): void {
+    this.retries.push({ message, dueAt });
+  }
+
+  /** Back to the delayed set until `dueAt` with no status change (a cascade timer not yet due), then acknowledged. */
+  requeue(entry: LaneEntry, dueAt: number, message: QueuedMessage = entry.message): void {
+    this.retries.push({ message, dueAt });
+    this.acks.push(entry);
+  }
+
   /** A status change with no lane operation of its own (`sending`, before the outcome). */
   note(statusChange: StatusChange): void {
     this.changes.push(statusChange);
@@ -108,12 +126,13 @@ export class BatchRecorder {
     const providerIds = new Map(
       result.outcomes.flatMap((item) => (item.outcome === 'accepted' ? [[item.messageId, item.providerMessageId]] : [])),
     );
-    // One event per strategy version in the batch (usually one): when it left for the
-    // provider, and what routed it.
+    // One event per strategy version and step in the batch (usually one): when it left
+    // for the provider, and what routed it.
     const sendings = new Map<string, StatusEvent>();
     for (const work of works) {
       const { name } = work.routing.strategy;
-      const key = `${name}\u0000${work.routing.version}`;
+      const step = work.entry.message.step ?? 0;
+      const key = `${name}\u0000${work.routing.version}\u0000${step}`;
       let sending = sendings.get(key);
       if (sending === undefined) {
         sending = {
@@ -123,6 +142,7 @@ export class BatchRecorder {
           exchange_id: exchangeId,
           strategy: name,
           strategy_version: work.routing.version,
+          step,
         };
         sendings.set(key, sending);
       }
@@ -143,20 +163,29 @@ export class BatchRecorder {
 
     if (result.error === undefined) {
       const byId = new Map(works.map((work) => [work.entry.message.id, work]));
-      // The same event for the whole batch, so the batch is one journal update; the
-      // journal picks each message's provider id from the exchange record.
-      const sent = { status: 'sent', at: new Date(now), provider: provider.config.id, exchange_id: exchangeId } as const;
+      // The same event for the whole batch (one per step), so the batch is one journal
+      // update; the journal picks each message's provider id from the exchange record.
+      const sentEvents = new Map<number, StatusEvent>();
+      const sent = (step: number): StatusEvent => {
+        let event = sentEvents.get(step);
+        if (event === undefined) {
+          event = { status: 'sent', at: new Date(now), provider: provider.config.id, exchange_id: exchangeId, step };
+          sentEvents.set(step, event);
+        }
+        return event;
+      };
       const counts = { accepted: 0, rejected: 0 };
       for (const item of result.outcomes) {
         const work = byId.get(item.messageId);
         if (work === undefined) continue;
         counts[item.outcome] += 1;
-        settled.finish(
-          work.entry,
-          item.outcome === 'accepted'
-            ? { messageId: item.messageId, event: sent }
-            : change(item.messageId, 'failed', now, `provider ${provider.config.id} rejected it: ${item.reason}`),
-        );
+        if (item.outcome === 'accepted') {
+          settled.finish(work.entry, { messageId: item.messageId, event: sent(work.entry.message.step ?? 0) });
+          scheduleReceiptTimer(settled, work.entry, work.routing, now);
+        } else {
+          const failed = change(item.messageId, 'failed', now, `provider ${provider.config.id} rejected it: ${item.reason}`);
+          this.counted(failOrMoveOn(settled, work.entry, work.routing, failed, now));
+        }
       }
       for (const [outcome, count] of Object.entries(counts)) {
         if (count > 0) metrics.messagesDispatched.inc({ provider: provider.key, outcome }, count);
@@ -168,15 +197,23 @@ export class BatchRecorder {
     metrics.messagesDispatched.inc({ provider: provider.key, outcome: 'error' }, works.length);
     for (const work of works) {
       if (!error.retryable) {
-        settled.finish(work.entry, change(work.entry.message.id, 'failed', now, error.message));
+        this.counted(failOrMoveOn(settled, work.entry, work.routing, change(work.entry.message.id, 'failed', now, error.message), now));
         continue;
       }
       const retryAfterMs = (error.retryAfterSeconds ?? 0) * 1000;
-      this.retryOrGiveUp(settled, work.entry, work.step, now, error.message, provider.key, retryAfterMs, 'retry', error.code);
+      this.retryOrGiveUp(settled, work.entry, work.step, now, error.message, provider.key, retryAfterMs, 'retry', error.code, work.routing);
     }
   }
 
-  /** Another attempt after back-off with jitter, or — attempts exhausted — the dead-letter stream. */
+  private counted(outcome: 'moved_on' | 'failed'): 'moved_on' | 'failed' {
+    if (outcome === 'moved_on') this.deps.metrics.cascadeMoves.inc({ reason: 'failure' });
+    return outcome;
+  }
+
+  /**
+   * Another attempt after back-off with jitter, or — attempts exhausted — the next step
+   * of a cascade (`routing` given and its step says so), else the dead-letter stream.
+   */
   retryOrGiveUp(
     settled: SettledSet,
     entry: LaneEntry,
@@ -187,14 +224,18 @@ export class BatchRecorder {
     retryAfterMs: number,
     deferral: 'retry' | 'no_provider' = 'retry',
     code: ErrorCode = 'provider_unavailable',
+    routing?: Routing,
   ): void {
     const policy = stepRetryPolicy(step);
     const attempts = (entry.message.attempts ?? 0) + 1;
     const message = { ...entry.message, attempts };
     if (attempts >= policy.maxAttempts) {
-      this.deps.metrics.deadLettered.inc({ provider: providerKey });
       const failed = change(message.id, 'failed', now, `gave up after ${attempts} attempts: ${reason}`);
-      settled.deadLetter(entry, message, failed, code, providerKey === 'none' ? undefined : providerKey);
+      const giveUp = () => {
+        this.deps.metrics.deadLettered.inc({ provider: providerKey });
+        settled.deadLetter(entry, message, failed, code, providerKey === 'none' ? undefined : providerKey);
+      };
+      this.counted(failOrMoveOn(settled, entry, routing, failed, now, giveUp));
       return;
     }
     const dueAt = now + retryDelayMs(attempts, policy, retryAfterMs, this.random);

@@ -4,6 +4,7 @@ import {
   PRIORITIES,
   allowedFrom,
   chooseProvider,
+  currentStepIndex,
   isInsideWindow,
   newId,
   nextWindowOpening,
@@ -23,6 +24,8 @@ import { defaultBurst, type LaneEntry, type LaneQueue, type ProviderRateLimiter,
 import { Batcher, type Work } from './batcher.ts';
 import { BatchRecorder, change, type SettledSet } from './batch-recorder.ts';
 import type { ContactPolicyGate } from './contact-policy.ts';
+import { messageToSend } from './cascade-steps.ts';
+import { CascadeTimers } from './cascade-timers.ts';
 import type { ProviderHandle, ProviderRegistry } from './provider-registry.ts';
 
 export interface DispatcherDeps {
@@ -81,6 +84,7 @@ export class Dispatcher {
   private readonly random: () => number;
   private readonly batcher = new Batcher();
   private readonly recorder: BatchRecorder;
+  private readonly timers: CascadeTimers;
   private readonly sends = new Set<Promise<void>>();
   /** Sends started per provider and not yet answered: what its free slots are counted from. */
   private readonly sending = new Map<string, number>();
@@ -103,6 +107,13 @@ export class Dispatcher {
     this.clock = deps.clock ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.recorder = new BatchRecorder(deps, this.random);
+    this.timers = new CascadeTimers({
+      journal: deps.journal,
+      routing: deps.routing,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      random: this.random,
+    });
   }
 
   start(): void {
@@ -201,18 +212,32 @@ export class Dispatcher {
    */
   private async unfinished(entries: readonly LaneEntry[]): Promise<LaneEntry[]> {
     let done: Set<string>;
+    let sent: Set<string>;
     try {
       const messages = await this.deps.journal.findMessages(entries.map((entry) => entry.message.id));
       done = new Set(messages.filter((message) => !allowedFrom('sent').includes(message.status)).map((message) => message.id));
+      sent = new Set(messages.filter((message) => message.status === 'sent').map((message) => message.id));
     } catch (error) {
       this.deps.logger.warn('journal unavailable; reclaimed entries go again', { error: String(error) });
       return entries.slice();
     }
     if (done.size === 0) return entries.slice();
+    // A cascade timer is for a sent message: it always goes again (it reads the journal
+    // itself). A send whose batch was journaled sent but never acknowledged left no timer:
+    // it goes on as one, which moves it on in due time if its step waits for a receipt
+    // and is dropped otherwise.
+    const finished = (entry: LaneEntry) =>
+      done.has(entry.message.id) && entry.message.receipt_timer === undefined && !sent.has(entry.message.id);
     const settled = this.recorder.begin();
-    for (const entry of entries) if (done.has(entry.message.id)) settled.drop(entry);
+    for (const entry of entries) if (finished(entry)) settled.drop(entry);
     await this.finish(settled);
-    return entries.filter((entry) => !done.has(entry.message.id));
+    return entries
+      .filter((entry) => !finished(entry))
+      .map((entry) =>
+        sent.has(entry.message.id) && entry.message.receipt_timer === undefined
+          ? { ...entry, message: { ...entry.message, receipt_timer: currentStepIndex(entry.message) } }
+          : entry,
+      );
   }
 
   /**
@@ -252,14 +277,18 @@ export class Dispatcher {
   }
 
   /** Decides each claimed message's fate: skip, expire, defer, fail, or batch for a provider. */
-  private async plan(entries: readonly LaneEntry[], now: number): Promise<void> {
-    for (const entry of entries) this.held.add(entry.entryId);
+  private async plan(claimed: readonly LaneEntry[], now: number): Promise<void> {
+    for (const entry of claimed) this.held.add(entry.entryId);
     this.deps.metrics.inFlight.set(this.held.size);
+    const sends = claimed.filter((entry) => entry.message.receipt_timer === undefined);
     // A Redis marker, not a journal write, settles the race with a cancel; an entry
     // reclaimed from a replica that died mid-batch is marked again and goes again.
-    const { lanes } = this.ops(entries);
-    const cancelled = await lanes.markSending(entries.map((entry) => entry.message.id));
+    const { lanes } = this.ops(claimed);
+    const cancelled = await lanes.markSending(sends.map((entry) => entry.message.id));
     const settled = this.recorder.begin(lanes);
+    // Cascade timers that came due: those that move on are routed by their next step now.
+    const timers = claimed.filter((entry) => entry.message.receipt_timer !== undefined);
+    const entries = timers.length === 0 ? sends : [...sends, ...(await this.timers.handle(timers, now, settled))];
     for (const [i, entry] of entries.entries()) {
       // Awaits on cached routes never reach the event loop: let it turn every so often,
       // so a critical claim answered meanwhile is not held up by a long bulk claim.
@@ -279,13 +308,21 @@ export class Dispatcher {
    * reason recorded here is written by us: error text of a library or a server goes to
    * the log only, never into a tenant's timeline.
    */
-  private async route(entry: LaneEntry, now: number, settled: SettledSet): Promise<Work | undefined> {
-    const { message } = entry;
+  private async route(claimed: LaneEntry, now: number, settled: SettledSet): Promise<Work | undefined> {
+    const { message } = claimed;
     const { metrics } = this.deps;
     let step = FALLBACK_STEP;
     try {
       const routing = await this.deps.routing.resolve(message.tenant_id, message);
-      step = routing.strategy.steps[0] ?? FALLBACK_STEP;
+      const index = currentStepIndex(message);
+      const found = routing.strategy.steps[index];
+      if (found === undefined) {
+        settled.finish(claimed, change(message.id, 'failed', now, `cannot route: strategy "${routing.strategy.name}" has no step ${index}`));
+        return undefined;
+      }
+      step = found;
+      // Pinned from here: its retries, window waits and later steps route by this version.
+      const entry = pinned(claimed, routing.strategy.name, routing.version);
       const expiresAt = expiryOf(message, step.ttl_seconds);
       if (!this.onTime({ entry, routing, step, expiresAt }, now, settled, false)) return undefined;
       if (!this.deps.contactPolicy.screen(entry, routing, now, settled)) return undefined;
@@ -311,7 +348,7 @@ export class Dispatcher {
       const chosen = chooseProvider(step.route, context);
       const config = chosen === undefined ? undefined : routing.providers.get(chosen);
       if (config === undefined) {
-        this.recorder.retryOrGiveUp(settled, entry, step, now, 'no provider of the route is available', 'none', 0, 'no_provider');
+        this.recorder.retryOrGiveUp(settled, entry, step, now, 'no provider of the route is available', 'none', 0, 'no_provider', 'provider_unavailable', routing);
         return undefined;
       }
       const provider = this.deps.providers.handle(message.tenant_id, config);
@@ -326,10 +363,10 @@ export class Dispatcher {
         // is too old): wait, without spending an attempt, and try again.
         metrics.deferred.inc({ reason: 'config_unavailable' });
         const dueAt = now + CONFIG_RETRY_MS + Math.floor(this.random() * CONFIG_RETRY_MS);
-        settled.defer(entry, dueAt, change(message.id, 'scheduled', now, 'waiting for the configuration store; will retry'));
+        settled.defer(claimed, dueAt, change(message.id, 'scheduled', now, 'waiting for the configuration store; will retry'));
       } else if (error instanceof CommstratError) {
         // No such strategy, or not on this channel: the same lookup again cannot help.
-        settled.finish(entry, change(message.id, 'failed', now, `cannot route: ${error.message}`));
+        settled.finish(claimed, change(message.id, 'failed', now, `cannot route: ${error.message}`));
       } else {
         // Nobody raised it on purpose (a bug, a provider of an unknown kind), so whether a
         // retry helps is unknown: logged in full, retried under the step's policy, and
@@ -339,7 +376,7 @@ export class Dispatcher {
           tenant: message.tenant_id,
           error: error instanceof Error ? (error.stack ?? error.message) : String(error),
         });
-        this.recorder.retryOrGiveUp(settled, entry, step, now, 'internal error while routing', 'none', 0, 'retry');
+        this.recorder.retryOrGiveUp(settled, claimed, step, now, 'internal error while routing', 'none', 0, 'retry');
       }
       return undefined;
     }
@@ -398,7 +435,7 @@ export class Dispatcher {
       const urgent = ops === this.deps.urgent;
       const result = await (urgent ? provider.urgentLimit : provider.limit)(async () => {
         this.deps.providers.beforeSend(provider, this.clock());
-        const answer = await provider.adapter.send(works.map((work) => work.entry.message));
+        const answer = await provider.adapter.send(works.map((work) => messageToSend(work.entry, work.routing)));
         this.deps.providers.afterSend(provider, this.clock(), answer.error?.retryable === true);
         return answer;
       });
@@ -535,6 +572,13 @@ const CONFIG_RETRY_MS = 2000;
 
 /** The step a message is retried under when its strategy could not be read: default retry policy. */
 const FALLBACK_STEP: StrategyStep = { route: { mode: 'failover', providers: [] } };
+
+/** The entry with its message pinned to the strategy version it is routed with now. */
+function pinned(entry: LaneEntry, strategy: string, version: number): LaneEntry {
+  const { message } = entry;
+  if (message.strategy === strategy && message.strategy_version === version) return entry;
+  return { ...entry, message: { ...message, strategy, strategy_version: version } };
+}
 
 function expiryOf(message: QueuedMessage, ttlSeconds: number | undefined): number | undefined {
   if (message.expires_at !== undefined) return Date.parse(message.expires_at);

@@ -87,6 +87,7 @@ const messageView = {
     channel: { type: 'string' },
     strategy: { type: 'string', description: 'once routed: the strategy that routed it' },
     strategy_version: { type: 'integer', minimum: 1, description: 'once routed: the version of the strategy that routed it' },
+    step: { type: 'integer', minimum: 0, description: 'once routed: the index of the strategy step (cascade) it is on' },
     provider: { type: 'string', description: 'the provider it was handed to' },
     provider_message_id: { type: ['string', 'null'], description: "that provider's id for it" },
     priority: { type: 'string' },
@@ -111,7 +112,11 @@ const messageView = {
     },
     timeline: {
       type: 'array',
-      items: { type: 'object', required: ['status', 'at'], properties: { status: { type: 'string', enum: STATUSES }, at: dateTime } },
+      items: {
+        type: 'object',
+        required: ['status', 'at'],
+        properties: { status: { type: 'string', enum: STATUSES }, at: dateTime, step: { type: 'integer', minimum: 0 } },
+      },
     },
   },
 } as const;

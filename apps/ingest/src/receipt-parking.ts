@@ -1,6 +1,7 @@
 import type { Journal, ReceiptOutcome } from '@commstrat/journal';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { ParkedReceipt, ParkedReceipts } from '@commstrat/queue';
+import { moveOnUndelivered, type ReceiptCascadeDeps } from './receipt-cascade.ts';
 
 export interface ReceiptParkingOptions {
   /** Pause between passes, ms. Default 2 000. */
@@ -20,7 +21,14 @@ export interface ReceiptParkingOptions {
 export class ReceiptParking {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private readonly deps: { journal: Pick<Journal, 'applyReceipts'>; parked: ParkedReceipts; metrics: IngestMetrics; logger: Logger };
+  private readonly deps: {
+    journal: Pick<Journal, 'applyReceipts'> & ReceiptCascadeDeps['journal'];
+    parked: ParkedReceipts;
+    metrics: IngestMetrics;
+    logger: Logger;
+    /** Undelivered receipts of cascade steps move the message on here too (receipt-cascade.ts). */
+    cascade?: Omit<ReceiptCascadeDeps, 'journal' | 'logger'>;
+  };
   private readonly intervalMs: number;
   private readonly keepMs: number;
   private readonly pageSize: number;
@@ -62,8 +70,22 @@ export class ReceiptParking {
     for (const [key, group] of byProvider) {
       const [first] = group;
       if (first === undefined) continue;
-      const outcomes = await this.deps.journal.applyReceipts(first.tenant, first.provider, group.map((parked) => parked.receipt), new Date(now));
-      group.forEach((parked, i) => {
+      const receipts = group.map((parked) => parked.receipt);
+      const { cascade } = this.deps;
+      const moved =
+        cascade === undefined
+          ? new Map<number, 'moved' | 'held'>()
+          : await moveOnUndelivered({ ...cascade, journal: this.deps.journal, logger: this.deps.logger }, first.tenant, first.provider, receipts, new Date(now));
+      for (const [i, outcome] of moved) {
+        const parked = group[i];
+        // Held (strategy unreadable): stays parked and is tried again.
+        if (parked === undefined || outcome === 'held') continue;
+        this.deps.metrics.receipts.inc({ provider: key, outcome: 'applied' });
+        done.push(parked);
+      }
+      const rest = group.filter((_, i) => !moved.has(i));
+      const outcomes = await this.deps.journal.applyReceipts(first.tenant, first.provider, rest.map((parked) => parked.receipt), new Date(now));
+      rest.forEach((parked, i) => {
         const outcome: ReceiptOutcome = outcomes[i] ?? 'unknown';
         if (outcome === 'unknown' && now - parked.at < this.keepMs) return;
         this.deps.metrics.receipts.inc({ provider: key, outcome });

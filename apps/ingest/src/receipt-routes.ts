@@ -8,13 +8,14 @@ import {
   parseReceipts,
 } from '@commstrat/core';
 import type { ReceiptSecrets } from '@commstrat/config';
+import { moveOnUndelivered, type ReceiptCascadeDeps } from './receipt-cascade.ts';
 import type { Journal, ReceiptOutcome } from '@commstrat/journal';
 import type { IngestMetrics } from '@commstrat/observability';
 import type { ParkedReceipts, ReplayGuard } from '@commstrat/queue';
 import { state } from './v1-routes.ts';
 
-export interface ReceiptDeps {
-  readonly journal: Pick<Journal, 'applyReceipts'>;
+export interface ReceiptDeps extends Omit<ReceiptCascadeDeps, 'journal' | 'logger'> {
+  readonly journal: Pick<Journal, 'applyReceipts'> & ReceiptCascadeDeps['journal'];
   readonly secrets: Pick<ReceiptSecrets, 'secretOf'>;
   readonly replays: Pick<ReplayGuard, 'firstSighting'>;
   /** Where receipts that name no message yet wait for its `sent` to be journaled. */
@@ -68,18 +69,29 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
       throw new MalformedJsonError(cause);
     }
     const receipts = parseReceipts(parsed);
-    const outcomes = await deps.journal.applyReceipts(tenant, provider, receipts, new Date()).catch((cause: unknown) => {
+    const now = new Date();
+    // Cascades first: an undelivered receipt on a step that moves on moves the message on
+    // instead of ending it failed.
+    const cascaded = await moveOnUndelivered({ ...deps, logger: state(res).logger }, tenant, provider, receipts, now).catch(
+      (cause: unknown) => {
+        throw new DependencyUnavailableError('journal (MongoDB) or lanes (Redis)', cause);
+      },
+    );
+    const rest = receipts.filter((_receipt, index) => !cascaded.has(index));
+    const outcomes = await deps.journal.applyReceipts(tenant, provider, rest, now).catch((cause: unknown) => {
       throw new DependencyUnavailableError('journal (MongoDB)', cause);
     });
     // A receipt that names no message may have overtaken the journal write of its
     // message's `sent`: kept and tried again for a while (ReceiptParking), not lost.
-    const unknown = receipts.filter((_, i) => outcomes[i] === 'unknown');
-    const now = Date.now();
-    await deps.parked.park(unknown.map((receipt) => ({ tenant, provider, receipt, at: now }))).catch((cause: unknown) => {
+    const unknown = rest.filter((_, i) => outcomes[i] === 'unknown');
+    const parkedAt = now.getTime();
+    await deps.parked.park(unknown.map((receipt) => ({ tenant, provider, receipt, at: parkedAt }))).catch((cause: unknown) => {
       throw new DependencyUnavailableError('parked receipts (Redis)', cause);
     });
     const counts: Record<ReceiptOutcome, number> = { applied: 0, duplicate: 0, late: 0, unknown: 0 };
     for (const outcome of outcomes) counts[outcome] += 1;
+    // Held ones (strategy unreadable) changed nothing now: counted late, like any receipt that changes nothing.
+    for (const outcome of cascaded.values()) counts[outcome === 'moved' ? 'applied' : 'late'] += 1;
     for (const [outcome, count] of Object.entries(counts)) {
       if (count > 0) deps.metrics.receipts.inc({ provider: key, outcome: outcome === 'unknown' ? 'parked' : outcome }, count);
     }

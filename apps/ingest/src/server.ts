@@ -89,7 +89,7 @@ export async function startIngest(
   );
   recovery.start();
   const parked = new ParkedReceipts(redis, { prefix: config.redisPrefix });
-  const receiptParking = new ReceiptParking({ journal, parked, metrics, logger });
+  const receiptParking = new ReceiptParking({ journal, parked, metrics, logger, cascade: { routing, lanes } });
   receiptParking.start();
   const tenants = new TenantCache(sql);
   const kafka = kafkaIntakeFromConfig(config, { intake, tenants, depths, metrics, logger });
@@ -114,6 +114,8 @@ export async function startIngest(
       replays: new ReplayGuard(redis, { prefix: config.redisPrefix }),
       windowSeconds: config.receiptWindowSeconds,
       parked,
+      routing,
+      lanes,
     },
     info: processInfo({ service: 'ingest', packageJson: new URL('../package.json', import.meta.url), settings: config }),
     checks: {

@@ -153,6 +153,7 @@ export function messageView(message: Message): Record<string, unknown> {
     channel: message.channel,
     strategy: message.strategy,
     strategy_version: message.strategy_version,
+    step: message.step,
     provider: message.provider,
     provider_message_id: message.provider_message_id,
     priority: message.priority,

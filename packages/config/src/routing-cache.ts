@@ -1,6 +1,7 @@
-import { DependencyUnavailableError, ValidationError, type Channel } from '@commstrat/core';
+import { DependencyUnavailableError, ValidationError, type Channel, type Strategy } from '@commstrat/core';
 import type { Sql } from 'postgres';
 import { CONFIG_CHANNEL, loadSnapshots, type Routing, type TenantSnapshot } from './config-snapshot.ts';
+import { findStrategy } from './strategies.ts';
 
 export type { Routing } from './config-snapshot.ts';
 
@@ -49,6 +50,9 @@ interface Held {
 
 const STORE = 'configuration store (PostgreSQL)';
 
+/** Older strategy versions held for pinned messages: a few hundred bytes each. */
+const MAX_PINNED_VERSIONS = 10_000;
+
 /**
  * Strategies and providers of each tenant, read from PostgreSQL as one snapshot per
  * tenant, so neither ingest (which checks that a strategy exists) nor the dispatcher
@@ -68,6 +72,8 @@ export class RoutingCache {
   private readonly onRefreshError: (error: unknown, tenantIds: readonly string[]) => void;
   private readonly clock: () => number;
   private readonly held = new Map<string, Held>();
+  /** Older strategy versions messages are pinned to, by tenant, name and version: rows never change. */
+  private readonly versions = new Map<string, Strategy>();
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
@@ -86,32 +92,68 @@ export class RoutingCache {
 
   /**
    * The routing of a message that names `strategy`, or else only `channel` (then the
-   * tenant's default strategy for it). Throws ValidationError naming `/strategy` or
-   * `/channel` when there is none, DependencyUnavailableError (retryable) when the
-   * tenant's configuration cannot be read and no snapshot young enough is held.
+   * tenant's default strategy for it): by its newest version, or by `strategy_version`
+   * when the message is pinned to one (it was first routed with it). Throws
+   * ValidationError naming `/strategy` or `/channel` when there is none,
+   * DependencyUnavailableError (retryable) when the tenant's configuration cannot be read
+   * and no snapshot young enough is held, or a pinned version not held cannot be read.
    */
   async resolve(
     tenantId: string,
-    message: { readonly strategy?: string | undefined; readonly channel?: Channel | undefined },
+    message: {
+      readonly strategy?: string | undefined;
+      readonly channel?: Channel | undefined;
+      readonly strategy_version?: number | undefined;
+    },
   ): Promise<Routing> {
     const snapshot = await this.snapshot(tenantId);
-    const found =
+    const newest =
       message.strategy !== undefined
         ? snapshot.byName.get(message.strategy)
         : message.channel !== undefined
           ? snapshot.byChannel.get(message.channel)
           : undefined;
-    if (found === undefined) {
+    if (newest === undefined) {
       throw message.strategy !== undefined
         ? new ValidationError([{ path: '/strategy', message: `no strategy named "${message.strategy}"` }])
         : new ValidationError([{ path: '/channel', message: `no default strategy for channel "${String(message.channel)}"` }]);
     }
+    const pinned = message.strategy_version;
+    const found = pinned === undefined || pinned === newest.version ? newest : await this.pinnedVersion(tenantId, newest, pinned);
     if (message.channel !== undefined && found.strategy.channel !== message.channel) {
       throw new ValidationError([
         { path: '/channel', message: `strategy "${found.strategy.name}" sends on ${found.strategy.channel}` },
       ]);
     }
     return found;
+  }
+
+  /**
+   * `newest`'s strategy at an older version, with the tenant's current providers and
+   * zone (providers are not versioned). Read once per version and kept: a version's row
+   * never changes. Bounded, oldest first out, so a flood of pinned versions cannot grow
+   * it without end.
+   */
+  private async pinnedVersion(tenantId: string, newest: Routing, version: number): Promise<Routing> {
+    const { name } = newest.strategy;
+    const key = `${tenantId}\u0000${name}\u0000${version}`;
+    let strategy = this.versions.get(key);
+    if (strategy === undefined) {
+      let stored;
+      try {
+        stored = await this.withTimeout(findStrategy(this.sql, tenantId, name, version));
+      } catch (error) {
+        this.onRefreshError(error, [tenantId]);
+        throw new DependencyUnavailableError(STORE, error);
+      }
+      if (stored === null || stored.version !== version) {
+        throw new ValidationError([{ path: '/strategy_version', message: `strategy "${name}" has no version ${version}` }]);
+      }
+      strategy = stored.strategy;
+      if (this.versions.size >= MAX_PINNED_VERSIONS) this.versions.delete(this.versions.keys().next().value ?? '');
+      this.versions.set(key, strategy);
+    }
+    return { ...newest, strategy, version };
   }
 
   /** Age of the oldest snapshot held, ms (0 with none): what the config-age metric reports. */

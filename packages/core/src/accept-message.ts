@@ -28,7 +28,8 @@ export function acceptMessage(request: MessageRequest, context: AcceptContext): 
   // A message without a channel goes where its strategy says; with a phone number it
   // may well go as an SMS, so its parts are counted too.
   const maybeSms = request.channel === 'sms' || (request.channel === undefined && request.recipient.phone !== undefined);
-  const text = request.content.text;
+  // A cascade's SMS step sends its own content when the message has one for SMS.
+  const text = request.content_by_channel?.sms?.text ?? request.content.text;
   return {
     id: context.id,
     tenant_id: context.tenantId,
@@ -39,6 +40,7 @@ export function acceptMessage(request: MessageRequest, context: AcceptContext): 
     ...(request.category === undefined ? {} : { category: request.category }),
     recipient: request.recipient,
     content: request.content,
+    ...(request.content_by_channel === undefined ? {} : { content_by_channel: request.content_by_channel }),
     idempotency_key: request.idempotency_key,
     tags: request.tags ?? [],
     metadata: request.metadata,

@@ -31,6 +31,7 @@ export {
   E164_PATTERN,
   STRATEGY_NAME_PATTERN,
   documentedMessageRequestSchema,
+  messageContentSchema,
   messageRequestSchema,
   type Channel,
   type MessageRequest,
@@ -39,6 +40,7 @@ export {
   ACTIVE_STATES,
   TERMINAL_STATES,
   toQueuedMessage,
+  type ContentByChannel,
   type Message,
   type MessageStatus,
   type QueuedMessage,
@@ -105,13 +107,27 @@ export {
   type ProviderHealthOptions,
 } from './provider-health.ts';
 export {
+  MAX_STRATEGY_STEPS,
   stepRetryPolicy,
   strategySchema,
   validateStrategy,
+  type StepAdvance,
   type Strategy,
   type StrategyRetry,
   type StrategyStep,
 } from './strategy.ts';
+export {
+  advanceReason,
+  currentStepIndex,
+  messageForStep,
+  nextStepIndex,
+  receiptDeadline,
+  stepChannel,
+  stepContent,
+  timerVerdict,
+  type AdvanceCause,
+  type TimerVerdict,
+} from './cascade.ts';
 export {
   CLOSED_CIRCUIT,
   DEFAULT_CIRCUIT_BREAKER_OPTIONS,

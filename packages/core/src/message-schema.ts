@@ -7,6 +7,37 @@ export const CHANNELS = ['sms', 'email', 'push', 'messenger', 'webhook'] as cons
 export const STRATEGY_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
 export type Channel = (typeof CHANNELS)[number];
 
+/** What a message says: a text (and for e-mail a subject, HTML, attachments), or a template and its variables. */
+export const messageContentSchema = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    text: { type: 'string', minLength: 1, maxLength: 10000 },
+    subject: { type: 'string', maxLength: 998 },
+    // E-mail only: the HTML body, sent beside `text` as multipart/alternative.
+    html: { type: 'string', minLength: 1, maxLength: 200000 },
+    // E-mail attachments by URL are part of the public shape so that a producer gets
+    // a specific refusal (attachments_not_supported), not "unknown property".
+    attachments: {
+      type: 'array',
+      maxItems: 10,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['url'],
+        properties: {
+          url: { type: 'string', format: 'uri', maxLength: 2048 },
+          filename: { type: 'string', minLength: 1, maxLength: 255 },
+          content_type: { type: 'string', minLength: 1, maxLength: 255 },
+        },
+      },
+    },
+    template_id: { type: 'string', minLength: 1, maxLength: 200 },
+    variables: { type: 'object' },
+  },
+} as const;
+
 /**
  * What a message category may be: a short lower-case name such as `marketing` or
  * `transactional`. Frequency caps of a strategy's contact policy count per category.
@@ -45,33 +76,19 @@ export const messageRequestSchema = {
         time_zone: { type: 'string', minLength: 1, maxLength: 64 },
       },
     },
-    content: {
+    content: messageContentSchema,
+    content_by_channel: {
       type: 'object',
       additionalProperties: false,
       minProperties: 1,
+      description: 'content for the cascade steps on these channels, instead of content',
+      // Spelled out rather than built from CHANNELS, so the TypeScript type follows it.
       properties: {
-        text: { type: 'string', minLength: 1, maxLength: 10000 },
-        subject: { type: 'string', maxLength: 998 },
-        // E-mail only: the HTML body, sent beside `text` as multipart/alternative.
-        html: { type: 'string', minLength: 1, maxLength: 200000 },
-        // E-mail attachments by URL are part of the public shape so that a producer gets
-        // a specific refusal (attachments_not_supported), not "unknown property".
-        attachments: {
-          type: 'array',
-          maxItems: 10,
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['url'],
-            properties: {
-              url: { type: 'string', format: 'uri', maxLength: 2048 },
-              filename: { type: 'string', minLength: 1, maxLength: 255 },
-              content_type: { type: 'string', minLength: 1, maxLength: 255 },
-            },
-          },
-        },
-        template_id: { type: 'string', minLength: 1, maxLength: 200 },
-        variables: { type: 'object' },
+        sms: messageContentSchema,
+        email: messageContentSchema,
+        push: messageContentSchema,
+        messenger: messageContentSchema,
+        webhook: messageContentSchema,
       },
     },
     send_at: { type: 'string', format: 'date-time' },

@@ -3,7 +3,11 @@ import type { Channel, MessageRequest } from './message-schema.ts';
 import type { SmsEncodingInfo } from './sms-encoding.ts';
 
 export const TERMINAL_STATES = ['delivered', 'failed', 'expired', 'cancelled', 'rejected'] as const;
-export const ACTIVE_STATES = ['accepted', 'queued', 'scheduled', 'sending', 'sent'] as const;
+/**
+ * `next_step`: a cascade moved the message on from a step that failed or got no delivery
+ * receipt in time; it waits to be sent by the next step (StatusEvent.step says which).
+ */
+export const ACTIVE_STATES = ['accepted', 'queued', 'scheduled', 'sending', 'sent', 'next_step'] as const;
 
 export type MessageStatus = (typeof TERMINAL_STATES)[number] | (typeof ACTIVE_STATES)[number];
 
@@ -19,7 +23,12 @@ export interface StatusEvent {
   /** The strategy, by name and version, the message was routed with (`sending`). */
   readonly strategy?: string;
   readonly strategy_version?: number;
+  /** The index of the strategy step the event belongs to (`sending`, `sent`, `next_step`); absent: 0. */
+  readonly step?: number;
 }
+
+/** What a message says, per channel: the step of a cascade on that channel sends it instead of `content`. */
+export type ContentByChannel = NonNullable<MessageRequest['content_by_channel']>;
 
 /** A message as the service keeps it: the producer's fields plus what the server assigned. */
 export interface Message {
@@ -33,6 +42,8 @@ export interface Message {
   readonly category?: string;
   readonly recipient: MessageRequest['recipient'];
   readonly content: MessageRequest['content'];
+  /** Content for the cascade steps on other channels; absent: `content` everywhere. */
+  readonly content_by_channel?: ContentByChannel;
   readonly idempotency_key: string | undefined;
   readonly tags: readonly string[];
   readonly metadata: Record<string, unknown> | undefined;
@@ -48,6 +59,8 @@ export interface Message {
    * to the channel's default).
    */
   readonly strategy_version?: number;
+  /** The strategy step it is on (index into the strategy's steps); absent until routed: 0. */
+  readonly step?: number;
   /** The provider it was last handed to, and that provider's id for it (what receipts name). */
   readonly provider?: string;
   readonly provider_message_id?: string;
@@ -78,8 +91,22 @@ export interface QueuedMessage {
   readonly expires_at: string | undefined;
   /** When the message was accepted (ISO 8601): the strategy's TTL counts from here. */
   readonly created_at?: string;
-  /** Attempts made so far; absent before the first. */
+  /** Attempts made so far on its current step; absent before the first. */
   readonly attempts?: number;
+  readonly content_by_channel?: ContentByChannel;
+  /** The strategy step to send it by (cascade); absent: 0. */
+  readonly step?: number;
+  /**
+   * The strategy version it was first routed with: every later step and retry is routed
+   * by this version (pinning), not by a newer one. Absent until first routed.
+   */
+  readonly strategy_version?: number;
+  /**
+   * Set on a cascade timer, not a send: the entry comes due when step `receipt_timer`
+   * has waited its `within_seconds` for a delivery receipt, and moves the message on if
+   * it is still `sent` on that step.
+   */
+  readonly receipt_timer?: number;
 }
 
 export function toQueuedMessage(message: Message): QueuedMessage {
@@ -92,6 +119,9 @@ export function toQueuedMessage(message: Message): QueuedMessage {
     ...(message.category === undefined ? {} : { category: message.category }),
     recipient: message.recipient,
     content: message.content,
+    ...(message.content_by_channel === undefined ? {} : { content_by_channel: message.content_by_channel }),
+    ...(message.step === undefined ? {} : { step: message.step }),
+    ...(message.strategy_version === undefined ? {} : { strategy_version: message.strategy_version }),
     expires_at: message.expires_at?.toISOString(),
     created_at: message.created_at.toISOString(),
   };

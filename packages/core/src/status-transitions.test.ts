@@ -22,3 +22,13 @@ test('a sent message is not sent or scheduled again, but may still fail or expir
   assert.equal(allowedFrom('scheduled').includes('sent'), false);
   assert.equal(allowedFrom('failed').includes('sent'), true);
 });
+
+test('a cascade moves on from a failed attempt or a sent step, never from a delivered or ended message', () => {
+  assert.deepEqual([...allowedFrom('next_step')], ['accepted', 'queued', 'scheduled', 'sending', 'sent']);
+  for (const terminal of TERMINAL_STATES) assert.equal(allowedFrom('next_step').includes(terminal), false, terminal);
+  // The next step's send follows the move; the move itself is not repeated by a status write.
+  assert.equal(allowedFrom('next_step').includes('next_step'), false);
+  assert.equal(allowedFrom('sending').includes('next_step'), true);
+  assert.equal(allowedFrom('sent').includes('next_step'), true);
+  assert.equal(allowedFrom('cancelled').includes('next_step'), false);
+});

@@ -11,13 +11,18 @@ import { ACTIVE_STATES, type MessageStatus } from './message.ts';
  *   reclaim adds no second `sent`.
  * - `cancelled` only before a dispatcher took the message (`sending` is too late).
  * - `delivered` only after `sent`: a receipt never revives a finished message.
+ * - `next_step` (a cascade moves on) from any state before `sent`, when a step's attempts
+ *   failed or its provider refused, and from `sent`, when its delivery receipt said
+ *   undelivered or did not come in time; never from `delivered` or another end, and not
+ *   twice for one step (the journal's move also names the step it leaves). After it the
+ *   message is sent by its next step: `sending`, `sent`, `scheduled` follow it.
  * - `failed`, `expired` and `rejected` from any state that is not terminal.
  */
 export function allowedFrom(status: MessageStatus): readonly MessageStatus[] {
   return FROM[status];
 }
 
-const BEFORE_SENT: readonly MessageStatus[] = ['accepted', 'queued', 'scheduled', 'sending'];
+const BEFORE_SENT: readonly MessageStatus[] = ['accepted', 'queued', 'scheduled', 'sending', 'next_step'];
 
 const FROM: Readonly<Record<MessageStatus, readonly MessageStatus[]>> = {
   accepted: [],
@@ -26,6 +31,7 @@ const FROM: Readonly<Record<MessageStatus, readonly MessageStatus[]>> = {
   sending: BEFORE_SENT,
   sent: BEFORE_SENT,
   delivered: ['sent'],
+  next_step: ['accepted', 'queued', 'scheduled', 'sending', 'sent'],
   cancelled: ['accepted', 'queued', 'scheduled'],
   failed: ACTIVE_STATES,
   expired: ACTIVE_STATES,

@@ -94,13 +94,14 @@ test('missing name, channel and steps are each named', () => {
   ]);
 });
 
-test('steps must hold exactly one step for now', () => {
+test('steps hold from 1 to 10 steps (a cascade)', () => {
   assert.deepEqual(problemsOf({ ...smsDefault(), steps: [] }), [
     '/steps: must NOT have fewer than 1 items',
   ]);
   const step = smsDefault().steps[0];
-  assert.deepEqual(problemsOf({ ...smsDefault(), steps: [step, step] }), [
-    '/steps: must NOT have more than 1 items',
+  assert.equal(validateStrategy({ ...smsDefault(), steps: [step, step] }).steps.length, 2);
+  assert.deepEqual(problemsOf({ ...smsDefault(), steps: Array.from({ length: 11 }, () => step) }), [
+    '/steps: must NOT have more than 10 items',
   ]);
 });
 
@@ -227,4 +228,25 @@ test('a weighted route under a rule lists a provider once', () => {
     ),
     ['/steps/0/route/rules/0/route/providers/1/id: is listed twice'],
   );
+});
+
+test('cascade steps: a next rule on the last step, a first step on another channel and an unknown rule are refused', () => {
+  const route = { mode: 'failover', providers: ['a'] };
+  assert.deepEqual(
+    problemsOf({
+      name: 'otp',
+      channel: 'sms',
+      steps: [
+        { channel: 'push', route, next: { on: 'no_receipt', within_seconds: 60 } },
+        { route, next: { on: 'failure' } },
+      ],
+    }),
+    ['/steps/0/channel: the first step sends on the strategy\'s channel (sms)', '/steps/1/next: the last step has no step to move on to'],
+  );
+  assert.deepEqual(problemsOf({ name: 'otp', channel: 'sms', steps: [{ route, next: { on: 'timeout' } }, { route }] }), [
+    '/steps/0/next/on: must be one of: failure, no_receipt',
+  ]);
+  assert.deepEqual(problemsOf({ name: 'otp', channel: 'sms', steps: [{ route, next: { on: 'no_receipt' } }, { route }] }), [
+    '/steps/0/next/within_seconds: is required',
+  ]);
 });

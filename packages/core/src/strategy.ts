@@ -1,7 +1,8 @@
 import { createAjv, toFieldProblems } from './ajv.ts';
 import { contactPolicyProblems, contactPolicySchema, type ContactPolicy } from './contact-policy.ts';
 import { ValidationError, type FieldProblem } from './errors.ts';
-import { CHANNELS, STRATEGY_NAME_PATTERN, type Channel } from './message-schema.ts';
+import { PRIORITIES, type Priority } from './lanes.ts';
+import { CHANNELS, STRATEGY_NAME_PATTERN, messageContentSchema, type Channel, type MessageRequest } from './message-schema.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts';
 import { ROUTE_MODES, type LeafRoute, type Route } from './route.ts';
 import { isKnownTimeZone, type SendWindow } from './send-window.ts';
@@ -20,6 +21,14 @@ export interface Strategy {
 }
 
 export interface StrategyStep {
+  /** The channel this step sends on; absent: the strategy's. Picks `content_by_channel`. */
+  readonly channel?: Channel;
+  /** The lane a message moving on to this step goes to; absent: the message's own priority. */
+  readonly priority?: Priority;
+  /** Fields laid over the message's content for this step (e.g. a template of its own). */
+  readonly content?: MessageRequest['content'];
+  /** When a message moves on to the next step; absent: never. */
+  readonly next?: StepAdvance;
   readonly route: Route;
   /** Absent: send at any time. */
   readonly window?: SendWindow;
@@ -28,6 +37,18 @@ export interface StrategyStep {
   /** Absent: DEFAULT_RETRY_POLICY. Missing fields are filled from it. */
   readonly retry?: StrategyRetry;
 }
+
+/**
+ * When a cascade moves on from a step. `failure`: its attempts ran out, its provider
+ * refused the message, or a receipt said undelivered. `no_receipt`: all of that, and
+ * also no `delivered` receipt within `within_seconds` of `sent`.
+ */
+export type StepAdvance =
+  | { readonly on: 'failure' }
+  | { readonly on: 'no_receipt'; readonly within_seconds: number };
+
+/** Most steps a strategy may have. */
+export const MAX_STRATEGY_STEPS = 10;
 
 /** RetryPolicy as it is written in a strategy document (snake_case, like the rest of the API). */
 export interface StrategyRetry {
@@ -157,13 +178,32 @@ export const strategySchema = {
     steps: {
       type: 'array',
       minItems: 1,
-      // One step until the dispatcher runs cascades; they need only this limit raised.
-      maxItems: 1,
+      maxItems: MAX_STRATEGY_STEPS,
       items: {
         type: 'object',
         additionalProperties: false,
         required: ['route'],
         properties: {
+          channel: { type: 'string', enum: CHANNELS, description: "the step's channel; default: the strategy's" },
+          priority: { type: 'string', enum: PRIORITIES, description: 'lane of a message moving on to this step' },
+          content: { ...messageContentSchema, description: "laid over the message's content for this step" },
+          next: {
+            type: 'object',
+            required: ['on'],
+            discriminator: { propertyName: 'on' },
+            oneOf: [
+              { additionalProperties: false, required: ['on'], properties: { on: { const: 'failure' } } },
+              {
+                additionalProperties: false,
+                required: ['on', 'within_seconds'],
+                properties: {
+                  on: { const: 'no_receipt' },
+                  // A day at most: the timer waits in the delayed set that long.
+                  within_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
+                },
+              },
+            ],
+          },
           route: {
             type: 'object',
             required: ['mode'],
@@ -266,6 +306,12 @@ export function validateStrategy(input: unknown): Strategy {
         seen.add(provider.id);
       });
     }
+    if (step.next !== undefined && index === input.steps.length - 1) {
+      problems.push({ path: `${at}/next`, message: 'the last step has no step to move on to' });
+    }
+    if (index === 0 && step.channel !== undefined && step.channel !== input.channel) {
+      problems.push({ path: `${at}/channel`, message: `the first step sends on the strategy's channel (${input.channel})` });
+    }
     if (step.retry !== undefined && step.retry.base_delay_ms > step.retry.max_delay_ms) {
       problems.push({ path: `${at}/retry/base_delay_ms`, message: 'must not exceed max_delay_ms' });
     }
@@ -309,8 +355,14 @@ function schemaProblems(): FieldProblem[] {
   // Ajv reports a missing or unknown mode on the route object; name the mode field, unless
   // a "required" problem already does.
   for (const error of errors) {
+    if (error.keyword !== 'discriminator') continue;
+    if (/\/steps\/\d+\/next$/.test(error.instancePath)) {
+      const path = `${error.instancePath}/on`;
+      if (!problems.some((p) => p.path === path)) problems.push({ path, message: 'must be one of: failure, no_receipt' });
+      continue;
+    }
     const path = `${error.instancePath}/mode`;
-    if (error.keyword === 'discriminator' && !problems.some((p) => p.path === path)) {
+    if (!problems.some((p) => p.path === path)) {
       // A rule leads to a route that names providers, not to more rules.
       const modes = /\/(rules\/\d+\/route|otherwise)$/.test(error.instancePath)
         ? ROUTE_MODES.filter((mode) => mode !== 'rules')

@@ -162,3 +162,23 @@ test('a category is kept when it is a short lower-case name and refused, naming 
     (error) => error instanceof ValidationError && /lower-case letters/.test(error.problems[0]?.message ?? ''),
   );
 });
+
+test('content_by_channel entries are held to their channel\'s content rules, each problem at its path', () => {
+  const base = { strategy: 'otp', recipient: { phone: '+79161234567', email: 'a@example.com' }, content: { text: 'code 1' } };
+  assert.equal(validateMessageRequest({ ...base, content_by_channel: { sms: { text: 'short' } } }).content_by_channel?.sms?.text, 'short');
+  assert.throws(
+    () => validateMessageRequest({ ...base, content_by_channel: { email: { html: '<p>x</p>' }, sms: { text: 'x', html: '<p>x</p>' } } }),
+    (error: unknown) =>
+      error instanceof ValidationError &&
+      JSON.stringify(error.problems.map((p) => p.path)) ===
+        JSON.stringify(['/content_by_channel/email/subject', '/content_by_channel/sms/html']),
+  );
+  assert.throws(
+    () => validateMessageRequest({ ...base, content_by_channel: { email: { subject: 's', text: 't', attachments: [{ url: 'https://x.example/a.pdf' }] } } }),
+    (error: unknown) => error instanceof ValidationError && error.code === 'attachments_not_supported',
+  );
+  assert.throws(
+    () => validateMessageRequest({ ...base, content_by_channel: { fax: { text: 'x' } } }),
+    (error: unknown) => error instanceof ValidationError && error.problems.some((p) => p.path.startsWith('/content_by_channel')),
+  );
+});

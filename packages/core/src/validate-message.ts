@@ -47,6 +47,23 @@ export function validateMessageRequest(input: unknown, now: Date = new Date()): 
   if (message.channel === 'sms' && phone === undefined) {
     problems.push({ path: '/recipient/phone', message: 'is required for channel sms' });
   }
+  // The same rules for the content of each channel a cascade step may send on.
+  for (const [channel, content] of Object.entries(message.content_by_channel ?? {})) {
+    const at = `/content_by_channel/${channel}`;
+    if (content.attachments !== undefined) {
+      throw new ValidationError(
+        [{ path: `${at}/attachments`, message: 'attachments by URL are not supported yet; send a link in the body' }],
+        'attachments_not_supported',
+      );
+    }
+    if (channel === 'email' && content.subject === undefined) {
+      problems.push({ path: `${at}/subject`, message: 'is required for channel email' });
+    }
+    if (channel === 'email' && content.text === undefined && content.html === undefined) {
+      problems.push({ path: `${at}/text`, message: 'text or html is required for channel email' });
+    }
+    if (channel !== 'email' && content.html !== undefined) problems.push({ path: `${at}/html`, message: 'is for channel email only' });
+  }
   if (message.content.attachments !== undefined) {
     // Fetching a producer's URL from the dispatcher would let any tenant make it reach
     // internal addresses; until a provider definition says how to fetch, say no plainly.

@@ -1,4 +1,4 @@
-import { firstIdAt, type Message, type MessageStatus, type Receipt } from '@commstrat/core';
+import { firstIdAt, type Message, type MessageStatus, type Receipt, type StatusEvent } from '@commstrat/core';
 import type { AnyBulkWriteOperation, ClientSession, Collection, Db, IndexDescription } from 'mongodb';
 import { GroupCommit } from './group-commit.ts';
 import { groupTransitions, transitionUpdate, type ExchangeIds, type StatusChange } from './transitions.ts';
@@ -244,6 +244,30 @@ export class Journal {
   async findByProviderMessageId(tenantId: string, providerMessageId: string): Promise<Message | null> {
     const document = await this.messages.findOne({ tenant_id: tenantId, provider_message_id: providerMessageId });
     return document === null ? null : fromDocument(document);
+  }
+
+  /** The tenant's messages a provider knows by these ids (what receipts name), in one indexed read. */
+  async findByProviderMessageIds(tenantId: string, provider: string, providerMessageIds: readonly string[]): Promise<Message[]> {
+    if (providerMessageIds.length === 0) return [];
+    const documents = await this.messages
+      .find({ tenant_id: tenantId, provider_message_id: { $in: [...new Set(providerMessageIds)] }, provider })
+      .toArray();
+    return documents.map(fromDocument);
+  }
+
+  /**
+   * Moves a `sent` message on from cascade step `fromStep` (`event`: its `next_step`),
+   * by a conditional write on the message's status and step: true when this call moved it.
+   * Of a missing receipt's timer and an undelivered receipt racing, exactly one moves a
+   * message on, and only the one that did carries out the next step; a delivered receipt
+   * that came first leaves it where it is.
+   */
+  async moveToNextStep(messageId: string, fromStep: number, event: StatusEvent): Promise<boolean> {
+    const result = await this.messages.updateOne(
+      { _id: messageId, status: 'sent', ...(fromStep === 0 ? { $or: [{ step: 0 }, { step: { $exists: false } }] } : { step: fromStep }) },
+      { $set: { status: event.status, step: event.step ?? fromStep + 1, updated_at: new Date() }, $push: { timeline: event } },
+    );
+    return result.modifiedCount === 1;
   }
 
   /**

@@ -34,6 +34,7 @@ export function groupTransitions(changes: readonly StatusChange[]): Transition[]
         event.exchange_id,
         event.strategy,
         event.strategy_version,
+        event.step,
       ].join('\u0000');
       keys.set(event, key);
     }
@@ -90,6 +91,7 @@ export function transitionUpdate(
     if (event.provider_message_id !== undefined) fields['provider_message_id'] = event.provider_message_id;
     if (event.strategy !== undefined) fields['strategy'] = event.strategy;
     if (event.strategy_version !== undefined) fields['strategy_version'] = event.strategy_version;
+    if (event.step !== undefined) fields['step'] = event.step;
   }
   const carrier = events.find(
     (event) => event.exchange_id !== undefined && event.status === 'sent' && event.provider_message_id === undefined,

@@ -166,6 +166,11 @@ export function dispatcherMetrics(registry: Registry, options: MetricsOptions = 
       'Messages scheduled for another attempt.',
       ['provider'],
     ),
+    cascadeMoves: counter(
+      'commstrat_cascade_moves_total',
+      'Messages a dispatcher moved on to their next strategy step, by reason (failure, no_receipt).',
+      ['reason'],
+    ),
     failovers: counter(
       'commstrat_dispatch_failovers_total',
       'Messages routed past an unavailable provider to the next of their route.',

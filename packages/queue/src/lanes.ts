@@ -225,6 +225,15 @@ export class LaneQueue {
     await execOrThrow(multi);
   }
 
+  /**
+   * Brings a message's entry in the delayed set forward to `dueAt` (a cascade timer a
+   * receipt made due now); nothing when it has none there (already promoted, or not yet
+   * parked: it then comes due at its own time). True when it moved one.
+   */
+  async advance(messageId: string, dueAt: number): Promise<boolean> {
+    return (await this.redis.zadd(this.delayedKey, 'XX', 'CH', dueAt, messageId)) === 1;
+  }
+
   /** Moves up to `limit` due delayed entries to their lanes; returns how many moved. */
   async promoteDue(now: number = Date.now(), limit = 1000): Promise<number> {
     return this.redis.commstratPromoteDue(
