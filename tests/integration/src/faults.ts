@@ -106,7 +106,12 @@ export async function privateMongo(): Promise<PrivateServer> {
   const port = await freePort();
   const server = privateServer(
     'mongodb',
-    (p, dir) => [secantusdbBinary(), ['--host', '127.0.0.1', '--port', String(p), '--storage-path', join(dir, 'data'), '--cache-size', '256M']],
+    // --sync-on-commit as the stack runs it: an acknowledged write survives the kill -9
+    // (without it SecantusDB's log reaches the disk only in the background).
+    (p, dir) => [
+      secantusdbBinary(),
+      ['--host', '127.0.0.1', '--port', String(p), '--storage-path', join(dir, 'data'), '--cache-size', '256M', '--sync-on-commit'],
+    ],
     (p) => `mongodb://127.0.0.1:${p}/commstrat`,
     async (p) => {
       const client = new MongoClient(`mongodb://127.0.0.1:${p}/?directConnection=true`, { serverSelectionTimeoutMS: 500 });
