@@ -2,7 +2,7 @@ import type { Message, MessageStatus } from '@commstrat/core';
 import type { Journal } from '@commstrat/journal';
 import type { Progress } from './progress.ts';
 import type { Redriver } from './redriver.ts';
-import { RunControl, Tally } from './run-control.ts';
+import { RunControl, Tally, type RunSummary } from './run-control.ts';
 
 export interface RedriveJournalOptions {
   readonly status: MessageStatus;
@@ -33,14 +33,7 @@ export interface RedriveItem {
   readonly new_id?: string;
 }
 
-export interface RedriveSummary {
-  readonly dry_run: boolean;
-  readonly interrupted: boolean;
-  readonly selected: number;
-  readonly counts: Record<string, number>;
-  readonly skipped: Record<string, number>;
-  readonly items: RedriveItem[];
-}
+export type RedriveSummary = RunSummary<RedriveItem>;
 
 const PAGE = 200;
 

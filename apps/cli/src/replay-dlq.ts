@@ -2,7 +2,7 @@ import type { Journal } from '@commstrat/journal';
 import type { DeadLetterEntry, DeadLetterStream } from '@commstrat/queue';
 import type { Progress } from './progress.ts';
 import type { Redriver } from './redriver.ts';
-import { RunControl, Tally } from './run-control.ts';
+import { RunControl, Tally, type RunSummary } from './run-control.ts';
 
 export interface ReplayDlqOptions {
   /** Undefined only with `--all-tenants`. */
@@ -32,14 +32,7 @@ export interface DeadLetterItem {
   readonly new_id?: string;
 }
 
-export interface ReplaySummary {
-  readonly dry_run: boolean;
-  readonly interrupted: boolean;
-  readonly selected: number;
-  readonly counts: Record<string, number>;
-  readonly skipped: Record<string, number>;
-  readonly items: DeadLetterItem[];
-}
+export type ReplaySummary = RunSummary<DeadLetterItem>;
 
 const PAGE = 100;
 

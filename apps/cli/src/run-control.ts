@@ -55,3 +55,13 @@ export class Tally {
     this.skipped[key] = (this.skipped[key] ?? 0) + 1;
   }
 }
+
+/** What a replay or re-drive run reports: its counts, its skips by reason, and each item. */
+export interface RunSummary<Item> {
+  readonly dry_run: boolean;
+  readonly interrupted: boolean;
+  readonly selected: number;
+  readonly counts: Record<string, number>;
+  readonly skipped: Record<string, number>;
+  readonly items: Item[];
+}
