@@ -1,4 +1,4 @@
-import type { CommstratError, QueuedMessage } from '@commstrat/core';
+import { ProviderUnavailableError, type CommstratError, type QueuedMessage } from '@commstrat/core';
 
 /** What a provider said about one message of a batch. */
 export type MessageOutcome =
@@ -37,4 +37,26 @@ export interface ProviderAdapter {
   send(messages: readonly QueuedMessage[], signal?: AbortSignal): Promise<SendResult>;
   /** Closes its connections; sends after this fail. */
   close(): void;
+}
+
+/** A request that got no answer (timed out, or the provider unreachable): retryable. */
+export function unanswered(providerId: string, cause: unknown, timedOut: boolean): { error: CommstratError; response: string } {
+  const what = timedOut ? 'did not answer in time' : 'is unreachable';
+  return {
+    error: new ProviderUnavailableError(`provider ${providerId} ${what}`, { cause }),
+    response: JSON.stringify({ error: cause instanceof Error ? cause.message : String(cause) }),
+  };
+}
+
+/** The result of one HTTP request: its exchange as it went, and either outcomes or an error. */
+export function sendResult(
+  request: string,
+  response: string,
+  httpStatus: number | undefined,
+  startedAt: Date,
+  outcomes: readonly MessageOutcome[],
+  error: CommstratError | undefined,
+): SendResult {
+  const exchange = { request, response, httpStatus, startedAt, durationMs: Date.now() - startedAt.getTime() };
+  return error === undefined ? { exchange, outcomes } : { exchange, outcomes: [], error };
 }

@@ -5,7 +5,7 @@ import {
   type CommstratError,
   type QueuedMessage,
 } from '@commstrat/core';
-import type { MessageOutcome, ProviderAdapter, SendResult } from './adapter.ts';
+import { sendResult, unanswered, type MessageOutcome, type ProviderAdapter, type SendResult } from './adapter.ts';
 import { HttpClient, RequestTimeoutError } from './http-client.ts';
 
 export interface HttpSmsAdapterOptions {
@@ -94,21 +94,9 @@ export class HttpSmsAdapter implements ProviderAdapter {
         error = classifyHttpError(reply.status, typeof retryAfter === 'string' ? retryAfter : null, response);
       }
     } catch (cause) {
-      const message =
-        cause instanceof RequestTimeoutError
-          ? `provider ${this.id} did not answer in time`
-          : `provider ${this.id} is unreachable`;
-      error = new ProviderUnavailableError(message, { cause });
-      responseText = JSON.stringify({ error: cause instanceof Error ? cause.message : String(cause) });
+      ({ error, response: responseText } = unanswered(this.id, cause, cause instanceof RequestTimeoutError));
     }
-    const exchange = {
-      request: body,
-      response: responseText,
-      httpStatus,
-      startedAt,
-      durationMs: Date.now() - startedAt.getTime(),
-    };
-    return error === undefined ? { exchange, outcomes } : { exchange, outcomes: [], error };
+    return sendResult(body, responseText, httpStatus, startedAt, outcomes, error);
   }
 }
 

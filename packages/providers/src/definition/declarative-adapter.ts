@@ -5,7 +5,7 @@ import {
   type CommstratError,
   type QueuedMessage,
 } from '@commstrat/core';
-import type { MessageOutcome, ProviderAdapter, SendResult } from '../adapter.ts';
+import { sendResult, unanswered, type MessageOutcome, type ProviderAdapter, type SendResult } from '../adapter.ts';
 import { HttpClient, RequestTimeoutError } from '../http-client.ts';
 import type { ErrorClass, ProviderDefinition } from './definition-schema.ts';
 import { firstJsonPath, queryJsonPath } from './json-path.ts';
@@ -104,21 +104,9 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
         );
       }
     } catch (cause) {
-      const what =
-        cause instanceof RequestTimeoutError ? 'did not answer in time' : 'is unreachable';
-      error = new ProviderUnavailableError(`provider ${this.id} ${what}`, { cause });
-      responseText = JSON.stringify({
-        error: cause instanceof Error ? cause.message : String(cause),
-      });
+      ({ error, response: responseText } = unanswered(this.id, cause, cause instanceof RequestTimeoutError));
     }
-    const exchange = {
-      request: body,
-      response: responseText,
-      httpStatus,
-      startedAt,
-      durationMs: Date.now() - startedAt.getTime(),
-    };
-    return error === undefined ? { exchange, outcomes } : { exchange, outcomes: [], error };
+    return sendResult(body, responseText, httpStatus, startedAt, outcomes, error);
   }
 
   /** The first rule that matches the status (and body code, when it names one) decides. */
