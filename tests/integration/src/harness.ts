@@ -2,6 +2,8 @@
 // prefix, MongoDB database, PostgreSQL database or Kafka topic, removed afterwards.
 // A server that does not answer fails the test with a message naming it and its log.
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { after } from 'node:test';
 import { migrate } from '@commstrat/config';
 import { newId, type Priority, type QueuedMessage } from '@commstrat/core';
@@ -224,4 +226,13 @@ export async function testKafka(topics: readonly string[], groups: readonly stri
   await producer.connect();
   cleanup.own(() => producer.disconnect());
   return { kafka, admin, producer, own: cleanup.own };
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1, for a process a test starts. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
 }

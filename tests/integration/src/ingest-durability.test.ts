@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { IdempotencyStore } from '@commstrat/queue';
-import { eventually, testRedis } from './harness.ts';
+import { eventually, freePort, testRedis } from './harness.ts';
 import { spawnApp, startDeployment, type Deployment } from './services.ts';
 
 const sms = (text: string, extra: object = {}) => ({
@@ -14,13 +13,6 @@ const sms = (text: string, extra: object = {}) => ({
   ...extra,
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 /** Runs the real ingest process with a failpoint; it dies while handling one POST. */
 async function crashIngestDuringPost(deployment: Deployment, failpoint: string): Promise<void> {

@@ -5,12 +5,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { after, test } from 'node:test';
 import { createSocket } from 'node:dgram';
 import { ConfigError } from '@commstrat/core';
 import { loadIngestConfig } from '@commstrat/ingest';
-import { eventually, stackEnv, uniqueName } from './harness.ts';
+import { eventually, freePort, stackEnv, uniqueName } from './harness.ts';
 import { startDeployment } from './services.ts';
 
 const root = new URL('../../../', import.meta.url);
@@ -21,13 +20,6 @@ interface Gelf {
   [field: `_${string}`]: unknown;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 /** Runs `node <script>` (or `-e`) from the repo root and collects its stdout. */
 function run(

@@ -4,25 +4,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { eventually, fuzzSettings } from './harness.ts';
+import { eventually, freePort, fuzzSettings } from './harness.ts';
 import { spawnApp, startDeployment } from './services.ts';
 
 const run = promisify(execFile);
 const root = new URL('../../../', import.meta.url);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('Schemathesis finds no server error, no answer that contradicts the document, and ingest stays up', async (t) => {
   const { stdout: stPath } = await run('bash', ['scripts/lib/schemathesis.sh'], { cwd: root });
