@@ -34,14 +34,19 @@ const audited = (key: ApiKeyRecord) => ({
 /**
  * Creates a key for the tenant and returns it with its plain text, which is stored
  * nowhere: only its SHA-256 digest is. Audited as `api_key.create`. The scopes are the
- * caller's to check (the admin API never grants `operator`).
+ * caller's to check (the admin API never grants `operator`). Throws NotFoundError for an
+ * unknown tenant.
  */
 export async function createApiKey(
   sql: Sql,
   tenantId: string,
   input: { readonly label: string; readonly scopes: readonly ApiKeyScope[]; readonly actor: string },
 ): Promise<{ record: ApiKeyRecord; key: string }> {
-  return sql.begin((tx) => createApiKeyIn(tx, tenantId, input));
+  return sql.begin(async (tx) => {
+    const tenant = await tx`SELECT id FROM tenants WHERE id = ${tenantId}`;
+    if (tenant.length === 0) throw new NotFoundError(`tenant ${tenantId}`);
+    return createApiKeyIn(tx, tenantId, input);
+  });
 }
 
 /** createApiKey inside the caller's transaction (a new tenant and its first key). */
