@@ -14,7 +14,7 @@ import { keyRoutes } from './admin-key-routes.ts';
 import { checkBody, positiveQuery, rollbackSchema } from './admin-schemas.ts';
 import { stopListRoutes } from './admin-stop-list-routes.ts';
 import { operatorTenantRoutes, ownTenantRoutes } from './admin-tenant-routes.ts';
-import { callerOf as adminOf, pathParam, requireScope } from './route-support.ts';
+import { actorOf, callerOf as adminOf, pathParam, requireScope } from './route-support.ts';
 import { state } from './v1-routes.ts';
 
 export interface AdminDeps {
@@ -85,10 +85,7 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
 
   router.post('/strategies/:name/rollback', ...parseJson, async (req, res) => {
     const { to_version: toVersion } = checkBody<{ to_version: number }>(rollbackSchema, req.body);
-    const tenant = adminOf(res);
-    const saved = await rollbackStrategy(deps.sql, tenant.id, pathParam(req, 'name'), toVersion, {
-      actor: `api-key:${tenant.keyId ?? 'unknown'}`,
-    });
+    const saved = await rollbackStrategy(deps.sql, adminOf(res).id, pathParam(req, 'name'), toVersion, { actor: actorOf(res) });
     state(res).logger.info('strategy rolled back', { strategy: saved.strategy.name, version: saved.version, rolled_back_to: toVersion });
     res.status(201).json(strategyView(saved));
   });
