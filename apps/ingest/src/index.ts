@@ -2,6 +2,7 @@ export { loadIngestConfig, type IngestConfig } from './config.ts';
 export { startIngest, type RunningIngest } from './server.ts';
 export { createIngestApp, type IngestAppDeps } from './http-app.ts';
 export { messageView } from './v1-routes.ts';
+export { openApiDocument } from './openapi.ts';
 export { RecoveryPass, type RecoveryOptions } from './recovery.ts';
 export {
   KafkaIntake,

@@ -10,6 +10,7 @@ import {
   documentedMessageRequestSchema,
   receiptBatchSchema,
 } from '@commstrat/core';
+import { adminPaths, adminSchemas } from './openapi-admin.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -182,6 +183,7 @@ export function openApiDocument(): Record<string, unknown> {
         Message: messageView,
         ErrorDetail: errorDetail,
         Error: errorBody,
+        ...adminSchemas,
       },
     },
     security: [{ apiKey: [] }],
@@ -303,6 +305,7 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      ...adminPaths(errors),
     },
   };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
+import { openApiDocument } from '@commstrat/ingest';
 import { startDeployment, type Deployment } from './services.ts';
 
 // Bodies are whatever the API answered; the tests assert on their shape.
@@ -26,17 +27,32 @@ async function withAdminKey(deployment: Deployment): Promise<string> {
   return key;
 }
 
-test('a tenant key gets 403 on every admin endpoint', async () => {
+/** Every admin operation of /openapi.json (which admin-routes.test.ts holds equal to the routes served). */
+function adminOperations(): { method: string; path: string }[] {
+  const paths = openApiDocument()['paths'] as Record<string, Record<string, unknown>>;
+  return Object.entries(paths)
+    .filter(([path]) => path.startsWith('/v1/admin/'))
+    .flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, 'x') })),
+    );
+}
+
+test('a key without the scope gets 403 on every admin endpoint, before its body is read', async () => {
   const deployment = await startDeployment({ dispatcher: false });
-  for (const [method, path, body] of [
-    ['POST', '/v1/admin/strategies', otp(['sandbox-sms'])],
-    ['POST', '/v1/admin/strategies/validate', otp(['sandbox-sms'])],
-    ['GET', '/v1/admin/strategies'],
-    ['GET', '/v1/admin/strategies/sms-default'],
-  ] as const) {
-    const { status, body: answer } = await call(deployment, deployment.apiKey, method, path, body);
-    assert.equal(status, 403, `${method} ${path}`);
-    assert.equal(answer.error.code, 'forbidden');
+  const operator = generateApiKey();
+  await ensureTenantWithKey(deployment.sql, { id: deployment.tenantId, name: 'Acme' }, operator, 'ops', ['operator']);
+  const admin = await withAdminKey(deployment);
+  const operations = adminOperations();
+  assert.ok(operations.length >= 15, `admin operations: ${operations.length}`);
+  for (const { method, path } of operations) {
+    // The tenant's send+read key everywhere; an admin key on the operator's routes and
+    // an operator key on the admin's. The body is a strategy that would be saved.
+    const keys = path.startsWith('/v1/admin/tenants') ? [deployment.apiKey, admin] : [deployment.apiKey, operator];
+    for (const key of keys) {
+      const { status, body: answer } = await call(deployment, key, method, path, method === 'GET' || method === 'DELETE' ? undefined : otp(['sandbox-sms']));
+      assert.equal(status, 403, `${method} ${path}`);
+      assert.equal(answer.error.code, 'forbidden');
+    }
   }
   assert.equal((await call(deployment, 'cs_nonsense', 'GET', '/v1/admin/strategies')).status, 401);
   const [row] = await deployment.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM strategies WHERE name = 'otp'`;

@@ -2,6 +2,7 @@
 // reject a Kafka record), the key appears in no log line, metric or journal document.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
 import { loadIngestConfig, startIngest } from '@commstrat/ingest';
 import { createLogger } from '@commstrat/observability';
 import { MongoClient } from 'mongodb';
@@ -56,6 +57,19 @@ test('no API key, valid or not, reaches a log line, /metrics, the journal or the
   });
   await eventually('three records rejected', () => Promise.resolve(rejected.length >= 3 ? true : undefined));
 
+  // Keys the admin API makes: answered once, then in no log line either; and revoked.
+  const adminKey = generateApiKey();
+  await ensureTenantWithKey(deployment.sql, { id: deployment.tenantId, name: 'Acme' }, adminKey, 'admin', ['admin']);
+  const admin = (method: string, path: string, body?: unknown) =>
+    fetch(`${ingest.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const made = (await (await admin('POST', '/v1/admin/keys', { label: 'made', scopes: ['send'] })).json()) as { id: string; key: string };
+  assert.equal((await call(JSON.stringify(sms), made.key)).status, 202);
+  assert.equal((await admin('DELETE', `/v1/admin/keys/${made.id}`)).status, 200);
+  await eventually('the made key refused', async () => ((await call(JSON.stringify(sms), made.key)).status === 401 ? true : undefined));
   const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
   const mongo = new MongoClient(deployment.env['COMMSTRAT_MONGO_URL'] ?? '');
   own(() => mongo.close());
@@ -66,7 +80,7 @@ test('no API key, valid or not, reaches a log line, /metrics, the journal or the
   }
   assert.ok(logged.length > 5, 'the process logged');
   assert.ok(documents.length >= 2, 'the journal holds the accepted requests');
-  for (const key of [deployment.apiKey, wrongKey]) {
+  for (const key of [deployment.apiKey, wrongKey, adminKey, made.key]) {
     for (const [where, texts] of Object.entries({ logs: logged, metrics: [metrics], journal: documents, 'rejected topic': rejected })) {
       const leak = texts.find((text) => text.includes(key) || text.includes(key.slice(3, 20)));
       assert.equal(leak, undefined, `a key in the ${where}: ${leak?.slice(0, 300) ?? ''}`);

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
 import { DependencyUnavailableError } from '@commstrat/core';
 import { KafkaIntake } from '@commstrat/ingest';
 import { createLogger, createRegistry, ingestMetrics } from '@commstrat/observability';
@@ -168,6 +169,16 @@ test('malformed and unauthenticated records go to the rejected topic as sent, an
 
   assert.equal(await k.metric('commstrat_kafka_records_rejected_total', { reason: 'unauthorized' }), 2);
   assert.equal(await k.metric('commstrat_kafka_records_rejected_total', { reason: 'malformed_json' }), 1);
+});
+
+test('a record whose key lacks the send scope goes to the rejected topic as forbidden', async () => {
+  const k = await startKafkaDeployment();
+  const readOnly = generateApiKey();
+  await ensureTenantWithKey(k.deployment.sql, { id: k.deployment.tenantId, name: 'Acme' }, readOnly, 'reader', ['read']);
+  await k.send(JSON.stringify(sms('hello')), { 'x-api-key': readOnly }, 'read-only');
+  const [record] = await eventually('the record rejected', () => Promise.resolve(k.rejected().length >= 1 ? k.rejected() : undefined));
+  assert.equal(header(record as KafkaMessage, 'x-error-code'), 'forbidden');
+  assert.equal(await k.metric('commstrat_kafka_records_rejected_total', { reason: 'forbidden' }), 1);
 });
 
 test('a batch record with one bad item accepts the others and rejects that item alone, with its index', async () => {
