@@ -278,17 +278,32 @@ export class Dispatcher {
 
   /** Decides each claimed message's fate: skip, expire, defer, fail, or batch for a provider. */
   private async plan(claimed: readonly LaneEntry[], now: number): Promise<void> {
-    for (const entry of claimed) this.held.add(entry.entryId);
+    // (An entry may be held already: delivered again after Redis lost the delivery from
+    // its AOF while this replica still works on it. Only what this claim added is let go.)
+    const added = claimed.filter((entry) => !this.held.has(entry.entryId));
+    for (const entry of added) this.held.add(entry.entryId);
     this.deps.metrics.inFlight.set(this.held.size);
     const sends = claimed.filter((entry) => entry.message.receipt_timer === undefined);
     // A Redis marker, not a journal write, settles the race with a cancel; an entry
     // reclaimed from a replica that died mid-batch is marked again and goes again.
     const { lanes } = this.ops(claimed);
-    const cancelled = await lanes.markSending(sends.map((entry) => entry.message.id));
     const settled = this.recorder.begin(lanes);
-    // Cascade timers that came due: those that move on are routed by their next step now.
-    const timers = claimed.filter((entry) => entry.message.receipt_timer !== undefined);
-    const entries = timers.length === 0 ? sends : [...sends, ...(await this.timers.handle(timers, now, settled))];
+    let cancelled: Set<string>;
+    let entries: readonly LaneEntry[];
+    try {
+      cancelled = await lanes.markSending(sends.map((entry) => entry.message.id));
+      // Cascade timers that came due: those that move on are routed by their next step now.
+      const timers = claimed.filter((entry) => entry.message.receipt_timer !== undefined);
+      entries = timers.length === 0 ? sends : [...sends, ...(await this.timers.handle(timers, now, settled))];
+    } catch (error) {
+      // Nothing of this claim is batched or recorded yet: let go of it, so that the
+      // reclaim (this replica's or another's) takes it after the visibility timeout. Held
+      // on, the reclaim would skip it as this replica's own work for ever: a claim
+      // answered just before a Redis restart, whose marking then failed, stayed pending.
+      for (const entry of added) this.held.delete(entry.entryId);
+      this.deps.metrics.inFlight.set(this.held.size);
+      throw error;
+    }
     for (const [i, entry] of entries.entries()) {
       // Awaits on cached routes never reach the event loop: let it turn every so often,
       // so a critical claim answered meanwhile is not held up by a long bulk claim.
