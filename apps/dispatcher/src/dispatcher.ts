@@ -95,6 +95,13 @@ export class Dispatcher {
    * however far a slow journal falls behind (invariant 2's bound).
    */
   private readonly recording = new Map<string, number>();
+  /**
+   * Per provider: the recording of the last critical batch it answered, which the next
+   * critical request waits for. Critical batches skip the slots above, so without this a
+   * slow journal let their unrecorded answers pile up past the crash bound: one
+   * critical request at the provider and one answered awaiting the journal, no more.
+   */
+  private readonly urgentRecorded = new Map<string, Promise<void>>();
   /** Entry ids this replica holds, so a reclaim never takes its own work twice. */
   private readonly held = new Set<string>();
   private laneState: LaneSelectionState | undefined;
@@ -439,6 +446,7 @@ export class Dispatcher {
     const ops = this.ops(batch.map((work) => work.entry));
     const settled = this.recorder.begin(ops.lanes);
     let answered = false;
+    let urgentRecorded: (() => void) | undefined;
     try {
       const works = batch.filter((work) => this.onTime(work, this.clock(), settled, true));
       if (works.length === 0 || !(await this.takeTokens(provider, works, ops.rateLimiter))) return;
@@ -449,9 +457,12 @@ export class Dispatcher {
       // of their own.
       const urgent = ops === this.deps.urgent;
       const result = await (urgent ? provider.urgentLimit : provider.limit)(async () => {
+        if (urgent) await this.urgentRecorded.get(provider.key);
         this.deps.providers.beforeSend(provider, this.clock());
         const answer = await provider.adapter.send(works.map((work) => messageToSend(work.entry, work.routing)));
         this.deps.providers.afterSend(provider, this.clock(), answer.error?.retryable === true);
+        // Set before the slot frees, so the next critical request finds it.
+        if (urgent) this.urgentRecorded.set(provider.key, new Promise((resolve) => (urgentRecorded = resolve)));
         return answer;
       });
       // The slot is free from here: recording must not hold the next batch back (the
@@ -479,6 +490,7 @@ export class Dispatcher {
       try {
         await this.finish(settled);
       } finally {
+        urgentRecorded?.();
         if (answered) {
           this.recording.set(provider.key, (this.recording.get(provider.key) ?? 1) - 1);
           if (this.batcher.size > 0) this.flush(this.clock(), !this.running);
