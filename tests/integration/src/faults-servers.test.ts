@@ -11,10 +11,12 @@ import { startDeployment } from './services.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// The recovery pass repairs what a lost Redis write leaves behind (AOF fsyncs once a
-// second), so it runs often here; the dispatcher reclaims what a restart left pending.
+// The recovery pass repairs what a lost Redis write leaves behind, so it runs often here;
+// the dispatcher reclaims what a restart left pending. Its grace stays above what AOF
+// with fsync every second can lose (up to 2 s of acknowledged writes when the disk is
+// slow): a guard the pass sees is then older than anything a crash can take back.
 const repairQuickly = {
-  INGEST_RECOVERY_GRACE_MS: '2000',
+  INGEST_RECOVERY_GRACE_MS: '5000',
   INGEST_RECOVERY_INTERVAL_MS: '500',
   DISPATCHER_VISIBILITY_TIMEOUT_MS: '2000',
 };
