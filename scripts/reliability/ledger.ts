@@ -59,6 +59,9 @@ export function readAcceptedLog(path: string): Accepted {
 /** What a provider received: the message id it was sent as (`client_ref`), once per arrival. */
 export interface Arrival {
   readonly client_ref: string | undefined;
+  /** When the request carrying it arrived (ms) and which request it was, where the provider tells. */
+  readonly received_at?: number;
+  readonly request_seq?: number;
 }
 
 /** Every arrival a sandbox provider kept, oldest first, paged over `GET /_sandbox/received`. */
@@ -239,4 +242,129 @@ function chunks<T>(values: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < values.length; i += size) out.push(values.slice(i, i + size));
   return out;
+}
+
+/**
+ * Everything that can tell why one message did not finish: its journal document (status
+ * and timeline), its request (the recovery pass's `enqueued` flag), its lane entries with
+ * their consumer-group state (pending on which consumer, idle for how long, delivered how
+ * often; or not yet delivered), the group's last delivered id, the request's enqueue
+ * guard, the sending and cancel markers and the delayed set. What the ledger prints for
+ * each lost or stuck message it names, so a failed fault test carries its own evidence.
+ */
+export interface MessageEvidence {
+  readonly id: string;
+  readonly journal: { status: string; timeline: readonly unknown[]; request_id: unknown } | null;
+  readonly request: { enqueued: unknown; received_at: unknown } | null;
+  readonly guard: boolean | undefined;
+  readonly lanes: readonly {
+    lane: string;
+    entryId: string;
+    pending: { consumer: string; idleMs: number; deliveries: number } | null;
+    lastDeliveredId: string | null;
+  }[];
+  readonly sendingMarker: string | null;
+  readonly cancelMarker: string | null;
+  readonly delayedDueAt: number | null;
+}
+
+export async function explain(
+  sources: Pick<LedgerSources, 'db' | 'redis' | 'prefix'>,
+  ids: readonly string[],
+  group = 'dispatchers',
+): Promise<MessageEvidence[]> {
+  if (ids.length === 0) return [];
+  const { db, redis, prefix } = sources;
+  const wanted = new Set(ids);
+  const found = new Map<string, { lane: string; entryId: string }[]>();
+  const lastDelivered = new Map<string, string | null>();
+  for (const lane of LANES) {
+    const key = `${prefix}lane:${lane}`;
+    for (let start = '-'; ; ) {
+      const entries = await redis.xrange(key, start, '+', 'COUNT', 5000);
+      for (const [entryId, fields] of entries) {
+        const value = fields[fields.indexOf('m') + 1];
+        const id = value === undefined ? undefined : (JSON.parse(value) as { id: string }).id;
+        if (id !== undefined && wanted.has(id)) found.set(id, [...(found.get(id) ?? []), { lane, entryId }]);
+      }
+      if (entries.length < 5000) break;
+      start = `(${entries.at(-1)?.[0] ?? ''}`;
+    }
+    const groups = (await redis.xinfo('GROUPS', key).catch(() => [])) as unknown[][];
+    for (const fields of groups) {
+      const info = new Map<string, unknown>();
+      for (let i = 0; i + 1 < fields.length; i += 2) info.set(String(fields[i]), fields[i + 1]);
+      if (info.get('name') === group) lastDelivered.set(lane, String(info.get('last-delivered-id')));
+    }
+  }
+  const evidence: MessageEvidence[] = [];
+  for (const id of ids) {
+    const message = await db.collection<{ _id: string } & Record<string, unknown>>('messages').findOne({ _id: id });
+    const requestId = message?.['request_id'];
+    const request = typeof requestId === 'string' ? await db.collection<{ _id: string } & Record<string, unknown>>('requests').findOne({ _id: requestId }) : null;
+    const lanes = [];
+    for (const { lane, entryId } of found.get(id) ?? []) {
+      const pending = (await redis.xpending(`${prefix}lane:${lane}`, group, entryId, entryId, 1)) as [string, string, number, number][];
+      const [, consumer, idleMs, deliveries] = pending[0] ?? [];
+      lanes.push({
+        lane,
+        entryId,
+        pending: consumer === undefined ? null : { consumer, idleMs: Number(idleMs), deliveries: Number(deliveries) },
+        lastDeliveredId: lastDelivered.get(lane) ?? null,
+      });
+    }
+    const due = await redis.zscore(`${prefix}delayed`, id);
+    evidence.push({
+      id,
+      journal: message === null ? null : { status: String(message['status']), timeline: (message['timeline'] as unknown[] | undefined) ?? [], request_id: requestId },
+      request: request === null ? null : { enqueued: request['enqueued'], received_at: request['received_at'] },
+      guard: typeof requestId === 'string' ? (await redis.exists(`${prefix}enqueued:${requestId}`)) === 1 : undefined,
+      lanes,
+      sendingMarker: await redis.hget(`${prefix}sending`, id),
+      cancelMarker: await redis.hget(`${prefix}cancelled`, id),
+      delayedDueAt: due === null ? null : Number(due),
+    });
+  }
+  return evidence;
+}
+
+/** The evidence of at most `limit` lost or stuck messages of a report, one JSON line each. */
+export async function explainReport(sources: Pick<LedgerSources, 'db' | 'redis' | 'prefix'>, report: LedgerReport, limit = 10): Promise<string> {
+  const ids = [...report.stuck.map(({ id }) => id), ...report.lost.map(({ id }) => id)].slice(0, limit);
+  const evidence = await explain(sources, ids);
+  return evidence.map((item) => `  evidence ${JSON.stringify(item)}`).join('\n');
+}
+
+/**
+ * Where each extra arrival of the most duplicated messages came from: every arrival
+ * (which provider request, when) against the provider exchanges the journal recorded
+ * for the message (an arrival with no exchange was sent by a replica that died before
+ * journaling it), and the lane it travelled in. One JSON line each, at most `limit`.
+ */
+export async function explainDuplicates(
+  db: Db,
+  report: LedgerReport,
+  arrivals: readonly Arrival[],
+  limit = 10,
+): Promise<string> {
+  const worst = [...report.duplicates].sort((a, b) => b.count - a.count).slice(0, limit);
+  const lines: string[] = [];
+  for (const { id, count } of worst) {
+    const message = await db.collection<{ _id: string } & Record<string, unknown>>('messages').findOne({ _id: id }, { projection: { priority: 1, status: 1 } });
+    const exchanges = await db
+      .collection<{ _id: string } & Record<string, unknown>>('provider_exchanges')
+      .find({ message_ids: id }, { projection: { started_at: 1, duration_ms: 1, outcome: 1 } })
+      .toArray();
+    lines.push(
+      `  duplicate ${JSON.stringify({
+        id,
+        count,
+        lane: message?.['priority'],
+        status: message?.['status'],
+        arrivals: arrivals.filter((a) => a.client_ref === id).map((a) => ({ at: a.received_at, request: a.request_seq })),
+        journaled_exchanges: exchanges.map((e) => ({ at: e['started_at'], ms: e['duration_ms'], outcome: e['outcome'] })),
+      })}`,
+    );
+  }
+  return lines.join('\n');
 }

@@ -95,6 +95,13 @@ export class Dispatcher {
    * however far a slow journal falls behind (invariant 2's bound).
    */
   private readonly recording = new Map<string, number>();
+  /**
+   * Per provider: the recording of the last critical batch it answered, which the next
+   * critical request waits for. Critical batches skip the slots above, so without this a
+   * slow journal let their unrecorded answers pile up past the crash bound: one
+   * critical request at the provider and one answered awaiting the journal, no more.
+   */
+  private readonly urgentRecorded = new Map<string, Promise<void>>();
   /** Entry ids this replica holds, so a reclaim never takes its own work twice. */
   private readonly held = new Set<string>();
   private laneState: LaneSelectionState | undefined;
@@ -278,17 +285,32 @@ export class Dispatcher {
 
   /** Decides each claimed message's fate: skip, expire, defer, fail, or batch for a provider. */
   private async plan(claimed: readonly LaneEntry[], now: number): Promise<void> {
-    for (const entry of claimed) this.held.add(entry.entryId);
+    // (An entry may be held already: delivered again after Redis lost the delivery from
+    // its AOF while this replica still works on it. Only what this claim added is let go.)
+    const added = claimed.filter((entry) => !this.held.has(entry.entryId));
+    for (const entry of added) this.held.add(entry.entryId);
     this.deps.metrics.inFlight.set(this.held.size);
     const sends = claimed.filter((entry) => entry.message.receipt_timer === undefined);
     // A Redis marker, not a journal write, settles the race with a cancel; an entry
     // reclaimed from a replica that died mid-batch is marked again and goes again.
     const { lanes } = this.ops(claimed);
-    const cancelled = await lanes.markSending(sends.map((entry) => entry.message.id));
     const settled = this.recorder.begin(lanes);
-    // Cascade timers that came due: those that move on are routed by their next step now.
-    const timers = claimed.filter((entry) => entry.message.receipt_timer !== undefined);
-    const entries = timers.length === 0 ? sends : [...sends, ...(await this.timers.handle(timers, now, settled))];
+    let cancelled: Set<string>;
+    let entries: readonly LaneEntry[];
+    try {
+      cancelled = await lanes.markSending(sends.map((entry) => entry.message.id));
+      // Cascade timers that came due: those that move on are routed by their next step now.
+      const timers = claimed.filter((entry) => entry.message.receipt_timer !== undefined);
+      entries = timers.length === 0 ? sends : [...sends, ...(await this.timers.handle(timers, now, settled))];
+    } catch (error) {
+      // Nothing of this claim is batched or recorded yet: let go of it, so that the
+      // reclaim (this replica's or another's) takes it after the visibility timeout. Held
+      // on, the reclaim would skip it as this replica's own work for ever: a claim
+      // answered just before a Redis restart, whose marking then failed, stayed pending.
+      for (const entry of added) this.held.delete(entry.entryId);
+      this.deps.metrics.inFlight.set(this.held.size);
+      throw error;
+    }
     for (const [i, entry] of entries.entries()) {
       // Awaits on cached routes never reach the event loop: let it turn every so often,
       // so a critical claim answered meanwhile is not held up by a long bulk claim.
@@ -424,6 +446,7 @@ export class Dispatcher {
     const ops = this.ops(batch.map((work) => work.entry));
     const settled = this.recorder.begin(ops.lanes);
     let answered = false;
+    let urgentRecorded: (() => void) | undefined;
     try {
       const works = batch.filter((work) => this.onTime(work, this.clock(), settled, true));
       if (works.length === 0 || !(await this.takeTokens(provider, works, ops.rateLimiter))) return;
@@ -434,9 +457,12 @@ export class Dispatcher {
       // of their own.
       const urgent = ops === this.deps.urgent;
       const result = await (urgent ? provider.urgentLimit : provider.limit)(async () => {
+        if (urgent) await this.urgentRecorded.get(provider.key);
         this.deps.providers.beforeSend(provider, this.clock());
         const answer = await provider.adapter.send(works.map((work) => messageToSend(work.entry, work.routing)));
         this.deps.providers.afterSend(provider, this.clock(), answer.error?.retryable === true);
+        // Set before the slot frees, so the next critical request finds it.
+        if (urgent) this.urgentRecorded.set(provider.key, new Promise((resolve) => (urgentRecorded = resolve)));
         return answer;
       });
       // The slot is free from here: recording must not hold the next batch back (the
@@ -464,6 +490,7 @@ export class Dispatcher {
       try {
         await this.finish(settled);
       } finally {
+        urgentRecorded?.();
         if (answered) {
           this.recording.set(provider.key, (this.recording.get(provider.key) ?? 1) - 1);
           if (this.batcher.size > 0) this.flush(this.clock(), !this.running);

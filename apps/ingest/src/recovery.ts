@@ -17,6 +17,12 @@ export interface RecoveryOptions {
  * guard is missing was journaled by a process that died before its Lua enqueue, and its
  * messages are enqueued now (the guard makes that exactly once, also when two replicas
  * run the pass at the same moment). Verified pages are then marked in one write each.
+ * A guard seen is trusted only because it is older than the grace: Redis acknowledges a
+ * write before it is on disk (AOF, fsync every second, loses up to about 2 s on a crash),
+ * so the grace must stay well above that window, or a request could be marked verified
+ * from a guard that the next crash takes back, with its messages (docs/reliability.md).
+ * A loss larger than the grace (a failover to a lagging replica, a restore from an older
+ * snapshot) is not repaired by this pass.
  * The pass must run within the guard's lifetime (15 min) of a crash; should every ingest
  * replica stay down longer, a request of the last moments may be enqueued again, which the
  * dispatcher's journal state check turns into a skipped duplicate in all but a narrow race.

@@ -11,9 +11,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const CONCURRENCY = 4;
 // The demo rate of 1 000/s gives a burst of 25: no provider request carries more.
 const LARGEST_REQUEST = 25;
-// What one dispatcher crash may resend: the requests in flight (concurrency, plus the
-// critical lane's own slot) and those answered but not yet journaled (at most concurrency).
-const CRASH_BOUND = (2 * CONCURRENCY + 1) * LARGEST_REQUEST;
+// The critical lane's request slot per provider (apps/dispatcher/src/provider-registry.ts).
+const URGENT_SLOTS = 1;
+// What one dispatcher crash may resend, per provider: the requests the provider has and
+// whose answer is not journaled. Other lanes: at most `concurrency` in flight plus
+// `concurrency` answered awaiting the journal (no request starts beyond that). Critical:
+// one in flight plus one answered awaiting the journal (the next waits for it). So
+// 2 × (concurrency + critical slots) requests of at most the burst each: 250 here.
+const CRASH_BOUND = 2 * (CONCURRENCY + URGENT_SLOTS) * LARGEST_REQUEST;
 
 async function listening(url: string): Promise<void> {
   await eventually(`${url} to answer`, async () => {

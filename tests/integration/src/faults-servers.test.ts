@@ -4,27 +4,28 @@
 // are never stopped here. Each ends with the ledger.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { stackEnv } from './harness.ts';
+import { Redis } from 'ioredis';
+import { eventually, stackEnv } from './harness.ts';
 import { faultDurations, ledgerOf, privateMongo, privateRedis, startTraffic, TcpProxy, verdict } from './faults.ts';
 import { startDeployment } from './services.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// The recovery pass repairs what a lost Redis write leaves behind (AOF fsyncs once a
-// second), so it runs often here; the dispatcher reclaims what a restart left pending.
+// The recovery pass repairs what a lost Redis write leaves behind, so it runs often here;
+// the dispatcher reclaims what a restart left pending. Its grace stays above what AOF
+// with fsync every second can lose (up to 2 s of acknowledged writes when the disk is
+// slow): a guard the pass sees is then older than anything a crash can take back.
 const repairQuickly = {
-  INGEST_RECOVERY_GRACE_MS: '2000',
+  INGEST_RECOVERY_GRACE_MS: '5000',
   INGEST_RECOVERY_INTERVAL_MS: '500',
   DISPATCHER_VISIBILITY_TIMEOUT_MS: '2000',
 };
 
-// Known defect, not yet found: after a Redis restart a message sometimes stays `queued`
-// (1 of about 500 in a run; docs/reliability.md). The test runs and reports every time,
-// but does not fail the suite until the cause is fixed.
-test(
-  'Redis killed and restarted (AOF on) during traffic: nothing accepted is lost or stuck',
-  { todo: 'an intermittent message left queued after the restart (docs/reliability.md, "Open defects")' },
-  async () => {
+// A Redis restart once left a message `queued` for good (about one run in two to four
+// under load): a claim answered just before the kill, whose next Redis call (the sending
+// markers) failed, stayed held by its replica, so the reclaim skipped it as the replica's
+// own work for ever. The next test reproduces that race on purpose (docs/reliability.md).
+test('Redis killed and restarted (AOF on) during traffic: nothing accepted is lost or stuck', async () => {
   const redis = await privateRedis();
   const deployment = await startDeployment({ env: { COMMSTRAT_REDIS_URL: redis.url, ...repairQuickly } });
   const traffic = startTraffic(deployment.ingest.url, deployment.apiKey);
@@ -32,12 +33,48 @@ test(
   await redis.restart(1000);
   await sleep(2000);
   await traffic.stop();
-  assert.ok(traffic.refused.size > 0, 'some requests were refused while Redis was down');
+  // Requests of the outage are refused (503) or, when ioredis reconnects within their
+  // wait, answered late: either is right, so the refusals are reported, not required.
+  console.log(`traffic: ${traffic.accepted.length} accepted, refused ${JSON.stringify([...traffic.refused])}`);
   const report = await ledgerOf(deployment, { rest: traffic.accepted }, { redisUrl: redis.url, duplicateBound: 2 * 5 * 25 });
   assert.ok(report.ok, verdict(report));
   assert.equal(report.byStatus['sent'], report.accepted, verdict(report));
-  },
-);
+});
+
+// The race a Redis restart plays with a dispatcher, made certain: a claim answered, and
+// the very next Redis call of that claim (the sending markers) refused. A private Redis
+// refuses scripts (ACL) for a moment, so the critical loop's claim goes through and its
+// marking fails. The claimed entries stay pending on the replica; once Redis takes
+// scripts again the replica must reclaim them after the visibility timeout and send them.
+test('a claim whose next Redis call fails is reclaimed and sent, not held by its replica for ever', async () => {
+  const redis = await privateRedis();
+  const deployment = await startDeployment({
+    dispatcher: false,
+    env: { COMMSTRAT_REDIS_URL: redis.url, DISPATCHER_VISIBILITY_TIMEOUT_MS: '1000' },
+  });
+  const { status, body } = await deployment.api('POST', '/v1/messages/batch', {
+    messages: Array.from({ length: 5 }, (_, i) => ({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text: `c${i}` }, priority: 'critical' })),
+  });
+  assert.equal(status, 202);
+  const ids: string[] = body.accepted.map((item: { id: string }) => item.id);
+  const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  try {
+    await admin.call('ACL', 'SETUSER', 'default', '-@scripting');
+    await deployment.startDispatcher();
+    const lane = `${String(deployment.env['COMMSTRAT_REDIS_PREFIX'])}lane:critical`;
+    await eventually('the critical loop to claim the entries', async () => {
+      const [pending] = (await admin.xpending(lane, 'dispatchers')) as [number];
+      return pending === ids.length ? true : undefined;
+    }, 15_000);
+    await sleep(500); // its marking fails meanwhile (NOPERM), more than once
+    await admin.call('ACL', 'SETUSER', 'default', '+@all');
+  } finally {
+    admin.disconnect();
+  }
+  const report = await ledgerOf(deployment, { rest: ids }, { redisUrl: redis.url, timeoutMs: 20_000 });
+  assert.ok(report.ok, verdict(report));
+  assert.equal(report.byStatus['sent'], ids.length, verdict(report));
+});
 
 test('MongoDB killed and restarted during traffic: nothing accepted is lost or stuck', async () => {
   const mongo = await privateMongo();

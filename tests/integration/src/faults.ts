@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
-import { formatReport, settle, type LedgerReport } from '../../../scripts/reliability/ledger.ts';
+import { explainDuplicates, explainReport, formatReport, settle, type LedgerReport } from '../../../scripts/reliability/ledger.ts';
 import { eventually, type Owner } from './harness.ts';
 import type { Deployment } from './services.ts';
 
@@ -251,7 +251,13 @@ export function startTraffic(baseUrl: string, apiKey: string, options: { everyMs
     async stop() {
       running = false;
       await loop;
-      await Promise.all([...inFlight]);
+      // Each request gives up after 15 s; a bound here too, so that a request the
+      // server never answers cannot hold the test: it was never accepted.
+      let waited: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => (waited = setTimeout(resolve, 20_000)));
+      await Promise.race([Promise.all([...inFlight]), limit]);
+      clearTimeout(waited);
+      if (inFlight.size > 0) refused.set('unanswered', inFlight.size);
     },
   };
 }
@@ -280,6 +286,11 @@ export async function ledgerOf(
       options.timeoutMs ?? 60_000,
     );
     console.log(formatReport(report));
+    // A failed verdict carries its own evidence: each lost or stuck message's journal
+    // document, request, lane entries with their consumer-group state, guard and markers.
+    const db = mongo?.db() ?? deployment.db;
+    if (!report.ok) console.log(await explainReport({ db, redis, prefix: String(deployment.env['COMMSTRAT_REDIS_PREFIX']) }, report));
+    if (report.duplicates.length > 0) console.log(await explainDuplicates(db, report, deployment.sandbox.received.list({})));
     return report;
   } finally {
     redis.disconnect();
