@@ -84,6 +84,8 @@ test('a broken definition is refused with the path of every problem', () => {
     extra: true,
   });
   assert.deepEqual(problemPaths(broken), [
+    '/auth/name',
+    '/auth/value',
     '/channel',
     '/errors/0/class',
     '/errors/0/status',
@@ -95,16 +97,16 @@ test('a broken definition is refused with the path of every problem', () => {
     '/send/method',
     '/send/path',
   ]);
-  // Past the schema: a JSONPath the subset cannot read, an auth header without a value.
+  // Past the schema: a JSONPath the subset cannot read, a signed timestamp the provider cannot see.
   const unreadable = `
 name: ok
 channel: sms
 follows: a test
-auth: { type: header, name: Authorization }
+auth: { type: hmac, header: X-Signature, secret: "{{ credentials.secret }}", signed: [method, timestamp] }
 send: { method: POST, path: /send, max_batch_size: 10, body: {} }
 response: { items: "$.results[?(@.ok)]", provider_message_id: "$.id", accepted: { path: "$.ok", in: [true] } }
 errors: []
 `;
-  assert.deepEqual(problemPaths(unreadable), ['/auth', '/response/items']);
+  assert.deepEqual(problemPaths(unreadable), ['/auth/timestamp_header', '/response/items']);
   assert.deepEqual(problemPaths('{ not: [yaml'), ['']);
 });
