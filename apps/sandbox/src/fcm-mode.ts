@@ -89,7 +89,7 @@ export function fcmRoutes(deps: FcmModeDeps): Router {
       return;
     }
     if (form['grant_type'] !== JWT_BEARER) {
-      res.status(400).json({ error: 'unsupported_grant_type', error_description: 'Invalid grant_type: ' + String(form['grant_type'] ?? '') });
+      res.status(400).json({ error: 'unsupported_grant_type', error_description: `Invalid grant_type: ${typeof form['grant_type'] === 'string' ? form['grant_type'] : ''}` });
       return;
     }
     const problem = checkAssertion(form['assertion'], serviceKeys().publicKey, tokenUri(req));
@@ -180,7 +180,7 @@ export function fcmRoutes(deps: FcmModeDeps): Router {
     if (down !== undefined && typeof down !== 'boolean') return bad('/token_endpoint_down: true or false');
     if (revoke !== undefined && revoke !== true) return bad('/revoke_tokens: true');
     if (typeof expiresIn === 'number') controls.token_expires_in = expiresIn;
-    if (unregistered !== undefined) controls.unregistered_tokens = unregistered as string[];
+    if (unregistered !== undefined) controls.unregistered_tokens = unregistered;
     if (force !== undefined) controls.force_error = force as FcmErrorCode | null;
     if (typeof down === 'boolean') controls.token_endpoint_down = down;
     // Revoked tokens are refused from now on: the client's next send gets 401.

@@ -112,7 +112,7 @@ export function telegramRoutes(deps: TelegramModeDeps): Router {
         res.status(422).json({ error: { code: 'validation_failed', message: `/${key}: a list of chat ids` } });
         return;
       }
-      controls[key] = value as string[];
+      controls[key] = value;
     }
     res.json(controls);
   });
