@@ -309,9 +309,13 @@ export class RequestAuthenticator {
     }
   }
 
-  /** Forgets the cached token (the provider answered 401 with it). */
-  invalidate(): void {
-    this.cached = undefined;
+  /**
+   * Forgets the cached token: the provider answered 401 to the request that carried
+   * `authorization`. Only that token goes: when concurrent sends all get 401 for one
+   * revoked token, the one fetched by the first of them is kept.
+   */
+  invalidate(authorization?: string): void {
+    if (authorization === undefined || authorization === `Bearer ${this.cached?.accessToken ?? ''}`) this.cached = undefined;
   }
 
   close(): void {

@@ -117,11 +117,12 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
     let error: CommstratError | undefined;
     try {
       const request = { method: send.method, path, headers, body: wireBody };
-      let reply = await this.authorizedPost(request, signal);
+      const first = await this.authorizedPost(request, signal);
+      let reply = first.reply;
       if (reply.status === 401 && this.auth.usesTokens) {
         // The token expired early or was revoked: one fresh token, one more try.
-        this.auth.invalidate();
-        reply = await this.authorizedPost(request, signal);
+        this.auth.invalidate(first.authorization);
+        ({ reply } = await this.authorizedPost(request, signal));
       }
       httpStatus = reply.status;
       responseText = reply.body;
@@ -147,7 +148,8 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
   private async authorizedPost(request: OutgoingRequest, signal?: AbortSignal) {
     const attempt = { ...request, headers: { ...request.headers } };
     await this.auth.apply(attempt, signal);
-    return this.http.post(attempt.path, attempt.body, attempt.headers, signal);
+    const reply = await this.http.post(attempt.path, attempt.body, attempt.headers, signal);
+    return { reply, authorization: attempt.headers['authorization'] };
   }
 
   /**
