@@ -4,11 +4,24 @@ import type { Priority } from '@commstrat/core';
 import { Batcher, type Work } from './batcher.ts';
 import type { ProviderHandle } from './provider-registry.ts';
 
-const provider = (maxBatchSize: number, lingerMs: number): ProviderHandle =>
-  ({ key: 't/p', config: { maxBatchSize, lingerMs } }) as unknown as ProviderHandle;
+const provider = (maxBatchSize: number, lingerMs: number, adapter: object = {}): ProviderHandle =>
+  ({ key: 't/p', config: { maxBatchSize, lingerMs }, adapter }) as unknown as ProviderHandle;
 
-const work = (handle: ProviderHandle, lane: Priority = 'normal', id = Math.random().toString(36)): Work =>
-  ({ provider: handle, entry: { lane, entryId: id, message: { id } } }) as unknown as Work;
+const work = (handle: ProviderHandle, lane: Priority = 'normal', id = Math.random().toString(36), text = 'hi'): Work =>
+  ({ provider: handle, entry: { lane, entryId: id, message: { id, content: { text } } } }) as unknown as Work;
+
+test('messages the adapter keys apart (one text per request) never share a batch, also when put back', () => {
+  const handle = provider(10, 0, { batchKey: (message: { content: { text: string } }) => message.content.text });
+  const batcher = new Batcher();
+  batcher.add(work(handle, 'normal', 'a', 'sale'), 0);
+  batcher.add(work(handle, 'normal', 'b', 'code 1'), 0);
+  batcher.add(work(handle, 'normal', 'c', 'sale'), 0);
+  const ready = batcher.takeReady(1);
+  assert.deepEqual(ready.map((batch) => batch.works.map((w) => w.entry.message.id)).sort(), [['a', 'c'], ['b']]);
+  batcher.putBack(handle, ready[0]!.works, 0, 1);
+  batcher.add(work(handle, 'normal', 'd', ready[0]!.works[0]!.entry.message.content.text ?? ''), 1);
+  assert.deepEqual(batcher.takeReady(2).map((batch) => batch.works.length), [ready[0]!.works.length + 1]);
+});
 
 test('a batch leaves as soon as it is full, in pieces of the max batch size', () => {
   const handle = provider(3, 1000);

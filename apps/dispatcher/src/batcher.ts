@@ -1,4 +1,4 @@
-import type { StrategyStep } from '@commstrat/core';
+import type { QueuedMessage, StrategyStep } from '@commstrat/core';
 import type { Routing } from '@commstrat/config';
 import type { LaneEntry } from '@commstrat/queue';
 import type { ProviderHandle } from './provider-registry.ts';
@@ -40,7 +40,7 @@ export class Batcher {
 
   add(work: Work, now: number): void {
     const urgent = work.entry.lane === 'critical';
-    const key = `${work.provider.key}${urgent ? '#urgent' : ''}`;
+    const key = batchKey(work.provider, work.entry.message, urgent);
     let batch = this.open.get(key);
     if (batch === undefined) {
       batch = { provider: work.provider, works: [], since: now, notBefore: 0, urgent };
@@ -87,7 +87,8 @@ export class Batcher {
   putBack(provider: ProviderHandle, works: readonly Work[], notBefore: number, now: number): void {
     if (works.length === 0) return;
     const urgent = works[0]?.entry.lane === 'critical';
-    const key = `${provider.key}${urgent ? '#urgent' : ''}`;
+    const first = works[0];
+    const key = first === undefined ? provider.key : batchKey(provider, first.entry.message, urgent);
     const batch = this.open.get(key) ?? { provider, works: [], since: now, notBefore, urgent };
     batch.works.unshift(...works);
     batch.notBefore = Math.max(batch.notBefore, notBefore);
@@ -105,4 +106,13 @@ export class Batcher {
     }
     return next;
   }
+}
+
+/**
+ * Critical messages batch apart; so do messages the adapter says cannot share a request
+ * (its batchKey, e.g. one text per request), and works put back came out of one batch.
+ */
+function batchKey(provider: ProviderHandle, message: QueuedMessage, urgent: boolean): string {
+  const shared = provider.adapter.batchKey?.(message) ?? '';
+  return `${provider.key}${urgent ? '#urgent' : ''}${shared === '' ? '' : `#${shared}`}`;
 }

@@ -106,7 +106,8 @@ export type MessageRequest = FromSchema<typeof messageRequestSchema>;
 /**
  * The message schema as the OpenAPI document states it: the validation schema plus the
  * rules validateMessageRequest checks in code, for their own codes and messages (an SMS
- * needs a phone in E.164 form, an e-mail an address, expires_at and ttl exclude each
+ * needs a phone in E.164 form, an e-mail an address, a push a device token, a messenger
+ * message a chat id, expires_at and ttl exclude each
  * other). validate-message.test.ts keeps the two in step. Rules no schema can state (a
  * real number, an existing strategy, a future expiry, a known time zone) stay in code
  * and in the document's 422 description.
@@ -134,6 +135,8 @@ export function documentedMessageRequestSchema(): Record<string, unknown> {
     allOf: [
       needs('sms', 'phone'),
       needs('email', 'email'),
+      needs('push', 'push_token'),
+      needs('messenger', 'chat_id'),
       { not: { required: ['expires_at', 'ttl'] } },
       // An e-mail has a subject and a text or HTML body; HTML is for e-mail only.
       {

@@ -111,6 +111,10 @@ test('the documented message schema and the validation agree on every rule the d
     ['an e-mail without a subject', { ...valid(), channel: 'email', recipient: { email: 'a@example.com' } }, false],
     ['an e-mail with only an HTML body', { channel: 'email', recipient: { email: 'a@example.com' }, content: { subject: 's', html: '<p>x</p>' } }, true],
     ['an SMS with an HTML body', { ...valid(), content: { text: 't', html: '<p>x</p>' } }, false],
+    ['a push without a device token', { ...valid(), channel: 'push' }, false],
+    ['a push with a device token', { ...valid(), channel: 'push', recipient: { push_token: 'fcm-token' } }, true],
+    ['a messenger message without a chat id', { ...valid(), channel: 'messenger' }, false],
+    ['a messenger message with a chat id', { ...valid(), channel: 'messenger', recipient: { chat_id: '123456789' } }, true],
     ['an e-mail with an attachment', { channel: 'email', recipient: { email: 'a@example.com' }, content: { subject: 's', text: 't', attachments: [{ url: 'https://example.com/a.pdf' }] } }, false],
   ];
   for (const [what, input, expected] of cases) {
@@ -136,6 +140,11 @@ test('an e-mail needs an address, a subject and a text or HTML body', () => {
   assert.deepEqual(problemsOf({ ...email({ subject: 's', text: 't' }), recipient: { phone: '+79161234567' } }).paths, [
     '/recipient/email',
   ]);
+});
+
+test('a push needs a device token and a messenger message a chat id', () => {
+  assert.deepEqual(problemsOf({ ...valid(), channel: 'push' }).paths, ['/recipient/push_token']);
+  assert.deepEqual(problemsOf({ ...valid(), channel: 'messenger', recipient: { push_token: 't' } }).paths, ['/recipient/chat_id']);
 });
 
 test('an HTML body on another channel is refused at /content/html', () => {

@@ -47,6 +47,14 @@ export function validateMessageRequest(input: unknown, now: Date = new Date()): 
   if (message.channel === 'sms' && phone === undefined) {
     problems.push({ path: '/recipient/phone', message: 'is required for channel sms' });
   }
+  // The address each channel's providers send to: a device token (FCM, APNs), a chat id
+  // (Telegram and other messengers).
+  if (message.channel === 'push' && message.recipient.push_token === undefined) {
+    problems.push({ path: '/recipient/push_token', message: 'is required for channel push' });
+  }
+  if (message.channel === 'messenger' && message.recipient.chat_id === undefined) {
+    problems.push({ path: '/recipient/chat_id', message: 'is required for channel messenger' });
+  }
   // The same rules for the content of each channel a cascade step may send on.
   for (const [channel, content] of Object.entries(message.content_by_channel ?? {})) {
     const at = `/content_by_channel/${channel}`;

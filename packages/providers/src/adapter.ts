@@ -35,6 +35,11 @@ export interface ProviderAdapter {
   /** Provider id as configured, used in metrics, logs and the journal. */
   readonly id: string;
   send(messages: readonly QueuedMessage[], signal?: AbortSignal): Promise<SendResult>;
+  /**
+   * Messages with different keys must not share a request (an API that sends one text
+   * to many numbers). Absent: any messages may share one.
+   */
+  batchKey?(message: QueuedMessage): string;
   /** Closes its connections; sends after this fail. */
   close(): void;
 }

@@ -19,3 +19,11 @@ export { DeclarativeHttpAdapter, type DeclarativeHttpAdapterOptions } from './de
 export { shippedDefinitions } from './definition/shipped.ts';
 export { queryJsonPath } from './definition/json-path.ts';
 export { renderTemplate } from './definition/template.ts';
+export {
+  ProviderMisconfiguredError,
+  RequestAuthenticator,
+  authDefinitionSchema,
+  hmacSignature,
+  jwtAssertion,
+  type AuthDefinition,
+} from './definition/auth.ts';

@@ -8,9 +8,17 @@ import {
 } from '@commstrat/core';
 import { parse as parseYaml } from 'yaml';
 import { parseJsonPath } from './json-path.ts';
+import { authDefinitionSchema, checkAuthDefinition, type AuthDefinition } from './auth.ts';
 
 /** What a classified provider error means for the messages of the request. */
-export const ERROR_CLASSES = ['retryable', 'rate_limited', 'provider_down', 'permanent'] as const;
+export const ERROR_CLASSES = [
+  'retryable',
+  'rate_limited',
+  'provider_down',
+  'permanent',
+  // Our account or credentials refused: permanent for the messages, and a fault of the row.
+  'misconfigured',
+] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
 
 const statusMatch = {
@@ -44,18 +52,8 @@ export const providerDefinitionSchema = {
       minLength: 1,
       description: 'the API version and documentation page this follows',
     },
-    auth: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['type'],
-      properties: {
-        type: { enum: ['header', 'query', 'basic'] },
-        name: { type: 'string', minLength: 1, description: 'header or query parameter name' },
-        value: { type: 'string', description: 'template, e.g. "App {{ credentials.api_key }}"' },
-        username: { type: 'string' },
-        password: { type: 'string' },
-      },
-    },
+    // auth: one branch per kind, in auth.ts.
+    auth: authDefinitionSchema,
     send: {
       type: 'object',
       additionalProperties: false,
@@ -66,6 +64,16 @@ export const providerDefinitionSchema = {
         max_batch_size: { type: 'integer', minimum: 1, maximum: 10000 },
         headers: { type: 'object', additionalProperties: { type: 'string' } },
         body: { description: 'JSON template; context: messages, credentials' },
+        // --- auth section additions (how the request goes out) ---
+        encoding: {
+          enum: ['json', 'form'],
+          description: 'json (default) or application/x-www-form-urlencoded; in a form an array is sent comma-separated',
+        },
+        batch_by: {
+          type: 'string',
+          minLength: 1,
+          description: 'template over `message`: messages rendering it differently never share a request',
+        },
       },
     },
     response: {
@@ -82,13 +90,24 @@ export const providerDefinitionSchema = {
         accepted: {
           type: 'object',
           additionalProperties: false,
-          required: ['path', 'in'],
+          required: ['path'],
+          description: 'accepted when the value at path is one of `in`; without `in`, when there is one',
           properties: {
             path: jsonPath,
             in: { type: 'array', minItems: 1, items: { type: ['string', 'number', 'boolean'] } },
           },
         },
         error_code: jsonPath,
+        // --- auth section additions (answers that are not a list per message) ---
+        shared: {
+          type: 'boolean',
+          description: 'the answer is one item for every message of the request (a batch with one id)',
+        },
+        provider_message_id_template: {
+          type: 'string',
+          minLength: 1,
+          description: 'template over `id` (the value at provider_message_id) and `message`',
+        },
       },
     },
     errors: {
@@ -109,6 +128,7 @@ export const providerDefinitionSchema = {
             },
           },
           class: { enum: ERROR_CLASSES },
+          retry_after: { ...jsonPath, description: 'seconds to wait, read from the body (Retry-After wins)' },
         },
       },
     },
@@ -119,19 +139,15 @@ export interface ProviderDefinition {
   readonly name: string;
   readonly channel: Channel;
   readonly follows: string;
-  readonly auth?: {
-    readonly type: 'header' | 'query' | 'basic';
-    readonly name?: string;
-    readonly value?: string;
-    readonly username?: string;
-    readonly password?: string;
-  };
+  readonly auth?: AuthDefinition;
   readonly send: {
     readonly method: 'POST' | 'PUT';
     readonly path: string;
     readonly max_batch_size: number;
     readonly headers?: Readonly<Record<string, string>>;
     readonly body: unknown;
+    readonly encoding?: 'json' | 'form';
+    readonly batch_by?: string;
   };
   readonly response: {
     readonly items: string;
@@ -139,20 +155,25 @@ export interface ProviderDefinition {
     readonly provider_message_id: string;
     readonly accepted: {
       readonly path: string;
-      readonly in: readonly (string | number | boolean)[];
+      readonly in?: readonly (string | number | boolean)[];
     };
     readonly error_code?: string;
+    readonly shared?: boolean;
+    readonly provider_message_id_template?: string;
   };
   readonly errors: readonly {
     readonly status: number | readonly [number, number];
     readonly body?: { readonly path: string; readonly in: readonly (string | number)[] };
     readonly class: ErrorClass;
+    readonly retry_after?: string;
   }[];
 }
 
 const validate = createAjv({
   useDefaults: false,
   allowUnionTypes: true,
+  // The auth section's branch is chosen by its `type`, so only that branch's errors show.
+  discriminator: true,
 }).compile<ProviderDefinition>(providerDefinitionSchema);
 
 /**
@@ -172,7 +193,7 @@ export function parseProviderDefinition(text: string): ProviderDefinition {
       },
     ]);
   }
-  if (!validate(document)) throw new ValidationError(toFieldProblems(validate.errors));
+  if (!validate(document)) throw new ValidationError(authTypeProblems(toFieldProblems(validate.errors)));
   const definition = document;
   const problems: FieldProblem[] = [];
   const checkPath = (path: string | undefined, at: string) => {
@@ -190,17 +211,19 @@ export function parseProviderDefinition(text: string): ProviderDefinition {
   checkPath(response.accepted.path, '/response/accepted/path');
   checkPath(response.error_code, '/response/error_code');
   definition.errors.forEach((rule, i) => checkPath(rule.body?.path, `/errors/${i}/body/path`));
-  const auth = definition.auth;
-  if (
-    auth !== undefined &&
-    auth.type !== 'basic' &&
-    (auth.name === undefined || auth.value === undefined)
-  ) {
-    problems.push({ path: '/auth', message: `type ${auth.type} needs name and value` });
-  }
-  if (auth?.type === 'basic' && auth.username === undefined) {
-    problems.push({ path: '/auth/username', message: 'is required for type basic' });
-  }
+  definition.errors.forEach((rule, i) => checkPath(rule.retry_after, `/errors/${i}/retry_after`));
+  problems.push(...checkAuthDefinition(definition.auth));
   if (problems.length > 0) throw new ValidationError(problems);
   return definition;
 }
+
+/** An unknown auth type is reported by the discriminator at /auth; name the field and the choices. */
+function authTypeProblems(problems: FieldProblem[]): FieldProblem[] {
+  return problems.map((problem) =>
+    problem.path === '/auth' && problem.message.includes('tag "type"')
+      ? { path: '/auth/type', message: `must be one of: ${AUTH_TYPE_NAMES}` }
+      : problem,
+  );
+}
+
+const AUTH_TYPE_NAMES = authDefinitionSchema.oneOf.map((branch) => branch.properties.type.const).join(', ');

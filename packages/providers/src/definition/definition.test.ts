@@ -66,6 +66,38 @@ test('every shipped definition passes its schema; Infobip sends many messages pe
   assert.equal(infobip.channel, 'sms');
   assert.equal(infobip.send.path, '/sms/2/text/advanced');
   assert.equal(infobip.send.max_batch_size, 100);
+  const smscru = shippedDefinitions().get('smscru-sms');
+  assert.equal(smscru?.send.batch_by, '{{ message.content.text }}', 'one text per SMSC.ru request');
+  assert.equal(smscru?.auth?.type, 'body_fields');
+  assert.equal(shippedDefinitions().get('telegram-bot')?.send.max_batch_size, 1);
+  assert.equal(shippedDefinitions().get('fcm-v1')?.auth?.type, 'oauth2_jwt_bearer');
+});
+
+test('an auth section is checked by its own type: missing fields at their path, an unknown type at /auth/type', () => {
+  const withAuth = (auth: object) =>
+    JSON.stringify({
+      name: 'ok',
+      channel: 'sms',
+      follows: 'a test',
+      auth,
+      send: { method: 'POST', path: '/send', max_batch_size: 1, body: {} },
+      response: { items: '$', provider_message_id: '$.id', accepted: { path: '$.id' } },
+      errors: [],
+    });
+  assert.deepEqual(problemPaths(withAuth({ type: 'oauth2_client_credentials', token_url: 'https://x/token' })), [
+    '/auth/client_id',
+    '/auth/client_secret',
+  ]);
+  assert.deepEqual(problemPaths(withAuth({ type: 'hmac', header: 'X-Sig', secret: 's', signed: ['method', 'nonce'], algorithm: 'md5' })), [
+    '/auth/algorithm',
+    '/auth/signed/1',
+  ]);
+  assert.deepEqual(problemPaths(withAuth({ type: 'oauth2_jwt_bearer', token_url: 'u', client_email: 'e', private_key: 'k', scope: 's', extra: 1 })), [
+    '/auth/extra',
+  ]);
+  assert.deepEqual(problemPaths(withAuth({ type: 'kerberos' })), ['/auth/type']);
+  assert.deepEqual(problemPaths(withAuth({ name: 'Authorization' })), ['/auth/type']);
+  assert.doesNotThrow(() => parseProviderDefinition(withAuth({ type: 'bearer', token: '{{ credentials.token }}' })));
 });
 
 test('a broken definition is refused with the path of every problem', () => {
@@ -84,6 +116,8 @@ test('a broken definition is refused with the path of every problem', () => {
     extra: true,
   });
   assert.deepEqual(problemPaths(broken), [
+    '/auth/name',
+    '/auth/value',
     '/channel',
     '/errors/0/class',
     '/errors/0/status',
@@ -95,16 +129,16 @@ test('a broken definition is refused with the path of every problem', () => {
     '/send/method',
     '/send/path',
   ]);
-  // Past the schema: a JSONPath the subset cannot read, an auth header without a value.
+  // Past the schema: a JSONPath the subset cannot read, a signed timestamp the provider cannot see.
   const unreadable = `
 name: ok
 channel: sms
 follows: a test
-auth: { type: header, name: Authorization }
+auth: { type: hmac, header: X-Signature, secret: "{{ credentials.secret }}", signed: [method, timestamp] }
 send: { method: POST, path: /send, max_batch_size: 10, body: {} }
 response: { items: "$.results[?(@.ok)]", provider_message_id: "$.id", accepted: { path: "$.ok", in: [true] } }
 errors: []
 `;
-  assert.deepEqual(problemPaths(unreadable), ['/auth', '/response/items']);
+  assert.deepEqual(problemPaths(unreadable), ['/auth/timestamp_header', '/response/items']);
   assert.deepEqual(problemPaths('{ not: [yaml'), ['']);
 });
