@@ -18,6 +18,7 @@ export {
   listStrategies,
   saveStrategy,
   upsertProvider,
+  type PinnedDefinition,
   type Provider,
   type ProviderInput,
   type SaveStrategyOptions,
@@ -33,3 +34,26 @@ export {
   removeFromStopList,
   type StopListEntry,
 } from './stop-list.ts';
+export { recordAudit, type AuditEntry } from './audit.ts';
+export {
+  ADAPTER_KINDS,
+  checkProviderDefinition,
+  findProviderDefinition,
+  listProviderDefinitions,
+  resolveProviderDefinition,
+  saveProviderDefinition,
+  type ResolvedProviderDefinition,
+  type SaveProviderDefinitionOptions,
+  type StoredProviderDefinition,
+} from './provider-definitions.ts';
+export {
+  PROVIDER_DEFAULTS,
+  definitionSource,
+  findProvider,
+  listTenantProviders,
+  maskCredentials,
+  putProvider,
+  type ProviderChange,
+  type PutProviderOptions,
+  type PutProviderResult,
+} from './provider-store.ts';
