@@ -1,4 +1,4 @@
-import express, { type Response, type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import { NotFoundError, ValidationError } from '@commstrat/core';
 import {
   definitionSource,
@@ -15,6 +15,10 @@ import {
 } from '@commstrat/config';
 import type { Sql } from 'postgres';
 import { state } from './v1-routes.ts';
+
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
+/** A definition is a page or two; the Infobip one is 2 kB. */
+const MAX_YAML_BYTES = 256 * 1024;
 
 /**
  * /v1/admin/providers and /v1/admin/provider-definitions: a tenant's providers and its
@@ -79,13 +83,23 @@ export function providerRoutes(sql: Sql, parseJson: express.RequestHandler[]): R
     res.json(definitionView(found));
   });
 
-  router.put('/provider-definitions/:name', ...parseJson, async (req, res) => {
+  const saveDefinition = async (req: Request, res: Response) => {
     const tenant = tenantOf(res);
     const name = pathParam(req.params, 'name');
+    // A YAML body arrives as its text, a JSON one parsed: the definition parser reads both.
     const { stored, created } = await saveProviderDefinition(sql, tenant.id, req.body, { name, actor: actorOf(tenant) });
     if (created) state(res).logger.info('provider definition saved', { definition: name, version: stored.version });
     res.status(created ? 201 : 200).json(definitionView(stored));
-  });
+  };
+  // A definition file as it is written, `curl --data-binary @file.yaml`; any other body
+  // goes on to the JSON route below, with its size, depth and encoding checks.
+  router.put(
+    '/provider-definitions/:name',
+    (req, _res, next) => next(req.is(YAML_TYPES) ? undefined : 'route'),
+    express.text({ type: YAML_TYPES, limit: MAX_YAML_BYTES }),
+    saveDefinition,
+  );
+  router.put('/provider-definitions/:name', ...parseJson, saveDefinition);
   return router;
 }
 
