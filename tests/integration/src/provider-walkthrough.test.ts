@@ -85,8 +85,8 @@ test('the "Add a provider in 15 minutes" walkthrough of docs/providers.md sends 
   assert.equal(sent.provider, provider.id);
   assert.equal(sent.provider_message_id, received[0]?.message_id);
 
-  const journaled = await deployment.db.collection<{ _id: string }>('messages').findOne({ _id: id });
-  assert.equal(journaled?.['status'], 'sent');
+  const journaled = await deployment.db.collection<{ _id: string; status: string }>('messages').findOne({ _id: id });
+  assert.equal(journaled?.status, 'sent');
   const exchange = await deployment.db.collection('provider_exchanges').findOne({ message_ids: id });
   assert.ok(exchange, 'the provider exchange journaled');
   assert.match(String(exchange['request']), new RegExp(`"client_ref":"${id}"`));
