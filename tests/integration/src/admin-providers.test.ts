@@ -210,6 +210,15 @@ test('definition v2 is saved beside v1; a provider pinned to v1 keeps sending by
   // And back to v1 by number.
   assert.equal((await admin('PUT', '/v1/admin/providers/acme', { definition_version: 1 })).body.definition.version, 1);
   assert.equal((await admin('PUT', '/v1/admin/providers/acme', { definition_version: 7 })).status, 422);
+  // PostgreSQL itself refuses to rewrite a version, whoever tries.
+  await assert.rejects(
+    deployment.sql`UPDATE provider_definitions SET definition = '{}'::jsonb WHERE name = 'acme-batch' AND version = 1`,
+    /never rewritten/,
+  );
+  const audited = await deployment.sql<{ version: number; before: unknown }[]>`
+    SELECT (details ->> 'version')::int AS version, details -> 'before' AS before FROM audit
+    WHERE action = 'provider_definition.save' ORDER BY id`;
+  assert.deepEqual(audited.map((a) => [a.version, a.before === null]), [[1, true], [2, false]]);
 });
 
 test('tenant B sees none of A’s providers or definitions and cannot pin A’s definition', async () => {
