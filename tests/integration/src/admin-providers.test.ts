@@ -3,7 +3,7 @@
 // audit, tenant isolation.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
+import { ensureTenantWithKey, generateApiKey, resolveProviderDefinition } from '@commstrat/config';
 import { eventually } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
@@ -241,6 +241,17 @@ test('tenant B sees none of A’s providers or definitions and cannot pin A’s 
   // B may have its own of the same names; A's stay as they were.
   assert.equal((await adminB('PUT', '/v1/admin/provider-definitions/acme-batch', batchDefinition('B: '))).body.version, 1);
   assert.equal((await adminA('GET', '/v1/admin/provider-definitions/acme-batch')).body.definition.send.body.messages.$template.text, '{{ message.content.text }}');
+
+  // What ingest's receipt route reads: each tenant's provider resolves to its own definition.
+  assert.equal((await adminB('PUT', '/v1/admin/providers/acme', { kind: 'acme-batch', endpoint: deployment.sandbox.url })).status, 201);
+  assert.equal((await adminB('PUT', '/v1/admin/providers/infobip', { kind: 'infobip-sms', endpoint: deployment.sandbox.url })).status, 201);
+  const ofA = await resolveProviderDefinition(deployment.sql, deployment.tenantId, 'acme');
+  const ofB = await resolveProviderDefinition(deployment.sql, 'globex', 'acme');
+  assert.deepEqual([ofA?.source, ofA?.name, ofA?.source === 'stored' ? ofA.version : 0], ['stored', 'acme-batch', 1]);
+  assert.equal((ofB?.definition.send.body as any).messages.$template.text, 'B: {{ message.content.text }}');
+  assert.deepEqual((await resolveProviderDefinition(deployment.sql, 'globex', 'infobip'))?.source, 'shipped');
+  assert.equal(await resolveProviderDefinition(deployment.sql, 'globex', 'sandbox-sms'), null, 'a built-in adapter has no definition');
+  assert.equal(await resolveProviderDefinition(deployment.sql, deployment.tenantId, 'infobip'), null, "B's provider is not A's");
 });
 
 test('a key without the admin scope gets 403 on every provider admin route', async () => {
