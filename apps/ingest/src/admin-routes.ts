@@ -9,6 +9,7 @@ import {
   type Tenant,
 } from '@commstrat/config';
 import type { Sql } from 'postgres';
+import { callbackRoutes } from './admin-callback-routes.ts';
 import { stopListRoutes } from './admin-stop-list-routes.ts';
 import { state } from './v1-routes.ts';
 
@@ -29,6 +30,7 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
     next();
   });
   router.use('/stop-list', stopListRoutes(deps.sql, parseJson));
+  router.use('/callbacks', callbackRoutes(deps.sql, parseJson));
 
   router.post('/strategies', ...parseJson, async (req, res) => {
     const tenant = adminOf(res);

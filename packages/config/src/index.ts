@@ -33,3 +33,12 @@ export {
   removeFromStopList,
   type StopListEntry,
 } from './stop-list.ts';
+export {
+  CallbackTargets,
+  callbackTargetOf,
+  generateCallbackSecret,
+  rotateCallbackSecret,
+  setTenantCallbackUrl,
+  type CallbackTarget,
+  type CallbackTargetsOptions,
+} from './callback-targets.ts';
