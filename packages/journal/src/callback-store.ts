@@ -163,6 +163,14 @@ export class CallbackStore {
       held(record),
       { $set: { state, next_attempt_at: attempt.next_attempt_at }, $unset: { lease: '' }, $push: { attempts: attempt } },
     );
+    if (result.modifiedCount === 1 && state !== 'pending') {
+      // The message's next callback waited for this one (see earlierPending): due now.
+      // Should this write be lost, it is due when the wait it was given runs out.
+      await this.callbacks.updateMany(
+        { message_id: record.message_id, seq: { $gt: record.seq }, state: 'pending', lease: { $exists: false } },
+        { $min: { next_attempt_at: attempt.at } },
+      );
+    }
     return result.modifiedCount === 1;
   }
 
