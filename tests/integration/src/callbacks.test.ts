@@ -234,3 +234,21 @@ test('a dispatcher killed with callbacks pending loses none: another replica del
     assert.deepEqual(statuses(receiver.events('/later', id)), ['accepted', 'queued', 'sent']);
   }
 });
+
+test('a receiver that keeps failing gets its callbacks abandoned after the last attempt, each attempt recorded', async () => {
+  const receiver = await startReceiver(() => 500);
+  const deployment = await startDeployment({ env: { ...FAST, DISPATCHER_CALLBACK_MAX_ATTEMPTS: '3' } });
+  const id = await send(deployment, sms('down for hours', receiver.url('/down')));
+  const store = new CallbackStore(deployment.db);
+  const records = await eventually('every callback abandoned', async () => {
+    const found = await store.forMessage(id);
+    return found.length === 3 && found.every((r) => r.state === 'abandoned') ? found : undefined;
+  });
+  for (const record of records) {
+    assert.deepEqual(record.attempts.map((a) => [a.attempt, a.status_code]), [[1, 500], [2, 500], [3, 500]]);
+    assert.equal(record.attempts.at(-1)?.next_attempt_at, null);
+  }
+  const metrics = await (await fetch(`${deployment.dispatcher?.url}/metrics`)).text();
+  assert.match(metrics, /commstrat_callback_attempts_total\{outcome="abandoned"[^}]*\} 3\n/);
+  assert.match(metrics, /commstrat_callbacks_pending\{[^}]*\} 0\n/);
+});
