@@ -28,6 +28,26 @@ export interface DispatcherConfig extends TierConfig {
   contactHashSecret?: string;
   /** How often the replica publishes its circuits and config version to Redis (`commstrat inspect`), ms. Default 5 000. */
   heartbeatIntervalMs: number;
+  /** Status callbacks (callback-worker.ts): sent by this replica. Default true. */
+  callbacksEnabled: boolean;
+  /** Time limit of one callback POST, ms. Default 5 000. */
+  callbackTimeoutMs: number;
+  /** Attempts per callback, the first included, before it is abandoned. Default 12. */
+  callbackMaxAttempts: number;
+  /** Delay after the first failed attempt, doubling after each, ms. Default 5 000. */
+  callbackBaseDelayMs: number;
+  /** Longest delay between two attempts, ms. Default 3 600 000 (1 h). */
+  callbackMaxDelayMs: number;
+  /** A callback not delivered this long after its status change is abandoned, ms. Default 86 400 000 (24 h). */
+  callbackMaxAgeMs: number;
+  /** Callback POSTs in flight at once on this replica. Default 64. */
+  callbackConcurrency: number;
+  /** Callback POSTs in flight at once to one tenant on this replica. Default 4. */
+  callbackTenantConcurrency: number;
+  /** Callbacks a second to one tenant, all replicas together. Default 50. */
+  callbackTenantRate: number;
+  /** How often the callback relay and an idle callback sender look for work, ms. Default 200. */
+  callbackPollMs: number;
 }
 
 const positive = (fallback: number) => ({ type: 'integer', minimum: 1, default: fallback });
@@ -50,6 +70,16 @@ const schema = {
     circuitOpenMs: { type: 'integer', minimum: 10, default: 30000 },
     contactHashSecret: { type: 'string', minLength: 16 },
     heartbeatIntervalMs: { type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
+    callbacksEnabled: { type: 'boolean', default: true },
+    callbackTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
+    callbackMaxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 12 },
+    callbackBaseDelayMs: { type: 'integer', minimum: 10, default: 5000 },
+    callbackMaxDelayMs: { type: 'integer', minimum: 10, default: 3600000 },
+    callbackMaxAgeMs: { type: 'integer', minimum: 1000, default: 86400000 },
+    callbackConcurrency: { type: 'integer', minimum: 1, maximum: 1000, default: 64 },
+    callbackTenantConcurrency: { type: 'integer', minimum: 1, maximum: 100, default: 4 },
+    callbackTenantRate: { type: 'number', exclusiveMinimum: 0, default: 50 },
+    callbackPollMs: { type: 'integer', minimum: 10, maximum: 10000, default: 200 },
   },
 };
 
@@ -73,6 +103,16 @@ export function loadDispatcherConfig(
       circuitOpenMs: 'DISPATCHER_CIRCUIT_OPEN_MS',
       contactHashSecret: 'COMMSTRAT_CONTACT_HASH_SECRET',
       heartbeatIntervalMs: 'DISPATCHER_HEARTBEAT_INTERVAL_MS',
+      callbacksEnabled: 'DISPATCHER_CALLBACKS_ENABLED',
+      callbackTimeoutMs: 'DISPATCHER_CALLBACK_TIMEOUT_MS',
+      callbackMaxAttempts: 'DISPATCHER_CALLBACK_MAX_ATTEMPTS',
+      callbackBaseDelayMs: 'DISPATCHER_CALLBACK_BASE_DELAY_MS',
+      callbackMaxDelayMs: 'DISPATCHER_CALLBACK_MAX_DELAY_MS',
+      callbackMaxAgeMs: 'DISPATCHER_CALLBACK_MAX_AGE_MS',
+      callbackConcurrency: 'DISPATCHER_CALLBACK_CONCURRENCY',
+      callbackTenantConcurrency: 'DISPATCHER_CALLBACK_TENANT_CONCURRENCY',
+      callbackTenantRate: 'DISPATCHER_CALLBACK_TENANT_RATE',
+      callbackPollMs: 'DISPATCHER_CALLBACK_POLL_MS',
     },
     env,
   );

@@ -1,9 +1,10 @@
 import express from 'express';
-import { RoutingCache } from '@commstrat/config';
-import { Journal } from '@commstrat/journal';
+import { CallbackTargets, RoutingCache } from '@commstrat/config';
+import { CallbackStore, Journal } from '@commstrat/journal';
 import {
   closeLogger,
   tierLogger,
+  callbackMetrics,
   configCacheMetrics,
   createRegistry,
   dispatcherMetrics,
@@ -24,6 +25,7 @@ import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
 import type { DispatcherConfig } from './config.ts';
 import { ContactPolicyGate } from './contact-policy.ts';
+import { CallbackWorker } from './callback-worker.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { ProviderRegistry } from './provider-registry.ts';
 import { ReplicaHeartbeat } from './replica-heartbeat.ts';
@@ -132,6 +134,8 @@ export async function startDispatcher(
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
 
+  const callbacks = config.callbacksEnabled ? startCallbackWorker(config, mongo, sql, registry, logger) : undefined;
+
   const info = processInfo({
     service: 'dispatcher',
     packageJson: new URL('../package.json', import.meta.url),
@@ -174,11 +178,56 @@ export async function startDispatcher(
     async close() {
       await dispatcher.stop();
       await heartbeat.stop();
+      await callbacks?.stop();
       providers.close();
       await routing.close();
       await http.close();
       await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), urgentRedis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
+    },
+  };
+}
+
+/**
+ * The status-callback worker: apart from dispatch, with its own Redis connection (the
+ * tenants' token buckets) so its traffic never queues behind a lane pipeline.
+ */
+function startCallbackWorker(
+  config: Readonly<DispatcherConfig>,
+  mongo: MongoClient,
+  sql: postgres.Sql,
+  registry: ReturnType<typeof createRegistry>,
+  logger: Logger,
+): { stop(): Promise<void> } {
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
+  reportRedisErrors(redis, (error) => logger.warn('Redis connection error', { error: error.message }));
+  const store = new CallbackStore(mongo.db());
+  const worker = new CallbackWorker({
+    store,
+    targets: new CallbackTargets(sql),
+    rateLimiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
+    metrics: callbackMetrics(registry, () => store.pendingCount()),
+    logger: logger.child({ component: 'callbacks' }),
+    policy: {
+      baseDelayMs: config.callbackBaseDelayMs,
+      maxDelayMs: config.callbackMaxDelayMs,
+      maxAttempts: config.callbackMaxAttempts,
+      maxAgeMs: config.callbackMaxAgeMs,
+    },
+    timeoutMs: config.callbackTimeoutMs,
+    concurrency: config.callbackConcurrency,
+    tenantConcurrency: config.callbackTenantConcurrency,
+    tenantRatePerSecond: config.callbackTenantRate,
+    pollMs: config.callbackPollMs,
+  });
+  // Not awaited: the indexes are created while the worker starts; a claim before they
+  // exist is only slower.
+  store.ensureIndexes().catch((error: unknown) => logger.warn('could not create the callbacks indexes', { error: String(error) }));
+  worker.start();
+  return {
+    async stop() {
+      await worker.stop();
+      await redis.quit().catch(() => undefined);
     },
   };
 }

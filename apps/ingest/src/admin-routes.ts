@@ -13,6 +13,7 @@ import { auditRoutes } from './admin-audit-routes.ts';
 import { keyRoutes } from './admin-key-routes.ts';
 import { checkBody, positiveQuery, rollbackSchema } from './admin-schemas.ts';
 import { providerRoutes } from './admin-provider-routes.ts';
+import { callbackRoutes } from './admin-callback-routes.ts';
 import { stopListRoutes } from './admin-stop-list-routes.ts';
 import { operatorTenantRoutes, ownTenantRoutes } from './admin-tenant-routes.ts';
 import { actorOf, callerOf as adminOf, pathParam, requireScope } from './route-support.ts';
@@ -42,6 +43,7 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
   router.use('/tenant', ownTenantRoutes(deps.sql, parseJson));
   router.use('/audit', auditRoutes(deps.sql));
   router.use(providerRoutes(deps.sql, parseJson));
+  router.use('/callbacks', callbackRoutes(deps.sql, parseJson));
 
   router.post('/strategies', ...parseJson, async (req, res) => {
     const tenant = adminOf(res);

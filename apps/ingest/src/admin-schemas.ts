@@ -50,6 +50,15 @@ export const rollbackSchema = {
   properties: { to_version: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } },
 } as const;
 
+export const callbackSettingsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['callback_url'],
+  properties: {
+    callback_url: { type: ['string', 'null'], maxLength: 2048, pattern: '^https?://', description: 'an http(s) URL, or null to remove the default' },
+  },
+} as const;
+
 const ajv = createAjv();
 const validators = new Map<object, ReturnType<typeof ajv.compile>>();
 

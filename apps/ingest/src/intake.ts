@@ -130,7 +130,7 @@ export class Intake {
           if (error instanceof CommstratError) throw error;
           throw routingFailure(error);
         });
-        messages.push({ index, message: acceptMessage(request, { id: newId(), tenantId: tenant.id, requestId: batchId, now }) });
+        messages.push({ index, message: acceptMessage(request, { id: newId(), tenantId: tenant.id, requestId: batchId, now, tenantCallbacks: tenant.callbacks === true }) });
       } catch (caught) {
         if (caught instanceof CommstratError && caught.retryable) throw caught;
         // Validation and acceptance are functions of the item alone: whatever else they

@@ -1,5 +1,5 @@
 import { strategySchema } from '@commstrat/core';
-import { keyCreateSchema, rollbackSchema, tenantCreateSchema, tenantPatchSchema } from './admin-schemas.ts';
+import { callbackSettingsSchema, keyCreateSchema, rollbackSchema, tenantCreateSchema, tenantPatchSchema } from './admin-schemas.ts';
 
 // The /v1/admin part of /openapi.json: the request bodies are the schemas the routes
 // validate with (admin-schemas.ts, core's strategySchema).
@@ -108,6 +108,14 @@ export const adminSchemas = {
   StoredStrategy: storedStrategy,
   StopListEntry: stopListEntry,
   AuditEntry: auditEntry,
+  CallbackSettings: {
+    type: 'object',
+    required: ['callback_url', 'signing_secret'],
+    properties: {
+      callback_url: { type: ['string', 'null'], description: 'the default callback URL; null: only messages with their own URL are called back' },
+      signing_secret: { type: 'string', description: 'the HMAC-SHA256 key of the callbacks (docs/api.md#verifying-a-callback)' },
+    },
+  },
 } as const;
 
 const SCOPE_403 = 'forbidden: the key lacks the `admin` scope';
@@ -243,6 +251,25 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
     '/v1/admin/stop-list/{kind}/{address}': {
       delete: op('Take an address off the stop list', { '204': { description: 'removed' }, ...common, ...errors(404, 422) }, {
         parameters: [{ ...pathParam('kind'), schema: { type: 'string', enum: ['phone', 'email'] } }, pathParam('address', 'URL-encoded: %2B4915…')],
+      }),
+    },
+    '/v1/admin/callbacks': {
+      get: op("This tenant's default status-callback URL and signing secret (created on first use)", {
+        '200': json(ref('CallbackSettings'), 'the settings'),
+        ...common,
+        ...errors(404),
+      }),
+      put: op('Set or remove the default status-callback URL', {
+        '200': json(ref('CallbackSettings'), 'the settings as they now are'),
+        ...writes,
+        ...errors(404),
+      }, { requestBody: body(callbackSettingsSchema) }),
+    },
+    '/v1/admin/callbacks/rotate-secret': {
+      post: op('Replace the signing secret of status callbacks', {
+        '200': json(ref('CallbackSettings'), 'the settings with the new secret'),
+        ...common,
+        ...errors(404),
       }),
     },
     '/v1/admin/audit': {

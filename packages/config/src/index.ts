@@ -62,3 +62,12 @@ export {
   type PutProviderOptions,
   type PutProviderResult,
 } from './provider-store.ts';
+export {
+  CallbackTargets,
+  callbackTargetOf,
+  generateCallbackSecret,
+  rotateCallbackSecret,
+  setTenantCallbackUrl,
+  type CallbackTarget,
+  type CallbackTargetsOptions,
+} from './callback-targets.ts';

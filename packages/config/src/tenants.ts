@@ -9,6 +9,8 @@ export interface Tenant {
   readonly scopes?: readonly ApiKeyScope[];
   /** Set when looked up by API key: the key's id, for the audit log (never the key). */
   readonly keyId?: string;
+  /** Set when looked up by API key: the tenant has a default callback URL (its messages are called back). */
+  readonly callbacks?: boolean;
 }
 
 /**
@@ -57,8 +59,12 @@ export async function findTenantByApiKey(sql: Sql, apiKey: string): Promise<Tena
 
 /** Looks up the tenant of an active API key by its digest (hashApiKey). */
 export async function findTenantByKeyDigest(sql: Sql, digest: Buffer): Promise<Tenant | null> {
-  const rows = await sql<Tenant[]>`
-    SELECT t.id, t.name, k.scopes, k.id AS "keyId" FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+  const rows = await sql<(Tenant & { callbacks: boolean })[]>`
+    SELECT t.id, t.name, k.scopes, k.id AS "keyId", t.callback_url IS NOT NULL AS callbacks FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
     WHERE k.key_sha256 = ${digest} AND k.revoked_at IS NULL`;
-  return rows[0] ?? null;
+  const row = rows[0];
+  if (row === undefined) return null;
+  // `callbacks` only where the tenant has a default callback URL: the tenant reads as before otherwise.
+  const { callbacks, ...tenant } = row;
+  return callbacks ? { ...tenant, callbacks } : tenant;
 }

@@ -8,6 +8,8 @@ export interface AcceptContext {
   readonly tenantId: string;
   readonly requestId: string;
   readonly now: Date;
+  /** The tenant has a default callback URL: the message takes status callbacks even without its own. */
+  readonly tenantCallbacks?: boolean;
 }
 
 /**
@@ -45,6 +47,7 @@ export function acceptMessage(request: MessageRequest, context: AcceptContext): 
     tags: request.tags ?? [],
     metadata: request.metadata,
     callback_url: request.callback_url,
+    ...(request.callback_url !== undefined || context.tenantCallbacks === true ? { callbacks: true } : {}),
     send_at: sendAt,
     expires_at: expiresAt,
     created_at: now,

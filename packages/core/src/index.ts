@@ -171,3 +171,11 @@ export {
   type FrequencyCap,
   type ScreenVerdict,
 } from './contact-policy.ts';
+export {
+  DEFAULT_CALLBACK_RETRY_POLICY,
+  callbackPayloads,
+  nextCallbackAttempt,
+  type CallbackPayload,
+  type CallbackRetryPolicy,
+  type CallbackSource,
+} from './status-callbacks.ts';

@@ -97,7 +97,8 @@ export const messageRequestSchema = {
     idempotency_key: { type: 'string', minLength: 1, maxLength: 200 },
     tags: { type: 'array', maxItems: 20, items: { type: 'string', minLength: 1, maxLength: 100 } },
     metadata: { type: 'object' },
-    callback_url: { type: 'string', format: 'uri', maxLength: 2048 },
+    // http(s) only: the dispatcher POSTs status callbacks there.
+    callback_url: { type: 'string', format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]', maxLength: 2048 },
   },
 } as const;
 

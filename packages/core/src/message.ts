@@ -48,6 +48,11 @@ export interface Message {
   readonly tags: readonly string[];
   readonly metadata: Record<string, unknown> | undefined;
   readonly callback_url: string | undefined;
+  /**
+   * Its status changes are called back: it has a `callback_url`, or its tenant had a
+   * default one when it was accepted (the URL itself is looked up when each callback goes).
+   */
+  readonly callbacks?: boolean;
   readonly send_at: Date | undefined;
   readonly expires_at: Date | undefined;
   readonly created_at: Date;

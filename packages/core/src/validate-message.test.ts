@@ -191,3 +191,12 @@ test('content_by_channel entries are held to their channel\'s content rules, eac
     (error: unknown) => error instanceof ValidationError && error.problems.some((p) => p.path.startsWith('/content_by_channel')),
   );
 });
+
+test('a callback_url must be an http(s) URL; anything else is refused at /callback_url', () => {
+  for (const url of ['ftp://example.com/cb', 'mailto:ops@example.com', 'not a url', 'http://', 'javascript:alert(1)']) {
+    assert.deepEqual(problemsOf({ ...valid(), callback_url: url }).paths.slice(0, 1), ['/callback_url'], url);
+  }
+  for (const url of ['https://example.com/hooks/commstrat', 'http://127.0.0.1:8080/cb?x=1']) {
+    assert.equal(validateMessageRequest({ ...valid(), callback_url: url }, now).callback_url, url);
+  }
+});

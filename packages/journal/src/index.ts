@@ -10,3 +10,10 @@ export {
   type StatusChange,
 } from './journal.ts';
 export { migrateTimelines } from './migrate-timelines.ts';
+export {
+  CallbackStore,
+  type CallbackAttempt,
+  type CallbackRecord,
+  type CallbackState,
+  type RelayResult,
+} from './callback-store.ts';

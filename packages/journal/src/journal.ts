@@ -75,7 +75,7 @@ export interface MessagePage {
   readonly nextAfter: string | null;
 }
 
-type MessageDocument = Omit<Message, 'id'> & { _id: string };
+type MessageDocument = Omit<Message, 'id'> & { _id: string; callback_due?: boolean; callback_seq?: number };
 
 export interface JournalOptions {
   /**
@@ -97,6 +97,9 @@ const INDEXES: Readonly<Record<'messages' | 'requests' | 'provider_exchanges', I
     { key: { tenant_id: 1, status: 1, _id: -1 }, name: 'tenant_status_id' },
     { key: { tenant_id: 1, tags: 1, _id: -1 }, name: 'tenant_tag_id' },
     { key: { tenant_id: 1, request_id: 1, _id: -1 }, name: 'tenant_request_id' },
+    // The status-callback outbox: messages with changes not yet handed to `callbacks`.
+    // Every change sets callback_due; only messages that take callbacks are indexed.
+    { key: { callback_due: 1 }, name: 'callback_due', partialFilterExpression: { callback_due: true, callbacks: true } },
     // What delivery receipts look up: the provider's id of a message.
     {
       key: { tenant_id: 1, provider_message_id: 1 },
@@ -265,7 +268,7 @@ export class Journal {
   async moveToNextStep(messageId: string, fromStep: number, event: StatusEvent): Promise<boolean> {
     const result = await this.messages.updateOne(
       { _id: messageId, status: 'sent', ...(fromStep === 0 ? { $or: [{ step: 0 }, { step: { $exists: false } }] } : { step: fromStep }) },
-      { $set: { status: event.status, step: event.step ?? fromStep + 1, updated_at: new Date() }, $push: { timeline: event } },
+      { $set: { status: event.status, step: event.step ?? fromStep + 1, updated_at: new Date(), callback_due: true }, $push: { timeline: event } },
     );
     return result.modifiedCount === 1;
   }
@@ -439,10 +442,11 @@ function isDuplicateKey(error: unknown): boolean {
 
 function toDocument(message: Message): MessageDocument {
   const { id, ...rest } = message;
-  return { _id: id, ...rest };
+  // Its first events (accepted, queued) are called back too: the outbox flag goes with them.
+  return { _id: id, ...rest, ...(message.callbacks === true ? { callback_due: true } : {}) };
 }
 
 function fromDocument(document: MessageDocument): Message {
-  const { _id, ...rest } = document;
+  const { _id, callback_due: _due, callback_seq: _seq, ...rest } = document;
   return { id: _id, ...rest };
 }

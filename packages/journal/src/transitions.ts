@@ -85,7 +85,9 @@ export function transitionUpdate(
   const last = events.at(-1);
   if (last === undefined) throw new Error('a transition without events');
   const filter = { _id: { $in: ids }, status: { $in: [...allowedFrom(last.status)] } };
-  const fields: Record<string, unknown> = { status: last.status, updated_at: now };
+  // callback_due: the status-callback outbox flag, set in the same write as the change
+  // (callback-store.ts), so no change is lost to a crash before its callback is queued.
+  const fields: Record<string, unknown> = { status: last.status, updated_at: now, callback_due: true };
   for (const event of events) {
     if (event.provider !== undefined) fields['provider'] = event.provider;
     if (event.provider_message_id !== undefined) fields['provider_message_id'] = event.provider_message_id;

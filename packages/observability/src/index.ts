@@ -37,3 +37,4 @@ export {
 } from './monitoring.ts';
 export { processInfo, settingsHash, type ProcessInfo } from './process-info.ts';
 export type { Registry } from 'prom-client';
+export { callbackMetrics, type CallbackMetrics } from './metrics.ts';

@@ -307,3 +307,40 @@ function relabel<M extends object>(
   }
   return metric;
 }
+
+// --- Status callbacks (apps/dispatcher/src/callback-worker.ts) -------------------------
+// No tenant label: a tenant's callbacks are looked up in MongoDB `callbacks`.
+
+/** Metrics of the status-callback worker of a dispatcher replica. */
+export function callbackMetrics(registry: Registry, pendingCount: () => Promise<number>) {
+  return {
+    attempts: new Counter({
+      name: 'commstrat_callback_attempts_total',
+      help: 'Status callback attempts by outcome: delivered (2xx), failed (tried again later), abandoned (no attempt left).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'commstrat_callback_duration_seconds',
+      help: 'Duration of status callback POSTs, by outcome.',
+      labelNames: ['outcome'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    relayed: new Counter({
+      name: 'commstrat_callbacks_relayed_total',
+      help: 'Status changes queued as callbacks from the journal outbox.',
+      registers: [registry],
+    }),
+    pending: new Gauge({
+      name: 'commstrat_callbacks_pending',
+      help: 'Status callbacks still to deliver, all replicas together (the queue depth).',
+      registers: [registry],
+      async collect() {
+        const count = await pendingCount().catch(() => undefined);
+        if (count !== undefined) this.set(count);
+      },
+    }),
+  };
+}
+export type CallbackMetrics = ReturnType<typeof callbackMetrics>;

@@ -1,0 +1,258 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CallbackTarget } from '@commstrat/config';
+import { nextCallbackAttempt, signReceiptBody, type CallbackRetryPolicy } from '@commstrat/core';
+import type { CallbackAttempt, CallbackRecord, CallbackStore } from '@commstrat/journal';
+import type { CallbackMetrics, Logger } from '@commstrat/observability';
+import type { ProviderRateLimiter } from '@commstrat/queue';
+
+/** The header of a signed callback: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, as receipts and webhooks. */
+export const CALLBACK_SIGNATURE_HEADER = 'x-commstrat-signature';
+
+export interface CallbackWorkerOptions {
+  readonly store: CallbackStore;
+  readonly targets: { targetOf(tenantId: string): Promise<CallbackTarget | null> };
+  /** The shared token buckets; a tenant's callbacks take from `callbacks:<tenant>`. */
+  readonly rateLimiter: ProviderRateLimiter;
+  readonly metrics: CallbackMetrics;
+  readonly logger: Logger;
+  readonly policy: CallbackRetryPolicy;
+  /** Time limit of one POST, ms. */
+  readonly timeoutMs: number;
+  /** Attempts in flight at once on this replica, all tenants together. */
+  readonly concurrency: number;
+  /** Attempts in flight at once for one tenant on this replica: what a slow endpoint can hold. */
+  readonly tenantConcurrency: number;
+  /** Callbacks a second to one tenant, across all replicas. */
+  readonly tenantRatePerSecond: number;
+  /** How often the relay and an idle sender look for work, ms. */
+  readonly pollMs: number;
+  readonly clock?: () => number;
+  readonly random?: () => number;
+}
+
+/** Longest answer body read from a receiver: only its status counts. */
+const MAX_ANSWER_BYTES = 2000;
+
+/**
+ * Sends status callbacks, in every dispatcher replica, apart from dispatch: its own two
+ * loops, its own HTTP connections and its own MongoDB queries, so a slow or failing
+ * receiver never holds a message back. One loop relays status changes from the
+ * messages' outbox flags into `callbacks`; the other claims due callbacks one at a time
+ * (an atomic lease: no two replicas make the same attempt), POSTs each signed, and
+ * records the attempt with what follows it. A tenant whose endpoint is slow fills only
+ * its own `tenantConcurrency` slots: the claim skips it until one is free.
+ */
+export class CallbackWorker {
+  private readonly options: CallbackWorkerOptions;
+  private readonly clock: () => number;
+  private readonly inFlight = new Map<string, number>();
+  /** Tenants out of rate tokens, until when (ms). */
+  private readonly throttled = new Map<string, number>();
+  private readonly attempts = new Set<Promise<void>>();
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private readonly wakers = new Set<() => void>();
+
+  constructor(options: CallbackWorkerOptions) {
+    this.options = options;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loops = [this.relayLoop(), this.sendLoop()];
+  }
+
+  /** Stops claiming and waits for the attempts in flight (each bounded by the timeout). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeAll();
+    await Promise.all(this.loops);
+    await Promise.allSettled([...this.attempts]);
+  }
+
+  private async relayLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        const { callbacks } = await this.options.store.relay(500, new Date(this.clock()));
+        if (callbacks > 0) {
+          this.options.metrics.relayed.inc(callbacks);
+          this.wakeAll();
+        }
+        // A full page: more may be waiting, relay again at once.
+        if (callbacks >= 500) continue;
+      } catch (error) {
+        this.options.logger.warn('could not relay status callbacks; trying again', { error: String(error) });
+      }
+      await this.pause();
+    }
+  }
+
+  private async sendLoop(): Promise<void> {
+    while (this.running) {
+      if (this.attempts.size >= this.options.concurrency) {
+        await Promise.race(this.attempts);
+        continue;
+      }
+      let record: CallbackRecord | null;
+      try {
+        record = await this.options.store.claim(
+          new Date(this.clock()),
+          this.busyTenants(),
+          randomUUID(),
+          this.options.timeoutMs + 10_000,
+        );
+      } catch (error) {
+        this.options.logger.warn('could not claim status callbacks; trying again', { error: String(error) });
+        record = null;
+      }
+      if (record === null) {
+        await this.pause();
+        continue;
+      }
+      const tenant = record.tenant_id;
+      this.inFlight.set(tenant, (this.inFlight.get(tenant) ?? 0) + 1);
+      const attempt = this.attempt(record)
+        .catch((error: unknown) => {
+          // The lease runs out and the callback is due again: nothing is lost.
+          this.options.logger.warn('a status callback attempt was not recorded', { tenant_id: tenant, error: String(error) });
+        })
+        .finally(() => {
+          this.attempts.delete(attempt);
+          const left = (this.inFlight.get(tenant) ?? 1) - 1;
+          if (left === 0) this.inFlight.delete(tenant);
+          else this.inFlight.set(tenant, left);
+        });
+      this.attempts.add(attempt);
+    }
+  }
+
+  /** Tenants the claim skips: out of slots on this replica, or out of rate tokens. */
+  private busyTenants(): string[] {
+    const now = this.clock();
+    const busy = [...this.inFlight].filter(([, count]) => count >= this.options.tenantConcurrency).map(([tenant]) => tenant);
+    for (const [tenant, until] of this.throttled) {
+      if (until > now) busy.push(tenant);
+      else this.throttled.delete(tenant);
+    }
+    return busy;
+  }
+
+  private async attempt(record: CallbackRecord): Promise<void> {
+    const { store, metrics, policy } = this.options;
+    const now = this.clock();
+    // One message's callbacks go in order: this one waits while an earlier one is pending.
+    const earlier = await store.earlierPending(record);
+    if (earlier !== null) {
+      await store.release(record, new Date(Math.max(earlier.next_attempt_at?.getTime() ?? now, now) + 100));
+      return;
+    }
+    const grant = await this.options.rateLimiter.take(
+      `callbacks:${record.tenant_id}`,
+      1,
+      this.options.tenantRatePerSecond,
+      Math.max(1, Math.floor(this.options.tenantRatePerSecond)),
+    );
+    if (grant.granted === 0) {
+      this.throttled.set(record.tenant_id, now + grant.waitMs);
+      await store.release(record, new Date(now + grant.waitMs));
+      return;
+    }
+    const target = await this.options.targets.targetOf(record.tenant_id);
+    const url = record.url ?? target?.url ?? null;
+    const number = record.attempts.length + 1;
+    const answer = url === null || target === null ? { error: 'no_url', durationMs: 0 } : await this.post(url, target.secret, record);
+    const delivered = answer.statusCode !== undefined && answer.statusCode >= 200 && answer.statusCode < 300;
+    const at = new Date(this.clock());
+    const next = delivered
+      ? null
+      : nextCallbackAttempt(number, record.created_at, at, policy, answer.retryAfterMs ?? 0, this.options.random);
+    const outcome = delivered ? 'delivered' : next === null ? 'abandoned' : 'failed';
+    const attempt: CallbackAttempt = {
+      attempt: number,
+      at: new Date(now),
+      url: url ?? '',
+      ...(answer.statusCode === undefined ? {} : { status_code: answer.statusCode }),
+      ...(answer.error === undefined ? {} : { error: answer.error }),
+      duration_ms: answer.durationMs,
+      next_attempt_at: next,
+    };
+    await store.recordAttempt(record, attempt, delivered ? 'delivered' : next === null ? 'abandoned' : 'pending');
+    metrics.attempts.inc({ outcome });
+    metrics.duration.observe({ outcome }, answer.durationMs / 1000);
+    if (outcome === 'abandoned') {
+      this.options.logger.warn('status callback abandoned', {
+        tenant_id: record.tenant_id,
+        message_id: record.message_id,
+        event_id: record._id,
+        attempts: number,
+        error: answer.error ?? `http_${answer.statusCode}`,
+      });
+    }
+  }
+
+  /** One signed POST; never throws: what went wrong is the answer's `error`. */
+  private async post(
+    url: string,
+    secret: string,
+    record: CallbackRecord,
+  ): Promise<{ statusCode?: number; error?: string; retryAfterMs?: number; durationMs: number }> {
+    const body = JSON.stringify(record.payload);
+    const started = performance.now();
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'commstrat-callbacks/1',
+          'x-commstrat-event-id': record._id,
+          [CALLBACK_SIGNATURE_HEADER]: signReceiptBody(secret, body, new Date(this.clock())),
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      await drain(response);
+      const durationMs = Math.round(performance.now() - started);
+      const retryAfter = Number(response.headers.get('retry-after'));
+      return {
+        statusCode: response.status,
+        ...(response.ok ? {} : { error: `http_${response.status}` }),
+        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
+        durationMs,
+      };
+    } catch (cause) {
+      const durationMs = Math.round(performance.now() - started);
+      const timedOut = cause instanceof DOMException && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
+      const detail = cause instanceof Error ? ((cause.cause as Error | undefined)?.message ?? cause.message) : String(cause);
+      return { error: timedOut ? 'timeout' : `connection: ${detail}`.slice(0, 200), durationMs };
+    }
+  }
+
+  /** Waits `pollMs`, or less when the relay queued something. */
+  private async pause(): Promise<void> {
+    if (!this.running) return;
+    const controller = new AbortController();
+    const wake = () => controller.abort();
+    this.wakers.add(wake);
+    await sleep(this.options.pollMs, undefined, { signal: controller.signal }).catch(() => undefined);
+    this.wakers.delete(wake);
+  }
+
+  private wakeAll(): void {
+    for (const wake of this.wakers) wake();
+  }
+}
+
+/** Reads (and drops) at most MAX_ANSWER_BYTES of an answer, so its connection can be reused. */
+async function drain(response: Response): Promise<void> {
+  if (response.body === null) return;
+  let read = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    read += chunk.byteLength;
+    // Leaving the loop cancels the rest of the body.
+    if (read > MAX_ANSWER_BYTES) return;
+  }
+}
