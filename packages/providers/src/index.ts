@@ -19,3 +19,12 @@ export { DeclarativeHttpAdapter, type DeclarativeHttpAdapterOptions } from './de
 export { shippedDefinitions } from './definition/shipped.ts';
 export { queryJsonPath } from './definition/json-path.ts';
 export { renderTemplate } from './definition/template.ts';
+// Receipt mapping: providers' own delivery reports (docs/providers.md, "Receipt mapping").
+export { RECEIPT_AUTH_TYPES, type ReceiptAuthType, type ReceiptMapping } from './definition/receipt-schema.ts';
+export {
+  checkTwilioSignature,
+  mapProviderReceipts,
+  parseReceiptBody,
+  twilioSignature,
+  type MappedReceipts,
+} from './definition/receipt-mapping.ts';

@@ -9,6 +9,7 @@ import { sendResult, unanswered, type MessageOutcome, type ProviderAdapter, type
 import { HttpClient, RequestTimeoutError } from '../http-client.ts';
 import type { ErrorClass, ProviderDefinition } from './definition-schema.ts';
 import { firstJsonPath, queryJsonPath } from './json-path.ts';
+import { isIdTemplate } from './receipt-schema.ts';
 import { asText, renderTemplate } from './template.ts';
 
 export interface DeclarativeHttpAdapterOptions {
@@ -61,9 +62,10 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
       return { exchange, outcomes: [], error };
     }
     const context = { messages, credentials: this.credentials };
-    const body = JSON.stringify(renderTemplate(send.body, context));
+    const rendered = renderTemplate(send.body, context);
+    const body = send.encoding === 'form' ? formBody(rendered) : JSON.stringify(rendered);
     const headers: Record<string, string> = {
-      'content-type': 'application/json',
+      'content-type': send.encoding === 'form' ? 'application/x-www-form-urlencoded' : 'application/json',
       ...send.headers,
       // Same ids, same key: a batch resent after a crash between send and ack is one
       // the provider can recognise (for APIs that take such a header).
@@ -71,7 +73,8 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
         .update(messages.map((m) => m.id).join(','))
         .digest('hex'),
     };
-    let path = send.path;
+    // The path may name a credential (e.g. Twilio's /Accounts/{{ credentials.account_sid }}/…).
+    let path = asText(renderTemplate(send.path, context));
     if (auth?.type === 'header' && auth.name !== undefined)
       headers[auth.name] = asText(renderTemplate(auth.value, context));
     if (auth?.type === 'query' && auth.name !== undefined) {
@@ -154,7 +157,9 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
           reason: 'missing_from_provider_response',
         };
       const state = firstJsonPath(item, response.accepted.path);
-      const providerId = firstJsonPath(item, response.provider_message_id);
+      const providerId = isIdTemplate(response.provider_message_id)
+        ? asText(renderTemplate(response.provider_message_id, { item, answer: body, message })) || undefined
+        : firstJsonPath(item, response.provider_message_id);
       if (
         response.accepted.in.includes(state as string) &&
         providerId !== undefined &&
@@ -175,6 +180,15 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
       };
     });
   }
+}
+
+/** A rendered body as a form: its top-level fields, objects as JSON text. */
+function formBody(rendered: unknown): string {
+  const fields = new URLSearchParams();
+  if (typeof rendered === 'object' && rendered !== null) {
+    for (const [name, value] of Object.entries(rendered as Record<string, unknown>)) fields.append(name, asText(value));
+  }
+  return fields.toString();
 }
 
 function parseJson(text: string): unknown {

@@ -8,6 +8,7 @@ import {
 } from '@commstrat/core';
 import { parse as parseYaml } from 'yaml';
 import { parseJsonPath } from './json-path.ts';
+import { idSource, isIdTemplate, receiptMappingProblems, receiptMappingSchema, type ReceiptMapping } from './receipt-schema.ts';
 
 /** What a classified provider error means for the messages of the request. */
 export const ERROR_CLASSES = ['retryable', 'rate_limited', 'provider_down', 'permanent'] as const;
@@ -66,6 +67,10 @@ export const providerDefinitionSchema = {
         max_batch_size: { type: 'integer', minimum: 1, maximum: 10000 },
         headers: { type: 'object', additionalProperties: { type: 'string' } },
         body: { description: 'JSON template; context: messages, credentials' },
+        encoding: {
+          enum: ['json', 'form'],
+          description: 'how the rendered body is sent; form: application/x-www-form-urlencoded of its top-level fields. Default json',
+        },
       },
     },
     response: {
@@ -78,7 +83,8 @@ export const providerDefinitionSchema = {
           ...jsonPath,
           description: 'our message id in an item; by position when absent',
         },
-        provider_message_id: jsonPath,
+        // A template (context: item, answer, message) when the id is built from several fields.
+        provider_message_id: idSource,
         accepted: {
           type: 'object',
           additionalProperties: false,
@@ -112,6 +118,8 @@ export const providerDefinitionSchema = {
         },
       },
     },
+    // Receipt mapping (receipt-schema.ts): the provider's own delivery reports.
+    receipts: receiptMappingSchema,
   },
 } as const;
 
@@ -132,6 +140,7 @@ export interface ProviderDefinition {
     readonly max_batch_size: number;
     readonly headers?: Readonly<Record<string, string>>;
     readonly body: unknown;
+    readonly encoding?: 'json' | 'form';
   };
   readonly response: {
     readonly items: string;
@@ -148,6 +157,8 @@ export interface ProviderDefinition {
     readonly body?: { readonly path: string; readonly in: readonly (string | number)[] };
     readonly class: ErrorClass;
   }[];
+  /** How the provider's own delivery reports map onto receipts; see receipt-schema.ts. */
+  readonly receipts?: ReceiptMapping;
 }
 
 const validate = createAjv({
@@ -186,7 +197,7 @@ export function parseProviderDefinition(text: string): ProviderDefinition {
   const { response } = definition;
   checkPath(response.items, '/response/items');
   checkPath(response.message_ref, '/response/message_ref');
-  checkPath(response.provider_message_id, '/response/provider_message_id');
+  if (!isIdTemplate(response.provider_message_id)) checkPath(response.provider_message_id, '/response/provider_message_id');
   checkPath(response.accepted.path, '/response/accepted/path');
   checkPath(response.error_code, '/response/error_code');
   definition.errors.forEach((rule, i) => checkPath(rule.body?.path, `/errors/${i}/body/path`));
@@ -201,6 +212,7 @@ export function parseProviderDefinition(text: string): ProviderDefinition {
   if (auth?.type === 'basic' && auth.username === undefined) {
     problems.push({ path: '/auth/username', message: 'is required for type basic' });
   }
+  if (definition.receipts !== undefined) problems.push(...receiptMappingProblems(definition.receipts));
   if (problems.length > 0) throw new ValidationError(problems);
   return definition;
 }
