@@ -51,6 +51,31 @@ export class ReceiptSender {
     this.timers.add(timer);
   }
 
+  /**
+   * Schedules receipts an API mode sends in its provider's own format (twilio-mode.ts,
+   * sinch-mode.ts): `post` is called after the configured delay with the settings and
+   * answers whether the receipt endpoint took them. Nothing is sent while the status is
+   * `none` or nothing is configured.
+   */
+  later(count: number, post: (settings: ReceiptSettings) => Promise<boolean>): void {
+    const settings = this.settings;
+    if (settings === undefined || settings.status === 'none' || count === 0) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void post(settings).then(
+        (ok) => {
+          if (ok) this.sent += count;
+          else this.failed += count;
+        },
+        () => {
+          this.failed += count;
+        },
+      );
+    }, settings.delay_ms);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
   private async post(settings: ReceiptSettings, receipts: readonly Receipt[]): Promise<void> {
     const body = JSON.stringify({ receipts });
     try {

@@ -16,6 +16,8 @@ import {
 import { DEFAULT_BEHAVIOUR, SecondWindowLimiter, type SandboxBehaviour } from './behaviour.ts';
 import { ReceiptSender } from './receipt-sender.ts';
 import { infobipRoutes } from './infobip-mode.ts';
+import { SINCH_ROUTES, sinchRoutes } from './sinch-mode.ts';
+import { TWILIO_ROUTES, twilioRoutes } from './twilio-mode.ts';
 import { ReceivedStore, type ReceivedSms } from './received-store.ts';
 
 export interface SandboxOptions {
@@ -35,6 +37,8 @@ const SANDBOX_ROUTES: RouteTable = {
   '/v1/sms/send': ['POST'],
   '/v1/sms/batch': ['POST'],
   '/sms/2/text/advanced': ['POST'],
+  ...TWILIO_ROUTES,
+  ...SINCH_ROUTES,
   '/_sandbox/received': ['GET', 'DELETE'],
   '/_sandbox/behaviour': ['GET', 'PUT'],
   '/_sandbox/receipts': ['GET', 'PUT'],
@@ -160,6 +164,8 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
   // Real API shapes, for the provider definitions that follow them (the sandbox's own
   // token doubles as their API key).
   app.use(infobipRoutes({ apiKey: options.token, behaviour, limiter, received, nextRequestSeq: () => ++requestSeq }));
+  app.use(twilioRoutes({ authToken: options.token, behaviour, limiter, received, receipts, nextRequestSeq: () => ++requestSeq }));
+  app.use(sinchRoutes({ apiToken: options.token, behaviour, limiter, received, receipts, nextRequestSeq: () => ++requestSeq }));
 
   app.get('/_sandbox/received', (req, res) => {
     const clientRef = typeof req.query['client_ref'] === 'string' ? req.query['client_ref'] : undefined;
