@@ -9,7 +9,6 @@ import { sendResult, unanswered, type MessageOutcome, type ProviderAdapter, type
 import { HttpClient, RequestTimeoutError } from '../http-client.ts';
 import type { ErrorClass, ProviderDefinition } from './definition-schema.ts';
 import { firstJsonPath, queryJsonPath } from './json-path.ts';
-import { isIdTemplate } from './receipt-schema.ts';
 import { asText, renderTemplate } from './template.ts';
 
 export interface DeclarativeHttpAdapterOptions {
@@ -63,7 +62,7 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
     }
     const context = { messages, credentials: this.credentials };
     const rendered = renderTemplate(send.body, context);
-    const body = send.encoding === 'form' ? formBody(rendered) : JSON.stringify(rendered);
+    const body = encodeBody(rendered, send.encoding);
     const headers: Record<string, string> = {
       'content-type': send.encoding === 'form' ? 'application/x-www-form-urlencoded' : 'application/json',
       ...send.headers,
@@ -73,8 +72,8 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
         .update(messages.map((m) => m.id).join(','))
         .digest('hex'),
     };
-    // The path may name a credential (e.g. Twilio's /Accounts/{{ credentials.account_sid }}/…).
-    let path = asText(renderTemplate(send.path, context));
+    // The path may name credentials (an account id); it is never journaled.
+    let path = asText(renderTemplate(send.path, { credentials: this.credentials }));
     if (auth?.type === 'header' && auth.name !== undefined)
       headers[auth.name] = asText(renderTemplate(auth.value, context));
     if (auth?.type === 'query' && auth.name !== undefined) {
@@ -157,9 +156,7 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
           reason: 'missing_from_provider_response',
         };
       const state = firstJsonPath(item, response.accepted.path);
-      const providerId = isIdTemplate(response.provider_message_id)
-        ? asText(renderTemplate(response.provider_message_id, { item, answer: body, message })) || undefined
-        : firstJsonPath(item, response.provider_message_id);
+      const providerId = firstJsonPath(item, response.provider_message_id);
       if (
         response.accepted.in.includes(state as string) &&
         providerId !== undefined &&
@@ -168,7 +165,10 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
         return {
           messageId: message.id,
           outcome: 'accepted',
-          providerMessageId: asText(providerId),
+          providerMessageId:
+            response.provider_message_id_template === undefined
+              ? asText(providerId)
+              : asText(renderTemplate(response.provider_message_id_template, { id: providerId, message })),
         };
       }
       const code =
@@ -182,19 +182,20 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
   }
 }
 
-/** A rendered body as a form: its top-level fields, objects as JSON text. */
-function formBody(rendered: unknown): string {
-  const fields = new URLSearchParams();
-  if (typeof rendered === 'object' && rendered !== null) {
-    for (const [name, value] of Object.entries(rendered as Record<string, unknown>)) fields.append(name, asText(value));
-  }
-  return fields.toString();
-}
-
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
     return { raw: text.slice(0, 2000) };
   }
+}
+
+/** The body as sent: JSON, or a form whose array values are comma-separated (one text to many numbers). */
+function encodeBody(rendered: unknown, encoding: 'json' | 'form' | undefined): string {
+  if (encoding !== 'form') return JSON.stringify(rendered);
+  const form = new URLSearchParams();
+  for (const [name, value] of Object.entries((rendered ?? {}) as Record<string, unknown>)) {
+    form.set(name, Array.isArray(value) ? value.map(asText).join(',') : asText(value));
+  }
+  return form.toString();
 }

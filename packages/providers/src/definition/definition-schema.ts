@@ -8,7 +8,7 @@ import {
 } from '@commstrat/core';
 import { parse as parseYaml } from 'yaml';
 import { parseJsonPath } from './json-path.ts';
-import { idSource, isIdTemplate, receiptMappingProblems, receiptMappingSchema, type ReceiptMapping } from './receipt-schema.ts';
+import { receiptMappingProblems, receiptMappingSchema, type ReceiptMapping } from './receipt-schema.ts';
 
 /** What a classified provider error means for the messages of the request. */
 export const ERROR_CLASSES = ['retryable', 'rate_limited', 'provider_down', 'permanent'] as const;
@@ -69,7 +69,7 @@ export const providerDefinitionSchema = {
         body: { description: 'JSON template; context: messages, credentials' },
         encoding: {
           enum: ['json', 'form'],
-          description: 'how the rendered body is sent; form: application/x-www-form-urlencoded of its top-level fields. Default json',
+          description: 'json (default) or application/x-www-form-urlencoded; in a form an array is sent comma-separated',
         },
       },
     },
@@ -83,8 +83,7 @@ export const providerDefinitionSchema = {
           ...jsonPath,
           description: 'our message id in an item; by position when absent',
         },
-        // A template (context: item, answer, message) when the id is built from several fields.
-        provider_message_id: idSource,
+        provider_message_id: jsonPath,
         accepted: {
           type: 'object',
           additionalProperties: false,
@@ -95,6 +94,11 @@ export const providerDefinitionSchema = {
           },
         },
         error_code: jsonPath,
+        provider_message_id_template: {
+          type: 'string',
+          minLength: 1,
+          description: 'template over `id` (the value at provider_message_id) and `message`',
+        },
       },
     },
     errors: {
@@ -151,6 +155,7 @@ export interface ProviderDefinition {
       readonly in: readonly (string | number | boolean)[];
     };
     readonly error_code?: string;
+    readonly provider_message_id_template?: string;
   };
   readonly errors: readonly {
     readonly status: number | readonly [number, number];
@@ -197,7 +202,7 @@ export function parseProviderDefinition(text: string): ProviderDefinition {
   const { response } = definition;
   checkPath(response.items, '/response/items');
   checkPath(response.message_ref, '/response/message_ref');
-  if (!isIdTemplate(response.provider_message_id)) checkPath(response.provider_message_id, '/response/provider_message_id');
+  checkPath(response.provider_message_id, '/response/provider_message_id');
   checkPath(response.accepted.path, '/response/accepted/path');
   checkPath(response.error_code, '/response/error_code');
   definition.errors.forEach((rule, i) => checkPath(rule.body?.path, `/errors/${i}/body/path`));
