@@ -56,6 +56,16 @@ async function checkCommstratSignature(
   if (!first) throw refuse('replayed (this signature was seen before)');
 }
 
+/** The generic format's envelope, `{"receipts": [...]}`, which no mapped provider's report has. */
+function isGenericBody(body: string): boolean {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as { receipts?: unknown }).receipts);
+  } catch {
+    return false;
+  }
+}
+
 function parseJsonBody(body: string): unknown {
   try {
     return JSON.parse(body) as unknown;
@@ -94,9 +104,11 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
       throw new DependencyUnavailableError('providers (PostgreSQL)', cause);
     });
     // A provider whose definition maps its own reports is read through that mapping; any
-    // other posts the generic signed format.
+    // other posts the generic signed format. A request signed the generic way (a relay,
+    // an operator) may use the generic format for any provider.
     const mapping = row === null ? undefined : receiptMappingOf(row.kind);
-    if (mapping?.auth.type === 'twilio_signature') {
+    const signature = req.get('x-commstrat-signature');
+    if (mapping?.auth.type === 'twilio_signature' && (signature === undefined || req.get('x-twilio-signature') !== undefined)) {
       const credential = (template: string | undefined) => {
         const value = renderTemplate(template ?? '', { credentials: row?.credentials ?? {} });
         return typeof value === 'string' ? value : '';
@@ -109,10 +121,11 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
       const problem = checkTwilioSignature(authToken, url, fields, req.get('x-twilio-signature'));
       if (problem !== undefined) throw refuse(`X-Twilio-Signature ${problem} (HMAC-SHA1 of the status callback URL and the sorted fields under the auth token)`);
     } else {
-      await checkCommstratSignature(deps, tenant, provider, body, req.get('x-commstrat-signature'), refuse);
+      await checkCommstratSignature(deps, tenant, provider, body, signature, refuse);
     }
     // Read only once authenticated: an unsigned body is refused before it is looked at.
-    const mapped = mapping === undefined ? { receipts: parseReceipts(parseJsonBody(body)), ignored: [] } : mapProviderReceipts(mapping, parseReceiptBody(mapping, body));
+    const generic = mapping === undefined || (signature !== undefined && isGenericBody(body));
+    const mapped = generic ? { receipts: parseReceipts(parseJsonBody(body)), ignored: [] } : mapProviderReceipts(mapping, parseReceiptBody(mapping, body));
     const receipts: Receipt[] = mapped.receipts;
     const now = new Date();
     // Cascades first: an undelivered receipt on a step that moves on moves the message on
@@ -144,7 +157,7 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     const ignored = mapped.ignored.length;
     if (ignored > 0) deps.metrics.receipts.inc({ provider: key, outcome: 'ignored' }, ignored);
     if (counts.applied < receipts.length + ignored) state(res).logger.info('receipts that changed nothing', { provider: key, ...counts, ignored });
-    res.json({ received: receipts.length + ignored, ...counts, ...(mapping === undefined ? {} : { ignored }) });
+    res.json({ received: receipts.length + ignored, ...counts, ...(generic ? {} : { ignored }) });
   });
   return router;
 }

@@ -136,4 +136,11 @@ test('Sinch: a delivery report with a bad signature is refused; a signed list of
   // A report for a batch nobody sent is counted (and kept a while), never an error page.
   const stray = await post({ ...report(views[0], 'Delivered'), batch_id: '01ZZZZZZZZZZZZZZZZZZZZZZZZ' }, (body) => signReceiptBody(RECEIPT_SECRET, body, new Date()));
   assert.deepEqual(await stray.json(), { received: 1, applied: 0, duplicate: 0, late: 0, unknown: 1, ignored: 0 });
+  // The generic format, signed the generic way (a relay), still works for this provider.
+  const third = await until(await send('three', '+4915112345698'), 'sent');
+  const generic = await post({ receipts: [{ provider_message_id: third.provider_message_id, status: 'delivered' }] }, (body) =>
+    signReceiptBody(RECEIPT_SECRET, body, new Date()),
+  );
+  assert.deepEqual(await generic.json(), { received: 1, applied: 1, duplicate: 0, late: 0, unknown: 0 });
+  await until(third.id, 'delivered');
 });
