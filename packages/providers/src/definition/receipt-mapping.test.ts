@@ -95,3 +95,29 @@ errors: []
     ['/receipts/auth/secret', '/receipts/auth/url', '/receipts/format', '/receipts/items'],
   );
 });
+
+test('Infobip delivery reports come as a list per request: each maps by messageId, PENDING ignored', () => {
+  const infobip = mappingOf('infobip-sms');
+  const report = (messageId: string, groupName: string, name: string, error = 'NO_ERROR') => ({
+    bulkId: 'BULK-1',
+    messageId,
+    to: '41793026727',
+    doneAt: '2019-11-09T16:00:00.000+0000',
+    status: { groupId: 3, groupName, id: 5, name },
+    error: { groupId: 0, groupName: 'OK', id: 0, name: error, permanent: false },
+  });
+  const body = JSON.stringify({
+    results: [
+      report('m1', 'DELIVERED', 'DELIVERED_TO_HANDSET'),
+      report('m2', 'UNDELIVERABLE', 'UNDELIVERABLE_NOT_DELIVERED', 'EC_ABSENT_SUBSCRIBER'),
+      report('m3', 'PENDING', 'PENDING_ENROUTE'),
+    ],
+  });
+  assert.deepEqual(mapProviderReceipts(infobip, parseReceiptBody(infobip, body)), {
+    receipts: [
+      { provider_message_id: 'm1', status: 'delivered', at: '2019-11-09T16:00:00.000Z' },
+      { provider_message_id: 'm2', status: 'undelivered', error: 'UNDELIVERABLE_NOT_DELIVERED: EC_ABSENT_SUBSCRIBER', at: '2019-11-09T16:00:00.000Z' },
+    ],
+    ignored: [{ provider_message_id: 'm3', status: 'PENDING' }],
+  });
+});
