@@ -8,7 +8,7 @@ import {
   parseReceipts,
   type Receipt,
 } from '@commstrat/core';
-import { checkTwilioSignature, mapProviderReceipts, parseReceiptBody, renderTemplate } from '@commstrat/providers';
+import { checkTwilioSignature, mapProviderReceipts, parseReceiptBody, renderTemplate, type ReceiptMapping } from '@commstrat/providers';
 import type { ReceiptSecrets } from '@commstrat/config';
 import { moveOnUndelivered, type ReceiptCascadeDeps } from './receipt-cascade.ts';
 import type { Journal, ReceiptOutcome } from '@commstrat/journal';
@@ -54,6 +54,31 @@ async function checkCommstratSignature(
     throw new DependencyUnavailableError('replay guard (Redis)', cause);
   });
   if (!first) throw refuse('replayed (this signature was seen before)');
+}
+
+/**
+ * Twilio's X-Twilio-Signature under the row's auth token, over the status callback URL the
+ * row gave Twilio (the mapping's `auth.secret` and `auth.url` templates): throws
+ * `refuse(why)` when either is unset or the signature does not match. Twilio's signature
+ * has no timestamp, so there is no replay window: a replayed callback changes nothing
+ * (receipts are conditional writes; it counts as a duplicate).
+ */
+function checkTwilioCallback(
+  mapping: ReceiptMapping,
+  credentials: Readonly<Record<string, unknown>>,
+  body: string,
+  header: string | undefined,
+  refuse: (why: string) => Error,
+): void {
+  const credential = (template: string | undefined) => {
+    const value = renderTemplate(template ?? '', { credentials });
+    return typeof value === 'string' ? value : '';
+  };
+  const [authToken, url] = [credential(mapping.auth.secret), credential(mapping.auth.url)];
+  if (authToken === '' || url === '') throw refuse('no provider with a receipt secret at this address');
+  const fields = parseReceiptBody(mapping, body) as Record<string, string>;
+  const problem = checkTwilioSignature(authToken, url, fields, header);
+  if (problem !== undefined) throw refuse(`X-Twilio-Signature ${problem} (HMAC-SHA1 of the status callback URL and the sorted fields under the auth token)`);
 }
 
 /** The generic format's envelope, `{"receipts": [...]}`, which no mapped provider's report has. */
@@ -109,17 +134,7 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     const mapping = row === null ? undefined : receiptMappingOf(row.kind);
     const signature = req.get('x-commstrat-signature');
     if (mapping?.auth.type === 'twilio_signature' && (signature === undefined || req.get('x-twilio-signature') !== undefined)) {
-      const credential = (template: string | undefined) => {
-        const value = renderTemplate(template ?? '', { credentials: row?.credentials ?? {} });
-        return typeof value === 'string' ? value : '';
-      };
-      const [authToken, url] = [credential(mapping.auth.secret), credential(mapping.auth.url)];
-      if (authToken === '' || url === '') throw refuse('no provider with a receipt secret at this address');
-      // Twilio's signature has no timestamp, so there is no replay window: a replayed
-      // callback changes nothing (receipts are conditional writes; it counts as a duplicate).
-      const fields = parseReceiptBody(mapping, body) as Record<string, string>;
-      const problem = checkTwilioSignature(authToken, url, fields, req.get('x-twilio-signature'));
-      if (problem !== undefined) throw refuse(`X-Twilio-Signature ${problem} (HMAC-SHA1 of the status callback URL and the sorted fields under the auth token)`);
+      checkTwilioCallback(mapping, row?.credentials ?? {}, body, req.get('x-twilio-signature'), refuse);
     } else {
       await checkCommstratSignature(deps, tenant, provider, body, signature, refuse);
     }
