@@ -8,7 +8,7 @@ import {
   parseReceipts,
   type Receipt,
 } from '@commstrat/core';
-import { checkTwilioSignature, mapProviderReceipts, parseReceiptBody, renderTemplate, type ReceiptMapping } from '@commstrat/providers';
+import { checkBasicAuth, checkTwilioSignature, mapProviderReceipts, parseReceiptBody, renderTemplate, type ReceiptMapping } from '@commstrat/providers';
 import type { ReceiptSecrets } from '@commstrat/config';
 import { moveOnUndelivered, type ReceiptCascadeDeps } from './receipt-cascade.ts';
 import type { Journal, ReceiptOutcome } from '@commstrat/journal';
@@ -57,13 +57,14 @@ async function checkCommstratSignature(
 }
 
 /**
- * Twilio's X-Twilio-Signature under the row's auth token, over the status callback URL the
- * row gave Twilio (the mapping's `auth.secret` and `auth.url` templates): throws
- * `refuse(why)` when either is unset or the signature does not match. Twilio's signature
- * has no timestamp, so there is no replay window: a replayed callback changes nothing
- * (receipts are conditional writes; it counts as a duplicate).
+ * The provider's own way of authenticating its reports, as the mapping's `auth` says:
+ * Twilio's X-Twilio-Signature under the row's auth token over the status callback URL the
+ * row gave Twilio, or HTTP basic auth with the user and password provisioned at the
+ * provider (Sinch). Throws `refuse(why)` when a credential is unset or the header does not
+ * match. Neither scheme has a timestamp, so there is no replay window: a replayed request
+ * changes nothing (receipts are conditional writes; it counts as a duplicate).
  */
-function checkTwilioCallback(
+function checkNativeAuth(
   mapping: ReceiptMapping,
   credentials: Readonly<Record<string, unknown>>,
   body: string,
@@ -74,6 +75,13 @@ function checkTwilioCallback(
     const value = renderTemplate(template ?? '', { credentials });
     return typeof value === 'string' ? value : '';
   };
+  if (mapping.auth.type === 'basic') {
+    const [username, password] = [credential(mapping.auth.username), credential(mapping.auth.password)];
+    if (username === '' || password === '') throw refuse('no provider with a receipt secret at this address');
+    const problem = checkBasicAuth(username, password, header);
+    if (problem !== undefined) throw refuse(`Authorization ${problem} (HTTP basic with the callback user and password)`);
+    return;
+  }
   const [authToken, url] = [credential(mapping.auth.secret), credential(mapping.auth.url)];
   if (authToken === '' || url === '') throw refuse('no provider with a receipt secret at this address');
   const fields = parseReceiptBody(mapping, body) as Record<string, string>;
@@ -133,8 +141,9 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     // an operator) may use the generic format for any provider.
     const mapping = row === null ? undefined : receiptMappingOf(row.kind);
     const signature = req.get('x-commstrat-signature');
-    if (mapping?.auth.type === 'twilio_signature' && (signature === undefined || req.get('x-twilio-signature') !== undefined)) {
-      checkTwilioCallback(mapping, row?.credentials ?? {}, body, req.get('x-twilio-signature'), refuse);
+    const nativeHeader = mapping?.auth.type === 'twilio_signature' ? 'x-twilio-signature' : mapping?.auth.type === 'basic' ? 'authorization' : undefined;
+    if (mapping !== undefined && nativeHeader !== undefined && (signature === undefined || req.get(nativeHeader) !== undefined)) {
+      checkNativeAuth(mapping, row?.credentials ?? {}, body, req.get(nativeHeader), refuse);
     } else {
       await checkCommstratSignature(deps, tenant, provider, body, signature, refuse);
     }

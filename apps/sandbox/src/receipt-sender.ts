@@ -12,6 +12,11 @@ export interface ReceiptSettings {
   readonly delay_ms: number;
   /** The error code `undelivered` receipts carry. */
   readonly error?: string;
+  /**
+   * For API modes whose provider calls back with HTTP basic auth (sinch-mode.ts): the
+   * user and password provisioned at the provider; without it they sign as above.
+   */
+  readonly basic?: { readonly username: string; readonly password: string };
 }
 
 /**

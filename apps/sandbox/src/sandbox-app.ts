@@ -217,16 +217,21 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
 
   app.put('/_sandbox/receipts', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const { url, secret, status, delay_ms: delayMs = 0, error } = body;
+    const { url, secret, status, delay_ms: delayMs = 0, error, basic } = body;
+    const basicLogin = basic as { username?: unknown; password?: unknown } | undefined;
     if (typeof url !== 'string' || !URL.canParse(url) || typeof secret !== 'string' || secret === '' ||
       (status !== 'delivered' && status !== 'undelivered' && status !== 'none') ||
-      typeof delayMs !== 'number' || delayMs < 0 || (error !== undefined && typeof error !== 'string')) {
+      typeof delayMs !== 'number' || delayMs < 0 || (error !== undefined && typeof error !== 'string') ||
+      (basicLogin !== undefined && (typeof basicLogin.username !== 'string' || typeof basicLogin.password !== 'string'))) {
       res.status(422).json({
-        error: { code: 'validation_failed', message: 'need url, secret, status (delivered|undelivered|none), optional delay_ms >= 0 and error' },
+        error: { code: 'validation_failed', message: 'need url, secret, status (delivered|undelivered|none), optional delay_ms >= 0, error and basic {username, password}' },
       });
       return;
     }
-    receipts.configure({ url, secret, status, delay_ms: delayMs, ...(error === undefined ? {} : { error }) });
+    receipts.configure({
+      url, secret, status, delay_ms: delayMs, ...(error === undefined ? {} : { error }),
+      ...(basicLogin === undefined ? {} : { basic: { username: String(basicLogin.username), password: String(basicLogin.password) } }),
+    });
     res.json(receipts.current());
   });
 

@@ -39,7 +39,9 @@ function batchId(): string {
  * `syntax_constraint_violation`, both in Sinch's `{code, text}` body. With
  * `delivery_report: per_recipient` it reports each recipient to the batch's callback_url
  * (or the receipt URL of PUT /_sandbox/receipts) as `recipient_delivery_report_sms`: an
- * intermediate `Dispatched`, then `Delivered` or `Failed`, signed X-Commstrat-Signature.
+ * intermediate `Dispatched`, then `Delivered` or `Failed`, with HTTP basic auth when the
+ * receipt settings provision a `basic` user (as Sinch does on request), else signed
+ * X-Commstrat-Signature.
  */
 export function sinchRoutes(deps: SinchModeDeps): Router {
   const router = express.Router();
@@ -131,7 +133,13 @@ async function sendReports(url: string, id: string, recipients: readonly string[
       });
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-commstrat-signature': signReceiptBody(settings.secret, body, new Date()) },
+        headers: {
+          'content-type': 'application/json',
+          // Sinch authenticates callbacks as provisioned for the account: basic auth here, else our signature.
+          ...(settings.basic === undefined
+            ? { 'x-commstrat-signature': signReceiptBody(settings.secret, body, new Date()) }
+            : { authorization: `Basic ${Buffer.from(`${settings.basic.username}:${settings.basic.password}`).toString('base64')}` }),
+        },
         body,
       });
       await response.arrayBuffer();

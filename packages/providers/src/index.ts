@@ -22,6 +22,7 @@ export { renderTemplate } from './definition/template.ts';
 // Receipt mapping: providers' own delivery reports (docs/providers.md, "Receipt mapping").
 export { RECEIPT_AUTH_TYPES, type ReceiptAuthType, type ReceiptMapping } from './definition/receipt-schema.ts';
 export {
+  checkBasicAuth,
   checkTwilioSignature,
   mapProviderReceipts,
   parseReceiptBody,

@@ -27,7 +27,7 @@ export async function definitionDeployment(options: {
   kind: string;
   id: string;
   credentials: (receiptUrl: string, sandbox: Deployment['sandbox']) => Record<string, string>;
-  receipts?: { status: 'delivered' | 'undelivered' | 'none'; error?: string };
+  receipts?: { status: 'delivered' | 'undelivered' | 'none'; error?: string; basic?: { username: string; password: string } };
 }): Promise<DefinitionDeployment> {
   const deployment = await startDeployment();
   const receiptUrl = `${deployment.ingest.url}/v1/providers/${deployment.tenantId}/${options.id}/receipts`;

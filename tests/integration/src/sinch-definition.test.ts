@@ -7,6 +7,9 @@ import { RECEIPT_SECRET, definitionDeployment, exchangesOf } from './definition-
 import { setSandboxBehaviour, startSandbox } from './services.ts';
 
 const SERVICE_PLAN = 'jd63jf88477ll123ab4567cd89012ef3';
+/** The callback login provisioned at Sinch for this account (its reports carry it as basic auth). */
+const CALLBACK = { username: 'sinch-callbacks', password: 'callback-password-for-tests' };
+const basicAuth = (username: string, password: string) => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 
 /** A tenant sending through the sinch-sms definition; the sandbox token is the API token. */
 function sinch(receipts?: { status: 'delivered' | 'undelivered' | 'none'; error?: string }, apiToken?: string) {
@@ -18,9 +21,11 @@ function sinch(receipts?: { status: 'delivered' | 'undelivered' | 'none'; error?
       api_token: apiToken ?? sandbox.token,
       from: '12345',
       callback_url: receiptUrl,
+      callback_username: CALLBACK.username,
+      callback_password: CALLBACK.password,
       receipt_secret: RECEIPT_SECRET,
     }),
-    ...(receipts === undefined ? {} : { receipts }),
+    ...(receipts === undefined ? {} : { receipts: { ...receipts, basic: CALLBACK } }),
   });
 }
 
@@ -113,7 +118,7 @@ test('Sinch: a wrong API token (401) fails the message for good', async () => {
   assert.deepEqual((await exchangesOf(deployment, id)).map((e) => e.http_status), [401]);
 });
 
-test('Sinch: a delivery report with a bad signature is refused; a signed list of reports applies', async () => {
+test('Sinch: a report with a wrong basic login or a bad signature is refused; a list of reports applies', async () => {
   const { receiptUrl, send, until } = await sinch();
   const [first, second] = [await send('one'), await send('two', '+4915112345699')];
   const views = [await until(first, 'sent'), await until(second, 'sent')];
@@ -125,17 +130,28 @@ test('Sinch: a delivery report with a bad signature is refused; a signed list of
     const body = JSON.stringify(reports);
     return fetch(receiptUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-commstrat-signature': signature(body) }, body });
   };
+  const postAs = (reports: object, authorization: string | undefined) =>
+    fetch(receiptUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) },
+      body: JSON.stringify(reports),
+    });
   const reports = [report(views[0], 'Delivered'), report(views[1], 'Failed')];
+  assert.equal((await postAs(reports, basicAuth(CALLBACK.username, 'wrong-password'))).status, 401);
+  assert.equal((await postAs(reports, undefined)).status, 401);
+  // A relay in front of ingest may sign them the generic way instead; a bad signature is refused too.
   const forged = await post(reports, (body) => signReceiptBody('wrong-secret', body, new Date()));
   assert.equal(forged.status, 401);
   assert.equal((await until(first, 'sent')).status, 'sent');
-  const good = await post(reports, (body) => signReceiptBody(RECEIPT_SECRET, body, new Date()));
+  const good = await postAs(reports, basicAuth(CALLBACK.username, CALLBACK.password));
   assert.equal(good.status, 200);
   assert.deepEqual(await good.json(), { received: 2, applied: 2, duplicate: 0, late: 0, unknown: 0, ignored: 0 });
   await until(first, 'delivered');
   await until(second, 'failed');
   // A report for a batch nobody sent is counted (and kept a while), never an error page.
-  const stray = await post({ ...report(views[0], 'Delivered'), batch_id: '01ZZZZZZZZZZZZZZZZZZZZZZZZ' }, (body) => signReceiptBody(RECEIPT_SECRET, body, new Date()));
+  const stray = await post({ ...report(views[0], 'Delivered'), batch_id: '01ZZZZZZZZZZZZZZZZZZZZZZZZ' }, (body) =>
+    signReceiptBody(RECEIPT_SECRET, body, new Date()),
+  );
   assert.deepEqual(await stray.json(), { received: 1, applied: 0, duplicate: 0, late: 0, unknown: 1, ignored: 0 });
   // The generic format, signed the generic way (a relay), still works for this provider.
   const third = await until(await send('three', '+4915112345698'), 'sent');

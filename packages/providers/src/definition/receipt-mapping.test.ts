@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ValidationError } from '@commstrat/core';
 import { parseProviderDefinition } from './definition-schema.ts';
-import { checkTwilioSignature, mapProviderReceipts, parseReceiptBody, twilioSignature } from './receipt-mapping.ts';
+import { checkBasicAuth, checkTwilioSignature, mapProviderReceipts, parseReceiptBody, twilioSignature } from './receipt-mapping.ts';
 import { shippedDefinitions } from './shipped.ts';
 
 function mappingOf(name: string) {
@@ -68,6 +68,14 @@ test('the Twilio signature follows Twilio’s documented algorithm (its publishe
   assert.equal(checkTwilioSignature('12345', url, fields, undefined), 'missing');
 });
 
+test('basic auth on a callback is checked against the provisioned user and password', () => {
+  const header = `Basic ${Buffer.from('sinch:s3cret').toString('base64')}`;
+  assert.equal(checkBasicAuth('sinch', 's3cret', header), undefined);
+  assert.equal(checkBasicAuth('sinch', 'other', header), 'mismatch');
+  assert.equal(checkBasicAuth('sinch', 's3cret', 'Bearer x'), 'mismatch');
+  assert.equal(checkBasicAuth('sinch', 's3cret', undefined), 'missing');
+});
+
 test('a broken receipt mapping is refused with the path of every problem', () => {
   const base = `
 name: ok
@@ -93,6 +101,10 @@ errors: []
   assert.deepEqual(
     paths('{ format: json, items: "$[?(@.x)]", provider_message_id: "$.id", status: "$.s", statuses: { ok: delivered }, auth: { type: twilio_signature } }'),
     ['/receipts/auth/secret', '/receipts/auth/url', '/receipts/format', '/receipts/items'],
+  );
+  assert.deepEqual(
+    paths('{ format: json, items: "$", provider_message_id: "$.id", status: "$.s", statuses: { ok: delivered }, auth: { type: basic, username: u } }'),
+    ['/receipts/auth/password'],
   );
 });
 

@@ -108,3 +108,14 @@ export function checkTwilioSignature(
   const given = Buffer.from(header.trim());
   return expected.length === given.length && timingSafeEqual(expected, given) ? undefined : 'mismatch';
 }
+
+/**
+ * Checks an HTTP basic `Authorization` header (a provider that calls back with a
+ * provisioned user and password, e.g. Sinch) in constant time; undefined when it is good.
+ */
+export function checkBasicAuth(username: string, password: string, header: string | undefined): 'missing' | 'mismatch' | undefined {
+  if (header === undefined || header === '') return 'missing';
+  const expected = Buffer.from(`Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`);
+  const given = Buffer.from(header.trim());
+  return expected.length === given.length && timingSafeEqual(expected, given) ? undefined : 'mismatch';
+}

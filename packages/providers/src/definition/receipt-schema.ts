@@ -8,7 +8,7 @@ import { parseJsonPath } from './json-path.ts';
  */
 
 /** How a receipt request proves it comes from the provider. */
-export const RECEIPT_AUTH_TYPES = ['commstrat_signature', 'twilio_signature'] as const;
+export const RECEIPT_AUTH_TYPES = ['commstrat_signature', 'twilio_signature', 'basic'] as const;
 export type ReceiptAuthType = (typeof RECEIPT_AUTH_TYPES)[number];
 
 const jsonPath = { type: 'string', pattern: '^\\$', maxLength: 500 } as const;
@@ -46,6 +46,8 @@ export const receiptMappingSchema = {
       properties: {
         type: { enum: RECEIPT_AUTH_TYPES },
         secret: { type: 'string', minLength: 1, description: 'template over credentials' },
+        username: { type: 'string', minLength: 1, description: 'basic: template over credentials' },
+        password: { type: 'string', minLength: 1, description: 'basic: template over credentials' },
         url: { type: 'string', minLength: 1, description: 'template over credentials: the URL the provider calls' },
       },
     },
@@ -65,6 +67,8 @@ export interface ReceiptMapping {
     readonly type: ReceiptAuthType;
     readonly secret?: string;
     readonly url?: string;
+    readonly username?: string;
+    readonly password?: string;
   };
 }
 
@@ -95,6 +99,11 @@ export function receiptMappingProblems(mapping: ReceiptMapping, at = '/receipts'
     if (mapping.auth.url === undefined) problems.push({ path: `${at}/auth/url`, message: 'is required for type twilio_signature (the status callback URL)' });
     // Twilio signs JSON bodies differently (a bodySHA256 query parameter); only form bodies are implemented.
     if (mapping.format !== 'form') problems.push({ path: `${at}/format`, message: 'must be form for type twilio_signature' });
+  }
+  if (mapping.auth.type === 'basic') {
+    for (const field of ['username', 'password'] as const) {
+      if (mapping.auth[field] === undefined) problems.push({ path: `${at}/auth/${field}`, message: 'is required for type basic' });
+    }
   }
   return problems;
 }
