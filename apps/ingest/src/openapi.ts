@@ -260,12 +260,20 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/providers/{tenant}/{provider}/receipts': {
         post: {
           summary: "Delivery receipts from a provider, signed with the provider's receipt secret (no API key)",
+          description:
+            "The generic format below, or the provider's own reports when its definition maps them (receipts: section; Twilio form callbacks, Sinch recipient reports; docs/providers.md).",
           security: [],
           parameters: [idParam('tenant'), idParam('provider'), {
             name: 'X-Commstrat-Signature',
             in: 'header',
-            required: true,
-            description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">',
+            required: false,
+            description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">; required unless the definition authenticates otherwise',
+            schema: { type: 'string' },
+          }, {
+            name: 'X-Twilio-Signature',
+            in: 'header',
+            required: false,
+            description: "for a twilio-sms provider: Twilio's base64 HMAC-SHA1 of the status callback URL and the sorted fields",
             schema: { type: 'string' },
           }],
           requestBody: { required: true, content: { 'application/json': { schema: receiptBody } } },
@@ -274,7 +282,8 @@ export function openApiDocument(): Record<string, unknown> {
               {
                 type: 'object',
                 required: ['received', 'applied', 'duplicate', 'late', 'unknown'],
-                properties: Object.fromEntries(['received', 'applied', 'duplicate', 'late', 'unknown'].map((name) => [name, { type: 'integer', minimum: 0 }])),
+                // ignored: intermediate reports in a provider's own format (mapped providers only).
+                properties: Object.fromEntries(['received', 'applied', 'duplicate', 'late', 'unknown', 'ignored'].map((name) => [name, { type: 'integer', minimum: 0 }])),
               },
               'what came of each receipt',
             ),

@@ -6,17 +6,22 @@ import {
   UnauthorizedError,
   checkReceiptSignature,
   parseReceipts,
+  type Receipt,
 } from '@commstrat/core';
+import { checkBasicAuth, checkTwilioSignature, mapProviderReceipts, parseReceiptBody, renderTemplate, type ReceiptMapping } from '@commstrat/providers';
 import type { ReceiptSecrets } from '@commstrat/config';
 import { moveOnUndelivered, type ReceiptCascadeDeps } from './receipt-cascade.ts';
 import type { Journal, ReceiptOutcome } from '@commstrat/journal';
 import type { IngestMetrics } from '@commstrat/observability';
 import type { ParkedReceipts, ReplayGuard } from '@commstrat/queue';
+import { receiptMappingOf, type ReceiptProviders } from './receipt-definitions.ts';
 import { state } from './v1-routes.ts';
 
 export interface ReceiptDeps extends Omit<ReceiptCascadeDeps, 'journal' | 'logger'> {
   readonly journal: Pick<Journal, 'applyReceipts'> & ReceiptCascadeDeps['journal'];
   readonly secrets: Pick<ReceiptSecrets, 'secretOf'>;
+  /** Provider rows, for the kind whose definition may map the provider's own report format. */
+  readonly providers: Pick<ReceiptProviders, 'providerOf'>;
   readonly replays: Pick<ReplayGuard, 'firstSighting'>;
   /** Where receipts that name no message yet wait for its `sent` to be journaled. */
   readonly parked: Pick<ParkedReceipts, 'park'>;
@@ -27,10 +32,88 @@ export interface ReceiptDeps extends Omit<ReceiptCascadeDeps, 'journal' | 'logge
 }
 
 /**
+ * The generic signature (X-Commstrat-Signature with the provider's receipt secret), once:
+ * throws `refuse(why)` for a missing secret, a bad or stale signature, or a replay.
+ */
+async function checkCommstratSignature(
+  deps: ReceiptDeps,
+  tenant: string,
+  provider: string,
+  body: string,
+  signature: string | undefined,
+  refuse: (why: string) => Error,
+): Promise<void> {
+  const secret = await deps.secrets.secretOf(tenant, provider).catch((cause: unknown) => {
+    throw new DependencyUnavailableError('providers (PostgreSQL)', cause);
+  });
+  // The same answer whether the provider is unknown or has no secret: nothing to probe.
+  if (secret === null) throw refuse('no provider with a receipt secret at this address');
+  const problem = checkReceiptSignature(secret, signature, body, new Date(), deps.windowSeconds);
+  if (problem !== undefined) throw refuse(`signature ${problem} (X-Commstrat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">)`);
+  const first = await deps.replays.firstSighting(`receipt:${tenant}/${provider}`, signature ?? '', 2 * deps.windowSeconds).catch((cause: unknown) => {
+    throw new DependencyUnavailableError('replay guard (Redis)', cause);
+  });
+  if (!first) throw refuse('replayed (this signature was seen before)');
+}
+
+/**
+ * The provider's own way of authenticating its reports, as the mapping's `auth` says:
+ * Twilio's X-Twilio-Signature under the row's auth token over the status callback URL the
+ * row gave Twilio, or HTTP basic auth with the user and password provisioned at the
+ * provider (Sinch). Throws `refuse(why)` when a credential is unset or the header does not
+ * match. Neither scheme has a timestamp, so there is no replay window: a replayed request
+ * changes nothing (receipts are conditional writes; it counts as a duplicate).
+ */
+function checkNativeAuth(
+  mapping: ReceiptMapping,
+  credentials: Readonly<Record<string, unknown>>,
+  body: string,
+  header: string | undefined,
+  refuse: (why: string) => Error,
+): void {
+  const credential = (template: string | undefined) => {
+    const value = renderTemplate(template ?? '', { credentials });
+    return typeof value === 'string' ? value : '';
+  };
+  if (mapping.auth.type === 'basic') {
+    const [username, password] = [credential(mapping.auth.username), credential(mapping.auth.password)];
+    if (username === '' || password === '') throw refuse('no provider with a receipt secret at this address');
+    const problem = checkBasicAuth(username, password, header);
+    if (problem !== undefined) throw refuse(`Authorization ${problem} (HTTP basic with the callback user and password)`);
+    return;
+  }
+  const [authToken, url] = [credential(mapping.auth.secret), credential(mapping.auth.url)];
+  if (authToken === '' || url === '') throw refuse('no provider with a receipt secret at this address');
+  const fields = parseReceiptBody(mapping, body) as Record<string, string>;
+  const problem = checkTwilioSignature(authToken, url, fields, header);
+  if (problem !== undefined) throw refuse(`X-Twilio-Signature ${problem} (HMAC-SHA1 of the status callback URL and the sorted fields under the auth token)`);
+}
+
+/** The generic format's envelope, `{"receipts": [...]}`, which no mapped provider's report has. */
+function isGenericBody(body: string): boolean {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as { receipts?: unknown }).receipts);
+  } catch {
+    return false;
+  }
+}
+
+function parseJsonBody(body: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch (cause) {
+    throw new MalformedJsonError(cause);
+  }
+}
+
+/**
  * `POST /v1/providers/{tenant}/{provider}/receipts` (the path names the provider by its
  * key, `<tenant>/<provider>`): delivery receipts in the generic format, signed with the
- * provider's receipt secret (see checkReceiptSignature). Authenticated by the signature,
- * not by an API key. Unknown, duplicate and late receipts are counted and answered 200:
+ * provider's receipt secret (see checkReceiptSignature), or, for a provider whose
+ * definition has a `receipts:` mapping, the provider's own reports authenticated as the
+ * mapping says (the generic signature, or Twilio's X-Twilio-Signature). Authenticated by
+ * the signature, not by an API key. Unknown, duplicate and late receipts are counted and answered 200:
  * a provider that retries them would change nothing.
  */
 export function receiptRoutes(deps: ReceiptDeps): Router {
@@ -49,26 +132,25 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
       deps.metrics.receipts.inc({ provider: key, outcome: 'refused' });
       return new UnauthorizedError(`receipt request refused: ${why}`);
     };
-    const secret = await deps.secrets.secretOf(tenant, provider).catch((cause: unknown) => {
+    const body = typeof req.body === 'string' ? req.body : '';
+    const row = await deps.providers.providerOf(tenant, provider).catch((cause: unknown) => {
       throw new DependencyUnavailableError('providers (PostgreSQL)', cause);
     });
-    // The same answer whether the provider is unknown or has no secret: nothing to probe.
-    if (secret === null) throw refuse('no provider with a receipt secret at this address');
-    const body = typeof req.body === 'string' ? req.body : '';
+    // A provider whose definition maps its own reports is read through that mapping; any
+    // other posts the generic signed format. A request signed the generic way (a relay,
+    // an operator) may use the generic format for any provider.
+    const mapping = row === null ? undefined : receiptMappingOf(row.kind);
     const signature = req.get('x-commstrat-signature');
-    const problem = checkReceiptSignature(secret, signature, body, new Date(), deps.windowSeconds);
-    if (problem !== undefined) throw refuse(`signature ${problem} (X-Commstrat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">)`);
-    const first = await deps.replays.firstSighting(`receipt:${key}`, signature ?? '', 2 * deps.windowSeconds).catch((cause: unknown) => {
-      throw new DependencyUnavailableError('replay guard (Redis)', cause);
-    });
-    if (!first) throw refuse('replayed (this signature was seen before)');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch (cause) {
-      throw new MalformedJsonError(cause);
+    const nativeHeader = mapping?.auth.type === 'twilio_signature' ? 'x-twilio-signature' : mapping?.auth.type === 'basic' ? 'authorization' : undefined;
+    if (mapping !== undefined && nativeHeader !== undefined && (signature === undefined || req.get(nativeHeader) !== undefined)) {
+      checkNativeAuth(mapping, row?.credentials ?? {}, body, req.get(nativeHeader), refuse);
+    } else {
+      await checkCommstratSignature(deps, tenant, provider, body, signature, refuse);
     }
-    const receipts = parseReceipts(parsed);
+    // Read only once authenticated: an unsigned body is refused before it is looked at.
+    const generic = mapping === undefined || (signature !== undefined && isGenericBody(body));
+    const mapped = generic ? { receipts: parseReceipts(parseJsonBody(body)), ignored: [] } : mapProviderReceipts(mapping, parseReceiptBody(mapping, body));
+    const receipts: Receipt[] = mapped.receipts;
     const now = new Date();
     // Cascades first: an undelivered receipt on a step that moves on moves the message on
     // instead of ending it failed.
@@ -78,7 +160,7 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
       },
     );
     const rest = receipts.filter((_receipt, index) => !cascaded.has(index));
-    const outcomes = await deps.journal.applyReceipts(tenant, provider, rest, now).catch((cause: unknown) => {
+    const outcomes = rest.length === 0 ? [] : await deps.journal.applyReceipts(tenant, provider, rest, now).catch((cause: unknown) => {
       throw new DependencyUnavailableError('journal (MongoDB)', cause);
     });
     // A receipt that names no message may have overtaken the journal write of its
@@ -95,8 +177,11 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     for (const [outcome, count] of Object.entries(counts)) {
       if (count > 0) deps.metrics.receipts.inc({ provider: key, outcome: outcome === 'unknown' ? 'parked' : outcome }, count);
     }
-    if (counts.applied < receipts.length) state(res).logger.info('receipts that changed nothing', { provider: key, ...counts });
-    res.json({ received: receipts.length, ...counts });
+    // Intermediate reports (Twilio's `sent`, Sinch's `Dispatched`) are not receipts: counted, nothing else.
+    const ignored = mapped.ignored.length;
+    if (ignored > 0) deps.metrics.receipts.inc({ provider: key, outcome: 'ignored' }, ignored);
+    if (counts.applied < receipts.length + ignored) state(res).logger.info('receipts that changed nothing', { provider: key, ...counts, ignored });
+    res.json({ received: receipts.length + ignored, ...counts, ...(generic ? {} : { ignored }) });
   });
   return router;
 }

@@ -20,6 +20,7 @@ import { createIngestApp } from './http-app.ts';
 import { Intake } from './intake.ts';
 import { kafkaIntakeFromConfig } from './kafka-intake.ts';
 import { ReceiptParking } from './receipt-parking.ts';
+import { ReceiptProviders } from './receipt-definitions.ts';
 import { RecoveryPass } from './recovery.ts';
 
 export interface RunningIngest {
@@ -115,6 +116,7 @@ export async function startIngest(
     maxBatchMessages: config.maxBatchMessages,
     receipts: {
       secrets: new ReceiptSecrets(sql),
+      providers: new ReceiptProviders(sql),
       replays: new ReplayGuard(redis, { prefix: config.redisPrefix }),
       windowSeconds: config.receiptWindowSeconds,
       parked,

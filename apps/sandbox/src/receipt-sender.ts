@@ -12,6 +12,11 @@ export interface ReceiptSettings {
   readonly delay_ms: number;
   /** The error code `undelivered` receipts carry. */
   readonly error?: string;
+  /**
+   * For API modes whose provider calls back with HTTP basic auth (sinch-mode.ts): the
+   * user and password provisioned at the provider; without it they sign as above.
+   */
+  readonly basic?: { readonly username: string; readonly password: string };
 }
 
 /**
@@ -46,6 +51,31 @@ export class ReceiptSender {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       void this.post(settings, receipts);
+    }, settings.delay_ms);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  /**
+   * Schedules receipts an API mode sends in its provider's own format (twilio-mode.ts,
+   * sinch-mode.ts): `post` is called after the configured delay with the settings and
+   * answers whether the receipt endpoint took them. Nothing is sent while the status is
+   * `none` or nothing is configured.
+   */
+  later(count: number, post: (settings: ReceiptSettings) => Promise<boolean>): void {
+    const settings = this.settings;
+    if (settings === undefined || settings.status === 'none' || count === 0) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void post(settings).then(
+        (ok) => {
+          if (ok) this.sent += count;
+          else this.failed += count;
+        },
+        () => {
+          this.failed += count;
+        },
+      );
     }, settings.delay_ms);
     timer.unref();
     this.timers.add(timer);

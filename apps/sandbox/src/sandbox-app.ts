@@ -19,6 +19,8 @@ import { infobipRoutes } from './infobip-mode.ts';
 import { smscruRoutes } from './smscru-mode.ts';
 import { telegramRoutes } from './telegram-mode.ts';
 import { fcmRoutes } from './fcm-mode.ts';
+import { SINCH_ROUTES, sinchRoutes } from './sinch-mode.ts';
+import { TWILIO_ROUTES, twilioRoutes } from './twilio-mode.ts';
 import { ReceivedStore, type ReceivedSms } from './received-store.ts';
 
 export interface SandboxOptions {
@@ -40,6 +42,8 @@ const SANDBOX_ROUTES: RouteTable = {
   '/sms/2/text/advanced': ['POST'],
   '/sys/send.php': ['POST'],
   '/token': ['POST'],
+  ...TWILIO_ROUTES,
+  ...SINCH_ROUTES,
   '/_sandbox/received': ['GET', 'DELETE'],
   '/_sandbox/behaviour': ['GET', 'PUT'],
   '/_sandbox/receipts': ['GET', 'PUT'],
@@ -168,6 +172,8 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
   app.use(smscruRoutes({ login: 'commstrat', password: options.token, behaviour, limiter, received, nextRequestSeq: () => ++requestSeq }));
   app.use(telegramRoutes({ botToken: options.token, behaviour, limiter, received, nextRequestSeq: () => ++requestSeq }));
   app.use(fcmRoutes({ behaviour, limiter, received, nextRequestSeq: () => ++requestSeq }));
+  app.use(twilioRoutes({ authToken: options.token, behaviour, limiter, received, receipts, nextRequestSeq: () => ++requestSeq }));
+  app.use(sinchRoutes({ apiToken: options.token, behaviour, limiter, received, receipts, nextRequestSeq: () => ++requestSeq }));
 
   app.get('/_sandbox/received', (req, res) => {
     const clientRef = typeof req.query['client_ref'] === 'string' ? req.query['client_ref'] : undefined;
@@ -219,16 +225,21 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
 
   app.put('/_sandbox/receipts', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const { url, secret, status, delay_ms: delayMs = 0, error } = body;
+    const { url, secret, status, delay_ms: delayMs = 0, error, basic } = body;
+    const basicLogin = basic as { username?: unknown; password?: unknown } | undefined;
     if (typeof url !== 'string' || !URL.canParse(url) || typeof secret !== 'string' || secret === '' ||
       (status !== 'delivered' && status !== 'undelivered' && status !== 'none') ||
-      typeof delayMs !== 'number' || delayMs < 0 || (error !== undefined && typeof error !== 'string')) {
+      typeof delayMs !== 'number' || delayMs < 0 || (error !== undefined && typeof error !== 'string') ||
+      (basicLogin !== undefined && (typeof basicLogin.username !== 'string' || typeof basicLogin.password !== 'string'))) {
       res.status(422).json({
-        error: { code: 'validation_failed', message: 'need url, secret, status (delivered|undelivered|none), optional delay_ms >= 0 and error' },
+        error: { code: 'validation_failed', message: 'need url, secret, status (delivered|undelivered|none), optional delay_ms >= 0, error and basic {username, password}' },
       });
       return;
     }
-    receipts.configure({ url, secret, status, delay_ms: delayMs, ...(error === undefined ? {} : { error }) });
+    receipts.configure({
+      url, secret, status, delay_ms: delayMs, ...(error === undefined ? {} : { error }),
+      ...(basicLogin === undefined ? {} : { basic: { username: String(basicLogin.username), password: String(basicLogin.password) } }),
+    });
     res.json(receipts.current());
   });
 

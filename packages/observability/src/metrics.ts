@@ -106,7 +106,7 @@ export function ingestMetrics(registry: Registry, options: MetricsOptions = {}) 
     }),
     receipts: new Counter({
       name: 'commstrat_receipts_total',
-      help: 'Delivery receipts received, by provider (<tenant>/<provider>) and outcome: applied, duplicate, late, parked (no message known yet: tried again), unknown (still none after 10 min), or refused (bad signature, stale, replayed).',
+      help: 'Delivery receipts received, by provider (<tenant>/<provider>) and outcome: applied, duplicate, late, parked (no message known yet: tried again), unknown (still none after 10 min), or refused (bad signature, stale, replayed); ignored: an intermediate report of a provider (e.g. Twilio sent), mapped by its definition.',
       labelNames: ['provider', 'outcome'] as const,
       registers: [registry],
     }),

@@ -27,3 +27,13 @@ export {
   jwtAssertion,
   type AuthDefinition,
 } from './definition/auth.ts';
+// Receipt mapping: providers' own delivery reports (docs/providers.md, "Receipt mapping").
+export { RECEIPT_AUTH_TYPES, type ReceiptAuthType, type ReceiptMapping } from './definition/receipt-schema.ts';
+export {
+  checkBasicAuth,
+  checkTwilioSignature,
+  mapProviderReceipts,
+  parseReceiptBody,
+  twilioSignature,
+  type MappedReceipts,
+} from './definition/receipt-mapping.ts';

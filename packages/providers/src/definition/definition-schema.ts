@@ -9,6 +9,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import { parseJsonPath } from './json-path.ts';
 import { authDefinitionSchema, checkAuthDefinition, type AuthDefinition } from './auth.ts';
+import { receiptMappingProblems, receiptMappingSchema, type ReceiptMapping } from './receipt-schema.ts';
 
 /** What a classified provider error means for the messages of the request. */
 export const ERROR_CLASSES = [
@@ -132,6 +133,8 @@ export const providerDefinitionSchema = {
         },
       },
     },
+    // Receipt mapping (receipt-schema.ts): the provider's own delivery reports.
+    receipts: receiptMappingSchema,
   },
 } as const;
 
@@ -167,6 +170,8 @@ export interface ProviderDefinition {
     readonly class: ErrorClass;
     readonly retry_after?: string;
   }[];
+  /** How the provider's own delivery reports map onto receipts; see receipt-schema.ts. */
+  readonly receipts?: ReceiptMapping;
 }
 
 const validate = createAjv({
@@ -213,6 +218,7 @@ export function parseProviderDefinition(text: string): ProviderDefinition {
   definition.errors.forEach((rule, i) => checkPath(rule.body?.path, `/errors/${i}/body/path`));
   definition.errors.forEach((rule, i) => checkPath(rule.retry_after, `/errors/${i}/retry_after`));
   problems.push(...checkAuthDefinition(definition.auth));
+  if (definition.receipts !== undefined) problems.push(...receiptMappingProblems(definition.receipts));
   if (problems.length > 0) throw new ValidationError(problems);
   return definition;
 }

@@ -1,0 +1,55 @@
+import type { Sql } from 'postgres';
+import { shippedDefinitions, type ReceiptMapping } from '@commstrat/providers';
+
+/** What the receipt route needs of a provider row to read its own delivery reports. */
+export interface ReceiptProvider {
+  readonly kind: string;
+  readonly credentials: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The receipt mapping of a provider kind: the `receipts:` section of the definition the
+ * dispatcher sends with (a kind names a shipped definition). The one place the route
+ * finds a definition, so a resolver of definitions stored in PostgreSQL can replace it.
+ */
+export function receiptMappingOf(kind: string): ReceiptMapping | undefined {
+  return shippedDefinitions().get(kind)?.receipts;
+}
+
+export interface ReceiptProvidersOptions {
+  /** How long a looked-up row (found or not) is trusted, in ms. Default 30 000. */
+  readonly ttlMs?: number;
+  /** Most providers kept. Default 10 000. */
+  readonly maxEntries?: number;
+}
+
+/**
+ * Provider rows (kind and credentials) by tenant and id, without a PostgreSQL round trip
+ * per receipt request; like ReceiptSecrets, a changed row takes effect within `ttlMs`.
+ * Null: no such enabled provider.
+ */
+export class ReceiptProviders {
+  private readonly entries = new Map<string, { provider: ReceiptProvider | null; until: number }>();
+  private readonly sql: Sql;
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+
+  constructor(sql: Sql, options: ReceiptProvidersOptions = {}) {
+    this.sql = sql;
+    this.ttlMs = options.ttlMs ?? 30_000;
+    this.maxEntries = options.maxEntries ?? 10_000;
+  }
+
+  async providerOf(tenantId: string, providerId: string, now: number = Date.now()): Promise<ReceiptProvider | null> {
+    const key = `${tenantId}/${providerId}`;
+    const cached = this.entries.get(key);
+    if (cached !== undefined && cached.until > now) return cached.provider;
+    const rows = await this.sql<{ kind: string; credentials: Record<string, unknown> | null }[]>`
+      SELECT kind, credentials FROM providers WHERE tenant_id = ${tenantId} AND id = ${providerId} AND enabled`;
+    const row = rows[0];
+    const provider = row === undefined ? null : { kind: row.kind, credentials: row.credentials ?? {} };
+    if (this.entries.size >= this.maxEntries) this.entries.clear();
+    this.entries.set(key, { provider, until: now + this.ttlMs });
+    return provider;
+  }
+}
