@@ -239,3 +239,30 @@ test('each step sends the content for its channel: content_by_channel, else cont
   assert.deepEqual(deployment.sandbox.received.list({}).map((sms) => sms.text), ['Your sign-in code is 271828. It expires in 5 minutes.']);
   assert.deepEqual(backup.received.list({}).map((sms) => sms.text), ['271828 is your code']);
 });
+
+test('a cap on the SMS step of a cascade holds back that step only: the push step sends every message', async () => {
+  // As above, an SMS sandbox stands in for the push provider of the first step.
+  const strategy = {
+    name: 'reach',
+    channel: 'push',
+    steps: [
+      { route: { mode: 'failover', providers: ['sandbox-sms'] }, next: { on: 'no_receipt', within_seconds: 1 } },
+      {
+        channel: 'sms',
+        route: { mode: 'failover', providers: ['backup-sms'] },
+        contact_policy: { caps: [{ category: 'marketing', channel: 'sms', max: 2, per_seconds: 86_400, over: 'drop' }] },
+      },
+    ],
+  };
+  const { deployment, backup } = await cascade('none', strategy);
+  const offer = (text: string) => ({ strategy: 'reach', category: 'marketing', recipient: { phone: PHONE, push_token: 'device-token' }, content: { text } });
+  const { status, body } = await deployment.api('POST', '/v1/messages/batch', { messages: [offer('one'), offer('two'), offer('three')] });
+  assert.equal(status, 202, JSON.stringify(body));
+  const ids: string[] = body.accepted.map((item: { id: string }) => item.id);
+  const ended = await Promise.all(ids.map((id) => until(deployment, id, 'through its SMS step', (m) => m.step === 1 && ['sent', 'failed'].includes(m.status))));
+  assert.equal(deployment.sandbox.received.size, 3, 'the push step is not capped');
+  assert.equal(backup.received.size, 2, 'the SMS step sends two a day');
+  const dropped = ended.filter((m) => m.status === 'failed');
+  assert.equal(dropped.length, 1);
+  assert.equal(dropped[0]?.timeline.at(-1)?.reason, 'frequency cap: at most 2 marketing sms per 86400 s to this recipient; dropped');
+});
