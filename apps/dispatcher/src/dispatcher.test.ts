@@ -2,7 +2,14 @@
 // routing, providers, rate, caps); the real servers are in tests/integration.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DependencyUnavailableError, ProviderUnavailableError, validateStrategy, type QueuedMessage } from '@commstrat/core';
+import {
+  DependencyUnavailableError,
+  ProviderUnavailableError,
+  validateStrategy,
+  type Message,
+  type MessageStatus,
+  type QueuedMessage,
+} from '@commstrat/core';
 import type { Provider, Routing } from '@commstrat/config';
 import type { ProviderExchange, StatusChange } from '@commstrat/journal';
 import { createLogger, createRegistry, dispatcherMetrics } from '@commstrat/observability';
@@ -71,6 +78,9 @@ function world(options: {
   down?: string[];
   cancelled?: string[];
   resolve?: () => Promise<Routing>;
+  /** What the first reclaim finds pending on a dead replica, and the journal's status of each. */
+  reclaimed?: LaneEntry[];
+  journaled?: Record<string, MessageStatus>;
 }) {
   const sent: { provider: string; ids: string[] }[] = [];
   const changes: StatusChange[] = [];
@@ -97,7 +107,11 @@ function world(options: {
     },
     promoteDue: () => Promise.resolve(0),
     trimHandled: () => Promise.resolve(0),
-    reclaim: () => Promise.resolve([]),
+    reclaim: () => {
+      const found = options.reclaimed ?? [];
+      options.reclaimed = [];
+      return Promise.resolve(found);
+    },
   };
   const handles = new Map<string, ProviderHandle>();
   const handle = (tenantId: string, config: Provider): ProviderHandle => {
@@ -132,7 +146,13 @@ function world(options: {
     waitingLanes: { shared: lanes, critical: lanes },
     urgent: { lanes, rateLimiter },
     journal: {
-      findMessages: () => Promise.resolve([]),
+      findMessages: (ids) =>
+        Promise.resolve(
+          ids.flatMap((id) => {
+            const status = options.journaled?.[id];
+            return status === undefined ? [] : [{ id, status, step: 0, timeline: [] } as unknown as Message];
+          }),
+        ),
       recordOutcomes: (e, c) => {
         exchanges.push(...e);
         changes.push(...c);
@@ -222,4 +242,12 @@ test('a configuration store outage defers without spending an attempt', async ()
   assert.equal(outage.changes[0]?.event.reason, 'waiting for the configuration store; will retry');
   assert.equal(outage.deferred[0]?.message.attempts, undefined);
   assert.equal(outage.deferred[0]?.dueAt, NOW + 3000);
+});
+
+test('a reclaimed entry the journal shows ended is acknowledged, not sent again; one it does not know goes again', async () => {
+  const w = world({ claimed: [], reclaimed: [entry('done'), entry('lost')], journaled: { done: 'delivered' } });
+  await w.run();
+  assert.deepEqual(w.sent, [{ provider: 'a', ids: ['lost'] }]);
+  assert.deepEqual(w.acks.sort(), ['done', 'lost']);
+  assert.deepEqual(w.statuses(), ['lost:sending', 'lost:sent']);
 });

@@ -3,18 +3,20 @@ import {
   CommstratError,
   PRIORITIES,
   afterFailedAttempt,
-  allowedFrom,
   claimedStep,
   currentStepIndex,
   decideClaimed,
   expiryOf,
   newId,
+  reclaimVerdict,
   selectLanes,
   stepProviders,
   storeOutageVerdict,
+  throttleDelayMs,
   timeVerdict,
   type LaneSelectionState,
   type LaneWeights,
+  type MessageStatus,
   type ProviderView,
   type QueuedMessage,
   type StrategyStep,
@@ -207,40 +209,31 @@ export class Dispatcher {
   }
 
   /**
-   * Reclaimed entries whose messages the journal does not already show as sent or ended:
-   * a replica that died after recording a batch's outcome but before acknowledging it
-   * left them pending, and sending them again would only make duplicates. The others are
-   * acknowledged now. One indexed read, on reclaims only; when the journal cannot be read
-   * every entry goes again (at least once).
+   * Reclaimed entries whose messages the journal does not already show as sent or ended
+   * (reclaimVerdict): a replica that died after recording a batch's outcome but before
+   * acknowledging it left them pending. The ended ones are acknowledged now; the sent
+   * ones go on as cascade timers. One indexed read, on reclaims only; when the journal
+   * cannot be read every entry goes again (at least once).
    */
   private async unfinished(entries: readonly LaneEntry[]): Promise<LaneEntry[]> {
-    let done: Set<string>;
-    let sent: Set<string>;
+    let statuses: Map<string, MessageStatus>;
     try {
       const messages = await this.deps.journal.findMessages(entries.map((entry) => entry.message.id));
-      done = new Set(messages.filter((message) => !allowedFrom('sent').includes(message.status)).map((message) => message.id));
-      sent = new Set(messages.filter((message) => message.status === 'sent').map((message) => message.id));
+      statuses = new Map(messages.map((message) => [message.id, message.status]));
     } catch (error) {
       this.deps.logger.warn('journal unavailable; reclaimed entries go again', { error: String(error) });
       return entries.slice();
     }
-    if (done.size === 0) return entries.slice();
-    // A cascade timer is for a sent message: it always goes again (it reads the journal
-    // itself). A send whose batch was journaled sent but never acknowledged left no timer:
-    // it goes on as one, which moves it on in due time if its step waits for a receipt
-    // and is dropped otherwise.
-    const finished = (entry: LaneEntry) =>
-      done.has(entry.message.id) && entry.message.receipt_timer === undefined && !sent.has(entry.message.id);
     const settled = this.recorder.begin();
-    for (const entry of entries) if (finished(entry)) settled.drop(entry);
-    await this.finish(settled);
-    return entries
-      .filter((entry) => !finished(entry))
-      .map((entry) =>
-        sent.has(entry.message.id) && entry.message.receipt_timer === undefined
-          ? { ...entry, message: { ...entry.message, receipt_timer: currentStepIndex(entry.message) } }
-          : entry,
-      );
+    const again: LaneEntry[] = [];
+    for (const entry of entries) {
+      const verdict = reclaimVerdict(entry.message, statuses.get(entry.message.id));
+      if (verdict === 'drop') settled.drop(entry);
+      else if (verdict === 'as_timer') again.push({ ...entry, message: { ...entry.message, receipt_timer: currentStepIndex(entry.message) } });
+      else again.push(entry);
+    }
+    if (settled.entries().length > 0) await this.finish(settled);
+    return again;
   }
 
   /**
@@ -489,10 +482,7 @@ export class Dispatcher {
     if (grant.granted < works.length) {
       const held = works.splice(grant.granted);
       this.deps.metrics.throttled.inc({ provider: provider.key }, held.length);
-      // Come back when a useful share of the batch can go, not at the next single token:
-      // asking every few ms for one token would shred batches into one-message requests.
-      const refillMs = (Math.min(held.length, defaultBurst(config.ratePerSecond)) * 1000) / config.ratePerSecond;
-      const delay = Math.max(1, grant.waitMs, Math.ceil(refillMs));
+      const delay = throttleDelayMs(held.length, config.ratePerSecond, defaultBurst(config.ratePerSecond), grant.waitMs);
       this.batcher.putBack(provider, held, this.clock() + delay, this.clock());
       // Flush right when the tokens are back rather than at the claim loop's next turn.
       setTimeout(() => this.flush(this.clock(), !this.running), delay).unref();

@@ -3,8 +3,10 @@ import { test } from 'node:test';
 import {
   afterFailedAttempt,
   decideClaimed,
+  reclaimVerdict,
   stepCaps,
   storeOutageVerdict,
+  throttleDelayMs,
   timeVerdict,
   verdictsFor,
   type ClaimedInput,
@@ -251,4 +253,22 @@ test('caps per step are validated with their paths', () => {
     },
   );
   assert.throws(() => validateStrategy({ ...invalid, steps: [{ route: { mode: 'failover', providers: ['p'] }, contact_policy: {} }] }), /contact_policy/);
+});
+
+test('a reclaimed entry goes again unless the journal shows it ended (dropped) or sent (carried on as its receipt timer)', () => {
+  assert.equal(reclaimVerdict({}, undefined), 'again');
+  assert.equal(reclaimVerdict({}, 'sending'), 'again');
+  assert.equal(reclaimVerdict({}, 'scheduled'), 'again');
+  assert.equal(reclaimVerdict({}, 'next_step'), 'again');
+  assert.equal(reclaimVerdict({}, 'sent'), 'as_timer');
+  for (const ended of ['delivered', 'failed', 'expired', 'cancelled', 'rejected'] as const) assert.equal(reclaimVerdict({}, ended), 'drop');
+  // A cascade timer reads the journal itself.
+  assert.equal(reclaimVerdict({ receipt_timer: 0 }, 'delivered'), 'again');
+});
+
+test('a throttled batch part waits until a useful share of it can go, never less than the bucket says', () => {
+  assert.equal(throttleDelayMs(50, 100, 10, 3), 100); // a burst of 10 at 100/s
+  assert.equal(throttleDelayMs(2, 100, 10, 3), 20);
+  assert.equal(throttleDelayMs(2, 100, 10, 40), 40);
+  assert.equal(throttleDelayMs(1, 1_000_000, 10, 0), 1);
 });

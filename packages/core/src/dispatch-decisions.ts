@@ -7,8 +7,9 @@ import { advanceReason, currentStepIndex, nextStepIndex, stepChannel } from './c
 import { applicableCaps, screenRecipient, type FrequencyCap } from './contact-policy.ts';
 import type { ErrorCode } from './errors.ts';
 import type { Channel } from './message-schema.ts';
-import type { QueuedMessage } from './message.ts';
+import type { MessageStatus, QueuedMessage } from './message.ts';
 import { phoneCountry } from './phone.ts';
+import { allowedFrom } from './status-transitions.ts';
 import { retryDelayMs } from './retry.ts';
 import { chooseProvider, routeProviders, type PriceTable } from './route.ts';
 import { isInsideWindow, nextWindowOpening } from './send-window.ts';
@@ -315,4 +316,34 @@ export function verdictsFor(input: {
     });
     return { messageId: message.id, verdict };
   });
+}
+
+/**
+ * What becomes of an entry reclaimed from a replica that stalled or died, by its
+ * message's status in the journal (undefined: not found, or the journal not read):
+ * - `again`: plan it like a new claim (at least once);
+ * - `drop`: the journal shows it ended (or cancelled, delivered…): acknowledge it, as
+ *   sending it again would only make a duplicate;
+ * - `as_timer`: the journal shows it `sent` but the entry was never acknowledged, so the
+ *   receipt timer of its step was never parked: it goes on as that timer, which moves it
+ *   on in due time if its step waits for a receipt and is dropped otherwise.
+ * A cascade timer always goes again: it reads the journal itself.
+ */
+export type ReclaimVerdict = 'again' | 'drop' | 'as_timer';
+
+export function reclaimVerdict(entry: Pick<QueuedMessage, 'receipt_timer'>, journaled: MessageStatus | undefined): ReclaimVerdict {
+  if (journaled === undefined || entry.receipt_timer !== undefined) return 'again';
+  if (journaled === 'sent') return 'as_timer';
+  // Past the point where it could still be sent: ended, or already moved on and parked.
+  return allowedFrom('sent').includes(journaled) ? 'again' : 'drop';
+}
+
+/**
+ * How long a batch part the provider's rate held back waits before it asks again, ms:
+ * until a useful share of it can go (up to a burst's worth), not the next single token,
+ * as asking every few ms for one token would shred batches into one-message requests.
+ */
+export function throttleDelayMs(held: number, ratePerSecond: number, burst: number, waitMs: number): number {
+  const refillMs = (Math.min(held, burst) * 1000) / ratePerSecond;
+  return Math.max(1, waitMs, Math.ceil(refillMs));
 }

@@ -178,9 +178,11 @@ export {
   claimedStep,
   decideClaimed,
   expiryOf,
+  reclaimVerdict,
   stepCaps,
   stepProviders,
   storeOutageVerdict,
+  throttleDelayMs,
   timeVerdict,
   verdictsFor,
   type AnsweredMessage,
@@ -189,5 +191,6 @@ export {
   type DeferCause,
   type ProviderAnswer,
   type ProviderView,
+  type ReclaimVerdict,
   type Verdict,
 } from './dispatch-decisions.ts';
