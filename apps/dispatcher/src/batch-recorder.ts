@@ -1,20 +1,21 @@
 import {
+  messageForStep,
   newId,
-  retryDelayMs,
-  stepRetryPolicy,
+  verdictsFor,
   type ErrorCode,
   type MessageStatus,
   type QueuedMessage,
   type StatusEvent,
-  type StrategyStep,
+  type Verdict,
 } from '@commstrat/core';
 import type { Routing } from '@commstrat/config';
-import type { Journal, ProviderExchange, StatusChange } from '@commstrat/journal';
+import type { ProviderExchange, StatusChange } from '@commstrat/journal';
 import type { DispatcherMetrics } from '@commstrat/observability';
 import type { SendResult } from '@commstrat/providers';
-import type { DeadLetterInput, LaneEntry, LaneQueue } from '@commstrat/queue';
+import type { DeadLetterInput, LaneEntry } from '@commstrat/queue';
 import type { Work } from './batcher.ts';
-import { failOrMoveOn, scheduleReceiptTimer } from './cascade-steps.ts';
+import { nextStepEvent, scheduleReceiptTimer } from './cascade-steps.ts';
+import type { JournalPort, LanePort } from './ports.ts';
 import type { ProviderHandle } from './provider-registry.ts';
 
 export function change(messageId: string, status: MessageStatus, now: number, reason: string): StatusChange {
@@ -32,10 +33,10 @@ export class SettledSet {
   private readonly deadLetters: DeadLetterInput[] = [];
   private readonly acks: LaneEntry[] = [];
   private readonly dropped: string[] = [];
-  private readonly journal: Journal;
-  private readonly lanes: LaneQueue;
+  private readonly journal: Pick<JournalPort, 'recordOutcomes'>;
+  private readonly lanes: Pick<LanePort, 'settle'>;
 
-  constructor(journal: Journal, lanes: LaneQueue) {
+  constructor(journal: Pick<JournalPort, 'recordOutcomes'>, lanes: Pick<LanePort, 'settle'>) {
     this.journal = journal;
     this.lanes = lanes;
   }
@@ -102,19 +103,71 @@ export class SettledSet {
   }
 }
 
-/** Turns provider answers into status changes, retries, dead letters and metrics. */
+/** The metric labels of a verdict's message: which provider it was at ('none': none was available). */
+export interface VerdictContext {
+  readonly providerKey: string;
+}
+
+/**
+ * Carries out verdicts (packages/core dispatch-decisions.ts) in a settled set and counts
+ * them; and turns a provider's answer into verdicts and records it.
+ */
 export class BatchRecorder {
-  private readonly deps: { journal: Journal; lanes: LaneQueue; metrics: DispatcherMetrics };
+  private readonly deps: { journal: Pick<JournalPort, 'recordOutcomes'>; lanes: LanePort; metrics: DispatcherMetrics };
   private readonly random: () => number;
 
-  constructor(deps: { journal: Journal; lanes: LaneQueue; metrics: DispatcherMetrics }, random: () => number) {
+  constructor(deps: { journal: Pick<JournalPort, 'recordOutcomes'>; lanes: LanePort; metrics: DispatcherMetrics }, random: () => number) {
     this.deps = deps;
     this.random = random;
   }
 
   /** A new set, written to the given lanes' connection (default: the shared one). */
-  begin(lanes: LaneQueue = this.deps.lanes): SettledSet {
+  begin(lanes: Pick<LanePort, 'settle'> = this.deps.lanes): SettledSet {
     return new SettledSet(this.deps.journal, lanes);
+  }
+
+  /**
+   * One message's verdict, as journal and Redis writes in `settled` and metrics. `routing`
+   * (the strategy it was routed by) is what a `next_step` verdict moves it on by; `send`
+   * and `sent` are the caller's (they need the batcher and the batch's shared events).
+   */
+  carryOut(settled: SettledSet, entry: LaneEntry, verdict: Verdict, routing: Routing | undefined, now: number, providerKey = 'none'): void {
+    const { metrics } = this.deps;
+    const { message } = entry;
+    switch (verdict.kind) {
+      case 'defer': {
+        if (verdict.attempts !== undefined) metrics.retries.inc({ provider: providerKey });
+        metrics.deferred.inc({ reason: verdict.cause });
+        const queued = verdict.attempts === undefined ? message : { ...message, attempts: verdict.attempts };
+        settled.defer(entry, verdict.until, change(message.id, 'scheduled', now, verdict.reason), queued);
+        return;
+      }
+      case 'expire':
+        metrics.expired.inc();
+        settled.finish(entry, change(message.id, 'expired', now, verdict.reason));
+        return;
+      case 'next_step': {
+        if (routing === undefined) throw new Error('a next_step verdict needs the routing it moves on by');
+        metrics.cascadeMoves.inc({ reason: 'failure' });
+        const event = nextStepEvent(routing, verdict.step, now, verdict.reason);
+        settled.defer(entry, now, { messageId: message.id, event }, messageForStep(message, routing.strategy, routing.version, verdict.step));
+        return;
+      }
+      case 'fail': {
+        const failed = change(message.id, 'failed', now, verdict.reason);
+        const letter = verdict.deadLetter;
+        if (letter === undefined) {
+          settled.finish(entry, failed);
+          return;
+        }
+        metrics.deadLettered.inc({ provider: letter.provider ?? providerKey });
+        settled.deadLetter(entry, { ...message, attempts: letter.attempts }, failed, letter.code, letter.provider);
+        return;
+      }
+      case 'send':
+      case 'sent':
+        throw new Error(`a ${verdict.kind} verdict is carried out by the dispatcher`);
+    }
   }
 
   record(settled: SettledSet, provider: ProviderHandle, works: readonly Work[], result: SendResult, now: number): void {
@@ -161,88 +214,45 @@ export class BatchRecorder {
       provider_message_ids: works.map((work) => providerIds.get(work.entry.message.id) ?? null),
     });
 
-    if (result.error === undefined) {
-      const byId = new Map(works.map((work) => [work.entry.message.id, work]));
-      // The same event for the whole batch (one per step), so the batch is one journal
-      // update; the journal picks each message's provider id from the exchange record.
-      const sentEvents = new Map<number, StatusEvent>();
-      const sent = (step: number): StatusEvent => {
-        let event = sentEvents.get(step);
-        if (event === undefined) {
-          event = { status: 'sent', at: new Date(now), provider: provider.config.id, exchange_id: exchangeId, step };
-          sentEvents.set(step, event);
-        }
-        return event;
-      };
-      const counts = { accepted: 0, rejected: 0 };
-      for (const item of result.outcomes) {
-        const work = byId.get(item.messageId);
-        if (work === undefined) continue;
-        counts[item.outcome] += 1;
-        if (item.outcome === 'accepted') {
-          settled.finish(work.entry, { messageId: item.messageId, event: sent(work.entry.message.step ?? 0) });
-          scheduleReceiptTimer(settled, work.entry, work.routing, now);
-        } else {
-          const failed = change(item.messageId, 'failed', now, `provider ${provider.config.id} rejected it: ${item.reason}`);
-          this.counted(failOrMoveOn(settled, work.entry, work.routing, failed, now));
-        }
+    const verdicts = verdictsFor({
+      answer: result,
+      messages: works.map((work) => ({ message: work.entry.message, strategy: work.routing.strategy, step: work.step })),
+      providerId: provider.config.id,
+      providerKey: provider.key,
+      now,
+      random: this.random,
+    });
+    const byId = new Map(works.map((work) => [work.entry.message.id, work]));
+    // The same event for the whole batch (one per step), so the batch is one journal
+    // update; the journal picks each message's provider id from the exchange record.
+    const sentEvents = new Map<number, StatusEvent>();
+    const sent = (step: number): StatusEvent => {
+      let event = sentEvents.get(step);
+      if (event === undefined) {
+        event = { status: 'sent', at: new Date(now), provider: provider.config.id, exchange_id: exchangeId, step };
+        sentEvents.set(step, event);
       }
+      return event;
+    };
+    const counts = { accepted: 0, rejected: 0 };
+    for (const { messageId, verdict } of verdicts) {
+      const work = byId.get(messageId);
+      if (work === undefined) continue;
+      if (verdict.kind === 'sent') {
+        counts.accepted += 1;
+        settled.finish(work.entry, { messageId, event: sent(work.entry.message.step ?? 0) });
+        scheduleReceiptTimer(settled, work.entry, work.routing, now);
+        continue;
+      }
+      counts.rejected += 1;
+      this.carryOut(settled, work.entry, verdict, work.routing, now, provider.key);
+    }
+    if (result.error === undefined) {
       for (const [outcome, count] of Object.entries(counts)) {
         if (count > 0) metrics.messagesDispatched.inc({ provider: provider.key, outcome }, count);
       }
-      return;
+    } else {
+      metrics.messagesDispatched.inc({ provider: provider.key, outcome: 'error' }, works.length);
     }
-
-    const error = result.error;
-    metrics.messagesDispatched.inc({ provider: provider.key, outcome: 'error' }, works.length);
-    for (const work of works) {
-      if (!error.retryable) {
-        this.counted(failOrMoveOn(settled, work.entry, work.routing, change(work.entry.message.id, 'failed', now, error.message), now));
-        continue;
-      }
-      const retryAfterMs = (error.retryAfterSeconds ?? 0) * 1000;
-      this.retryOrGiveUp(settled, work.entry, work.step, now, error.message, provider.key, retryAfterMs, 'retry', error.code, work.routing);
-    }
-  }
-
-  private counted(outcome: 'moved_on' | 'failed'): 'moved_on' | 'failed' {
-    if (outcome === 'moved_on') this.deps.metrics.cascadeMoves.inc({ reason: 'failure' });
-    return outcome;
-  }
-
-  /**
-   * Another attempt after back-off with jitter, or — attempts exhausted — the next step
-   * of a cascade (`routing` given and its step says so), else the dead-letter stream.
-   */
-  retryOrGiveUp(
-    settled: SettledSet,
-    entry: LaneEntry,
-    step: StrategyStep,
-    now: number,
-    reason: string,
-    providerKey: string,
-    retryAfterMs: number,
-    deferral: 'retry' | 'no_provider' = 'retry',
-    code: ErrorCode = 'provider_unavailable',
-    routing?: Routing,
-  ): void {
-    const policy = stepRetryPolicy(step);
-    const attempts = (entry.message.attempts ?? 0) + 1;
-    const message = { ...entry.message, attempts };
-    if (attempts >= policy.maxAttempts) {
-      const failed = change(message.id, 'failed', now, `gave up after ${attempts} attempts: ${reason}`);
-      const giveUp = () => {
-        this.deps.metrics.deadLettered.inc({ provider: providerKey });
-        settled.deadLetter(entry, message, failed, code, providerKey === 'none' ? undefined : providerKey);
-      };
-      this.counted(failOrMoveOn(settled, entry, routing, failed, now, giveUp));
-      return;
-    }
-    const dueAt = now + retryDelayMs(attempts, policy, retryAfterMs, this.random);
-    this.deps.metrics.retries.inc({ provider: providerKey });
-    this.deps.metrics.deferred.inc({ reason: deferral });
-    // The due time differs per message (jitter) and stays out of the reason, so a failed
-    // batch is one journal write.
-    settled.defer(entry, dueAt, change(message.id, 'scheduled', now, `attempt ${attempts + 1} after back-off: ${reason}`), message);
   }
 }

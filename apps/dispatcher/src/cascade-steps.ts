@@ -1,7 +1,5 @@
 import {
-  advanceReason,
   currentStepIndex,
-  messageForStep,
   nextStepIndex,
   receiptDeadline,
   stepContent,
@@ -9,7 +7,6 @@ import {
   type StatusEvent,
 } from '@commstrat/core';
 import type { Routing } from '@commstrat/config';
-import type { StatusChange } from '@commstrat/journal';
 import type { LaneEntry } from '@commstrat/queue';
 import type { SettledSet } from './batch-recorder.ts';
 
@@ -23,33 +20,6 @@ export function nextStepEvent(routing: Routing, next: number, now: number, reaso
     strategy: routing.strategy.name,
     strategy_version: routing.version,
   };
-}
-
-/**
- * A step that failed for good (attempts spent, provider refused): the message moves on
- * to the next step when its step says so, parked in the delayed set due now so any
- * replica sends it, pinned to its strategy version; otherwise `failed` is recorded.
- * `routing` is undefined when the strategy could not be read: then it fails. `fail`
- * records the failure (default: `failed`; after spent attempts: the dead-letter stream).
- */
-export function failOrMoveOn(
-  settled: SettledSet,
-  entry: LaneEntry,
-  routing: Routing | undefined,
-  failed: StatusChange,
-  now: number,
-  fail: () => void = () => settled.finish(entry, failed),
-): 'moved_on' | 'failed' {
-  const step = currentStepIndex(entry.message);
-  const next = routing === undefined ? undefined : nextStepIndex(routing.strategy, step, 'failure');
-  if (routing === undefined || next === undefined) {
-    fail();
-    return 'failed';
-  }
-  const reason = advanceReason('failure', routing.strategy.steps[step], failed.event.reason);
-  const event = nextStepEvent(routing, next, now, reason);
-  settled.defer(entry, now, { messageId: entry.message.id, event }, messageForStep(entry.message, routing.strategy, routing.version, next));
-  return 'moved_on';
 }
 
 /**

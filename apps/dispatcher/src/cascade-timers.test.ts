@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DependencyUnavailableError, validateStrategy, type Message, type MessageStatus, type QueuedMessage, type StatusEvent } from '@commstrat/core';
 import type { Routing } from '@commstrat/config';
-import type { Journal } from '@commstrat/journal';
 import { createLogger, createRegistry, dispatcherMetrics } from '@commstrat/observability';
-import type { LaneEntry, LaneQueue } from '@commstrat/queue';
+import type { LaneEntry } from '@commstrat/queue';
 import { SettledSet } from './batch-recorder.ts';
 import { CascadeTimers } from './cascade-timers.ts';
 
@@ -68,7 +67,7 @@ function fakes(reads: (Message[] | Error)[], moves: boolean[] = [true], resolveE
     },
   };
   const journalForSet = { recordOutcomes: () => Promise.resolve() };
-  const settled = new SettledSet(journalForSet as unknown as Journal, lanes as unknown as LaneQueue);
+  const settled = new SettledSet(journalForSet, lanes);
   const timers = new CascadeTimers({
     journal,
     routing: {

@@ -1,14 +1,13 @@
 import {
-  applicableCaps,
   contactAddress,
   overCapVerdict,
-  screenRecipient,
+  stepCaps,
+  storeOutageVerdict,
   stopListKey,
   type FrequencyCap,
 } from '@commstrat/core';
-import type { Routing } from '@commstrat/config';
 import type { DispatcherMetrics, Logger } from '@commstrat/observability';
-import type { CapAnswer, CapCheck, FrequencyCaps, LaneEntry } from '@commstrat/queue';
+import type { CapAnswer, CapCheck, FrequencyCaps } from '@commstrat/queue';
 import { change, type SettledSet } from './batch-recorder.ts';
 import type { Work } from './batcher.ts';
 
@@ -20,38 +19,15 @@ export interface ContactPolicyDeps {
 }
 
 /**
- * How long a capped message waits when Redis cannot say whether its cap has room, ms:
- * this plus up to as much again of jitter. It is not sent uncapped: a cap is a promise
- * to the recipient, and the message can wait a few seconds.
- */
-const CAPS_UNAVAILABLE_RETRY_MS = 2000;
-
-/**
- * Carries out a strategy's contact policy (the decisions are core's): the stop list
- * when a message is routed, the frequency caps right before it is handed to a provider,
- * so a message is counted only when it goes.
+ * Carries out a strategy's frequency caps (the decisions are core's) right before a
+ * batch is handed to a provider, so a message is counted only when it goes. The stop
+ * list is decided when the message is routed (decideClaimed).
  */
 export class ContactPolicyGate {
   private readonly deps: ContactPolicyDeps;
 
   constructor(deps: ContactPolicyDeps) {
     this.deps = deps;
-  }
-
-  /** False when the recipient opted out: the message then ends `failed` in `settled`. */
-  screen(entry: LaneEntry, routing: Routing, now: number, settled: SettledSet): boolean {
-    const { message } = entry;
-    const verdict = screenRecipient({
-      policy: routing.strategy.contact_policy,
-      priority: message.priority,
-      channel: routing.strategy.channel,
-      recipient: message.recipient,
-      stopped: (key) => routing.stopList.has(key),
-    });
-    if (verdict.kind === 'send') return true;
-    this.deps.metrics.contactPolicy.inc({ outcome: 'opted_out' });
-    settled.finish(entry, change(message.id, 'failed', now, verdict.reason));
-    return false;
   }
 
   /**
@@ -85,10 +61,10 @@ export class ContactPolicyGate {
 
   private checksOf(work: Work): { caps: FrequencyCap[]; checks: CapCheck[] } {
     const { message } = work.entry;
-    // The channel the message goes out on: the strategy's (one step per strategy).
-    const channel = work.routing.strategy.channel;
+    // The channel the message goes out on, and the caps of its strategy and its step.
+    const { channel, caps: found } = stepCaps(work.routing.strategy, message);
     const address = contactAddress(channel, message.recipient);
-    const caps = address === undefined ? [] : applicableCaps(work.routing.strategy.contact_policy, message, channel);
+    const caps = address === undefined ? [] : found;
     if (address === undefined || caps.length === 0) return { caps: [], checks: [] };
     const checks = caps.map((cap) => ({
       messageId: message.id,
@@ -112,12 +88,13 @@ export class ContactPolicyGate {
     const { metrics } = this.deps;
     const id = entry.message.id;
     if (over?.cap === undefined) {
+      // Not sent uncapped: a cap is a promise to the recipient, and the message can wait a few seconds.
       metrics.deferred.inc({ reason: 'frequency_cap' });
-      const dueAt = now + CAPS_UNAVAILABLE_RETRY_MS + Math.floor(this.deps.random() * CAPS_UNAVAILABLE_RETRY_MS);
-      settled.defer(entry, dueAt, change(id, 'scheduled', now, 'waiting for the frequency-cap store; will retry'));
+      const wait = storeOutageVerdict('frequency_cap', now, this.deps.random);
+      settled.defer(entry, wait.until, change(id, 'scheduled', now, wait.reason));
       return;
     }
-    const verdict = overCapVerdict(over.cap, work.routing.strategy.channel, over.allowedAt, work.expiresAt);
+    const verdict = overCapVerdict(over.cap, stepCaps(work.routing.strategy, entry.message).channel, over.allowedAt, work.expiresAt);
     if (verdict.kind === 'defer') {
       metrics.contactPolicy.inc({ outcome: 'deferred' });
       metrics.deferred.inc({ reason: 'frequency_cap' });

@@ -2,35 +2,40 @@ import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:time
 import {
   CommstratError,
   PRIORITIES,
-  allowedFrom,
-  chooseProvider,
+  afterFailedAttempt,
+  claimedStep,
   currentStepIndex,
-  isInsideWindow,
+  decideClaimed,
+  expiryOf,
   newId,
-  nextWindowOpening,
-  phoneCountry,
-  routeProviders,
+  reclaimVerdict,
   selectLanes,
+  stepProviders,
+  storeOutageVerdict,
+  throttleDelayMs,
+  timeVerdict,
   type LaneSelectionState,
   type LaneWeights,
-  type PriceTable,
+  type MessageStatus,
+  type ProviderView,
   type QueuedMessage,
   type StrategyStep,
+  type Verdict,
 } from '@commstrat/core';
-import type { RoutingCache } from '@commstrat/config';
-import type { Journal } from '@commstrat/journal';
+import type { Routing } from '@commstrat/config';
 import type { DispatcherMetrics, Logger } from '@commstrat/observability';
-import { defaultBurst, type LaneEntry, type LaneQueue, type ProviderRateLimiter, type SampledDepths } from '@commstrat/queue';
+import { defaultBurst, type LaneEntry, type SampledDepths } from '@commstrat/queue';
 import { Batcher, type Work } from './batcher.ts';
-import { BatchRecorder, change, type SettledSet } from './batch-recorder.ts';
+import { BatchRecorder, type SettledSet } from './batch-recorder.ts';
 import type { ContactPolicyGate } from './contact-policy.ts';
 import { messageToSend } from './cascade-steps.ts';
 import { CascadeTimers } from './cascade-timers.ts';
-import type { ProviderHandle, ProviderRegistry } from './provider-registry.ts';
+import type { JournalPort, LanePort, ProviderPort, RatePort, RoutingPort } from './ports.ts';
+import type { ProviderHandle } from './provider-registry.ts';
 
 export interface DispatcherDeps {
   /** Lane operations that never wait (claims without BLOCK, acks, deferrals). */
-  readonly lanes: LaneQueue;
+  readonly lanes: LanePort;
   /** The process's shared sample of the lane depths, for weighted lane selection. */
   readonly depths: Pick<SampledDepths, 'get' | 'invalidate'>;
   /**
@@ -39,19 +44,19 @@ export interface DispatcherDeps {
    * alone and so takes a critical message the moment it arrives, whatever the other
    * lanes are doing.
    */
-  readonly waitingLanes: { readonly shared: LaneQueue; readonly critical: LaneQueue };
+  readonly waitingLanes: { readonly shared: Pick<LanePort, 'claim'>; readonly critical: Pick<LanePort, 'claim'> };
   /**
    * The critical lane's other Redis operations (markers, rate tokens, acks) on a
    * connection of their own, so they never queue behind the other lanes' large claims
    * and acks.
    */
-  readonly urgent: { readonly lanes: LaneQueue; readonly rateLimiter: Pick<ProviderRateLimiter, 'take'> };
-  readonly journal: Journal;
-  readonly routing: Pick<RoutingCache, 'resolve'>;
-  readonly providers: ProviderRegistry;
-  readonly rateLimiter: Pick<ProviderRateLimiter, 'take'>;
+  readonly urgent: { readonly lanes: LanePort; readonly rateLimiter: RatePort };
+  readonly journal: JournalPort;
+  readonly routing: RoutingPort;
+  readonly providers: ProviderPort;
+  readonly rateLimiter: RatePort;
   /** The stop list and frequency caps of each message's strategy. */
-  readonly contactPolicy: Pick<ContactPolicyGate, 'screen' | 'admit'>;
+  readonly contactPolicy: Pick<ContactPolicyGate, 'admit'>;
   readonly metrics: DispatcherMetrics;
   readonly logger: Logger;
   readonly consumer: string;
@@ -211,40 +216,31 @@ export class Dispatcher {
   }
 
   /**
-   * Reclaimed entries whose messages the journal does not already show as sent or ended:
-   * a replica that died after recording a batch's outcome but before acknowledging it
-   * left them pending, and sending them again would only make duplicates. The others are
-   * acknowledged now. One indexed read, on reclaims only; when the journal cannot be read
-   * every entry goes again (at least once).
+   * Reclaimed entries whose messages the journal does not already show as sent or ended
+   * (reclaimVerdict): a replica that died after recording a batch's outcome but before
+   * acknowledging it left them pending. The ended ones are acknowledged now; the sent
+   * ones go on as cascade timers. One indexed read, on reclaims only; when the journal
+   * cannot be read every entry goes again (at least once).
    */
   private async unfinished(entries: readonly LaneEntry[]): Promise<LaneEntry[]> {
-    let done: Set<string>;
-    let sent: Set<string>;
+    let statuses: Map<string, MessageStatus>;
     try {
       const messages = await this.deps.journal.findMessages(entries.map((entry) => entry.message.id));
-      done = new Set(messages.filter((message) => !allowedFrom('sent').includes(message.status)).map((message) => message.id));
-      sent = new Set(messages.filter((message) => message.status === 'sent').map((message) => message.id));
+      statuses = new Map(messages.map((message) => [message.id, message.status]));
     } catch (error) {
       this.deps.logger.warn('journal unavailable; reclaimed entries go again', { error: String(error) });
       return entries.slice();
     }
-    if (done.size === 0) return entries.slice();
-    // A cascade timer is for a sent message: it always goes again (it reads the journal
-    // itself). A send whose batch was journaled sent but never acknowledged left no timer:
-    // it goes on as one, which moves it on in due time if its step waits for a receipt
-    // and is dropped otherwise.
-    const finished = (entry: LaneEntry) =>
-      done.has(entry.message.id) && entry.message.receipt_timer === undefined && !sent.has(entry.message.id);
     const settled = this.recorder.begin();
-    for (const entry of entries) if (finished(entry)) settled.drop(entry);
-    await this.finish(settled);
-    return entries
-      .filter((entry) => !finished(entry))
-      .map((entry) =>
-        sent.has(entry.message.id) && entry.message.receipt_timer === undefined
-          ? { ...entry, message: { ...entry.message, receipt_timer: currentStepIndex(entry.message) } }
-          : entry,
-      );
+    const again: LaneEntry[] = [];
+    for (const entry of entries) {
+      const verdict = reclaimVerdict(entry.message, statuses.get(entry.message.id));
+      if (verdict === 'drop') settled.drop(entry);
+      else if (verdict === 'as_timer') again.push({ ...entry, message: { ...entry.message, receipt_timer: currentStepIndex(entry.message) } });
+      else again.push(entry);
+    }
+    if (settled.entries().length > 0) await this.finish(settled);
+    return again;
   }
 
   /**
@@ -326,82 +322,75 @@ export class Dispatcher {
   }
 
   /**
-   * The strategy's verdict for one message, or a Work item bound for a provider. Every
-   * reason recorded here is written by us: error text of a library or a server goes to
-   * the log only, never into a tenant's timeline.
+   * The strategy's verdict for one message (decideClaimed), carried out, or a Work item
+   * bound for a provider. Every reason recorded here is written by us: error text of a
+   * library or a server goes to the log only, never into a tenant's timeline.
    */
   private async route(claimed: LaneEntry, now: number, settled: SettledSet): Promise<Work | undefined> {
     const { message } = claimed;
-    const { metrics } = this.deps;
     let step = FALLBACK_STEP;
     try {
       const routing = await this.deps.routing.resolve(message.tenant_id, message);
-      const index = currentStepIndex(message);
-      const found = routing.strategy.steps[index];
-      if (found === undefined) {
-        settled.finish(claimed, change(message.id, 'failed', now, `cannot route: strategy "${routing.strategy.name}" has no step ${index}`));
-        return undefined;
-      }
-      step = found;
+      const found = claimedStep(message, routing.strategy);
+      if (found !== undefined) step = found;
       // Pinned from here: its retries, window waits and later steps route by this version.
-      const entry = pinned(claimed, routing.strategy.name, routing.version);
-      const expiresAt = expiryOf(message, step.ttl_seconds);
-      if (!this.onTime({ entry, routing, step, expiresAt }, now, settled, false)) return undefined;
-      if (!this.deps.contactPolicy.screen(entry, routing, now, settled)) return undefined;
-      const unavailable = new Set<string>();
-      const health = new Map<string, number>();
-      const prices = new Map<string, PriceTable>();
-      for (const id of routeProviders(step.route)) {
-        const config = routing.providers.get(id);
-        const handle = config === undefined ? undefined : this.deps.providers.handle(message.tenant_id, config);
-        if (config === undefined || handle === undefined || !this.deps.providers.available(handle, now)) {
-          unavailable.add(id);
-          continue;
-        }
-        health.set(id, this.deps.providers.health(handle, now));
-        prices.set(id, config.prices);
-      }
-      const phone = message.recipient.phone;
-      // The country costs a libphonenumber parse: only for the routes that look at it.
-      const needsCountry = step.route.mode === 'rules' || step.route.mode === 'least_cost';
-      const recipient = { phone, country: needsCountry && phone !== undefined ? phoneCountry(phone) : undefined };
-      const key = phone ?? message.id;
-      const context = { unavailable, random: this.random, key, recipient, prices, health };
-      const chosen = chooseProvider(step.route, context);
-      const config = chosen === undefined ? undefined : routing.providers.get(chosen);
-      if (config === undefined) {
-        this.recorder.retryOrGiveUp(settled, entry, step, now, 'no provider of the route is available', 'none', 0, 'no_provider', 'provider_unavailable', routing);
+      const entry = found === undefined ? claimed : pinned(claimed, routing.strategy.name, routing.version);
+      const verdict = decideClaimed({
+        message,
+        strategy: routing.strategy,
+        tenantTimeZone: routing.tenantTimeZone,
+        stopList: routing.stopList,
+        providers: found === undefined ? new Map() : this.providerViews(message.tenant_id, routing, found, now),
+        now,
+        random: this.random,
+      });
+      if (verdict.kind !== 'send') {
+        if (verdict.kind === 'fail' && verdict.cause === 'opted_out') this.deps.metrics.contactPolicy.inc({ outcome: 'opted_out' });
+        this.recorder.carryOut(settled, entry, verdict, routing, now);
         return undefined;
       }
+      const config = routing.providers.get(verdict.provider);
+      if (config === undefined) throw new Error(`route chose provider ${verdict.provider}, which is not configured`);
       const provider = this.deps.providers.handle(message.tenant_id, config);
-      // A failover: the provider the same choice makes with every provider up is down.
-      if (unavailable.size > 0 && chosen !== chooseProvider(step.route, { ...context, unavailable: new Set(), health: undefined })) {
-        metrics.failovers.inc({ provider: provider.key });
-      }
-      return { entry, routing, step, expiresAt, provider };
+      if (verdict.failover) this.deps.metrics.failovers.inc({ provider: provider.key });
+      return { entry, routing, step, expiresAt: expiryOf(message, step.ttl_seconds), provider };
     } catch (error) {
-      if (error instanceof CommstratError && error.retryable) {
-        // The configuration store is down and no snapshot of this tenant is held (or it
-        // is too old): wait, without spending an attempt, and try again.
-        metrics.deferred.inc({ reason: 'config_unavailable' });
-        const dueAt = now + CONFIG_RETRY_MS + Math.floor(this.random() * CONFIG_RETRY_MS);
-        settled.defer(claimed, dueAt, change(message.id, 'scheduled', now, 'waiting for the configuration store; will retry'));
-      } else if (error instanceof CommstratError) {
-        // No such strategy, or not on this channel: the same lookup again cannot help.
-        settled.finish(claimed, change(message.id, 'failed', now, `cannot route: ${error.message}`));
-      } else {
-        // Nobody raised it on purpose (a bug, a provider of an unknown kind), so whether a
-        // retry helps is unknown: logged in full, retried under the step's policy, and
-        // the tenant told only that it was ours.
-        this.deps.logger.error('routing failed unexpectedly', {
-          message_id: message.id,
-          tenant: message.tenant_id,
-          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
-        });
-        this.recorder.retryOrGiveUp(settled, claimed, step, now, 'internal error while routing', 'none', 0, 'retry');
-      }
+      this.recorder.carryOut(settled, claimed, this.unroutable(message, step, error, now), undefined, now);
       return undefined;
     }
+  }
+
+  /** Each provider of the step's route that the tenant has, as decideClaimed sees it. */
+  private providerViews(tenantId: string, routing: Routing, step: StrategyStep, now: number): Map<string, ProviderView> {
+    const views = new Map<string, ProviderView>();
+    for (const id of stepProviders(step)) {
+      const config = routing.providers.get(id);
+      if (config === undefined) continue;
+      const handle = this.deps.providers.handle(tenantId, config);
+      const available = this.deps.providers.available(handle, now);
+      views.set(id, { available, health: available ? this.deps.providers.health(handle, now) : 0, prices: config.prices });
+    }
+    return views;
+  }
+
+  /** The verdict on a message whose routing could not be read. */
+  private unroutable(message: QueuedMessage, step: StrategyStep, error: unknown, now: number): Verdict {
+    if (error instanceof CommstratError && error.retryable) {
+      // The configuration store is down and no snapshot of this tenant is held (or it is
+      // too old): wait, without spending an attempt, and try again.
+      return storeOutageVerdict('config_unavailable', now, this.random);
+    }
+    // No such strategy, or not on this channel: the same lookup again cannot help.
+    if (error instanceof CommstratError) return { kind: 'fail', reason: `cannot route: ${error.message}` };
+    // Nobody raised it on purpose (a bug, a provider of an unknown kind), so whether a
+    // retry helps is unknown: logged in full, retried under the step's policy, and the
+    // tenant told only that it was ours.
+    this.deps.logger.error('routing failed unexpectedly', {
+      message_id: message.id,
+      tenant: message.tenant_id,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    return afterFailedAttempt({ message, strategy: undefined, step, now, random: this.random, reason: 'internal error while routing', cause: 'retry' });
   }
 
   /**
@@ -432,7 +421,7 @@ export class Dispatcher {
   }
 
   /** The Redis operations for these entries: the critical lane's own when all are critical. */
-  private ops(entries: readonly LaneEntry[]): { lanes: LaneQueue; rateLimiter: Pick<ProviderRateLimiter, 'take'> } {
+  private ops(entries: readonly LaneEntry[]): { lanes: LanePort; rateLimiter: RatePort } {
     return entries.length > 0 && entries.every((entry) => entry.lane === 'critical') ? this.deps.urgent : this.deps;
   }
 
@@ -448,7 +437,7 @@ export class Dispatcher {
     let answered = false;
     let urgentRecorded: (() => void) | undefined;
     try {
-      const works = batch.filter((work) => this.onTime(work, this.clock(), settled, true));
+      const works = batch.filter((work) => this.onTime(work, this.clock(), settled));
       if (works.length === 0 || !(await this.takeTokens(provider, works, ops.rateLimiter))) return;
       // Caps last, right before the provider: a message counts only when it goes.
       if (!(await this.deps.contactPolicy.admit(works, settled, this.clock()))) return;
@@ -506,7 +495,7 @@ export class Dispatcher {
   private async takeTokens(
     provider: ProviderHandle,
     works: Work[],
-    rateLimiter: Pick<ProviderRateLimiter, 'take'>,
+    rateLimiter: RatePort,
   ): Promise<boolean> {
     const { config } = provider;
     let grant;
@@ -520,10 +509,7 @@ export class Dispatcher {
     if (grant.granted < works.length) {
       const held = works.splice(grant.granted);
       this.deps.metrics.throttled.inc({ provider: provider.key }, held.length);
-      // Come back when a useful share of the batch can go, not at the next single token:
-      // asking every few ms for one token would shred batches into one-message requests.
-      const refillMs = (Math.min(held.length, defaultBurst(config.ratePerSecond)) * 1000) / config.ratePerSecond;
-      const delay = Math.max(1, grant.waitMs, Math.ceil(refillMs));
+      const delay = throttleDelayMs(held.length, config.ratePerSecond, defaultBurst(config.ratePerSecond), grant.waitMs);
       this.batcher.putBack(provider, held, this.clock() + delay, this.clock());
       // Flush right when the tokens are back rather than at the claim loop's next turn.
       setTimeout(() => this.flush(this.clock(), !this.running), delay).unref();
@@ -532,37 +518,15 @@ export class Dispatcher {
   }
 
   /**
-   * The strategy's time rules, when a message is planned and again right before it is
-   * sent (`waited`): past its expiry, or a window that opens only after it, it ends
-   * `expired`; outside its window it waits for the opening. True when it may go now;
-   * otherwise it is settled in `settled`.
+   * The step's time rules again right before a message is sent (timeVerdict): it may
+   * have waited for its batch to fill or for rate tokens since it was planned. True when
+   * it may go now; otherwise it is settled in `settled`.
    */
-  private onTime(
-    work: Pick<Work, 'entry' | 'routing' | 'step' | 'expiresAt'>,
-    now: number,
-    settled: SettledSet,
-    waited: boolean,
-  ): boolean {
-    const { entry, step, expiresAt } = work;
-    const { message } = entry;
-    const { metrics } = this.deps;
-    if (expiresAt !== undefined && expiresAt <= now) {
-      metrics.expired.inc();
-      settled.finish(entry, change(message.id, 'expired', now, waited ? 'expired while waiting to be sent' : 'expired before it could be sent'));
-      return false;
-    }
-    if (step.window === undefined) return true;
-    const zones = [message.recipient.time_zone, work.routing.tenantTimeZone] as const;
-    if (isInsideWindow(step.window, new Date(now), ...zones)) return true;
-    const opening = nextWindowOpening(step.window, new Date(now), ...zones).getTime();
-    if (expiresAt !== undefined && opening >= expiresAt) {
-      metrics.expired.inc();
-      settled.finish(entry, change(message.id, 'expired', now, 'expires before its send window opens'));
-      return false;
-    }
-    metrics.deferred.inc({ reason: 'window' });
-    const why = waited ? 'send window closed while waiting' : 'outside the send window';
-    settled.defer(entry, opening, change(message.id, 'scheduled', now, `${why}; opens ${new Date(opening).toISOString()}`));
+  private onTime(work: Work, now: number, settled: SettledSet): boolean {
+    const { entry, step, expiresAt, routing } = work;
+    const verdict = timeVerdict({ message: entry.message, step, tenantTimeZone: routing.tenantTimeZone, now, waited: true, expiresAt });
+    if (verdict === undefined) return true;
+    this.recorder.carryOut(settled, entry, verdict, routing, now);
     return false;
   }
 
@@ -590,13 +554,6 @@ const TRIM_INTERVAL_MS = 1000;
 /** Entries planned between two turns of the event loop. */
 const PLAN_SLICE = 100;
 
-/**
- * How long a message waits for the configuration store before it is routed again, ms:
- * this plus up to as much again of jitter, so messages due together do not all come
- * back in the same instant.
- */
-const CONFIG_RETRY_MS = 2000;
-
 /** The step a message is retried under when its strategy could not be read: default retry policy. */
 const FALLBACK_STEP: StrategyStep = { route: { mode: 'failover', providers: [] } };
 
@@ -605,10 +562,4 @@ function pinned(entry: LaneEntry, strategy: string, version: number): LaneEntry 
   const { message } = entry;
   if (message.strategy === strategy && message.strategy_version === version) return entry;
   return { ...entry, message: { ...message, strategy, strategy_version: version } };
-}
-
-function expiryOf(message: QueuedMessage, ttlSeconds: number | undefined): number | undefined {
-  if (message.expires_at !== undefined) return Date.parse(message.expires_at);
-  if (ttlSeconds !== undefined && message.created_at !== undefined) return Date.parse(message.created_at) + ttlSeconds * 1000;
-  return undefined;
 }

@@ -61,12 +61,17 @@ export const contactPolicySchema = {
   },
 } as const;
 
+/** What a cap counts, as one string: two caps with the same key would count the same thing. */
+export function capKey(cap: Pick<FrequencyCap, 'category' | 'channel' | 'per_seconds'>): string {
+  return `${cap.category}\u0000${cap.channel ?? '*'}\u0000${cap.per_seconds}`;
+}
+
 /** Problems a schema cannot state: two caps counting the same thing. */
-export function contactPolicyProblems(policy: ContactPolicy, at: string): FieldProblem[] {
+export function contactPolicyProblems(policy: Pick<ContactPolicy, 'caps'>, at: string): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const seen = new Set<string>();
   (policy.caps ?? []).forEach((cap, i) => {
-    const key = `${cap.category}\u0000${cap.channel ?? '*'}\u0000${cap.per_seconds}`;
+    const key = capKey(cap);
     if (seen.has(key)) problems.push({ path: `${at}/caps/${i}`, message: 'counts the same category, channel and window as an earlier cap' });
     seen.add(key);
   });

@@ -1,5 +1,5 @@
 import { createAjv, toFieldProblems } from './ajv.ts';
-import { contactPolicyProblems, contactPolicySchema, type ContactPolicy } from './contact-policy.ts';
+import { capKey, contactPolicyProblems, contactPolicySchema, type ContactPolicy, type FrequencyCap } from './contact-policy.ts';
 import { ValidationError, type FieldProblem } from './errors.ts';
 import { PRIORITIES, type Priority } from './lanes.ts';
 import { CHANNELS, STRATEGY_NAME_PATTERN, messageContentSchema, type Channel, type MessageRequest } from './message-schema.ts';
@@ -29,6 +29,11 @@ export interface StrategyStep {
   readonly content?: MessageRequest['content'];
   /** When a message moves on to the next step; absent: never. */
   readonly next?: StepAdvance;
+  /**
+   * Frequency caps of this step only (e.g. the SMS step of a cascade), counted besides
+   * the strategy's own on the step's channel; the strategy's `exempt_priorities` apply.
+   */
+  readonly contact_policy?: StepContactPolicy;
   readonly route: Route;
   /** Absent: send at any time. */
   readonly window?: SendWindow;
@@ -46,6 +51,11 @@ export interface StrategyStep {
 export type StepAdvance =
   | { readonly on: 'failure' }
   | { readonly on: 'no_receipt'; readonly within_seconds: number };
+
+/** A step's own contact policy: caps only (who is exempt is the strategy's to say). */
+export interface StepContactPolicy {
+  readonly caps: readonly FrequencyCap[];
+}
 
 /** Most steps a strategy may have. */
 export const MAX_STRATEGY_STEPS = 10;
@@ -204,6 +214,13 @@ export const strategySchema = {
               },
             ],
           },
+          contact_policy: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['caps'],
+            properties: { caps: contactPolicySchema.properties.caps },
+            description: "frequency caps of this step only, besides the strategy's",
+          },
           route: {
             type: 'object',
             required: ['mode'],
@@ -309,6 +326,7 @@ export function validateStrategy(input: unknown): Strategy {
     if (step.next !== undefined && index === input.steps.length - 1) {
       problems.push({ path: `${at}/next`, message: 'the last step has no step to move on to' });
     }
+    if (step.contact_policy !== undefined) problems.push(...stepCapProblems(input, index));
     if (index === 0 && step.channel !== undefined && step.channel !== input.channel) {
       problems.push({ path: `${at}/channel`, message: `the first step sends on the strategy's channel (${input.channel})` });
     }
@@ -318,6 +336,29 @@ export function validateStrategy(input: unknown): Strategy {
   });
   if (problems.length > 0) throw new ValidationError(problems);
   return input;
+}
+
+/**
+ * A step's caps: the problems of any cap list (two counting the same thing), a cap the
+ * strategy already has, and a cap on a channel the step does not send on (it would never
+ * count anything).
+ */
+function stepCapProblems(strategy: Strategy, index: number): FieldProblem[] {
+  const step = strategy.steps[index];
+  const at = `/steps/${index}/contact_policy`;
+  if (step?.contact_policy === undefined) return [];
+  const problems = contactPolicyProblems(step.contact_policy, at);
+  const channel = step.channel ?? strategy.channel;
+  const strategyCaps = new Set((strategy.contact_policy?.caps ?? []).map((cap: FrequencyCap) => capKey(cap)));
+  step.contact_policy.caps.forEach((cap, i) => {
+    if (cap.channel !== undefined && cap.channel !== channel) {
+      problems.push({ path: `${at}/caps/${i}/channel`, message: `the step sends on ${channel}, so a cap on ${cap.channel} never counts` });
+    }
+    if (strategyCaps.has(capKey(cap))) {
+      problems.push({ path: `${at}/caps/${i}`, message: "counts the same category, channel and window as a cap of the strategy's contact_policy" });
+    }
+  });
+  return problems;
 }
 
 /** The retry policy of a step, in the form retryDelayMs takes. */

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { signReceiptBody } from '@commstrat/core';
+import { documentedExample, saveThroughAdminApi } from './docs-examples.ts';
 import { eventually } from './harness.ts';
 import { startDeployment, startSandbox, type Deployment, type RunningSandbox } from './services.ts';
 
@@ -24,25 +25,20 @@ const provider = (id: string, sandbox: RunningSandbox): ProviderInput => ({
 });
 
 /**
- * The OTP cascade of docs/strategies.md ("An OTP cascade"), with the wait for the first
- * step's receipt shortened from 60 s to `withinSeconds` so the test takes seconds.
+ * The OTP cascade of docs/strategies.md ("An OTP cascade"), read from the page, with the
+ * wait for the first step's receipt shortened from 60 s to `withinSeconds` so the test
+ * takes seconds, and the second step's provider `second`.
  */
 function otpCascade(withinSeconds: number, second = 'backup-sms') {
+  const documented = documentedExample('otp-cascade') as { steps: [Record<string, unknown>, Record<string, unknown>] };
+  const [first, fallback] = documented.steps;
+  assert.deepEqual(first['next'], { on: 'no_receipt', within_seconds: 60 });
+  assert.deepEqual(fallback['route'], { mode: 'failover', providers: ['backup-sms'] });
   return {
-    name: 'otp',
-    channel: 'sms',
+    ...documented,
     steps: [
-      {
-        route: { mode: 'failover', providers: ['sandbox-sms'] },
-        ttl_seconds: 300,
-        retry: { max_attempts: 2, base_delay_ms: 200, max_delay_ms: 1000 },
-        next: { on: 'no_receipt', within_seconds: withinSeconds },
-      },
-      {
-        priority: 'critical',
-        route: { mode: 'failover', providers: [second] },
-        ttl_seconds: 300,
-      },
+      { ...first, next: { on: 'no_receipt', within_seconds: withinSeconds } },
+      { ...fallback, route: { mode: 'failover', providers: [second] } },
     ],
   };
 }
@@ -54,12 +50,13 @@ interface Cascade {
 }
 
 /** A deployment whose first provider reports receipts as `status` says, with a second provider `backup-sms`. */
-async function cascade(status: 'delivered' | 'undelivered' | 'none', strategy: object): Promise<Cascade> {
+async function cascade(status: 'delivered' | 'undelivered' | 'none', strategy: object, through: 'admin_api' | 'sql' = 'sql'): Promise<Cascade> {
   const deployment = await startDeployment();
   const backup = await startSandbox();
   await upsertProvider(deployment.sql, deployment.tenantId, provider('sandbox-sms', deployment.sandbox));
   await upsertProvider(deployment.sql, deployment.tenantId, provider('backup-sms', backup));
-  await saveStrategy(deployment.sql, deployment.tenantId, strategy);
+  if (through === 'admin_api') await saveThroughAdminApi(deployment, strategy);
+  else await saveStrategy(deployment.sql, deployment.tenantId, strategy);
   const receiptsUrl = `${deployment.ingest.url}/v1/providers/${deployment.tenantId}/sandbox-sms/receipts`;
   const answer = await fetch(`${deployment.sandbox.url}/_sandbox/receipts`, {
     method: 'PUT',
@@ -96,8 +93,8 @@ function until(deployment: Deployment, id: string, what: string, done: (message:
 
 const steps = (message: View) => message.timeline.map((event) => `${event.status}${event.step === undefined ? '' : `@${event.step}`}`);
 
-test('a step whose provider sends no receipt falls through to SMS by the second provider after within_seconds', async () => {
-  const { deployment, backup } = await cascade('none', otpCascade(1));
+test('docs example: a step whose provider sends no receipt falls through to SMS by the second provider after within_seconds', async () => {
+  const { deployment, backup } = await cascade('none', otpCascade(1), 'admin_api');
   const id = await sendOtp(deployment, 'Your code is 481516');
   const message = await until(deployment, id, 'sent by the second step', (m) => m.status === 'sent' && m.step === 1);
   assert.deepEqual(steps(message), ['accepted', 'queued', 'sending@0', 'sent@0', 'next_step@1', 'sending@1', 'sent@1']);
@@ -241,4 +238,31 @@ test('each step sends the content for its channel: content_by_channel, else cont
   await until(deployment, body.id, 'sent by the second step', (m) => m.status === 'sent' && m.step === 1);
   assert.deepEqual(deployment.sandbox.received.list({}).map((sms) => sms.text), ['Your sign-in code is 271828. It expires in 5 minutes.']);
   assert.deepEqual(backup.received.list({}).map((sms) => sms.text), ['271828 is your code']);
+});
+
+test('a cap on the SMS step of a cascade holds back that step only: the push step sends every message', async () => {
+  // As above, an SMS sandbox stands in for the push provider of the first step.
+  const strategy = {
+    name: 'reach',
+    channel: 'push',
+    steps: [
+      { route: { mode: 'failover', providers: ['sandbox-sms'] }, next: { on: 'no_receipt', within_seconds: 1 } },
+      {
+        channel: 'sms',
+        route: { mode: 'failover', providers: ['backup-sms'] },
+        contact_policy: { caps: [{ category: 'marketing', channel: 'sms', max: 2, per_seconds: 86_400, over: 'drop' }] },
+      },
+    ],
+  };
+  const { deployment, backup } = await cascade('none', strategy);
+  const offer = (text: string) => ({ strategy: 'reach', category: 'marketing', recipient: { phone: PHONE, push_token: 'device-token' }, content: { text } });
+  const { status, body } = await deployment.api('POST', '/v1/messages/batch', { messages: [offer('one'), offer('two'), offer('three')] });
+  assert.equal(status, 202, JSON.stringify(body));
+  const ids: string[] = body.accepted.map((item: { id: string }) => item.id);
+  const ended = await Promise.all(ids.map((id) => until(deployment, id, 'through its SMS step', (m) => m.step === 1 && ['sent', 'failed'].includes(m.status))));
+  assert.equal(deployment.sandbox.received.size, 3, 'the push step is not capped');
+  assert.equal(backup.received.size, 2, 'the SMS step sends two a day');
+  const dropped = ended.filter((m) => m.status === 'failed');
+  assert.equal(dropped.length, 1);
+  assert.equal(dropped[0]?.timeline.at(-1)?.reason, 'frequency cap: at most 2 marketing sms per 86400 s to this recipient; dropped');
 });

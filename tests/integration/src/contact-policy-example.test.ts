@@ -1,22 +1,15 @@
 // The worked example "a marketing campaign under caps and quiet hours" of
 // docs/strategies.md, run as written there: the strategy is read from the page.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { saveStrategy } from '@commstrat/config';
+import { documentedExample } from './docs-examples.ts';
 import { eventually } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
 const ANN = '+4915112345678';
 const BOB = '+4915187654321';
 const DAY = 86_400_000;
-
-async function documentedStrategy(): Promise<unknown> {
-  const page = await readFile(new URL('../../../docs/strategies.md', import.meta.url), 'utf8');
-  const match = /<!-- example: marketing-campaign -->\n```json\n([\s\S]*?)\n```/.exec(page);
-  assert.ok(match?.[1] !== undefined, 'docs/strategies.md holds the marketing-campaign example');
-  return JSON.parse(match[1]) as unknown;
-}
 
 async function statuses(deployment: Deployment, ids: readonly string[]) {
   const found = await Promise.all(ids.map(async (id) => (await deployment.api('GET', `/v1/messages/${id}`)).body));
@@ -32,7 +25,7 @@ async function until(deployment: Deployment, what: string, ids: readonly string[
 
 test('docs example: a marketing campaign under caps and quiet hours', async () => {
   const deployment = await startDeployment({ dispatcher: false });
-  const strategy = await documentedStrategy();
+  const strategy = documentedExample('marketing-campaign');
   await saveStrategy(deployment.sql, deployment.tenantId, strategy);
   // The dispatcher's clock runs at real speed from an offset the test moves. It starts
   // at 23:30 UTC tomorrow: 00:30 or 01:30 in Berlin, inside quiet hours whatever the season.

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
+import { documentedExample, saveThroughAdminApi } from './docs-examples.ts';
 import { eventually } from './harness.ts';
 import { startDeployment, startSandbox, type Deployment, type RunningSandbox } from './services.ts';
 
@@ -58,21 +59,31 @@ test('a rules route sends by number prefix and country, first match winning, els
   assert.deepEqual(texts(deployment.sandbox), ['elsewhere']);
 });
 
-test('a least-cost route follows a price change within 2 s', async () => {
+test('docs example: a least-cost route follows a price change within 2 s', async () => {
   const deployment = await startDeployment();
   const other = await startSandbox();
-  await upsertProvider(deployment.sql, deployment.tenantId, provider('sandbox-sms', deployment.sandbox, { DE: 0.05, '*': 0.2 }));
-  await upsertProvider(deployment.sql, deployment.tenantId, provider('other-sms', other, { DE: 0.08 }));
-  await useRoute(deployment, { mode: 'least_cost', providers: ['other-sms', 'sandbox-sms'] });
+  const prices = documentedExample('price-driven-split-prices') as Record<'sandbox-sms' | 'other-sms', Record<string, number>>;
+  await upsertProvider(deployment.sql, deployment.tenantId, provider('sandbox-sms', deployment.sandbox, prices['sandbox-sms']));
+  await upsertProvider(deployment.sql, deployment.tenantId, provider('other-sms', other, prices['other-sms']));
+  const strategy = documentedExample('price-driven-split') as { name: string };
+  await saveThroughAdminApi(deployment, strategy);
   await new Promise((resolve) => setTimeout(resolve, 500));
-  await send(deployment, '+4915112345678', 'before');
-  await eventually('the first to be sent', () => Promise.resolve(deployment.sandbox.received.size === 1 ? true : undefined));
-  assert.equal(other.received.size, 0, 'the dearer provider got nothing');
+  const sendBy = async (phone: string, text: string) => {
+    const { status, body } = await deployment.api('POST', '/v1/messages', { strategy: strategy.name, recipient: { phone }, content: { text } });
+    assert.equal(status, 202, JSON.stringify(body));
+  };
+  await sendBy('+4915112345678', 'before');
+  await sendBy('+14155550123', 'elsewhere');
+  await eventually('the first two to be sent', () => Promise.resolve(deployment.sandbox.received.size === 2 ? true : undefined));
+  assert.equal(other.received.size, 0, 'the dearer provider got nothing, and the unpriced one nothing for the US');
 
   await upsertProvider(deployment.sql, deployment.tenantId, provider('other-sms', other, { DE: 0.01 }));
   await new Promise((resolve) => setTimeout(resolve, 2000));
-  await send(deployment, '+4915112345678', 'after');
-  await eventually('the second to be sent', () => Promise.resolve(other.received.size === 1 ? true : undefined));
+  await sendBy('+4915112345678', 'after');
+  await sendBy('+14155550123', 'elsewhere again');
+  await eventually('the next two to be sent', () =>
+    Promise.resolve(other.received.size + deployment.sandbox.received.size === 4 ? true : undefined),
+  );
   assert.deepEqual(texts(other), ['after']);
-  assert.equal(deployment.sandbox.received.size, 1);
+  assert.deepEqual(texts(deployment.sandbox).sort(), ['before', 'elsewhere', 'elsewhere again']);
 });
