@@ -1,5 +1,6 @@
 // What the admin command groups (strategies, keys, providers) share: where ingest is,
 // how to ask before a change, and how to print.
+import { CommstratError } from '@commstrat/core';
 import type { Command } from 'commander';
 import { AdminClient } from './admin-client.ts';
 import { requireAdminTarget, type CliConfig } from './config.ts';
@@ -36,4 +37,11 @@ export async function runAdmin(io: AdminIo, command: Command, body: (client: Adm
 /** `--json`: one JSON document for scripts; otherwise the text for people. */
 export function emit(io: AdminIo, asJson: boolean | undefined, value: unknown, human: () => string): void {
   io.out(asJson === true ? json(value) : human());
+}
+
+/** Thrown when a strategy version, key or provider the command names does not exist; says where to look. */
+export class NotThereError extends CommstratError {
+  constructor(what: string, listCommand: string) {
+    super('not_found', `${what} not found: \`${listCommand}\` shows what there is`);
+  }
 }

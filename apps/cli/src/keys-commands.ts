@@ -1,9 +1,8 @@
 // `commstrat keys ...`: the tenant's API keys through ingest's admin API. A key's secret
 // is shown once, when it is created: ingest keeps only its digest.
-import { NotFoundError } from '@commstrat/core';
 import type { Command } from 'commander';
 import type { ApiKeyView } from './admin-client.ts';
-import { adminGroup, emit, runAdmin, type AdminIo } from './admin-commands.ts';
+import { adminGroup, emit, NotThereError, runAdmin, type AdminIo } from './admin-commands.ts';
 import { confirm } from './confirm.ts';
 import { invalid, parseScopes } from './options.ts';
 import { table } from './output.ts';
@@ -58,7 +57,7 @@ export function keysCommands(program: Command, io: AdminIo): void {
     .action(async (id: string, options: { yes?: boolean }, command: Command) => {
       await runAdmin(io, command, async (client) => {
         const key = (await client.listKeys()).find((candidate) => candidate.id === id);
-        if (key === undefined) throw new NotFoundError(`API key ${id} (\`commstrat keys list\` shows the tenant's keys)`);
+        if (key === undefined) throw new NotThereError(`API key ${id}`, 'commstrat keys list');
         if (isRevoked(key)) {
           io.out(`key ${id} (${key.label}) is already revoked; nothing changed`);
           return 0;

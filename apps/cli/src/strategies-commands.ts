@@ -1,10 +1,9 @@
 // `commstrat strategies ...`: a tenant's communication strategies, from files, through
 // ingest's admin API. Every change shows its diff and is confirmed before it is saved.
-import { NotFoundError } from '@commstrat/core';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { AdminClient, StrategyView } from './admin-client.ts';
-import { adminGroup, emit, runAdmin, type AdminIo } from './admin-commands.ts';
+import { adminGroup, emit, NotThereError, runAdmin, type AdminIo } from './admin-commands.ts';
 import { confirm } from './confirm.ts';
 import { readDefinitionFile } from './definition-file.ts';
 import { parseVersion } from './options.ts';
@@ -151,7 +150,7 @@ async function rollbackStrategy(client: AdminClient, io: AdminIo, name: string, 
 
 async function requireStrategy(client: AdminClient, name: string, version?: number): Promise<StrategyView> {
   const found = await client.findStrategy(name, version);
-  if (found === null) throw new NotFoundError(`strategy ${name}${version === undefined ? '' : ` version ${version}`} (\`commstrat strategies list\` shows what there is)`);
+  if (found === null) throw new NotThereError(`strategy ${name}${version === undefined ? '' : ` version ${version}`}`, 'commstrat strategies list');
   return found;
 }
 

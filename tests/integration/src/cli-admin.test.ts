@@ -1,0 +1,137 @@
+// The admin commands of `commstrat` as processes against a real ingest (its admin API
+// on the test's own PostgreSQL database): strategies from files, API keys.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
+import { runCli, type CliEnv } from './cli-support.ts';
+import { freePort } from './harness.ts';
+import { startDeployment, type Deployment } from './services.ts';
+
+/** A deployment without a dispatcher, and the CLI's environment with an admin key of its tenant. */
+async function adminWorld(): Promise<{ deployment: Deployment; env: CliEnv; file: (name: string, text: string) => Promise<string> }> {
+  const deployment = await startDeployment({ dispatcher: false });
+  const adminKey = generateApiKey();
+  await ensureTenantWithKey(deployment.sql, { id: deployment.tenantId, name: 'Acme' }, adminKey, 'operator', ['admin']);
+  const dir = await mkdtemp(join(tmpdir(), 'cli-admin-'));
+  after(() => rm(dir, { recursive: true, force: true }));
+  return {
+    deployment,
+    env: { COMMSTRAT_INGEST_URL: deployment.ingest.url, COMMSTRAT_ADMIN_KEY: adminKey },
+    file: async (name, text) => {
+      const path = join(dir, name);
+      await writeFile(path, text);
+      return path;
+    },
+  };
+}
+
+const otpYaml = (ttl: number) => `# the one-time-password strategy
+name: otp
+channel: sms
+steps:
+  - route:
+      mode: failover
+      providers: [sandbox-sms]
+    ttl_seconds: ${ttl}
+`;
+
+async function versionsOf(deployment: Deployment, name: string): Promise<number[]> {
+  const rows = await deployment.sql<{ version: number }[]>`
+    SELECT version FROM strategies WHERE tenant_id = ${deployment.tenantId} AND name = ${name} ORDER BY version`;
+  return rows.map((row) => row.version);
+}
+
+test('strategies apply prints the diff and saves a version; an unchanged file saves nothing; without a terminal it needs --yes', async () => {
+  const { deployment, env, file } = await adminWorld();
+  const path = await file('otp.yaml', otpYaml(300));
+
+  const first = await runCli(['strategies', 'apply', path, '--yes'], env);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /strategy otp: new, from /);
+  assert.match(first.stdout, /^ {2}\+ \/steps: \[\{"route":\{"mode":"failover","providers":\["sandbox-sms"\]\},"ttl_seconds":300/m);
+  assert.match(first.stdout, /saved strategy otp version 1 \(sms/);
+  assert.deepEqual(await versionsOf(deployment, 'otp'), [1]);
+
+  await writeFile(path, otpYaml(600));
+  const second = await runCli(['strategies', 'apply', path, '--yes'], env);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /strategy otp: version 1 -> /);
+  assert.deepEqual(
+    second.stdout.split('\n').filter((line) => /^ {2}[+~-] /.test(line)),
+    ['  ~ /steps/0/ttl_seconds: 300 -> 600'],
+    'the diff names the one changed field',
+  );
+  assert.match(second.stdout, /saved strategy otp version 2/);
+
+  const unchanged = await runCli(['strategies', 'apply', path, '--yes'], env);
+  assert.equal(unchanged.code, 0, unchanged.stderr);
+  assert.match(unchanged.stdout, /matches the newest version \(2\); nothing saved/);
+  assert.deepEqual(await versionsOf(deployment, 'otp'), [1, 2]);
+
+  await writeFile(path, otpYaml(900));
+  // runCli gives the CLI no stdin at all: nobody could answer a question.
+  const refused = await runCli(['strategies', 'apply', path], env);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stdout, /~ \/steps\/0\/ttl_seconds: 600 -> 900/, 'the diff is still shown');
+  assert.match(refused.stderr, /--yes: is needed: stdin is not a terminal.*pass --yes/);
+  assert.deepEqual(await versionsOf(deployment, 'otp'), [1, 2], 'nothing saved without confirmation');
+
+  const asDefault = await runCli(['strategies', 'apply', await file('otp.json', JSON.stringify({ name: 'otp', channel: 'sms', steps: [{ route: { mode: 'failover', providers: ['sandbox-sms'] }, ttl_seconds: 600 }] })), '--default-for-channel', '--yes'], env);
+  assert.equal(asDefault.code, 0, asDefault.stderr);
+  assert.match(asDefault.stdout, /becomes the default strategy for sms/);
+  assert.match(asDefault.stdout, /saved strategy otp version 3 \(sms, default for its channel/);
+
+  const list = await runCli(['strategies', 'list', '--json'], env);
+  assert.deepEqual(
+    list.json.strategies.map((s: { name: string; version: number; default_for_channel: boolean }) => [s.name, s.version, s.default_for_channel]),
+    [['otp', 3, true], ['sms-default', 1, false]],
+  );
+  const shown = await runCli(['strategies', 'show', 'otp', '--version', '1'], env);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^# strategy otp version 1 /);
+  assert.match(shown.stdout, /^ {4}ttl_seconds: 300$/m, 'the definition as YAML');
+  const missing = await runCli(['strategies', 'show', 'nope'], env);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /strategy nope not found.*strategies list/);
+});
+
+test('strategies validate lists every wrong field by its path and exits non-zero; a good file saves nothing', async () => {
+  const { deployment, env, file } = await adminWorld();
+  const bad = await file(
+    'bad.yaml',
+    'name: otp\nchannel: sms\nsteps:\n  - route: { mode: sideways, providers: [sandbox-sms] }\n    ttl_seconds: -1\n',
+  );
+  const run = await runCli(['strategies', 'validate', bad], env);
+  assert.equal(run.code, 2, run.stdout);
+  assert.match(run.stderr, /the strategy in .*bad\.yaml is invalid, fix these 2 fields/);
+  assert.match(run.stderr, /^ {2}\/steps\/0\/route\/mode: /m);
+  assert.match(run.stderr, /^ {2}\/steps\/0\/ttl_seconds: /m);
+
+  const broken = await runCli(['strategies', 'validate', await file('broken.yaml', 'name: otp\nsteps: [\n')], env);
+  assert.equal(broken.code, 2);
+  assert.match(broken.stderr, /broken\.yaml: is not valid YAML: .*line \d+/);
+
+  const good = await runCli(['strategies', 'validate', await file('good.yaml', otpYaml(300))], env);
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, /strategy otp is valid/);
+  assert.deepEqual(await versionsOf(deployment, 'otp'), []);
+});
+
+test('a wrong admin key and an ingest that is not there are each one line saying what to check', async () => {
+  const { env, file } = await adminWorld();
+  const path = await file('otp.yaml', otpYaml(300));
+  // The flags go before or after the subcommand; a flag wins over the variable.
+  const wrongKey = await runCli(['strategies', 'list', '--admin-key', 'cs_nonsense'], env);
+  assert.equal(wrongKey.code, 1);
+  assert.match(wrongKey.stderr, /check COMMSTRAT_ADMIN_KEY.*\[unauthorized\]/);
+  const nowhere = `http://127.0.0.1:${await freePort()}`;
+  const down = await runCli(['strategies', '--ingest-url', nowhere, 'apply', path, '--yes'], env);
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, new RegExp(`cannot reach ingest at ${nowhere} \\(ECONNREFUSED\\): is ingest running there\\?`));
+  const noKey = await runCli(['keys', 'list'], { COMMSTRAT_INGEST_URL: env['COMMSTRAT_INGEST_URL'] ?? '' });
+  assert.equal(noKey.code, 2);
+  assert.match(noKey.stderr, /COMMSTRAT_ADMIN_KEY: is not set: pass --admin-key/);
+});
