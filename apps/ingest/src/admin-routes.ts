@@ -1,15 +1,20 @@
-import express, { type Response, type Router } from 'express';
-import { ForbiddenError, NotFoundError, ValidationError, type FieldProblem } from '@commstrat/core';
+import express, { type Router } from 'express';
+import { NotFoundError, ValidationError, jsonDiff, type FieldProblem } from '@commstrat/core';
 import {
   checkStrategy,
   findStrategy,
   listStrategies,
+  rollbackStrategy,
   saveStrategy,
   type StoredStrategy,
-  type Tenant,
 } from '@commstrat/config';
 import type { Sql } from 'postgres';
+import { auditRoutes } from './admin-audit-routes.ts';
+import { keyRoutes } from './admin-key-routes.ts';
+import { checkBody, positiveQuery, rollbackSchema } from './admin-schemas.ts';
 import { stopListRoutes } from './admin-stop-list-routes.ts';
+import { operatorTenantRoutes, ownTenantRoutes } from './admin-tenant-routes.ts';
+import { callerOf as adminOf, pathParam, requireScope } from './route-support.ts';
 import { state } from './v1-routes.ts';
 
 export interface AdminDeps {
@@ -18,17 +23,23 @@ export interface AdminDeps {
 }
 
 /**
- * /v1/admin: a tenant's own configuration, for keys with the `admin` scope (any other
- * key gets 403). Strategies so far: create a version, validate without saving, list,
- * show; the stop list: add, remove, list. A saved version reaches every replica within about a second, by NOTIFY.
+ * /v1/admin: `/tenants` (create and list tenants) for keys with the `operator` scope;
+ * everything else is the caller's own tenant's configuration, for keys with the
+ * `admin` scope (any other key gets 403, before its body is read): strategies (create a
+ * version, validate without saving, list, show, diff two versions, roll back), the stop
+ * list, API keys, the tenant's name and zone, and the audit log. Every change is
+ * written with its audit row in one transaction, and reaches every replica within about
+ * a second, by NOTIFY.
  */
 export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]): Router {
   const router = express.Router();
-  router.use((_req, res, next) => {
-    if (!(adminOf(res).scopes ?? []).includes('admin')) throw new ForbiddenError('admin');
-    next();
-  });
+  // Before the admin check: an operator's key needs no admin scope of its own tenant.
+  router.use('/tenants', requireScope('operator'), operatorTenantRoutes(deps.sql, parseJson));
+  router.use(requireScope('admin'));
   router.use('/stop-list', stopListRoutes(deps.sql, parseJson));
+  router.use('/keys', keyRoutes(deps.sql, parseJson));
+  router.use('/tenant', ownTenantRoutes(deps.sql, parseJson));
+  router.use('/audit', auditRoutes(deps.sql));
 
   router.post('/strategies', ...parseJson, async (req, res) => {
     const tenant = adminOf(res);
@@ -53,17 +64,35 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
 
   router.get('/strategies/:name', async (req, res) => {
     const version = versionQuery(req.query['version']);
-    const found = await findStrategy(deps.sql, adminOf(res).id, req.params['name'] ?? '', version);
+    const found = await findStrategy(deps.sql, adminOf(res).id, pathParam(req, 'name'), version);
     if (found === null) throw new NotFoundError(`strategy ${req.params['name']}${version === undefined ? '' : ` version ${version}`}`);
     res.json(strategyView(found));
   });
-  return router;
-}
 
-function adminOf(res: Response): Tenant {
-  const tenant = state(res).tenant;
-  if (tenant === undefined) throw new Error('admin route reached without authentication');
-  return tenant;
+  router.get('/strategies/:name/diff', async (req, res) => {
+    const name = pathParam(req, 'name');
+    const problems: FieldProblem[] = [];
+    const from = positiveQuery(req.query['from'], '/from', problems);
+    const to = positiveQuery(req.query['to'], '/to', problems);
+    if (req.query['from'] === undefined) problems.push({ path: '/from', message: 'is required' });
+    if (problems.length > 0 || from === undefined) throw new ValidationError(problems);
+    const tenantId = adminOf(res).id;
+    const [before, after] = await Promise.all([findStrategy(deps.sql, tenantId, name, from), findStrategy(deps.sql, tenantId, name, to)]);
+    if (before === null) throw new NotFoundError(`strategy ${name} version ${from}`);
+    if (after === null) throw new NotFoundError(`strategy ${name}${to === undefined ? '' : ` version ${to}`}`);
+    res.json({ name, from: before.version, to: after.version, changes: jsonDiff(before.strategy, after.strategy) });
+  });
+
+  router.post('/strategies/:name/rollback', ...parseJson, async (req, res) => {
+    const { to_version: toVersion } = checkBody<{ to_version: number }>(rollbackSchema, req.body);
+    const tenant = adminOf(res);
+    const saved = await rollbackStrategy(deps.sql, tenant.id, pathParam(req, 'name'), toVersion, {
+      actor: `api-key:${tenant.keyId ?? 'unknown'}`,
+    });
+    state(res).logger.info('strategy rolled back', { strategy: saved.strategy.name, version: saved.version, rolled_back_to: toVersion });
+    res.status(201).json(strategyView(saved));
+  });
+  return router;
 }
 
 function strategyView(stored: StoredStrategy): Record<string, unknown> {

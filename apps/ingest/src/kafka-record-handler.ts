@@ -1,4 +1,4 @@
-import { CommstratError, DEFAULT_MAX_JSON_DEPTH, DependencyUnavailableError, UnauthorizedError } from '@commstrat/core';
+import { CommstratError, DEFAULT_MAX_JSON_DEPTH, DependencyUnavailableError, ForbiddenError, UnauthorizedError } from '@commstrat/core';
 import type { Tenant, TenantCache } from '@commstrat/config';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { KafkaMessage, Message as OutgoingRecord, Producer } from 'kafkajs';
@@ -109,6 +109,9 @@ export class KafkaRecordHandler {
       throw new DependencyUnavailableError('tenants (PostgreSQL)', cause);
     }
     if (tenant === null) throw new UnauthorizedError('API key is not valid or was revoked');
+    // A key looked up without scopes (a test's stand-in) is let through: only a key known
+    // to lack `send` is refused, as REST refuses it.
+    if (tenant.scopes !== undefined && !tenant.scopes.includes('send')) throw new ForbiddenError('send');
     return tenant;
   }
 

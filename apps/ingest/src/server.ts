@@ -91,7 +91,11 @@ export async function startIngest(
   const parked = new ParkedReceipts(redis, { prefix: config.redisPrefix });
   const receiptParking = new ReceiptParking({ journal, parked, metrics, logger, cascade: { routing, lanes } });
   receiptParking.start();
-  const tenants = new TenantCache(sql);
+  const tenants = new TenantCache(sql, {
+    onListenError: (error) => logger.warn('could not listen for API key changes; revoked keys expire by TTL only', { error: String(error) }),
+  });
+  // Not awaited, as routing.listen: a revoked key is evicted on its NOTIFY once listening.
+  void tenants.listen();
   const kafka = kafkaIntakeFromConfig(config, { intake, tenants, depths, metrics, logger });
   const app = createIngestApp({
     intake,
@@ -131,6 +135,7 @@ export async function startIngest(
     await recovery.stop();
     await receiptParking.stop();
     await routing.close();
+    await tenants.close();
     await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
     throw error;
   }
@@ -151,6 +156,7 @@ export async function startIngest(
       await recovery.stop();
       await receiptParking.stop();
       await routing.close();
+      await tenants.close();
       await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },

@@ -13,6 +13,7 @@ import type { Tenant } from '@commstrat/config';
 import type { Journal, MessageQuery } from '@commstrat/journal';
 import type { Logger } from '@commstrat/observability';
 import type { Intake } from './intake.ts';
+import { pathParam, requireScope } from './route-support.ts';
 
 export interface V1Deps {
   readonly intake: Intake;
@@ -42,14 +43,15 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:
 /** The authenticated /v1 routes. Body parsing and auth are mounted by the caller. */
 export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Router {
   const router = express.Router();
+  // send: submit and cancel; read: look up. Checked before a body is read.
 
-  router.post('/messages', ...parseJson, async (req, res) => {
+  router.post('/messages', requireScope('send'), ...parseJson, async (req, res) => {
     const item = await deps.intake.acceptOne(tenantOf(res), 'rest', req.body);
     state(res).logger.info('message accepted', { message_id: item.id, batch_id: item.batchId });
     res.status(202).json({ id: item.id, status: item.status });
   });
 
-  router.post('/messages/batch', ...parseJson, async (req, res) => {
+  router.post('/messages/batch', requireScope('send'), ...parseJson, async (req, res) => {
     const { messages, atomic } = parseBatchEnvelope(req.body, deps.maxBatchMessages);
     const outcome = await deps.intake.acceptBatch(tenantOf(res), 'rest', messages, { atomic, rawBody: req.body });
     state(res).logger.info('batch accepted', {
@@ -61,28 +63,28 @@ export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Rou
     res.status(status).json({ batch_id: outcome.batchId, accepted: outcome.accepted, rejected: outcome.rejected });
   });
 
-  router.get('/messages', async (req, res) => {
+  router.get('/messages', requireScope('read'), async (req, res) => {
     const query = parseListQuery(req.query);
     const page = await deps.journal.listMessages(tenantOf(res).id, query);
     res.json({ messages: page.messages.map((message) => messageView(message)), next_after: page.nextAfter });
   });
 
-  router.get('/messages/:id', async (req, res) => {
-    const message = await deps.journal.findMessage(tenantOf(res).id, req.params['id'] ?? '');
+  router.get('/messages/:id', requireScope('read'), async (req, res) => {
+    const message = await deps.journal.findMessage(tenantOf(res).id, pathParam(req, 'id'));
     if (message === null) throw new NotFoundError('message');
     res.json(messageView(message));
   });
 
-  router.delete('/messages/:id', async (req, res) => {
-    const id = req.params['id'] ?? '';
+  router.delete('/messages/:id', requireScope('send'), async (req, res) => {
+    const id = pathParam(req, 'id');
     await deps.intake.cancel(tenantOf(res), id);
     state(res).logger.info('message cancelled', { message_id: id });
     res.json({ id, status: 'cancelled' });
   });
 
-  router.get('/batches/:id', async (req, res) => {
+  router.get('/batches/:id', requireScope('read'), async (req, res) => {
     const tenant = tenantOf(res);
-    const id = req.params['id'] ?? '';
+    const id = pathParam(req, 'id');
     const request = await deps.journal.findRequest(id);
     if (request === null || request.tenant_id !== tenant.id) throw new NotFoundError('batch');
     res.json({

@@ -5,6 +5,7 @@ export {
   generateApiKey,
   hashApiKey,
   API_KEY_SCOPES,
+  GRANTABLE_SCOPES,
   type ApiKeyScope,
   type Tenant,
 } from './tenants.ts';
@@ -16,6 +17,7 @@ export {
   findStrategy,
   listProviders,
   listStrategies,
+  rollbackStrategy,
   saveStrategy,
   upsertProvider,
   type Provider,
@@ -33,3 +35,6 @@ export {
   removeFromStopList,
   type StopListEntry,
 } from './stop-list.ts';
+export { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from './api-keys.ts';
+export { createTenant, findTenant, listTenants, updateTenant, type TenantPatch, type TenantRecord } from './tenant-admin.ts';
+export { listAudit, type AuditRecord } from './audit.ts';

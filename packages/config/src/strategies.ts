@@ -64,6 +64,9 @@ export interface SaveStrategyOptions {
   readonly actor?: string;
 }
 
+/** What a save is audited as: a new definition, or an old version saved again. */
+type SaveAudit = { readonly action: 'strategy.save' } | { readonly action: 'strategy.rollback'; readonly rolledBackTo: number };
+
 const MAX_INT = 2_147_483_647; // PostgreSQL integer
 const PRICE_KEY = /^([A-Z]{2}|\*)$/;
 const PROVIDER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -235,6 +238,33 @@ export async function findDefaultStrategy(
   return rows[0] === undefined ? null : toStored(rows[0]);
 }
 
+/**
+ * Saves version `toVersion` of the strategy again, as a new version (newest + 1):
+ * versions are never rewritten, so a message journaled with any version can still be
+ * explained. Audited as `strategy.rollback` with the definition before and after. The
+ * old definition is checked as a new one would be (a provider it routes to may be gone:
+ * ValidationError). The default flag stays as the newest version has it. Throws
+ * NotFoundError when the version does not exist.
+ */
+export async function rollbackStrategy(
+  sql: Sql,
+  tenantId: string,
+  name: string,
+  toVersion: number,
+  options: SaveStrategyOptions = {},
+): Promise<StoredStrategy> {
+  return sql.begin(async (tx) => {
+    const [old] = await tx<StrategyRow[]>`
+      SELECT tenant_id, version, definition, is_default_for_channel, created_at FROM strategies
+      WHERE tenant_id = ${tenantId} AND name = ${name} AND version = ${toVersion}`;
+    if (old === undefined) throw new NotFoundError(`strategy ${name} version ${toVersion}`);
+    return saveIn(tx, tenantId, validateStrategy(old.definition), options, false, {
+      action: 'strategy.rollback',
+      rolledBackTo: toVersion,
+    });
+  });
+}
+
 async function save(
   sql: Sql,
   tenantId: string,
@@ -242,52 +272,62 @@ async function save(
   options: SaveStrategyOptions,
   keepIfUnchanged: boolean,
 ): Promise<StoredStrategy> {
-  return sql.begin(async (tx) => {
-    // Saves of one tenant take turns: version numbers and the one-default-per-channel
-    // flag are read, then written. NO KEY UPDATE does not block api_keys inserts.
-    const tenant = await tx`SELECT id FROM tenants WHERE id = ${tenantId} FOR NO KEY UPDATE`;
-    if (tenant.length === 0) throw new NotFoundError(`tenant ${tenantId}`);
-    const [previous] = await tx<StrategyRow[]>`
-      SELECT tenant_id, version, definition, is_default_for_channel, created_at FROM strategies
-      WHERE tenant_id = ${tenantId} AND name = ${strategy.name} ORDER BY version DESC LIMIT 1`;
-    if (
-      keepIfUnchanged &&
-      previous !== undefined &&
-      isDeepStrictEqual(previous.definition, strategy) &&
-      (options.defaultForChannel === undefined ||
-        options.defaultForChannel === previous.is_default_for_channel)
-    ) {
-      return toStored(previous);
-    }
-    await checkProvidersExist(tx, tenantId, strategy);
-    const isDefault =
-      options.defaultForChannel ??
-      (previous?.is_default_for_channel === true &&
-        previous.definition.channel === strategy.channel);
-    // The flag lives on the newest version only: clear it from older versions of this
-    // name, and from whichever strategy was the channel's default if this one takes over.
-    await tx`UPDATE strategies SET is_default_for_channel = false
-             WHERE tenant_id = ${tenantId} AND is_default_for_channel
-               AND (name = ${strategy.name} OR (${isDefault} AND channel = ${strategy.channel}))`;
-    const version = (previous?.version ?? 0) + 1;
-    const [row] = await tx<StrategyRow[]>`
-      INSERT INTO strategies (tenant_id, name, version, channel, definition, is_default_for_channel)
-      VALUES (${tenantId}, ${strategy.name}, ${version}, ${strategy.channel},
-              ${tx.json(strategy as unknown as JSONValue)}, ${isDefault})
-      RETURNING tenant_id, version, definition, is_default_for_channel, created_at`;
-    await tx`INSERT INTO audit (tenant_id, actor, action, details)
-             VALUES (${tenantId}, ${options.actor ?? 'system'}, 'strategy.save',
-                     ${tx.json({
-                       name: strategy.name,
-                       version,
-                       default_for_channel: isDefault,
-                       // Before and after, so the audit log alone says what changed.
-                       before: (previous?.definition ?? null) as unknown as JSONValue,
-                       after: strategy as unknown as JSONValue,
-                     })})`;
-    if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
-    return toStored(row);
-  });
+  return sql.begin((tx) => saveIn(tx, tenantId, strategy, options, keepIfUnchanged, { action: 'strategy.save' }));
+}
+
+async function saveIn(
+  tx: TransactionSql,
+  tenantId: string,
+  strategy: Strategy,
+  options: SaveStrategyOptions,
+  keepIfUnchanged: boolean,
+  audit: SaveAudit,
+): Promise<StoredStrategy> {
+  // Saves of one tenant take turns: version numbers and the one-default-per-channel
+  // flag are read, then written. NO KEY UPDATE does not block api_keys inserts.
+  const tenant = await tx`SELECT id FROM tenants WHERE id = ${tenantId} FOR NO KEY UPDATE`;
+  if (tenant.length === 0) throw new NotFoundError(`tenant ${tenantId}`);
+  const [previous] = await tx<StrategyRow[]>`
+    SELECT tenant_id, version, definition, is_default_for_channel, created_at FROM strategies
+    WHERE tenant_id = ${tenantId} AND name = ${strategy.name} ORDER BY version DESC LIMIT 1`;
+  if (
+    keepIfUnchanged &&
+    previous !== undefined &&
+    isDeepStrictEqual(previous.definition, strategy) &&
+    (options.defaultForChannel === undefined ||
+      options.defaultForChannel === previous.is_default_for_channel)
+  ) {
+    return toStored(previous);
+  }
+  await checkProvidersExist(tx, tenantId, strategy);
+  const isDefault =
+    options.defaultForChannel ??
+    (previous?.is_default_for_channel === true &&
+      previous.definition.channel === strategy.channel);
+  // The flag lives on the newest version only: clear it from older versions of this
+  // name, and from whichever strategy was the channel's default if this one takes over.
+  await tx`UPDATE strategies SET is_default_for_channel = false
+           WHERE tenant_id = ${tenantId} AND is_default_for_channel
+             AND (name = ${strategy.name} OR (${isDefault} AND channel = ${strategy.channel}))`;
+  const version = (previous?.version ?? 0) + 1;
+  const [row] = await tx<StrategyRow[]>`
+    INSERT INTO strategies (tenant_id, name, version, channel, definition, is_default_for_channel)
+    VALUES (${tenantId}, ${strategy.name}, ${version}, ${strategy.channel},
+            ${tx.json(strategy as unknown as JSONValue)}, ${isDefault})
+    RETURNING tenant_id, version, definition, is_default_for_channel, created_at`;
+  await tx`INSERT INTO audit (tenant_id, actor, action, details)
+           VALUES (${tenantId}, ${options.actor ?? 'system'}, ${audit.action},
+                   ${tx.json({
+                     name: strategy.name,
+                     version,
+                     default_for_channel: isDefault,
+                     ...(audit.action === 'strategy.rollback' ? { rolled_back_to: audit.rolledBackTo } : {}),
+                     // Before and after, so the audit log alone says what changed.
+                     before: (previous?.definition ?? null) as unknown as JSONValue,
+                     after: strategy as unknown as JSONValue,
+                   })})`;
+  if (row === undefined) throw new Error('INSERT … RETURNING returned no row');
+  return toStored(row);
 }
 
 /** Refuses a strategy that routes to a provider the tenant does not have, naming where. */

@@ -11,9 +11,16 @@ export interface Tenant {
   readonly keyId?: string;
 }
 
-/** send: submit and cancel messages; read: look them up; admin: the tenant's configuration. */
-export const API_KEY_SCOPES = ['send', 'read', 'admin'] as const;
+/**
+ * send: submit and cancel messages; read: look them up; admin: the tenant's
+ * configuration; operator: create and list tenants (/v1/admin/tenants). A key gets
+ * `operator` only from the operator's command line or SQL, never through the API.
+ */
+export const API_KEY_SCOPES = ['send', 'read', 'admin', 'operator'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/** The scopes a tenant's admin may give a key through the API. */
+export const GRANTABLE_SCOPES = ['send', 'read', 'admin'] as const satisfies readonly ApiKeyScope[];
 
 export function hashApiKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();

@@ -74,6 +74,7 @@ export {
   windowTimeZone,
   type SendWindow,
 } from './send-window.ts';
+export { jsonDiff, type JsonChange } from './json-diff.ts';
 export {
   ROUTE_MODES,
   chooseProvider,
