@@ -1,8 +1,7 @@
 // The admin commands' one way to ingest: its /v1/admin HTTP API, with errors that say
 // what to do next (which key, which URL, which fields).
-import { CommstratError, ERROR_CODES, type ErrorCode, type FieldProblem } from '@commstrat/core';
+import { CommstratError, ERROR_CODES, type ErrorCode, type FieldProblem, type JsonChange } from '@commstrat/core';
 import type { AdminTarget } from './config.ts';
-import type { Change } from './structured-diff.ts';
 
 /** A strategy version as the admin API shows it (apps/ingest/src/admin-routes.ts). */
 export interface StrategyView {
@@ -79,9 +78,9 @@ export class AdminClient {
     return this.call('POST', `/v1/admin/strategies${query}`, { body: definition, subject: options.subject });
   }
 
-  async diffStrategy(name: string, from: number, to: number): Promise<Change[]> {
+  async diffStrategy(name: string, from: number, to: number): Promise<JsonChange[]> {
     const path = `/v1/admin/strategies/${encodeURIComponent(name)}/diff?from=${from}&to=${to}`;
-    return (await this.call<{ changes: Change[] }>('GET', path)).changes;
+    return (await this.call<{ changes: JsonChange[] }>('GET', path)).changes;
   }
 
   rollbackStrategy(name: string, toVersion: number): Promise<StrategyView> {

@@ -1,4 +1,4 @@
-import type { Change } from './structured-diff.ts';
+import type { JsonChange } from '@commstrat/core';
 
 /** Plain text tables for people; `--json` prints the same data for scripts. */
 export function table(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {
@@ -38,7 +38,7 @@ export function formatMs(ms: number): string {
  * Changes one a line: `+ path: value` added, `- path: value` removed, `~ path: before -> after`
  * changed; values as compact JSON, so a string reads "quoted" and a number does not.
  */
-export function renderChanges(changes: readonly Change[]): string {
+export function renderChanges(changes: readonly JsonChange[]): string {
   return changes
     .map((change) => {
       const path = change.path === '' ? '/' : change.path;

@@ -1,5 +1,6 @@
 // `commstrat strategies ...`: a tenant's communication strategies, from files, through
 // ingest's admin API. Every change shows its diff and is confirmed before it is saved.
+import { jsonDiff } from '@commstrat/core';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { AdminClient, StrategyView } from './admin-client.ts';
@@ -8,7 +9,6 @@ import { confirm } from './confirm.ts';
 import { readDefinitionFile } from './definition-file.ts';
 import { parseVersion } from './options.ts';
 import { renderChanges, table } from './output.ts';
-import { structuredDiff } from './structured-diff.ts';
 
 export function strategiesCommands(program: Command, io: AdminIo): void {
   const group = adminGroup(program, 'strategies', "Validate, apply, list, show, diff and roll back the tenant's strategies (ingest's admin API).");
@@ -108,7 +108,7 @@ async function applyStrategy(client: AdminClient, io: AdminIo, file: string, opt
   const { strategy } = await client.validateStrategy(definition, subject);
   const name = String(strategy['name']);
   const current = await client.findStrategy(name);
-  const changes = structuredDiff(current?.definition ?? {}, strategy);
+  const changes = jsonDiff(current?.definition ?? {}, strategy);
   const becomesDefault = options.defaultForChannel && current?.default_for_channel !== true;
   if (current !== null && changes.length === 0 && !becomesDefault) {
     io.out(`strategy ${name}: ${file} matches the newest version (${current.version}); nothing saved`);
@@ -133,7 +133,7 @@ async function applyStrategy(client: AdminClient, io: AdminIo, file: string, opt
 async function rollbackStrategy(client: AdminClient, io: AdminIo, name: string, version: number, yes: boolean): Promise<number> {
   const current = await requireStrategy(client, name);
   const target = await requireStrategy(client, name, version);
-  const changes = structuredDiff(current.definition, target.definition);
+  const changes = jsonDiff(current.definition, target.definition);
   if (changes.length === 0) {
     io.out(`strategy ${name}: version ${version} has the same definition as the newest (${current.version}); nothing saved`);
     return 0;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
 import { runCli, type CliEnv } from './cli-support.ts';
-import { freePort } from './harness.ts';
+import { eventually, freePort } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
 /** A deployment without a dispatcher, and the CLI's environment with an admin key of its tenant. */
@@ -38,6 +38,8 @@ steps:
     ttl_seconds: ${ttl}
 `;
 
+const changeLines = (stdout: string) => stdout.split('\n').filter((line) => /^ {2}[+~-] /.test(line));
+
 async function versionsOf(deployment: Deployment, name: string): Promise<number[]> {
   const rows = await deployment.sql<{ version: number }[]>`
     SELECT version FROM strategies WHERE tenant_id = ${deployment.tenantId} AND name = ${name} ORDER BY version`;
@@ -59,11 +61,7 @@ test('strategies apply prints the diff and saves a version; an unchanged file sa
   const second = await runCli(['strategies', 'apply', path, '--yes'], env);
   assert.equal(second.code, 0, second.stderr);
   assert.match(second.stdout, /strategy otp: version 1 -> /);
-  assert.deepEqual(
-    second.stdout.split('\n').filter((line) => /^ {2}[+~-] /.test(line)),
-    ['  ~ /steps/0/ttl_seconds: 300 -> 600'],
-    'the diff names the one changed field',
-  );
+  assert.deepEqual(changeLines(second.stdout), ['  ~ /steps/0/ttl_seconds: 300 -> 600'], 'the diff names the one changed field');
   assert.match(second.stdout, /saved strategy otp version 2/);
 
   const unchanged = await runCli(['strategies', 'apply', path, '--yes'], env);
@@ -134,4 +132,78 @@ test('a wrong admin key and an ingest that is not there are each one line saying
   const noKey = await runCli(['keys', 'list'], { COMMSTRAT_INGEST_URL: env['COMMSTRAT_INGEST_URL'] ?? '' });
   assert.equal(noKey.code, 2);
   assert.match(noKey.stderr, /COMMSTRAT_ADMIN_KEY: is not set: pass --admin-key/);
+});
+
+test('strategies diff shows what changed between two versions; rollback saves an old version again as the next one', async () => {
+  const { deployment, env, file } = await adminWorld();
+  const path = await file('otp.yaml', otpYaml(300));
+  assert.equal((await runCli(['strategies', 'apply', path, '--yes'], env)).code, 0);
+  await writeFile(path, otpYaml(600));
+  assert.equal((await runCli(['strategies', 'apply', path, '--yes'], env)).code, 0);
+
+  const diff = await runCli(['strategies', 'diff', 'otp', '1', '2'], env);
+  assert.equal(diff.code, 0, diff.stderr);
+  assert.match(diff.stdout, /^strategy otp, version 1 -> 2:$/m);
+  assert.deepEqual(changeLines(diff.stdout), ['  ~ /steps/0/ttl_seconds: 300 -> 600']);
+  const same = await runCli(['strategies', 'diff', 'otp', '2', '2', '--json'], env);
+  assert.deepEqual(same.json.changes, []);
+
+  const refused = await runCli(['strategies', 'rollback', 'otp', '1'], env);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /pass --yes/);
+  assert.deepEqual(await versionsOf(deployment, 'otp'), [1, 2]);
+
+  const rollback = await runCli(['strategies', 'rollback', 'otp', '1', '--yes'], env);
+  assert.equal(rollback.code, 0, rollback.stderr);
+  assert.deepEqual(changeLines(rollback.stdout), ['  ~ /steps/0/ttl_seconds: 600 -> 300']);
+  assert.match(rollback.stdout, /saved strategy otp version 3 .*, a copy of version 1/);
+  const newest = await runCli(['strategies', 'show', 'otp', '--json'], env);
+  assert.equal(newest.json.version, 3);
+  assert.equal(newest.json.definition.steps[0].ttl_seconds, 300);
+
+  const again = await runCli(['strategies', 'rollback', 'otp', '1', '--yes'], env);
+  assert.match(again.stdout, /same definition as the newest \(3\); nothing saved/);
+  const gone = await runCli(['strategies', 'rollback', 'otp', '9', '--yes'], env);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /strategy otp version 9 not found/);
+  assert.deepEqual(await versionsOf(deployment, 'otp'), [1, 2, 3]);
+});
+
+test('keys create prints a working key once, list shows it without the secret, revoke makes ingest refuse it', async () => {
+  const { deployment, env } = await adminWorld();
+  const created = await runCli(['keys', 'create', '--label', 'checkout service', '--scopes', 'send,read', '--json'], env);
+  assert.equal(created.code, 0, created.stderr);
+  const { id, key } = created.json as { id: string; key: string };
+  assert.deepEqual(created.json.scopes, ['send', 'read']);
+  const asNewKey = () => fetch(`${deployment.ingest.url}/v1/messages/01JZZZZZZZZZZZZZZZZZZZZZZZ`, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal((await asNewKey()).status, 404, 'the new key is accepted (and finds no such message)');
+
+  const human = await runCli(['keys', 'create', '--label', 'reports', '--scopes', 'read'], env);
+  assert.match(human.stdout, /^created key \S+ \(reports; scopes read\)\ncs_\S+\nStore the key now/);
+
+  const list = await runCli(['keys', 'list'], env);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`^${id}\\s+checkout service\\s+send,read\\s+\\S+\\s+-$`, 'm'));
+  assert.ok(!list.stdout.includes(key), 'the list never shows a secret');
+
+  const refused = await runCli(['keys', 'revoke', id], env);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /pass --yes/);
+  assert.equal((await asNewKey()).status, 404, 'not revoked without confirmation');
+
+  const revoked = await runCli(['keys', 'revoke', id, '--yes'], env);
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.match(revoked.stdout, new RegExp(`revoked key ${id} \\(checkout service\\)`));
+  await eventually('ingest to refuse the revoked key', async () => ((await asNewKey()).status === 401 ? true : undefined), 5000);
+  const listed = await runCli(['keys', 'list', '--json'], env);
+  assert.equal(typeof listed.json.keys.find((k: { id: string }) => k.id === id).revoked_at, 'string');
+  const twice = await runCli(['keys', 'revoke', id, '--yes'], env);
+  assert.match(twice.stdout, /already revoked; nothing changed/);
+
+  const badScope = await runCli(['keys', 'create', '--label', 'x', '--scopes', 'send,operator'], env);
+  assert.equal(badScope.code, 2);
+  assert.match(badScope.stderr, /^ {2}\/scopes\/1: /m);
+  const unknown = await runCli(['keys', 'revoke', 'nope', '--yes'], env);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /API key nope not found: `commstrat keys list`/);
 });
