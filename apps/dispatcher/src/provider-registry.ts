@@ -188,9 +188,11 @@ function buildAdapter(key: string, config: Provider): ProviderAdapter {
         concurrency,
       });
     default: {
-      // Any other kind names a shipped provider definition (packages/providers/definitions):
-      // a new API shape is a file, not an adapter class.
-      const definition = shippedDefinitions().get(config.kind);
+      // Any other kind names a provider definition: one of the tenant's stored ones at the
+      // version the row is pinned to (it comes with the row, so a re-pin is a changed
+      // row and rebuilds the handle), or else a shipped one (packages/providers/definitions).
+      // A new API shape is data, not an adapter class.
+      const definition = config.storedDefinition?.definition ?? shippedDefinitions().get(config.kind);
       if (definition === undefined) throw new Error(`provider ${key}: no adapter or definition of kind "${config.kind}"`);
       return new DeclarativeHttpAdapter({
         id: key,

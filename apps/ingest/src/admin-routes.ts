@@ -11,6 +11,7 @@ import {
 import type { Sql } from 'postgres';
 import { auditRoutes } from './admin-audit-routes.ts';
 import { keyRoutes } from './admin-key-routes.ts';
+import { providerRoutes } from './admin-provider-routes.ts';
 import { checkBody, positiveQuery, rollbackSchema } from './admin-schemas.ts';
 import { stopListRoutes } from './admin-stop-list-routes.ts';
 import { operatorTenantRoutes, ownTenantRoutes } from './admin-tenant-routes.ts';
@@ -40,6 +41,7 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
   router.use('/keys', keyRoutes(deps.sql, parseJson));
   router.use('/tenant', ownTenantRoutes(deps.sql, parseJson));
   router.use('/audit', auditRoutes(deps.sql));
+  router.use(providerRoutes(deps.sql, parseJson));
 
   router.post('/strategies', ...parseJson, async (req, res) => {
     const tenant = adminOf(res);

@@ -10,6 +10,7 @@ import {
   documentedMessageRequestSchema,
   receiptBatchSchema,
 } from '@commstrat/core';
+import { providerDefinitionSchema } from '@commstrat/providers';
 
 const require = createRequire(import.meta.url);
 
@@ -182,6 +183,7 @@ export function openApiDocument(): Record<string, unknown> {
         Message: messageView,
         ErrorDetail: errorDetail,
         Error: errorBody,
+        ...providerAdminSchemas,
       },
     },
     security: [{ apiKey: [] }],
@@ -303,9 +305,131 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      ...providerAdminPaths,
     },
   };
 }
+
+// --- Admin: providers and provider definitions (admin-provider-routes.ts) ---
+
+const { $id: _definitionSchemaId, ...providerDefinitionBody } = providerDefinitionSchema;
+const limit = (description: string, minimum: number) => ({ type: 'integer', minimum, description });
+const providerFields = {
+  kind: { type: 'string', description: 'http-sms, smtp, webhook, a shipped definition (infobip-sms) or a stored definition of the tenant' },
+  endpoint: { type: 'string', description: 'base URL (smtp:// for smtp)' },
+  rate_per_second: limit('most messages per second across all dispatcher replicas', 1),
+  concurrency: limit('most requests in flight per dispatcher replica', 1),
+  max_batch_size: limit("most messages per request; at most the definition's max_batch_size", 1),
+  linger_ms: limit('how long a part-full batch waits, ms', 0),
+  timeout_ms: limit('time limit of one request, ms', 1),
+  enabled: { type: 'boolean' },
+  prices: { type: 'object', additionalProperties: { type: 'number', minimum: 0 }, description: 'price per message by ISO country code, "*" for any other' },
+} as const;
+
+const providerAdminSchemas = {
+  Provider: {
+    type: 'object',
+    required: ['id', 'kind', 'definition', 'endpoint', 'credentials', 'rate_per_second', 'concurrency', 'max_batch_size', 'linger_ms', 'timeout_ms', 'enabled', 'prices'],
+    properties: {
+      id: { type: 'string' },
+      ...providerFields,
+      definition: {
+        type: ['object', 'null'],
+        description: 'null for a built-in adapter kind',
+        required: ['source', 'name', 'version'],
+        properties: {
+          source: { type: 'string', enum: ['shipped', 'stored', 'unknown'] },
+          name: { type: 'string' },
+          version: { type: ['integer', 'null'], description: 'the stored version it is pinned to; null when shipped' },
+        },
+      },
+      credentials: { type: 'object', additionalProperties: { type: 'string' }, description: 'masked: "****", with the last 4 characters of a value of 16 or more' },
+    },
+  },
+  ProviderChange: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'Create: kind (or definition) and endpoint are needed, limits have defaults. Update: a field left out keeps its value.',
+    properties: {
+      id: { type: 'string', description: 'must equal the id in the path (required by validate)' },
+      ...providerFields,
+      definition_version: { type: 'integer', minimum: 1, description: 'pin a stored definition (kind) to this version; default its newest when kind is given' },
+      definition: { ...ref('ProviderDefinition'), description: 'inline: saved as a new version of its name (when changed) and pinned' },
+      credentials: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] }, description: 'replaces all; a value equal to its mask keeps the stored one; left out: kept' },
+    },
+  },
+  ProviderDefinition: providerDefinitionBody,
+  StoredProviderDefinition: {
+    type: 'object',
+    required: ['name', 'version', 'created_by', 'created_at', 'definition'],
+    properties: {
+      name: { type: 'string' },
+      version: { type: 'integer', minimum: 1 },
+      created_by: { type: 'string' },
+      created_at: dateTime,
+      definition: ref('ProviderDefinition'),
+    },
+  },
+} as const;
+
+/** Admin routes answer 403 to a key without the admin scope, and 422 naming every bad field. */
+const adminErrors = { ...common, ...errors(403) };
+const adminWrite = { ...adminErrors, ...errors(404, 413, 415), '422': { description: 'validation_failed: `problems` names every bad field; nothing saved', content: { 'application/json': { schema: ref('Error') } } } };
+
+const providerAdminPaths = {
+  '/v1/admin/providers': {
+    get: { summary: "The tenant's providers, credentials masked", responses: { '200': json({ type: 'object', required: ['providers'], properties: { providers: { type: 'array', items: ref('Provider') } } }, 'by id'), ...adminErrors } },
+  },
+  // Before /v1/admin/providers/{id}: the method guard takes the first path that matches.
+  '/v1/admin/providers/validate': {
+    post: {
+      summary: 'Check a provider (with its id) as PUT would, saving nothing',
+      requestBody: { required: true, content: { 'application/json': { schema: ref('ProviderChange') } } },
+      responses: {
+        '200': json(
+          {
+            type: 'object',
+            required: ['valid', 'created', 'changed', 'provider'],
+            properties: {
+              valid: { const: true },
+              created: { type: 'boolean' },
+              changed: { type: 'boolean' },
+              provider: ref('Provider'),
+              definition: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'integer' }, new_version: { type: 'boolean' } } },
+            },
+          },
+          'it would be saved so',
+        ),
+        ...adminWrite,
+      },
+    },
+  },
+  '/v1/admin/providers/{id}': {
+    get: { summary: 'One provider, credentials masked', parameters: [idParam('id')], responses: { '200': json(ref('Provider'), 'the provider'), ...adminErrors, ...errors(404) } },
+    put: {
+      summary: 'Create or change a provider; audited; reaches every replica within about a second',
+      parameters: [idParam('id')],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('ProviderChange') } } },
+      responses: { '200': json(ref('Provider'), 'changed (or already so)'), '201': json(ref('Provider'), 'created'), ...adminWrite },
+    },
+  },
+  '/v1/admin/provider-definitions': {
+    get: { summary: 'The newest version of each stored definition', responses: { '200': json({ type: 'object', required: ['definitions'], properties: { definitions: { type: 'array', items: ref('StoredProviderDefinition') } } }, 'by name'), ...adminErrors } },
+  },
+  '/v1/admin/provider-definitions/{name}': {
+    get: {
+      summary: 'A stored definition, its newest version or ?version=N',
+      parameters: [idParam('name'), query('version', { type: 'integer', minimum: 1 })],
+      responses: { '200': json(ref('StoredProviderDefinition'), 'that version'), ...adminErrors, ...errors(404, 422) },
+    },
+    put: {
+      summary: 'Save a definition as the next version of its name; audited',
+      parameters: [idParam('name')],
+      requestBody: { required: true, content: { 'application/json': { schema: ref('ProviderDefinition') } } },
+      responses: { '200': json(ref('StoredProviderDefinition'), 'the same as the newest version: nothing saved'), '201': json(ref('StoredProviderDefinition'), 'a new version'), ...adminWrite },
+    },
+  },
+} as const;
 
 const DOCS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>commstrat API</title>

@@ -33,6 +33,20 @@ export async function writeAudit(tx: TransactionSql, entry: AuditEntry): Promise
            VALUES (${entry.tenantId}, ${entry.actor}, ${entry.action}, ${tx.json(details)})`;
 }
 
+/**
+ * writeAudit under the name the provider store (branch provstore) calls it by, with
+ * `details` for `extra`: both branches added an audit writer at the same time; one
+ * should go when they reach main.
+ */
+export async function recordAudit(
+  sql: Sql | TransactionSql,
+  entry: Omit<AuditEntry, 'extra'> & { readonly details?: Readonly<Record<string, unknown>> },
+): Promise<void> {
+  const details = { ...entry.details, before: entry.before ?? null, after: entry.after ?? null } as JSONValue;
+  await sql`INSERT INTO audit (tenant_id, actor, action, details)
+            VALUES (${entry.tenantId}, ${entry.actor}, ${entry.action}, ${sql.json(details)})`;
+}
+
 interface AuditRow {
   id: string;
   tenant_id: string | null;

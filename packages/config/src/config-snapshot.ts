@@ -53,10 +53,15 @@ export async function loadSnapshots(
   if (ids.length === 0) return new Map();
   const [tenants, providers, strategies, stopLists] = await Promise.all([
     sql<{ id: string; time_zone: string }[]>`SELECT id, time_zone FROM tenants WHERE id IN ${sql(ids)}`,
+    // A provider pinned to a stored definition brings that version along (migration 009),
+    // so a re-pin reaches the dispatcher with the same NOTIFY as any other provider change.
     sql<(ProviderRow & { tenant_id: string })[]>`
-      SELECT tenant_id, id, kind, endpoint, credentials, rate_per_second, concurrency, max_batch_size,
-             linger_ms, timeout_ms, enabled, prices
-      FROM providers WHERE tenant_id IN ${sql(ids)} ORDER BY tenant_id, id`,
+      SELECT p.tenant_id, p.id, p.kind, p.endpoint, p.credentials, p.rate_per_second, p.concurrency,
+             p.max_batch_size, p.linger_ms, p.timeout_ms, p.enabled, p.prices, p.definition_version, d.definition
+      FROM providers p
+      LEFT JOIN provider_definitions d
+        ON d.tenant_id = p.tenant_id AND d.name = p.kind AND d.version = p.definition_version
+      WHERE p.tenant_id IN ${sql(ids)} ORDER BY p.tenant_id, p.id`,
     // DISTINCT ON keeps the first row per (tenant, name) in the ORDER BY: the newest version.
     sql<SnapshotStrategyRow[]>`
       SELECT DISTINCT ON (tenant_id, name) tenant_id, version, definition, is_default_for_channel

@@ -20,6 +20,7 @@ export {
   rollbackStrategy,
   saveStrategy,
   upsertProvider,
+  type PinnedDefinition,
   type Provider,
   type ProviderInput,
   type SaveStrategyOptions,
@@ -37,4 +38,26 @@ export {
 } from './stop-list.ts';
 export { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRecord } from './api-keys.ts';
 export { createTenant, findTenant, listTenants, updateTenant, type TenantPatch, type TenantRecord } from './tenant-admin.ts';
-export { listAudit, type AuditRecord } from './audit.ts';
+export { listAudit, recordAudit, type AuditEntry, type AuditRecord } from './audit.ts';
+export {
+  ADAPTER_KINDS,
+  checkProviderDefinition,
+  findProviderDefinition,
+  listProviderDefinitions,
+  resolveProviderDefinition,
+  saveProviderDefinition,
+  type ResolvedProviderDefinition,
+  type SaveProviderDefinitionOptions,
+  type StoredProviderDefinition,
+} from './provider-definitions.ts';
+export {
+  PROVIDER_DEFAULTS,
+  definitionSource,
+  findProvider,
+  listTenantProviders,
+  maskCredentials,
+  putProvider,
+  type ProviderChange,
+  type PutProviderOptions,
+  type PutProviderResult,
+} from './provider-store.ts';

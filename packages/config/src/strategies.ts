@@ -9,6 +9,7 @@ import {
   type PriceTable,
   type Strategy,
 } from '@commstrat/core';
+import type { ProviderDefinition } from '@commstrat/providers';
 import type { JSONValue, Sql, TransactionSql } from 'postgres';
 
 /** A configured integration with a delivery provider, as the dispatcher needs it. */
@@ -35,6 +36,17 @@ export interface Provider {
   readonly enabled: boolean;
   /** Price per message by recipient country, `*` for any other, for least_cost routes. */
   readonly prices: PriceTable;
+  /**
+   * Set when it sends by one of the tenant's stored definitions (`kind` is its name):
+   * the version it is pinned to, with that version's definition (provider-definitions.ts).
+   */
+  readonly storedDefinition?: PinnedDefinition;
+}
+
+/** A stored provider definition at the version a provider is pinned to. */
+export interface PinnedDefinition {
+  readonly version: number;
+  readonly definition: ProviderDefinition;
 }
 
 /** What upsertProvider takes: a Provider; `enabled` defaults to true, `prices` to none. */
@@ -84,6 +96,9 @@ export interface ProviderRow {
   timeout_ms: number;
   enabled: boolean;
   prices: PriceTable;
+  /** Read only by the queries that join provider_definitions (migration 009). */
+  definition_version?: number | null;
+  definition?: ProviderDefinition | null;
 }
 
 export interface StrategyRow {
@@ -159,6 +174,9 @@ export function toProvider(row: ProviderRow): Provider {
     timeoutMs: row.timeout_ms,
     enabled: row.enabled,
     prices: row.prices,
+    ...(row.definition_version != null && row.definition != null
+      ? { storedDefinition: { version: row.definition_version, definition: row.definition } }
+      : {}),
   };
 }
 
@@ -396,7 +414,8 @@ function kindProblems(provider: Provider): FieldProblem[] {
   return problems;
 }
 
-function checkProvider(provider: Provider): void {
+/** Refuses a provider row that could not send, naming each bad field (camelCase paths). */
+export function checkProvider(provider: Provider): void {
   const problems: FieldProblem[] = [];
   if (!PROVIDER_ID.test(provider.id)) {
     problems.push({

@@ -1,0 +1,144 @@
+import express, { type Response, type Router } from 'express';
+import { NotFoundError, ValidationError } from '@commstrat/core';
+import {
+  definitionSource,
+  findProvider,
+  findProviderDefinition,
+  listProviderDefinitions,
+  listTenantProviders,
+  maskCredentials,
+  putProvider,
+  saveProviderDefinition,
+  type Provider,
+  type StoredProviderDefinition,
+  type Tenant,
+} from '@commstrat/config';
+import type { Sql } from 'postgres';
+import { state } from './v1-routes.ts';
+
+/**
+ * /v1/admin/providers and /v1/admin/provider-definitions: a tenant's providers and its
+ * stored, versioned provider definitions. Mounted behind the admin-scope check of
+ * adminRoutes. Credentials are never answered in full (maskCredentials). Every change is
+ * audited and reaches every replica by NOTIFY (migrations 004, 009).
+ */
+export function providerRoutes(sql: Sql, parseJson: express.RequestHandler[]): Router {
+  const router = express.Router();
+
+  router.get('/providers', async (_req, res) => {
+    const providers = await listTenantProviders(sql, tenantOf(res).id);
+    res.json({ providers: providers.map(providerView) });
+  });
+
+  // Before /providers/:id, so "validate" is never taken for an id.
+  router.post('/providers/validate', ...parseJson, async (req, res) => {
+    const body: unknown = req.body;
+    const id = typeof body === 'object' && body !== null && 'id' in body ? body.id : undefined;
+    if (typeof id !== 'string' || id === '') throw new ValidationError([{ path: '/id', message: 'is required: the provider id it would be saved under' }]);
+    const result = await putProvider(sql, tenantOf(res).id, id, body, { dryRun: true });
+    res.json({
+      valid: true,
+      created: result.created,
+      changed: result.changed,
+      provider: providerView(result.provider),
+      ...(result.definition === undefined ? {} : { definition: { name: result.definition.stored.name, version: result.definition.stored.version, new_version: result.definition.created } }),
+    });
+  });
+
+  router.get('/providers/:id', async (req, res) => {
+    const id = pathParam(req.params, 'id');
+    const provider = await findProvider(sql, tenantOf(res).id, id);
+    if (provider === null) throw new NotFoundError(`provider ${id}`);
+    res.json(providerView(provider));
+  });
+
+  router.put('/providers/:id', ...parseJson, async (req, res) => {
+    const tenant = tenantOf(res);
+    const id = pathParam(req.params, 'id');
+    const result = await putProvider(sql, tenant.id, id, req.body, { actor: actorOf(tenant) });
+    if (result.changed) {
+      state(res).logger.info(result.created ? 'provider created' : 'provider changed', {
+        provider: id,
+        kind: result.provider.kind,
+        definition_version: result.provider.storedDefinition?.version,
+      });
+    }
+    res.status(result.created ? 201 : 200).json(providerView(result.provider));
+  });
+
+  router.get('/provider-definitions', async (_req, res) => {
+    const definitions = await listProviderDefinitions(sql, tenantOf(res).id);
+    res.json({ definitions: definitions.map(definitionView) });
+  });
+
+  router.get('/provider-definitions/:name', async (req, res) => {
+    const name = pathParam(req.params, 'name');
+    const version = versionQuery(req.query['version']);
+    const found = await findProviderDefinition(sql, tenantOf(res).id, name, version);
+    if (found === null) throw new NotFoundError(`provider definition ${name}${version === undefined ? '' : ` version ${version}`}`);
+    res.json(definitionView(found));
+  });
+
+  router.put('/provider-definitions/:name', ...parseJson, async (req, res) => {
+    const tenant = tenantOf(res);
+    const name = pathParam(req.params, 'name');
+    const { stored, created } = await saveProviderDefinition(sql, tenant.id, req.body, { name, actor: actorOf(tenant) });
+    if (created) state(res).logger.info('provider definition saved', { definition: name, version: stored.version });
+    res.status(created ? 201 : 200).json(definitionView(stored));
+  });
+  return router;
+}
+
+/** A route parameter: one string (the typings allow an array after a spread of handlers). */
+function pathParam(params: Record<string, string | string[] | undefined>, name: string): string {
+  const value = params[name];
+  return typeof value === 'string' ? value : '';
+}
+
+function tenantOf(res: Response): Tenant {
+  const tenant = state(res).tenant;
+  if (tenant === undefined) throw new Error('admin route reached without authentication');
+  return tenant;
+}
+
+function actorOf(tenant: Tenant): string {
+  return `api-key:${tenant.keyId ?? 'unknown'}`;
+}
+
+/** A provider as the API shows it: snake_case, credentials masked, where its definition comes from. */
+function providerView(provider: Provider): Record<string, unknown> {
+  const source = definitionSource(provider);
+  return {
+    id: provider.id,
+    kind: provider.kind,
+    definition:
+      source === 'adapter'
+        ? null
+        : { source, name: provider.kind, version: provider.storedDefinition?.version ?? null },
+    endpoint: provider.endpoint,
+    credentials: maskCredentials(provider.credentials),
+    rate_per_second: provider.ratePerSecond,
+    concurrency: provider.concurrency,
+    max_batch_size: provider.maxBatchSize,
+    linger_ms: provider.lingerMs,
+    timeout_ms: provider.timeoutMs,
+    enabled: provider.enabled,
+    prices: provider.prices,
+  };
+}
+
+function definitionView(stored: StoredProviderDefinition): Record<string, unknown> {
+  return {
+    name: stored.name,
+    version: stored.version,
+    created_by: stored.createdBy,
+    created_at: stored.createdAt.toISOString(),
+    definition: stored.definition,
+  };
+}
+
+function versionQuery(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && /^[1-9][0-9]{0,8}$/.test(value)) return Number(value);
+  throw new ValidationError([{ path: '/version', message: 'must be a positive whole number' }]);
+}
