@@ -26,6 +26,16 @@ export interface ApiKeyView {
 /** A provider configuration as the admin API shows it; its fields belong to the config store. */
 export type ProviderView = Readonly<Record<string, unknown>>;
 
+/** The answer of POST /v1/admin/providers/validate. */
+export interface ProviderCheck {
+  readonly valid: true;
+  readonly created: boolean;
+  readonly changed: boolean;
+  readonly provider: ProviderView;
+  /** With an inline definition: the version it is (or would be saved as). */
+  readonly definition?: { readonly name: string; readonly version: number; readonly new_version: boolean };
+}
+
 /** Thrown when ingest cannot be reached at all: refused, unknown host, no answer in time. */
 export class IngestUnreachableError extends CommstratError {
   constructor(url: string, cause: unknown) {
@@ -97,6 +107,23 @@ export class AdminClient {
 
   async revokeKey(id: string): Promise<void> {
     await this.call('DELETE', `/v1/admin/keys/${encodeURIComponent(id)}`);
+  }
+
+  async listProviders(): Promise<ProviderView[]> {
+    return (await this.call<{ providers: ProviderView[] }>('GET', '/v1/admin/providers')).providers;
+  }
+
+  findProvider(id: string): Promise<ProviderView | null> {
+    return this.findOrNull(`/v1/admin/providers/${encodeURIComponent(id)}`);
+  }
+
+  /** What a PUT of `change` would do, saving nothing; `provider` is the result, credentials masked. */
+  validateProvider(change: unknown, subject: string): Promise<ProviderCheck> {
+    return this.call('POST', '/v1/admin/providers/validate', { body: change, subject });
+  }
+
+  putProvider(id: string, change: unknown, subject: string): Promise<ProviderView> {
+    return this.call('PUT', `/v1/admin/providers/${encodeURIComponent(id)}`, { body: change, subject });
   }
 
   /**

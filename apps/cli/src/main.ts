@@ -9,6 +9,7 @@ import { Connections } from './connections.ts';
 import { inspect, renderInspect, SECTIONS, type Section } from './inspect.ts';
 import type { AdminIo } from './admin-commands.ts';
 import { keysCommands } from './keys-commands.ts';
+import { providersCommands } from './providers-commands.ts';
 import { checkRange, invalid, parseDuration, parseLimit, parseRate, parseRedriveStatus, parseTime } from './options.ts';
 import { json, table } from './output.ts';
 import { createProgress } from './progress.ts';
@@ -32,7 +33,7 @@ interface ScopeOptions {
 
 const config = loadCliConfig(process.env);
 const program = new Command('commstrat')
-  .description('Operate commstrat: replay dead letters, re-drive journaled messages, inspect the queues; strategies and API keys through ingest.')
+  .description('Operate commstrat: replay dead letters, re-drive journaled messages, inspect the queues; strategies, API keys and providers through ingest.')
   .showHelpAfterError('(run with --help for usage)');
 
 const replay = program.command('replay').description('Replay failed traffic.');
@@ -141,6 +142,7 @@ const adminIo: AdminIo = {
 };
 strategiesCommands(program, adminIo);
 keysCommands(program, adminIo);
+providersCommands(program, adminIo);
 
 /** The options every replay / re-drive command shares. */
 function withScope(command: Command): Command {

@@ -207,3 +207,60 @@ test('keys create prints a working key once, list shows it without the secret, r
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /API key nope not found: `commstrat keys list`/);
 });
+
+test('providers apply creates and changes a provider from a file with a diff, list and show mask credentials, show round-trips', async () => {
+  const { deployment, env, file } = await adminWorld();
+  const providerYaml = (rate: number) => `id: backup-sms
+kind: http-sms
+endpoint: ${deployment.sandbox.url}
+credentials:
+  token: backup-secret-token-9876
+rate_per_second: ${rate}
+`;
+  const path = await file('backup.yaml', providerYaml(20));
+  const valid = await runCli(['providers', 'validate', path], env);
+  assert.equal(valid.code, 0, valid.stderr);
+  assert.match(valid.stdout, /provider backup-sms is valid \(would create it\)/);
+
+  const created = await runCli(['providers', 'apply', path, '--yes'], env);
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout, /^provider backup-sms: new, from /m);
+  assert.match(created.stdout, /^ {2}\+ \/rate_per_second: 20$/m);
+  assert.match(created.stdout, /^ {2}\+ \/credentials: \{"token":"\*\*\*\*9876"\}$/m, 'the diff shows the secret masked');
+  assert.ok(!created.stdout.includes('backup-secret-token'), 'never the secret in full');
+  assert.match(created.stdout, /saved provider backup-sms \(http-sms\)/);
+
+  const unchanged = await runCli(['providers', 'apply', path, '--yes'], env);
+  assert.match(unchanged.stdout, /matches what is saved; nothing saved/);
+
+  await writeFile(path, providerYaml(30));
+  const refused = await runCli(['providers', 'apply', path], env);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /pass --yes/);
+  const changed = await runCli(['providers', 'apply', path, '--yes'], env);
+  assert.equal(changed.code, 0, changed.stderr);
+  assert.deepEqual(changeLines(changed.stdout), ['  ~ /rate_per_second: 20 -> 30']);
+  const [row] = await deployment.sql<{ rate_per_second: number }[]>`
+    SELECT rate_per_second FROM providers WHERE tenant_id = ${deployment.tenantId} AND id = 'backup-sms'`;
+  assert.equal(row?.rate_per_second, 30);
+
+  const list = await runCli(['providers', 'list', '--json'], env);
+  assert.deepEqual(list.json.providers.map((p: { id: string }) => p.id), ['backup-sms', 'sandbox-sms']);
+  const human = await runCli(['providers', 'list'], env);
+  assert.match(human.stdout, /^backup-sms\s+http-sms\s+-\s+http:\/\/\S+\s+30\s+100\s+true$/m);
+
+  const shown = await runCli(['providers', 'show', 'backup-sms'], env);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^ {2}token: "?\*\*\*\*9876"?$/m);
+  // Applying what show printed changes nothing: a credential left as its mask keeps the saved one.
+  const roundTrip = await runCli(['providers', 'apply', await file('shown.yaml', shown.stdout), '--yes'], env);
+  assert.equal(roundTrip.code, 0, roundTrip.stderr);
+  assert.match(roundTrip.stdout, /nothing saved/);
+
+  const bad = await runCli(['providers', 'validate', await file('bad.yaml', 'id: worse-sms\nkind: http-sms\nendpoint: x\nrate_per_second: fast\ncolour: blue\n')], env);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /the provider in .*bad\.yaml is invalid/);
+  assert.match(bad.stderr, /^ {2}\/rate_per_second: /m);
+  const missing = await runCli(['providers', 'show', 'nope'], env);
+  assert.match(missing.stderr, /provider nope not found: `commstrat providers list`/);
+});
