@@ -1,6 +1,9 @@
 // The admin commands of `commstrat` as processes against a real ingest (its admin API
 // on the test's own PostgreSQL database): strategies from files, API keys.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +40,33 @@ steps:
       providers: [sandbox-sms]
     ttl_seconds: ${ttl}
 `;
+
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`), answering `answer` when the
+ * `[y/N]` question appears: the path a person at a terminal takes.
+ */
+async function runCliOnTerminal(args: readonly string[], env: CliEnv, answer: string): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, 'apps/cli/src/main.ts', ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: new URL('../../../', import.meta.url),
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let output = '';
+  let answered = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    if (!answered && output.includes('[y/N]')) {
+      answered = true;
+      child.stdin.write(`${answer}\r`);
+    }
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, output };
+}
 
 const changeLines = (stdout: string) => stdout.split('\n').filter((line) => /^ {2}[+~-] /.test(line));
 
@@ -263,4 +293,19 @@ rate_per_second: ${rate}
   assert.match(bad.stderr, /^ {2}\/rate_per_second: /m);
   const missing = await runCli(['providers', 'show', 'nope'], env);
   assert.match(missing.stderr, /provider nope not found: `commstrat providers list`/);
+});
+
+test('on a terminal, apply asks and saves only on y', { skip: !existsSync('/usr/bin/script') && 'util-linux script is not installed' }, async () => {
+  const { deployment, env, file } = await adminWorld();
+  const path = await file('otp.yaml', otpYaml(300));
+  const declined = await runCliOnTerminal(['strategies', 'apply', path], env, 'n');
+  assert.equal(declined.code, 1, declined.output);
+  assert.match(declined.output, /Save strategy otp as version 1\? \[y\/N\]/);
+  assert.match(declined.output, /not confirmed: nothing saved/);
+  assert.deepEqual(await versionsOf(deployment, 'otp'), []);
+
+  const accepted = await runCliOnTerminal(['strategies', 'apply', path], env, 'y');
+  assert.equal(accepted.code, 0, accepted.output);
+  assert.match(accepted.output, /saved strategy otp version 1/);
+  assert.deepEqual(await versionsOf(deployment, 'otp'), [1]);
 });
