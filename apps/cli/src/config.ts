@@ -7,7 +7,14 @@ export interface CliConfig {
   readonly redisPrefix: string;
   /** The database in the path holds the journal. */
   readonly mongoUrl: string | undefined;
+  /** `COMMSTRAT_INGEST_URL`: where the admin commands reach ingest's API. Default `http://127.0.0.1:8080`. */
+  readonly ingestUrl: string;
+  /** `COMMSTRAT_ADMIN_KEY`: an API key with the `admin` scope; `--admin-key` wins over it. */
+  readonly adminKey: string | undefined;
 }
+
+/** Where ingest listens when nothing says otherwise: `INGEST_PORT`'s default on this machine. */
+export const DEFAULT_INGEST_URL = 'http://127.0.0.1:8080';
 
 const STACK_HINT = 'run `eval "$(scripts/stack env)"` in the repository, or export it';
 
@@ -21,6 +28,8 @@ export function loadCliConfig(env: Readonly<Record<string, string | undefined>>)
     redisUrl: value('COMMSTRAT_REDIS_URL'),
     redisPrefix: value('COMMSTRAT_REDIS_PREFIX') ?? 'commstrat:',
     mongoUrl: value('COMMSTRAT_MONGO_URL'),
+    ingestUrl: value('COMMSTRAT_INGEST_URL') ?? DEFAULT_INGEST_URL,
+    adminKey: value('COMMSTRAT_ADMIN_KEY'),
   });
 }
 
@@ -42,4 +51,32 @@ export function requireMongoUrl(config: CliConfig): string {
     throw new ConfigError([{ path: 'COMMSTRAT_MONGO_URL', message: `must start with mongodb:// or mongodb+srv://, got "${url}"` }]);
   }
   return url;
+}
+
+/** What the admin commands talk to: ingest's base URL and the admin key to send. */
+export interface AdminTarget {
+  readonly url: string;
+  readonly key: string;
+}
+
+/**
+ * The ingest URL and admin key for an admin command: `--ingest-url` / `--admin-key` over
+ * the environment. A ConfigError names the flag and the variable when one is missing or bad.
+ */
+export function requireAdminTarget(config: CliConfig, flags: { readonly ingestUrl?: string; readonly adminKey?: string }): AdminTarget {
+  const url = (flags.ingestUrl ?? config.ingestUrl).replace(/\/+$/, '');
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new ConfigError([{ path: flags.ingestUrl === undefined ? 'COMMSTRAT_INGEST_URL' : '--ingest-url', message: `must be an http:// or https:// URL, got "${url}"` }]);
+  }
+  const key = flags.adminKey === undefined || flags.adminKey === '' ? config.adminKey : flags.adminKey;
+  if (key === undefined) {
+    throw new ConfigError([{ path: 'COMMSTRAT_ADMIN_KEY', message: 'is not set: pass --admin-key, or export an API key with the admin scope (on the local stack `eval "$(scripts/stack env)"` sets it)' }]);
+  }
+  return { url, key };
 }

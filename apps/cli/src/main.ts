@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 // The `commstrat` CLI: `commstrat --help`. Settings come from the environment (config.ts).
-import { CommstratError } from '@commstrat/core';
+import { CommstratError, ConfigError, ValidationError } from '@commstrat/core';
 import { Journal } from '@commstrat/journal';
 import { DeadLetterStream, LaneQueue, QueueInspector, ReplicaHeartbeats } from '@commstrat/queue';
 import { Command, Option } from 'commander';
 import { loadCliConfig, requireMongoUrl, requireRedisUrl, type CliConfig } from './config.ts';
 import { Connections } from './connections.ts';
 import { inspect, renderInspect, SECTIONS, type Section } from './inspect.ts';
+import type { AdminIo } from './admin-commands.ts';
+import { keysCommands } from './keys-commands.ts';
+import { providersCommands } from './providers-commands.ts';
 import { checkRange, invalid, parseDuration, parseLimit, parseRate, parseRedriveStatus, parseTime } from './options.ts';
 import { json, table } from './output.ts';
 import { createProgress } from './progress.ts';
 import { Redriver } from './redriver.ts';
 import { redriveFromJournal } from './redrive-journal.ts';
 import { replayDeadLetters } from './replay-dlq.ts';
+import { strategiesCommands } from './strategies-commands.ts';
 
 interface ScopeOptions {
   tenant?: string;
@@ -29,7 +33,7 @@ interface ScopeOptions {
 
 const config = loadCliConfig(process.env);
 const program = new Command('commstrat')
-  .description('Operate commstrat: replay dead letters, re-drive journaled messages, inspect the queues.')
+  .description('Operate commstrat: replay dead letters, re-drive journaled messages, inspect the queues; strategies, API keys and providers through ingest.')
   .showHelpAfterError('(run with --help for usage)');
 
 const replay = program.command('replay').description('Replay failed traffic.');
@@ -131,6 +135,15 @@ program
     });
   });
 
+const adminIo: AdminIo = {
+  config,
+  prompt: { input: process.stdin, output: process.stderr },
+  out: (text) => process.stdout.write(`${text}\n`),
+};
+strategiesCommands(program, adminIo);
+keysCommands(program, adminIo);
+providersCommands(program, adminIo);
+
 /** The options every replay / re-drive command shares. */
 function withScope(command: Command): Command {
   return command
@@ -203,7 +216,11 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (!(error instanceof CommstratError)) throw error;
-  process.stderr.write(`commstrat: ${error.message} [${error.code}]\n`);
+  // Every field at fault on its own line, so a bad file is fixed in one go (one problem of
+  // a ValidationError, and all of a ConfigError's, are in its message already).
+  const listed = error instanceof ConfigError || (error instanceof ValidationError && error.problems.length === 1) ? [] : error.problems;
+  const problems = listed.map((problem) => `  ${problem.path || '/'}: ${problem.message}\n`);
+  process.stderr.write(`commstrat: ${error.message} [${error.code}]\n${problems.join('')}`);
   // 2: the command line or settings are wrong; 1: a server or the data said no.
   process.exitCode = error.code === 'validation_failed' || error.code === 'invalid_config' ? 2 : 1;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ValidationError } from '@commstrat/core';
-import { checkRange, parseDuration, parseRate, parseRedriveStatus, parseTime } from './options.ts';
+import { checkRange, parseDuration, parseRate, parseRedriveStatus, parseScopes, parseTime, parseVersion } from './options.ts';
 
 const problemOf = (fn: () => unknown) => {
   try {
@@ -35,4 +35,18 @@ test('an empty range, a bad rate and a delivered status are refused, naming the 
   assert.equal(parseRate('2.5'), 2.5);
   assert.equal(parseRedriveStatus('failed'), 'failed');
   assert.match(problemOf(() => parseRedriveStatus('delivered'))?.message ?? '', /never re-driven/);
+});
+
+test('a version is a whole number from 1, named by its option when it is not', () => {
+  assert.equal(parseVersion('--version', '3'), 3);
+  assert.equal(problemOf(() => parseVersion('--version', '0'))?.path, '--version');
+  assert.equal(problemOf(() => parseVersion('<from>', '1.5'))?.path, '<from>');
+  assert.match(problemOf(() => parseVersion('<to>', 'latest'))?.message ?? '', /expected a version number/);
+});
+
+test('scopes are a comma-separated list, each once', () => {
+  assert.deepEqual(parseScopes('send,read'), ['send', 'read']);
+  assert.deepEqual(parseScopes(' admin '), ['admin']);
+  assert.equal(problemOf(() => parseScopes('send,,read'))?.path, '--scopes');
+  assert.match(problemOf(() => parseScopes('send,send'))?.message ?? '', /"send" twice/);
 });

@@ -57,6 +57,24 @@ export function checkRange(since: Date | undefined, until: Date | undefined): vo
   }
 }
 
+/** A strategy version: a whole number from 1. */
+export function parseVersion(option: string, text: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(text.trim())) throw invalid(option, `expected a version number (1, 2, ...), got "${text}"`);
+  return Number(text.trim());
+}
+
+/**
+ * `send,read` as `['send', 'read']`. Which scopes exist is ingest's to say (it names the
+ * unknown one); here only the list's shape: at least one, none twice, no empty item.
+ */
+export function parseScopes(text: string): string[] {
+  const scopes = text.split(',').map((scope) => scope.trim());
+  if (scopes.some((scope) => scope === '')) throw invalid('--scopes', `expected a comma-separated list such as send,read, got "${text}"`);
+  const twice = scopes.find((scope, i) => scopes.indexOf(scope) !== i);
+  if (twice !== undefined) throw invalid('--scopes', `names "${twice}" twice`);
+  return scopes;
+}
+
 export function invalid(option: string, message: string): ValidationError {
   return new ValidationError([{ path: option, message }]);
 }

@@ -1,3 +1,5 @@
+import type { JsonChange } from '@commstrat/core';
+
 /** Plain text tables for people; `--json` prints the same data for scripts. */
 export function table(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {
   const cells: string[][] = [headers.slice(), ...rows.map((row) => row.map(cell))];
@@ -30,4 +32,23 @@ export function formatMs(ms: number): string {
   const minutes = Math.floor(ms / 60_000);
   if (minutes < 60) return `${minutes}m${Math.floor((ms % 60_000) / 1000)}s`;
   return `${Math.floor(minutes / 60)}h${minutes % 60}m`;
+}
+
+/**
+ * Changes one a line: `+ path: value` added, `- path: value` removed, `~ path: before -> after`
+ * changed; values as compact JSON, so a string reads "quoted" and a number does not.
+ */
+export function renderChanges(changes: readonly JsonChange[]): string {
+  return changes
+    .map((change) => {
+      const path = change.path === '' ? '/' : change.path;
+      if (!Object.hasOwn(change, 'before') || change.before === undefined) return `  + ${path}: ${compact(change.after)}`;
+      if (!Object.hasOwn(change, 'after') || change.after === undefined) return `  - ${path}: ${compact(change.before)}`;
+      return `  ~ ${path}: ${compact(change.before)} -> ${compact(change.after)}`;
+    })
+    .join('\n');
+}
+
+function compact(value: unknown): string {
+  return JSON.stringify(value) ?? 'undefined';
 }
