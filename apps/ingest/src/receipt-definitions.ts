@@ -5,15 +5,12 @@ import { shippedDefinitions, type ReceiptMapping } from '@commstrat/providers';
 export interface ReceiptProvider {
   readonly kind: string;
   readonly credentials: Readonly<Record<string, unknown>>;
-}
-
-/**
- * The receipt mapping of a provider kind: the `receipts:` section of the definition the
- * dispatcher sends with (a kind names a shipped definition). The one place the route
- * finds a definition, so a resolver of definitions stored in PostgreSQL can replace it.
- */
-export function receiptMappingOf(kind: string): ReceiptMapping | undefined {
-  return shippedDefinitions().get(kind)?.receipts;
+  /**
+   * The `receipts:` section of the definition the dispatcher sends with: the stored
+   * version the provider is pinned to, else the shipped definition of its kind.
+   * Undefined: the provider reads only the generic receipt format.
+   */
+  readonly receipts: ReceiptMapping | undefined;
 }
 
 export interface ReceiptProvidersOptions {
@@ -44,10 +41,22 @@ export class ReceiptProviders {
     const key = `${tenantId}/${providerId}`;
     const cached = this.entries.get(key);
     if (cached !== undefined && cached.until > now) return cached.provider;
-    const rows = await this.sql<{ kind: string; credentials: Record<string, unknown> | null }[]>`
-      SELECT kind, credentials FROM providers WHERE tenant_id = ${tenantId} AND id = ${providerId} AND enabled`;
+    // A provider pinned to a stored definition (migration 009) reads receipts by that
+    // version; any other kind may name a shipped definition.
+    const rows = await this.sql<{ kind: string; credentials: Record<string, unknown> | null; receipts: ReceiptMapping | null }[]>`
+      SELECT p.kind, p.credentials, d.definition -> 'receipts' AS receipts
+      FROM providers p
+      LEFT JOIN provider_definitions d ON d.tenant_id = p.tenant_id AND d.name = p.kind AND d.version = p.definition_version
+      WHERE p.tenant_id = ${tenantId} AND p.id = ${providerId} AND p.enabled`;
     const row = rows[0];
-    const provider = row === undefined ? null : { kind: row.kind, credentials: row.credentials ?? {} };
+    const provider =
+      row === undefined
+        ? null
+        : {
+            kind: row.kind,
+            credentials: row.credentials ?? {},
+            receipts: row.receipts ?? shippedDefinitions().get(row.kind)?.receipts,
+          };
     if (this.entries.size >= this.maxEntries) this.entries.clear();
     this.entries.set(key, { provider, until: now + this.ttlMs });
     return provider;

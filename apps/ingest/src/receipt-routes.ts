@@ -14,7 +14,7 @@ import { moveOnUndelivered, type ReceiptCascadeDeps } from './receipt-cascade.ts
 import type { Journal, ReceiptOutcome } from '@commstrat/journal';
 import type { IngestMetrics } from '@commstrat/observability';
 import type { ParkedReceipts, ReplayGuard } from '@commstrat/queue';
-import { receiptMappingOf, type ReceiptProviders } from './receipt-definitions.ts';
+import type { ReceiptProviders } from './receipt-definitions.ts';
 import { state } from './v1-routes.ts';
 
 export interface ReceiptDeps extends Omit<ReceiptCascadeDeps, 'journal' | 'logger'> {
@@ -139,7 +139,7 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     // A provider whose definition maps its own reports is read through that mapping; any
     // other posts the generic signed format. A request signed the generic way (a relay,
     // an operator) may use the generic format for any provider.
-    const mapping = row === null ? undefined : receiptMappingOf(row.kind);
+    const mapping = row?.receipts;
     const signature = req.get('x-commstrat-signature');
     const nativeHeader = mapping?.auth.type === 'twilio_signature' ? 'x-twilio-signature' : mapping?.auth.type === 'basic' ? 'authorization' : undefined;
     if (mapping !== undefined && nativeHeader !== undefined && (signature === undefined || req.get(nativeHeader) !== undefined)) {

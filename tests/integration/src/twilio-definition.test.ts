@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { twilioSignature } from '@commstrat/providers';
+import { putProvider, saveProviderDefinition } from '@commstrat/config';
+import { shippedDefinitions, twilioSignature } from '@commstrat/providers';
 import { eventually } from './harness.ts';
 import { definitionDeployment, exchangesOf } from './definition-deployments.ts';
 import { setSandboxBehaviour, startSandbox } from './services.ts';
@@ -98,6 +99,23 @@ test('Twilio: 429 is rate limited, and the retry waits for Retry-After', async (
   }
   // Three requests within a second span at most two of the sandbox's one-second windows.
   assert.ok(limited >= 1, `expected a 429, saw ${limited}`);
+});
+
+test('Twilio as a stored definition: its status callbacks are read by the version the provider is pinned to', async () => {
+  const { deployment, send, until } = await twilio({ status: 'delivered' });
+  const shipped = shippedDefinitions().get('twilio-sms');
+  assert.ok(shipped !== undefined);
+  const { stored } = await saveProviderDefinition(deployment.sql, deployment.tenantId, { ...shipped, name: 'acme-twilio' }, { actor: 'test' });
+  await putProvider(deployment.sql, deployment.tenantId, 'twilio', { kind: 'acme-twilio' }, { actor: 'test' });
+  // The dispatcher rebuilds the adapter on NOTIFY; a message sent after that goes by the
+  // stored definition, and its Twilio-format callback maps through the stored receipts section.
+  await eventually('the provider pinned to the stored definition', async () => {
+    const [row] = await deployment.sql<{ kind: string; definition_version: number | null }[]>`
+      SELECT kind, definition_version FROM providers WHERE tenant_id = ${deployment.tenantId} AND id = 'twilio'`;
+    return row?.kind === 'acme-twilio' && row.definition_version === stored.version ? true : undefined;
+  });
+  const view = await until(await send('by the stored definition'), 'delivered');
+  assert.match(view.provider_message_id, /^SM[0-9a-f]{32}$/);
 });
 
 test('Twilio: a wrong auth token (401, 20003) fails the message for good', async () => {
