@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres';
-import { shippedDefinitions, type ReceiptMapping } from '@commstrat/providers';
+import { resolveProviderDefinition } from '@commstrat/config';
+import type { ReceiptMapping } from '@commstrat/providers';
 
 /** What the receipt route needs of a provider row to read its own delivery reports. */
 export interface ReceiptProvider {
@@ -41,22 +42,12 @@ export class ReceiptProviders {
     const key = `${tenantId}/${providerId}`;
     const cached = this.entries.get(key);
     if (cached !== undefined && cached.until > now) return cached.provider;
-    // A provider pinned to a stored definition (migration 009) reads receipts by that
-    // version; any other kind may name a shipped definition.
-    const rows = await this.sql<{ kind: string; credentials: Record<string, unknown> | null; receipts: ReceiptMapping | null }[]>`
-      SELECT p.kind, p.credentials, d.definition -> 'receipts' AS receipts
-      FROM providers p
-      LEFT JOIN provider_definitions d ON d.tenant_id = p.tenant_id AND d.name = p.kind AND d.version = p.definition_version
-      WHERE p.tenant_id = ${tenantId} AND p.id = ${providerId} AND p.enabled`;
+    const rows = await this.sql<{ kind: string; credentials: Record<string, unknown> | null }[]>`
+      SELECT kind, credentials FROM providers WHERE tenant_id = ${tenantId} AND id = ${providerId} AND enabled`;
     const row = rows[0];
-    const provider =
-      row === undefined
-        ? null
-        : {
-            kind: row.kind,
-            credentials: row.credentials ?? {},
-            receipts: row.receipts ?? shippedDefinitions().get(row.kind)?.receipts,
-          };
+    // The definition it sends by: the stored version it is pinned to, or a shipped one.
+    const definition = row === undefined ? null : await resolveProviderDefinition(this.sql, tenantId, providerId);
+    const provider = row === undefined ? null : { kind: row.kind, credentials: row.credentials ?? {}, receipts: definition?.definition.receipts };
     if (this.entries.size >= this.maxEntries) this.entries.clear();
     this.entries.set(key, { provider, until: now + this.ttlMs });
     return provider;
