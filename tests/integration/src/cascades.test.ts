@@ -1,5 +1,5 @@
 // Cascades end to end: a strategy of two steps over two sandbox providers (both speak the
-// SMS batch API: no push or messenger adapter exists yet), the first one's receipts
+// SMS batch API, so the test needs no receipts of another format), the first one's receipts
 // controlled through the sandbox, the cascade timer in the real Redis delayed set.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
