@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Response, type Router } from 'express';
-import { isValidE164 } from '@commstrat/core';
+import { isValidE164, signReceiptBody } from '@commstrat/core';
 import type { SandboxBehaviour, SecondWindowLimiter } from './behaviour.ts';
+import type { ReceiptSender, ReceiptSettings } from './receipt-sender.ts';
 import type { ReceivedSms, ReceivedStore } from './received-store.ts';
 
 export interface InfobipModeDeps {
@@ -11,6 +12,12 @@ export interface InfobipModeDeps {
   readonly behaviour: SandboxBehaviour;
   readonly limiter: SecondWindowLimiter;
   readonly received: ReceivedStore;
+  /**
+   * When and with what status delivery reports are sent (PUT /_sandbox/receipts): to each
+   * message's notifyUrl (else the settings' url), signed X-Commstrat-Signature with the
+   * settings' secret, since Infobip itself does not sign them.
+   */
+  readonly receipts: ReceiptSender;
   /** Numbers each request for the received store. */
   readonly nextRequestSeq: () => number;
 }
@@ -23,6 +30,7 @@ interface InfobipMessage {
   from?: unknown;
   destinations?: unknown;
   text?: unknown;
+  notifyUrl?: unknown;
 }
 
 const PENDING = {
@@ -50,7 +58,9 @@ function requestError(res: Response, status: number, messageId: string, text: st
  * auth (`Authorization: App <key>`), many messages per request each with its own
  * destinations, a `bulkId` and one result per destination with Infobip's status
  * object, errors in Infobip's `requestError` envelope. The behaviour knobs of the sandbox
- * (latency, 503 share, account rate with 429) apply here too.
+ * (latency, 503 share, account rate with 429) apply here too. Accepted destinations are
+ * reported as Infobip's delivery reports do it ("Receive outbound SMS message report"):
+ * `{"results": [...]}`, one POST per message's notifyUrl with its destinations' reports.
  */
 export function infobipRoutes(deps: InfobipModeDeps): Router {
   const router = express.Router();
@@ -100,6 +110,7 @@ export function infobipRoutes(deps: InfobipModeDeps): Router {
     const seq = deps.nextRequestSeq();
     const now = Date.now();
     const stored: ReceivedSms[] = [];
+    const reports: { notifyUrl: string | undefined; to: string; messageId: string }[] = [];
     const results = items.flatMap((message) =>
       (message.destinations as Destination[]).map((destination) => {
         const to = typeof destination.to === 'string' ? destination.to : '';
@@ -116,11 +127,71 @@ export function infobipRoutes(deps: InfobipModeDeps): Router {
           received_at: now,
           request_seq: seq,
         });
+        reports.push({ notifyUrl: typeof message.notifyUrl === 'string' && message.notifyUrl !== '' ? message.notifyUrl : undefined, to, messageId });
         return { to, status: PENDING, messageId };
       }),
     );
     deps.received.add(stored);
-    res.json({ bulkId: `sbx-bulk-${randomUUID()}`, messages: results });
+    const bulkId = `sbx-bulk-${randomUUID()}`;
+    if (reports.length > 0) deps.receipts.later(reports.length, (settings) => sendDeliveryReports(bulkId, reports, settings));
+    res.json({ bulkId, messages: results });
   });
   return router;
+}
+
+const DELIVERED = { groupId: 3, groupName: 'DELIVERED', id: 5, name: 'DELIVERED_TO_HANDSET', description: 'Message delivered to handset' };
+const UNDELIVERABLE = {
+  groupId: 2,
+  groupName: 'UNDELIVERABLE',
+  id: 9,
+  name: 'UNDELIVERABLE_NOT_DELIVERED',
+  description: 'Message sent not delivered',
+};
+const NO_ERROR = { groupId: 0, groupName: 'OK', id: 0, name: 'NO_ERROR', description: 'No Error', permanent: false };
+
+/**
+ * Posts the final delivery report of every accepted destination, grouped by notifyUrl
+ * (at most 100 a request, as Infobip), in Infobip's `{"results": [...]}` body.
+ */
+async function sendDeliveryReports(
+  bulkId: string,
+  reports: readonly { notifyUrl: string | undefined; to: string; messageId: string }[],
+  settings: ReceiptSettings,
+): Promise<boolean> {
+  const delivered = settings.status === 'delivered';
+  const error = delivered
+    ? NO_ERROR
+    : { groupId: 1, groupName: 'HANDSET_ERRORS', id: 27, name: settings.error ?? 'EC_ABSENT_SUBSCRIBER', description: 'Absent Subscriber', permanent: false };
+  const byUrl = new Map<string, typeof reports[number][]>();
+  for (const report of reports) {
+    const url = report.notifyUrl ?? settings.url;
+    byUrl.set(url, [...(byUrl.get(url) ?? []), report]);
+  }
+  let ok = true;
+  for (const [url, group] of byUrl) {
+    for (let start = 0; start < group.length; start += 100) {
+      const doneAt = new Date().toISOString().replace('Z', '+0000');
+      const body = JSON.stringify({
+        results: group.slice(start, start + 100).map((report) => ({
+          bulkId,
+          price: { pricePerMessage: 0.01, currency: 'EUR' },
+          status: delivered ? DELIVERED : UNDELIVERABLE,
+          error,
+          messageId: report.messageId,
+          doneAt,
+          smsCount: 1,
+          sentAt: doneAt,
+          to: report.to,
+        })),
+      });
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-commstrat-signature': signReceiptBody(settings.secret, body, new Date()) },
+        body,
+      });
+      await response.arrayBuffer();
+      ok &&= response.ok;
+    }
+  }
+  return ok;
 }

@@ -168,8 +168,8 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
 
   // Real API shapes, for the provider definitions that follow them (the sandbox's own
   // token doubles as their API key).
-  app.use(infobipRoutes({ apiKey: options.token, behaviour, limiter, received, nextRequestSeq: () => ++requestSeq }));
-  app.use(smscruRoutes({ login: 'commstrat', password: options.token, behaviour, limiter, received, nextRequestSeq: () => ++requestSeq }));
+  app.use(infobipRoutes({ apiKey: options.token, behaviour, limiter, received, receipts, nextRequestSeq: () => ++requestSeq }));
+  app.use(smscruRoutes({ login: 'commstrat', password: options.token, behaviour, limiter, received, receipts, nextRequestSeq: () => ++requestSeq }));
   app.use(telegramRoutes({ botToken: options.token, behaviour, limiter, received, nextRequestSeq: () => ++requestSeq }));
   app.use(fcmRoutes({ behaviour, limiter, received, nextRequestSeq: () => ++requestSeq }));
   app.use(twilioRoutes({ authToken: options.token, behaviour, limiter, received, receipts, nextRequestSeq: () => ++requestSeq }));

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Response, type Router } from 'express';
-import { isValidE164 } from '@commstrat/core';
+import { isValidE164, signReceiptBody } from '@commstrat/core';
 import type { SandboxBehaviour, SecondWindowLimiter } from './behaviour.ts';
+import type { ReceiptSender, ReceiptSettings } from './receipt-sender.ts';
 import type { ReceivedSms, ReceivedStore } from './received-store.ts';
 
 export interface SmscruModeDeps {
@@ -11,6 +12,12 @@ export interface SmscruModeDeps {
   readonly behaviour: SandboxBehaviour;
   readonly limiter: SecondWindowLimiter;
   readonly received: ReceivedStore;
+  /**
+   * When and with what status callbacks are sent (PUT /_sandbox/receipts): to the
+   * settings' url (SMSC.ru calls the one URL set in the account's settings), form-encoded,
+   * signed X-Commstrat-Signature with the settings' secret.
+   */
+  readonly receipts: ReceiptSender;
   readonly nextRequestSeq: () => number;
 }
 
@@ -38,6 +45,8 @@ interface SmscruControls {
  * `phones` comma-separated (one text to all of them), `mes`, `fmt=3` for JSON answers
  * `{id, cnt}` or `{error, error_code}`, every answer HTTP 200. The sandbox's behaviour
  * (latency, error_rate as HTTP 503 of the front end, rate_per_second as error 9) applies.
+ * Each accepted phone gets status callbacks (form fields id, phone, status, err, ts): an
+ * intermediate 0 (passed to the operator), then 1 (delivered) or a final failure code.
  */
 export function smscruRoutes(deps: SmscruModeDeps): Router {
   const controls: SmscruControls = { force_error: null, requests: 0 };
@@ -98,6 +107,7 @@ export function smscruRoutes(deps: SmscruModeDeps): Router {
       request_seq: seq,
     }));
     deps.received.add(stored);
+    deps.receipts.later(valid.length, (settings) => sendStatusCallbacks(id, valid, settings));
     // cnt counts SMS parts; one part per number is enough for the sandbox.
     res.json({ id, cnt: valid.length });
   });
@@ -115,4 +125,32 @@ export function smscruRoutes(deps: SmscruModeDeps): Router {
     res.json(controls);
   });
   return router;
+}
+
+/** SMSC.ru's final failure statuses: 3 expired, 20 impossible to deliver, 22 invalid number, 23 prohibited, 24 no money, 25 unavailable number. */
+const FAILED_STATUSES = ['3', '20', '22', '23', '24', '25'];
+
+/** Posts status 0, then the final one, for every phone of a send, one form POST each. */
+async function sendStatusCallbacks(id: number, phones: readonly string[], settings: ReceiptSettings): Promise<boolean> {
+  const final = settings.status === 'delivered' ? '1' : FAILED_STATUSES.includes(settings.error ?? '') ? (settings.error as string) : '20';
+  let ok = true;
+  for (const status of ['0', final]) {
+    for (const phone of phones) {
+      const body = new URLSearchParams({
+        id: String(id),
+        phone: phone.replace(/^\+/, ''),
+        status,
+        err: status === '1' || status === '0' ? '0' : '1',
+        ts: String(Math.floor(Date.now() / 1000)),
+      }).toString();
+      const response = await fetch(settings.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-commstrat-signature': signReceiptBody(settings.secret, body, new Date()) },
+        body,
+      });
+      await response.arrayBuffer();
+      ok &&= response.ok;
+    }
+  }
+  return ok;
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ProviderRejectedError, ProviderUnavailableError } from '@commstrat/core';
+import { ProviderRejectedError, ProviderUnavailableError, signReceiptBody } from '@commstrat/core';
 import { saveStrategy, upsertProvider } from '@commstrat/config';
 import { DeclarativeHttpAdapter, shippedDefinitions } from '@commstrat/providers';
 import { eventually, queuedMessage } from './harness.ts';
+import { RECEIPT_SECRET, definitionDeployment, exchangesOf } from './definition-deployments.ts';
 import {
   setSandboxBehaviour,
   startDeployment,
@@ -124,4 +125,66 @@ test('an Infobip provider added while the service runs needs no code and no rest
     deployment.sandbox.received.list({ clientRef: body.id, to: undefined }).map((m) => m.text),
     ['Your code is 777'],
   );
+});
+
+/** A tenant sending through infobip-sms, each message naming the receipt URL as its notifyUrl. */
+function infobipDeployment(receipts?: { status: 'delivered' | 'undelivered' | 'none'; error?: string }) {
+  return definitionDeployment({
+    kind: 'infobip-sms',
+    id: 'infobip',
+    credentials: (receiptUrl, sandbox) => ({ api_key: sandbox.token, sender: 'Acme', notify_url: receiptUrl, receipt_secret: RECEIPT_SECRET }),
+    ...(receipts === undefined ? {} : { receipts }),
+  });
+}
+
+test('Infobip: delivery reports in Infobip’s {"results": [...]} format end messages delivered, sent to each message’s notifyUrl', async () => {
+  const { deployment, receiptUrl, send, sendBatch, until } = await infobipDeployment({ status: 'delivered' });
+  const ids = [await send('single'), ...(await sendBatch(['one', 'two']))];
+  const views = await Promise.all(ids.map((id) => until(id, 'delivered')));
+  for (const view of views) assert.equal(view.provider_message_id, view.id, 'Infobip echoes our messageId');
+  const [exchange] = await exchangesOf(deployment, ids[0]!);
+  assert.equal(JSON.parse(exchange?.request ?? '{}').messages[0].notifyUrl, receiptUrl);
+  const delivered = views[0].timeline.find((e: { status: string }) => e.status === 'delivered');
+  assert.ok(delivered, JSON.stringify(views[0].timeline));
+});
+
+test('Infobip: an UNDELIVERABLE report ends the message failed with "<status.name>: <error.name>"', async () => {
+  const { send, until } = await infobipDeployment({ status: 'undelivered', error: 'EC_UNKNOWN_SUBSCRIBER' });
+  const failed = await until(await send('never arrives'), 'failed');
+  assert.match(failed.timeline.at(-1).reason, /^undelivered: UNDELIVERABLE_NOT_DELIVERED: EC_UNKNOWN_SUBSCRIBER/);
+});
+
+test('Infobip: a report unsigned or signed with a wrong secret is refused; a signed list applies, PENDING ignored', async () => {
+  const { receiptUrl, send, until } = await infobipDeployment();
+  const [first, second, third] = [await send('one'), await send('two', '+4915112345699'), await send('three', '+4915112345698')];
+  await Promise.all([until(first, 'sent'), until(second, 'sent'), until(third, 'sent')]);
+  const report = (messageId: string, groupName: string, name: string, error = 'NO_ERROR') => ({
+    bulkId: 'bulk-1',
+    messageId,
+    to: '4915112345678',
+    status: { groupId: 0, groupName, id: 0, name },
+    error: { groupId: 0, groupName: 'OK', id: 0, name: error, permanent: false },
+    doneAt: '2026-12-02T05:00:00.000+0000',
+    smsCount: 1,
+  });
+  const body = JSON.stringify({
+    results: [
+      report(first, 'DELIVERED', 'DELIVERED_TO_HANDSET'),
+      report(second, 'REJECTED', 'REJECTED_NETWORK', 'EC_ABSENT_SUBSCRIBER'),
+      report(third, 'PENDING', 'PENDING_ENROUTE'),
+    ],
+  });
+  const post = (headers: Record<string, string>) =>
+    fetch(receiptUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  assert.equal((await post({})).status, 401);
+  assert.equal((await post({ 'x-commstrat-signature': signReceiptBody('wrong-secret', body, new Date()) })).status, 401);
+  assert.equal((await until(first, 'sent')).status, 'sent', 'a refused report changes nothing');
+  const good = await post({ 'x-commstrat-signature': signReceiptBody(RECEIPT_SECRET, body, new Date()) });
+  assert.equal(good.status, 200);
+  assert.deepEqual(await good.json(), { received: 3, applied: 2, duplicate: 0, late: 0, unknown: 0, ignored: 1 });
+  const delivered = await until(first, 'delivered');
+  assert.equal(delivered.timeline.find((e: { status: string }) => e.status === 'delivered').at, '2026-12-02T05:00:00.000Z');
+  const failed = await until(second, 'failed');
+  assert.match(failed.timeline.at(-1).reason, /^undelivered: REJECTED_NETWORK: EC_ABSENT_SUBSCRIBER/);
+  assert.equal((await until(third, 'sent')).status, 'sent');
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ProviderRejectedError, ProviderUnavailableError, type QueuedMessage } from '@commstrat/core';
+import { ProviderRejectedError, ProviderUnavailableError, signReceiptBody, type QueuedMessage } from '@commstrat/core';
 import { saveStrategy, upsertProvider } from '@commstrat/config';
 import { DeclarativeHttpAdapter, ProviderMisconfiguredError, shippedDefinitions } from '@commstrat/providers';
 import { eventually, queuedMessage } from './harness.ts';
+import { RECEIPT_SECRET, definitionDeployment } from './definition-deployments.ts';
 import { setSandboxBehaviour, startDeployment, startSandbox, type RunningSandbox } from './services.ts';
 
 const LOGIN = 'commstrat';
@@ -153,4 +154,66 @@ test('SMSC.ru through the service: a batch of two texts to three phones leaves a
     assert.equal(sent.provider, 'smscru');
     assert.match(sent.provider_message_id, new RegExp(`^\\d+:${view.recipient.phone.slice(1)}$`));
   }
+});
+
+/** A tenant sending through smscru-sms; the sandbox calls back the account's one callback URL (the receipt URL). */
+function smscruDeployment(receipts?: { status: 'delivered' | 'undelivered' | 'none'; error?: string }) {
+  return definitionDeployment({
+    kind: 'smscru-sms',
+    id: 'smscru',
+    credentials: (_receiptUrl, sandbox) => ({ login: LOGIN, password: sandbox.token, sender: 'Acme', receipt_secret: RECEIPT_SECRET }),
+    ...(receipts === undefined ? {} : { receipts }),
+  });
+}
+
+test('SMSC.ru: status callbacks (form id, phone, status) end messages delivered by "<id>:<phone>"; status 0 is ignored', async () => {
+  const { deployment, send, sendBatch, until } = await smscruDeployment({ status: 'delivered' });
+  const ids = [await send('single'), ...(await sendBatch(['one', 'two']))];
+  const views = await Promise.all(ids.map((id) => until(id, 'delivered')));
+  for (const view of views) assert.match(view.provider_message_id, new RegExp(`^\\d+:${view.recipient.phone.slice(1)}$`));
+  // Each phone's intermediate status 0 (passed to the operator) is counted as ignored.
+  const metrics = await eventually('three ignored callbacks counted', async () => {
+    const text = await (await fetch(`${deployment.ingest.url}/metrics`)).text();
+    return /commstrat_receipts_total\{provider="acme\/smscru",outcome="ignored"[^}]*\} 3\n/.test(text) ? text : undefined;
+  });
+  assert.match(metrics, /commstrat_receipts_total\{provider="acme\/smscru",outcome="applied"[^}]*\} 3\n/);
+});
+
+test('SMSC.ru: status 22 (invalid number) ends the message failed with the status and err', async () => {
+  const { send, until } = await smscruDeployment({ status: 'undelivered', error: '22' });
+  const failed = await until(await send('never arrives'), 'failed');
+  assert.match(failed.timeline.at(-1).reason, /^undelivered: 22: 1/);
+});
+
+test('SMSC.ru: an unsigned or wrongly signed callback is refused; -1 and 0 are ignored, 1 and 20 applied', async () => {
+  const { receiptUrl, send, until } = await smscruDeployment();
+  const [first, second] = [await until(await send('one'), 'sent'), await until(await send('two', '+4915112345699'), 'sent')];
+  const callback = (view: { provider_message_id: string }, status: string) => {
+    const [id, phone] = view.provider_message_id.split(':');
+    return new URLSearchParams({ id: id!, phone: phone!, status, err: status === '20' ? '1' : '0', ts: '1764651600' }).toString();
+  };
+  const post = (body: string, signature?: string) =>
+    fetch(receiptUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signature === undefined ? {} : { 'x-commstrat-signature': signature }) },
+      body,
+    });
+  const delivered = callback(first, '1');
+  assert.equal((await post(delivered)).status, 401);
+  assert.equal((await post(delivered, signReceiptBody('wrong-secret', delivered, new Date()))).status, 401);
+  assert.equal((await until(first.id, 'sent')).status, 'sent', 'a refused callback changes nothing');
+  for (const status of ['-1', '0']) {
+    const body = callback(first, status);
+    const answer = await post(body, signReceiptBody(RECEIPT_SECRET, body, new Date()));
+    assert.deepEqual(await answer.json(), { received: 1, applied: 0, duplicate: 0, late: 0, unknown: 0, ignored: 1 });
+  }
+  assert.equal((await until(first.id, 'sent')).status, 'sent', 'intermediate statuses change nothing');
+  const good = await post(delivered, signReceiptBody(RECEIPT_SECRET, delivered, new Date()));
+  assert.deepEqual(await good.json(), { received: 1, applied: 1, duplicate: 0, late: 0, unknown: 0, ignored: 0 });
+  await until(first.id, 'delivered');
+  const undelivered = callback(second, '20');
+  const bad = await post(undelivered, signReceiptBody(RECEIPT_SECRET, undelivered, new Date()));
+  assert.deepEqual(await bad.json(), { received: 1, applied: 1, duplicate: 0, late: 0, unknown: 0, ignored: 0 });
+  const failed = await until(second.id, 'failed');
+  assert.match(failed.timeline.at(-1).reason, /^undelivered: 20: 1/);
 });
