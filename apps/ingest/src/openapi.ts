@@ -325,6 +325,12 @@ export function openApiDocument(): Record<string, unknown> {
 // --- Admin: providers and provider definitions (admin-provider-routes.ts) ---
 
 const { $id: _definitionSchemaId, ...providerDefinitionBody } = providerDefinitionSchema;
+// The body of PUT /v1/admin/provider-definitions/{name}: the path names it, so `name`
+// may be left out (when given, it must equal the path's).
+const namedByPath = {
+  ...providerDefinitionBody,
+  required: (providerDefinitionBody.required as readonly string[]).filter((field) => field !== 'name'),
+};
 const limit = (description: string, minimum: number) => ({ type: 'integer', minimum, description });
 const providerFields = {
   kind: { type: 'string', description: 'http-sms, smtp, webhook, a shipped definition (infobip-sms) or a stored definition of the tenant' },
@@ -371,6 +377,7 @@ const providerAdminSchemas = {
     },
   },
   ProviderDefinition: providerDefinitionBody,
+  ProviderDefinitionNamedByPath: namedByPath,
   StoredProviderDefinition: {
     type: 'object',
     required: ['name', 'version', 'created_by', 'created_at', 'definition'],
@@ -437,7 +444,7 @@ const providerAdminPaths = {
     put: {
       summary: 'Save a definition as the next version of its name; audited',
       parameters: [idParam('name')],
-      requestBody: { required: true, content: { 'application/json': { schema: ref('ProviderDefinition') } } },
+      requestBody: { required: true, content: { 'application/json': { schema: ref('ProviderDefinitionNamedByPath') } } },
       responses: { '200': json(ref('StoredProviderDefinition'), 'the same as the newest version: nothing saved'), '201': json(ref('StoredProviderDefinition'), 'a new version'), ...adminWrite },
     },
   },
