@@ -244,7 +244,7 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
       }, {
         parameters: [pathParam('name')],
         requestBody: body(moveSchema),
-        description: '422 names /to_version for a move onto itself, onto another channel, into a cycle or a chain of more than 8 moves',
+        description: '422 names /to_version for a move onto itself, onto another channel or fewer steps, into a cycle or a chain of more than 8 moves',
       }),
     },
     '/v1/admin/stop-list': {

@@ -51,6 +51,7 @@ export interface StrategyMove {
 interface VersionRow {
   version: number;
   channel: string;
+  steps: number;
   moved_to_version: number | null;
 }
 
@@ -61,7 +62,8 @@ interface VersionRow {
  * version's target) in the same transaction; every replica's routing cache takes it by
  * NOTIFY. Throws NotFoundError for an unknown name or version, ValidationError naming
  * `/to_version` (or `/from_version` when it is the newest and no target is given) for a
- * move onto itself, onto another channel, into a cycle or past MAX_MOVE_CHAIN.
+ * move onto itself, onto another channel, onto fewer steps, into a cycle or past
+ * MAX_MOVE_CHAIN.
  */
 export async function moveStrategyVersion(
   sql: Sql,
@@ -76,7 +78,7 @@ export async function moveStrategyVersion(
     const tenant = await tx`SELECT id FROM tenants WHERE id = ${tenantId} FOR NO KEY UPDATE`;
     if (tenant.length === 0) throw new NotFoundError(`tenant ${tenantId}`);
     const rows = await tx<VersionRow[]>`
-      SELECT version, channel, moved_to_version FROM strategies
+      SELECT version, channel, jsonb_array_length(definition -> 'steps') AS steps, moved_to_version FROM strategies
       WHERE tenant_id = ${tenantId} AND name = ${name} ORDER BY version`;
     const byVersion = new Map(rows.map((row) => [row.version, row]));
     const from = byVersion.get(fromVersion);
@@ -108,6 +110,10 @@ function moveProblem(rows: readonly VersionRow[], from: VersionRow, to: VersionR
   }
   if (from.channel !== to.channel) {
     return { path: '/to_version', message: `sends on ${to.channel}, version ${from.version} on ${from.channel}` };
+  }
+  // A message keeps its step index across the move: one on a step the target lacks could only fail.
+  if (to.steps < from.steps) {
+    return { path: '/to_version', message: `has ${to.steps} steps, version ${from.version} has ${from.steps}: messages on the later steps could not continue` };
   }
   const moves = new Map<number, number>();
   for (const row of rows) if (row.moved_to_version !== null) moves.set(row.version, row.moved_to_version);

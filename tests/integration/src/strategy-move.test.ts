@@ -119,7 +119,7 @@ test('messages pinned to a version keep it after a new version, and continue by 
   });
 });
 
-test('a move of an unknown strategy or version is 404, a move onto itself or into a cycle 422 naming the field', async () => {
+test('a move of an unknown strategy or version is 404, a move onto itself, into a cycle or onto fewer steps 422 naming the field', async () => {
   const { deployment, adminKey } = await pinnedToV1();
   const move = (name: string, body: unknown) => call(deployment, adminKey, 'POST', `/v1/admin/strategies/${name}/move`, body);
   const paths = (answer: { body: any }) => (answer.body.error.problems as { path: string }[]).map((p) => p.path);
@@ -144,6 +144,13 @@ test('a move of an unknown strategy or version is 404, a move onto itself or int
   assert.deepEqual(paths(cycle), ['/to_version']);
   const rows = await deployment.sql`SELECT version, moved_to_version FROM strategies WHERE name = 'moved' ORDER BY version`;
   assert.deepEqual([...rows], [{ version: 1, moved_to_version: 2 }, { version: 2, moved_to_version: null }]);
+
+  // v3 cascades over two steps: a message on step 1 of it would find no step 1 in v2.
+  const twoSteps = onlyTo('moved', 'backup-sms');
+  await saveStrategy(deployment.sql, deployment.tenantId, { ...twoSteps, steps: [...twoSteps.steps, ...twoSteps.steps] });
+  const fewer = await move('moved', { from_version: 3, to_version: 2 });
+  assert.equal(fewer.status, 422);
+  assert.deepEqual(paths(fewer), ['/to_version']);
 
   // A key without the admin scope is refused before anything is read.
   assert.equal((await deployment.api('POST', '/v1/admin/strategies/moved/move', { from_version: 1 })).status, 403);
