@@ -4,6 +4,7 @@ import {
   checkStrategy,
   findStrategy,
   listStrategies,
+  moveStrategyVersion,
   rollbackStrategy,
   saveStrategy,
   type StoredStrategy,
@@ -11,7 +12,7 @@ import {
 import type { Sql } from 'postgres';
 import { auditRoutes } from './admin-audit-routes.ts';
 import { keyRoutes } from './admin-key-routes.ts';
-import { checkBody, positiveQuery, rollbackSchema } from './admin-schemas.ts';
+import { checkBody, moveSchema, positiveQuery, rollbackSchema } from './admin-schemas.ts';
 import { providerRoutes } from './admin-provider-routes.ts';
 import { callbackRoutes } from './admin-callback-routes.ts';
 import { stopListRoutes } from './admin-stop-list-routes.ts';
@@ -28,7 +29,7 @@ export interface AdminDeps {
  * /v1/admin: `/tenants` (create and list tenants) for keys with the `operator` scope;
  * everything else is the caller's own tenant's configuration, for keys with the
  * `admin` scope (any other key gets 403, before its body is read): strategies (create a
- * version, validate without saving, list, show, diff two versions, roll back), the stop
+ * version, validate without saving, list, show, diff two versions, roll back, move pinned messages to another version), the stop
  * list, API keys, the tenant's name and zone, and the audit log. Every change is
  * written with its audit row in one transaction, and reaches every replica within about
  * a second, by NOTIFY.
@@ -92,6 +93,17 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
     const saved = await rollbackStrategy(deps.sql, adminOf(res).id, pathParam(req, 'name'), toVersion, { actor: actorOf(res) });
     state(res).logger.info('strategy rolled back', { strategy: saved.strategy.name, version: saved.version, rolled_back_to: toVersion });
     res.status(201).json(strategyView(saved));
+  });
+
+  router.post('/strategies/:name/move', ...parseJson, async (req, res) => {
+    const { from_version: fromVersion, to_version: toVersion } = checkBody<{ from_version: number; to_version?: number }>(moveSchema, req.body);
+    const moved = await moveStrategyVersion(deps.sql, adminOf(res).id, pathParam(req, 'name'), {
+      fromVersion,
+      ...(toVersion === undefined ? {} : { toVersion }),
+      actor: actorOf(res),
+    });
+    state(res).logger.info('strategy version moved', { strategy: moved.name, version: moved.fromVersion, moved_to: moved.toVersion });
+    res.json({ name: moved.name, from_version: moved.fromVersion, to_version: moved.toVersion });
   });
   return router;
 }

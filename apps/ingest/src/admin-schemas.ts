@@ -50,6 +50,16 @@ export const rollbackSchema = {
   properties: { to_version: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } },
 } as const;
 
+export const moveSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['from_version'],
+  properties: {
+    from_version: { type: 'integer', minimum: 1, maximum: 2_147_483_647, description: 'the version whose pinned messages move' },
+    to_version: { type: 'integer', minimum: 1, maximum: 2_147_483_647, description: 'where they continue; default: the newest version' },
+  },
+} as const;
+
 export const callbackSettingsSchema = {
   type: 'object',
   additionalProperties: false,

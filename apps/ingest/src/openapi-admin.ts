@@ -1,5 +1,5 @@
 import { strategySchema } from '@commstrat/core';
-import { callbackSettingsSchema, keyCreateSchema, rollbackSchema, tenantCreateSchema, tenantPatchSchema } from './admin-schemas.ts';
+import { callbackSettingsSchema, keyCreateSchema, moveSchema, rollbackSchema, tenantCreateSchema, tenantPatchSchema } from './admin-schemas.ts';
 
 // The /v1/admin part of /openapi.json: the request bodies are the schemas the routes
 // validate with (admin-schemas.ts, core's strategySchema).
@@ -94,7 +94,7 @@ const auditEntry = {
   properties: {
     id: { type: 'integer', minimum: 1 },
     actor: { type: 'string', description: '`api-key:<key id>`, or `system`/`cli` for changes outside the API' },
-    action: { type: 'string', description: 'e.g. api_key.create, api_key.revoke, tenant.update, strategy.save, strategy.rollback, stop_list.add' },
+    action: { type: 'string', description: 'e.g. api_key.create, api_key.revoke, tenant.update, strategy.save, strategy.rollback, strategy.move, stop_list.add' },
     details: { type: 'object', description: '`before` and `after` (null where there was none) and what else the action records' },
     at: dateTime,
   },
@@ -232,6 +232,20 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
         ...writes,
         ...errors(404),
       }, { parameters: [pathParam('name')], requestBody: body(rollbackSchema) }),
+    },
+    '/v1/admin/strategies/{name}/move': {
+      post: op('Move messages pinned to one version to another: they continue with it from their next routing decision', {
+        '200': json(
+          { type: 'object', required: ['name', 'from_version', 'to_version'], properties: { name: { type: 'string' }, from_version: version, to_version: version } },
+          'moved; every replica routes by to_version within about a second',
+        ),
+        ...writes,
+        ...errors(404),
+      }, {
+        parameters: [pathParam('name')],
+        requestBody: body(moveSchema),
+        description: '422 names /to_version for a move onto itself, onto another channel or fewer steps, into a cycle or a chain of more than 8 moves',
+      }),
     },
     '/v1/admin/stop-list': {
       post: op('Put an address on the stop list', {

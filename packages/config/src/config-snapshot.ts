@@ -2,6 +2,7 @@ import type { Channel, Strategy } from '@commstrat/core';
 import type { Sql } from 'postgres';
 import { loadStopLists } from './stop-list.ts';
 import { toProvider, type Provider, type ProviderRow } from './strategies.ts';
+import type { StrategyMoves } from './strategy-moves.ts';
 
 /** The channel PostgreSQL notifies on when a tenant's configuration changes; the payload is the tenant id. */
 export const CONFIG_CHANNEL = 'commstrat_config';
@@ -28,6 +29,11 @@ export interface TenantSnapshot {
   readonly byName: ReadonlyMap<string, Routing>;
   /** The channel defaults. */
   readonly byChannel: ReadonlyMap<Channel, Routing>;
+  /**
+   * The operator's moves of pinned versions, by strategy name (migration 011): read with
+   * the snapshot, so a move reaches a replica by the same NOTIFY as any other change.
+   */
+  readonly moves: ReadonlyMap<string, StrategyMoves>;
 }
 
 interface SnapshotStrategyRow {
@@ -38,7 +44,7 @@ interface SnapshotStrategyRow {
 }
 
 /**
- * Reads the routing configuration of several tenants in four queries, whatever their
+ * Reads the routing configuration of several tenants in five queries, whatever their
  * number: the periodic refresh of every tenant a replica serves costs the same as one.
  * A tenant a strategy is asked of is small (tens of strategies), so reading all its
  * newest versions at once is cheaper than a query per name, and lets a replica keep
@@ -51,7 +57,7 @@ export async function loadSnapshots(
 ): Promise<Map<string, TenantSnapshot>> {
   const ids = [...new Set(tenantIds)];
   if (ids.length === 0) return new Map();
-  const [tenants, providers, strategies, stopLists] = await Promise.all([
+  const [tenants, providers, strategies, moves, stopLists] = await Promise.all([
     sql<{ id: string; time_zone: string }[]>`SELECT id, time_zone FROM tenants WHERE id IN ${sql(ids)}`,
     // A provider pinned to a stored definition brings that version along (migration 009),
     // so a re-pin reaches the dispatcher with the same NOTIFY as any other provider change.
@@ -66,6 +72,10 @@ export async function loadSnapshots(
     sql<SnapshotStrategyRow[]>`
       SELECT DISTINCT ON (tenant_id, name) tenant_id, version, definition, is_default_for_channel
       FROM strategies WHERE tenant_id IN ${sql(ids)} ORDER BY tenant_id, name, version DESC`,
+    // A handful of rows at most: only versions an operator moved.
+    sql<{ tenant_id: string; name: string; version: number; moved_to_version: number }[]>`
+      SELECT tenant_id, name, version, moved_to_version FROM strategies
+      WHERE tenant_id IN ${sql(ids)} AND moved_to_version IS NOT NULL`,
     loadStopLists(sql, ids),
   ]);
   const zones = new Map(tenants.map((row) => [row.id, row.time_zone]));
@@ -73,7 +83,14 @@ export async function loadSnapshots(
   for (const row of providers) providersOf.get(row.tenant_id)?.set(row.id, toProvider(row));
   const snapshots = new Map<string, TenantSnapshot>();
   for (const id of ids) {
-    snapshots.set(id, { loadedAt, byName: new Map(), byChannel: new Map() });
+    snapshots.set(id, { loadedAt, byName: new Map(), byChannel: new Map(), moves: new Map() });
+  }
+  for (const row of moves) {
+    const byName = snapshots.get(row.tenant_id)?.moves as Map<string, Map<number, number>> | undefined;
+    if (byName === undefined) continue;
+    const ofName = byName.get(row.name) ?? new Map<number, number>();
+    ofName.set(row.version, row.moved_to_version);
+    byName.set(row.name, ofName);
   }
   for (const row of strategies) {
     const snapshot = snapshots.get(row.tenant_id);

@@ -26,6 +26,7 @@ export {
   type SaveStrategyOptions,
   type StoredStrategy,
 } from './strategies.ts';
+export { moveStrategyVersion, MAX_MOVE_CHAIN, type MoveStrategyRequest, type StrategyMove } from './strategy-moves.ts';
 export { RoutingCache, type Routing, type RoutingCacheOptions } from './routing-cache.ts';
 export { CONFIG_CHANNEL } from './config-snapshot.ts';
 export { ensureSandboxRouting, type SandboxRoutingOptions } from './sandbox-routing.ts';

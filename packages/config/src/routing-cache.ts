@@ -2,6 +2,7 @@ import { DependencyUnavailableError, ValidationError, type Channel, type Strateg
 import type { Sql } from 'postgres';
 import { CONFIG_CHANNEL, loadSnapshots, type Routing, type TenantSnapshot } from './config-snapshot.ts';
 import { findStrategy } from './strategies.ts';
+import { followMoves } from './strategy-moves.ts';
 
 export type { Routing } from './config-snapshot.ts';
 
@@ -72,7 +73,11 @@ export class RoutingCache {
   private readonly onRefreshError: (error: unknown, tenantIds: readonly string[]) => void;
   private readonly clock: () => number;
   private readonly held = new Map<string, Held>();
-  /** Older strategy versions messages are pinned to, by tenant, name and version: rows never change. */
+  /**
+   * Older strategy versions messages are pinned to, by tenant, name and version: their
+   * definitions never change. A move (migration 011) changes only which version a pin
+   * resolves to, and that is held in the snapshot, so nothing here needs evicting.
+   */
   private readonly versions = new Map<string, Strategy>();
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -93,7 +98,9 @@ export class RoutingCache {
   /**
    * The routing of a message that names `strategy`, or else only `channel` (then the
    * tenant's default strategy for it): by its newest version, or by `strategy_version`
-   * when the message is pinned to one (it was first routed with it). Throws
+   * when the message is pinned to one (it was first routed with it), unless an operator
+   * moved that version (strategy-moves.ts): then by the version it was moved to, which
+   * the Routing names, so the dispatcher pins the message to it. Throws
    * ValidationError naming `/strategy` or `/channel` when there is none,
    * DependencyUnavailableError (retryable) when the tenant's configuration cannot be read
    * and no snapshot young enough is held, or a pinned version not held cannot be read.
@@ -118,7 +125,10 @@ export class RoutingCache {
         ? new ValidationError([{ path: '/strategy', message: `no strategy named "${message.strategy}"` }])
         : new ValidationError([{ path: '/channel', message: `no default strategy for channel "${String(message.channel)}"` }]);
     }
-    const pinned = message.strategy_version;
+    const pinned =
+      message.strategy_version === undefined
+        ? undefined
+        : followMoves(snapshot.moves.get(newest.strategy.name), message.strategy_version).version;
     const found = pinned === undefined || pinned === newest.version ? newest : await this.pinnedVersion(tenantId, newest, pinned);
     if (message.channel !== undefined && found.strategy.channel !== message.channel) {
       throw new ValidationError([
@@ -130,8 +140,8 @@ export class RoutingCache {
 
   /**
    * `newest`'s strategy at an older version, with the tenant's current providers and
-   * zone (providers are not versioned). Read once per version and kept: a version's row
-   * never changes. Bounded, oldest first out, so a flood of pinned versions cannot grow
+   * zone (providers are not versioned). Read once per version and kept: a version's
+   * definition never changes. Bounded, oldest first out, so a flood of pinned versions cannot grow
    * it without end.
    */
   private async pinnedVersion(tenantId: string, newest: Routing, version: number): Promise<Routing> {
