@@ -146,7 +146,12 @@ export class CallbackWorker {
     // One message's callbacks go in order: this one waits while an earlier one is pending.
     const earlier = await store.earlierPending(record);
     if (earlier !== null) {
-      await store.release(record, new Date(Math.max(earlier.next_attempt_at?.getTime() ?? now, now) + 100));
+      // An earlier callback waiting for its retry: this one is due just after it. One in
+      // flight (leased) wakes the later ones when it is recorded, but not this one while
+      // this replica holds it, so look again after a poll, not when that lease runs out
+      // (the attempt's timeout + 10 s).
+      const until = earlier.lease !== undefined ? now + this.options.pollMs : Math.max(earlier.next_attempt_at?.getTime() ?? now, now) + 100;
+      await store.release(record, new Date(until));
       return;
     }
     const grant = await this.options.rateLimiter.take(
