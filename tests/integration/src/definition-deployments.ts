@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { saveStrategy, upsertProvider } from '@commstrat/config';
 import { eventually } from './harness.ts';
-import { startDeployment, type Deployment } from './services.ts';
+import { setSandboxBehaviour, startDeployment, type Deployment } from './services.ts';
 
 export const RECEIPT_SECRET = 'definition-receipt-secret';
 
@@ -87,4 +87,30 @@ export async function definitionDeployment(options: {
 export async function exchangesOf(deployment: Deployment, messageId: string) {
   const exchanges = await deployment.journal.findProviderExchanges(messageId);
   return exchanges.sort((a, b) => a.started_at.getTime() - b.started_at.getTime());
+}
+
+/**
+ * Sends three messages at once to a sandbox mode that allows one a second, waits for all
+ * to be sent, and checks that every retry after a 429 came no sooner than its
+ * Retry-After of one second (the strategy's own back-off is at most 200 ms). Returns the
+ * 429 answers' bodies, for the caller to check the API's own error shape.
+ */
+export async function retriesWaitForRetryAfter(definition: DefinitionDeployment): Promise<string[]> {
+  const { deployment, sendBatch, until } = definition;
+  await setSandboxBehaviour(deployment.sandbox, { rate_per_second: 1 });
+  const ids = await sendBatch(['a', 'b', 'c']);
+  await Promise.all(ids.map((id) => until(id, 'sent', 30_000)));
+  const limited: string[] = [];
+  for (const id of ids) {
+    const exchanges = await exchangesOf(deployment, id);
+    exchanges.forEach((exchange, i) => {
+      const next = exchanges[i + 1];
+      if (exchange.http_status !== 429 || next === undefined) return;
+      limited.push(exchange.response);
+      assert.ok(next.started_at.getTime() - exchange.started_at.getTime() >= 950, 'retried no sooner than Retry-After');
+    });
+  }
+  // Three requests within a second span at most two of the sandbox's one-second windows.
+  assert.ok(limited.length >= 1, `expected a 429, saw ${limited.length}`);
+  return limited;
 }
