@@ -1,6 +1,7 @@
 import express, { type Router } from 'express';
 import {
   DependencyUnavailableError,
+  InvalidEncodingError,
   MalformedJsonError,
   PayloadTooLargeError,
   UnauthorizedError,
@@ -67,7 +68,7 @@ async function checkCommstratSignature(
 function checkNativeAuth(
   mapping: ReceiptMapping,
   credentials: Readonly<Record<string, unknown>>,
-  body: string,
+  document: () => unknown,
   header: string | undefined,
   refuse: (why: string) => Error,
 ): void {
@@ -84,27 +85,58 @@ function checkNativeAuth(
   }
   const [authToken, url] = [credential(mapping.auth.secret), credential(mapping.auth.url)];
   if (authToken === '' || url === '') throw refuse('no provider with a receipt secret at this address');
-  const fields = parseReceiptBody(mapping, body) as Record<string, string>;
+  const fields = document() as Record<string, string>;
   const problem = checkTwilioSignature(authToken, url, fields, header);
   if (problem !== undefined) throw refuse(`X-Twilio-Signature ${problem} (HMAC-SHA1 of the status callback URL and the sorted fields under the auth token)`);
 }
 
-/** The generic format's envelope, `{"receipts": [...]}`, which no mapped provider's report has. */
-function isGenericBody(body: string): boolean {
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text; bytes that are not UTF-8 are the sender's error, never retried. */
+function utf8(bytes: Buffer): string {
   try {
-    const parsed = JSON.parse(body) as unknown;
-    return typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as { receipts?: unknown }).receipts);
+    return strictUtf8.decode(bytes);
   } catch {
-    return false;
+    throw new InvalidEncodingError('receipt body is not valid UTF-8');
   }
 }
 
-function parseJsonBody(body: string): unknown {
-  try {
-    return JSON.parse(body) as unknown;
-  } catch (cause) {
-    throw new MalformedJsonError(cause);
-  }
+/**
+ * The request body, parsed at most once however often it is read: as JSON (a body that is
+ * not JSON is a MalformedJsonError, whichever format was expected), or as the mapping's
+ * own format (its form fields, or the same JSON).
+ */
+function receiptBody(body: string) {
+  let json: { value: unknown } | { cause: unknown } | undefined;
+  let form: unknown;
+  const asJson = (): unknown => {
+    if (json === undefined) {
+      try {
+        json = { value: JSON.parse(body) as unknown };
+      } catch (cause) {
+        json = { cause };
+      }
+    }
+    if ('cause' in json) throw new MalformedJsonError(json.cause);
+    return json.value;
+  };
+  return {
+    asJson,
+    /** The generic format's envelope, `{"receipts": [...]}`, which no mapped provider's report has. */
+    isGenericEnvelope(): boolean {
+      try {
+        const parsed = asJson();
+        return typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as { receipts?: unknown }).receipts);
+      } catch {
+        return false;
+      }
+    },
+    as(mapping: ReceiptMapping): unknown {
+      if (mapping.format !== 'form') return asJson();
+      form ??= parseReceiptBody(mapping, body);
+      return form;
+    },
+  };
 }
 
 /**
@@ -118,7 +150,9 @@ function parseJsonBody(body: string): unknown {
  */
 export function receiptRoutes(deps: ReceiptDeps): Router {
   const router = express.Router();
-  const text = express.text({ type: () => true, limit: deps.maxBodyBytes });
+  // Raw bytes, decoded strictly below: express.text would turn a bad UTF-8 byte into
+  // U+FFFD silently, and the receipt's error text would be stored changed.
+  const text = express.raw({ type: () => true, limit: deps.maxBodyBytes });
   router.post('/providers/:tenant/:provider/receipts', (req, res, next) => {
     text(req, res, (error?: unknown) => {
       if ((error as { type?: string } | undefined)?.type === 'entity.too.large') return next(new PayloadTooLargeError(deps.maxBodyBytes));
@@ -132,7 +166,8 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
       deps.metrics.receipts.inc({ provider: key, outcome: 'refused' });
       return new UnauthorizedError(`receipt request refused: ${why}`);
     };
-    const body = typeof req.body === 'string' ? req.body : '';
+    const body = utf8(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+    const read = receiptBody(body);
     const row = await deps.providers.providerOf(tenant, provider).catch((cause: unknown) => {
       throw new DependencyUnavailableError('providers (PostgreSQL)', cause);
     });
@@ -143,13 +178,13 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     const signature = req.get('x-commstrat-signature');
     const nativeHeader = mapping?.auth.type === 'twilio_signature' ? 'x-twilio-signature' : mapping?.auth.type === 'basic' ? 'authorization' : undefined;
     if (mapping !== undefined && nativeHeader !== undefined && (signature === undefined || req.get(nativeHeader) !== undefined)) {
-      checkNativeAuth(mapping, row?.credentials ?? {}, body, req.get(nativeHeader), refuse);
+      checkNativeAuth(mapping, row?.credentials ?? {}, () => read.as(mapping), req.get(nativeHeader), refuse);
     } else {
       await checkCommstratSignature(deps, tenant, provider, body, signature, refuse);
     }
     // Read only once authenticated: an unsigned body is refused before it is looked at.
-    const generic = mapping === undefined || (signature !== undefined && isGenericBody(body));
-    const mapped = generic ? { receipts: parseReceipts(parseJsonBody(body)), ignored: [] } : mapProviderReceipts(mapping, parseReceiptBody(mapping, body));
+    const generic = mapping === undefined || (signature !== undefined && read.isGenericEnvelope());
+    const mapped = generic ? { receipts: parseReceipts(read.asJson()), ignored: [] } : mapProviderReceipts(mapping, read.as(mapping));
     const receipts: Receipt[] = mapped.receipts;
     const now = new Date();
     // Cascades first: an undelivered receipt on a step that moves on moves the message on

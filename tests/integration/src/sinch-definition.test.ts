@@ -166,3 +166,21 @@ test('Sinch sandbox: a batch of the wrong shape is a 400 in Sinch’s {code, tex
   assert.equal(batch.type, 'mt_text');
   assert.deepEqual(batch.to, ['+4915112345678', '4915112345679']);
 });
+
+test('Sinch: a report body that is not UTF-8 or not JSON is a 400 saying which, and reports still apply after it', async () => {
+  const { deployment, receiptUrl, send, until } = await sinch();
+  const post = (body: string | Buffer) =>
+    fetch(receiptUrl, { method: 'POST', headers: { authorization: basicAuth(CALLBACK.username, CALLBACK.password), 'content-type': 'application/json' }, body });
+  const badBytes = await post(Buffer.from([0x5b, 0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d, 0x5d]));
+  assert.equal(badBytes.status, 400);
+  assert.equal(((await badBytes.json()) as { error: { code: string } }).error.code, 'invalid_encoding');
+  const notJson = await post('{not json');
+  assert.equal(notJson.status, 400);
+  assert.equal(((await notJson.json()) as { error: { code: string } }).error.code, 'malformed_json');
+  const id = await send('after hostile reports');
+  const [batchId, recipient] = ((await until(id, 'sent')).provider_message_id as string).split(':');
+  const good = await post(JSON.stringify({ type: 'recipient_delivery_report_sms', batch_id: batchId, recipient, code: 0, status: 'Delivered', at: new Date().toISOString() }));
+  assert.equal(good.status, 200);
+  await until(id, 'delivered');
+  assert.equal((await fetch(`${deployment.ingest.url}/health/live`)).status, 200);
+});
