@@ -40,3 +40,18 @@ test('an SMS records its encoding and part count; an e-mail does not', () => {
   );
   assert.equal(acceptMessage(email, context).sms, undefined);
 });
+
+test('a message its templates rendered is pinned to the strategy version, keeps its locale, and counts the rendered SMS text', () => {
+  const steps = [
+    { step: 0, channel: 'sms' as const, template: 'otp', template_version: 2, locale: 'ru', content: { template_id: 'otp', text: 'Ваш код 1234' } },
+  ];
+  const message = acceptMessage(request({ content: { template_id: 'otp', variables: { code: '1234' } } }), {
+    ...context,
+    rendered: { locale: 'ru-RU', steps, strategy: 'otp-sms', strategyVersion: 4 },
+  });
+  assert.equal(message.strategy, 'otp-sms');
+  assert.equal(message.strategy_version, 4);
+  assert.equal(message.locale, 'ru-RU');
+  assert.deepEqual(message.rendered_steps, steps);
+  assert.deepEqual(message.sms, { encoding: 'ucs-2', units: 12, parts: 1 });
+});

@@ -20,15 +20,18 @@ export function stepChannel(strategy: Strategy, index: number): Channel {
 }
 
 /**
- * What a message says on a step: its `content_by_channel` entry for the step's channel
- * (whole, not merged: an e-mail body must not inherit the SMS text), else its `content`;
- * then the step's own `content` fields laid over it (e.g. a template of the step).
+ * What a message says on a step: what a template rendered for it at intake, when the
+ * step still sends on the channel it was rendered for; else its `content_by_channel`
+ * entry for the step's channel (whole, not merged: an e-mail body must not inherit the
+ * SMS text), else its `content`; then the step's own `content` fields laid over it.
  */
 export function stepContent(
-  message: Pick<QueuedMessage, 'content' | 'content_by_channel'>,
+  message: Pick<QueuedMessage, 'content' | 'content_by_channel' | 'rendered_steps'>,
   strategy: Strategy,
   index: number,
 ): MessageRequest['content'] {
+  const rendered = message.rendered_steps?.find((entry) => entry.step === index);
+  if (rendered !== undefined && rendered.channel === stepChannel(strategy, index)) return rendered.content;
   const base = message.content_by_channel?.[stepChannel(strategy, index)] ?? message.content;
   const own = strategy.steps[index]?.content;
   return own === undefined ? base : { ...base, ...own };

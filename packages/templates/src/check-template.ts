@@ -1,8 +1,7 @@
-import { createAjv, toFieldProblems, ValidationError, type Channel, type FieldProblem } from '@commstrat/core';
+import { canonicalLocale, createAjv, toFieldProblems, ValidationError, type Channel, type FieldProblem } from '@commstrat/core';
 import type { Liquid } from 'liquidjs';
 import { SOURCE_LIMITS } from './limits.ts';
 import { createEngine, liquidMessage } from './liquid-engine.ts';
-import { canonicalLocale } from './locale.ts';
 import { templateSchema, VARIANT_FIELDS, type Template, type TemplateVariant } from './template-schema.ts';
 import { compileVariablesSchema, undeclaredReason, type VariablesCheck } from './variables-schema.ts';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalLocale, localeChain, pickLocale } from './locale.ts';
+import { canonicalLocale } from '@commstrat/core';
+import { localeChain, pickLocale } from './locale.ts';
 
 test('locales are canonicalised as BCP 47 tags; what is not one is undefined', () => {
   assert.equal(canonicalLocale('ru-ru'), 'ru-RU');

@@ -1,15 +1,4 @@
-// Locales as BCP 47 language tags, canonicalised by the platform's Intl (ECMA-402):
-// `ru-ru` is `ru-RU`, `zh-hant-tw` is `zh-Hant-TW`; anything Intl refuses is not a locale.
-
-/** The canonical form of a BCP 47 tag, or undefined when it is not one. */
-export function canonicalLocale(tag: string): string | undefined {
-  try {
-    return Intl.getCanonicalLocales(tag)[0];
-  } catch {
-    return undefined;
-  }
-}
-
+// Locales as BCP 47 language tags, canonical by core's canonicalLocale (`ru-RU`, not `ru-ru`).
 /**
  * The locales tried for `requested`, most specific first: `ru-RU` then `ru`,
  * `zh-Hant-TW` then `zh-Hant` then `zh`. Subtags are dropped from the end; a chain
