@@ -1,4 +1,5 @@
-import { ReceiptSecrets, RoutingCache, TenantCache } from '@commstrat/config';
+import { ReceiptSecrets, RoutingCache, TemplateCache, TenantCache } from '@commstrat/config';
+import { DEFAULT_RENDER_LIMITS, TemplateRenderer } from '@commstrat/templates';
 import { Journal } from '@commstrat/journal';
 import {
   closeLogger,
@@ -9,6 +10,7 @@ import {
   laneDepthGauge,
   listen,
   processInfo,
+  templateMetrics,
   type Logger,
 } from '@commstrat/observability';
 import { IdempotencyStore, LaneQueue, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
@@ -72,6 +74,22 @@ export async function startIngest(
   });
   // Not awaited: a replica starts while PostgreSQL is down, and listens once it is back.
   void routing.listen();
+  const renderMetrics = templateMetrics(registry);
+  const renderer = new TemplateRenderer({
+    limits: { ...DEFAULT_RENDER_LIMITS, renderMs: config.templateRenderLimitMs },
+    hardTimeoutMs: config.templateHardTimeoutMs,
+    heapMb: config.templateWorkerHeapMb,
+    onRestart: (reason) => {
+      renderMetrics.workerRestarts.inc({ reason });
+      logger.warn('template render worker replaced', { reason });
+    },
+  });
+  const templates = {
+    templates: new TemplateCache(sql, { onReadError: (error) => logger.warn('could not read a template version', { error: String(error) }) }),
+    tenantTemplates: (tenantId: string) => routing.templates(tenantId),
+    renderer,
+    metrics: renderMetrics,
+  };
   const intake = new Intake({
     journal,
     lanes,
@@ -82,6 +100,8 @@ export async function startIngest(
     logger,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
     laneCap: config.laneCap,
+    templates,
+    renderBudgetMs: config.templateRenderBudgetMs,
     failpoint: config.failpoint === 'exit-after-request' ? undefined : config.failpoint,
   });
   const recovery = new RecoveryPass(
@@ -102,7 +122,7 @@ export async function startIngest(
     intake,
     journal,
     tenants,
-    admin: { sql },
+    admin: { sql, renderer },
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
       ratePerSecond: config.tenantRatePerSecond,
@@ -138,6 +158,7 @@ export async function startIngest(
     await receiptParking.stop();
     await routing.close();
     await tenants.close();
+    await renderer.close();
     await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
     throw error;
   }
@@ -159,6 +180,7 @@ export async function startIngest(
       await receiptParking.stop();
       await routing.close();
       await tenants.close();
+      await renderer.close();
       await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },
