@@ -61,7 +61,7 @@ export interface IngestConfig extends TierConfig {
   templateHardTimeoutMs: number;
   /** Heap of the render worker, MB: a template that allocates more kills the worker, not ingest. Default 128. */
   templateWorkerHeapMb: number;
-  /** Render time one request (a REST batch, a Kafka record) may spend on templates, ms. Default 1 000. */
+  /** Time one request (a REST batch, a Kafka record) may spend on slow (over 5 ms) or refused renders, ms. Default 1 000. */
   templateRenderBudgetMs: number;
   /**
    * Test-only fault injection: `exit-after-request` (between the journal's request and
@@ -142,10 +142,11 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
     },
     env,
   );
-  // The hard limit is the backstop of the cooperative one: below it, it would stop
-  // renders LiquidJS was about to refuse with a clearer reason.
-  if (config.templateHardTimeoutMs <= config.templateRenderLimitMs) {
-    throw new ConfigError([{ path: 'INGEST_TEMPLATE_HARD_TIMEOUT_MS', message: `must be more than INGEST_TEMPLATE_RENDER_LIMIT_MS (${config.templateRenderLimitMs})` }]);
+  // The hard limit is the backstop of the cooperative one, which a render may use twice
+  // (a render that ran out of time is tried once more): below that, it would stop renders
+  // LiquidJS was about to refuse with a clearer reason.
+  if (config.templateHardTimeoutMs <= 2 * config.templateRenderLimitMs) {
+    throw new ConfigError([{ path: 'INGEST_TEMPLATE_HARD_TIMEOUT_MS', message: `must be more than twice INGEST_TEMPLATE_RENDER_LIMIT_MS (${2 * config.templateRenderLimitMs})` }]);
   }
   return config;
 }

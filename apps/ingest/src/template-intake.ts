@@ -29,9 +29,18 @@ export interface TemplateIntakeDeps {
 }
 
 /**
- * The render time one request may spend, all its messages together, so a batch of
- * messages naming a slow template cannot hold a REST call or a Kafka partition for
- * (messages x the render limit): once spent, its further templated messages are refused.
+ * A message's render counts against its request's budget when it was slow (over this,
+ * ms: a hundred times a typical render, so typical ones never count, even on a busy
+ * machine) or refused.
+ */
+const SLOW_RENDER_MS = 5;
+
+/**
+ * The time one request may spend on slow or refused renders, all its messages
+ * together, so a batch of messages naming a hostile or slow template cannot hold a REST
+ * call or a Kafka partition for (messages x the render limit): once spent, its further
+ * templated messages are refused. Typical renders are not counted, so a large batch of
+ * them is never refused for its size.
  */
 export class RenderBudget {
   private leftMs: number;
@@ -123,7 +132,7 @@ export async function renderMessageTemplates(
   const started = performance.now();
   const outcomes = await deps.renderer.render(planned.map(({ item }) => item));
   const took = performance.now() - started;
-  budget.spend(took);
+  if (took > SLOW_RENDER_MS || outcomes.some((outcome) => !outcome.ok)) budget.spend(took);
   deps.metrics.renderDuration.observe(took / 1000);
   const steps: RenderedStep[] = [];
   for (const [i, { step, template, locale: used }] of planned.entries()) {

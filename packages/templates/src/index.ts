@@ -6,3 +6,4 @@ export type { RenderedContent, RenderFailureKind, RenderOutcome, VariantSource }
 export { TemplateRenderer, type RenderItem, type TemplateRendererOptions } from './template-renderer.ts';
 export { templateSchema, VARIANT_FIELDS, type Template, type TemplateVariant, type VariantField } from './template-schema.ts';
 export { compileVariablesSchema, undeclaredReason, type VariablesCheck } from './variables-schema.ts';
+export { CompileFailure, compileVariant, renderVariant, type CompiledVariant } from './render-variant.ts';

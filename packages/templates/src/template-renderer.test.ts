@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { DEFAULT_RENDER_LIMITS } from './limits.ts';
 import type { VariantSource } from './render-protocol.ts';
 import { TemplateRenderer, type TemplateRendererOptions } from './template-renderer.ts';
 
@@ -36,10 +37,17 @@ test('items of one job answer in order, each with its own outcome', async () => 
   assert.deepEqual(outcomes[2], { ok: true, content: {} }, 'without variables: compiled only');
 });
 
-test('hostile Liquid that LiquidJS stops is refused without restarting the worker', async () => {
-  const { renderer: r, restarts } = renderer();
+test('hostile Liquid that LiquidJS stops is refused without restarting the worker, after being given the time limit twice', async () => {
+  const { renderer: r, restarts } = renderer({ limits: { ...DEFAULT_RENDER_LIMITS, renderMs: 100 } });
+  await r.render([{ key: 'warm', source: sms('x'), variables: {} }]);
+  const started = performance.now();
   const [outcome] = await r.render([{ key: 'loops', source: sms('{% for i in (1..1000) %}{% for j in (1..1000) %}{% for k in (1..1000) %}x{% endfor %}{% endfor %}{% endfor %}'), variables: {} }]);
+  const took = performance.now() - started;
   assert.equal(outcome?.ok, false);
+  assert.match(outcome?.ok === false ? outcome.message : '', /render limit exceeded/);
+  // A render that ran out of time is tried once more (the limit is wall-clock), so the
+  // refusal comes after two limits, and well before the hard one.
+  assert.ok(took >= 195 && took < 1000, `refused after ${took} ms`);
   assert.deepEqual(restarts, []);
 });
 
