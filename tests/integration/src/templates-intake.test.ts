@@ -48,10 +48,12 @@ test('a templated SMS is rendered at intake in the recipient locale, falling bac
 });
 
 test('a message stays pinned to the template version that rendered it; a new version reaches ingest by NOTIFY', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  // No periodic refresh within the test: only the NOTIFY of the save can bring version 2.
+  const deployment = await startDeployment({ dispatcher: false, env: { COMMSTRAT_CONFIG_REFRESH_MS: '600000' } });
   const admin = await templateAdmin(deployment);
   assert.equal((await admin('PUT', '/v1/admin/templates/order-shipped', orderShipped())).status, 201);
   const early = await acceptOnceSeen(deployment, message());
+  assert.equal((await deployment.api('GET', `/v1/messages/${early}`)).body.strategy_version, 1, 'pinned at intake, before any dispatcher routed it');
   assert.equal((await admin('PUT', '/v1/admin/templates/order-shipped', orderShipped('v2: {{ order.id }} shipped'))).status, 201);
   const late = await eventually('ingest to render version 2', async () => {
     const id = await acceptOnceSeen(deployment, message());
