@@ -15,6 +15,7 @@ export const SHIPPED_WORKSPACES = [
   'packages/config',
   'packages/core',
   'packages/journal',
+  'packages/lifecycle',
   'packages/observability',
   'packages/providers',
   'packages/queue',

@@ -169,7 +169,7 @@ function world(options: {
       afterSend: () => {},
     },
     rateLimiter,
-    contactPolicy: { admit: (works) => Promise.resolve(works.length > 0) },
+    contactPolicy: { admit: (works) => Promise.resolve({ admitted: works.slice(), heldBack: [] }) },
     metrics,
     logger: createLogger({ service: 'test', console: false }),
     consumer: 'test-1',

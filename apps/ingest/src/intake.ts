@@ -1,13 +1,10 @@
 import {
   BatchRejectedError,
   CommstratError,
-  ConflictError,
-  NotFoundError,
   DependencyUnavailableError,
   LanesFullError,
   PRIORITIES,
   acceptMessage,
-  allowedFrom,
   newId,
   toQueuedMessage,
   validateMessageRequest,
@@ -16,12 +13,10 @@ import {
 } from '@commstrat/core';
 import type { RoutingCache, Tenant } from '@commstrat/config';
 import type { Journal, RequestRecord } from '@commstrat/journal';
+import { Withdrawals } from '@commstrat/lifecycle';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { IdempotencyReservation, IdempotencyStore, LaneQueue, SampledDepths } from '@commstrat/queue';
 import { journalFailure, routingFailure } from './dependency-failure.ts';
-
-/** States a tenant may still cancel from. */
-const CANCELLABLE = allowedFrom('cancelled');
 
 export interface IntakeDeps {
   readonly journal: Journal;
@@ -91,9 +86,11 @@ export interface BatchOptions {
  */
 export class Intake {
   private readonly deps: IntakeDeps;
+  private readonly withdrawals: Withdrawals;
 
   constructor(deps: IntakeDeps) {
     this.deps = deps;
+    this.withdrawals = new Withdrawals(deps);
   }
 
   /** One message; throws its validation error instead of reporting it per item. */
@@ -188,7 +185,7 @@ export class Intake {
       // record (its batch id given) is redelivered under the same id instead, and the
       // redelivery or the recovery pass finishes this enqueue exactly once.
       if (options.batchId === undefined) {
-        await this.withdraw(batchId, fresh.map(({ message }) => message));
+        await this.withdrawals.withdraw(batchId, fresh.map(({ message }) => message));
         await this.releaseKeys(tenant, fresh);
       }
       throw error;
@@ -288,48 +285,9 @@ export class Intake {
       .catch(() => undefined);
   }
 
-  /**
-   * Cancels a message of the tenant that no dispatcher has taken yet, or explains why
-   * not: 404 when it is not the tenant's, 409 when it is being sent or already ended.
-   * The Redis marker keeps dispatchers from taking it from now on; the journal's
-   * conditional write decides the race with one that took it just before (a message
-   * already `sending` or past it is not cancelled), so it ends in one terminal state.
-   */
+  /** Cancels a message of the tenant that no dispatcher has taken yet (see Withdrawals.cancel). */
   async cancel(tenant: Tenant, id: string): Promise<void> {
-    const refuse = (status: MessageStatus) => new ConflictError(`message is ${status} and can no longer be cancelled`);
-    const before = await this.deps.journal.findMessage(tenant.id, id);
-    if (before === null) throw new NotFoundError('message');
-    if (!CANCELLABLE.includes(before.status)) throw refuse(before.status);
-    if (!(await this.deps.lanes.cancel(id))) throw refuse('sending');
-    const changed = await this.deps.journal.recordStatusChanges([
-      { messageId: id, event: { status: 'cancelled', at: new Date(), reason: 'cancelled by the tenant' } },
-    ]);
-    if (changed === 0) throw refuse((await this.deps.journal.findMessage(tenant.id, id))?.status ?? 'sending');
-  }
-
-  /**
-   * The producer is told these messages were not accepted, so they must never be sent:
-   * they end `rejected` and the request is marked handled for the recovery pass. Had the
-   * enqueue reached Redis after all, the dispatcher skips them thanks to their cancel
-   * markers — written only if Redis answers here; if it does not, the error is logged.
-   */
-  private async withdraw(batchId: string, messages: readonly Message[]): Promise<void> {
-    try {
-      const ids = messages.map((m) => m.id);
-      await this.deps.journal.recordStatusChanges(
-        ids.map((messageId) => ({
-          messageId,
-          event: { status: 'rejected', at: new Date(), reason: 'not accepted: lanes (Redis) unavailable' },
-        })),
-      );
-      await this.deps.journal.markEnqueued([batchId]);
-      await this.deps.lanes.forceCancel(ids);
-    } catch (error) {
-      this.deps.logger.error('could not withdraw messages the producer was told were not accepted', {
-        batch_id: batchId,
-        error: String(error),
-      });
-    }
+    await this.withdrawals.cancel(tenant.id, id);
   }
 
   /**

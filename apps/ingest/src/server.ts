@@ -1,5 +1,6 @@
 import { ReceiptSecrets, RoutingCache, TenantCache } from '@commstrat/config';
 import { Journal } from '@commstrat/journal';
+import { ReceiptLifecycle } from '@commstrat/lifecycle';
 import {
   closeLogger,
   tierLogger,
@@ -90,7 +91,8 @@ export async function startIngest(
   );
   recovery.start();
   const parked = new ParkedReceipts(redis, { prefix: config.redisPrefix });
-  const receiptParking = new ReceiptParking({ journal, parked, metrics, logger, cascade: { routing, lanes } });
+  const receiptLifecycle = new ReceiptLifecycle({ journal, routing, lanes });
+  const receiptParking = new ReceiptParking({ receipts: receiptLifecycle, parked, metrics, logger });
   receiptParking.start();
   const tenants = new TenantCache(sql, {
     onListenError: (error) => logger.warn('could not listen for API key changes; revoked keys expire by TTL only', { error: String(error) }),
@@ -120,8 +122,7 @@ export async function startIngest(
       replays: new ReplayGuard(redis, { prefix: config.redisPrefix }),
       windowSeconds: config.receiptWindowSeconds,
       parked,
-      routing,
-      lanes,
+      lifecycle: receiptLifecycle,
     },
     info: processInfo({ service: 'ingest', packageJson: new URL('../package.json', import.meta.url), settings: config }),
     checks: {

@@ -11,8 +11,8 @@ import type { RoutingCache } from '@commstrat/config';
 import type { Journal } from '@commstrat/journal';
 import type { DispatcherMetrics, Logger } from '@commstrat/observability';
 import type { LaneEntry } from '@commstrat/queue';
-import type { SettledSet } from './batch-recorder.ts';
 import { nextStepEvent } from './cascade-steps.ts';
+import type { SettledSet } from './settled-set.ts';
 
 export interface CascadeTimerDeps {
   readonly journal: Pick<Journal, 'findMessages' | 'moveToNextStep'>;
@@ -75,7 +75,7 @@ export class CascadeTimers {
           return undefined;
         }
         const reason = advanceReason('no_receipt', routing.strategy.steps[step]);
-        const event = nextStepEvent(routing, next, now, reason);
+        const event = nextStepEvent(routing, next, new Date(now), reason);
         if (await this.deps.journal.moveToNextStep(timer.message.id, step, event)) {
           this.deps.metrics.cascadeMoves.inc({ reason: 'no_receipt' });
         } else {

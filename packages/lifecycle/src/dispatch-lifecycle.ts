@@ -1,137 +1,85 @@
 import {
+  currentStepIndex,
   messageForStep,
   newId,
+  reclaimVerdict,
   verdictsFor,
-  type ErrorCode,
   type MessageStatus,
-  type QueuedMessage,
   type StatusEvent,
+  type StrategyStep,
   type Verdict,
 } from '@commstrat/core';
-import type { Routing } from '@commstrat/config';
-import type { ProviderExchange, StatusChange } from '@commstrat/journal';
-import type { DispatcherMetrics } from '@commstrat/observability';
+import type { Routing, RoutingCache } from '@commstrat/config';
+import type { Journal } from '@commstrat/journal';
+import type { DispatcherMetrics, Logger } from '@commstrat/observability';
 import type { SendResult } from '@commstrat/providers';
-import type { DeadLetterInput, LaneEntry } from '@commstrat/queue';
-import type { Work } from './batcher.ts';
+import type { LaneEntry } from '@commstrat/queue';
 import { nextStepEvent, scheduleReceiptTimer } from './cascade-steps.ts';
-import type { JournalPort, LanePort } from './ports.ts';
-import type { ProviderHandle } from './provider-registry.ts';
+import { CascadeTimers } from './cascade-timers.ts';
+import { SettledSet, change, type SettleLanes, type Settlement } from './settled-set.ts';
 
-export function change(messageId: string, status: MessageStatus, now: number, reason: string): StatusChange {
-  return { messageId, event: { status, at: new Date(now), reason } };
+/** The counters a dispatcher's lifecycle moves. */
+export type LifecycleMetrics = Pick<
+  DispatcherMetrics,
+  'retries' | 'deferred' | 'expired' | 'cascadeMoves' | 'deadLettered' | 'batchSize' | 'providerRequestDuration' | 'messagesDispatched'
+>;
+
+export interface DispatchLifecycleDeps {
+  readonly journal: Pick<Journal, 'recordOutcomes' | 'findMessages' | 'moveToNextStep'>;
+  /** The lanes' shared connection: where a settled set ends unless given another. */
+  readonly lanes: SettleLanes;
+  readonly routing: Pick<RoutingCache, 'resolve'>;
+  readonly metrics: LifecycleMetrics;
+  readonly logger: Logger;
+  readonly random: () => number;
+}
+
+/** A message of a provider request, with the strategy and step it was sent by. */
+export interface SentWork {
+  readonly entry: LaneEntry;
+  readonly routing: Routing;
+  readonly step: StrategyStep;
+}
+
+/** The provider that answered: its key (`<tenant>/<provider>`) and its configured id. */
+export interface AnsweringProvider {
+  readonly key: string;
+  readonly config: { readonly id: string };
 }
 
 /**
- * What a set of entries came to, written in bulk — provider exchanges and status
- * changes to MongoDB, retries and dead letters to Redis — and only then acknowledged.
+ * What becomes of claimed lane entries, as journal writes and lane changes: the one
+ * place where the dispatcher's decisions (packages/core dispatch-decisions.ts and
+ * cascade.ts) are carried out. Each call adds to a settlement (`begin`), which the
+ * dispatcher commits — journal first, then Redis — and only then lets the entries go.
  */
-export class SettledSet {
-  private readonly changes: StatusChange[] = [];
-  private readonly exchanges: ProviderExchange[] = [];
-  private readonly retries: { message: QueuedMessage; dueAt: number }[] = [];
-  private readonly deadLetters: DeadLetterInput[] = [];
-  private readonly acks: LaneEntry[] = [];
-  private readonly dropped: string[] = [];
-  private readonly journal: Pick<JournalPort, 'recordOutcomes'>;
-  private readonly lanes: Pick<LanePort, 'settle'>;
+export class DispatchLifecycle {
+  private readonly deps: DispatchLifecycleDeps;
+  private readonly timers: CascadeTimers;
 
-  constructor(journal: Pick<JournalPort, 'recordOutcomes'>, lanes: Pick<LanePort, 'settle'>) {
-    this.journal = journal;
-    this.lanes = lanes;
-  }
-
-  /** Cancelled by the tenant before it was claimed: acknowledged, its cancel marker cleared. */
-  drop(entry: LaneEntry): void {
-    this.acks.push(entry);
-    this.dropped.push(entry.message.id);
-  }
-
-  finish(entry: LaneEntry, statusChange: StatusChange): void {
-    this.changes.push(statusChange);
-    this.acks.push(entry);
-  }
-
-  /** Back to the delayed set until `dueAt` (window, retry), then acknowledged. */
-  defer(entry: LaneEntry, dueAt: number, statusChange: StatusChange, message: QueuedMessage = entry.message): void {
-    this.retries.push({ message, dueAt });
-    this.finish(entry, statusChange);
-  }
-
-  /** `code` and `provider` (absent: none was available) are what a replay filters on. */
-  deadLetter(entry: LaneEntry, message: QueuedMessage, statusChange: StatusChange, code: ErrorCode, provider?: string): void {
-    this.deadLetters.push({ message, reason: statusChange.event.reason ?? '', code, ...(provider === undefined ? {} : { provider }) });
-    this.finish(entry, statusChange);
-  }
-
-  exchange(record: ProviderExchange): void {
-    this.exchanges.push(record);
-  }
-
-  entries(): readonly LaneEntry[] {
-    return this.acks;
-  }
-
-  /** Acknowledged with no status change (a cascade timer that has nothing left to do). */
-  ack(entry: LaneEntry): void {
-    this.acks.push(entry);
-  }
-
-  /** Parked in the delayed set until `dueAt` besides what else happens to its entry (a cascade timer). */
-  later(message: QueuedMessage, dueAt: number): void {
-    this.retries.push({ message, dueAt });
-  }
-
-  /** Back to the delayed set until `dueAt` with no status change (a cascade timer not yet due), then acknowledged. */
-  requeue(entry: LaneEntry, dueAt: number, message: QueuedMessage = entry.message): void {
-    this.retries.push({ message, dueAt });
-    this.acks.push(entry);
-  }
-
-  /** A status change with no lane operation of its own (`sending`, before the outcome). */
-  note(statusChange: StatusChange): void {
-    this.changes.push(statusChange);
-  }
-
-  /**
-   * Journal first, then Redis (deferrals, dead letters, acks: one atomic step): a crash
-   * in between means a resend, never a loss.
-   */
-  async commit(): Promise<void> {
-    await this.journal.recordOutcomes(this.exchanges, this.changes);
-    await this.lanes.settle({ deferred: this.retries, deadLetters: this.deadLetters, acks: this.acks, dropped: this.dropped });
-  }
-}
-
-/** The metric labels of a verdict's message: which provider it was at ('none': none was available). */
-export interface VerdictContext {
-  readonly providerKey: string;
-}
-
-/**
- * Carries out verdicts (packages/core dispatch-decisions.ts) in a settled set and counts
- * them; and turns a provider's answer into verdicts and records it.
- */
-export class BatchRecorder {
-  private readonly deps: { journal: Pick<JournalPort, 'recordOutcomes'>; lanes: LanePort; metrics: DispatcherMetrics };
-  private readonly random: () => number;
-
-  constructor(deps: { journal: Pick<JournalPort, 'recordOutcomes'>; lanes: LanePort; metrics: DispatcherMetrics }, random: () => number) {
+  constructor(deps: DispatchLifecycleDeps) {
     this.deps = deps;
-    this.random = random;
+    this.timers = new CascadeTimers(deps);
   }
 
-  /** A new set, written to the given lanes' connection (default: the shared one). */
-  begin(lanes: Pick<LanePort, 'settle'> = this.deps.lanes): SettledSet {
+  /** A new settlement, written to the given lanes' connection (default: the shared one). */
+  begin(lanes: SettleLanes = this.deps.lanes): Settlement {
     return new SettledSet(this.deps.journal, lanes);
   }
 
+  /** Cancelled by the tenant before it was claimed: acknowledged unsent (its journal says cancelled already). */
+  drop(settlement: Settlement, entry: LaneEntry): void {
+    own(settlement).drop(entry);
+  }
+
   /**
-   * One message's verdict, as journal and Redis writes in `settled` and metrics. `routing`
-   * (the strategy it was routed by) is what a `next_step` verdict moves it on by; `send`
-   * and `sent` are the caller's (they need the batcher and the batch's shared events).
+   * One message's verdict, as journal and Redis writes and metrics. `routing` (the
+   * strategy it was routed by) is what a `next_step` verdict moves it on by; `send` and
+   * `sent` are not carried out here (a send needs the batcher; `sent` comes with the
+   * provider's answer, recordAnswer).
    */
-  carryOut(settled: SettledSet, entry: LaneEntry, verdict: Verdict, routing: Routing | undefined, now: number, providerKey = 'none'): void {
+  apply(settlement: Settlement, entry: LaneEntry, verdict: Verdict, routing: Routing | undefined, now: number, providerKey = 'none'): void {
+    const settled = own(settlement);
     const { metrics } = this.deps;
     const { message } = entry;
     switch (verdict.kind) {
@@ -149,7 +97,7 @@ export class BatchRecorder {
       case 'next_step': {
         if (routing === undefined) throw new Error('a next_step verdict needs the routing it moves on by');
         metrics.cascadeMoves.inc({ reason: 'failure' });
-        const event = nextStepEvent(routing, verdict.step, now, verdict.reason);
+        const event = nextStepEvent(routing, verdict.step, new Date(now), verdict.reason);
         settled.defer(entry, now, { messageId: message.id, event }, messageForStep(message, routing.strategy, routing.version, verdict.step));
         return;
       }
@@ -166,16 +114,22 @@ export class BatchRecorder {
       }
       case 'send':
       case 'sent':
-        throw new Error(`a ${verdict.kind} verdict is carried out by the dispatcher`);
+        throw new Error(`a ${verdict.kind} verdict is not carried out by the lifecycle`);
     }
   }
 
-  record(settled: SettledSet, provider: ProviderHandle, works: readonly Work[], result: SendResult, now: number): void {
+  /**
+   * A provider's answer to one request: the exchange journaled, `sending` then what the
+   * answer says of each message (sent, with its receipt timer when its step waits for
+   * one; or its verdict carried out), and the request counted. Returns the exchange's id:
+   * the provider request's id in the logs.
+   */
+  recordAnswer(settlement: Settlement, provider: AnsweringProvider, works: readonly SentWork[], result: SendResult, now: number, exchangeId: string = newId()): string {
+    const settled = own(settlement);
     const { metrics } = this.deps;
     const label = result.error === undefined ? 'ok' : result.error.retryable ? 'retryable' : 'permanent';
     metrics.batchSize.observe({ provider: provider.key }, works.length);
     metrics.providerRequestDuration.observe({ provider: provider.key, outcome: label }, result.exchange.durationMs / 1000);
-    const exchangeId = newId();
     const providerIds = new Map(
       result.outcomes.flatMap((item) => (item.outcome === 'accepted' ? [[item.messageId, item.providerMessageId]] : [])),
     );
@@ -220,7 +174,7 @@ export class BatchRecorder {
       providerId: provider.config.id,
       providerKey: provider.key,
       now,
-      random: this.random,
+      random: this.deps.random,
     });
     const byId = new Map(works.map((work) => [work.entry.message.id, work]));
     // The same event for the whole batch (one per step), so the batch is one journal
@@ -245,7 +199,7 @@ export class BatchRecorder {
         continue;
       }
       counts.rejected += 1;
-      this.carryOut(settled, work.entry, verdict, work.routing, now, provider.key);
+      this.apply(settled, work.entry, verdict, work.routing, now, provider.key);
     }
     if (result.error === undefined) {
       for (const [outcome, count] of Object.entries(counts)) {
@@ -254,5 +208,38 @@ export class BatchRecorder {
     } else {
       metrics.messagesDispatched.inc({ provider: provider.key, outcome: 'error' }, works.length);
     }
+    return exchangeId;
   }
+
+  /**
+   * Cascade timers that came due (entries with `receipt_timer`), carried out against the
+   * journal: those whose message moves on come back as entries to route by their next
+   * step now; the others are acknowledged or parked again in `settlement`.
+   */
+  async timersDue(settlement: Settlement, timers: readonly LaneEntry[], now: number): Promise<LaneEntry[]> {
+    return this.timers.handle(timers, now, own(settlement));
+  }
+
+  /**
+   * Reclaimed entries by their messages' journaled statuses (reclaimVerdict): the ended
+   * ones are acknowledged in `settlement`; the sent ones come back as their step's
+   * receipt timer; the rest come back as they are, to be planned again.
+   */
+  reclaimed(settlement: Settlement, entries: readonly LaneEntry[], statuses: ReadonlyMap<string, MessageStatus>): LaneEntry[] {
+    const settled = own(settlement);
+    const again: LaneEntry[] = [];
+    for (const entry of entries) {
+      const verdict = reclaimVerdict(entry.message, statuses.get(entry.message.id));
+      if (verdict === 'drop') settled.drop(entry);
+      else if (verdict === 'as_timer') again.push({ ...entry, message: { ...entry.message, receipt_timer: currentStepIndex(entry.message) } });
+      else again.push(entry);
+    }
+    return again;
+  }
+}
+
+/** The settled set behind a settlement this package made. */
+function own(settlement: Settlement): SettledSet {
+  if (!(settlement instanceof SettledSet)) throw new Error('a settlement must come from DispatchLifecycle.begin');
+  return settlement;
 }
