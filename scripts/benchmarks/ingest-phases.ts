@@ -11,7 +11,7 @@ import {
   validateMessageRequest,
   type Message,
 } from '@commstrat/core';
-import { LaneQueue } from '@commstrat/queue';
+import { LaneWriter } from '@commstrat/queue';
 import { MongoClient, type Db } from 'mongodb';
 import type { BenchRun } from './bench-run.ts';
 import { CpuMeter, formatCpu, type CpuReport } from './cpu-usage.ts';
@@ -155,7 +155,7 @@ export async function measurePhases(
   try {
     const journal = new Journal(mongo.db());
     await journal.ensureIndexes();
-    const lanes = new LaneQueue(run.redis, { prefix: run.redisPrefix('phases') });
+    const lanes = new LaneWriter(run.redis, { prefix: run.redisPrefix('phases') });
     const push = (
       phase: string,
       concurrency: number,
@@ -252,7 +252,7 @@ export async function measurePhases(
           pids,
           async (n) => {
             const template = templates[n % templates.length];
-            await lanes.enqueueRequest(
+            await lanes.enqueueBatch(
               newId(),
               (template?.messages ?? []).map((message) => ({ message: toQueuedMessage(message) })),
             );
@@ -261,7 +261,7 @@ export async function measurePhases(
           size,
         ),
       );
-      await run.deleteRedisKeys(lanes.prefix);
+      await run.deleteRedisKeys(lanes.keys.prefix);
     }
 
     const growth = run.mongoDatabase('growth');

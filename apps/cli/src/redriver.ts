@@ -1,6 +1,6 @@
 import { DependencyUnavailableError, newId, toQueuedMessage, type Message } from '@commstrat/core';
 import type { Journal, RequestRecord } from '@commstrat/journal';
-import type { LaneQueue } from '@commstrat/queue';
+import type { LaneWriter } from '@commstrat/queue';
 import { REDRIVABLE } from './options.ts';
 
 /** What became of one original. */
@@ -31,9 +31,9 @@ export interface RedriveOptions {
  */
 export class Redriver {
   private readonly journal: Journal;
-  private readonly lanes: LaneQueue;
+  private readonly lanes: Pick<LaneWriter, 'enqueueBatch'>;
 
-  constructor(journal: Journal, lanes: LaneQueue) {
+  constructor(journal: Journal, lanes: Pick<LaneWriter, 'enqueueBatch'>) {
     this.journal = journal;
     this.lanes = lanes;
   }
@@ -104,7 +104,7 @@ export class Redriver {
 
   private async enqueue(message: Message): Promise<void> {
     // The request's guard makes a second call (a resumed run) enqueue nothing.
-    await this.guard('lanes (Redis)', () => this.lanes.enqueueRequest(message.request_id, [{ message: toQueuedMessage(message) }]));
+    await this.guard('lanes (Redis)', () => this.lanes.enqueueBatch(message.request_id, [{ message: toQueuedMessage(message) }]));
     await this.guard('journal (MongoDB)', () => this.journal.markEnqueued([message.request_id]));
   }
 

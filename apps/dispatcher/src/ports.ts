@@ -5,12 +5,12 @@ import type { LaneWeights } from '@commstrat/core';
 import type { RoutingCache } from '@commstrat/config';
 import type { Journal } from '@commstrat/journal';
 import type { DispatcherMetrics, Logger } from '@commstrat/observability';
-import type { LaneEntry, LaneQueue, ProviderRateLimiter, SampledDepths } from '@commstrat/queue';
+import type { LaneEntry, LaneReader, ProviderRateLimiter, SampledDepths } from '@commstrat/queue';
 import type { ContactPolicyGate } from './contact-policy.ts';
 import type { ProviderRegistry } from './provider-registry.ts';
 
 /** The lane operations the dispatcher uses: claims, markers, settling, housekeeping. */
-export type LanePort = Pick<LaneQueue, 'claim' | 'claimLanes' | 'markSending' | 'settle' | 'promoteDue' | 'trimHandled' | 'reclaim'>;
+export type LanePort = Pick<LaneReader, 'claim' | 'claimLanes' | 'markSending' | 'settle' | 'promoteDue' | 'trimHandled' | 'reclaim'>;
 
 /** The journal writes and reads the dispatcher makes. */
 export type JournalPort = Pick<Journal, 'findMessages' | 'recordOutcomes' | 'moveToNextStep'>;

@@ -15,12 +15,12 @@ import type { RoutingCache, Tenant } from '@commstrat/config';
 import type { Journal, RequestRecord } from '@commstrat/journal';
 import { Withdrawals } from '@commstrat/lifecycle';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
-import type { IdempotencyReservation, IdempotencyStore, LaneQueue, SampledDepths } from '@commstrat/queue';
+import type { IdempotencyReservation, IdempotencyStore, LaneWriter, SampledDepths } from '@commstrat/queue';
 import { journalFailure, routingFailure } from './dependency-failure.ts';
 
 export interface IntakeDeps {
   readonly journal: Journal;
-  readonly lanes: LaneQueue;
+  readonly lanes: Pick<LaneWriter, 'enqueueBatch' | 'cancel' | 'forceCancel'>;
   /** The process's shared sample of the lane depths, for admission control. */
   readonly depths: Pick<SampledDepths, 'get'>;
   readonly idempotency: IdempotencyStore;
@@ -298,7 +298,7 @@ export class Intake {
   async enqueue(batchId: string, messages: readonly Message[]): Promise<void> {
     if (messages.length === 0) return;
     try {
-      await this.deps.lanes.enqueueRequest(
+      await this.deps.lanes.enqueueBatch(
         batchId,
         messages.map((m) => ({
           message: toQueuedMessage(m),

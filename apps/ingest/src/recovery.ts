@@ -1,6 +1,6 @@
 import type { Journal } from '@commstrat/journal';
 import type { Logger } from '@commstrat/observability';
-import type { LaneQueue } from '@commstrat/queue';
+import type { LaneWriter } from '@commstrat/queue';
 import type { Intake } from './intake.ts';
 
 export interface RecoveryOptions {
@@ -37,10 +37,10 @@ export class RecoveryPass {
   private readonly intake: Intake;
   private readonly logger: Logger;
 
-  private readonly lanes: Pick<LaneQueue, 'enqueueGuards'>;
+  private readonly lanes: Pick<LaneWriter, 'enqueueGuards'>;
 
   constructor(
-    deps: { journal: Journal; intake: Intake; lanes: Pick<LaneQueue, 'enqueueGuards'>; logger: Logger },
+    deps: { journal: Journal; intake: Intake; lanes: Pick<LaneWriter, 'enqueueGuards'>; logger: Logger },
     options: RecoveryOptions = {},
   ) {
     this.lanes = deps.lanes;

@@ -12,7 +12,7 @@ import {
   processInfo,
   type Logger,
 } from '@commstrat/observability';
-import { IdempotencyStore, LaneQueue, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { IdempotencyStore, LaneStatistics, LaneWriter, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -53,12 +53,13 @@ export async function startIngest(
     ...(config.failpoint === 'exit-after-request' ? { failpoint: config.failpoint } : {}),
   });
   await journal.ensureIndexes();
-  const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
+  const lanes = new LaneWriter(redis, { prefix: config.redisPrefix });
+  const statistics = new LaneStatistics(redis, { prefix: config.redisPrefix });
 
   const registry = createRegistry('ingest');
   const metrics = ingestMetrics(registry, { tenantLabel: config.metricsTenantLabel });
   // One sample of the lane depths for admission, Kafka backpressure and the gauge.
-  const depths = new SampledDepths(() => lanes.depths());
+  const depths = new SampledDepths(() => statistics.depths());
   laneDepthGauge(registry, () => depths.get());
   // The last known configuration keeps serving while PostgreSQL cannot be read; its age
   // is the commstrat_config_age_seconds gauge (alert CommstratConfigStale).

@@ -26,7 +26,16 @@ export function nextStepEvent(routing: Routing, next: number, at: Date, reason: 
  */
 export function scheduleReceiptTimer(settled: SettledSet, entry: LaneEntry, routing: Routing, sentAt: number): void {
   const step = currentStepIndex(entry.message);
+  const due = receiptTimerDue(routing, step, sentAt);
+  if (due !== undefined) settled.later({ ...entry.message, receipt_timer: step }, due);
+}
+
+/**
+ * When the receipt timer of a message sent by `step` at `sentAt` (the journal's `sent`
+ * time) is due, or undefined when the step parks none. The score the timer is parked
+ * at, so a receipt can find it again (LaneWriter.advanceTimer).
+ */
+export function receiptTimerDue(routing: Routing, step: number, sentAt: number): number | undefined {
   const due = receiptDeadline(routing.strategy.steps[step], sentAt);
-  if (due === undefined || nextStepIndex(routing.strategy, step, 'no_receipt') === undefined) return;
-  settled.later({ ...entry.message, receipt_timer: step }, due);
+  return due === undefined || nextStepIndex(routing.strategy, step, 'no_receipt') === undefined ? undefined : due;
 }

@@ -11,13 +11,13 @@ import {
 import type { RoutingCache } from '@commstrat/config';
 import type { Journal, ReceiptOutcome } from '@commstrat/journal';
 import type { Logger } from '@commstrat/observability';
-import type { LaneQueue } from '@commstrat/queue';
-import { nextStepEvent } from './cascade-steps.ts';
+import type { LaneWriter } from '@commstrat/queue';
+import { nextStepEvent, receiptTimerDue } from './cascade-steps.ts';
 
 export interface ReceiptLifecycleDeps {
   readonly journal: Pick<Journal, 'findByProviderMessageIds' | 'moveToNextStep' | 'applyReceipts'>;
   readonly routing: Pick<RoutingCache, 'resolve'>;
-  readonly lanes: Pick<LaneQueue, 'advance' | 'defer'>;
+  readonly lanes: Pick<LaneWriter, 'advanceTimer' | 'defer'>;
 }
 
 /**
@@ -116,11 +116,17 @@ export class ReceiptLifecycle {
     // Lost to a timer or another receipt: that one carries on, and this receipt is late.
     if (!(await this.deps.journal.moveToNextStep(message.id, step, event))) return undefined;
     if (routing.strategy.steps[step]?.next?.on === 'no_receipt') {
-      // Not yet parked (its batch is still being settled) or unreachable Redis: the timer
-      // then comes due at its own time and sends the next step then.
-      await this.deps.lanes.advance(message.id, now.getTime()).catch((error: unknown) => {
-        logger.warn('could not bring a cascade timer forward; it comes due at its time', { message_id: message.id, error: String(error) });
-      });
+      // The timer was parked at the step's wait after the journaled `sent`. Not yet parked
+      // (its batch is still being settled), parked at another time (it waited for the
+      // journal), or unreachable Redis: the timer then comes due at its own time and
+      // sends the next step then.
+      const sent = message.timeline.findLast((event) => event.status === 'sent' && (event.step ?? 0) === step);
+      const due = sent === undefined ? undefined : receiptTimerDue(routing, step, new Date(sent.at).getTime());
+      if (due !== undefined) {
+        await this.deps.lanes.advanceTimer(message.id, due, now.getTime()).catch((error: unknown) => {
+          logger.warn('could not bring a cascade timer forward; it comes due at its time', { message_id: message.id, error: String(error) });
+        });
+      }
       return 'moved';
     }
     try {

@@ -1,6 +1,6 @@
 import type { ErrorCode, MessageStatus, QueuedMessage } from '@commstrat/core';
 import type { Journal, ProviderExchange, StatusChange } from '@commstrat/journal';
-import type { DeadLetterInput, LaneEntry, LaneQueue } from '@commstrat/queue';
+import type { DeadLetterInput, LaneEntry, LaneReader } from '@commstrat/queue';
 
 export function change(messageId: string, status: MessageStatus, now: number, reason: string): StatusChange {
   return { messageId, event: { status, at: new Date(now), reason } };
@@ -10,7 +10,7 @@ export function change(messageId: string, status: MessageStatus, now: number, re
 export type OutcomeJournal = Pick<Journal, 'recordOutcomes'>;
 
 /** The Redis step a settled set ends with (one MULTI). */
-export type SettleLanes = Pick<LaneQueue, 'settle'>;
+export type SettleLanes = Pick<LaneReader, 'settle'>;
 
 /**
  * What the callers outside this package see of a settled set: the entries it will

@@ -1,14 +1,14 @@
 import { ConflictError, NotFoundError, allowedFrom, type Message, type MessageStatus } from '@commstrat/core';
 import type { Journal } from '@commstrat/journal';
 import type { Logger } from '@commstrat/observability';
-import type { LaneQueue } from '@commstrat/queue';
+import type { LaneWriter } from '@commstrat/queue';
 
 /** States a tenant may still cancel from. */
 const CANCELLABLE = allowedFrom('cancelled');
 
 export interface WithdrawalDeps {
   readonly journal: Pick<Journal, 'findMessage' | 'recordStatusChanges' | 'markEnqueued'>;
-  readonly lanes: Pick<LaneQueue, 'cancel' | 'forceCancel'>;
+  readonly lanes: Pick<LaneWriter, 'cancel' | 'forceCancel'>;
   readonly logger: Logger;
 }
 

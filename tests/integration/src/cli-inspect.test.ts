@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { saveStrategy } from '@commstrat/config';
-import { ProviderRateLimiter, LaneQueue } from '@commstrat/queue';
+import { ProviderRateLimiter } from '@commstrat/queue';
+import { TestLanes } from './test-lanes.ts';
 import { runCli, type CliEnv } from './cli-support.ts';
 import { eventually, queuedMessage, stackEnv, testRedis } from './harness.ts';
 import { setSandboxBehaviour, startDeployment } from './services.ts';
@@ -11,7 +12,7 @@ import { setSandboxBehaviour, startDeployment } from './services.ts';
 test('inspect --json reports lanes and consumers, the delayed set by due time and reason, dead letters by code and token buckets', async () => {
   const { redis, prefix } = await testRedis();
   const env: CliEnv = { COMMSTRAT_REDIS_URL: stackEnv().redisUrl, COMMSTRAT_REDIS_PREFIX: prefix };
-  const lanes = new LaneQueue(redis, { prefix });
+  const lanes = new TestLanes(redis, { prefix });
   await lanes.ensureGroup();
   await lanes.enqueue([queuedMessage('high'), queuedMessage('high'), queuedMessage('high'), queuedMessage('bulk')]);
   await lanes.claim('replica-a', 2, 10, ['high']);

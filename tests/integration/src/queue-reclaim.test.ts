@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import type { Priority, QueuedMessage } from '@commstrat/core';
-import { LaneQueue } from '@commstrat/queue';
+import { TestLanes } from './test-lanes.ts';
 import { queuedMessage, testRedis } from './harness.ts';
 
 const message = (priority: Priority): QueuedMessage => queuedMessage(priority);
@@ -11,7 +11,7 @@ const noneByLane = { critical: 0, high: 0, normal: 0, bulk: 0 };
 
 test('entries a dead consumer claimed are reclaimed by another only once idle long enough, and ack clears them', async () => {
   const { redis, prefix } = await testRedis();
-  const lanes = new LaneQueue(redis, { prefix });
+  const lanes = new TestLanes(redis, { prefix });
   await lanes.ensureGroup();
   await lanes.enqueue([message('normal'), message('critical'), message('bulk')]);
   const claimedByA = await lanes.claim('A', 10, 100);
@@ -31,7 +31,7 @@ test('entries a dead consumer claimed are reclaimed by another only once idle lo
 
 test('reclaim stops at count, across lanes, and the rest comes with the next call', async () => {
   const { redis, prefix } = await testRedis();
-  const lanes = new LaneQueue(redis, { prefix });
+  const lanes = new TestLanes(redis, { prefix });
   await lanes.ensureGroup();
   await lanes.enqueue([...Array.from({ length: 30 }, () => message('bulk')), ...Array.from({ length: 5 }, () => message('high'))]);
   // XREADGROUP's COUNT is per lane.
@@ -52,7 +52,7 @@ test('reclaim stops at count, across lanes, and the rest comes with the next cal
 
 test('an entry deleted from its stream while pending is not handed out and stops being pending', async () => {
   const { redis, prefix } = await testRedis();
-  const lanes = new LaneQueue(redis, { prefix });
+  const lanes = new TestLanes(redis, { prefix });
   await lanes.ensureGroup();
   await lanes.enqueue([message('high'), message('high')]);
   const [gone, kept] = await lanes.claim('A', 10, 100);
@@ -67,7 +67,7 @@ test('an entry deleted from its stream while pending is not handed out and stops
 
 test('lane lag is the age of the oldest entry not yet acked, per lane, 0 when empty', async () => {
   const { redis, prefix } = await testRedis();
-  const lanes = new LaneQueue(redis, { prefix });
+  const lanes = new TestLanes(redis, { prefix });
   await lanes.ensureGroup();
   await lanes.enqueue([message('normal')]);
   await sleep(200);

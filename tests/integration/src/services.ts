@@ -14,7 +14,7 @@ import {
 import { loadDispatcherConfig, startDispatcher, type RunningDispatcher } from '@commstrat/dispatcher';
 import { loadIngestConfig, startIngest, type RunningIngest } from '@commstrat/ingest';
 import { createLogger, createRegistry } from '@commstrat/observability';
-import { LaneQueue } from '@commstrat/queue';
+import { TestLanes } from './test-lanes.ts';
 import { Journal } from '@commstrat/journal';
 import type { Sql } from 'postgres';
 import { createSandboxApp, type SandboxBehaviour } from '@commstrat/sandbox';
@@ -71,7 +71,7 @@ export interface Deployment {
   /** Starts a(nother) dispatcher replica on this deployment. */
   startDispatcher(env?: Record<string, string>, options?: { clock?: () => number }): Promise<RunningDispatcher>;
   /** The deployment's lanes, for tests to inspect. */
-  readonly lanes: LaneQueue;
+  readonly lanes: TestLanes;
   /** The deployment's journal, for tests to inspect, and the database it is kept in. */
   readonly journal: Journal;
   readonly db: Db;
@@ -160,7 +160,7 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     env,
     startIngest: startIngestReplica,
     startDispatcher: startReplica,
-    lanes: new LaneQueue(redis, { prefix }),
+    lanes: new TestLanes(redis, { prefix }),
     journal: new Journal(mongo.db),
     db: mongo.db,
     sql: pg.sql,
