@@ -107,7 +107,7 @@ export async function measureRedisBytes(
       const priority = LANE_MIX.find(([, upTo]) => random < upTo)?.[0] ?? 'bulk';
       const sendAt = kind === 'lanes' ? undefined : new Date(now.getTime() + 3_600_000 + (i % 86_400) * 1000);
       const item = { ...smsMessage(i), priority, ...(sendAt === undefined ? {} : { send_at: sendAt.toISOString() }) };
-      const message = acceptMessage(validateMessageRequest(item, now), { id: newId(), tenantId: run.tenant.id, requestId, now });
+      const message = acceptMessage(validateMessageRequest(item, now), { id: newId(), tenantId: run.tenant.id, batchId: requestId, now });
       const queued = toQueuedMessage(message);
       payloadBytes += Buffer.byteLength(kind === 'delayed-0.1' ? JSON.stringify(queued) : encodeEntry(queued));
       entries.push({ message: queued, ...(sendAt === undefined ? {} : { dueAt: sendAt.getTime() }) });

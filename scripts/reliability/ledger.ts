@@ -262,7 +262,7 @@ function chunks<T>(values: readonly T[], size: number): T[][] {
  */
 export interface MessageEvidence {
   readonly id: string;
-  readonly journal: { status: string; timeline: readonly unknown[]; request_id: unknown } | null;
+  readonly journal: { status: string; timeline: readonly unknown[]; batch_id: unknown } | null;
   readonly request: { enqueued: unknown; received_at: unknown } | null;
   readonly guard: boolean | undefined;
   readonly lanes: readonly {
@@ -315,8 +315,9 @@ export async function explain(
   const evidence: MessageEvidence[] = [];
   for (const id of ids) {
     const message = await db.collection<{ _id: string } & Record<string, unknown>>('messages').findOne({ _id: id });
-    const requestId = message?.['request_id'];
-    const request = typeof requestId === 'string' ? await db.collection<{ _id: string } & Record<string, unknown>>('requests').findOne({ _id: requestId }) : null;
+    // The batch id is stored as `request_id` (its 0.1 name; packages/journal MessageDocument).
+    const batchId = message?.['request_id'];
+    const request = typeof batchId === 'string' ? await db.collection<{ _id: string } & Record<string, unknown>>('requests').findOne({ _id: batchId }) : null;
     const lanes = [];
     for (const { lane, entryId } of found.get(id) ?? []) {
       const pending = (await redis.xpending(keys.lane(lane), group, entryId, entryId, 1)) as [string, string, number, number][];
@@ -332,9 +333,9 @@ export async function explain(
     const due = delayed.get(id) ?? (legacyDue === null ? null : Number(legacyDue));
     evidence.push({
       id,
-      journal: message === null ? null : { status: String(message['status']), timeline: (message['timeline'] as unknown[] | undefined) ?? [], request_id: requestId },
+      journal: message === null ? null : { status: String(message['status']), timeline: (message['timeline'] as unknown[] | undefined) ?? [], batch_id: batchId },
       request: request === null ? null : { enqueued: request['enqueued'], received_at: request['received_at'] },
-      guard: typeof requestId === 'string' ? (await redis.exists(keys.enqueueGuard(requestId))) === 1 : undefined,
+      guard: typeof batchId === 'string' ? (await redis.exists(keys.enqueueGuard(batchId))) === 1 : undefined,
       lanes,
       sendingMarker: await redis.hget(keys.sending, id),
       cancelMarker: await redis.hget(keys.cancelled, id),

@@ -131,9 +131,12 @@ export class Sender {
       answered = true;
       this.recording.set(provider.key, (this.recording.get(provider.key) ?? 0) + 1);
       release();
-      // One line per provider request, its ids bound; the bodies (masked by the logger) at debug.
+      // One line per provider request, its ids bound; the bodies (masked by the logger) at
+      // debug. Its id is the id of its provider_exchanges document, so the line and the
+      // journal's record (and each message's `sending` and `sent` events) join on it.
+      const exchangeId = newId();
       const tenant = admitted[0]?.entry.message.tenant_id;
-      const log = this.deps.logger.child({ batch_id: newId(), provider: provider.config.id, tenant_id: tenant });
+      const log = this.deps.logger.child({ exchange_id: exchangeId, provider: provider.config.id, tenant_id: tenant });
       const { exchange, error } = result;
       const [status, durationMs] = [exchange.httpStatus, exchange.durationMs];
       log.info('provider request', { messages: admitted.length, outcome: error?.code ?? 'ok', http_status: status, duration_ms: durationMs });
@@ -146,7 +149,7 @@ export class Sender {
         const accepted = entry.message.created_at === undefined ? NaN : Date.parse(entry.message.created_at);
         if (accepted <= answeredAt) this.deps.metrics.acceptToProvider.observe({ lane: entry.lane }, (answeredAt - accepted) / 1000);
       }
-      this.lifecycle.recordAnswer(settled, provider, admitted, result, this.clock());
+      this.lifecycle.recordAnswer(settled, provider, admitted, result, this.clock(), exchangeId);
     } finally {
       try {
         await this.inFlight.commit(settled);

@@ -12,7 +12,7 @@ import {
   type MessageStatus,
 } from '@commstrat/core';
 import type { RoutingCache, Tenant } from '@commstrat/config';
-import type { Journal, RequestRecord } from '@commstrat/journal';
+import type { Journal, BatchRecord } from '@commstrat/journal';
 import { Withdrawals } from '@commstrat/lifecycle';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { IdempotencyReservation, IdempotencyStore, LaneWriter, SampledDepths } from '@commstrat/queue';
@@ -127,7 +127,7 @@ export class Intake {
           if (error instanceof CommstratError) throw error;
           throw routingFailure(error);
         });
-        messages.push({ index, message: acceptMessage(request, { id: newId(), tenantId: tenant.id, requestId: batchId, now, tenantCallbacks: tenant.callbacks === true }) });
+        messages.push({ index, message: acceptMessage(request, { id: newId(), tenantId: tenant.id, batchId, now, tenantCallbacks: tenant.callbacks === true }) });
       } catch (caught) {
         if (caught instanceof CommstratError && caught.retryable) throw caught;
         // Validation and acceptance are functions of the item alone: whatever else they
@@ -151,7 +151,7 @@ export class Intake {
     }
     rejected.push(...conflicts);
     rejected.sort((a, b) => a.index - b.index);
-    const record: RequestRecord = {
+    const record: BatchRecord = {
       _id: batchId,
       tenant_id: tenant.id,
       source,
@@ -168,7 +168,7 @@ export class Intake {
       journaled = await this.deps.journal.recordAccepted(record, messages);
       // Seen before, but cut short before its messages were written (no transactions on
       // the server): journal it again, whole.
-      if (!journaled && (await this.deps.journal.discardIncompleteRequest(batchId))) {
+      if (!journaled && (await this.deps.journal.discardIncompleteBatch(batchId))) {
         journaled = await this.deps.journal.recordAccepted(record, messages);
       }
     } catch (cause) {
@@ -313,7 +313,7 @@ export class Intake {
 
   /** A request seen before: answer what was accepted then, and finish its enqueue if needed. */
   private async replay(batchId: string): Promise<BatchOutcome> {
-    const request = await this.deps.journal.findRequest(batchId);
+    const request = await this.deps.journal.findBatch(batchId);
     if (request === null) throw new DependencyUnavailableError('journal (MongoDB)');
     const messages = await this.deps.journal.findMessages(request.message_ids);
     if (!request.enqueued) {

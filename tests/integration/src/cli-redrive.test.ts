@@ -59,7 +59,7 @@ test('a re-drive makes a new message linked both ways, in its lane; the original
   assert.equal(messageView(newMessage).redrive_of, original.id);
   assert.equal(messageView(linked).redriven_as, copy.id);
   // Journaled and enqueued as ingest does: its request verified, its entry in its lane.
-  assert.equal((await journal.findRequest(copy.id))?.enqueued, true);
+  assert.equal((await journal.findBatch(copy.id))?.enqueued, true);
   const entries = await redis.xrange(`${prefix}lane:high`, '-', '+');
   assert.equal(entries.length, 1);
   assert.equal(decodeStreamEntry(entries[0]?.[1] ?? []).id, copy.id);
