@@ -32,6 +32,22 @@ export default tseslint.config(
       ],
       'no-restricted-imports': [
         'error',
+        {
+          patterns: [{ group: ['@commstrat/*/src/*', '../../*/src/*'], message: 'Import another package by its name only.' }],
+          paths: ['prom-client', 'winston', 'winston-graylog2'].map((name) => ({
+            name,
+            message: 'Metrics and logs go through @commstrat/observability (its metrics interfaces and Logger).',
+          })),
+        },
+      ],
+    },
+  },
+  {
+    // The one package that implements metrics and logging on top of them.
+    files: ['packages/observability/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
         { patterns: [{ group: ['@commstrat/*/src/*', '../../*/src/*'], message: 'Import another package by its name only.' }] },
       ],
     },

@@ -92,10 +92,10 @@ export class ContactPolicyGate {
     if (over?.cap === undefined) return storeOutageVerdict('frequency_cap', now, this.deps.random);
     const verdict = overCapVerdict(over.cap, stepCaps(work.routing.strategy, entry.message).channel, over.allowedAt, work.expiresAt);
     if (verdict.kind === 'defer') {
-      metrics.contactPolicy.inc({ outcome: 'deferred' });
+      metrics.contactPolicy('deferred');
       return { ...verdict, cause: 'frequency_cap' };
     }
-    metrics.contactPolicy.inc({ outcome: verdict.kind === 'fail' ? 'dropped' : 'expired' });
+    metrics.contactPolicy(verdict.kind === 'fail' ? 'dropped' : 'expired');
     return verdict;
   }
 }

@@ -126,7 +126,7 @@ export class Dispatcher {
         .filter((entry) => !this.inFlight.has(entry.entryId));
       if (reclaimed.length > 0) {
         this.deps.logger.warn('reclaimed entries from a stalled or dead replica', { count: reclaimed.length });
-        this.deps.metrics.reclaimed.inc(reclaimed.length);
+        this.deps.metrics.reclaimed(reclaimed.length);
         await this.planner.plan(await this.planner.unfinished(reclaimed), now, this.batch);
       }
     }

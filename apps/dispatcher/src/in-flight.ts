@@ -32,13 +32,13 @@ export class InFlight {
   hold(claimed: readonly LaneEntry[]): LaneEntry[] {
     const added = claimed.filter((entry) => !this.held.has(entry.entryId));
     for (const entry of added) this.held.add(entry.entryId);
-    this.metrics.inFlight.set(this.held.size);
+    this.metrics.inFlight(this.held.size);
     return added;
   }
 
   release(entries: readonly LaneEntry[]): void {
     for (const entry of entries) this.held.delete(entry.entryId);
-    this.metrics.inFlight.set(this.held.size);
+    this.metrics.inFlight(this.held.size);
   }
 
   /** Writes a settlement (journal, then Redis), then lets its entries go. */

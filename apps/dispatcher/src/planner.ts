@@ -124,14 +124,14 @@ export class Planner {
         random: this.random,
       });
       if (verdict.kind !== 'send') {
-        if (verdict.kind === 'fail' && verdict.cause === 'opted_out') this.deps.metrics.contactPolicy.inc({ outcome: 'opted_out' });
+        if (verdict.kind === 'fail' && verdict.cause === 'opted_out') this.deps.metrics.contactPolicy('opted_out');
         this.lifecycle.apply(settled, entry, verdict, routing, now);
         return undefined;
       }
       const config = routing.providers.get(verdict.provider);
       if (config === undefined) throw new Error(`route chose provider ${verdict.provider}, which is not configured`);
       const provider = this.deps.providers.handle(message.tenant_id, config);
-      if (verdict.failover) this.deps.metrics.failovers.inc({ provider: provider.key });
+      if (verdict.failover) this.deps.metrics.failedOver(provider.key);
       return { entry, routing, step, expiresAt: expiryOf(message, step.ttl_seconds), provider };
     } catch (error) {
       this.lifecycle.apply(settled, claimed, this.unroutable(message, step, error, now), undefined, now);

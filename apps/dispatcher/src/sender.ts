@@ -147,7 +147,7 @@ export class Sender {
       const answeredAt = exchange.startedAt.getTime() + durationMs;
       for (const { entry } of admitted) {
         const accepted = entry.message.created_at === undefined ? NaN : Date.parse(entry.message.created_at);
-        if (accepted <= answeredAt) this.deps.metrics.acceptToProvider.observe({ lane: entry.lane }, (answeredAt - accepted) / 1000);
+        if (accepted <= answeredAt) this.deps.metrics.reachedProvider(entry.lane, (answeredAt - accepted) / 1000);
       }
       this.lifecycle.recordAnswer(settled, provider, admitted, result, this.clock(), exchangeId);
     } finally {
@@ -179,7 +179,7 @@ export class Sender {
     }
     if (grant.granted < works.length) {
       const held = works.splice(grant.granted);
-      this.deps.metrics.throttled.inc({ provider: provider.key }, held.length);
+      this.deps.metrics.throttled(provider.key, held.length);
       const delay = throttleDelayMs(held.length, config.ratePerSecond, defaultBurst(config.ratePerSecond), grant.waitMs);
       this.batcher.putBack(provider, held, this.clock() + delay, this.clock());
       // Flush right when the tokens are back rather than at the claim loop's next turn.

@@ -99,11 +99,10 @@ function requestContext(deps: IngestAppDeps): RequestHandler {
     res.set('x-request-id', requestId);
     state(res).requestId = requestId;
     state(res).logger = deps.logger.child({ request_id: requestId });
-    const stop = deps.metrics.requestDuration.startTimer({ method: req.method });
+    const answered = deps.metrics.httpRequest(req.method);
     res.on('finish', () => {
       const matched = req.route as { path?: unknown } | undefined;
-      const route = matched === undefined ? 'unmatched' : `${req.baseUrl}${String(matched.path)}`;
-      stop({ route, status: String(res.statusCode) });
+      answered(matched === undefined ? 'unmatched' : `${req.baseUrl}${String(matched.path)}`, res.statusCode);
     });
     next();
   };

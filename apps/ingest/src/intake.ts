@@ -135,7 +135,7 @@ export class Intake {
         // the item is refused, never retried in place where it would stall a partition.
         const error = caught instanceof CommstratError ? caught : this.unexpected(caught, index);
         rejected.push({ index, error: error.toJSON().error });
-        this.deps.metrics.messagesRejected.inc({ source, tenant: tenant.id, reason: error.code });
+        this.deps.metrics.rejected(source, tenant.id, error.code);
       }
     }
     if (options.atomic === true && rejected.length > 0) throw this.atomicRefusal(items.length, rejected);
@@ -192,8 +192,8 @@ export class Intake {
     }
     await this.completeKeys(tenant, fresh);
     for (const { message } of fresh) {
-      this.deps.metrics.messagesAccepted.inc({ source, tenant: tenant.id, priority: message.priority });
-      if (message.sms !== undefined) this.deps.metrics.smsParts.inc({ encoding: message.sms.encoding }, message.sms.parts);
+      this.deps.metrics.accepted(source, tenant.id, message.priority);
+      if (message.sms !== undefined) this.deps.metrics.smsParts(message.sms.encoding, message.sms.parts);
     }
     const accepted: AcceptedItem[] = [
       ...fresh.map(({ index, message }) => ({ index, id: message.id, status: message.status })),

@@ -74,7 +74,7 @@ export class ReceiptParking {
         const result = results[i] ?? 'unknown';
         // Held (strategy unreadable): stays parked and is tried again; so is one still unknown, for a while.
         if (result === 'held' || (result === 'unknown' && now - parked.at < this.keepMs)) return;
-        this.deps.metrics.receipts.inc({ provider: key, outcome: result === 'moved' ? 'applied' : result });
+        this.deps.metrics.receipts(key, result === 'moved' ? 'applied' : result);
         done.push(parked);
       });
     }

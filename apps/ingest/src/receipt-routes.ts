@@ -164,7 +164,7 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     const provider = req.params['provider'] ?? '';
     const key = `${tenant}/${provider}`;
     const refuse = (why: string) => {
-      deps.metrics.receipts.inc({ provider: key, outcome: 'refused' });
+      deps.metrics.receipts(key, 'refused');
       return new UnauthorizedError(`receipt request refused: ${why}`);
     };
     const body = utf8(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
@@ -202,11 +202,11 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     // Held ones (strategy unreadable) changed nothing now: counted late, like any receipt that changes nothing.
     for (const result of results) counts[result === 'moved' ? 'applied' : result === 'held' ? 'late' : result] += 1;
     for (const [outcome, count] of Object.entries(counts)) {
-      if (count > 0) deps.metrics.receipts.inc({ provider: key, outcome: outcome === 'unknown' ? 'parked' : outcome }, count);
+      if (count > 0) deps.metrics.receipts(key, outcome === 'unknown' ? 'parked' : outcome, count);
     }
     // Intermediate reports (Twilio's `sent`, Sinch's `Dispatched`) are not receipts: counted, nothing else.
     const ignored = mapped.ignored.length;
-    if (ignored > 0) deps.metrics.receipts.inc({ provider: key, outcome: 'ignored' }, ignored);
+    if (ignored > 0) deps.metrics.receipts(key, 'ignored', ignored);
     if (counts.applied < receipts.length + ignored) state(res).logger.info('receipts that changed nothing', { provider: key, ...counts, ignored });
     res.json({ received: receipts.length + ignored, ...counts, ...(generic ? {} : { ignored }) });
   });

@@ -68,7 +68,7 @@ export async function startIngest(
     refreshMs: config.configRefreshMs,
     maxStaleMs: config.configMaxStaleMs,
     onRefreshError: (error) => {
-      configMetrics.refreshFailures.inc();
+      configMetrics.refreshFailed();
       logger.warn('could not read the routing configuration; serving the last known', { error: String(error) });
     },
   });

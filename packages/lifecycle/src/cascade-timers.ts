@@ -18,7 +18,7 @@ export interface CascadeTimerDeps {
   readonly journal: Pick<Journal, 'findMessages' | 'moveToNextStep'>;
   readonly routing: Pick<RoutingCache, 'resolve'>;
   readonly logger: Logger;
-  readonly metrics: Pick<DispatcherMetrics, 'cascadeMoves'>;
+  readonly metrics: Pick<DispatcherMetrics, 'movedOn'>;
   readonly random: () => number;
 }
 
@@ -77,7 +77,7 @@ export class CascadeTimers {
         const reason = advanceReason('no_receipt', routing.strategy.steps[step]);
         const event = nextStepEvent(routing, next, new Date(now), reason);
         if (await this.deps.journal.moveToNextStep(timer.message.id, step, event)) {
-          this.deps.metrics.cascadeMoves.inc({ reason: 'no_receipt' });
+          this.deps.metrics.movedOn('no_receipt');
         } else {
           // Someone else moved first: an undelivered receipt (then the timer still sends),
           // or a delivered one (then nothing is sent). Read again to know which.

@@ -18,11 +18,8 @@ import { nextStepEvent, scheduleReceiptTimer } from './cascade-steps.ts';
 import { CascadeTimers } from './cascade-timers.ts';
 import { SettledSet, change, type SettleLanes, type Settlement } from './settled-set.ts';
 
-/** The counters a dispatcher's lifecycle moves. */
-export type LifecycleMetrics = Pick<
-  DispatcherMetrics,
-  'retries' | 'deferred' | 'expired' | 'cascadeMoves' | 'deadLettered' | 'batchSize' | 'providerRequestDuration' | 'messagesDispatched'
->;
+/** What a dispatcher's lifecycle reports. */
+export type LifecycleMetrics = Pick<DispatcherMetrics, 'retried' | 'deferred' | 'expired' | 'movedOn' | 'deadLettered' | 'providerRequest' | 'dispatched'>;
 
 export interface DispatchLifecycleDeps {
   readonly journal: Pick<Journal, 'recordOutcomes' | 'findMessages' | 'moveToNextStep'>;
@@ -84,19 +81,19 @@ export class DispatchLifecycle {
     const { message } = entry;
     switch (verdict.kind) {
       case 'defer': {
-        if (verdict.attempts !== undefined) metrics.retries.inc({ provider: providerKey });
-        metrics.deferred.inc({ reason: verdict.cause });
+        if (verdict.attempts !== undefined) metrics.retried(providerKey);
+        metrics.deferred(verdict.cause);
         const queued = verdict.attempts === undefined ? message : { ...message, attempts: verdict.attempts };
         settled.defer(entry, verdict.until, change(message.id, 'scheduled', now, verdict.reason), queued);
         return;
       }
       case 'expire':
-        metrics.expired.inc();
+        metrics.expired();
         settled.finish(entry, change(message.id, 'expired', now, verdict.reason));
         return;
       case 'next_step': {
         if (routing === undefined) throw new Error('a next_step verdict needs the routing it moves on by');
-        metrics.cascadeMoves.inc({ reason: 'failure' });
+        metrics.movedOn('failure');
         const event = nextStepEvent(routing, verdict.step, new Date(now), verdict.reason);
         settled.defer(entry, now, { messageId: message.id, event }, messageForStep(message, routing.strategy, routing.version, verdict.step));
         return;
@@ -108,7 +105,7 @@ export class DispatchLifecycle {
           settled.finish(entry, failed);
           return;
         }
-        metrics.deadLettered.inc({ provider: letter.provider ?? providerKey });
+        metrics.deadLettered(letter.provider ?? providerKey);
         settled.deadLetter(entry, { ...message, attempts: letter.attempts }, failed, letter.code, letter.provider);
         return;
       }
@@ -128,8 +125,7 @@ export class DispatchLifecycle {
     const settled = own(settlement);
     const { metrics } = this.deps;
     const label = result.error === undefined ? 'ok' : result.error.retryable ? 'retryable' : 'permanent';
-    metrics.batchSize.observe({ provider: provider.key }, works.length);
-    metrics.providerRequestDuration.observe({ provider: provider.key, outcome: label }, result.exchange.durationMs / 1000);
+    metrics.providerRequest(provider.key, label, works.length, result.exchange.durationMs / 1000);
     const providerIds = new Map(
       result.outcomes.flatMap((item) => (item.outcome === 'accepted' ? [[item.messageId, item.providerMessageId]] : [])),
     );
@@ -203,10 +199,10 @@ export class DispatchLifecycle {
     }
     if (result.error === undefined) {
       for (const [outcome, count] of Object.entries(counts)) {
-        if (count > 0) metrics.messagesDispatched.inc({ provider: provider.key, outcome }, count);
+        if (count > 0) metrics.dispatched(provider.key, outcome, count);
       }
     } else {
-      metrics.messagesDispatched.inc({ provider: provider.key, outcome: 'error' }, works.length);
+      metrics.dispatched(provider.key, 'error', works.length);
     }
     return exchangeId;
   }
