@@ -1,14 +1,13 @@
 // Kafka intake against the stack's broker: each test has its own topics and consumer
 // group (deleted after) and its own ingest deployment.
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
 import { DependencyUnavailableError } from '@commstrat/core';
 import { KafkaIntake } from '@commstrat/ingest';
 import { createLogger, createRegistry, ingestMetrics } from '@commstrat/observability';
 import type { Admin, IHeaders, KafkaMessage } from 'kafkajs';
-import { eventually, stackEnv, testKafka, uniqueName } from './harness.ts';
+import { eventually, stackEnv, testKafka, uniqueName, holdFor } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
 const sms = (text: string, phone = '+79161234567') => ({
@@ -247,11 +246,11 @@ test('Kafka intake pauses while the lanes are over their cap and resumes once th
 
   // Paused: records sent now wait in Kafka, the lanes do not grow.
   for (let i = 0; i < 5; i += 1) await k.send(JSON.stringify(sms(`second ${i}`)));
-  await sleep(500);
+  await holdFor(500, 'records sent while paused may not reach the lanes');
   const depth = (await k.deployment.lanes.depths()).normal;
   const committed = await k.committed();
   assert.ok(depth > 5, `lanes over the cap (${depth})`);
-  await sleep(2500);
+  await holdFor(2500, 'still paused: the lanes do not grow, nothing is committed');
   assert.equal((await k.deployment.lanes.depths()).normal, depth);
   assert.equal(await k.committed(), committed);
   assert.ok(committed < 15);
@@ -375,7 +374,7 @@ test('records of a partition are accepted several at once, and committed only up
   );
   await k.send(6);
   await eventually('four records under way while the first waits', () => Promise.resolve(started.length >= 4 ? true : undefined));
-  await sleep(300);
+  await holdFor(300, 'no fifth record may start meanwhile');
   assert.equal(started.length, 4, 'no more than recordsInFlight at once');
   assert.equal(await k.committed(), -1, 'records 1-3 are done, but nothing after the unfinished first is committed');
   releaseFirst();

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { ProviderUnavailableError, ValidationError, newId } from '@commstrat/core';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { WebhookAdapter } from '@commstrat/providers';
-import { eventually } from './harness.ts';
+import { eventually, holdFor } from './harness.ts';
 import { startDeployment } from './services.ts';
 
 const SECRET = 'whsec_0123456789abcdef';
@@ -168,7 +168,7 @@ test('a 4xx answer fails the message for good, without a retry', async () => {
     return current.status === 'failed' ? current : undefined;
   });
   assert.match(view.timeline.at(-1).reason, /http_410/);
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await holdFor(400, 'a 410 must not be retried meanwhile');
   assert.equal(hook.deliveries.length, 1);
 });
 
