@@ -40,15 +40,16 @@ test('an entry starts with its lane digit and its id, and its body is shorter th
   const entry = encodeEntry(otp);
   assert.equal(
     entry,
-    '3|01M8T6C5AW1E4Y1ZC7PSBK4Y5X|{"t":"acme","c":"sms","r":{"phone":"+79161234567"},"b":{"text":"Your code is 1234. Do not share it with anyone."},"a":1796175435061}',
+    '3|01M8T6C5AW1E4Y1ZC7PSBK4Y5X|{"t":"acme","c":"sms","r":{"phone":"+79161234567"},"b":{"text":"Your code is 1234. Do not share it with anyone."},"a":"2026-12-02T01:37:15.061Z"}',
   );
   assert.equal(encodeEntry({ ...otp, priority: 'critical' }).charAt(0), '1');
   assert.equal(encodeEntry({ ...otp, priority: 'bulk' }).charAt(0), '4');
-  assert.ok(entry.length < JSON.stringify(otp).length - 60, `${entry.length} bytes against ${JSON.stringify(otp).length}`);
+  assert.ok(entry.length < JSON.stringify(otp).length - 50, `${entry.length} bytes against ${JSON.stringify(otp).length}`);
 });
 
-test('a time that is not an exact UTC instant, and a field the codec does not know, are kept as they are', () => {
-  const odd = { ...otp, created_at: '2026-12-02T04:37:15+03:00', future_field: { x: 1 } } as unknown as QueuedMessage;
+test('a field the codec has no short key for is kept under its own name', () => {
+  const odd = { ...otp, future_field: { x: 1 } } as unknown as QueuedMessage;
+  assert.match(encodeEntry(odd), /"future_field":\{"x":1\}/);
   assert.deepEqual(decodeEntry(encodeEntry(odd)), asJson(odd));
 });
 
