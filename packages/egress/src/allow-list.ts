@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { ConfigError } from '@commstrat/core';
 import { parseAddress, type Address } from './address-ranges.ts';
 
 /** One operator entry: a host name (optionally `*.` for its subdomains) or an address range, optionally with a port. */
@@ -104,4 +105,13 @@ function toPort(text: string, fail: (why: string) => never): number {
   const port = Number(text);
   if (!/^\d{1,5}$/.test(text) || port < 1 || port > 65535) fail('has a port that is not 1-65535');
   return port;
+}
+
+/** The allow list of an app's configuration; throws ConfigError naming COMMSTRAT_EGRESS_ALLOW. */
+export function egressAllowFromConfig(text: string | undefined): EgressAllowList {
+  try {
+    return EgressAllowList.parse(text);
+  } catch (error) {
+    throw new ConfigError([{ path: 'COMMSTRAT_EGRESS_ALLOW', message: error instanceof Error ? error.message : String(error) }]);
+  }
 }

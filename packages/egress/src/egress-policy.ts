@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress, LookupAllOptions } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { EgressRefusedError } from '@commstrat/core';
 import { parseAddress, refusedRange } from './address-ranges.ts';
 import { EgressAllowList } from './allow-list.ts';
@@ -24,11 +25,7 @@ export interface EgressPolicyOptions {
 }
 
 /** The lookup function of net.connect: called with `all` when the socket tries several addresses. */
-export type ConnectLookup = (
-  hostname: string,
-  options: { all?: boolean; family?: number | string },
-  callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
-) => void;
+export type ConnectLookup = LookupFunction;
 
 const systemResolve: Resolver = (host) =>
   new Promise((resolve, reject) => {

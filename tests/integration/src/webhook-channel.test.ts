@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { ProviderUnavailableError, ValidationError, newId } from '@commstrat/core';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { WebhookAdapter } from '@commstrat/providers';
-import { eventually } from './harness.ts';
+import { allowing, eventually } from './harness.ts';
 import { startDeployment } from './services.ts';
 
 const SECRET = 'whsec_0123456789abcdef';
@@ -177,6 +177,7 @@ test('an endpoint that does not answer in time is a retryable failure', async ()
   const adapter = new WebhookAdapter({
     id: 'acme/hook',
     url: hook.url,
+    egress: allowing(hook.url),
     secret: SECRET,
     timeoutMs: 300,
   });
