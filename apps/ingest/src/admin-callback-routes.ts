@@ -3,6 +3,7 @@ import { NotFoundError, ValidationError } from '@commstrat/core';
 import { callbackTargetOf, rotateCallbackSecret, setTenantCallbackUrl, type CallbackTarget } from '@commstrat/config';
 import type { Sql } from 'postgres';
 import { callbackSettingsSchema, checkBody } from './admin-schemas.ts';
+import type { EgressChecks } from './egress-checks.ts';
 import { actorOf, callerOf } from './route-support.ts';
 
 /**
@@ -10,7 +11,7 @@ import { actorOf, callerOf } from './route-support.ts';
  * callbacks are signed with (docs/api.md#status-callbacks). Mounted behind the admin-scope
  * check of adminRoutes. The secret is shown here, to an admin key, and nowhere else.
  */
-export function callbackRoutes(sql: Sql, parseJson: express.RequestHandler[]): Router {
+export function callbackRoutes(sql: Sql, egress: Pick<EgressChecks, 'checkUrl'>, parseJson: express.RequestHandler[]): Router {
   const router = express.Router();
 
   router.get('/', async (_req, res) => {
@@ -22,6 +23,7 @@ export function callbackRoutes(sql: Sql, parseJson: express.RequestHandler[]): R
     if (url !== null && !isHttpUrl(url)) {
       throw new ValidationError([{ path: '/callback_url', message: 'must be an http(s) URL with a host, or null' }]);
     }
+    if (url !== null) await egress.checkUrl(url, '/callback_url');
     res.json(view(await setTenantCallbackUrl(sql, callerOf(res).id, url, actorOf(res))));
   });
 

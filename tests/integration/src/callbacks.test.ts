@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { callbackTargetOf, ensureTenantWithKey, generateApiKey } from '@commstrat/config';
 import { CallbackStore, type CallbackRecord } from '@commstrat/journal';
 import { eventually } from './harness.ts';
-import { spawnApp, startDeployment, type Deployment } from './services.ts';
+import { spawnApp, startDeployment, type Deployment, LOOPBACK } from './services.ts';
 
 /** Quick retries and polls, so a test sees several attempts in a second or two. */
 const FAST = {
@@ -101,7 +101,7 @@ const statuses = (events: readonly Delivery[]) => events.map((d) => d.payload.st
 
 test('a message sent end to end is called back once per status change, in order, each signed with the tenant secret', async () => {
   const receiver = await startReceiver(() => 200);
-  const deployment = await startDeployment({ env: FAST });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: FAST });
   const id = await send(deployment, sms('called back', receiver.url('/hooks')));
   const events = await eventually('callbacks up to sent', () => {
     const got = receiver.events('/hooks', id);
@@ -130,7 +130,7 @@ test('a message sent end to end is called back once per status change, in order,
 
 test('a receiver that answers 500 twice then 200 gets the callback again, and every attempt is recorded', async () => {
   const receiver = await startReceiver((_path, seen) => (seen < 2 ? 500 : 200));
-  const deployment = await startDeployment({ env: FAST });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: FAST });
   const id = await send(deployment, sms('flaky receiver', receiver.url('/flaky')));
   const store = new CallbackStore(deployment.db);
   const records = await eventually('every callback delivered', async () => {
@@ -154,6 +154,7 @@ test('a receiver that answers 500 twice then 200 gets the callback again, and ev
 test("a tenant's hanging receiver holds up neither dispatch nor another tenant's callbacks", async () => {
   const receiver = await startReceiver((path) => (path === '/hang' ? 'hang' : 200));
   const deployment = await startDeployment({
+    egressAllow: [LOOPBACK],
     env: { ...FAST, DISPATCHER_CALLBACK_TIMEOUT_MS: '60000', DISPATCHER_CALLBACK_CONCURRENCY: '4', DISPATCHER_CALLBACK_TENANT_CONCURRENCY: '2' },
   });
   const other = await deployment.addTenant('globex');
@@ -172,7 +173,7 @@ test("a tenant's hanging receiver holds up neither dispatch nor another tenant's
 
 test("the tenant's default callback URL serves messages without one; without any URL there is no callback", async () => {
   const receiver = await startReceiver(() => 200);
-  const deployment = await startDeployment({ env: FAST });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: FAST });
   const plain = await send(deployment, sms('no url anywhere'));
   const withDefault = await deployment.addTenant('initech');
   const adminKey = generateApiKey();
@@ -210,7 +211,7 @@ test("the tenant's default callback URL serves messages without one; without any
 test('a dispatcher killed with callbacks pending loses none: another replica delivers every one', async () => {
   let up = false;
   const receiver = await startReceiver(() => (up ? 200 : 503));
-  const deployment = await startDeployment({ env: FAST, dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: FAST, dispatcher: false });
   const ids = await Promise.all([1, 2, 3].map((n) => send(deployment, sms(`before the kill ${n}`, receiver.url('/later')))));
   const { child, exited } = spawnApp('dispatcher', deployment.env);
   const store = new CallbackStore(deployment.db);
@@ -237,7 +238,7 @@ test('a dispatcher killed with callbacks pending loses none: another replica del
 
 test('a receiver that keeps failing gets its callbacks abandoned after the last attempt, each attempt recorded', async () => {
   const receiver = await startReceiver(() => 500);
-  const deployment = await startDeployment({ env: { ...FAST, DISPATCHER_CALLBACK_MAX_ATTEMPTS: '3' } });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: { ...FAST, DISPATCHER_CALLBACK_MAX_ATTEMPTS: '3' } });
   const id = await send(deployment, sms('down for hours', receiver.url('/down')));
   const store = new CallbackStore(deployment.db);
   const records = await eventually('every callback abandoned', async () => {

@@ -7,7 +7,7 @@ import { ProviderUnavailableError, ValidationError, newId } from '@commstrat/cor
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { WebhookAdapter } from '@commstrat/providers';
 import { allowing, eventually } from './harness.ts';
-import { startDeployment } from './services.ts';
+import { startDeployment, LOOPBACK } from './services.ts';
 
 const SECRET = 'whsec_0123456789abcdef';
 const REPLAY_WINDOW_SECONDS = 300;
@@ -74,7 +74,7 @@ const webhookProvider = (url: string): ProviderInput => ({
 });
 
 async function deploymentWithWebhook(url: string) {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   await upsertProvider(deployment.sql, deployment.tenantId, webhookProvider(url));
   await saveStrategy(
     deployment.sql,
@@ -198,7 +198,7 @@ test('an endpoint that does not answer in time is a retryable failure', async ()
 });
 
 test('a webhook provider row needs an http(s) URL, a secret of 16+ characters and batches of one', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   await assert.rejects(
     upsertProvider(deployment.sql, deployment.tenantId, {
       ...webhookProvider('ftp://example.test/hook'),
