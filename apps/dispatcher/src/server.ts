@@ -224,7 +224,9 @@ function startCallbackWorker(
     tenantConcurrency: config.callbackTenantConcurrency,
     tenantRatePerSecond: config.callbackTenantRate,
     pollMs: config.callbackPollMs,
-    http: new EgressClient(egress, { maxSocketsPerHost: config.callbackTenantConcurrency }),
+    // Tenants may share a host: the agent must never be what a hanging tenant fills, so it
+    // allows as many sockets as the worker has attempts in flight.
+    http: new EgressClient(egress, { maxSocketsPerHost: config.callbackConcurrency }),
   });
   // Not awaited: the indexes are created while the worker starts; a claim before they
   // exist is only slower.

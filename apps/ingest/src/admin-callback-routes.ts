@@ -1,6 +1,7 @@
 import express, { type Router } from 'express';
 import { NotFoundError, ValidationError } from '@commstrat/core';
 import { callbackTargetOf, rotateCallbackSecret, setTenantCallbackUrl, type CallbackTarget } from '@commstrat/config';
+import { standardWebhookSecret } from '@commstrat/providers';
 import type { Sql } from 'postgres';
 import { callbackSettingsSchema, checkBody } from './admin-schemas.ts';
 import type { EgressChecks } from './egress-checks.ts';
@@ -43,7 +44,12 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-function view(target: CallbackTarget | null): { callback_url: string | null; signing_secret: string } {
+/**
+ * `webhook_secret` is the secret as Standard Webhooks libraries take it (`new
+ * Webhook(webhook_secret)`); `signing_secret` keys the deprecated X-Commstrat-Signature.
+ * For a secret made since Standard Webhooks they are the same text.
+ */
+function view(target: CallbackTarget | null): { callback_url: string | null; webhook_secret: string; signing_secret: string } {
   if (target === null) throw new NotFoundError('tenant');
-  return { callback_url: target.url, signing_secret: target.secret };
+  return { callback_url: target.url, webhook_secret: standardWebhookSecret(target.secret), signing_secret: target.secret };
 }
