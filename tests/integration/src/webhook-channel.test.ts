@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { ProviderUnavailableError, ValidationError, newId } from '@commstrat/core';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { WebhookAdapter } from '@commstrat/providers';
+import { Webhook } from 'standardwebhooks';
 import { allowing, eventually } from './harness.ts';
 import { startDeployment, LOOPBACK } from './services.ts';
 
@@ -116,6 +117,10 @@ test('a webhook message is POSTed to the tenant URL, signed over timestamp.body,
     `signature ${String(delivery.headers['x-commstrat-signature'])} does not verify`,
   );
   assert.equal(verify(delivery, 'another-secret-of-16+'), false, 'another secret does not verify');
+  // Standard Webhooks, verified by the specification's library: the message id is the webhook-id.
+  assert.equal(delivery.headers['webhook-id'], body.id);
+  assert.equal((new Webhook(SECRET).verify(delivery.body, delivery.headers as Record<string, string>) as { id: string }).id, body.id);
+  assert.throws(() => new Webhook(SECRET).verify(delivery.body.replace('shipped', 'lost'), delivery.headers as Record<string, string>), /No matching signature/);
   assert.equal(
     verify({ ...delivery, body: delivery.body.replace('shipped', 'lost') }, SECRET),
     false,
