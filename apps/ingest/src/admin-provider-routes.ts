@@ -10,6 +10,7 @@ import {
   putProvider,
   saveProviderDefinition,
   type Provider,
+  type PutProviderOptions,
   type StoredProviderDefinition,
   type Tenant,
 } from '@commstrat/config';
@@ -29,7 +30,8 @@ const MAX_YAML_BYTES = 256 * 1024;
  */
 export function providerRoutes(sql: Sql, egress: EgressChecks, parseJson: express.RequestHandler[]): Router {
   const router = express.Router();
-  const checkTargets = egress.providerProblems.bind(egress);
+  const checkTargets: NonNullable<PutProviderOptions['checkTargets']> = (provider, definition, inline) =>
+    egress.providerProblems(provider, definition, inline);
 
   router.get('/providers', async (_req, res) => {
     const providers = await listTenantProviders(sql, tenantOf(res).id);
