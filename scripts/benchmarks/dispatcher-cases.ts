@@ -89,6 +89,8 @@ function caseEnv(
     INGEST_LANE_CAP: '1000000000',
     INGEST_TENANT_RATE_PER_SECOND: '100000000',
     INGEST_KAFKA_ENABLED: 'false',
+    // The bench's sandbox listens on loopback, which the egress policy refuses unless allowed.
+    COMMSTRAT_EGRESS_ALLOW: new URL(ctx.sandbox.url).host,
   };
 }
 

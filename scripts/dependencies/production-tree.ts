@@ -14,6 +14,7 @@ export const SHIPPED_WORKSPACES = [
   'apps/sandbox',
   'packages/config',
   'packages/core',
+  'packages/egress',
   'packages/journal',
   'packages/lifecycle',
   'packages/observability',

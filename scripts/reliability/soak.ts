@@ -111,6 +111,8 @@ const env = {
   INGEST_KAFKA_REJECTED_TOPIC: `${topic}.rejected`,
   INGEST_KAFKA_GROUP: run,
   COMMSTRAT_LOG_LEVEL: 'warn',
+  // The two sandboxes listen on loopback, which the egress policy refuses unless allowed.
+  COMMSTRAT_EGRESS_ALLOW: [good.url, failing.url].map((url) => new URL(url).host).join(','),
 };
 const ingest = await child('ingest', 'apps/ingest/src/main.ts', env, '/health/ready');
 let dispatcher = await child('dispatcher-1', 'apps/dispatcher/src/main.ts', env, '/health/ready');

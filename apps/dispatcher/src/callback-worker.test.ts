@@ -55,6 +55,7 @@ test('a callback claimed while the one before it is in flight looks again after 
     tenantConcurrency: 4,
     tenantRatePerSecond: 50,
     pollMs: 200,
+    http: { post: () => Promise.reject(new Error('not reached')), close: () => undefined },
     clock: () => NOW,
   });
   worker.start();

@@ -1,5 +1,6 @@
 import express from 'express';
 import { CallbackTargets, RoutingCache } from '@commstrat/config';
+import { EgressClient, EgressPolicy } from '@commstrat/egress';
 import { CallbackStore, Journal } from '@commstrat/journal';
 import {
   closeLogger,
@@ -95,10 +96,13 @@ export async function startDispatcher(
   });
   // Not awaited: a replica starts while PostgreSQL is down, and listens once it is back.
   void routing.listen();
-  const providers = new ProviderRegistry(metrics, {
-    failureThreshold: config.circuitFailureThreshold,
-    openMs: config.circuitOpenMs,
-  });
+  // One policy for every request a tenant can aim: provider endpoints, token URLs, callbacks.
+  const egress = new EgressPolicy(config.egress);
+  const providers = new ProviderRegistry(
+    metrics,
+    { failureThreshold: config.circuitFailureThreshold, openMs: config.circuitOpenMs },
+    egress,
+  );
   if (config.contactHashSecret === undefined) {
     logger.warn('COMMSTRAT_CONTACT_HASH_SECRET is not set: frequency-cap keys in Redis use a built-in hash key');
   }
@@ -135,7 +139,7 @@ export async function startDispatcher(
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
 
-  const callbacks = config.callbacksEnabled ? startCallbackWorker(config, mongo, sql, registry, logger) : undefined;
+  const callbacks = config.callbacksEnabled ? startCallbackWorker(config, mongo, sql, registry, logger, egress) : undefined;
 
   const info = processInfo({
     service: 'dispatcher',
@@ -199,6 +203,7 @@ function startCallbackWorker(
   sql: postgres.Sql,
   registry: ReturnType<typeof createRegistry>,
   logger: Logger,
+  egress: EgressPolicy,
 ): { stop(): Promise<void> } {
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
   reportRedisErrors(redis, (error) => logger.warn('Redis connection error', { error: error.message }));
@@ -220,6 +225,9 @@ function startCallbackWorker(
     tenantConcurrency: config.callbackTenantConcurrency,
     tenantRatePerSecond: config.callbackTenantRate,
     pollMs: config.callbackPollMs,
+    // Tenants may share a host: the agent must never be what a hanging tenant fills, so it
+    // allows as many sockets as the worker has attempts in flight.
+    http: new EgressClient(egress, { maxSocketsPerHost: config.callbackConcurrency }),
   });
   // Not awaited: the indexes are created while the worker starts; a claim before they
   // exist is only slower.

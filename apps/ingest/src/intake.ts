@@ -17,6 +17,7 @@ import { Withdrawals } from '@commstrat/lifecycle';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { IdempotencyReservation, IdempotencyStore, LaneWriter, SampledDepths } from '@commstrat/queue';
 import { journalFailure, routingFailure } from './dependency-failure.ts';
+import type { EgressChecks } from './egress-checks.ts';
 
 export interface IntakeDeps {
   readonly journal: Journal;
@@ -25,6 +26,8 @@ export interface IntakeDeps {
   readonly depths: Pick<SampledDepths, 'get'>;
   readonly idempotency: IdempotencyStore;
   readonly routing: Pick<RoutingCache, 'resolve'>;
+  /** A message's own callback_url must be a URL the egress policy lets the dispatcher call. */
+  readonly egress: Pick<EgressChecks, 'checkUrl'>;
   readonly metrics: IngestMetrics;
   readonly logger: Logger;
   /** How long an idempotency key is remembered, in seconds. */
@@ -121,6 +124,7 @@ export class Intake {
     for (const [index, item] of items.entries()) {
       try {
         const request = validateMessageRequest(item, now);
+        if (request.callback_url !== undefined) await this.deps.egress.checkUrl(request.callback_url, '/callback_url');
         // Unknown strategy, or a channel without a default strategy: 422 here, not a
         // failure later in the dispatcher. Cached per tenant, so no query per message.
         await this.deps.routing.resolve(tenant.id, request).catch((error: unknown) => {

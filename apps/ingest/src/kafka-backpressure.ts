@@ -10,7 +10,7 @@ export interface LaneBackpressureOptions {
 }
 
 export interface LaneBackpressureDeps {
-  /** Entries in each lane (`LaneQueue.depths`). */
+  /** Entries in each lane (`LaneStatistics.depths`). */
   readonly depths: () => Promise<Record<string, number>>;
   /** Stops fetching from every assigned partition. */
   readonly pause: () => void;

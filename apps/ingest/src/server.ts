@@ -1,3 +1,4 @@
+import { EgressPolicy } from '@commstrat/egress';
 import { ReceiptSecrets, RoutingCache, TenantCache } from '@commstrat/config';
 import { Journal } from '@commstrat/journal';
 import { ReceiptLifecycle } from '@commstrat/lifecycle';
@@ -18,6 +19,7 @@ import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
 import type { IngestConfig } from './config.ts';
 import { createIngestApp } from './http-app.ts';
+import { EgressChecks } from './egress-checks.ts';
 import { Intake } from './intake.ts';
 import { kafkaIntakeFromConfig } from './kafka-intake.ts';
 import { ReceiptParking } from './receipt-parking.ts';
@@ -74,10 +76,13 @@ export async function startIngest(
   });
   // Not awaited: a replica starts while PostgreSQL is down, and listens once it is back.
   void routing.listen();
+  // The egress policy at the API: URLs a tenant sets are refused here, naming the field.
+  const egress = new EgressChecks(new EgressPolicy(config.egress));
   const intake = new Intake({
     journal,
     lanes,
     depths,
+    egress,
     idempotency: new IdempotencyStore(redis, { prefix: config.redisPrefix }),
     routing,
     metrics,
@@ -105,7 +110,7 @@ export async function startIngest(
     intake,
     journal,
     tenants,
-    admin: { sql },
+    admin: { sql, egress },
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
       ratePerSecond: config.tenantRatePerSecond,

@@ -82,6 +82,13 @@ export interface TierConfig {
    * series stays one per provider (the tenant part of the provider label is dropped too).
    */
   metricsTenantLabel: boolean;
+  /**
+   * Internal hosts and address ranges the service may call on a tenant's behalf although
+   * the egress policy refuses internal addresses: comma-separated `name[:port]`,
+   * `*.domain[:port]`, `ipv4[/bits][:port]` or `[ipv6[/bits]][:port]` entries
+   * (docs/security.md). Default none: only public addresses are called.
+   */
+  egressAllow: string;
 }
 
 /** The JSON Schema fields of TierConfig, listening on `defaultPort` unless told. */
@@ -108,6 +115,7 @@ export function tierConfigSchema(defaultPort: number) {
       logMaskCredentials: { type: 'string', enum: ['partial', 'full'], default: 'full' },
       logMaskFields: { type: 'string', pattern: '^\\s*[\\w.-]+(\\s*,\\s*[\\w.-]+)*\\s*$' },
       metricsTenantLabel: { type: 'boolean', default: true },
+      egressAllow: { type: 'string', maxLength: 10_000, default: '' },
     },
   };
 }
@@ -133,5 +141,6 @@ export function tierEnvMap(tier: 'INGEST' | 'DISPATCHER'): EnvMap<TierConfig> {
     logMaskCredentials: 'COMMSTRAT_LOG_MASK_CREDENTIALS',
     logMaskFields: 'COMMSTRAT_LOG_MASK_FIELDS',
     metricsTenantLabel: 'COMMSTRAT_METRICS_TENANT_LABEL',
+    egressAllow: 'COMMSTRAT_EGRESS_ALLOW',
   };
 }

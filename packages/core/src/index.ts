@@ -9,6 +9,7 @@ export {
   LanesFullError,
   RateLimitedError,
   DependencyUnavailableError,
+  EgressRefusedError,
   InputNotStorableError,
   InvalidEncodingError,
   MalformedJsonError,

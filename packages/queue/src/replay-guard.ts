@@ -5,7 +5,9 @@ import { QueueKeys } from './keys.ts';
 /**
  * Remembers signed requests (by a digest of their signature) for their replay window,
  * across every replica: the first sighting wins, a second within the window is a replay.
- * One `SET NX EX` per request.
+ * One `SET NX EX` per request. The signature must come in its one spelling (the receipt
+ * check refuses any other, e.g. a timestamp with leading zeros): a guard that remembers
+ * text is only as good as the rule that one signature has one text.
  */
 export class ReplayGuard {
   private readonly redis: Redis;

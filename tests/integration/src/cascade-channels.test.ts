@@ -11,7 +11,7 @@ import { twilioSignature } from '@commstrat/providers';
 import { exchangesOf } from './definition-deployments.ts';
 import { eventually, holdFor } from './harness.ts';
 import { headersOf, mailpitEnv, messagesTo, uniqueAddress } from './mailpit.ts';
-import { startDeployment, type Deployment } from './services.ts';
+import { startDeployment, type Deployment, LOOPBACK } from './services.ts';
 
 const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
 const PHONE = '+4915112345678';
@@ -79,7 +79,7 @@ interface OtpDeployment {
  * sandbox's Twilio mode calls back as `receipts` says.
  */
 async function otpAcrossChannels(withinSeconds: number, receipts: 'delivered' | 'none'): Promise<OtpDeployment> {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   const receiptUrl = `${deployment.ingest.url}/v1/providers/${deployment.tenantId}/twilio/receipts`;
   await upsertProvider(deployment.sql, deployment.tenantId, {
     id: 'twilio',
@@ -226,7 +226,7 @@ function signatureVerifies(delivery: Delivery): boolean {
 test('webhook, then e-mail on failure: a 500 until the attempts run out, or a permanent 410, moves the message to Mailpit', async () => {
   // Two deliveries of the first message answered 500 (its two attempts), then 410 for the second.
   const hook = await receiver([500, 500, 410]);
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   await upsertProvider(deployment.sql, deployment.tenantId, {
     id: 'tenant-hook',
     kind: 'webhook',

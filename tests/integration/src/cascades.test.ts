@@ -7,7 +7,7 @@ import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/con
 import { signReceiptBody } from '@commstrat/core';
 import { documentedExample, saveThroughAdminApi } from './docs-examples.ts';
 import { eventually, holdFor } from './harness.ts';
-import { startDeployment, startSandbox, type Deployment, type RunningSandbox, untilConfigReloaded } from './services.ts';
+import { startDeployment, startSandbox, type Deployment, type RunningSandbox, untilConfigReloaded, LOOPBACK } from './services.ts';
 
 const SECRET = 'cascade-receipt-secret';
 const PHONE = '+4915112345678';
@@ -51,7 +51,7 @@ interface Cascade {
 
 /** A deployment whose first provider reports receipts as `status` says, with a second provider `backup-sms`. */
 async function cascade(status: 'delivered' | 'undelivered' | 'none', strategy: object, through: 'admin_api' | 'sql' = 'sql'): Promise<Cascade> {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   const backup = await startSandbox();
   const changedAt = Date.now();
   await upsertProvider(deployment.sql, deployment.tenantId, provider('sandbox-sms', deployment.sandbox));

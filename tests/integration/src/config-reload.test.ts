@@ -7,7 +7,7 @@ import { RoutingCache, saveStrategy, upsertProvider } from '@commstrat/config';
 import postgres from 'postgres';
 import { eventually, holdFor } from './harness.ts';
 import { startPausableProxy } from './pausable-proxy.ts';
-import { startDeployment, startSandbox } from './services.ts';
+import { startDeployment, startSandbox, LOOPBACK } from './services.ts';
 import { sms } from './requests.ts';
 
 const NO_PERIODIC_REFRESH = { COMMSTRAT_CONFIG_REFRESH_MS: '600000' };
@@ -22,7 +22,7 @@ async function dispatchedTo(baseUrl: string, provider: string): Promise<number> 
 }
 
 test('a new strategy version reaches every ingest and dispatcher replica within 2 s, without a restart', async () => {
-  const deployment = await startDeployment({ env: NO_PERIODIC_REFRESH });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: NO_PERIODIC_REFRESH });
   const backup = await startSandbox();
   await upsertProvider(deployment.sql, deployment.tenantId, {
     id: 'backup-sms',
@@ -100,7 +100,7 @@ test('a new strategy version reaches every ingest and dispatcher replica within 
 });
 
 test('a change made by hand in SQL is seen too: the trigger notifies, not the config store', async () => {
-  const deployment = await startDeployment({ env: NO_PERIODIC_REFRESH });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: NO_PERIODIC_REFRESH });
   assert.equal((await deployment.api('POST', '/v1/messages', sms('x', { strategy: 'manual' }))).status, 422);
   const definition = { name: 'manual', channel: 'sms', steps: [{ route: { mode: 'failover', providers: ['sandbox-sms'] } }] };
   await deployment.sql`INSERT INTO strategies (tenant_id, name, version, channel, definition)
@@ -114,7 +114,7 @@ test('a change made by hand in SQL is seen too: the trigger notifies, not the co
 });
 
 test('a notification missed while the listener was cut off is made up for when it reconnects', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   const url = new URL(deployment.env['COMMSTRAT_POSTGRES_URL'] ?? '');
   const proxy = await startPausableProxy({ host: url.hostname, port: Number(url.port) });
   url.hostname = '127.0.0.1';

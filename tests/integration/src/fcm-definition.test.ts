@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { ProviderRejectedError, ProviderUnavailableError, type QueuedMessage } from '@commstrat/core';
 import { saveStrategy, upsertProvider } from '@commstrat/config';
 import { DeclarativeHttpAdapter, ProviderMisconfiguredError, shippedDefinitions } from '@commstrat/providers';
-import { eventually, queuedMessage, holdFor } from './harness.ts';
+import { eventually, queuedMessage, holdFor, allowing } from './harness.ts';
 import { setSandboxBehaviour, startDeployment, startSandbox, type RunningSandbox } from './services.ts';
 
 type ServiceAccount = Record<string, string>;
@@ -27,7 +27,7 @@ async function fcmControls(sandbox: RunningSandbox, settings: Record<string, unk
 function fcm(sandbox: RunningSandbox, credentials: ServiceAccount): DeclarativeHttpAdapter {
   const definition = shippedDefinitions().get('fcm-v1');
   assert.ok(definition);
-  const adapter = new DeclarativeHttpAdapter({ id: 'acme/fcm', definition, baseUrl: sandbox.url, credentials, timeoutMs: 3000 });
+  const adapter = new DeclarativeHttpAdapter({ id: 'acme/fcm', definition, baseUrl: sandbox.url, credentials, egress: allowing(sandbox.url), timeoutMs: 3000 });
   test.after(() => adapter.close());
   return adapter;
 }

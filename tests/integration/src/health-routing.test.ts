@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { eventually, holdFor } from './harness.ts';
-import { setSandboxBehaviour, startDeployment, startSandbox, type Deployment, type RunningSandbox } from './services.ts';
+import { setSandboxBehaviour, startDeployment, startSandbox, type Deployment, type RunningSandbox, LOOPBACK } from './services.ts';
 
 const provider = (id: string, sandbox: RunningSandbox): ProviderInput => ({
   id,
@@ -58,7 +58,7 @@ function shareOfA(views: readonly View[], where: (view: View) => string | undefi
 const firstTried = (view: View) => view.timeline.find((event) => event.status === 'sending')?.provider;
 
 test('a provider failing in bursts loses its traffic to the other, and gets it back gradually once it recovers', async (t) => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   const [sandboxA, sandboxB] = await Promise.all([startSandbox(), startSandbox()]);
   await upsertProvider(deployment.sql, deployment.tenantId, provider('a', sandboxA));
   await upsertProvider(deployment.sql, deployment.tenantId, provider('b', sandboxB));

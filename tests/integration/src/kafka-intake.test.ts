@@ -385,3 +385,25 @@ test('records of a partition are accepted several at once, and committed only up
     'each record accepted once',
   );
 });
+
+test('a record whose callback_url aims at an internal address goes to the rejected topic with the field; its batch neighbours are accepted', async () => {
+  const k = await startKafkaDeployment();
+  const internal = { ...sms('to redis'), callback_url: 'http://127.0.0.1:6379/' };
+  const single = await k.send(JSON.stringify({ ...sms('to loopback'), callback_url: 'http://2130706433:8080/cb' }));
+  const partly = await k.send(JSON.stringify({ messages: [sms('one'), internal] }));
+  await eventually('both records to be committed', async () => ((await k.committed()) === 2 ? true : undefined));
+  const batch = await k.deployment.api('GET', batchPath(k.topic, partly));
+  assert.equal(batch.body.accepted, 1);
+  const rejected = await eventually('two rejected records', () => {
+    const records = k.rejected();
+    return Promise.resolve(records.length >= 2 ? records : undefined);
+  });
+  const [alone, item] = rejected as [KafkaMessage, KafkaMessage];
+  assert.equal(header(alone, 'x-source-offset'), String(single));
+  assert.equal(header(alone, 'x-error-code'), 'egress_refused');
+  assert.equal(header(alone, 'x-error-path'), '/callback_url');
+  assert.deepEqual(JSON.parse(item.value?.toString() ?? ''), internal);
+  assert.equal(header(item, 'x-item-index'), '1');
+  assert.equal(header(item, 'x-error-code'), 'egress_refused');
+  assert.equal(header(item, 'x-error-path'), '/callback_url');
+});

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { documentedExample, saveThroughAdminApi } from './docs-examples.ts';
 import { eventually, holdFor } from './harness.ts';
-import { startDeployment, startSandbox, type Deployment, type RunningSandbox, untilConfigReloaded } from './services.ts';
+import { startDeployment, startSandbox, type Deployment, type RunningSandbox, untilConfigReloaded, LOOPBACK } from './services.ts';
 
 const provider = (id: string, sandbox: RunningSandbox, prices = {}): ProviderInput => ({
   id,
@@ -34,7 +34,7 @@ async function useRoute(deployment: Deployment, route: object): Promise<void> {
 }
 
 test('a rules route sends by number prefix and country, first match winning, else by its default', async () => {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   const german = await startSandbox();
   const mobile = await startSandbox();
   await upsertProvider(deployment.sql, deployment.tenantId, provider('de-sms', german));
@@ -61,7 +61,7 @@ test('a rules route sends by number prefix and country, first match winning, els
 });
 
 test('docs example: a least-cost route follows a price change within 2 s', async () => {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   const other = await startSandbox();
   const prices = documentedExample('price-driven-split-prices') as Record<'sandbox-sms' | 'other-sms', Record<string, number>>;
   await upsertProvider(deployment.sql, deployment.tenantId, provider('sandbox-sms', deployment.sandbox, prices['sandbox-sms']));

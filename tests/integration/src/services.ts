@@ -18,7 +18,7 @@ import { TestLanes } from './test-lanes.ts';
 import { Journal } from '@commstrat/journal';
 import type { Sql } from 'postgres';
 import { createSandboxApp, type SandboxBehaviour } from '@commstrat/sandbox';
-import { Cleanup, eventually, testMongo, testPostgres, testRedis, type Owner } from './harness.ts';
+import { Cleanup, eventually, testMongo, testPostgres, testRedis, type Owner, allowEntries } from './harness.ts';
 
 const quietLogger = () => createLogger({ service: 'test', console: false });
 
@@ -53,6 +53,13 @@ export async function startSandbox(
   });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token, received };
 }
+
+/**
+ * Every port of 127.0.0.1, for DeploymentOptions.egressAllow: what a test gives a
+ * deployment that calls listeners it starts later (backup sandboxes, callback receivers,
+ * webhook endpoints, Mailpit). Never the default: the egress policy refuses loopback.
+ */
+export const LOOPBACK = 'http://127.0.0.1';
 
 export interface Deployment {
   readonly ingest: RunningIngest;
@@ -106,6 +113,8 @@ export interface DeploymentOptions {
   readonly env?: Record<string, string>;
   /** The sandbox provider as the tenant's PostgreSQL config describes it (rate, batch, linger). */
   readonly routing?: Partial<SandboxRoutingOptions>;
+  /** URLs of local listeners (callback receivers, webhook endpoints) the egress policy lets the deployment call, besides its sandbox. */
+  readonly egressAllow?: readonly string[];
 }
 
 export async function startDeployment(options: DeploymentOptions = {}): Promise<Deployment> {
@@ -133,6 +142,9 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     DISPATCHER_BLOCK_MS: '100',
     // Kafka intake stays off unless a test asks for it with its own topic.
     INGEST_KAFKA_ENABLED: 'false',
+    // The egress policy refuses loopback: the deployment's own sandbox is allowed, and a
+    // test that calls other local listeners names them (options.egressAllow).
+    COMMSTRAT_EGRESS_ALLOW: allowEntries(sandbox.url, ...(options.egressAllow ?? [])),
     ...options.env,
   };
   const startIngestReplica = async (extra: Record<string, string> = {}) => {
