@@ -16,6 +16,7 @@ export const SHIPPED_WORKSPACES = [
   'packages/core',
   'packages/egress',
   'packages/journal',
+  'packages/lifecycle',
   'packages/observability',
   'packages/providers',
   'packages/queue',

@@ -89,7 +89,7 @@ export class CallbackWorker {
       try {
         const { callbacks } = await this.options.store.relay(500, new Date(this.clock()));
         if (callbacks > 0) {
-          this.options.metrics.relayed.inc(callbacks);
+          this.options.metrics.relayed(callbacks);
           this.wakeAll();
         }
         // A full page: more may be waiting, relay again at once.
@@ -198,8 +198,7 @@ export class CallbackWorker {
       next_attempt_at: next,
     };
     await store.recordAttempt(record, attempt, delivered ? 'delivered' : next === null ? 'abandoned' : 'pending');
-    metrics.attempts.inc({ outcome });
-    metrics.duration.observe({ outcome }, answer.durationMs / 1000);
+    metrics.attempt(outcome, answer.durationMs / 1000);
     if (outcome === 'abandoned') {
       this.options.logger.warn('status callback abandoned', {
         tenant_id: record.tenant_id,

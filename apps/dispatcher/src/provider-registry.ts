@@ -150,7 +150,7 @@ export class ProviderRegistry {
   }
 
   private publish(handle: ProviderHandle, now: number): void {
-    this.metrics.circuitState.set({ provider: handle.key }, CIRCUIT_GAUGE[circuitStatus(this.circuit(handle), now)]);
+    this.metrics.circuit(handle.key, CIRCUIT_GAUGE[circuitStatus(this.circuit(handle), now)]);
   }
 }
 

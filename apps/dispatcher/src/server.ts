@@ -20,7 +20,7 @@ import {
   processInfo,
   type Logger,
 } from '@commstrat/observability';
-import { FrequencyCaps, LaneQueue, ProviderRateLimiter, ReplicaHeartbeats, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { FrequencyCaps, LaneReader, LaneStatistics, ProviderRateLimiter, ReplicaHeartbeats, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -73,15 +73,16 @@ export async function startDispatcher(
   const sql = postgres(config.postgresUrl, { max: 4, onnotice: () => {} });
   await mongo.connect();
   const journal = new Journal(mongo.db());
-  const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
+  const lanes = new LaneReader(redis, { prefix: config.redisPrefix });
   await lanes.ensureGroup();
+  const statistics = new LaneStatistics(redis, { prefix: config.redisPrefix });
 
   const registry = createRegistry('dispatcher');
   const metrics = dispatcherMetrics(registry, { tenantLabel: config.metricsTenantLabel });
   // One sample of the lane depths for lane selection and the gauge.
-  const depths = new SampledDepths(() => lanes.depths());
+  const depths = new SampledDepths(() => statistics.depths());
   laneDepthGauge(registry, () => depths.get());
-  laneLagGauges(registry, () => lanes.laneLag());
+  laneLagGauges(registry, () => statistics.laneLag());
   // The last known configuration keeps serving while PostgreSQL cannot be read; its age
   // is the commstrat_config_age_seconds gauge (alert CommstratConfigStale).
   const configMetrics = configCacheMetrics(registry, () => routing.oldestAgeMs() / 1000);
@@ -89,7 +90,7 @@ export async function startDispatcher(
     refreshMs: config.configRefreshMs,
     maxStaleMs: config.configMaxStaleMs,
     onRefreshError: (error) => {
-      configMetrics.refreshFailures.inc();
+      configMetrics.refreshFailed();
       logger.warn('could not read the routing configuration; serving the last known', { error: String(error) });
     },
   });
@@ -116,11 +117,11 @@ export async function startDispatcher(
     lanes,
     depths,
     waitingLanes: {
-      shared: new LaneQueue(claimRedis, { prefix: config.redisPrefix }),
-      critical: new LaneQueue(criticalRedis, { prefix: config.redisPrefix }),
+      shared: new LaneReader(claimRedis, { prefix: config.redisPrefix }),
+      critical: new LaneReader(criticalRedis, { prefix: config.redisPrefix }),
     },
     urgent: {
-      lanes: new LaneQueue(urgentRedis, { prefix: config.redisPrefix }),
+      lanes: new LaneReader(urgentRedis, { prefix: config.redisPrefix }),
       rateLimiter: new ProviderRateLimiter(urgentRedis, { prefix: config.redisPrefix }),
     },
     journal,

@@ -1,5 +1,6 @@
 import { createAjv, toFieldProblems } from './ajv.ts';
 import { ConfigError } from './errors.ts';
+import { DEFAULT_REDIS_PREFIX } from './lanes.ts';
 
 /** Maps each config field to the environment variable it is read from. */
 export type EnvMap<T> = { readonly [K in keyof T]-?: string };
@@ -98,7 +99,7 @@ export function tierConfigSchema(defaultPort: number) {
       port: { type: 'integer', minimum: 0, maximum: 65535, default: defaultPort },
       host: { type: 'string', default: '127.0.0.1' },
       redisUrl: { type: 'string', pattern: '^rediss?://' },
-      redisPrefix: { type: 'string', default: 'commstrat:' },
+      redisPrefix: { type: 'string', default: DEFAULT_REDIS_PREFIX },
       mongoUrl: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
       postgresUrl: { type: 'string', pattern: '^postgres(ql)?://' },
       logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info' },

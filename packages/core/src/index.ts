@@ -1,4 +1,4 @@
-export { PRIORITIES, DEFAULT_PRIORITY, type Priority } from './lanes.ts';
+export { PRIORITIES, DEFAULT_PRIORITY, DEFAULT_REDIS_PREFIX, type Priority } from './lanes.ts';
 export {
   ERROR_CODES,
   BatchRejectedError,

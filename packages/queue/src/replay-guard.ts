@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { QueueKeys } from './keys.ts';
 
 /**
  * Remembers signed requests (by a digest of their signature) for their replay window,
@@ -10,17 +11,17 @@ import type { Redis } from 'ioredis';
  */
 export class ReplayGuard {
   private readonly redis: Redis;
-  private readonly prefix: string;
+  private readonly keys: QueueKeys;
 
   constructor(redis: Redis, options: { prefix?: string } = {}) {
     this.redis = redis;
-    this.prefix = options.prefix ?? 'commstrat:';
+    this.keys = new QueueKeys(options.prefix);
   }
 
   /** True the first time `signature` is seen under `scope` within `ttlSeconds`. */
   async firstSighting(scope: string, signature: string, ttlSeconds: number): Promise<boolean> {
     const digest = createHash('sha256').update(signature).digest('base64url');
-    const reply = await this.redis.set(`${this.prefix}seen:${scope}:${digest}`, '1', 'EX', ttlSeconds, 'NX');
+    const reply = await this.redis.set(this.keys.seen(scope, digest), '1', 'EX', ttlSeconds, 'NX');
     return reply === 'OK';
   }
 }

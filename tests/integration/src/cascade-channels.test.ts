@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { twilioSignature } from '@commstrat/providers';
 import { exchangesOf } from './definition-deployments.ts';
-import { eventually } from './harness.ts';
+import { eventually, holdFor } from './harness.ts';
 import { headersOf, mailpitEnv, messagesTo, uniqueAddress } from './mailpit.ts';
 import { startDeployment, type Deployment, LOOPBACK } from './services.ts';
 
@@ -168,7 +168,7 @@ test('OTP by Twilio SMS delivered (Twilio’s status callback): no e-mail is sen
   const delivered = await until(deployment, id, 'delivered', (m) => m.status === 'delivered');
   // Past the timer's due time: it came due, found the message delivered, and was dropped.
   await eventually('the cascade timer to be dropped', async () => ((await deployment.lanes.delayedCount()) === 0 ? true : undefined), 15_000);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await holdFor(1500, "past the timer's due time: no next step may go");
 
   const sid = delivered.timeline[3]?.provider_message_id ?? '';
   const fields = { AccountSid: ACCOUNT_SID, MessageSid: sid, MessageStatus: 'undelivered', ErrorCode: '30005' };

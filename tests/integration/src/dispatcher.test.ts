@@ -2,32 +2,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { saveStrategy, upsertProvider } from '@commstrat/config';
 import { newId, type QueuedMessage } from '@commstrat/core';
-import { eventually } from './harness.ts';
+import { eventually, holdFor } from './harness.ts';
 import { setSandboxBehaviour, startDeployment, startSandbox, type Deployment, LOOPBACK } from './services.ts';
+import { sms, postMessage as post, untilStatus } from './requests.ts';
 
-const sms = (text: string, extra: object = {}) => ({
-  channel: 'sms',
-  recipient: { phone: '+79161234567' },
-  content: { text },
-  ...extra,
-});
 
-async function post(deployment: Deployment, body: object): Promise<string> {
-  const { status, body: answer } = await deployment.api('POST', '/v1/messages', body);
-  assert.equal(status, 202, JSON.stringify(answer));
-  return answer.id as string;
-}
 
 async function statusOf(deployment: Deployment, id: string): Promise<{ status: string; timeline: { status: string; reason?: string; provider?: string }[] }> {
   return (await deployment.api('GET', `/v1/messages/${id}`)).body;
 }
 
-function untilStatus(deployment: Deployment, id: string, status: string, timeoutMs = 15_000) {
-  return eventually(`message ${id} to be ${status}`, async () => {
-    const message = await statusOf(deployment, id);
-    return message.status === status ? message : undefined;
-  }, timeoutMs);
-}
 
 /** Saves a new version of the tenant's default SMS strategy. */
 async function useStrategy(deployment: Deployment, step: object): Promise<void> {
@@ -67,7 +51,9 @@ test('a critical batch has a request slot of its own: it never waits for a bulk 
   const deployment = await startDeployment({ egressAllow: [LOOPBACK], routing: { concurrency: 1, lingerMs: 1 } });
   await setSandboxBehaviour(deployment.sandbox, { latency_ms: 2000 });
   const bulk = await post(deployment, sms('bulk first', { priority: 'bulk' }));
-  await new Promise((resolve) => setTimeout(resolve, 300)); // the bulk request is in flight
+  // The sandbox shows a request only once it answers it: nothing tells that the bulk
+  // request is in flight, so the critical one goes well inside its 2 s.
+  await holdFor(300, 'the bulk request is in flight at the provider, which holds it 2 s');
   const critical = await post(deployment, sms('critical second', { priority: 'critical' }));
   await untilStatus(deployment, critical, 'sent');
   await untilStatus(deployment, bulk, 'sent');
@@ -118,7 +104,7 @@ test('a message outside its send window waits for the opening and is sent then, 
   const id = await post(deployment, sms('in the window'));
   const deferred = await untilStatus(deployment, id, 'scheduled');
   assert.match(deferred.timeline.at(-1)?.reason ?? '', /outside the send window; opens/);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await holdFor(500, 'nothing may be sent outside the window meanwhile');
   assert.equal(deployment.sandbox.received.list({ clientRef: id }).length, 0, 'nothing sent outside the window');
 
   offset = new Date(`${start.toISOString().slice(0, 16)}:00.000Z`).getTime() + 1000 - Date.now(); // jump to the opening

@@ -172,6 +172,18 @@ export async function testPostgres(owner: Owner = after): Promise<{ sql: Sql; ur
   return { sql, url: url.toString() };
 }
 
+/**
+ * Lets `ms` pass on purpose: an observation window (asserting afterwards that nothing
+ * happened meanwhile: no send outside a window, no retry of a 410, a lane that does not
+ * grow), traffic kept running through a fault, or time a contract is about (a token's
+ * lifetime, a rate's refill). Never a wait for something to happen: that is
+ * `eventually`, which waits for the condition itself. `why` says which it is.
+ */
+export async function holdFor(ms: number, why: string): Promise<void> {
+  if (why.trim() === '') throw new Error('holdFor: say why the test waits');
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(
   what: string,

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { signReceiptBody } from '@commstrat/core';
 import { eventually } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
+import { sms } from './requests.ts';
 
 const SECRET = 'receipt-secret-for-tests';
-const sms = (text: string) => ({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text } });
 
 /** A deployment whose sandbox provider has a receipt secret and reports as `status` says. */
 async function withReceipts(status: 'delivered' | 'undelivered' | 'none') {

@@ -14,11 +14,11 @@ import {
 import { loadDispatcherConfig, startDispatcher, type RunningDispatcher } from '@commstrat/dispatcher';
 import { loadIngestConfig, startIngest, type RunningIngest } from '@commstrat/ingest';
 import { createLogger, createRegistry } from '@commstrat/observability';
-import { LaneQueue } from '@commstrat/queue';
+import { TestLanes } from './test-lanes.ts';
 import { Journal } from '@commstrat/journal';
 import type { Sql } from 'postgres';
 import { createSandboxApp, type SandboxBehaviour } from '@commstrat/sandbox';
-import { Cleanup, allowEntries, testMongo, testPostgres, testRedis, type Owner } from './harness.ts';
+import { Cleanup, eventually, testMongo, testPostgres, testRedis, type Owner, allowEntries } from './harness.ts';
 
 const quietLogger = () => createLogger({ service: 'test', console: false });
 
@@ -78,7 +78,7 @@ export interface Deployment {
   /** Starts a(nother) dispatcher replica on this deployment. */
   startDispatcher(env?: Record<string, string>, options?: { clock?: () => number }): Promise<RunningDispatcher>;
   /** The deployment's lanes, for tests to inspect. */
-  readonly lanes: LaneQueue;
+  readonly lanes: TestLanes;
   /** The deployment's journal, for tests to inspect, and the database it is kept in. */
   readonly journal: Journal;
   readonly db: Db;
@@ -172,7 +172,7 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     env,
     startIngest: startIngestReplica,
     startDispatcher: startReplica,
-    lanes: new LaneQueue(redis, { prefix }),
+    lanes: new TestLanes(redis, { prefix }),
     journal: new Journal(mongo.db),
     db: mongo.db,
     sql: pg.sql,
@@ -204,4 +204,27 @@ export function spawnApp(
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   return { child, exited };
+}
+
+/**
+ * Waits until the deployment's ingest and dispatcher both serve configuration read from
+ * PostgreSQL after `since` (ms): a change committed before then (and its NOTIFY) has
+ * reached them. Read from each tier's `commstrat_config_age_seconds`, the age of the
+ * oldest snapshot it serves, which is taken before its query runs.
+ */
+export async function untilConfigReloaded(deployment: Pick<Deployment, 'ingest' | 'dispatcher'>, since: number): Promise<void> {
+  const urls = [deployment.ingest.url, ...(deployment.dispatcher === undefined ? [] : [deployment.dispatcher.url])];
+  await eventually(
+    'every tier to serve the changed configuration',
+    async () => {
+      for (const url of urls) {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        const age = Number(/^commstrat_config_age_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1]);
+        if (!(age * 1000 < Date.now() - since)) return undefined;
+      }
+      return true;
+    },
+    15_000,
+    50,
+  );
 }

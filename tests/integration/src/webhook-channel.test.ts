@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import { ProviderUnavailableError, ValidationError, newId } from '@commstrat/core';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { WebhookAdapter } from '@commstrat/providers';
-import { Webhook } from 'standardwebhooks';
-import { allowing, eventually } from './harness.ts';
+import { eventually, holdFor, allowing } from './harness.ts';
 import { startDeployment, LOOPBACK } from './services.ts';
+import { Webhook } from 'standardwebhooks';
 
 const SECRET = 'whsec_0123456789abcdef';
 const REPLAY_WINDOW_SECONDS = 300;
@@ -173,7 +173,7 @@ test('a 4xx answer fails the message for good, without a retry', async () => {
     return current.status === 'failed' ? current : undefined;
   });
   assert.match(view.timeline.at(-1).reason, /http_410/);
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await holdFor(400, 'a 410 must not be retried meanwhile');
   assert.equal(hook.deliveries.length, 1);
 });
 
