@@ -12,6 +12,7 @@ import {
 import type { TemplateRenderer } from '@commstrat/templates';
 import type { Sql } from 'postgres';
 import { auditRoutes } from './admin-audit-routes.ts';
+import type { EgressChecks } from './egress-checks.ts';
 import { keyRoutes } from './admin-key-routes.ts';
 import { checkBody, moveSchema, positiveQuery, rollbackSchema } from './admin-schemas.ts';
 import { providerRoutes } from './admin-provider-routes.ts';
@@ -27,6 +28,8 @@ export interface AdminDeps {
   readonly sql: Sql;
   /** Renders templates for a save's check and the preview (the one intake uses). */
   readonly renderer: TemplateRenderer;
+  /** URLs a tenant sets (callback URL, provider endpoints, token URLs) pass the egress policy or are refused, naming the field. */
+  readonly egress: EgressChecks;
 }
 
 /**
@@ -47,8 +50,8 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
   router.use('/keys', keyRoutes(deps.sql, parseJson));
   router.use('/tenant', ownTenantRoutes(deps.sql, parseJson));
   router.use('/audit', auditRoutes(deps.sql));
-  router.use(providerRoutes(deps.sql, parseJson));
-  router.use('/callbacks', callbackRoutes(deps.sql, parseJson));
+  router.use(providerRoutes(deps.sql, deps.egress, parseJson));
+  router.use('/callbacks', callbackRoutes(deps.sql, deps.egress, parseJson));
   router.use('/templates', templateRoutes(deps.sql, deps.renderer, parseJson));
 
   router.post('/strategies', ...parseJson, async (req, res) => {

@@ -126,19 +126,19 @@ export async function renderMessageTemplates(
   }
   if (problems.length > 0) throw new ValidationError(unique(problems));
   if (budget.spent) {
-    deps.metrics.renders.inc({ outcome: 'budget' });
+    deps.metrics.rendered('budget');
     throw refusal(templated[0]?.namedAt ?? '/content/template_id', "this request spent its template render time; send its remaining templated messages in another request");
   }
   const started = performance.now();
   const outcomes = await deps.renderer.render(planned.map(({ item }) => item));
   const took = performance.now() - started;
   if (took > SLOW_RENDER_MS || outcomes.some((outcome) => !outcome.ok)) budget.spend(took);
-  deps.metrics.renderDuration.observe(took / 1000);
+  deps.metrics.renderTook(took / 1000);
   const steps: RenderedStep[] = [];
   for (const [i, { step, template, locale: used }] of planned.entries()) {
     const outcome = outcomes[i] as RenderOutcome;
     if (!outcome.ok) {
-      deps.metrics.renders.inc({ outcome: outcome.kind });
+      deps.metrics.rendered(outcome.kind);
       const where = `template "${step.name}" version ${template.version} (${step.channel}, ${used})${outcome.field === undefined ? '' : ` ${outcome.field}`}`;
       throw refusal(step.namedAt, `${where}: ${outcome.message}`);
     }
@@ -153,7 +153,7 @@ export async function renderMessageTemplates(
       content: { ...kept, ...outcome.content },
     });
   }
-  deps.metrics.renders.inc({ outcome: 'ok' });
+  deps.metrics.rendered('ok');
   return { ...(locale === undefined ? {} : { locale }), steps, strategy: routing.strategy.name, strategyVersion: routing.version };
 }
 

@@ -35,7 +35,10 @@ test('the walkthrough of docs/templates.md sends a localised templated SMS, then
   assert.deepEqual([...walkthrough.keys()].sort(), ['message', 'preview', 'provider', 'strategy', 'template', 'view']);
   const block = (name: string) => walkthrough.get(name) ?? assert.fail(`walkthrough-${name}`);
 
-  const deployment = await startDeployment();
+  // The egress policy refuses loopback: as on the page, Mailpit's SMTP port is allowed besides the sandbox.
+  const smtp = new URL(mailpitEnv().smtpUrl).host;
+  assert.match(page, new RegExp(`COMMSTRAT_EGRESS_ALLOW=127\\.0\\.0\\.1:8082,${smtp.replaceAll('.', '\\.')} npm start`), 'the page starts the tiers allowing Mailpit');
+  const deployment = await startDeployment({ egressAllow: [mailpitEnv().smtpUrl] });
   const env = { COMMSTRAT_INGEST_URL: deployment.ingest.url, COMMSTRAT_ADMIN_KEY: await keyWith(deployment, ['admin']) };
   const dir = await mkdtemp(join(tmpdir(), 'templates-walkthrough-'));
   after(() => rm(dir, { recursive: true, force: true }));
