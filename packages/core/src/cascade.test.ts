@@ -49,12 +49,10 @@ test('content comes from content_by_channel for the step\'s channel, else conten
   assert.deepEqual(stepContent(queued, otp, 2), { ...queued.content, template_id: 'otp-mail' });
 });
 
-test('a step a template rendered at intake sends that content whole, while it still sends on the channel it was rendered for', () => {
-  const rendered = {
-    ...queued,
-    rendered_steps: [{ step: 2, channel: 'email' as const, template: 'otp-mail', template_version: 3, locale: 'ru', content: { template_id: 'otp-mail', subject: 'Код', text: 'Ваш код 123456' } }],
-  };
-  assert.deepEqual(stepContent(rendered, otp, 2), { template_id: 'otp-mail', subject: 'Код', text: 'Ваш код 123456' });
+test("a step a template rendered at intake sends the template's fields over the rest of its content, while it still sends on the channel it was rendered for", () => {
+  const rendered = { ...queued, rendered_steps: [{ step: 2, channel: 'email' as const, content: { subject: 'Код', html: '<p>Ваш код 123456</p>' } }] };
+  // The message's text is not the e-mail's: the template's fields replace subject, text and html together.
+  assert.deepEqual(stepContent(rendered, otp, 2), { variables: { code: '123456' }, template_id: 'otp-mail', subject: 'Код', html: '<p>Ваш код 123456</p>' });
   assert.deepEqual(stepContent(rendered, otp, 1), { text: '123456 is your code' }, 'other steps as before');
   // A move onto a version whose step 2 sends on another channel: the e-mail is not sent as an SMS.
   const moved = validateStrategy({ ...otp, steps: [otp.steps[0], otp.steps[1], { channel: 'sms', route: { mode: 'failover', providers: ['sms-a'] } }] });

@@ -46,6 +46,7 @@ export {
   type RenderedStep,
   type MessageStatus,
   type QueuedMessage,
+  type QueuedRenderedStep,
   type StatusEvent,
 } from './message.ts';
 export { allowedFrom } from './status-transitions.ts';

@@ -47,6 +47,20 @@ export interface RenderedStep {
   readonly content: MessageRequest['content'];
 }
 
+/**
+ * What a template rendered for a step, as a lane entry carries it: the fields the
+ * template wrote and nothing else. The rest of the step's content (`template_id`,
+ * `variables`, ...) is the message's own, laid under it again when the step is sent
+ * (stepContent), and which template, version and locale rendered it is the journal's:
+ * a templated e-mail-and-SMS message's entry is half the size it would be with whole
+ * RenderedSteps (docs/benchmarks.md).
+ */
+export interface QueuedRenderedStep {
+  readonly step: number;
+  readonly channel: Channel;
+  readonly content: Pick<MessageRequest['content'], 'subject' | 'text' | 'html'>;
+}
+
 /** A message as the service keeps it: the producer's fields plus what the server assigned. */
 export interface Message {
   readonly id: string;
@@ -125,8 +139,8 @@ export interface QueuedMessage {
   /** Attempts made so far on its current step; absent before the first. */
   readonly attempts?: number;
   readonly content_by_channel?: ContentByChannel;
-  /** As on the Message: what its templates rendered, per step. */
-  readonly rendered_steps?: readonly RenderedStep[];
+  /** What its templates rendered, per step: only the rendered fields (the Message has the rest). */
+  readonly rendered_steps?: readonly QueuedRenderedStep[];
   /** The strategy step to send it by (cascade); absent: 0. */
   readonly step?: number;
   /**
@@ -153,10 +167,24 @@ export function toQueuedMessage(message: Message): QueuedMessage {
     recipient: message.recipient,
     content: message.content,
     ...(message.content_by_channel === undefined ? {} : { content_by_channel: message.content_by_channel }),
-    ...(message.rendered_steps === undefined ? {} : { rendered_steps: message.rendered_steps }),
+    ...(message.rendered_steps === undefined ? {} : { rendered_steps: message.rendered_steps.map(toQueuedRenderedStep) }),
     ...(message.step === undefined ? {} : { step: message.step }),
     ...(message.strategy_version === undefined ? {} : { strategy_version: message.strategy_version }),
     expires_at: message.expires_at?.toISOString(),
     created_at: message.created_at.toISOString(),
+  };
+}
+
+/** A rendered step as its lane entry carries it: the template's fields (intake laid them over the step's content, which stays the message's). */
+function toQueuedRenderedStep({ step, channel, content }: RenderedStep): QueuedRenderedStep {
+  const { subject, text, html } = content;
+  return {
+    step,
+    channel,
+    content: {
+      ...(subject === undefined ? {} : { subject }),
+      ...(text === undefined ? {} : { text }),
+      ...(html === undefined ? {} : { html }),
+    },
   };
 }
