@@ -170,21 +170,25 @@ async function main(): Promise<void> {
   );
   run.closeOnSignal();
 
+  /** The run's JSON beside its printed figures: what was run, when, and `results`. */
+  const writeResults = (results: Record<string, unknown>): void => {
+    const file = join(outputDir, `journal-${run.id}.json`);
+    writeJson(file, {
+      benchmark: 'journal',
+      run: run.id,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      command: `scripts/bench journal ${process.argv.slice(2).join(' ')}`.trim(),
+      ...results,
+    });
+    progress(`results written to ${file}`);
+  };
+
   try {
     if (settings.redisOnly) {
       const redis = await redisBytes(run, settings.queueMessages);
       process.stdout.write(`${redisLines(redis).join('\n')}\n`);
-      const file = join(outputDir, `journal-${run.id}.json`);
-      writeJson(file, {
-        benchmark: 'journal',
-        run: run.id,
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        command: `scripts/bench journal ${process.argv.slice(2).join(' ')}`.trim(),
-        settings,
-        redis,
-      });
-      progress(`results written to ${file}`);
+      writeResults({ settings, redis });
       return;
     }
     const stackPids = { mongodb: servicePid(stack, 'mongodb'), redis: servicePid(stack, 'redis') };
@@ -284,13 +288,7 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
 
-    const file = join(outputDir, `journal-${run.id}.json`);
-    writeJson(file, {
-      benchmark: 'journal',
-      run: run.id,
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      command: `scripts/bench journal ${process.argv.slice(2).join(' ')}`.trim(),
+    writeResults({
       settings,
       backgroundLoad,
       fill: fill.result,
@@ -301,7 +299,6 @@ async function main(): Promise<void> {
       rss: { unit: 'MiB', start: rssStart, end: rssEnd },
       redis,
     });
-    progress(`results written to ${file}`);
   } finally {
     if (!run.interrupted) await run.close();
   }

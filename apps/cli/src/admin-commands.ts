@@ -1,11 +1,11 @@
-// What the admin command groups (strategies, keys, providers) share: where ingest is,
-// how to ask before a change, and how to print.
+// What the admin command groups (strategies, templates, keys, providers) share: where
+// ingest is, how to ask before a change, and how to print.
 import { CommstratError } from '@commstrat/core';
 import type { Command } from 'commander';
 import { AdminClient } from './admin-client.ts';
 import { requireAdminTarget, type CliConfig } from './config.ts';
-import type { Prompt } from './confirm.ts';
-import { json } from './output.ts';
+import { confirm, type Prompt } from './confirm.ts';
+import { json, table } from './output.ts';
 
 /** What an admin command needs from outside: settings, a terminal to ask, stdout. */
 export interface AdminIo {
@@ -39,7 +39,42 @@ export function emit(io: AdminIo, asJson: boolean | undefined, value: unknown, h
   io.out(asJson === true ? json(value) : human());
 }
 
-/** Thrown when a strategy version, key or provider the command names does not exist; says where to look. */
+/** `list`: every item as a table for people, `{ [key]: items }` for scripts. */
+export function listCommand<T>(
+  group: Command,
+  io: AdminIo,
+  spec: {
+    readonly description: string;
+    readonly key: string;
+    readonly load: (client: AdminClient) => Promise<readonly T[]>;
+    readonly columns: readonly string[];
+    readonly row: (item: T) => readonly unknown[];
+  },
+): void {
+  group
+    .command('list')
+    .description(spec.description)
+    .option('--json', 'print JSON for scripts')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      await runAdmin(io, command, async (client) => {
+        const items = await spec.load(client);
+        emit(io, options.json, { [spec.key]: items }, () => table(spec.columns, items.map(spec.row)));
+        return 0;
+      });
+    });
+}
+
+/** Asks `question` (unless `yes`), then saves and prints the line `save` answers. The exit code: 1 when not confirmed. */
+export async function saveIfConfirmed(io: AdminIo, question: string, yes: boolean, save: () => Promise<string>): Promise<number> {
+  if (!(await confirm(question, { yes, prompt: io.prompt }))) {
+    io.out('not confirmed: nothing saved');
+    return 1;
+  }
+  io.out(await save());
+  return 0;
+}
+
+/** Thrown when a strategy or template version, key or provider the command names does not exist; says where to look. */
 export class NotThereError extends CommstratError {
   constructor(what: string, listCommand: string) {
     super('not_found', `${what} not found: \`${listCommand}\` shows what there is`);

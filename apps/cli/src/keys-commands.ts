@@ -2,10 +2,9 @@
 // is shown once, when it is created: ingest keeps only its digest.
 import type { Command } from 'commander';
 import type { ApiKeyView } from './admin-client.ts';
-import { adminGroup, emit, NotThereError, runAdmin, type AdminIo } from './admin-commands.ts';
+import { adminGroup, emit, listCommand, NotThereError, runAdmin, type AdminIo } from './admin-commands.ts';
 import { confirm } from './confirm.ts';
 import { invalid, parseScopes } from './options.ts';
-import { table } from './output.ts';
 
 export function keysCommands(program: Command, io: AdminIo): void {
   const group = adminGroup(program, 'keys', "Create, list and revoke the tenant's API keys (ingest's admin API).");
@@ -32,22 +31,13 @@ export function keysCommands(program: Command, io: AdminIo): void {
       });
     });
 
-  group
-    .command('list')
-    .description('Every key of the tenant, revoked ones included; never their secrets.')
-    .option('--json', 'print JSON for scripts')
-    .action(async (options: { json?: boolean }, command: Command) => {
-      await runAdmin(io, command, async (client) => {
-        const keys = await client.listKeys();
-        emit(io, options.json, { keys }, () =>
-          table(
-            ['id', 'label', 'scopes', 'created', 'revoked'],
-            keys.map((key) => [key.id, key.label, key.scopes.join(','), key.created_at, key['revoked_at']]),
-          ),
-        );
-        return 0;
-      });
-    });
+  listCommand(group, io, {
+    description: 'Every key of the tenant, revoked ones included; never their secrets.',
+    key: 'keys',
+    load: (client) => client.listKeys(),
+    columns: ['id', 'label', 'scopes', 'created', 'revoked'],
+    row: (key: ApiKeyView) => [key.id, key.label, key.scopes.join(','), key.created_at, key['revoked_at']],
+  });
 
   group
     .command('revoke')

@@ -4,10 +4,9 @@ import { jsonDiff } from '@commstrat/core';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { AdminClient, ProviderView } from './admin-client.ts';
-import { adminGroup, emit, NotThereError, runAdmin, type AdminIo } from './admin-commands.ts';
-import { confirm } from './confirm.ts';
+import { adminGroup, emit, listCommand, NotThereError, runAdmin, saveIfConfirmed, type AdminIo } from './admin-commands.ts';
 import { readDefinitionFile } from './definition-file.ts';
-import { renderChanges, table } from './output.ts';
+import { renderChanges } from './output.ts';
 
 export function providersCommands(program: Command, io: AdminIo): void {
   const group = adminGroup(program, 'providers', "Validate, apply, list and show the tenant's providers (ingest's admin API).");
@@ -34,22 +33,13 @@ export function providersCommands(program: Command, io: AdminIo): void {
       await runAdmin(io, command, (client) => applyProvider(client, io, file, options.yes === true));
     });
 
-  group
-    .command('list')
-    .description('Every provider of the tenant; credentials masked.')
-    .option('--json', 'print JSON for scripts')
-    .action(async (options: { json?: boolean }, command: Command) => {
-      await runAdmin(io, command, async (client) => {
-        const providers = await client.listProviders();
-        emit(io, options.json, { providers }, () =>
-          table(
-            ['id', 'kind', 'definition', 'endpoint', 'rate/s', 'batch', 'enabled'],
-            providers.map((p) => [p['id'], p['kind'], definitionOf(p), p['endpoint'], p['rate_per_second'], p['max_batch_size'], p['enabled']]),
-          ),
-        );
-        return 0;
-      });
-    });
+  listCommand(group, io, {
+    description: 'Every provider of the tenant; credentials masked.',
+    key: 'providers',
+    load: (client) => client.listProviders(),
+    columns: ['id', 'kind', 'definition', 'endpoint', 'rate/s', 'batch', 'enabled'],
+    row: (p: ProviderView) => [p['id'], p['kind'], definitionOf(p), p['endpoint'], p['rate_per_second'], p['max_batch_size'], p['enabled']],
+  });
 
   group
     .command('show')
@@ -85,13 +75,10 @@ async function applyProvider(client: AdminClient, io: AdminIo, file: string, yes
       ...(check.definition?.new_version === true ? [`  saves definition ${check.definition.name} version ${check.definition.version} and pins the provider to it`] : []),
     ].join('\n'),
   );
-  if (!(await confirm(`${current === null ? 'Create' : 'Change'} provider ${id}?`, { yes, prompt: io.prompt }))) {
-    io.out('not confirmed: nothing saved');
-    return 1;
-  }
-  const saved = await client.putProvider(id, change, subject);
-  io.out(`saved provider ${describe(saved)}; every replica picks it up within about a second`);
-  return 0;
+  return saveIfConfirmed(io, `${current === null ? 'Create' : 'Change'} provider ${id}?`, yes, async () => {
+    const saved = await client.putProvider(id, change, subject);
+    return `saved provider ${describe(saved)}; every replica picks it up within about a second`;
+  });
 }
 
 /**

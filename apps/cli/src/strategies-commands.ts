@@ -2,28 +2,29 @@
 // ingest's admin API. Every change shows its diff and is confirmed before it is saved.
 import { jsonDiff } from '@commstrat/core';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import type { AdminClient, StrategyView } from './admin-client.ts';
-import { adminGroup, emit, NotThereError, runAdmin, type AdminIo } from './admin-commands.ts';
-import { confirm } from './confirm.ts';
+import { adminGroup, listCommand, runAdmin, saveIfConfirmed, type AdminIo } from './admin-commands.ts';
 import { readDefinitionFile } from './definition-file.ts';
 import { parseVersion } from './options.ts';
-import { renderChanges, table } from './output.ts';
+import { renderChanges } from './output.ts';
+import { applyVersion, diffCommand, requireVersion, showCommand, validateCommand } from './versioned-commands.ts';
+
+/** Where a missing strategy's error sends the user. */
+const LIST = 'commstrat strategies list';
 
 export function strategiesCommands(program: Command, io: AdminIo): void {
   const group = adminGroup(program, 'strategies', "Validate, apply, list, show, diff and roll back the tenant's strategies (ingest's admin API).");
 
-  group
-    .command('validate')
-    .description('Check a strategy file (YAML or JSON) as ingest would save it, saving nothing; every wrong field is listed by its path.')
-    .argument('<file>', 'the strategy definition, .yaml/.yml or .json')
-    .action(async (file: string, _options: unknown, command: Command) => {
-      await runAdmin(io, command, async (client) => {
-        const { strategy } = await client.validateStrategy(await readDefinitionFile(file), `the strategy in ${file}`);
-        io.out(`${file}: strategy ${String(strategy['name'])} is valid`);
-        return 0;
-      });
-    });
+  validateCommand(
+    group,
+    io,
+    'strategy',
+    {
+      description: 'Check a strategy file (YAML or JSON) as ingest would save it, saving nothing; every wrong field is listed by its path.',
+      file: 'the strategy definition, .yaml/.yml or .json',
+    },
+    async (client, document, subject) => (await client.validateStrategy(document, subject)).strategy,
+  );
 
   group
     .command('apply')
@@ -35,58 +36,21 @@ export function strategiesCommands(program: Command, io: AdminIo): void {
       await runAdmin(io, command, (client) => applyStrategy(client, io, file, { yes: options.yes === true, defaultForChannel: options.defaultForChannel === true }));
     });
 
-  group
-    .command('list')
-    .description('The newest version of each strategy.')
-    .option('--json', 'print JSON for scripts')
-    .action(async (options: { json?: boolean }, command: Command) => {
-      await runAdmin(io, command, async (client) => {
-        const strategies = await client.listStrategies();
-        emit(io, options.json, { strategies }, () =>
-          table(
-            ['name', 'version', 'channel', 'default', 'saved'],
-            strategies.map((s) => [s.name, s.version, s.channel, s.default_for_channel ? 'yes' : '', s.created_at]),
-          ),
-        );
-        return 0;
-      });
-    });
+  listCommand(group, io, {
+    description: 'The newest version of each strategy.',
+    key: 'strategies',
+    load: (client) => client.listStrategies(),
+    columns: ['name', 'version', 'channel', 'default', 'saved'],
+    row: (s: StrategyView) => [s.name, s.version, s.channel, s.default_for_channel ? 'yes' : '', s.created_at],
+  });
 
-  group
-    .command('show')
-    .description('One strategy version (the newest unless --version), its definition as YAML that `apply` takes back.')
-    .argument('<name>', 'the strategy name')
-    .option('--version <n>', 'this version instead of the newest')
-    .option('--json', 'print JSON for scripts')
-    .action(async (name: string, options: { version?: string; json?: boolean }, command: Command) => {
-      const version = options.version === undefined ? undefined : parseVersion('--version', options.version);
-      await runAdmin(io, command, async (client) => {
-        const found = await requireStrategy(client, name, version);
-        emit(io, options.json, found, () => `# ${describe(found)}\n${stringify(found.definition).trimEnd()}`);
-        return 0;
-      });
-    });
+  showCommand(group, io, 'strategy', {
+    description: 'One strategy version (the newest unless --version), its definition as YAML that `apply` takes back.',
+    find: findStrategy,
+    describe,
+  });
 
-  group
-    .command('diff')
-    .description('What changed from one version of a strategy to another.')
-    .argument('<name>', 'the strategy name')
-    .argument('<from>', 'the earlier version')
-    .argument('<to>', 'the later version')
-    .option('--json', 'print JSON for scripts')
-    .action(async (name: string, fromText: string, toText: string, options: { json?: boolean }, command: Command) => {
-      const from = parseVersion('<from>', fromText);
-      const to = parseVersion('<to>', toText);
-      await runAdmin(io, command, async (client) => {
-        const changes = await client.diffStrategy(name, from, to);
-        emit(io, options.json, { changes }, () =>
-          changes.length === 0
-            ? `strategy ${name}: versions ${from} and ${to} are the same`
-            : `strategy ${name}, version ${from} -> ${to}:\n${renderChanges(changes)}`,
-        );
-        return 0;
-      });
-    });
+  diffCommand(group, io, 'strategy', (client, name, from, to) => client.diffStrategy(name, from, to));
 
   group
     .command('rollback')
@@ -108,50 +72,36 @@ async function applyStrategy(client: AdminClient, io: AdminIo, file: string, opt
   const { strategy } = await client.validateStrategy(definition, subject);
   const name = String(strategy['name']);
   const current = await client.findStrategy(name);
-  const changes = jsonDiff(current?.definition ?? {}, strategy);
   const becomesDefault = options.defaultForChannel && current?.default_for_channel !== true;
-  if (current !== null && changes.length === 0 && !becomesDefault) {
-    io.out(`strategy ${name}: ${file} matches the newest version (${current.version}); nothing saved`);
-    return 0;
-  }
-  io.out(
-    [
-      current === null ? `strategy ${name}: new, from ${file}` : `strategy ${name}: version ${current.version} -> ${file}`,
-      ...(changes.length === 0 ? [] : [renderChanges(changes)]),
-      ...(becomesDefault ? [`  becomes the default strategy for ${String(strategy['channel'])}`] : []),
-    ].join('\n'),
-  );
-  if (!(await confirm(`Save strategy ${name} as version ${(current?.version ?? 0) + 1}?`, { yes: options.yes, prompt: io.prompt }))) {
-    io.out('not confirmed: nothing saved');
-    return 1;
-  }
-  const saved = await client.saveStrategy(definition, { defaultForChannel: options.defaultForChannel, subject });
-  io.out(`saved ${describe(saved)}`);
-  return 0;
+  return applyVersion(io, {
+    noun: 'strategy',
+    name,
+    file,
+    current,
+    validated: strategy,
+    also: becomesDefault ? [`  becomes the default strategy for ${String(strategy['channel'])}`] : [],
+    yes: options.yes,
+    save: async () => describe(await client.saveStrategy(definition, { defaultForChannel: options.defaultForChannel, subject })),
+  });
 }
 
 async function rollbackStrategy(client: AdminClient, io: AdminIo, name: string, version: number, yes: boolean): Promise<number> {
-  const current = await requireStrategy(client, name);
-  const target = await requireStrategy(client, name, version);
+  const current = requireVersion(LIST, 'strategy', await findStrategy(client, name), name);
+  const target = requireVersion(LIST, 'strategy', await findStrategy(client, name, version), name, version);
   const changes = jsonDiff(current.definition, target.definition);
   if (changes.length === 0) {
     io.out(`strategy ${name}: version ${version} has the same definition as the newest (${current.version}); nothing saved`);
     return 0;
   }
   io.out(`strategy ${name}: version ${current.version} -> version ${version}\n${renderChanges(changes)}`);
-  if (!(await confirm(`Save version ${version} of ${name} again, as version ${current.version + 1}?`, { yes, prompt: io.prompt }))) {
-    io.out('not confirmed: nothing saved');
-    return 1;
-  }
-  const saved = await client.rollbackStrategy(name, version);
-  io.out(`saved ${describe(saved)}, a copy of version ${version}`);
-  return 0;
+  return saveIfConfirmed(io, `Save version ${version} of ${name} again, as version ${current.version + 1}?`, yes, async () => {
+    const saved = await client.rollbackStrategy(name, version);
+    return `saved ${describe(saved)}, a copy of version ${version}`;
+  });
 }
 
-async function requireStrategy(client: AdminClient, name: string, version?: number): Promise<StrategyView> {
-  const found = await client.findStrategy(name, version);
-  if (found === null) throw new NotThereError(`strategy ${name}${version === undefined ? '' : ` version ${version}`}`, 'commstrat strategies list');
-  return found;
+function findStrategy(client: AdminClient, name: string, version?: number): Promise<StrategyView | null> {
+  return client.findStrategy(name, version);
 }
 
 function describe(view: StrategyView): string {

@@ -2,15 +2,12 @@
 // admin API. A change shows its diff and is confirmed before it is saved; a preview
 // renders a file or a saved version with sample variables (docs/templates.md).
 import { existsSync } from 'node:fs';
-import { jsonDiff } from '@commstrat/core';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import type { AdminClient, PreviewRequest, TemplatePreviewView, TemplateView } from './admin-client.ts';
-import { adminGroup, emit, NotThereError, runAdmin, type AdminIo } from './admin-commands.ts';
-import { confirm } from './confirm.ts';
+import { adminGroup, emit, listCommand, runAdmin, type AdminIo } from './admin-commands.ts';
 import { readDefinitionFile } from './definition-file.ts';
 import { invalid, parseVersion } from './options.ts';
-import { renderChanges, table } from './output.ts';
+import { applyVersion, diffCommand, showCommand, validateCommand } from './versioned-commands.ts';
 
 interface PreviewOptions {
   readonly locale?: string;
@@ -23,17 +20,16 @@ interface PreviewOptions {
 export function templatesCommands(program: Command, io: AdminIo): void {
   const group = adminGroup(program, 'templates', "Validate, apply, diff, preview, list and show the tenant's message templates (ingest's admin API).");
 
-  group
-    .command('validate')
-    .description('Check a template file (YAML or JSON) as ingest would save it: its Liquid, variables schema, MJML, and a render of its sample variables; saves nothing. Every problem is listed by its path.')
-    .argument('<file>', 'the template, .yaml/.yml or .json')
-    .action(async (file: string, _options: unknown, command: Command) => {
-      await runAdmin(io, command, async (client) => {
-        const { template } = await client.validateTemplate(await readDefinitionFile(file), `the template in ${file}`);
-        io.out(`${file}: template ${String(template['name'])} is valid`);
-        return 0;
-      });
-    });
+  validateCommand(
+    group,
+    io,
+    'template',
+    {
+      description: 'Check a template file (YAML or JSON) as ingest would save it: its Liquid, variables schema, MJML, and a render of its sample variables; saves nothing. Every problem is listed by its path.',
+      file: 'the template, .yaml/.yml or .json',
+    },
+    async (client, document, subject) => (await client.validateTemplate(document, subject)).template,
+  );
 
   group
     .command('apply')
@@ -44,24 +40,7 @@ export function templatesCommands(program: Command, io: AdminIo): void {
       await runAdmin(io, command, (client) => applyTemplate(client, io, file, options.yes === true));
     });
 
-  group
-    .command('diff')
-    .description('What changed from one version of a template to another.')
-    .argument('<name>', 'the template name')
-    .argument('<from>', 'the earlier version')
-    .argument('<to>', 'the later version')
-    .option('--json', 'print JSON for scripts')
-    .action(async (name: string, fromText: string, toText: string, options: { json?: boolean }, command: Command) => {
-      const from = parseVersion('<from>', fromText);
-      const to = parseVersion('<to>', toText);
-      await runAdmin(io, command, async (client) => {
-        const changes = await client.diffTemplate(name, from, to);
-        emit(io, options.json, { changes }, () =>
-          changes.length === 0 ? `template ${name}: versions ${from} and ${to} are the same` : `template ${name}, version ${from} -> ${to}:\n${renderChanges(changes)}`,
-        );
-        return 0;
-      });
-    });
+  diffCommand(group, io, 'template', (client, name, from, to) => client.diffTemplate(name, from, to));
 
   group
     .command('preview')
@@ -84,37 +63,19 @@ export function templatesCommands(program: Command, io: AdminIo): void {
       });
     });
 
-  group
-    .command('list')
-    .description('The newest version of each template.')
-    .option('--json', 'print JSON for scripts')
-    .action(async (options: { json?: boolean }, command: Command) => {
-      await runAdmin(io, command, async (client) => {
-        const templates = await client.listTemplates();
-        emit(io, options.json, { templates }, () =>
-          table(
-            ['name', 'version', 'channels', 'default locale', 'saved'],
-            templates.map((t) => [t.name, t.version, Object.keys(t.definition['channels'] ?? {}).join(','), t.definition['default_locale'], t.created_at]),
-          ),
-        );
-        return 0;
-      });
-    });
+  listCommand(group, io, {
+    description: 'The newest version of each template.',
+    key: 'templates',
+    load: (client) => client.listTemplates(),
+    columns: ['name', 'version', 'channels', 'default locale', 'saved'],
+    row: (t: TemplateView) => [t.name, t.version, Object.keys(t.definition['channels'] ?? {}).join(','), t.definition['default_locale'], t.created_at],
+  });
 
-  group
-    .command('show')
-    .description('One template version (the newest unless --version), as YAML that `apply` takes back.')
-    .argument('<name>', 'the template name')
-    .option('--version <n>', 'this version instead of the newest')
-    .option('--json', 'print JSON for scripts')
-    .action(async (name: string, options: { version?: string; json?: boolean }, command: Command) => {
-      const version = options.version === undefined ? undefined : parseVersion('--version', options.version);
-      await runAdmin(io, command, async (client) => {
-        const found = await requireTemplate(client, name, version);
-        emit(io, options.json, found, () => `# ${describe(found)}\n${stringify(found.definition).trimEnd()}`);
-        return 0;
-      });
-    });
+  showCommand(group, io, 'template', {
+    description: 'One template version (the newest unless --version), as YAML that `apply` takes back.',
+    find: (client, name, version) => client.findTemplate(name, version),
+    describe,
+  });
 }
 
 async function applyTemplate(client: AdminClient, io: AdminIo, file: string, yes: boolean): Promise<number> {
@@ -122,20 +83,15 @@ async function applyTemplate(client: AdminClient, io: AdminIo, file: string, yes
   const subject = `the template in ${file}`;
   const { template } = await client.validateTemplate(document, subject);
   const name = String(template['name']);
-  const current = await client.findTemplate(name);
-  const changes = jsonDiff(current?.definition ?? {}, template);
-  if (current !== null && changes.length === 0) {
-    io.out(`template ${name}: ${file} matches the newest version (${current.version}); nothing saved`);
-    return 0;
-  }
-  io.out([current === null ? `template ${name}: new, from ${file}` : `template ${name}: version ${current.version} -> ${file}`, renderChanges(changes)].join('\n'));
-  if (!(await confirm(`Save template ${name} as version ${(current?.version ?? 0) + 1}?`, { yes, prompt: io.prompt }))) {
-    io.out('not confirmed: nothing saved');
-    return 1;
-  }
-  const saved = await client.saveTemplate(name, document, subject);
-  io.out(`saved ${describe(saved)}`);
-  return 0;
+  return applyVersion(io, {
+    noun: 'template',
+    name,
+    file,
+    current: await client.findTemplate(name),
+    validated: template,
+    yes,
+    save: async () => describe(await client.saveTemplate(name, document, subject)),
+  });
 }
 
 /** The preview's body from the flags; `--variables @file.json` reads the file. */
@@ -177,12 +133,6 @@ function renderPreview(preview: TemplatePreviewView): string {
     return lines.join('\n');
   });
   return [head, ...parts].join('\n');
-}
-
-async function requireTemplate(client: AdminClient, name: string, version?: number): Promise<TemplateView> {
-  const found = await client.findTemplate(name, version);
-  if (found === null) throw new NotThereError(`template ${name}${version === undefined ? '' : ` version ${version}`}`, 'commstrat templates list');
-  return found;
 }
 
 function describe(view: TemplateView): string {

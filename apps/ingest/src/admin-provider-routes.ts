@@ -16,6 +16,7 @@ import {
 } from '@commstrat/config';
 import type { Sql } from 'postgres';
 import type { EgressChecks } from './egress-checks.ts';
+import { showVersion } from './version-routes.ts';
 import { state } from './v1-routes.ts';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
@@ -79,13 +80,10 @@ export function providerRoutes(sql: Sql, egress: EgressChecks, parseJson: expres
     res.json({ definitions: definitions.map(definitionView) });
   });
 
-  router.get('/provider-definitions/:name', async (req, res) => {
-    const name = pathParam(req.params, 'name');
-    const version = versionQuery(req.query['version']);
-    const found = await findProviderDefinition(sql, tenantOf(res).id, name, version);
-    if (found === null) throw new NotFoundError(`provider definition ${name}${version === undefined ? '' : ` version ${version}`}`);
-    res.json(definitionView(found));
-  });
+  router.get(
+    '/provider-definitions/:name',
+    showVersion('provider definition', (tenantId, name, version) => findProviderDefinition(sql, tenantId, name, version), definitionView),
+  );
 
   const saveDefinition = async (req: Request, res: Response) => {
     const tenant = tenantOf(res);
@@ -153,10 +151,4 @@ function definitionView(stored: StoredProviderDefinition): Record<string, unknow
     created_at: stored.createdAt.toISOString(),
     definition: stored.definition,
   };
-}
-
-function versionQuery(value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'string' && /^[1-9][0-9]{0,8}$/.test(value)) return Number(value);
-  throw new ValidationError([{ path: '/version', message: 'must be a positive whole number' }]);
 }

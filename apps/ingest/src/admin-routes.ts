@@ -1,5 +1,5 @@
 import express, { type Router } from 'express';
-import { NotFoundError, ValidationError, jsonDiff, type FieldProblem } from '@commstrat/core';
+import { ValidationError } from '@commstrat/core';
 import {
   checkStrategy,
   findStrategy,
@@ -14,13 +14,14 @@ import type { Sql } from 'postgres';
 import { auditRoutes } from './admin-audit-routes.ts';
 import type { EgressChecks } from './egress-checks.ts';
 import { keyRoutes } from './admin-key-routes.ts';
-import { checkBody, moveSchema, positiveQuery, rollbackSchema } from './admin-schemas.ts';
+import { checkBody, moveSchema, rollbackSchema } from './admin-schemas.ts';
 import { providerRoutes } from './admin-provider-routes.ts';
 import { callbackRoutes } from './admin-callback-routes.ts';
 import { stopListRoutes } from './admin-stop-list-routes.ts';
 import { templateRoutes } from './admin-template-routes.ts';
 import { operatorTenantRoutes, ownTenantRoutes } from './admin-tenant-routes.ts';
 import { actorOf, callerOf as adminOf, pathParam, requireScope } from './route-support.ts';
+import { diffVersions, showVersion } from './version-routes.ts';
 import { state } from './v1-routes.ts';
 
 export interface AdminDeps {
@@ -75,26 +76,9 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
     res.json({ strategies: strategies.map(strategyView) });
   });
 
-  router.get('/strategies/:name', async (req, res) => {
-    const version = versionQuery(req.query['version']);
-    const found = await findStrategy(deps.sql, adminOf(res).id, pathParam(req, 'name'), version);
-    if (found === null) throw new NotFoundError(`strategy ${req.params['name']}${version === undefined ? '' : ` version ${version}`}`);
-    res.json(strategyView(found));
-  });
-
-  router.get('/strategies/:name/diff', async (req, res) => {
-    const name = pathParam(req, 'name');
-    const problems: FieldProblem[] = [];
-    const from = positiveQuery(req.query['from'], '/from', problems);
-    const to = positiveQuery(req.query['to'], '/to', problems);
-    if (req.query['from'] === undefined) problems.push({ path: '/from', message: 'is required' });
-    if (problems.length > 0 || from === undefined) throw new ValidationError(problems);
-    const tenantId = adminOf(res).id;
-    const [before, after] = await Promise.all([findStrategy(deps.sql, tenantId, name, from), findStrategy(deps.sql, tenantId, name, to)]);
-    if (before === null) throw new NotFoundError(`strategy ${name} version ${from}`);
-    if (after === null) throw new NotFoundError(`strategy ${name}${to === undefined ? '' : ` version ${to}`}`);
-    res.json({ name, from: before.version, to: after.version, changes: jsonDiff(before.strategy, after.strategy) });
-  });
+  const find = (tenantId: string, name: string, version?: number) => findStrategy(deps.sql, tenantId, name, version);
+  router.get('/strategies/:name', showVersion('strategy', find, strategyView));
+  router.get('/strategies/:name/diff', diffVersions('strategy', find, (stored) => stored.strategy));
 
   router.post('/strategies/:name/rollback', ...parseJson, async (req, res) => {
     const { to_version: toVersion } = checkBody<{ to_version: number }>(rollbackSchema, req.body);
@@ -131,12 +115,4 @@ function booleanQuery(value: unknown, path: string): boolean | undefined {
   if (value === undefined) return undefined;
   if (value === 'true' || value === 'false') return value === 'true';
   throw new ValidationError([{ path, message: 'must be true or false' }]);
-}
-
-function versionQuery(value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  const version = Number(value);
-  if (typeof value === 'string' && /^[1-9][0-9]{0,8}$/.test(value)) return version;
-  const problem: FieldProblem = { path: '/version', message: 'must be a positive whole number' };
-  throw new ValidationError([problem]);
 }

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { IHeaders, KafkaMessage } from 'kafkajs';
-import { eventually, fuzzSettings, testKafka, uniqueName } from './harness.ts';
+import { eventually, fuzzSettings, testKafka } from './harness.ts';
+import { header, kafkaIntakeEnv, kafkaIntakeNames, readRejected } from './kafka-support.ts';
 import { startDeployment } from './services.ts';
 
 const PARTITIONS = 3;
@@ -90,31 +91,15 @@ const hostileRecord: fc.Arbitrary<Hostile> = fc.oneof(
   fc.constant({ kind: 'surrogate escape', value: Buffer.from(JSON.stringify(message()).replace('hello', '\\udfff')), headers: withKey }),
 );
 
-const header = (record: KafkaMessage, name: string) => record.headers?.[name]?.toString();
-
 test('generated hostile records all end on the rejected topic with a reason; good records after them pass on every partition', async () => {
-  const topic = uniqueName('in');
-  const rejectedTopic = uniqueName('rejected');
-  const group = uniqueName('group');
-  const readerGroup = uniqueName('reader');
+  const names = kafkaIntakeNames();
+  const { topic } = names;
   const deployment = await startDeployment({
     dispatcher: false,
-    env: {
-      INGEST_KAFKA_ENABLED: 'true',
-      INGEST_KAFKA_TOPIC: topic,
-      INGEST_KAFKA_REJECTED_TOPIC: rejectedTopic,
-      INGEST_KAFKA_GROUP: group,
-      INGEST_KAFKA_TOPIC_PARTITIONS: String(PARTITIONS),
-      INGEST_MAX_BODY_BYTES: String(MAX_BYTES),
-    },
+    env: { ...kafkaIntakeEnv(names, PARTITIONS), INGEST_MAX_BODY_BYTES: String(MAX_BYTES) },
   });
-  const { kafka, producer, own } = await testKafka([topic, rejectedTopic], [group, readerGroup]);
-  const rejected: KafkaMessage[] = [];
-  const reader = kafka.consumer({ groupId: readerGroup, maxWaitTimeInMs: 500, allowAutoTopicCreation: false });
-  await reader.connect();
-  own(() => reader.disconnect());
-  await reader.subscribe({ topic: rejectedTopic, fromBeginning: true });
-  await reader.run({ eachMessage: ({ message: record }) => Promise.resolve(void rejected.push(record)) });
+  const { kafka, producer, own } = await testKafka([topic, names.rejectedTopic], [names.group, names.readerGroup]);
+  const rejected = await readRejected(kafka, own, names);
 
   const hostile = fc.sample(hostileRecord, { seed: SEED, numRuns: EXAMPLES * 4 });
   const realHeaders = (headers: Hostile['headers']): IHeaders =>

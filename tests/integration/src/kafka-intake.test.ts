@@ -8,6 +8,7 @@ import { KafkaIntake } from '@commstrat/ingest';
 import { createLogger, createRegistry, ingestMetrics } from '@commstrat/observability';
 import type { Admin, IHeaders, KafkaMessage } from 'kafkajs';
 import { eventually, stackEnv, testKafka, uniqueName, holdFor } from './harness.ts';
+import { header, kafkaIntakeEnv, kafkaIntakeNames, readRejected } from './kafka-support.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
 const sms = (text: string, phone = '+79161234567') => ({
@@ -34,34 +35,11 @@ interface KafkaDeployment {
 
 /** An ingest deployment consuming a topic of this test's own, single partition for predictable offsets. */
 async function startKafkaDeployment(env: Record<string, string> = {}): Promise<KafkaDeployment> {
-  const topic = uniqueName('in');
-  const rejectedTopic = uniqueName('rejected');
-  const group = uniqueName('group');
-  const readerGroup = uniqueName('reader');
-  const deployment = await startDeployment({
-    dispatcher: false,
-    env: {
-      INGEST_KAFKA_ENABLED: 'true',
-      INGEST_KAFKA_TOPIC: topic,
-      INGEST_KAFKA_REJECTED_TOPIC: rejectedTopic,
-      INGEST_KAFKA_GROUP: group,
-      INGEST_KAFKA_TOPIC_PARTITIONS: '1',
-      ...env,
-    },
-  });
-  const { kafka, admin, producer, own } = await testKafka([topic, rejectedTopic], [group, readerGroup]);
-
-  const rejected: KafkaMessage[] = [];
-  const reader = kafka.consumer({ groupId: readerGroup, maxWaitTimeInMs: 500, allowAutoTopicCreation: false });
-  await reader.connect();
-  own(() => reader.disconnect());
-  await reader.subscribe({ topic: rejectedTopic, fromBeginning: true });
-  await reader.run({
-    eachMessage: ({ message }) => {
-      rejected.push(message);
-      return Promise.resolve();
-    },
-  });
+  const names = kafkaIntakeNames();
+  const { topic, rejectedTopic, group } = names;
+  const deployment = await startDeployment({ dispatcher: false, env: { ...kafkaIntakeEnv(names), ...env } });
+  const { kafka, admin, producer, own } = await testKafka([topic, rejectedTopic], [group, names.readerGroup]);
+  const rejected = await readRejected(kafka, own, names);
 
   return {
     deployment,
@@ -84,10 +62,6 @@ async function startKafkaDeployment(env: Record<string, string> = {}): Promise<K
       return metricValue(await (await fetch(`${deployment.ingest.url}/metrics`)).text(), name, labels);
     },
   };
-}
-
-function header(record: KafkaMessage, name: string): string | undefined {
-  return record.headers?.[name]?.toString();
 }
 
 function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {

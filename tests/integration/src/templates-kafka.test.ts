@@ -4,24 +4,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KafkaMessage } from 'kafkajs';
-import { eventually, testKafka, uniqueName } from './harness.ts';
+import { eventually, testKafka } from './harness.ts';
+import { header, kafkaIntakeEnv, kafkaIntakeNames, readRejected } from './kafka-support.ts';
 import { startDeployment } from './services.ts';
 import { orderShipped, templateAdmin } from './template-support.ts';
 
-const header = (record: KafkaMessage, name: string) => record.headers?.[name]?.toString();
-
 test('a Kafka record with a missing variable or a render that fails goes to the rejected topic naming the path; the good ones are rendered', async () => {
-  const [topic, rejectedTopic, group, readerGroup] = ['in', 'rejected', 'group', 'reader'].map(uniqueName) as [string, string, string, string];
-  const deployment = await startDeployment({
-    dispatcher: false,
-    env: {
-      INGEST_KAFKA_ENABLED: 'true',
-      INGEST_KAFKA_TOPIC: topic,
-      INGEST_KAFKA_REJECTED_TOPIC: rejectedTopic,
-      INGEST_KAFKA_GROUP: group,
-      INGEST_KAFKA_TOPIC_PARTITIONS: '1',
-    },
-  });
+  const names = kafkaIntakeNames();
+  const deployment = await startDeployment({ dispatcher: false, env: kafkaIntakeEnv(names) });
   const admin = await templateAdmin(deployment);
   assert.equal((await admin('PUT', '/v1/admin/templates/order-shipped', orderShipped())).status, 201);
   // Loops as deep as the message asks: harmless with the sample variables the save renders.
@@ -34,20 +24,15 @@ test('a Kafka record with a missing variable or a render that fails goes to the 
   };
   assert.equal((await admin('PUT', '/v1/admin/templates/loops', loops)).status, 201);
 
-  const { kafka, producer, own } = await testKafka([topic, rejectedTopic], [group, readerGroup]);
-  const rejected: KafkaMessage[] = [];
-  const reader = kafka.consumer({ groupId: readerGroup, maxWaitTimeInMs: 500, allowAutoTopicCreation: false });
-  await reader.connect();
-  own(() => reader.disconnect());
-  await reader.subscribe({ topic: rejectedTopic, fromBeginning: true });
-  await reader.run({ eachMessage: ({ message }) => Promise.resolve(void rejected.push(message)) });
+  const { kafka, producer, own } = await testKafka([names.topic, names.rejectedTopic], [names.group, names.readerGroup]);
+  const rejected = await readRejected(kafka, own, names);
 
   const sms = (variables: object, template = 'order-shipped') => ({
     channel: 'sms',
     recipient: { phone: '+79161234567', locale: 'ru' },
     content: { template_id: template, variables },
   });
-  const send = (value: object) => producer.send({ topic, acks: -1, messages: [{ value: JSON.stringify(value), headers: { 'x-api-key': deployment.apiKey } }] });
+  const send = (value: object) => producer.send({ topic: names.topic, acks: -1, messages: [{ value: JSON.stringify(value), headers: { 'x-api-key': deployment.apiKey } }] });
   await send(sms({ name: 'Anna' }));
   await send({ messages: [sms({ name: 'Anna', order: { id: 'K-1' } }), sms({ name: 'Anna', order: { id: 5 } })] });
   await send(sms({ n: 1_000_000 }, 'loops'));
