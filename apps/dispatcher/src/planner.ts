@@ -124,7 +124,8 @@ export class Planner {
         random: this.random,
       });
       if (verdict.kind !== 'send') {
-        if (verdict.kind === 'fail' && verdict.cause === 'opted_out') this.deps.metrics.contactPolicy('opted_out');
+        const suppressed = verdict.kind === 'suppress' ? verdict.cause : verdict.kind === 'next_step' ? verdict.suppressed : undefined;
+        if (suppressed !== undefined) this.deps.metrics.contactPolicy(suppressed === 'stop_list' ? 'opted_out' : 'preference');
         this.lifecycle.apply(settled, entry, verdict, routing, now);
         return undefined;
       }

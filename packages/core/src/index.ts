@@ -143,7 +143,38 @@ export {
   type CircuitState,
   type CircuitStatus,
 } from './circuit-breaker.ts';
-export { isValidE164, phoneCountry } from './phone.ts';
+export { canonicalE164, isValidE164, phoneCountry, validE164Form } from './phone.ts';
+export {
+  ADDRESS_CHANNEL,
+  ANY_CATEGORY,
+  CONSENT_CATEGORY,
+  MAX_PREFERENCES_PER_REQUEST,
+  needsPreferenceCheck,
+  normalizeEmail,
+  optOutKey,
+  parseOptOutKey,
+  parsePreferenceChange,
+  parseRecipientAddress,
+  preferenceDigest,
+  screenPreferences,
+  type OptOutScope,
+  type PreferenceChange,
+  type PreferenceVerdict,
+} from './preferences.ts';
+export {
+  DEFAULT_CONSENT_SETTINGS,
+  DEFAULT_KEYWORDS,
+  KEYWORD_ACTIONS,
+  consentSettingsSchema,
+  effectiveConsent,
+  matchKeyword,
+  normalizeKeyword,
+  parseConsentSettings,
+  type ConsentSettings,
+  type KeywordAction,
+  type KeywordLanguage,
+  type KeywordMatch,
+} from './consent-settings.ts';
 export {
   MAX_RECEIPTS_PER_REQUEST,
   checkReceiptSignature,
@@ -185,6 +216,7 @@ export {
 export {
   afterFailedAttempt,
   afterStepFailure,
+  afterSuppression,
   claimedStep,
   decideClaimed,
   expiryOf,
@@ -199,7 +231,9 @@ export {
   type ClaimedInput,
   type DeadLetterNote,
   type DeferCause,
+  type PreferenceView,
   type ProviderAnswer,
+  type SuppressCause,
   type ProviderView,
   type ReclaimVerdict,
   type Verdict,
