@@ -1,7 +1,8 @@
 import express from 'express';
 import { CallbackTargets, RoutingCache } from '@commstrat/config';
 import { EgressClient, EgressPolicy } from '@commstrat/egress';
-import { CallbackStore, Journal } from '@commstrat/journal';
+import { DEFAULT_CONTACT_HASH_SECRET } from '@commstrat/core';
+import { CallbackStore, Journal, PreferenceStore } from '@commstrat/journal';
 import {
   closeLogger,
   tierLogger,
@@ -31,8 +32,6 @@ import { Dispatcher } from './dispatcher.ts';
 import { ProviderRegistry } from './provider-registry.ts';
 import { ReplicaHeartbeat } from './replica-heartbeat.ts';
 
-/** Used when no secret is configured: keeps addresses out of key names, but is no secret. */
-const DEFAULT_CONTACT_HASH_SECRET = 'commstrat-contact-hash-v1';
 
 export interface RunningDispatcher {
   /** Base URL of /metrics and /health. */
@@ -104,16 +103,25 @@ export async function startDispatcher(
     egress,
   );
   if (config.contactHashSecret === undefined) {
-    logger.warn('COMMSTRAT_CONTACT_HASH_SECRET is not set: frequency-cap keys in Redis use a built-in hash key');
+    logger.warn('COMMSTRAT_CONTACT_HASH_SECRET is not set: frequency-cap keys in Redis and preference digests use a built-in hash key');
   }
+  const secret = config.contactHashSecret ?? DEFAULT_CONTACT_HASH_SECRET;
+  const preferences = new PreferenceStore(mongo.db(), { secret });
+  // A secret other than the one the stored preferences were digested with would match none of them.
+  await preferences.checkKey().catch(async (error: unknown) => {
+    await routing.close();
+    await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), urgentRedis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+    throw error;
+  });
   const contactPolicy = new ContactPolicyGate({
-    caps: new FrequencyCaps(redis, { prefix: config.redisPrefix, secret: config.contactHashSecret ?? DEFAULT_CONTACT_HASH_SECRET }),
+    caps: new FrequencyCaps(redis, { prefix: config.redisPrefix, secret }),
     metrics,
     logger,
     random: Math.random,
   });
   const dispatcher = new Dispatcher({
     contactPolicy,
+    preferences,
     lanes,
     depths,
     waitingLanes: {

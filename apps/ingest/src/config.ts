@@ -58,6 +58,13 @@ export interface IngestConfig extends TierConfig {
    * message writes), `exit-after-journal` or `exit-after-enqueue`. Never set in production.
    */
   failpoint?: IngestFailpoint;
+  /**
+   * Key of the digests recipient preferences are stored under (and of frequency-cap
+   * windows in the dispatcher): the same on every ingest and dispatcher replica, and never
+   * changed once preferences are stored. Unset: a built-in value, which hides addresses
+   * from a casual look only.
+   */
+  contactHashSecret?: string;
   /** `egressAllow` as read once at start-up: the URLs the API accepts besides public ones (callbacks, provider endpoints). */
   egress: EgressAllowList;
 }
@@ -93,6 +100,7 @@ const schema = {
     receiptWindowSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 300 },
     journalTransactions: { type: 'string', enum: ['auto', 'on', 'off'], default: 'auto' },
     failpoint: { type: 'string', enum: ['exit-after-request', 'exit-after-journal', 'exit-after-enqueue'] },
+    contactHashSecret: { type: 'string', minLength: 16 },
   },
 };
 
@@ -123,6 +131,7 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       receiptWindowSeconds: 'INGEST_RECEIPT_WINDOW_SECONDS',
       journalTransactions: 'INGEST_JOURNAL_TRANSACTIONS',
       failpoint: 'INGEST_FAILPOINT',
+      contactHashSecret: 'COMMSTRAT_CONTACT_HASH_SECRET',
     },
     env,
   );

@@ -39,6 +39,7 @@ import type { Intake } from './intake.ts';
 import { openApiDocument, openApiRouter } from './openapi.ts';
 import { receiptRoutes, type ReceiptDeps } from './receipt-routes.ts';
 import { adminRoutes, type AdminDeps } from './admin-routes.ts';
+import { preferenceRoutes, type PreferencePort } from './preference-routes.ts';
 import { state, v1Routes } from './v1-routes.ts';
 
 export interface IngestAppDeps {
@@ -63,6 +64,8 @@ export interface IngestAppDeps {
     readonly ratePerSecond: number;
     readonly burst: number;
   };
+  /** The recipients' opt-outs (/v1/preferences). */
+  readonly preferences: PreferencePort;
   /** Delivery receipts: signed by each provider's secret instead of an API key. */
   readonly receipts: Omit<ReceiptDeps, 'metrics' | 'maxBodyBytes'>;
 }
@@ -84,6 +87,7 @@ export function createIngestApp(deps: IngestAppDeps): Express {
   // Before the message routes, so /v1/admin/* never falls through to them.
   const jsonBody = [requireJson, parseJson({ maxBytes: deps.maxBodyBytes, maxDepth: deps.maxJsonDepth })];
   if (deps.admin !== undefined) v1.use('/admin', adminRoutes(deps.admin, jsonBody));
+  v1.use(preferenceRoutes(deps.preferences, jsonBody));
   v1.use(v1Routes(deps, jsonBody));
   app.use('/v1', v1);
 

@@ -11,6 +11,7 @@ import {
   receiptBatchSchema,
 } from '@commstrat/core';
 import { adminPaths, adminSchemas } from './openapi-admin.ts';
+import { consentPaths, consentResultSchemas, consentSchemas } from './openapi-consent.ts';
 import { providerDefinitionSchema } from '@commstrat/providers';
 
 const require = createRequire(import.meta.url);
@@ -186,6 +187,8 @@ export function openApiDocument(): Record<string, unknown> {
         Error: errorBody,
         ...adminSchemas,
         ...providerAdminSchemas,
+        ...consentSchemas,
+        ...consentResultSchemas,
       },
     },
     security: [{ apiKey: [] }],
@@ -318,6 +321,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
       ...adminPaths(errors),
       ...providerAdminPaths,
+      ...consentPaths(errors),
     },
   };
 }

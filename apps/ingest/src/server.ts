@@ -1,6 +1,7 @@
 import { EgressPolicy } from '@commstrat/egress';
 import { ReceiptSecrets, RoutingCache, TenantCache } from '@commstrat/config';
-import { Journal } from '@commstrat/journal';
+import { DEFAULT_CONTACT_HASH_SECRET } from '@commstrat/core';
+import { Journal, PreferenceStore } from '@commstrat/journal';
 import { ReceiptLifecycle } from '@commstrat/lifecycle';
 import {
   closeLogger,
@@ -55,6 +56,15 @@ export async function startIngest(
     ...(config.failpoint === 'exit-after-request' ? { failpoint: config.failpoint } : {}),
   });
   await journal.ensureIndexes();
+  if (config.contactHashSecret === undefined) {
+    logger.warn('COMMSTRAT_CONTACT_HASH_SECRET is not set: recipient preferences are digested with a built-in key');
+  }
+  const preferences = new PreferenceStore(mongo.db(), { secret: config.contactHashSecret ?? DEFAULT_CONTACT_HASH_SECRET });
+  // A secret other than the one the stored preferences were digested with would match none of them.
+  await preferences.checkKey().catch(async (error: unknown) => {
+    await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+    throw error;
+  });
   const lanes = new LaneWriter(redis, { prefix: config.redisPrefix });
   const statistics = new LaneStatistics(redis, { prefix: config.redisPrefix });
 
@@ -111,6 +121,7 @@ export async function startIngest(
     journal,
     tenants,
     admin: { sql, egress },
+    preferences,
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
       ratePerSecond: config.tenantRatePerSecond,

@@ -8,6 +8,12 @@ import { ValidationError, type FieldProblem } from './errors.ts';
 import { CATEGORY_PATTERN, type Channel } from './message-schema.ts';
 import { canonicalE164 } from './phone.ts';
 
+/**
+ * Used when COMMSTRAT_CONTACT_HASH_SECRET is not set, by every tier alike: keeps addresses
+ * out of key names and digests, but is no secret.
+ */
+export const DEFAULT_CONTACT_HASH_SECRET = 'commstrat-contact-hash-v1';
+
 /** A preference that holds for every category of its channel (what an inbound STOP sets). */
 export const ANY_CATEGORY = '*';
 

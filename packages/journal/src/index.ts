@@ -17,3 +17,11 @@ export {
   type CallbackState,
   type RelayResult,
 } from './callback-store.ts';
+export {
+  PreferenceStore,
+  lookupKey,
+  type OptOut,
+  type OptOutSource,
+  type PreferenceOutcome,
+  type PreferenceStoreOptions,
+} from './preference-store.ts';

@@ -176,9 +176,20 @@ function dispatcherCounters(registry: Registry, options: MetricsOptions = {}) {
     ),
     contactPolicy: counter(
       'commstrat_contact_policy_total',
-      'Messages the contact policy held back, by outcome (deferred, dropped, expired: over a frequency cap; opted_out: on the stop list).',
+      'Messages the contact policy held back, by outcome (deferred, dropped, expired: over a frequency cap; opted_out: on the stop list; preference: the recipient opted out), a suppressed cascade step counted as it moves on.',
       ['outcome'],
     ),
+    preferenceLookups: new Histogram({
+      name: 'commstrat_preference_lookup_seconds',
+      help: 'Duration of the one preference lookup of a claimed batch (MongoDB `preferences`).',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    preferenceAddresses: new Counter({
+      name: 'commstrat_preference_lookup_addresses_total',
+      help: 'Recipient addresses looked up in the preference store.',
+      registers: [registry],
+    }),
     expired: counter(
       'commstrat_messages_expired_total',
       'Messages that reached their expiry unsent.',
@@ -430,8 +441,10 @@ export interface DispatcherMetrics {
   movedOn(reason: string): void;
   /** A message was routed past an unavailable provider to `provider`. */
   failedOver(provider: string): void;
-  /** The contact policy held a message back (deferred, dropped, expired, opted_out). */
+  /** The contact policy held a message back (deferred, dropped, expired, opted_out, preference). */
   contactPolicy(outcome: string): void;
+  /** The preference lookup of a claimed batch: how many addresses, and how long it took. */
+  preferenceLookup(addresses: number, seconds: number): void;
   /** A message reached its expiry unsent. */
   expired(): void;
   /** A message went to the dead-letter stream after failing at `provider`. */
@@ -461,6 +474,10 @@ export function dispatcherMetrics(registry: Registry, options: MetricsOptions = 
     movedOn: (reason) => m.cascadeMoves.inc({ reason }),
     failedOver: (provider) => m.failovers.inc({ provider }),
     contactPolicy: (outcome) => m.contactPolicy.inc({ outcome }),
+    preferenceLookup(addresses, seconds) {
+      m.preferenceLookups.observe(seconds);
+      m.preferenceAddresses.inc(addresses);
+    },
     expired: () => m.expired.inc(),
     deadLettered: (provider) => m.deadLettered.inc({ provider }),
     circuit: (provider, state) => m.circuitState.set({ provider }, state),
