@@ -1,4 +1,4 @@
-import { CATEGORY_PATTERN, MAX_PREFERENCES_PER_REQUEST, consentSettingsSchema } from '@commstrat/core';
+import { CATEGORY_PATTERN, MAX_PREFERENCES_PER_REQUEST, consentSettingsSchema, inboundBatchSchema } from '@commstrat/core';
 
 // The consent part of /openapi.json: recipient preferences (preference-routes.ts), the
 // tenant's consent settings (admin-consent-routes.ts), inbound messages (inbound-routes.ts).
@@ -16,6 +16,8 @@ const query = (name: string, schema: object, description?: string) => ({
   ...(description === undefined ? {} : { description }),
 });
 const dateTime = { type: 'string', format: 'date-time' } as const;
+const { $id: _inboundSchemaId, ...inboundBody } = inboundBatchSchema;
+const nullableString = { type: ['string', 'null'] } as const;
 const category = {
   type: 'string',
   description: '"*" for every category (what an inbound STOP sets), else a category such as marketing',
@@ -139,6 +141,60 @@ export function consentPaths(errors: Errors): Record<string, unknown> {
         },
       },
     },
+    '/v1/providers/{tenant}/{provider}/inbound': {
+      post: {
+        summary: "Inbound messages from a provider (recipients writing back), signed with the provider's receipt secret (no API key)",
+        description:
+          "The generic format below, or the provider's own webhook when its definition maps it (inbound: section; Twilio's form-encoded \"A message comes in\" with X-Twilio-Signature; docs/providers.md). Keywords (STOP, START, HELP) change the sender's preferences; each message is forwarded to the tenant's callback URL.",
+        security: [],
+        parameters: [
+          { name: 'tenant', in: 'path', required: true, schema: { type: 'string', minLength: 1 } },
+          { name: 'provider', in: 'path', required: true, schema: { type: 'string', minLength: 1 } },
+          { name: 'X-Commstrat-Signature', in: 'header', required: false, description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">; required unless the definition authenticates otherwise', schema: { type: 'string' } },
+          { name: 'X-Twilio-Signature', in: 'header', required: false, description: "for a twilio-sms provider: Twilio's base64 HMAC-SHA1 of the number's webhook URL and the sorted fields", schema: { type: 'string' } },
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: inboundBody } } },
+        responses: {
+          '200': json(
+            {
+              type: 'object',
+              required: ['received', 'messages'],
+              properties: {
+                received: { type: 'integer', minimum: 0 },
+                messages: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['id', 'keyword', 'repeated'],
+                    properties: { id: { type: 'string' }, keyword: { type: ['string', 'null'], enum: ['stop', 'start', 'help', null] }, repeated: { type: 'boolean' } },
+                  },
+                },
+              },
+            },
+            "journaled, keywords carried out (a provider's own format gets the answer its definition names, e.g. TwiML)",
+          ),
+          ...errors(400, 401, 413, 422, 503),
+        },
+      },
+    },
+    '/v1/inbound': {
+      get: {
+        summary: 'Inbound messages, newest first',
+        parameters: [
+          query('from', { type: 'string', minLength: 2, maxLength: 40 }, 'only those of this sender, URL-encoded (%2B4915…)'),
+          query('after', { type: 'string' }),
+          query('limit', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }),
+        ],
+        responses: {
+          '200': json(
+            { type: 'object', required: ['messages', 'next_after'], properties: { messages: { type: 'array', items: ref('InboundMessage') }, next_after: { type: ['string', 'null'] } } },
+            'one page; pass next_after as after for the next',
+          ),
+          ...common,
+          ...errors(403, 422),
+        },
+      },
+    },
     '/v1/admin/consent': {
       get: {
         summary: 'The consent settings: categories no opt-out holds back, inbound keywords per language and their replies',
@@ -154,6 +210,25 @@ export function consentPaths(errors: Errors): Record<string, unknown> {
 }
 
 export const consentResultSchemas = {
+  InboundMessage: {
+    type: 'object',
+    required: ['id', 'provider', 'channel', 'from', 'text', 'received_at', 'at', 'keyword', 'action'],
+    properties: {
+      id: { type: 'string' },
+      provider: { type: 'string' },
+      provider_message_id: nullableString,
+      channel: { const: 'sms' },
+      from: { type: 'string' },
+      to: nullableString,
+      text: { type: 'string' },
+      received_at: dateTime,
+      at: dateTime,
+      keyword: { type: ['string', 'null'], enum: ['stop', 'start', 'help', null] },
+      language: nullableString,
+      action: { type: ['string', 'null'], enum: ['opted_out', 'opted_in', 'replied', 'none', null], description: 'null while its keyword is being handled' },
+      reply_message_id: nullableString,
+    },
+  },
   PreferenceBatchResult: {
     type: 'object',
     required: ['changed', 'unchanged', 'rejected'],

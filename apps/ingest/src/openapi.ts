@@ -305,7 +305,7 @@ export function openApiDocument(): Record<string, unknown> {
                 required: ['id', 'source', 'received_at', 'accepted', 'rejected', 'by_status'],
                 properties: {
                   id: { type: 'string' },
-                  source: { type: 'string', enum: ['rest', 'kafka'] },
+                  source: { type: 'string', enum: ['rest', 'kafka', 'redrive', 'inbound'] },
                   received_at: dateTime,
                   accepted: { type: 'integer', minimum: 0 },
                   rejected: { type: 'integer', minimum: 0 },

@@ -1,7 +1,7 @@
 import { EgressPolicy } from '@commstrat/egress';
 import { ReceiptSecrets, RoutingCache, TenantCache } from '@commstrat/config';
 import { DEFAULT_CONTACT_HASH_SECRET } from '@commstrat/core';
-import { Journal, PreferenceStore } from '@commstrat/journal';
+import { InboundStore, Journal, PreferenceStore } from '@commstrat/journal';
 import { ReceiptLifecycle } from '@commstrat/lifecycle';
 import {
   closeLogger,
@@ -21,6 +21,7 @@ import postgres from 'postgres';
 import type { IngestConfig } from './config.ts';
 import { createIngestApp } from './http-app.ts';
 import { EgressChecks } from './egress-checks.ts';
+import { InboundHandler } from './inbound-handler.ts';
 import { Intake } from './intake.ts';
 import { kafkaIntakeFromConfig } from './kafka-intake.ts';
 import { ReceiptParking } from './receipt-parking.ts';
@@ -106,6 +107,16 @@ export async function startIngest(
     { graceMs: config.recoveryGraceMs, intervalMs: config.recoveryIntervalMs },
   );
   recovery.start();
+  const inboundStore = new InboundStore(mongo.db());
+  await inboundStore.ensureIndexes();
+  const inbound = new InboundHandler({ store: inboundStore, preferences, settings: routing, intake, metrics, logger });
+  // Inbound messages whose keyword a dying process left undone are finished here, like
+  // the recovery pass of messages (same grace and interval).
+  const inboundRecovery = setInterval(() => {
+    inbound.recover(new Date(Date.now() - config.recoveryGraceMs)).catch((error: unknown) => {
+      logger.warn('inbound recovery pass failed', { error: String(error) });
+    });
+  }, config.recoveryIntervalMs).unref();
   const parked = new ParkedReceipts(redis, { prefix: config.redisPrefix });
   const receiptLifecycle = new ReceiptLifecycle({ journal, routing, lanes });
   const receiptParking = new ReceiptParking({ receipts: receiptLifecycle, parked, metrics, logger });
@@ -116,6 +127,10 @@ export async function startIngest(
   // Not awaited, as routing.listen: a revoked key is evicted on its NOTIFY once listening.
   void tenants.listen();
   const kafka = kafkaIntakeFromConfig(config, { intake, tenants, depths, metrics, logger });
+  // Providers' webhooks (receipts, inbound) share the rows, the secrets and the replay guard.
+  const receiptSecrets = new ReceiptSecrets(sql);
+  const receiptProviders = new ReceiptProviders(sql);
+  const replays = new ReplayGuard(redis, { prefix: config.redisPrefix });
   const app = createIngestApp({
     intake,
     journal,
@@ -134,13 +149,14 @@ export async function startIngest(
     maxJsonDepth: config.maxJsonDepth,
     maxBatchMessages: config.maxBatchMessages,
     receipts: {
-      secrets: new ReceiptSecrets(sql),
-      providers: new ReceiptProviders(sql),
-      replays: new ReplayGuard(redis, { prefix: config.redisPrefix }),
+      secrets: receiptSecrets,
+      providers: receiptProviders,
+      replays,
       windowSeconds: config.receiptWindowSeconds,
       parked,
       lifecycle: receiptLifecycle,
     },
+    inbound: { secrets: receiptSecrets, providers: receiptProviders, replays, windowSeconds: config.receiptWindowSeconds, handler: inbound, store: inboundStore },
     info: processInfo({ service: 'ingest', packageJson: new URL('../package.json', import.meta.url), settings: config }),
     checks: {
       redis: () => redis.ping(),
@@ -152,6 +168,7 @@ export async function startIngest(
   try {
     await kafka?.start();
   } catch (error) {
+    clearInterval(inboundRecovery);
     await recovery.stop();
     await receiptParking.stop();
     await routing.close();
@@ -173,6 +190,7 @@ export async function startIngest(
     async close() {
       await http.close();
       await kafka?.stop();
+      clearInterval(inboundRecovery);
       await recovery.stop();
       await receiptParking.stop();
       await routing.close();

@@ -239,3 +239,11 @@ export {
   type ReclaimVerdict,
   type Verdict,
 } from './dispatch-decisions.ts';
+export {
+  MAX_INBOUND_PER_REQUEST,
+  inboundBatchSchema,
+  parseInbound,
+  type InboundAction,
+  type InboundCallbackPayload,
+  type InboundReport,
+} from './inbound.ts';

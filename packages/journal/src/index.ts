@@ -25,3 +25,4 @@ export {
   type PreferenceOutcome,
   type PreferenceStoreOptions,
 } from './preference-store.ts';
+export { InboundStore, type InboundPage, type InboundRecord } from './inbound-store.ts';

@@ -9,8 +9,11 @@ export type { StatusChange } from './transitions.ts';
 export interface BatchRecord {
   readonly _id: string;
   readonly tenant_id: string;
-  /** `redrive`: made by `commstrat replay dlq` or `commstrat redrive`, its body the original's id. */
-  readonly source: 'rest' | 'kafka' | 'redrive';
+  /**
+   * `redrive`: made by `commstrat replay dlq` or `commstrat redrive`, its body the
+   * original's id; `inbound`: a reply to an inbound keyword.
+   */
+  readonly source: 'rest' | 'kafka' | 'redrive' | 'inbound';
   readonly received_at: Date;
   readonly body: unknown;
   readonly message_ids: readonly string[];

@@ -103,6 +103,18 @@ function ingestCounters(registry: Registry, options: MetricsOptions = {}) {
       help: 'Times Kafka intake paused its partitions because the lanes were over their cap.',
       registers: [registry],
     }),
+    inbound: new Counter({
+      name: 'commstrat_inbound_messages_total',
+      help: 'Inbound messages (recipients writing back), by provider (<tenant>/<provider>) and outcome: received, repeated (a provider retry of one journaled before), or refused (bad signature, stale, replayed).',
+      labelNames: ['provider', 'outcome'] as const,
+      registers: [registry],
+    }),
+    inboundKeywords: new Counter({
+      name: 'commstrat_inbound_keywords_total',
+      help: 'Inbound keywords carried out, by action: opted_out (STOP), opted_in (START), replied (HELP answered).',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
     receipts: new Counter({
       name: 'commstrat_receipts_total',
       help: 'Delivery receipts received, by provider (<tenant>/<provider>) and outcome: applied, duplicate, late, parked (no message known yet: tried again), unknown (still none after 10 min), or refused (bad signature, stale, replayed); ignored: an intermediate report of a provider (e.g. Twilio sent), mapped by its definition.',
@@ -397,6 +409,10 @@ export interface IngestMetrics {
   kafkaPaused(paused: boolean): void;
   /** Delivery receipts of a provider (`<tenant>/<provider>`) by outcome. */
   receipts(provider: string, outcome: string, count?: number): void;
+  /** Inbound messages of a provider (`<tenant>/<provider>`) by outcome (received, repeated, refused). */
+  inbound(provider: string, outcome: string, count?: number): void;
+  /** An inbound keyword was carried out (opted_out, opted_in, replied). */
+  inboundKeyword(action: string): void;
 }
 
 /** Metrics of the ingest tier, reported through IngestMetrics. */
@@ -422,6 +438,8 @@ export function ingestMetrics(registry: Registry, options: MetricsOptions = {}):
       if (paused) m.kafkaBackpressurePauses.inc();
     },
     receipts: (provider, outcome, count = 1) => m.receipts.inc({ provider, outcome }, count),
+    inbound: (provider, outcome, count = 1) => m.inbound.inc({ provider, outcome }, count),
+    inboundKeyword: (action) => m.inboundKeywords.inc({ action }),
   };
 }
 
