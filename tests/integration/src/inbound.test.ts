@@ -112,8 +112,8 @@ test('a Twilio STOP opts the sender out, is forwarded to the callback URL, a ret
   assert.equal(await endOf(deployment, suppressed), 'suppressed');
 
   // Forwarded as its own event type, signed like every callback.
-  const forwarded = await eventually('the inbound message to reach the callback URL', async () =>
-    receiver.delivered.find((d) => d.payload.type === 'inbound.message'),
+  const forwarded = await eventually('the inbound message to reach the callback URL', () =>
+    Promise.resolve(receiver.delivered.find((d) => d.payload.type === 'inbound.message')),
   );
   const { secret } = (await callbackTargetOf(deployment.sql, deployment.tenantId)) ?? { secret: '' };
   assert.deepEqual(new Webhook(secret).verify(forwarded.body, forwarded.headers), forwarded.payload);
@@ -140,8 +140,8 @@ test('a Twilio STOP opts the sender out, is forwarded to the callback URL, a ret
     },
   );
   // The suppressed message's own status callback says so.
-  const status = await eventually('the suppressed status callback', async () =>
-    receiver.delivered.find((d) => d.payload.type === 'message.status' && d.payload.message_id === suppressed && d.payload.status === 'suppressed'),
+  const status = await eventually('the suppressed status callback', () =>
+    Promise.resolve(receiver.delivered.find((d) => d.payload.type === 'message.status' && d.payload.message_id === suppressed && d.payload.status === 'suppressed')),
   );
   assert.equal(status.payload.reason, 'recipient opted out of sms');
 
@@ -214,8 +214,8 @@ test('generic signed inbound: tenant keywords and replies per language, the repl
   const help = await sandboxInbound(deployment, { url: inboundUrl, format: 'generic', secret: RELAY_SECRET, from: ANN, text: 'помощь' });
   assert.equal(help.status, 200, help.body);
   assert.equal(JSON.parse(help.body).messages[0].keyword, 'help');
-  const replied = await eventually('the help reply to reach the sender', async () =>
-    deployment.sandbox.received.list({ to: ANN }).find((sms) => sms.text === 'Ответьте СТОП, чтобы отписаться'),
+  const replied = await eventually('the help reply to reach the sender', () =>
+    Promise.resolve(deployment.sandbox.received.list({ to: ANN }).find((sms) => sms.text === 'Ответьте СТОП, чтобы отписаться')),
   );
   assert.ok(replied !== undefined);
   const [helpRecord] = await deployment.db.collection('inbound').find({ text: 'помощь' }).toArray();
@@ -225,16 +225,17 @@ test('generic signed inbound: tenant keywords and replies per language, the repl
 
   // STOP (in the tenant's Russian list) opts out, and its confirmation still reaches the sender.
   await sandboxInbound(deployment, { url: inboundUrl, format: 'generic', secret: RELAY_SECRET, from: ANN, text: 'STOP' });
-  await eventually('the stop confirmation', async () => deployment.sandbox.received.list({ to: ANN }).find((sms) => sms.text === 'Вы отписаны'));
+  await eventually('the stop confirmation', () => Promise.resolve(deployment.sandbox.received.list({ to: ANN }).find((sms) => sms.text === 'Вы отписаны')));
   assert.equal((await optOuts(deployment, ANN)).length, 1);
   assert.equal(await endOf(deployment, await sendTo(deployment, ANN)), 'suppressed', 'other messages do not');
   // "QUIT" is English's default, which this tenant's settings replaced: a plain message.
   const quit = await sandboxInbound(deployment, { url: inboundUrl, format: 'generic', secret: RELAY_SECRET, from: '+4915112345679', text: 'quit' });
   assert.equal(JSON.parse(quit.body).messages[0].keyword, null);
-  await eventually('the three actions to be forwarded', async () => {
-    const actions = receiver.delivered.filter((d) => d.payload.type === 'inbound.message').map((d) => d.payload.action).sort();
-    return actions.length === 3 ? assert.deepEqual(actions, ['none', 'opted_out', 'replied']) ?? true : undefined;
+  const actions = await eventually('the three actions to be forwarded', () => {
+    const forwardedActions = receiver.delivered.filter((d) => d.payload.type === 'inbound.message').map((d) => String(d.payload.action)).sort();
+    return Promise.resolve(forwardedActions.length === 3 ? forwardedActions : undefined);
   });
+  assert.deepEqual(actions, ['none', 'opted_out', 'replied']);
 
   // The generic format is signed like receipts: a replay, an unsigned body, bad input.
   const body = JSON.stringify({ messages: [{ from: ANN, text: 'hello', provider_message_id: 'x1' }] });
