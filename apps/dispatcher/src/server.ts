@@ -21,12 +21,13 @@ import {
   processInfo,
   type Logger,
 } from '@commstrat/observability';
-import { FrequencyCaps, LaneReader, LaneStatistics, ProviderRateLimiter, ReplicaHeartbeats, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { DeliverySpeeds, FrequencyCaps, LaneReader, LaneStatistics, ProviderRateLimiter, ReplicaHeartbeats, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
 import type { DispatcherConfig } from './config.ts';
 import { ContactPolicyGate } from './contact-policy.ts';
+import { DeliveryHealth } from './delivery-health.ts';
 import { CallbackWorker } from './callback-worker.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { ProviderRegistry } from './provider-registry.ts';
@@ -97,10 +98,29 @@ export async function startDispatcher(
   void routing.listen();
   // One policy for every request a tenant can aim: provider endpoints, token URLs, callbacks.
   const egress = new EgressPolicy(config.egress);
+  // Each provider's weight for how fast it delivers, from the receipts ingest counts in Redis.
+  const deliveryHealth: DeliveryHealth = new DeliveryHealth(
+    {
+      speeds: new DeliverySpeeds(redis, { prefix: config.redisPrefix, windowMs: config.deliveryWindowMs }),
+      providers: (): string[] => providers.keys(),
+      metrics,
+      logger,
+      // Real time, not options.clock: the buckets are timed by ingest's clock.
+    },
+    {
+      windowMs: config.deliveryWindowMs,
+      maxLateShare: config.deliveryMaxLateShare,
+      minReceipts: config.deliveryMinReceipts,
+      minWeight: config.deliveryMinWeight,
+      recoveryMs: config.deliveryRecoveryMs,
+      refreshMs: config.deliveryRefreshMs,
+    },
+  );
   const providers = new ProviderRegistry(
     metrics,
     { failureThreshold: config.circuitFailureThreshold, openMs: config.circuitOpenMs },
     egress,
+    deliveryHealth,
   );
   if (config.contactHashSecret === undefined) {
     logger.warn('COMMSTRAT_CONTACT_HASH_SECRET is not set: frequency-cap keys in Redis and preference digests use a built-in hash key');
@@ -174,6 +194,7 @@ export async function startDispatcher(
   const http = await listen(app, config.host, config.port);
   const { url } = http;
   dispatcher.start();
+  deliveryHealth.start();
   // Circuits live in this replica's memory: published, with the config version /info
   // shows, for `commstrat inspect`.
   const heartbeat = new ReplicaHeartbeat(
@@ -190,6 +211,7 @@ export async function startDispatcher(
     logger,
     async close() {
       await dispatcher.stop();
+      await deliveryHealth.stop();
       await heartbeat.stop();
       await callbacks?.stop();
       providers.close();

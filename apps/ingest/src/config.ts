@@ -65,6 +65,10 @@ export interface IngestConfig extends TierConfig {
    * from a casual look only.
    */
   contactHashSecret?: string;
+  /** A delivery receipt this long after its message was sent or later counts as late, ms. Default 300 000 (5 min). */
+  deliveryLateAfterMs: number;
+  /** The window late shares are taken over (sizes the buckets receipts are counted in), ms; the same as the dispatchers'. Default 900 000 (15 min). */
+  deliveryWindowMs: number;
   /** `egressAllow` as read once at start-up: the URLs the API accepts besides public ones (callbacks, provider endpoints). */
   egress: EgressAllowList;
 }
@@ -101,6 +105,8 @@ const schema = {
     journalTransactions: { type: 'string', enum: ['auto', 'on', 'off'], default: 'auto' },
     failpoint: { type: 'string', enum: ['exit-after-request', 'exit-after-journal', 'exit-after-enqueue'] },
     contactHashSecret: { type: 'string', minLength: 16 },
+    deliveryLateAfterMs: { type: 'integer', minimum: 1, default: 300000 },
+    deliveryWindowMs: { type: 'integer', minimum: 1000, maximum: 86400000, default: 900000 },
   },
 };
 
@@ -132,6 +138,8 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       journalTransactions: 'INGEST_JOURNAL_TRANSACTIONS',
       failpoint: 'INGEST_FAILPOINT',
       contactHashSecret: 'COMMSTRAT_CONTACT_HASH_SECRET',
+      deliveryLateAfterMs: 'COMMSTRAT_DELIVERY_LATE_AFTER_MS',
+      deliveryWindowMs: 'COMMSTRAT_DELIVERY_WINDOW_MS',
     },
     env,
   );

@@ -14,7 +14,7 @@ import {
   processInfo,
   type Logger,
 } from '@commstrat/observability';
-import { IdempotencyStore, LaneStatistics, LaneWriter, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { DeliverySpeeds, IdempotencyStore, LaneStatistics, LaneWriter, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -118,7 +118,13 @@ export async function startIngest(
     });
   }, config.recoveryIntervalMs).unref();
   const parked = new ParkedReceipts(redis, { prefix: config.redisPrefix });
-  const receiptLifecycle = new ReceiptLifecycle({ journal, routing, lanes });
+  const receiptLifecycle = new ReceiptLifecycle({
+    journal,
+    routing,
+    lanes,
+    // How fast each provider delivers, counted for the dispatchers' routing (docs/strategies.md).
+    speeds: { store: new DeliverySpeeds(redis, { prefix: config.redisPrefix, windowMs: config.deliveryWindowMs }), lateAfterMs: config.deliveryLateAfterMs },
+  });
   const receiptParking = new ReceiptParking({ receipts: receiptLifecycle, parked, metrics, logger });
   receiptParking.start();
   const tenants = new TenantCache(sql, {

@@ -226,19 +226,21 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
 
   app.put('/_sandbox/receipts', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const { url, secret, status, delay_ms: delayMs = 0, error, basic } = body;
+    const { url, secret, status, delay_ms: delayMs = 0, error, basic, late_share: lateShare = 0, late_delay_ms: lateDelayMs = 0 } = body;
     const basicLogin = basic as { username?: unknown; password?: unknown } | undefined;
     if (typeof url !== 'string' || !URL.canParse(url) || typeof secret !== 'string' || secret === '' ||
       (status !== 'delivered' && status !== 'undelivered' && status !== 'none') ||
       typeof delayMs !== 'number' || delayMs < 0 || (error !== undefined && typeof error !== 'string') ||
+      typeof lateShare !== 'number' || lateShare < 0 || lateShare > 1 || typeof lateDelayMs !== 'number' || lateDelayMs < 0 ||
       (basicLogin !== undefined && (typeof basicLogin.username !== 'string' || typeof basicLogin.password !== 'string'))) {
       res.status(422).json({
-        error: { code: 'validation_failed', message: 'need url, secret, status (delivered|undelivered|none), optional delay_ms >= 0, error and basic {username, password}' },
+        error: { code: 'validation_failed', message: 'need url, secret, status (delivered|undelivered|none), optional delay_ms >= 0, error, basic {username, password}, late_share 0..1 and late_delay_ms >= 0' },
       });
       return;
     }
     receipts.configure({
       url, secret, status, delay_ms: delayMs, ...(error === undefined ? {} : { error }),
+      ...(lateShare === 0 ? {} : { late_share: lateShare, late_delay_ms: lateDelayMs }),
       ...(basicLogin === undefined ? {} : { basic: { username: String(basicLogin.username), password: String(basicLogin.password) } }),
     });
     res.json(receipts.current());

@@ -1,5 +1,6 @@
 export {
   Journal,
+  type AppliedReceipts,
   type JournalOptions,
   type MessagePage,
   type MessageQuery,

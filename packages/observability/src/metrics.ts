@@ -220,6 +220,22 @@ function dispatcherCounters(registry: Registry, options: MetricsOptions = {}) {
         registers: [registry],
       }),
     ),
+    lateDeliveryShare: bounded(
+      new Gauge({
+        name: 'commstrat_provider_late_delivery_share',
+        help: 'Share of a provider\'s delivered receipts of the window (COMMSTRAT_DELIVERY_WINDOW_MS) that came later than COMMSTRAT_DELIVERY_LATE_AFTER_MS after the send; absent while too few receipts came. The same on every replica (counted in Redis).',
+        labelNames: ['provider'] as const,
+        registers: [registry],
+      }),
+    ),
+    deliveryWeight: bounded(
+      new Gauge({
+        name: 'commstrat_provider_delivery_weight',
+        help: 'The routing weight a provider keeps for how fast it delivers, in (0, 1]: 1 on time, lower while it delivers late, climbing back once it is on time again.',
+        labelNames: ['provider'] as const,
+        registers: [registry],
+      }),
+    ),
     acceptToProvider: new Histogram({
       name: 'commstrat_accept_to_provider_seconds',
       help: 'Time from acceptance to the provider answering the request that carried the message, by lane.',
@@ -469,6 +485,8 @@ export interface DispatcherMetrics {
   deadLettered(provider: string): void;
   /** A provider's circuit on this replica: 0 closed, 1 half-open, 2 open. */
   circuit(provider: string, state: number): void;
+  /** A provider's late-delivery share of the window (undefined: too few receipts) and the delivery weight it gives. */
+  deliverySpeed(provider: string, lateShare: number | undefined, weight: number): void;
   /** A message of `lane` reached its provider this long after it was accepted. */
   reachedProvider(lane: string, seconds: number): void;
   /** Entries taken over from a replica that held them past the visibility timeout. */
@@ -500,6 +518,11 @@ export function dispatcherMetrics(registry: Registry, options: MetricsOptions = 
     deadLettered: (provider) => m.deadLettered.inc({ provider }),
     circuit: (provider, state) => m.circuitState.set({ provider }, state),
     reachedProvider: (lane, seconds) => m.acceptToProvider.observe({ lane }, seconds),
+    deliverySpeed(provider, lateShare, weight) {
+      if (lateShare === undefined) m.lateDeliveryShare.remove({ provider });
+      else m.lateDeliveryShare.set({ provider }, lateShare);
+      m.deliveryWeight.set({ provider }, weight);
+    },
     reclaimed: (count) => m.reclaimed.inc(count),
     inFlight: (count) => m.inFlight.set(count),
   };
