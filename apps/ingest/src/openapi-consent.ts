@@ -52,7 +52,15 @@ export const consentSchemas = {
     type: 'object',
     additionalProperties: false,
     required: ['preferences'],
-    properties: { preferences: { type: 'array', minItems: 1, maxItems: MAX_PREFERENCES_PER_REQUEST, items: ref('PreferenceChange') } },
+    properties: {
+      preferences: {
+        type: 'array',
+        minItems: 1,
+        // Not maxItems: more is refused with 413 batch_too_large, as a message batch is.
+        description: `at most ${MAX_PREFERENCES_PER_REQUEST} items; more is 413 batch_too_large`,
+        items: ref('PreferenceChange'),
+      },
+    },
   },
   OptOut: {
     type: 'object',
