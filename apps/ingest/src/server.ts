@@ -1,6 +1,7 @@
 import { EgressPolicy } from '@commstrat/egress';
-import { ReceiptSecrets, RoutingCache, TenantCache } from '@commstrat/config';
+import { ReceiptSecrets, RoutingCache, TemplateCache, TenantCache } from '@commstrat/config';
 import { DEFAULT_CONTACT_HASH_SECRET } from '@commstrat/core';
+import { DEFAULT_RENDER_LIMITS, TemplateRenderer } from '@commstrat/templates';
 import { InboundStore, Journal, PreferenceStore } from '@commstrat/journal';
 import { ReceiptLifecycle } from '@commstrat/lifecycle';
 import {
@@ -12,6 +13,7 @@ import {
   laneDepthGauge,
   listen,
   processInfo,
+  templateMetrics,
   type Logger,
 } from '@commstrat/observability';
 import { DeliverySpeeds, IdempotencyStore, LaneStatistics, LaneWriter, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
@@ -87,6 +89,22 @@ export async function startIngest(
   });
   // Not awaited: a replica starts while PostgreSQL is down, and listens once it is back.
   void routing.listen();
+  const renderMetrics = templateMetrics(registry);
+  const renderer = new TemplateRenderer({
+    limits: { ...DEFAULT_RENDER_LIMITS, renderMs: config.templateRenderLimitMs },
+    hardTimeoutMs: config.templateHardTimeoutMs,
+    heapMb: config.templateWorkerHeapMb,
+    onRestart: (reason) => {
+      renderMetrics.workerReplaced(reason);
+      logger.warn('template render worker replaced', { reason });
+    },
+  });
+  const templates = {
+    templates: new TemplateCache(sql, { onReadError: (error) => logger.warn('could not read a template version', { error: String(error) }) }),
+    tenantTemplates: (tenantId: string) => routing.templates(tenantId),
+    renderer,
+    metrics: renderMetrics,
+  };
   // The egress policy at the API: URLs a tenant sets are refused here, naming the field.
   const egress = new EgressChecks(new EgressPolicy(config.egress));
   const intake = new Intake({
@@ -100,6 +118,8 @@ export async function startIngest(
     logger,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
     laneCap: config.laneCap,
+    templates,
+    renderBudgetMs: config.templateRenderBudgetMs,
     failpoint: config.failpoint === 'exit-after-request' ? undefined : config.failpoint,
   });
   const recovery = new RecoveryPass(
@@ -141,7 +161,7 @@ export async function startIngest(
     intake,
     journal,
     tenants,
-    admin: { sql, egress },
+    admin: { sql, renderer, egress },
     preferences,
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
@@ -179,6 +199,7 @@ export async function startIngest(
     await receiptParking.stop();
     await routing.close();
     await tenants.close();
+    await renderer.close();
     await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
     throw error;
   }
@@ -201,6 +222,7 @@ export async function startIngest(
       await receiptParking.stop();
       await routing.close();
       await tenants.close();
+      await renderer.close();
       await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },

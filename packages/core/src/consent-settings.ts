@@ -1,6 +1,6 @@
 // A tenant's consent settings as plain data: the categories no opt-out holds back (one-time
 // passwords), and the keywords of inbound messages (STOP, START, HELP) per language, with
-// the replies sent back for them. Stored in PostgreSQL `tenants.consent` (migration 015),
+// the replies sent back for them. Stored in PostgreSQL `tenants.consent` (migration 014),
 // set by PUT /v1/admin/consent; what is not set takes the defaults below.
 import { createAjv, toFieldProblems } from './ajv.ts';
 import { ValidationError, type FieldProblem } from './errors.ts';
