@@ -3,13 +3,13 @@
 // the messages that were lost, duplicated or stuck. Used by `scripts/ledger`, by the
 // fault tests (tests/integration/src/faults-*.test.ts) and by `scripts/bench soak`.
 import { appendFileSync, readFileSync } from 'node:fs';
-import { PRIORITIES, type Priority } from '@commstrat/core';
+import { PRIORITIES, TERMINAL_STATES, type Priority } from '@commstrat/core';
 import { QueueKeys, decodeStreamEntry, entryMessageId } from '@commstrat/queue';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 
 /** Where a message ends for the ledger: a terminal state, or `sent` (no receipts yet). */
-export const FINISHED_STATES: ReadonlySet<string> = new Set(['delivered', 'failed', 'expired', 'cancelled', 'rejected', 'sent']);
+export const FINISHED_STATES: ReadonlySet<string> = new Set([...TERMINAL_STATES, 'sent']);
 
 /**
  * What producers were told was accepted. REST: the ids of `202` answers. Kafka: the batch

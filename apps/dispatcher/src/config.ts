@@ -49,6 +49,18 @@ export interface DispatcherConfig extends TierConfig {
   callbackTenantRate: number;
   /** How often the callback relay and an idle callback sender look for work, ms. Default 200. */
   callbackPollMs: number;
+  /** The window a provider's late-delivery share is taken over, ms; the same as ingest's. Default 900 000 (15 min). */
+  deliveryWindowMs: number;
+  /** Late share at and below which a provider keeps its full routing weight. Default 0.15. */
+  deliveryMaxLateShare: number;
+  /** Fewer delivered receipts in the window say nothing (full weight). Default 20. */
+  deliveryMinReceipts: number;
+  /** The weight a provider late for twice the max share or more keeps, in (0, 1]. Default 0.1. */
+  deliveryMinWeight: number;
+  /** How long a provider's delivery weight takes to climb from its minimum back to 1, ms. Default 600 000 (10 min). */
+  deliveryRecoveryMs: number;
+  /** How often the shared delivery counts are read, ms. Default 5 000. */
+  deliveryRefreshMs: number;
   /** `egressAllow` as read once at start-up: what the egress policy lets through besides public addresses. */
   egress: EgressAllowList;
 }
@@ -83,6 +95,12 @@ const schema = {
     callbackTenantConcurrency: { type: 'integer', minimum: 1, maximum: 100, default: 4 },
     callbackTenantRate: { type: 'number', exclusiveMinimum: 0, default: 50 },
     callbackPollMs: { type: 'integer', minimum: 10, maximum: 10000, default: 200 },
+    deliveryWindowMs: { type: 'integer', minimum: 1000, maximum: 86400000, default: 900000 },
+    deliveryMaxLateShare: { type: 'number', exclusiveMinimum: 0, maximum: 0.5, default: 0.15 },
+    deliveryMinReceipts: { type: 'integer', minimum: 1, default: 20 },
+    deliveryMinWeight: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.1 },
+    deliveryRecoveryMs: { type: 'integer', minimum: 1, default: 600000 },
+    deliveryRefreshMs: { type: 'integer', minimum: 50, maximum: 600000, default: 5000 },
   },
 };
 
@@ -116,6 +134,12 @@ export function loadDispatcherConfig(
       callbackTenantConcurrency: 'DISPATCHER_CALLBACK_TENANT_CONCURRENCY',
       callbackTenantRate: 'DISPATCHER_CALLBACK_TENANT_RATE',
       callbackPollMs: 'DISPATCHER_CALLBACK_POLL_MS',
+      deliveryWindowMs: 'COMMSTRAT_DELIVERY_WINDOW_MS',
+      deliveryMaxLateShare: 'DISPATCHER_DELIVERY_MAX_LATE_SHARE',
+      deliveryMinReceipts: 'DISPATCHER_DELIVERY_MIN_RECEIPTS',
+      deliveryMinWeight: 'DISPATCHER_DELIVERY_MIN_WEIGHT',
+      deliveryRecoveryMs: 'DISPATCHER_DELIVERY_RECOVERY_MS',
+      deliveryRefreshMs: 'DISPATCHER_DELIVERY_REFRESH_MS',
     },
     env,
   );

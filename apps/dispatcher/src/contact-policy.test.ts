@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Routing } from '@commstrat/config';
-import type { QueuedMessage, Strategy } from '@commstrat/core';
+import { DEFAULT_CONSENT_SETTINGS, type QueuedMessage, type Strategy } from '@commstrat/core';
 import { createLogger, createRegistry, dispatcherMetrics } from '@commstrat/observability';
 import type { CapAnswer, CapCheck, LaneEntry } from '@commstrat/queue';
 import type { Work } from './batcher.ts';
@@ -14,7 +14,7 @@ const strategy: Strategy = {
   contact_policy: { caps: [{ category: 'marketing', max: 1, per_seconds: 60, over: 'defer' }] },
   steps: [{ route: { mode: 'failover', providers: ['sms'] } }],
 };
-const routing: Routing = { strategy, version: 1, providers: new Map(), tenantTimeZone: 'UTC', stopList: new Set(['phone:+4915100000000']) };
+const routing: Routing = { strategy, version: 1, providers: new Map(), tenantTimeZone: 'UTC', stopList: new Set(['phone:+4915100000000']), consent: DEFAULT_CONSENT_SETTINGS, exemptCategories: new Set() };
 
 /** A message to Ann, `marketing` unless `changes` say otherwise (`category: null`: none). */
 function work(id: string, changes: Partial<Omit<QueuedMessage, 'category'>> & { category?: string | null } = {}): Work {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  DEFAULT_CONSENT_SETTINGS,
   DependencyUnavailableError,
   ProviderUnavailableError,
   validateStrategy,
@@ -48,6 +49,8 @@ const routing: Routing = {
   providers: new Map([['a', providerRow('a')], ['b', providerRow('b')]]),
   tenantTimeZone: 'UTC',
   stopList: new Set(),
+  consent: DEFAULT_CONSENT_SETTINGS,
+  exemptCategories: new Set(),
 };
 
 function entry(id: string): LaneEntry {
@@ -171,6 +174,7 @@ function world(options: {
     },
     rateLimiter,
     contactPolicy: { admit: (works) => Promise.resolve({ admitted: works.slice(), heldBack: [] }) },
+    preferences: { optedOut: () => Promise.resolve(new Map()) },
     metrics,
     logger: createLogger({ service: 'test', console: false, capture: (line) => logged.push(line) }),
     consumer: 'test-1',

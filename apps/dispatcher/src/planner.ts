@@ -3,17 +3,24 @@ import {
   CommstratError,
   afterFailedAttempt,
   claimedStep,
+  contactAddress,
+  currentStepIndex,
   decideClaimed,
   expiryOf,
+  needsPreferenceCheck,
+  stepChannel,
   stepProviders,
   storeOutageVerdict,
+  type ContactAddress,
   type MessageStatus,
+  type PreferenceView,
   type ProviderView,
   type QueuedMessage,
   type StrategyStep,
   type Verdict,
 } from '@commstrat/core';
 import type { Routing } from '@commstrat/config';
+import { lookupKey } from '@commstrat/journal';
 import type { DispatchLifecycle, Settlement } from '@commstrat/lifecycle';
 import type { LaneEntry } from '@commstrat/queue';
 import type { Work } from './batcher.ts';
@@ -86,6 +93,8 @@ export class Planner {
       this.inFlight.release(added);
       throw error;
     }
+    const live = entries.filter((entry) => !cancelled.has(entry.message.id));
+    const optedOut = await this.optedOut(live);
     for (const [i, entry] of entries.entries()) {
       // Awaits on cached routes never reach the event loop: let it turn every so often,
       // so a critical claim answered meanwhile is not held up by a long bulk claim.
@@ -94,7 +103,7 @@ export class Planner {
         this.lifecycle.drop(settled, entry); // cancelled by the tenant: its journal says so already
         continue;
       }
-      const work = await this.route(entry, now, settled);
+      const work = await this.route(entry, now, settled, optedOut);
       if (work !== undefined) batch(work, now);
     }
     await this.inFlight.commit(settled);
@@ -105,7 +114,34 @@ export class Planner {
    * bound for a provider. Every reason recorded here is written by us: error text of a
    * library or a server goes to the log only, never into a tenant's timeline.
    */
-  private async route(claimed: LaneEntry, now: number, settled: Settlement): Promise<Work | undefined> {
+  /**
+   * The opt-outs of every recipient of the claim that its step's channel reaches at an
+   * address and whose category is not exempt: one query, whatever the claim's size (none
+   * when no message needs one). Null when the store could not be read: those messages
+   * wait a few seconds (decideClaimed), the others go on.
+   */
+  private async optedOut(entries: readonly LaneEntry[]): Promise<Map<string, Set<string>> | null> {
+    const wanted: { tenantId: string; address: ContactAddress }[] = [];
+    for (const { message } of entries) {
+      // Cached: no query here. A message whose routing cannot be read is not looked up; route() decides its fate.
+      const routing = await this.deps.routing.resolve(message.tenant_id, message).catch(() => undefined);
+      if (routing === undefined || !needsPreferenceCheck(message.category, routing.exemptCategories)) continue;
+      const address = contactAddress(stepChannel(routing.strategy, currentStepIndex(message)), message.recipient);
+      if (address !== undefined) wanted.push({ tenantId: message.tenant_id, address });
+    }
+    if (wanted.length === 0) return new Map();
+    const started = performance.now();
+    try {
+      const found = await this.deps.preferences.optedOut(wanted);
+      this.deps.metrics.preferenceLookup(wanted.length, (performance.now() - started) / 1000);
+      return found;
+    } catch (error) {
+      this.deps.logger.warn('preference store unavailable; messages it would screen wait', { error: String(error) });
+      return null;
+    }
+  }
+
+  private async route(claimed: LaneEntry, now: number, settled: Settlement, optedOut: Map<string, Set<string>> | null): Promise<Work | undefined> {
     const { message } = claimed;
     let step = FALLBACK_STEP;
     try {
@@ -119,12 +155,14 @@ export class Planner {
         strategy: routing.strategy,
         tenantTimeZone: routing.tenantTimeZone,
         stopList: routing.stopList,
+        preferences: preferenceView(message.tenant_id, routing, optedOut),
         providers: found === undefined ? new Map() : this.providerViews(message.tenant_id, routing, found, now),
         now,
         random: this.random,
       });
       if (verdict.kind !== 'send') {
-        if (verdict.kind === 'fail' && verdict.cause === 'opted_out') this.deps.metrics.contactPolicy('opted_out');
+        const suppressed = verdict.kind === 'suppress' ? verdict.cause : verdict.kind === 'next_step' ? verdict.suppressed : undefined;
+        if (suppressed !== undefined) this.deps.metrics.contactPolicy(suppressed === 'stop_list' ? 'opted_out' : 'preference');
         this.lifecycle.apply(settled, entry, verdict, routing, now);
         return undefined;
       }
@@ -171,6 +209,14 @@ export class Planner {
     });
     return afterFailedAttempt({ message, strategy: undefined, step, now, random: this.random, reason: 'internal error while routing', cause: 'retry' });
   }
+}
+
+/** What decideClaimed reads of a message's recipient: the batch's lookup, for its tenant. */
+function preferenceView(tenantId: string, routing: Routing, found: Map<string, Set<string>> | null): PreferenceView {
+  return {
+    exemptCategories: routing.exemptCategories,
+    optedOut: (address) => (found === null ? null : found.get(lookupKey(tenantId, address))),
+  };
 }
 
 /** Entries planned between two turns of the event loop. */

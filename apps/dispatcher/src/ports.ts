@@ -3,7 +3,7 @@
 // and the real classes (packages/queue, packages/journal, ProviderRegistry) fit as they are.
 import type { LaneWeights } from '@commstrat/core';
 import type { RoutingCache } from '@commstrat/config';
-import type { Journal } from '@commstrat/journal';
+import type { Journal, PreferenceStore } from '@commstrat/journal';
 import type { DispatcherMetrics, Logger } from '@commstrat/observability';
 import type { LaneEntry, LaneReader, ProviderRateLimiter, SampledDepths } from '@commstrat/queue';
 import type { ContactPolicyGate } from './contact-policy.ts';
@@ -48,6 +48,8 @@ export interface DispatcherDeps {
   readonly rateLimiter: RatePort;
   /** The stop list and frequency caps of each message's strategy. */
   readonly contactPolicy: Pick<ContactPolicyGate, 'admit'>;
+  /** The recipients' opt-outs: one lookup per claimed batch. */
+  readonly preferences: Pick<PreferenceStore, 'optedOut'>;
   readonly metrics: DispatcherMetrics;
   readonly logger: Logger;
   readonly consumer: string;

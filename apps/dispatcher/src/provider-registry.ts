@@ -67,11 +67,23 @@ export class ProviderRegistry {
   private readonly metrics: DispatcherMetrics;
   private readonly egress: EgressPolicy;
 
-  /** `egress` checks every connection an adapter opens (the provider rows' endpoints are tenants' URLs). */
-  constructor(metrics: DispatcherMetrics, options: CircuitBreakerOptions, egress: EgressPolicy) {
+  /** Each provider's weight for how fast it delivers (delivery-health.ts); absent: 1. */
+  private readonly delivery: { weight(provider: string): number } | undefined;
+
+  /**
+   * `egress` checks every connection an adapter opens (the provider rows' endpoints are
+   * tenants' URLs); `delivery` gives each provider's delivery weight, shared by the replicas.
+   */
+  constructor(metrics: DispatcherMetrics, options: CircuitBreakerOptions, egress: EgressPolicy, delivery?: { weight(provider: string): number }) {
     this.metrics = metrics;
     this.options = options;
     this.egress = egress;
+    this.delivery = delivery;
+  }
+
+  /** The keys (`<tenant>/<provider>`) of every provider this replica has routed to. */
+  keys(): string[] {
+    return [...this.handles.keys()];
   }
 
   handle(tenantId: string, config: Provider): ProviderHandle {
@@ -127,15 +139,17 @@ export class ProviderRegistry {
 
   /**
    * The provider's health weight in [0, 1] for routing (providerHealthWeight): from its
-   * circuit, its recent error ratio on this replica, and how long since it came back.
+   * circuit, its recent error ratio on this replica, and how long since it came back;
+   * times its delivery weight, from its receipts across all replicas.
    */
   health(handle: ProviderHandle, now: number): number {
     const recovered = this.recoveredAt.get(handle.key);
-    return providerHealthWeight({
+    const byRequests = providerHealthWeight({
       circuit: circuitStatus(this.circuit(handle), now),
       errorRatio: errorRatio(this.errors.get(handle.key) ?? NO_ERROR_STATS, now),
       closedForMs: recovered === undefined ? undefined : now - recovered,
     });
+    return byRequests * (this.delivery?.weight(handle.key) ?? 1);
   }
 
   /** Every provider's circuit as this replica sees it now, for the replica heartbeat. */

@@ -1,7 +1,8 @@
 import express from 'express';
 import { CallbackTargets, RoutingCache } from '@commstrat/config';
 import { EgressClient, EgressPolicy } from '@commstrat/egress';
-import { CallbackStore, Journal } from '@commstrat/journal';
+import { DEFAULT_CONTACT_HASH_SECRET } from '@commstrat/core';
+import { CallbackStore, Journal, PreferenceStore } from '@commstrat/journal';
 import {
   closeLogger,
   tierLogger,
@@ -20,19 +21,18 @@ import {
   processInfo,
   type Logger,
 } from '@commstrat/observability';
-import { FrequencyCaps, LaneReader, LaneStatistics, ProviderRateLimiter, ReplicaHeartbeats, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { DeliverySpeeds, FrequencyCaps, LaneReader, LaneStatistics, ProviderRateLimiter, ReplicaHeartbeats, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
 import type { DispatcherConfig } from './config.ts';
 import { ContactPolicyGate } from './contact-policy.ts';
+import { DeliveryHealth } from './delivery-health.ts';
 import { CallbackWorker } from './callback-worker.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { ProviderRegistry } from './provider-registry.ts';
 import { ReplicaHeartbeat } from './replica-heartbeat.ts';
 
-/** Used when no secret is configured: keeps addresses out of key names, but is no secret. */
-const DEFAULT_CONTACT_HASH_SECRET = 'commstrat-contact-hash-v1';
 
 export interface RunningDispatcher {
   /** Base URL of /metrics and /health. */
@@ -98,22 +98,50 @@ export async function startDispatcher(
   void routing.listen();
   // One policy for every request a tenant can aim: provider endpoints, token URLs, callbacks.
   const egress = new EgressPolicy(config.egress);
+  // Each provider's weight for how fast it delivers, from the receipts ingest counts in Redis.
+  const deliveryHealth: DeliveryHealth = new DeliveryHealth(
+    {
+      speeds: new DeliverySpeeds(redis, { prefix: config.redisPrefix, windowMs: config.deliveryWindowMs }),
+      providers: (): string[] => providers.keys(),
+      metrics,
+      logger,
+      // Real time, not options.clock: the buckets are timed by ingest's clock.
+    },
+    {
+      windowMs: config.deliveryWindowMs,
+      maxLateShare: config.deliveryMaxLateShare,
+      minReceipts: config.deliveryMinReceipts,
+      minWeight: config.deliveryMinWeight,
+      recoveryMs: config.deliveryRecoveryMs,
+      refreshMs: config.deliveryRefreshMs,
+    },
+  );
   const providers = new ProviderRegistry(
     metrics,
     { failureThreshold: config.circuitFailureThreshold, openMs: config.circuitOpenMs },
     egress,
+    deliveryHealth,
   );
   if (config.contactHashSecret === undefined) {
-    logger.warn('COMMSTRAT_CONTACT_HASH_SECRET is not set: frequency-cap keys in Redis use a built-in hash key');
+    logger.warn('COMMSTRAT_CONTACT_HASH_SECRET is not set: frequency-cap keys in Redis and preference digests use a built-in hash key');
   }
+  const secret = config.contactHashSecret ?? DEFAULT_CONTACT_HASH_SECRET;
+  const preferences = new PreferenceStore(mongo.db(), { secret });
+  // A secret other than the one the stored preferences were digested with would match none of them.
+  await preferences.checkKey().catch(async (error: unknown) => {
+    await routing.close();
+    await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), urgentRedis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+    throw error;
+  });
   const contactPolicy = new ContactPolicyGate({
-    caps: new FrequencyCaps(redis, { prefix: config.redisPrefix, secret: config.contactHashSecret ?? DEFAULT_CONTACT_HASH_SECRET }),
+    caps: new FrequencyCaps(redis, { prefix: config.redisPrefix, secret }),
     metrics,
     logger,
     random: Math.random,
   });
   const dispatcher = new Dispatcher({
     contactPolicy,
+    preferences,
     lanes,
     depths,
     waitingLanes: {
@@ -166,6 +194,7 @@ export async function startDispatcher(
   const http = await listen(app, config.host, config.port);
   const { url } = http;
   dispatcher.start();
+  deliveryHealth.start();
   // Circuits live in this replica's memory: published, with the config version /info
   // shows, for `commstrat inspect`.
   const heartbeat = new ReplicaHeartbeat(
@@ -182,6 +211,7 @@ export async function startDispatcher(
     logger,
     async close() {
       await dispatcher.stop();
+      await deliveryHealth.stop();
       await heartbeat.stop();
       await callbacks?.stop();
       providers.close();

@@ -17,6 +17,7 @@ import { keyRoutes } from './admin-key-routes.ts';
 import { checkBody, moveSchema, rollbackSchema } from './admin-schemas.ts';
 import { providerRoutes } from './admin-provider-routes.ts';
 import { callbackRoutes } from './admin-callback-routes.ts';
+import { consentRoutes } from './admin-consent-routes.ts';
 import { stopListRoutes } from './admin-stop-list-routes.ts';
 import { templateRoutes } from './admin-template-routes.ts';
 import { operatorTenantRoutes, ownTenantRoutes } from './admin-tenant-routes.ts';
@@ -38,7 +39,8 @@ export interface AdminDeps {
  * everything else is the caller's own tenant's configuration, for keys with the
  * `admin` scope (any other key gets 403, before its body is read): strategies (create a
  * version, validate without saving, list, show, diff two versions, roll back, move pinned messages to another version), templates
- * (save a version, validate, list, show, diff, preview), the stop list, API keys, the tenant's name and zone, and the audit log. Every change is
+ * (save a version, validate, list, show, diff, preview), the stop list, the consent settings, API keys, the tenant's name and zone,
+ * and the audit log. Every change is
  * written with its audit row in one transaction, and reaches every replica within about
  * a second, by NOTIFY.
  */
@@ -53,6 +55,7 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
   router.use('/audit', auditRoutes(deps.sql));
   router.use(providerRoutes(deps.sql, deps.egress, parseJson));
   router.use('/callbacks', callbackRoutes(deps.sql, deps.egress, parseJson));
+  router.use('/consent', consentRoutes(deps.sql, parseJson));
   router.use('/templates', templateRoutes(deps.sql, deps.renderer, parseJson));
 
   router.post('/strategies', ...parseJson, async (req, res) => {

@@ -69,6 +69,17 @@ export interface IngestConfig extends TierConfig {
    * message writes), `exit-after-journal` or `exit-after-enqueue`. Never set in production.
    */
   failpoint?: IngestFailpoint;
+  /**
+   * Key of the digests recipient preferences are stored under (and of frequency-cap
+   * windows in the dispatcher): the same on every ingest and dispatcher replica, and never
+   * changed once preferences are stored. Unset: a built-in value, which hides addresses
+   * from a casual look only.
+   */
+  contactHashSecret?: string;
+  /** A delivery receipt this long after its message was sent or later counts as late, ms. Default 300 000 (5 min). */
+  deliveryLateAfterMs: number;
+  /** The window late shares are taken over (sizes the buckets receipts are counted in), ms; the same as the dispatchers'. Default 900 000 (15 min). */
+  deliveryWindowMs: number;
   /** `egressAllow` as read once at start-up: the URLs the API accepts besides public ones (callbacks, provider endpoints). */
   egress: EgressAllowList;
 }
@@ -108,6 +119,9 @@ const schema = {
     templateWorkerHeapMb: { type: 'integer', minimum: 16, maximum: 4096, default: 128 },
     templateRenderBudgetMs: { type: 'integer', minimum: 1, maximum: 600_000, default: 1000 },
     failpoint: { type: 'string', enum: ['exit-after-request', 'exit-after-journal', 'exit-after-enqueue'] },
+    contactHashSecret: { type: 'string', minLength: 16 },
+    deliveryLateAfterMs: { type: 'integer', minimum: 1, default: 300000 },
+    deliveryWindowMs: { type: 'integer', minimum: 1000, maximum: 86400000, default: 900000 },
   },
 };
 
@@ -142,6 +156,9 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       templateWorkerHeapMb: 'INGEST_TEMPLATE_WORKER_HEAP_MB',
       templateRenderBudgetMs: 'INGEST_TEMPLATE_RENDER_BUDGET_MS',
       failpoint: 'INGEST_FAILPOINT',
+      contactHashSecret: 'COMMSTRAT_CONTACT_HASH_SECRET',
+      deliveryLateAfterMs: 'COMMSTRAT_DELIVERY_LATE_AFTER_MS',
+      deliveryWindowMs: 'COMMSTRAT_DELIVERY_WINDOW_MS',
     },
     env,
   );

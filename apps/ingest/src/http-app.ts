@@ -22,7 +22,7 @@ import {
 } from '@commstrat/core';
 import type { TenantCache } from '@commstrat/config';
 import type { ProviderRateLimiter } from '@commstrat/queue';
-import type { Journal } from '@commstrat/journal';
+import type { InboundStore, Journal } from '@commstrat/journal';
 import {
   MONITORING_ROUTES,
   errorResponse,
@@ -39,6 +39,8 @@ import type { Intake } from './intake.ts';
 import { openApiDocument, openApiRouter } from './openapi.ts';
 import { receiptRoutes, type ReceiptDeps } from './receipt-routes.ts';
 import { adminRoutes, type AdminDeps } from './admin-routes.ts';
+import { inboundListRoutes, inboundRoutes, type InboundDeps } from './inbound-routes.ts';
+import { preferenceRoutes, type PreferencePort } from './preference-routes.ts';
 import { state, v1Routes } from './v1-routes.ts';
 
 export interface IngestAppDeps {
@@ -63,6 +65,10 @@ export interface IngestAppDeps {
     readonly ratePerSecond: number;
     readonly burst: number;
   };
+  /** The recipients' opt-outs (/v1/preferences). */
+  readonly preferences: PreferencePort;
+  /** Inbound messages: posted by providers (signed as receipts are), listed by tenants. */
+  readonly inbound: Omit<InboundDeps, 'metrics' | 'maxBodyBytes'> & { readonly store: Pick<InboundStore, 'list'> };
   /** Delivery receipts: signed by each provider's secret instead of an API key. */
   readonly receipts: Omit<ReceiptDeps, 'metrics' | 'maxBodyBytes'>;
 }
@@ -79,11 +85,14 @@ export function createIngestApp(deps: IngestAppDeps): Express {
   app.use(methodGuard({ ...MONITORING_ROUTES, ...OPENAPI_ROUTES, ...documentedRoutes(openApiDocument()) }));
 
   app.use('/v1', receiptRoutes({ ...deps.receipts, metrics: deps.metrics, maxBodyBytes: deps.maxBodyBytes }));
+  app.use('/v1', inboundRoutes({ ...deps.inbound, metrics: deps.metrics, maxBodyBytes: deps.maxBodyBytes }));
   const v1 = express.Router();
   v1.use(authenticate(deps));
   // Before the message routes, so /v1/admin/* never falls through to them.
   const jsonBody = [requireJson, parseJson({ maxBytes: deps.maxBodyBytes, maxDepth: deps.maxJsonDepth })];
   if (deps.admin !== undefined) v1.use('/admin', adminRoutes(deps.admin, jsonBody));
+  v1.use(preferenceRoutes(deps.preferences, jsonBody));
+  v1.use(inboundListRoutes(deps.inbound.store));
   v1.use(v1Routes(deps, jsonBody));
   app.use('/v1', v1);
 

@@ -50,7 +50,8 @@ interface Duplicate {
   readonly status: MessageStatus;
 }
 
-export type Source = 'rest' | 'kafka';
+/** Where a batch came from; `inbound`: a reply to an inbound keyword (inbound-handler.ts). */
+export type Source = 'rest' | 'kafka' | 'inbound';
 
 export interface AcceptedItem {
   readonly index: number;

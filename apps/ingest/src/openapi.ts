@@ -11,6 +11,7 @@ import {
   receiptBatchSchema,
 } from '@commstrat/core';
 import { adminPaths, adminSchemas } from './openapi-admin.ts';
+import { consentPaths, consentResultSchemas, consentSchemas } from './openapi-consent.ts';
 import { providerDefinitionSchema } from '@commstrat/providers';
 
 const require = createRequire(import.meta.url);
@@ -202,6 +203,8 @@ export function openApiDocument(): Record<string, unknown> {
         Error: errorBody,
         ...adminSchemas,
         ...providerAdminSchemas,
+        ...consentSchemas,
+        ...consentResultSchemas,
       },
     },
     security: [{ apiKey: [] }],
@@ -318,7 +321,7 @@ export function openApiDocument(): Record<string, unknown> {
                 required: ['id', 'source', 'received_at', 'accepted', 'rejected', 'by_status'],
                 properties: {
                   id: { type: 'string' },
-                  source: { type: 'string', enum: ['rest', 'kafka'] },
+                  source: { type: 'string', enum: ['rest', 'kafka', 'redrive', 'inbound'] },
                   received_at: dateTime,
                   accepted: { type: 'integer', minimum: 0 },
                   rejected: { type: 'integer', minimum: 0 },
@@ -334,6 +337,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
       ...adminPaths(errors),
       ...providerAdminPaths,
+      ...consentPaths(errors),
     },
   };
 }

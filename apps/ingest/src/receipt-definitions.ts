@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import { resolveProviderDefinition } from '@commstrat/config';
-import type { ReceiptMapping } from '@commstrat/providers';
+import type { InboundMapping, ReceiptMapping } from '@commstrat/providers';
 
 /** What the receipt route needs of a provider row to read its own delivery reports. */
 export interface ReceiptProvider {
@@ -12,6 +12,8 @@ export interface ReceiptProvider {
    * Undefined: the provider reads only the generic receipt format.
    */
   readonly receipts: ReceiptMapping | undefined;
+  /** The definition's `inbound:` section, the same way; undefined: only the generic inbound format. */
+  readonly inbound: InboundMapping | undefined;
 }
 
 export interface ReceiptProvidersOptions {
@@ -47,7 +49,10 @@ export class ReceiptProviders {
     const row = rows[0];
     // The definition it sends by: the stored version it is pinned to, or a shipped one.
     const definition = row === undefined ? null : await resolveProviderDefinition(this.sql, tenantId, providerId);
-    const provider = row === undefined ? null : { kind: row.kind, credentials: row.credentials ?? {}, receipts: definition?.definition.receipts };
+    const provider =
+      row === undefined
+        ? null
+        : { kind: row.kind, credentials: row.credentials ?? {}, receipts: definition?.definition.receipts, inbound: definition?.definition.inbound };
     if (this.entries.size >= this.maxEntries) this.entries.clear();
     this.entries.set(key, { provider, until: now + this.ttlMs });
     return provider;

@@ -1,22 +1,15 @@
 import express, { type Router } from 'express';
-import {
-  DependencyUnavailableError,
-  InvalidEncodingError,
-  MalformedJsonError,
-  PayloadTooLargeError,
-  UnauthorizedError,
-  checkReceiptSignature,
-  parseReceipts,
-  type Receipt,
-} from '@commstrat/core';
-import { checkBasicAuth, checkTwilioSignature, mapProviderReceipts, parseReceiptBody, renderTemplate, type ReceiptMapping } from '@commstrat/providers';
+import { DependencyUnavailableError, UnauthorizedError, parseReceipts, type Receipt } from '@commstrat/core';
+import { mapProviderReceipts } from '@commstrat/providers';
 import type { ReceiptSecrets } from '@commstrat/config';
 import type { ReceiptOutcome } from '@commstrat/journal';
 import type { ReceiptLifecycle } from '@commstrat/lifecycle';
 import type { IngestMetrics } from '@commstrat/observability';
 import type { ParkedReceipts, ReplayGuard } from '@commstrat/queue';
 import type { ReceiptProviders } from './receipt-definitions.ts';
+import { pathParam } from './route-support.ts';
 import { state } from './v1-routes.ts';
+import { checkCommstratSignature, checkNativeAuth, nativeAuthHeader, rawBody, utf8, webhookBody } from './webhook-auth.ts';
 
 export interface ReceiptDeps {
   /** What a receipt does to its message: ends it, or moves it on to its next cascade step. */
@@ -34,113 +27,6 @@ export interface ReceiptDeps {
 }
 
 /**
- * The generic signature (X-Commstrat-Signature with the provider's receipt secret), once:
- * throws `refuse(why)` for a missing secret, a bad or stale signature, or a replay.
- */
-async function checkCommstratSignature(
-  deps: ReceiptDeps,
-  tenant: string,
-  provider: string,
-  body: string,
-  signature: string | undefined,
-  refuse: (why: string) => Error,
-): Promise<void> {
-  const secret = await deps.secrets.secretOf(tenant, provider).catch((cause: unknown) => {
-    throw new DependencyUnavailableError('providers (PostgreSQL)', cause);
-  });
-  // The same answer whether the provider is unknown or has no secret: nothing to probe.
-  if (secret === null) throw refuse('no provider with a receipt secret at this address');
-  const problem = checkReceiptSignature(secret, signature, body, new Date(), deps.windowSeconds);
-  if (problem !== undefined) throw refuse(`signature ${problem} (X-Commstrat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">)`);
-  const first = await deps.replays.firstSighting(`receipt:${tenant}/${provider}`, signature ?? '', 2 * deps.windowSeconds).catch((cause: unknown) => {
-    throw new DependencyUnavailableError('replay guard (Redis)', cause);
-  });
-  if (!first) throw refuse('replayed (this signature was seen before)');
-}
-
-/**
- * The provider's own way of authenticating its reports, as the mapping's `auth` says:
- * Twilio's X-Twilio-Signature under the row's auth token over the status callback URL the
- * row gave Twilio, or HTTP basic auth with the user and password provisioned at the
- * provider (Sinch). Throws `refuse(why)` when a credential is unset or the header does not
- * match. Neither scheme has a timestamp, so there is no replay window: a replayed request
- * changes nothing (receipts are conditional writes; it counts as a duplicate).
- */
-function checkNativeAuth(
-  mapping: ReceiptMapping,
-  credentials: Readonly<Record<string, unknown>>,
-  document: () => unknown,
-  header: string | undefined,
-  refuse: (why: string) => Error,
-): void {
-  const credential = (template: string | undefined) => {
-    const value = renderTemplate(template ?? '', { credentials });
-    return typeof value === 'string' ? value : '';
-  };
-  if (mapping.auth.type === 'basic') {
-    const [username, password] = [credential(mapping.auth.username), credential(mapping.auth.password)];
-    if (username === '' || password === '') throw refuse('no provider with a receipt secret at this address');
-    const problem = checkBasicAuth(username, password, header);
-    if (problem !== undefined) throw refuse(`Authorization ${problem} (HTTP basic with the callback user and password)`);
-    return;
-  }
-  const [authToken, url] = [credential(mapping.auth.secret), credential(mapping.auth.url)];
-  if (authToken === '' || url === '') throw refuse('no provider with a receipt secret at this address');
-  const fields = document() as Record<string, string>;
-  const problem = checkTwilioSignature(authToken, url, fields, header);
-  if (problem !== undefined) throw refuse(`X-Twilio-Signature ${problem} (HMAC-SHA1 of the status callback URL and the sorted fields under the auth token)`);
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** The body as text; bytes that are not UTF-8 are the sender's error, never retried. */
-function utf8(bytes: Buffer): string {
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    throw new InvalidEncodingError('receipt body is not valid UTF-8');
-  }
-}
-
-/**
- * The request body, parsed at most once however often it is read: as JSON (a body that is
- * not JSON is a MalformedJsonError, whichever format was expected), or as the mapping's
- * own format (its form fields, or the same JSON).
- */
-function receiptBody(body: string) {
-  let json: { value: unknown } | { cause: unknown } | undefined;
-  let form: unknown;
-  const asJson = (): unknown => {
-    if (json === undefined) {
-      try {
-        json = { value: JSON.parse(body) as unknown };
-      } catch (cause) {
-        json = { cause };
-      }
-    }
-    if ('cause' in json) throw new MalformedJsonError(json.cause);
-    return json.value;
-  };
-  return {
-    asJson,
-    /** The generic format's envelope, `{"receipts": [...]}`, which no mapped provider's report has. */
-    isGenericEnvelope(): boolean {
-      try {
-        const parsed = asJson();
-        return typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as { receipts?: unknown }).receipts);
-      } catch {
-        return false;
-      }
-    },
-    as(mapping: ReceiptMapping): unknown {
-      if (mapping.format !== 'form') return asJson();
-      form ??= parseReceiptBody(mapping, body);
-      return form;
-    },
-  };
-}
-
-/**
  * `POST /v1/providers/{tenant}/{provider}/receipts` (the path names the provider by its
  * key, `<tenant>/<provider>`): delivery receipts in the generic format, signed with the
  * provider's receipt secret (see checkReceiptSignature), or, for a provider whose
@@ -153,22 +39,16 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
   const router = express.Router();
   // Raw bytes, decoded strictly below: express.text would turn a bad UTF-8 byte into
   // U+FFFD silently, and the receipt's error text would be stored changed.
-  const text = express.raw({ type: () => true, limit: deps.maxBodyBytes });
-  router.post('/providers/:tenant/:provider/receipts', (req, res, next) => {
-    text(req, res, (error?: unknown) => {
-      if ((error as { type?: string } | undefined)?.type === 'entity.too.large') return next(new PayloadTooLargeError(deps.maxBodyBytes));
-      next(error);
-    });
-  }, async (req, res) => {
-    const tenant = req.params['tenant'] ?? '';
-    const provider = req.params['provider'] ?? '';
+  router.post('/providers/:tenant/:provider/receipts', rawBody(deps.maxBodyBytes), async (req, res) => {
+    const tenant = pathParam(req, 'tenant');
+    const provider = pathParam(req, 'provider');
     const key = `${tenant}/${provider}`;
     const refuse = (why: string) => {
       deps.metrics.receipts(key, 'refused');
       return new UnauthorizedError(`receipt request refused: ${why}`);
     };
     const body = utf8(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-    const read = receiptBody(body);
+    const read = webhookBody(body, 'receipts');
     const row = await deps.providers.providerOf(tenant, provider).catch((cause: unknown) => {
       throw new DependencyUnavailableError('providers (PostgreSQL)', cause);
     });
@@ -177,11 +57,11 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     // an operator) may use the generic format for any provider.
     const mapping = row?.receipts;
     const signature = req.get('x-commstrat-signature');
-    const nativeHeader = mapping?.auth.type === 'twilio_signature' ? 'x-twilio-signature' : mapping?.auth.type === 'basic' ? 'authorization' : undefined;
+    const nativeHeader = nativeAuthHeader(mapping?.auth);
     if (mapping !== undefined && nativeHeader !== undefined && (signature === undefined || req.get(nativeHeader) !== undefined)) {
-      checkNativeAuth(mapping, row?.credentials ?? {}, () => read.as(mapping), req.get(nativeHeader), refuse);
+      checkNativeAuth(mapping.auth, row?.credentials ?? {}, () => read.as(mapping), req.get(nativeHeader), refuse);
     } else {
-      await checkCommstratSignature(deps, tenant, provider, body, signature, refuse);
+      await checkCommstratSignature(deps, `receipt:${key}`, tenant, provider, body, signature, refuse);
     }
     // Read only once authenticated: an unsigned body is refused before it is looked at.
     const generic = mapping === undefined || (signature !== undefined && read.isGenericEnvelope());

@@ -1,7 +1,8 @@
 import { EgressPolicy } from '@commstrat/egress';
 import { ReceiptSecrets, RoutingCache, TemplateCache, TenantCache } from '@commstrat/config';
+import { DEFAULT_CONTACT_HASH_SECRET } from '@commstrat/core';
 import { DEFAULT_RENDER_LIMITS, TemplateRenderer } from '@commstrat/templates';
-import { Journal } from '@commstrat/journal';
+import { InboundStore, Journal, PreferenceStore } from '@commstrat/journal';
 import { ReceiptLifecycle } from '@commstrat/lifecycle';
 import {
   closeLogger,
@@ -15,13 +16,14 @@ import {
   templateMetrics,
   type Logger,
 } from '@commstrat/observability';
-import { IdempotencyStore, LaneStatistics, LaneWriter, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { DeliverySpeeds, IdempotencyStore, LaneStatistics, LaneWriter, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
 import type { IngestConfig } from './config.ts';
 import { createIngestApp } from './http-app.ts';
 import { EgressChecks } from './egress-checks.ts';
+import { InboundHandler } from './inbound-handler.ts';
 import { Intake } from './intake.ts';
 import { kafkaIntakeFromConfig } from './kafka-intake.ts';
 import { ReceiptParking } from './receipt-parking.ts';
@@ -57,6 +59,15 @@ export async function startIngest(
     ...(config.failpoint === 'exit-after-request' ? { failpoint: config.failpoint } : {}),
   });
   await journal.ensureIndexes();
+  if (config.contactHashSecret === undefined) {
+    logger.warn('COMMSTRAT_CONTACT_HASH_SECRET is not set: recipient preferences are digested with a built-in key');
+  }
+  const preferences = new PreferenceStore(mongo.db(), { secret: config.contactHashSecret ?? DEFAULT_CONTACT_HASH_SECRET });
+  // A secret other than the one the stored preferences were digested with would match none of them.
+  await preferences.checkKey().catch(async (error: unknown) => {
+    await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+    throw error;
+  });
   const lanes = new LaneWriter(redis, { prefix: config.redisPrefix });
   const statistics = new LaneStatistics(redis, { prefix: config.redisPrefix });
 
@@ -116,8 +127,24 @@ export async function startIngest(
     { graceMs: config.recoveryGraceMs, intervalMs: config.recoveryIntervalMs },
   );
   recovery.start();
+  const inboundStore = new InboundStore(mongo.db());
+  await inboundStore.ensureIndexes();
+  const inbound = new InboundHandler({ store: inboundStore, preferences, settings: routing, intake, metrics, logger });
+  // Inbound messages whose keyword a dying process left undone are finished here, like
+  // the recovery pass of messages (same grace and interval).
+  const inboundRecovery = setInterval(() => {
+    inbound.recover(new Date(Date.now() - config.recoveryGraceMs)).catch((error: unknown) => {
+      logger.warn('inbound recovery pass failed', { error: String(error) });
+    });
+  }, config.recoveryIntervalMs).unref();
   const parked = new ParkedReceipts(redis, { prefix: config.redisPrefix });
-  const receiptLifecycle = new ReceiptLifecycle({ journal, routing, lanes });
+  const receiptLifecycle = new ReceiptLifecycle({
+    journal,
+    routing,
+    lanes,
+    // How fast each provider delivers, counted for the dispatchers' routing (docs/strategies.md).
+    speeds: { store: new DeliverySpeeds(redis, { prefix: config.redisPrefix, windowMs: config.deliveryWindowMs }), lateAfterMs: config.deliveryLateAfterMs },
+  });
   const receiptParking = new ReceiptParking({ receipts: receiptLifecycle, parked, metrics, logger });
   receiptParking.start();
   const tenants = new TenantCache(sql, {
@@ -126,11 +153,16 @@ export async function startIngest(
   // Not awaited, as routing.listen: a revoked key is evicted on its NOTIFY once listening.
   void tenants.listen();
   const kafka = kafkaIntakeFromConfig(config, { intake, tenants, depths, metrics, logger });
+  // Providers' webhooks (receipts, inbound) share the rows, the secrets and the replay guard.
+  const receiptSecrets = new ReceiptSecrets(sql);
+  const receiptProviders = new ReceiptProviders(sql);
+  const replays = new ReplayGuard(redis, { prefix: config.redisPrefix });
   const app = createIngestApp({
     intake,
     journal,
     tenants,
     admin: { sql, renderer, egress },
+    preferences,
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
       ratePerSecond: config.tenantRatePerSecond,
@@ -143,13 +175,14 @@ export async function startIngest(
     maxJsonDepth: config.maxJsonDepth,
     maxBatchMessages: config.maxBatchMessages,
     receipts: {
-      secrets: new ReceiptSecrets(sql),
-      providers: new ReceiptProviders(sql),
-      replays: new ReplayGuard(redis, { prefix: config.redisPrefix }),
+      secrets: receiptSecrets,
+      providers: receiptProviders,
+      replays,
       windowSeconds: config.receiptWindowSeconds,
       parked,
       lifecycle: receiptLifecycle,
     },
+    inbound: { secrets: receiptSecrets, providers: receiptProviders, replays, windowSeconds: config.receiptWindowSeconds, handler: inbound, store: inboundStore },
     info: processInfo({ service: 'ingest', packageJson: new URL('../package.json', import.meta.url), settings: config }),
     checks: {
       redis: () => redis.ping(),
@@ -161,6 +194,7 @@ export async function startIngest(
   try {
     await kafka?.start();
   } catch (error) {
+    clearInterval(inboundRecovery);
     await recovery.stop();
     await receiptParking.stop();
     await routing.close();
@@ -183,6 +217,7 @@ export async function startIngest(
     async close() {
       await http.close();
       await kafka?.stop();
+      clearInterval(inboundRecovery);
       await recovery.stop();
       await receiptParking.stop();
       await routing.close();

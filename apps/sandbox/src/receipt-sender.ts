@@ -10,6 +10,14 @@ export interface ReceiptSettings {
   readonly status: 'delivered' | 'undelivered' | 'none';
   /** After how long a batch's receipts are sent, ms. */
   readonly delay_ms: number;
+  /**
+   * Share of the messages, 0..1, delivered late: their receipts come after `late_delay_ms`
+   * instead, with that time as the delivery time. Taken exactly (every fifth message for
+   * 0.2), not at random, so a test knows the share it gets. Default 0.
+   */
+  readonly late_share?: number;
+  /** After how long a late message's receipt is sent, ms. Default 0. */
+  readonly late_delay_ms?: number;
   /** The error code `undelivered` receipts carry. */
   readonly error?: string;
   /**
@@ -27,11 +35,24 @@ export interface ReceiptSettings {
 export class ReceiptSender {
   private settings: ReceiptSettings | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** How far the messages so far fall short of the late share: the next is late when it reaches 1. */
+  private lateDebt = 0;
   sent = 0;
   failed = 0;
 
   configure(settings: ReceiptSettings | undefined): void {
     this.settings = settings;
+    this.lateDebt = 0;
+  }
+
+  /** Whether the next message is one of the late share. */
+  private nextIsLate(settings: ReceiptSettings): boolean {
+    const share = settings.late_share ?? 0;
+    if (share <= 0) return false;
+    this.lateDebt += share;
+    if (this.lateDebt < 1 - 1e-9) return false;
+    this.lateDebt -= 1;
+    return true;
   }
 
   current(): ReceiptSettings | undefined {
@@ -42,16 +63,25 @@ export class ReceiptSender {
   report(providerMessageIds: readonly string[]): void {
     const settings = this.settings;
     if (settings === undefined || settings.status === 'none' || providerMessageIds.length === 0) return;
-    const receipts: Receipt[] = providerMessageIds.map((id) => ({
-      provider_message_id: id,
-      status: settings.status as Receipt['status'],
-      ...(settings.status === 'undelivered' ? { error: settings.error ?? 'absent_subscriber' } : {}),
-      at: new Date(Date.now() + settings.delay_ms).toISOString(),
-    }));
+    const onTime: string[] = [];
+    const late: string[] = [];
+    for (const id of providerMessageIds) (this.nextIsLate(settings) ? late : onTime).push(id);
+    this.schedule(settings, onTime, settings.delay_ms);
+    this.schedule(settings, late, settings.late_delay_ms ?? 0);
+  }
+
+  private schedule(settings: ReceiptSettings, providerMessageIds: readonly string[], delayMs: number): void {
+    if (providerMessageIds.length === 0) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
+      const receipts: Receipt[] = providerMessageIds.map((id) => ({
+        provider_message_id: id,
+        status: settings.status as Receipt['status'],
+        ...(settings.status === 'undelivered' ? { error: settings.error ?? 'absent_subscriber' } : {}),
+        at: new Date().toISOString(),
+      }));
       void this.post(settings, receipts);
-    }, settings.delay_ms);
+    }, delayMs);
     timer.unref();
     this.timers.add(timer);
   }
@@ -65,6 +95,7 @@ export class ReceiptSender {
   later(count: number, post: (settings: ReceiptSettings) => Promise<boolean>): void {
     const settings = this.settings;
     if (settings === undefined || settings.status === 'none' || count === 0) return;
+    const delayMs = this.nextIsLate(settings) ? (settings.late_delay_ms ?? 0) : settings.delay_ms;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       void post(settings).then(
@@ -76,7 +107,7 @@ export class ReceiptSender {
           this.failed += count;
         },
       );
-    }, settings.delay_ms);
+    }, delayMs);
     timer.unref();
     this.timers.add(timer);
   }

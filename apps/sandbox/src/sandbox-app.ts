@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Express, type Request, type Response } from 'express';
-import { isValidE164 } from '@commstrat/core';
+import { isValidE164, signReceiptBody } from '@commstrat/core';
 import {
   MONITORING_ROUTES,
   jsonErrorHandler,
@@ -20,7 +20,7 @@ import { smscruRoutes } from './smscru-mode.ts';
 import { telegramRoutes } from './telegram-mode.ts';
 import { fcmRoutes } from './fcm-mode.ts';
 import { SINCH_ROUTES, sinchRoutes } from './sinch-mode.ts';
-import { TWILIO_ROUTES, twilioRoutes } from './twilio-mode.ts';
+import { TWILIO_ROUTES, postTwilioInbound, twilioRoutes } from './twilio-mode.ts';
 import { ReceivedStore, type ReceivedSms } from './received-store.ts';
 
 export interface SandboxOptions {
@@ -47,6 +47,7 @@ const SANDBOX_ROUTES: RouteTable = {
   '/_sandbox/received': ['GET', 'DELETE'],
   '/_sandbox/behaviour': ['GET', 'PUT'],
   '/_sandbox/receipts': ['GET', 'PUT'],
+  '/_sandbox/inbound': ['POST'],
 };
 
 interface SmsItem {
@@ -225,22 +226,59 @@ export function createSandboxApp(options: SandboxOptions): { app: Express; recei
 
   app.put('/_sandbox/receipts', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const { url, secret, status, delay_ms: delayMs = 0, error, basic } = body;
+    const { url, secret, status, delay_ms: delayMs = 0, error, basic, late_share: lateShare = 0, late_delay_ms: lateDelayMs = 0 } = body;
     const basicLogin = basic as { username?: unknown; password?: unknown } | undefined;
     if (typeof url !== 'string' || !URL.canParse(url) || typeof secret !== 'string' || secret === '' ||
       (status !== 'delivered' && status !== 'undelivered' && status !== 'none') ||
       typeof delayMs !== 'number' || delayMs < 0 || (error !== undefined && typeof error !== 'string') ||
+      typeof lateShare !== 'number' || lateShare < 0 || lateShare > 1 || typeof lateDelayMs !== 'number' || lateDelayMs < 0 ||
       (basicLogin !== undefined && (typeof basicLogin.username !== 'string' || typeof basicLogin.password !== 'string'))) {
       res.status(422).json({
-        error: { code: 'validation_failed', message: 'need url, secret, status (delivered|undelivered|none), optional delay_ms >= 0, error and basic {username, password}' },
+        error: { code: 'validation_failed', message: 'need url, secret, status (delivered|undelivered|none), optional delay_ms >= 0, error, basic {username, password}, late_share 0..1 and late_delay_ms >= 0' },
       });
       return;
     }
     receipts.configure({
       url, secret, status, delay_ms: delayMs, ...(error === undefined ? {} : { error }),
+      ...(lateShare === 0 ? {} : { late_share: lateShare, late_delay_ms: lateDelayMs }),
       ...(basicLogin === undefined ? {} : { basic: { username: String(basicLogin.username), password: String(basicLogin.password) } }),
     });
     res.json(receipts.current());
+  });
+
+  // A recipient writing back: the sandbox posts an inbound message to a webhook, as Twilio
+  // does (`format: twilio`, signed with the sandbox token as the auth token) or in the
+  // generic signed format (`format: generic`, signed with `secret`). Answers what the
+  // webhook answered.
+  app.post('/_sandbox/inbound', async (req, res) => {
+    const { url, format = 'twilio', from, to = '+15017122661', text, secret, message_id: messageId, account_sid: accountSid = 'AC00000000000000000000000000000000' } =
+      (req.body ?? {}) as Record<string, unknown>;
+    const strings = [from, to, text, accountSid].every((value) => typeof value === 'string') && (messageId === undefined || typeof messageId === 'string');
+    if (typeof url !== 'string' || !URL.canParse(url) || !strings || (format !== 'twilio' && format !== 'generic') || (format === 'generic' && typeof secret !== 'string')) {
+      res.status(422).json({
+        error: { code: 'validation_failed', message: 'need url, from, text; optional to, message_id, account_sid; format twilio (default) or generic with secret' },
+      });
+      return;
+    }
+    if (format === 'twilio') {
+      const answer = await postTwilioInbound(options.token, url, {
+        from: from as string,
+        to: to as string,
+        body: text as string,
+        accountSid: accountSid as string,
+        ...(messageId === undefined ? {} : { messageSid: messageId }),
+      });
+      res.json({ status: answer.status, content_type: answer.contentType, body: answer.body, message_id: answer.messageSid });
+      return;
+    }
+    const id = typeof messageId === 'string' ? messageId : `sbx_in_${randomUUID()}`;
+    const body = JSON.stringify({ messages: [{ from, to, text, provider_message_id: id, at: new Date().toISOString() }] });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-commstrat-signature': signReceiptBody(secret as string, body, new Date()) },
+      body,
+    });
+    res.json({ status: response.status, content_type: response.headers.get('content-type') ?? '', body: await response.text(), message_id: id });
   });
 
   app.use(notFound);

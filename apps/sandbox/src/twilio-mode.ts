@@ -150,3 +150,50 @@ function sign(authToken: string, url: string, fields: Readonly<Record<string, st
   const text = Object.keys(fields).sort().reduce((signed, name) => `${signed}${name}${fields[name] ?? ''}`, url);
   return createHmac('sha1', authToken).update(text, 'utf8').digest('base64');
 }
+
+/** An inbound SMS as the sandbox posts it to a number's webhook. */
+export interface SandboxInbound {
+  readonly from: string;
+  readonly to: string;
+  readonly body: string;
+  /** Default: a new SM… id. The same id again is what a Twilio retry looks like. */
+  readonly messageSid?: string;
+  readonly accountSid: string;
+}
+
+/**
+ * Posts an incoming message to `url` as Twilio posts to a number's "A message comes in"
+ * webhook (twilio.com/docs/messaging/guides/webhook-request): form-encoded fields,
+ * signed with X-Twilio-Signature over the URL under the auth token. Answers what the
+ * webhook answered.
+ */
+export async function postTwilioInbound(authToken: string, url: string, message: SandboxInbound): Promise<{ status: number; contentType: string; body: string; messageSid: string }> {
+  const messageSid = message.messageSid ?? `SM${randomBytes(16).toString('hex')}`;
+  const fields: Record<string, string> = {
+    ToCountry: 'US',
+    ToState: 'CA',
+    SmsMessageSid: messageSid,
+    NumMedia: '0',
+    ToCity: '',
+    FromZip: '',
+    SmsSid: messageSid,
+    FromState: '',
+    SmsStatus: 'received',
+    FromCity: '',
+    Body: message.body,
+    FromCountry: '',
+    To: message.to,
+    ToZip: '',
+    NumSegments: '1',
+    MessageSid: messageSid,
+    AccountSid: message.accountSid,
+    From: message.from,
+    ApiVersion: '2010-04-01',
+  };
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': sign(authToken, url, fields) },
+    body: new URLSearchParams(fields).toString(),
+  });
+  return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: await response.text(), messageSid };
+}

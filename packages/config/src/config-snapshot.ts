@@ -1,4 +1,4 @@
-import type { Channel, Strategy } from '@commstrat/core';
+import { effectiveConsent, type Channel, type ConsentSettings, type Strategy } from '@commstrat/core';
 import type { Sql } from 'postgres';
 import { loadStopLists } from './stop-list.ts';
 import { toProvider, type Provider, type ProviderRow } from './strategies.ts';
@@ -20,6 +20,10 @@ export interface Routing {
    * tenant). Held whole per replica, about 100 bytes an address.
    */
   readonly stopList: ReadonlySet<string>;
+  /** The tenant's consent settings (migration 014), defaults filled in. */
+  readonly consent: ConsentSettings;
+  /** `consent.exempt_categories` as a set: the categories no recipient opt-out holds back. */
+  readonly exemptCategories: ReadonlySet<string>;
 }
 
 /** One tenant's whole routing configuration, read at one moment. */
@@ -35,6 +39,10 @@ export interface TenantSnapshot {
    * the snapshot, so a move reaches a replica by the same NOTIFY as any other change.
    */
   readonly moves: ReadonlyMap<string, StrategyMoves>;
+  /** The tenant's consent settings, defaults filled in (also in every Routing). */
+  readonly consent: ConsentSettings;
+  /** Whether the tenant has a default callback URL: what its inbound messages are forwarded to. */
+  readonly callbacks: boolean;
   /** What intake renders templates by: read with the snapshot, so a new version arrives by the same NOTIFY. */
   readonly templates: TenantTemplates;
 }
@@ -69,8 +77,8 @@ export async function loadSnapshots(
   const ids = [...new Set(tenantIds)];
   if (ids.length === 0) return new Map();
   const [tenants, providers, strategies, moves, stopLists, templateVersions] = await Promise.all([
-    sql<{ id: string; time_zone: string; default_locale: string | null }[]>`
-      SELECT id, time_zone, default_locale FROM tenants WHERE id IN ${sql(ids)}`,
+    sql<{ id: string; time_zone: string; default_locale: string | null; consent: Partial<ConsentSettings> | null; callbacks: boolean }[]>`
+      SELECT id, time_zone, default_locale, consent, callback_url IS NOT NULL AS callbacks FROM tenants WHERE id IN ${sql(ids)}`,
     // A provider pinned to a stored definition brings that version along (migration 009),
     // so a re-pin reaches the dispatcher with the same NOTIFY as any other provider change.
     sql<(ProviderRow & { tenant_id: string })[]>`
@@ -93,6 +101,9 @@ export async function loadSnapshots(
   ]);
   const zones = new Map(tenants.map((row) => [row.id, row.time_zone]));
   const locales = new Map(tenants.map((row) => [row.id, row.default_locale ?? undefined]));
+  const consents = new Map(tenants.map((row) => [row.id, effectiveConsent(row.consent)]));
+  const exempts = new Map([...consents].map(([id, consent]) => [id, new Set(consent.exempt_categories)]));
+  const withCallbacks = new Set(tenants.filter((row) => row.callbacks).map((row) => row.id));
   const providersOf = new Map<string, Map<string, Provider>>(ids.map((id) => [id, new Map()]));
   for (const row of providers) providersOf.get(row.tenant_id)?.set(row.id, toProvider(row));
   const snapshots = new Map<string, TenantSnapshot>();
@@ -102,6 +113,8 @@ export async function loadSnapshots(
       byName: new Map(),
       byChannel: new Map(),
       moves: new Map(),
+      consent: consents.get(id) ?? effectiveConsent(null),
+      callbacks: withCallbacks.has(id),
       templates: { versions: templateVersions.get(id) ?? new Map(), defaultLocale: locales.get(id) },
     });
   }
@@ -121,6 +134,8 @@ export async function loadSnapshots(
       providers: providersOf.get(row.tenant_id) ?? new Map(),
       tenantTimeZone: zones.get(row.tenant_id) ?? 'UTC',
       stopList: stopLists.get(row.tenant_id) ?? new Set(),
+      consent: consents.get(row.tenant_id) ?? effectiveConsent(null),
+      exemptCategories: exempts.get(row.tenant_id) ?? new Set(),
     };
     (snapshot.byName as Map<string, Routing>).set(row.definition.name, routing);
     if (row.is_default_for_channel) (snapshot.byChannel as Map<Channel, Routing>).set(row.definition.channel, routing);

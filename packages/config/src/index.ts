@@ -74,3 +74,4 @@ export {
   type CallbackTarget,
   type CallbackTargetsOptions,
 } from './callback-targets.ts';
+export { readConsentSettings, setConsentSettings } from './consent.ts';

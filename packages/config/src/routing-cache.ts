@@ -139,6 +139,16 @@ export class RoutingCache {
   }
 
   /**
+   * A tenant's settings beside its strategies, from the same snapshot (no query when
+   * held): its consent settings and whether it has a default callback URL. Throws
+   * DependencyUnavailableError like resolve.
+   */
+  async tenantSettings(tenantId: string): Promise<Pick<TenantSnapshot, 'consent' | 'callbacks'>> {
+    const { consent, callbacks } = await this.snapshot(tenantId);
+    return { consent, callbacks };
+  }
+
+  /**
    * `newest`'s strategy at an older version, with the tenant's current providers and
    * zone (providers are not versioned). Read once per version and kept: a version's
    * definition never changes. Bounded, oldest first out, so a flood of pinned versions cannot grow

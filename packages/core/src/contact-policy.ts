@@ -1,7 +1,7 @@
 import { ValidationError, type FieldProblem } from './errors.ts';
 import { PRIORITIES, type Priority } from './lanes.ts';
 import { CATEGORY_PATTERN, CHANNELS, type Channel, type MessageRequest } from './message-schema.ts';
-import { isValidE164 } from './phone.ts';
+import { validE164Form } from './phone.ts';
 
 /**
  * A strategy's contact policy: how often a recipient may be contacted, and who is left
@@ -115,10 +115,12 @@ export function parseStopListAddress(input: { readonly phone?: unknown; readonly
   const [kind] = given as [AddressKind];
   const value = input[kind];
   if (kind === 'phone') {
-    if (typeof value !== 'string' || !isValidE164(value)) {
+    const phone = typeof value === 'string' ? validE164Form(value) : undefined;
+    if (phone === undefined) {
       throw new ValidationError([{ path: '/phone', message: 'is not a valid phone number in E.164 form' }], 'invalid_phone_number');
     }
-    return { kind, address: value };
+    // The one form messages are accepted in (validateMessageRequest), so the entry matches them.
+    return { kind, address: phone };
   }
   if (typeof value !== 'string' || value.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(value)) {
     throw new ValidationError([{ path: '/email', message: 'is not an e-mail address' }]);

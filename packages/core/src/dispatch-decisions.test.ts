@@ -10,6 +10,7 @@ import {
   timeVerdict,
   verdictsFor,
   type ClaimedInput,
+  type PreferenceView,
   type ProviderView,
 } from './dispatch-decisions.ts';
 import type { QueuedMessage } from './message.ts';
@@ -95,10 +96,58 @@ test('outside its send window a message waits for the opening, unless it expires
   assert.equal(late?.kind === 'defer' && late.reason.startsWith('send window closed while waiting; opens '), true);
 });
 
-test('an opted-out recipient fails unless the priority is exempt', () => {
+test('a recipient on the stop list is suppressed unless the priority is exempt', () => {
   const stopList = new Set(['phone:+4915112345678']);
-  assert.deepEqual(decideClaimed(claimed({ stopList })), { kind: 'fail', reason: 'recipient opted out', cause: 'opted_out' });
+  assert.deepEqual(decideClaimed(claimed({ stopList })), { kind: 'suppress', reason: 'recipient opted out', cause: 'stop_list' });
   assert.equal(decideClaimed(claimed({ stopList, message: message({ priority: 'critical' }) })).kind, 'send');
+});
+
+/** Preferences of one phone: its opt-outs, or null (the store could not be read). */
+function preferencesOf(optedOut: readonly string[] | null, exempt: readonly string[] = []): PreferenceView {
+  return {
+    exemptCategories: new Set(exempt),
+    optedOut: (address) => (address.address !== '+4915112345678' ? undefined : optedOut === null ? null : new Set(optedOut)),
+  };
+}
+
+test('a recipient who opted out of the category (or of every category) on the channel is suppressed; other categories go', () => {
+  const marketing = message({ category: 'marketing' });
+  assert.deepEqual(decideClaimed(claimed({ message: marketing, preferences: preferencesOf(['sms:marketing']) })), {
+    kind: 'suppress',
+    reason: 'recipient opted out of marketing on sms',
+    cause: 'preference',
+  });
+  assert.deepEqual(decideClaimed(claimed({ message: message({ category: 'news' }), preferences: preferencesOf(['sms:marketing']) })).kind, 'send');
+  // `*` (an inbound STOP) holds back every category, and messages without one.
+  assert.deepEqual(decideClaimed(claimed({ message: message(), preferences: preferencesOf(['sms:*']) })), {
+    kind: 'suppress',
+    reason: 'recipient opted out of sms',
+    cause: 'preference',
+  });
+  // An opt-out of e-mail says nothing of SMS.
+  assert.equal(decideClaimed(claimed({ message: marketing, preferences: preferencesOf(['email:*']) })).kind, 'send');
+  // Priority does not exempt a message from the recipient's own opt-out; an exempt category does.
+  assert.equal(decideClaimed(claimed({ message: message({ priority: 'critical' }), preferences: preferencesOf(['sms:*']) })).kind, 'suppress');
+  assert.equal(decideClaimed(claimed({ message: message({ category: 'otp' }), preferences: preferencesOf(['sms:*'], ['otp']) })).kind, 'send');
+  assert.equal(decideClaimed(claimed({ message: message({ category: 'consent' }), preferences: preferencesOf(['sms:*']) })).kind, 'send');
+});
+
+test('an opted-out step of a cascade moves on to the next step instead of ending the message', () => {
+  assert.deepEqual(decideClaimed(claimed({ strategy: cascade, preferences: preferencesOf(['sms:*']) })), {
+    kind: 'next_step',
+    step: 1,
+    reason: 'recipient opted out of sms; moving on',
+    suppressed: 'preference',
+  });
+  // On the last step it ends suppressed.
+  assert.equal(decideClaimed(claimed({ strategy: cascade, message: message({ step: 1 }), preferences: preferencesOf(['sms:*']) })).kind, 'suppress');
+});
+
+test('preferences that could not be read hold a message back a few seconds; an exempt category does not wait', () => {
+  const verdict = decideClaimed(claimed({ preferences: preferencesOf(null) }));
+  assert.equal(verdict.kind === 'defer' && verdict.cause === 'preferences_unavailable', true, JSON.stringify(verdict));
+  assert.equal(verdict.kind === 'defer' && verdict.reason, 'waiting for the preference store; will retry');
+  assert.equal(decideClaimed(claimed({ message: message({ category: 'otp' }), preferences: preferencesOf(null, ['otp']) })).kind, 'send');
 });
 
 test('no provider available: a failed attempt, retried after back-off, then dead-lettered, or the next step of a cascade', () => {

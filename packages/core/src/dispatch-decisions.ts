@@ -4,11 +4,12 @@
 // provider availability and health, the clock), calls these, and carries out the verdict
 // in its journal and Redis writes; it decides nothing itself.
 import { advanceReason, currentStepIndex, nextStepIndex, stepChannel } from './cascade.ts';
-import { applicableCaps, screenRecipient, type FrequencyCap } from './contact-policy.ts';
+import { applicableCaps, contactAddress, screenRecipient, type ContactAddress, type FrequencyCap } from './contact-policy.ts';
 import type { ErrorCode } from './errors.ts';
 import type { Channel } from './message-schema.ts';
 import type { MessageStatus, QueuedMessage } from './message.ts';
 import { phoneCountry } from './phone.ts';
+import { needsPreferenceCheck, screenPreferences } from './preferences.ts';
 import { allowedFrom } from './status-transitions.ts';
 import { retryDelayMs } from './retry.ts';
 import { chooseProvider, routeProviders, type PriceTable } from './route.ts';
@@ -16,7 +17,10 @@ import { isInsideWindow, nextWindowOpening } from './send-window.ts';
 import { stepRetryPolicy, type Strategy, type StrategyStep } from './strategy.ts';
 
 /** Why a message waits in the delayed set; the `reason` label of commstrat_dispatch_deferred_total. */
-export type DeferCause = 'window' | 'retry' | 'no_provider' | 'config_unavailable' | 'frequency_cap';
+export type DeferCause = 'window' | 'retry' | 'no_provider' | 'config_unavailable' | 'frequency_cap' | 'preferences_unavailable';
+
+/** Why a message was not sent to its recipient: the tenant's stop list, or the recipient's own preference. */
+export type SuppressCause = 'stop_list' | 'preference';
 
 /** What is to become of one message. */
 export type Verdict =
@@ -30,13 +34,18 @@ export type Verdict =
    */
   | { readonly kind: 'defer'; readonly cause: DeferCause; readonly until: number; readonly reason: string; readonly attempts?: number }
   | { readonly kind: 'expire'; readonly reason: string }
-  /** The cascade moves on to step `step` (a `next_step` event with `reason`). */
-  | { readonly kind: 'next_step'; readonly step: number; readonly reason: string }
+  /**
+   * The cascade moves on to step `step` (a `next_step` event with `reason`); `suppressed`
+   * when it moves on because the recipient opted out of this step's channel.
+   */
+  | { readonly kind: 'next_step'; readonly step: number; readonly reason: string; readonly suppressed?: SuppressCause }
+  /** Ends `suppressed`: the recipient opted out (`cause` says how); not a failure. */
+  | { readonly kind: 'suppress'; readonly reason: string; readonly cause: SuppressCause }
   /**
    * Ends `failed`. `deadLetter` is set when its attempts ran out: it goes to the
    * dead-letter stream with the code and provider key a replay filters on.
    */
-  | { readonly kind: 'fail'; readonly reason: string; readonly deadLetter?: DeadLetterNote; readonly cause?: 'opted_out' };
+  | { readonly kind: 'fail'; readonly reason: string; readonly deadLetter?: DeadLetterNote };
 
 export interface DeadLetterNote {
   readonly code: ErrorCode;
@@ -62,10 +71,23 @@ export interface ClaimedInput {
   readonly tenantTimeZone: string;
   /** The tenant's stop list, as stopListKey strings. */
   readonly stopList: ReadonlySet<string>;
+  /** The recipient's preferences, as looked up for the claimed batch; absent: none are kept. */
+  readonly preferences?: PreferenceView;
   /** Every provider of the step's route (stepProviders) that is configured. */
   readonly providers: ReadonlyMap<string, ProviderView>;
   readonly now: number;
   readonly random: () => number;
+}
+
+/** The recipients' preferences of a claimed batch as decideClaimed reads them. */
+export interface PreferenceView {
+  /** The tenant's categories no opt-out holds back. */
+  readonly exemptCategories: ReadonlySet<string>;
+  /**
+   * The optOutKey strings held for an address (undefined: none), or null when the
+   * preference store could not be read for it.
+   */
+  optedOut(address: ContactAddress): ReadonlySet<string> | undefined | null;
 }
 
 /** The step a claimed message is sent by, or undefined when its strategy has no such step. */
@@ -88,10 +110,12 @@ export function expiryOf(message: Pick<QueuedMessage, 'expires_at' | 'created_at
 /**
  * What to do now with a claimed message on its step, in this order: a step that does
  * not exist fails it; past its expiry (or a window that opens only after it) it
- * expires; outside its send window it waits for the opening; an opted-out recipient
- * fails it; else the route chooses a provider, and with none available the attempt
- * counts as failed (retry, next step or dead letter). Frequency caps and the provider's
- * rate are not decided here: they are checked right before the request.
+ * expires; outside its send window it waits for the opening; a recipient on the stop
+ * list, or one who opted out of the step's channel (and the message's category), is
+ * not sent to: the cascade moves on to its next step when the step has one, else the
+ * message ends `suppressed`; else the route chooses a provider, and with none available
+ * the attempt counts as failed (retry, next step or dead letter). Frequency caps and the
+ * provider's rate are not decided here: they are checked right before the request.
  */
 export function decideClaimed(input: ClaimedInput): Verdict {
   const { message, strategy, now } = input;
@@ -100,14 +124,24 @@ export function decideClaimed(input: ClaimedInput): Verdict {
   if (step === undefined) return { kind: 'fail', reason: `cannot route: strategy "${strategy.name}" has no step ${index}` };
   const onTime = timeVerdict({ message, step, tenantTimeZone: input.tenantTimeZone, now, waited: false });
   if (onTime !== undefined) return onTime;
+  const channel = stepChannel(strategy, index);
   const screen = screenRecipient({
     policy: strategy.contact_policy,
     priority: message.priority,
-    channel: stepChannel(strategy, index),
+    channel,
     recipient: message.recipient,
     stopped: (key) => input.stopList.has(key),
   });
-  if (screen.kind === 'fail') return { kind: 'fail', reason: screen.reason, cause: 'opted_out' };
+  if (screen.kind === 'fail') return afterSuppression(message, strategy, screen.reason, 'stop_list');
+  const preferences = input.preferences;
+  const address = preferences === undefined ? undefined : contactAddress(channel, message.recipient);
+  if (preferences !== undefined && address !== undefined && needsPreferenceCheck(message.category, preferences.exemptCategories)) {
+    const optedOut = preferences.optedOut(address);
+    // Not sent unchecked: an opt-out is a promise to the recipient, and the message can wait a few seconds.
+    if (optedOut === null) return storeOutageVerdict('preferences_unavailable', now, input.random);
+    const verdict = screenPreferences({ channel, category: message.category, optedOut, exemptCategories: preferences.exemptCategories });
+    if (verdict.kind === 'suppress') return afterSuppression(message, strategy, verdict.reason, 'preference');
+  }
   const unavailable = new Set<string>();
   const health = new Map<string, number>();
   const prices = new Map<string, PriceTable>();
@@ -233,21 +267,43 @@ export function afterStepFailure(
 }
 
 /**
- * How long to wait for the configuration store (or the frequency-cap store) before a
+ * A step whose recipient opted out of its channel: the next step when the step has a
+ * `next` (a cascade reaches the recipient on another channel), else `suppressed`.
+ */
+export function afterSuppression(
+  message: Pick<QueuedMessage, 'step'>,
+  strategy: Strategy,
+  reason: string,
+  cause: SuppressCause,
+): Extract<Verdict, { kind: 'next_step' | 'suppress' }> {
+  const index = currentStepIndex(message);
+  const next = nextStepIndex(strategy, index, 'failure');
+  if (next === undefined) return { kind: 'suppress', reason, cause };
+  return { kind: 'next_step', step: next, reason: `${reason}; moving on`, suppressed: cause };
+}
+
+/**
+ * How long to wait for the configuration store (or the frequency-cap or preference store) before a
  * message is tried again, without spending an attempt: 2 s plus up to 2 s of jitter, so
  * messages due together do not all come back in the same instant.
  */
 export function storeOutageVerdict(
-  cause: 'config_unavailable' | 'frequency_cap',
+  cause: 'config_unavailable' | 'frequency_cap' | 'preferences_unavailable',
   now: number,
   random: () => number,
 ): Extract<Verdict, { kind: 'defer' }> {
   const until = now + STORE_RETRY_MS + Math.floor(random() * STORE_RETRY_MS);
-  const store = cause === 'config_unavailable' ? 'the configuration store' : 'the frequency-cap store';
+  const store = STORES[cause];
   return { kind: 'defer', cause, until, reason: `waiting for ${store}; will retry` };
 }
 
 const STORE_RETRY_MS = 2000;
+
+const STORES = {
+  config_unavailable: 'the configuration store',
+  frequency_cap: 'the frequency-cap store',
+  preferences_unavailable: 'the preference store',
+} as const;
 
 /** What a provider answered for a batch: an error for the whole request, else one outcome per message. */
 export interface ProviderAnswer {

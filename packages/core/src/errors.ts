@@ -153,11 +153,11 @@ export class UnsupportedMediaTypeError extends CommstratError {
   }
 }
 
-/** Thrown when a batch holds more messages than the configured maximum. */
+/** Thrown when a batch holds more items (messages, preferences) than the configured maximum; `path` names its array. */
 export class BatchTooLargeError extends CommstratError {
-  constructor(count: number, max: number) {
-    super('batch_too_large', `a batch holds at most ${max} messages, got ${count}`, {
-      problems: [{ path: '/messages', message: `must have at most ${max} items` }],
+  constructor(count: number, max: number, path = '/messages') {
+    super('batch_too_large', `a batch holds at most ${max} ${path === '/messages' ? 'messages' : 'items'}, got ${count}`, {
+      problems: [{ path, message: `must have at most ${max} items` }],
     });
   }
 }

@@ -102,11 +102,21 @@ export {
   type WeightedRoute,
 } from './route.ts';
 export {
+  DEFAULT_DELIVERY_SPEED_OPTIONS,
   DEFAULT_PROVIDER_HEALTH_OPTIONS,
   NO_ERROR_STATS,
+  countsInWindow,
+  deliveryBucketMs,
   errorRatio,
+  isLateDelivery,
+  lateDeliveryWeight,
+  lateShare,
+  nextDeliveryWeight,
   providerHealthWeight,
   recordRequest,
+  type DeliveryCounts,
+  type DeliverySpeedOptions,
+  type DeliveryWeightState,
   type ErrorStats,
   type ProviderHealthInput,
   type ProviderHealthOptions,
@@ -146,7 +156,39 @@ export {
   type CircuitState,
   type CircuitStatus,
 } from './circuit-breaker.ts';
-export { isValidE164, phoneCountry } from './phone.ts';
+export { canonicalE164, isValidE164, phoneCountry, validE164Form } from './phone.ts';
+export {
+  ADDRESS_CHANNEL,
+  ANY_CATEGORY,
+  CONSENT_CATEGORY,
+  DEFAULT_CONTACT_HASH_SECRET,
+  MAX_PREFERENCES_PER_REQUEST,
+  needsPreferenceCheck,
+  normalizeEmail,
+  optOutKey,
+  parseOptOutKey,
+  parsePreferenceChange,
+  parseRecipientAddress,
+  preferenceDigest,
+  screenPreferences,
+  type OptOutScope,
+  type PreferenceChange,
+  type PreferenceVerdict,
+} from './preferences.ts';
+export {
+  DEFAULT_CONSENT_SETTINGS,
+  DEFAULT_KEYWORDS,
+  KEYWORD_ACTIONS,
+  consentSettingsSchema,
+  effectiveConsent,
+  matchKeyword,
+  normalizeKeyword,
+  parseConsentSettings,
+  type ConsentSettings,
+  type KeywordAction,
+  type KeywordLanguage,
+  type KeywordMatch,
+} from './consent-settings.ts';
 export {
   MAX_RECEIPTS_PER_REQUEST,
   checkReceiptSignature,
@@ -188,6 +230,7 @@ export {
 export {
   afterFailedAttempt,
   afterStepFailure,
+  afterSuppression,
   claimedStep,
   decideClaimed,
   expiryOf,
@@ -202,8 +245,18 @@ export {
   type ClaimedInput,
   type DeadLetterNote,
   type DeferCause,
+  type PreferenceView,
   type ProviderAnswer,
+  type SuppressCause,
   type ProviderView,
   type ReclaimVerdict,
   type Verdict,
 } from './dispatch-decisions.ts';
+export {
+  MAX_INBOUND_PER_REQUEST,
+  inboundBatchSchema,
+  parseInbound,
+  type InboundAction,
+  type InboundCallbackPayload,
+  type InboundReport,
+} from './inbound.ts';

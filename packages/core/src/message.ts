@@ -2,7 +2,11 @@ import type { Priority } from './lanes.ts';
 import type { Channel, MessageRequest } from './message-schema.ts';
 import type { SmsEncodingInfo } from './sms-encoding.ts';
 
-export const TERMINAL_STATES = ['delivered', 'failed', 'expired', 'cancelled', 'rejected'] as const;
+/**
+ * `suppressed`: accepted, then not sent because its recipient opted out (a preference of
+ * the recipient, or the tenant's stop list): what the recipient asked for, not a failure.
+ */
+export const TERMINAL_STATES = ['delivered', 'failed', 'expired', 'cancelled', 'rejected', 'suppressed'] as const;
 /**
  * `next_step`: a cascade moved the message on from a step that failed or got no delivery
  * receipt in time; it waits to be sent by the next step (StatusEvent.step says which).

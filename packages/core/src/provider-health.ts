@@ -84,3 +84,114 @@ function decay(stats: ErrorStats, now: number, options: ProviderHealthOptions): 
   const factor = 0.5 ** ((now - stats.at) / halfLifeMs);
   return { requests: stats.requests * factor, errors: stats.errors * factor, at: now };
 }
+
+// --- Delivery speed: from delivery receipts (ingest), shared by every replica (Redis) ---
+// A provider that takes messages but delivers them late is not failing any request, so
+// neither its circuit nor its error ratio sees it. Its receipts do: ingest counts, per
+// provider and time bucket, the delivered receipts and those that came later than
+// `lateAfterMs` after the message was sent; a dispatcher sums the buckets of the window
+// and turns the late share into a weight that multiplies the provider's health weight.
+
+export interface DeliverySpeedOptions {
+  /** How late a delivery counts as late: its receipt this long after the send or later, ms. Default 300 000 (5 min). */
+  readonly lateAfterMs?: number;
+  /** The window the late share is taken over, ms. Default 900 000 (15 min). */
+  readonly windowMs?: number;
+  /** Late share at and below which a provider keeps its full weight. Default 0.15. */
+  readonly maxLateShare?: number;
+  /** Fewer delivered receipts in the window say nothing: full weight. Default 20. */
+  readonly minReceipts?: number;
+  /**
+   * The weight a provider late for twice `maxLateShare` (or more) keeps, in (0, 1]: not
+   * 0, so the trickle it still gets shows when it delivers on time again. Default 0.1.
+   */
+  readonly minWeight?: number;
+  /** How long its weight takes to climb from `minWeight` back to 1 once its late share is low again, ms. Default 600 000 (10 min). */
+  readonly recoveryMs?: number;
+}
+
+export const DEFAULT_DELIVERY_SPEED_OPTIONS: Required<DeliverySpeedOptions> = Object.freeze({
+  lateAfterMs: 300_000,
+  windowMs: 900_000,
+  maxLateShare: 0.15,
+  minReceipts: 20,
+  minWeight: 0.1,
+  recoveryMs: 600_000,
+});
+
+/** Delivered receipts and, of them, the late ones. */
+export interface DeliveryCounts {
+  readonly delivered: number;
+  readonly late: number;
+}
+
+/**
+ * The length of the buckets receipts are counted in, ms: a thirtieth of the window (at
+ * least a second), so the window's edge is exact to a thirtieth of it and a provider
+ * costs at most about 60 counters in Redis.
+ */
+export function deliveryBucketMs(windowMs: number): number {
+  return Math.max(1000, Math.round(windowMs / 30));
+}
+
+/** Whether a delivery sent at `sentAt` and reported at `deliveredAt` (ms) was late. */
+export function isLateDelivery(sentAt: number, deliveredAt: number, options: DeliverySpeedOptions = {}): boolean {
+  return deliveredAt - sentAt >= (options.lateAfterMs ?? DEFAULT_DELIVERY_SPEED_OPTIONS.lateAfterMs);
+}
+
+/** The counts of the buckets (by their start, ms) that lie in the window ending at `now`. */
+export function countsInWindow(buckets: ReadonlyMap<number, DeliveryCounts>, now: number, windowMs: number): DeliveryCounts {
+  let delivered = 0;
+  let late = 0;
+  const from = now - windowMs;
+  for (const [start, counts] of buckets) {
+    // A bucket counts while any part of it is in the window.
+    if (start + deliveryBucketMs(windowMs) <= from || start > now) continue;
+    delivered += counts.delivered;
+    late += counts.late;
+  }
+  return { delivered, late };
+}
+
+/** The late share of the window, or undefined while there are too few receipts to tell. */
+export function lateShare(counts: DeliveryCounts, options: DeliverySpeedOptions = {}): number | undefined {
+  const minReceipts = options.minReceipts ?? DEFAULT_DELIVERY_SPEED_OPTIONS.minReceipts;
+  return counts.delivered < minReceipts || counts.delivered === 0 ? undefined : Math.min(1, counts.late / counts.delivered);
+}
+
+/**
+ * The weight a late share calls for: 1 up to `maxLateShare`, falling linearly to
+ * `minWeight` at twice it, `minWeight` beyond. Undefined share (too few receipts): 1.
+ */
+export function lateDeliveryWeight(share: number | undefined, options: DeliverySpeedOptions = {}): number {
+  const o = { ...DEFAULT_DELIVERY_SPEED_OPTIONS, ...options };
+  if (share === undefined || share <= o.maxLateShare) return 1;
+  const over = (share - o.maxLateShare) / Math.max(o.maxLateShare, Number.EPSILON);
+  return over >= 1 ? o.minWeight : 1 - (1 - o.minWeight) * over;
+}
+
+/** A provider's delivery weight and when it was set (ms): what replicas share to ramp it back up. */
+export interface DeliveryWeightState {
+  readonly weight: number;
+  readonly at: number;
+}
+
+/**
+ * The provider's next delivery weight: it falls to what the late share calls for at
+ * once, and climbs back at most (1 − minWeight) per `recoveryMs`, so a provider that
+ * was slow gets its traffic back gradually, not all at once. `previous` undefined: the
+ * weight the share calls for.
+ */
+export function nextDeliveryWeight(
+  previous: DeliveryWeightState | undefined,
+  counts: DeliveryCounts,
+  now: number,
+  options: DeliverySpeedOptions = {},
+): DeliveryWeightState {
+  const o = { ...DEFAULT_DELIVERY_SPEED_OPTIONS, ...options };
+  const target = lateDeliveryWeight(lateShare(counts, o), o);
+  if (previous === undefined || target <= previous.weight) return { weight: target, at: now };
+  const elapsed = Math.max(0, now - previous.at);
+  const climbed = previous.weight + ((1 - o.minWeight) * elapsed) / o.recoveryMs;
+  return { weight: Math.min(target, climbed), at: now };
+}

@@ -7,6 +7,8 @@ import { retryDelayMs, type RetryPolicy } from './retry.ts';
  * and a receiver that saw an event id before drops the repeat.
  */
 export interface CallbackPayload {
+  /** What the event is: a message's status changed (an inbound message is `inbound.message`, inbound.ts). */
+  readonly type: 'message.status';
   readonly event_id: string;
   /** The position of the change in the message's timeline: callbacks of a message go in this order. */
   readonly seq: number;
@@ -56,6 +58,7 @@ export function callbackPayloads(message: CallbackSource, from: number): Callbac
     if (SILENT.has(event.status)) return;
     if (seq >= from) {
       payloads.push({
+        type: 'message.status',
         event_id: `${message.id}:${seq}`,
         seq,
         message_id: message.id,

@@ -32,3 +32,9 @@ test('a cascade moves on from a failed attempt or a sent step, never from a deli
   assert.equal(allowedFrom('sent').includes('next_step'), true);
   assert.equal(allowedFrom('cancelled').includes('next_step'), false);
 });
+
+test('a message is suppressed only before a provider took it', () => {
+  assert.deepEqual([...allowedFrom('suppressed')], ['accepted', 'queued', 'scheduled', 'sending', 'next_step']);
+  assert.equal(allowedFrom('suppressed').includes('sent'), false);
+  assert.ok(TERMINAL_STATES.includes('suppressed'));
+});

@@ -16,6 +16,8 @@ import { ACTIVE_STATES, type MessageStatus } from './message.ts';
  *   undelivered or did not come in time; never from `delivered` or another end, and not
  *   twice for one step (the journal's move also names the step it leaves). After it the
  *   message is sent by its next step: `sending`, `sent`, `scheduled` follow it.
+ * - `suppressed` (the recipient opted out) only before `sent`: it is decided when a
+ *   message is routed, and a message a provider already took is not called back.
  * - `failed`, `expired` and `rejected` from any state that is not terminal.
  */
 export function allowedFrom(status: MessageStatus): readonly MessageStatus[] {
@@ -36,4 +38,5 @@ const FROM: Readonly<Record<MessageStatus, readonly MessageStatus[]>> = {
   failed: ACTIVE_STATES,
   expired: ACTIVE_STATES,
   rejected: ACTIVE_STATES,
+  suppressed: BEFORE_SENT,
 };

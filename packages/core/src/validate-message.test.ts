@@ -31,6 +31,13 @@ test('a valid SMS message passes and gets the default priority when it has none'
   assert.equal(validateMessageRequest(valid(), now).priority, 'high');
 });
 
+test('a phone number written with a trunk prefix is kept in its one E.164 form; the input is left as sent', () => {
+  const input = { ...valid(), recipient: { phone: '+4901511234567' } };
+  assert.equal(validateMessageRequest(input, now).recipient.phone, '+491511234567');
+  assert.equal(input.recipient.phone, '+4901511234567');
+  assert.equal(validateMessageRequest(valid(), now).recipient.phone, '+79161234567');
+});
+
 test('a missing recipient and content are reported with their JSON pointers', () => {
   assert.deepEqual(problemsOf({ channel: 'sms' }), {
     code: 'validation_failed',

@@ -3,7 +3,7 @@ import { ValidationError, type FieldProblem } from './errors.ts';
 import { CATEGORY_PATTERN, messageRequestSchema, type MessageRequest } from './message-schema.ts';
 import { DEFAULT_PRIORITY } from './lanes.ts';
 import { canonicalLocale } from './locale.ts';
-import { isValidE164 } from './phone.ts';
+import { validE164Form } from './phone.ts';
 import { isKnownTimeZone } from './send-window.ts';
 
 // Ajv fills defaults into the object it checks; here it must not: the caller's item
@@ -15,8 +15,9 @@ const CATEGORY_MESSAGE = 'must be 1-40 lower-case letters, digits, "_" or "-", s
 
 /**
  * Checks one message request against its schema and the rules a schema cannot say
- * (a real phone number, an expiry in the future and after send_at). Returns it with its defaults; the
- * input itself is left as it was. Throws
+ * (a real phone number, an expiry in the future and after send_at). Returns it with its
+ * defaults and its phone number in E.164 as libphonenumber writes it; the input itself is
+ * left as it was. Throws
  * ValidationError with every problem found, each with its JSON-pointer path.
  */
 export function validateMessageRequest(input: unknown, now: Date = new Date()): MessageRequest {
@@ -33,7 +34,8 @@ export function validateMessageRequest(input: unknown, now: Date = new Date()): 
   const message = input;
   const problems: FieldProblem[] = [];
   const phone = message.recipient.phone;
-  if (phone !== undefined && !isValidE164(phone)) {
+  const e164 = phone === undefined ? undefined : validE164Form(phone);
+  if (phone !== undefined && e164 === undefined) {
     throw new ValidationError(
       [{ path: '/recipient/phone', message: 'is not a valid phone number in E.164 form' }],
       'invalid_phone_number',
@@ -113,5 +115,8 @@ export function validateMessageRequest(input: unknown, now: Date = new Date()): 
     problems.push({ path: '/ttl', message: 'cannot be combined with expires_at' });
   }
   if (problems.length > 0) throw new ValidationError(problems);
-  return message.priority === undefined ? { ...message, priority: DEFAULT_PRIORITY } : message;
+  // The number in its one form, so the opt-outs, caps and stop list of a recipient match
+  // however the producer wrote it (the request journal keeps it as sent).
+  const canonical = e164 !== undefined && e164 !== phone ? { ...message, recipient: { ...message.recipient, phone: e164 } } : message;
+  return canonical.priority === undefined ? { ...canonical, priority: DEFAULT_PRIORITY } : canonical;
 }

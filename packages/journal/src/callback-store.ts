@@ -1,5 +1,6 @@
-import { callbackPayloads, type CallbackPayload, type StatusEvent } from '@commstrat/core';
+import { callbackPayloads, type CallbackPayload, type InboundCallbackPayload, type StatusEvent } from '@commstrat/core';
 import type { Collection, Db, IndexDescription } from 'mongodb';
+import type { InboundRecord } from './inbound-store.ts';
 
 /** What came of one attempt to deliver a callback. */
 export interface CallbackAttempt {
@@ -25,11 +26,12 @@ export type CallbackState = 'pending' | 'delivered' | 'abandoned';
 export interface CallbackRecord {
   readonly _id: string;
   readonly tenant_id: string;
+  /** The message whose status changed, or the inbound message forwarded (its id). */
   readonly message_id: string;
   readonly seq: number;
   /** The message's own callback_url; absent: the tenant's default, looked up per attempt. */
   readonly url?: string;
-  readonly payload: CallbackPayload;
+  readonly payload: CallbackPayload | InboundCallbackPayload;
   readonly state: CallbackState;
   readonly created_at: Date;
   /** Due time while pending; while an attempt is in flight, when its lease runs out. */
@@ -71,10 +73,12 @@ const INDEXES: IndexDescription[] = [
  */
 export class CallbackStore {
   private readonly messages: Collection<OutboxDocument>;
+  private readonly inbound: Collection<InboundRecord>;
   private readonly callbacks: Collection<CallbackRecord>;
 
   constructor(db: Db) {
     this.messages = db.collection<OutboxDocument>('messages');
+    this.inbound = db.collection<InboundRecord>('inbound');
     this.callbacks = db.collection<CallbackRecord>('callbacks');
   }
 
@@ -90,6 +94,47 @@ export class CallbackStore {
    * the new events.
    */
   async relay(limit: number, now: Date): Promise<RelayResult> {
+    const [statuses, inbound] = [await this.relayStatuses(limit, now), await this.relayInbound(limit, now)];
+    return { messages: statuses.messages + inbound.messages, callbacks: statuses.callbacks + inbound.callbacks };
+  }
+
+  /**
+   * Queues one callback per inbound message whose keyword was handled (`action` set: the
+   * event says what it did), event id `inbound:<id>`, and clears its flag. A message whose
+   * handling died half-way stays flagged until ingest's recovery finishes it.
+   */
+  private async relayInbound(limit: number, now: Date): Promise<RelayResult> {
+    const due = await this.inbound.find({ callback_due: true, callbacks: true, action: { $exists: true } }, { limit }).toArray();
+    if (due.length === 0) return { messages: 0, callbacks: 0 };
+    const records: CallbackRecord[] = due.map((message) => {
+      const payload = inboundPayload(message);
+      return {
+        _id: payload.event_id,
+        tenant_id: message.tenant_id,
+        message_id: message._id,
+        seq: 0,
+        payload,
+        state: 'pending' as const,
+        created_at: now,
+        next_attempt_at: now,
+        attempts: [],
+      };
+    });
+    await this.insertOnce(records);
+    await this.inbound.updateMany({ _id: { $in: due.map((message) => message._id) } }, { $unset: { callback_due: '' } });
+    return { messages: due.length, callbacks: records.length };
+  }
+
+  private async insertOnce(records: readonly CallbackRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    try {
+      await this.callbacks.insertMany(records, { ordered: false });
+    } catch (error) {
+      if (!onlyDuplicates(error)) throw error;
+    }
+  }
+
+  private async relayStatuses(limit: number, now: Date): Promise<RelayResult> {
     const due = await this.messages
       .find(
         { callback_due: true, callbacks: true } as never,
@@ -111,13 +156,7 @@ export class CallbackStore {
         attempts: [],
       })),
     );
-    if (records.length > 0) {
-      try {
-        await this.callbacks.insertMany(records, { ordered: false });
-      } catch (error) {
-        if (!onlyDuplicates(error)) throw error;
-      }
-    }
+    await this.insertOnce(records);
     await this.messages.bulkWrite(
       due.map((message) => ({
         updateOne: {
@@ -184,6 +223,28 @@ export class CallbackStore {
   async forMessage(messageId: string): Promise<CallbackRecord[]> {
     return this.callbacks.find({ message_id: messageId }).sort({ seq: 1 }).toArray();
   }
+}
+
+/** What the tenant's callback URL receives for an inbound message. */
+export function inboundPayload(message: InboundRecord): InboundCallbackPayload {
+  return {
+    type: 'inbound.message',
+    event_id: `inbound:${message._id}`,
+    inbound_id: message._id,
+    tenant_id: message.tenant_id,
+    provider: message.provider,
+    provider_message_id: message.provider_message_id ?? null,
+    channel: message.channel,
+    from: message.from,
+    to: message.to ?? null,
+    text: message.text,
+    received_at: message.received_at.toISOString(),
+    at: message.at.toISOString(),
+    keyword: message.keyword?.action ?? null,
+    language: message.keyword?.language ?? null,
+    action: message.action ?? 'none',
+    reply_message_id: message.reply_message_id ?? null,
+  };
 }
 
 /** The filter of a claimed callback while this attempt's lease holds. */

@@ -1,5 +1,6 @@
 export {
   Journal,
+  type AppliedReceipts,
   type JournalOptions,
   type MessagePage,
   type MessageQuery,
@@ -17,3 +18,12 @@ export {
   type CallbackState,
   type RelayResult,
 } from './callback-store.ts';
+export {
+  PreferenceStore,
+  lookupKey,
+  type OptOut,
+  type OptOutSource,
+  type PreferenceOutcome,
+  type PreferenceStoreOptions,
+} from './preference-store.ts';
+export { InboundStore, type InboundPage, type InboundRecord } from './inbound-store.ts';

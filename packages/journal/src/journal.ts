@@ -9,8 +9,11 @@ export type { StatusChange } from './transitions.ts';
 export interface BatchRecord {
   readonly _id: string;
   readonly tenant_id: string;
-  /** `redrive`: made by `commstrat replay dlq` or `commstrat redrive`, its body the original's id. */
-  readonly source: 'rest' | 'kafka' | 'redrive';
+  /**
+   * `redrive`: made by `commstrat replay dlq` or `commstrat redrive`, its body the
+   * original's id; `inbound`: a reply to an inbound keyword.
+   */
+  readonly source: 'rest' | 'kafka' | 'redrive' | 'inbound';
   readonly received_at: Date;
   readonly body: unknown;
   readonly message_ids: readonly string[];
@@ -68,6 +71,16 @@ export interface ProviderExchange {
 
 /** What came of one delivery receipt (see Journal.applyReceipts). */
 export type ReceiptOutcome = 'applied' | 'duplicate' | 'late' | 'unknown';
+
+/** What a request's receipts did: each one's outcome, and how fast the applied `delivered` ones came. */
+export interface AppliedReceipts {
+  readonly outcomes: ReceiptOutcome[];
+  /**
+   * Per applied delivered receipt: when its message was journaled `sent`, and when it was
+   * delivered (the provider's time, never after the receipt arrived nor before the send).
+   */
+  readonly deliveries: { readonly sentAt: Date; readonly deliveredAt: Date }[];
+}
 
 /** One page of a listing, and where the next one starts (null: no more). */
 export interface MessagePage {
@@ -287,13 +300,14 @@ export class Journal {
    * ended otherwise, or is not yet sent) or `unknown` (no message of this provider has
    * that id).
    */
-  async applyReceipts(tenantId: string, provider: string, receipts: readonly Receipt[], now: Date): Promise<ReceiptOutcome[]> {
+  async applyReceipts(tenantId: string, provider: string, receipts: readonly Receipt[], now: Date): Promise<AppliedReceipts> {
     const found = await this.messages
       .find(
         { tenant_id: tenantId, provider_message_id: { $in: [...new Set(receipts.map((r) => r.provider_message_id))] }, provider },
-        { projection: { _id: 1, status: 1, provider_message_id: 1 } },
+        { projection: { _id: 1, status: 1, provider_message_id: 1, updated_at: 1 } },
       )
       .toArray();
+    const deliveries: AppliedReceipts['deliveries'] = [];
     const byProviderId = new Map(found.map((document) => [document.provider_message_id, document]));
     const changes: StatusChange[] = [];
     // A second receipt for a message in the same request is a duplicate of the first.
@@ -306,6 +320,12 @@ export class Journal {
       // Only a sent message takes a receipt (the conditional write checks it again).
       if (message.status !== 'sent') return 'late';
       handled.add(message._id);
+      // A sent message's last change is its `sent`: updated_at is when that was journaled.
+      if (status === 'delivered' && message.updated_at !== undefined) {
+        const sentAt = new Date(message.updated_at);
+        const reported = receipt.at === undefined ? now.getTime() : Date.parse(receipt.at);
+        deliveries.push({ sentAt, deliveredAt: new Date(Math.max(sentAt.getTime(), Math.min(reported, now.getTime()))) });
+      }
       changes.push({
         messageId: message._id,
         event: {
@@ -318,7 +338,7 @@ export class Journal {
       return 'applied';
     });
     await this.applyChanges(changes, []);
-    return outcomes;
+    return { outcomes, deliveries };
   }
 
   /**

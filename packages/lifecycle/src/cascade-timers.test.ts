@@ -2,7 +2,7 @@
 // real servers are in tests/integration/src/cascades.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DependencyUnavailableError, validateStrategy, type Message, type MessageStatus, type QueuedMessage, type StatusEvent } from '@commstrat/core';
+import { DEFAULT_CONSENT_SETTINGS, DependencyUnavailableError, validateStrategy, type Message, type MessageStatus, type QueuedMessage, type StatusEvent } from '@commstrat/core';
 import type { Routing } from '@commstrat/config';
 import { createLogger, createRegistry, dispatcherMetrics } from '@commstrat/observability';
 import type { LaneEntry } from '@commstrat/queue';
@@ -18,7 +18,7 @@ const strategy = validateStrategy({
     { priority: 'critical', route: { mode: 'failover', providers: ['b'] } },
   ],
 });
-const routing: Routing = { strategy, version: 3, providers: new Map(), tenantTimeZone: 'UTC', stopList: new Set() };
+const routing: Routing = { strategy, version: 3, providers: new Map(), tenantTimeZone: 'UTC', stopList: new Set(), consent: DEFAULT_CONSENT_SETTINGS, exemptCategories: new Set() };
 
 const timer: LaneEntry = {
   lane: 'normal',

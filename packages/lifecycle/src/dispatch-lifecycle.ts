@@ -91,9 +91,12 @@ export class DispatchLifecycle {
         metrics.expired();
         settled.finish(entry, change(message.id, 'expired', now, verdict.reason));
         return;
+      case 'suppress':
+        settled.finish(entry, change(message.id, 'suppressed', now, verdict.reason));
+        return;
       case 'next_step': {
         if (routing === undefined) throw new Error('a next_step verdict needs the routing it moves on by');
-        metrics.movedOn('failure');
+        metrics.movedOn(verdict.suppressed === undefined ? 'failure' : 'opted_out');
         const event = nextStepEvent(routing, verdict.step, new Date(now), verdict.reason);
         settled.defer(entry, now, { messageId: message.id, event }, messageForStep(message, routing.strategy, routing.version, verdict.step));
         return;

@@ -2,6 +2,7 @@ import {
   CommstratError,
   DependencyUnavailableError,
   advanceReason,
+  isLateDelivery,
   messageForStep,
   nextStepIndex,
   toQueuedMessage,
@@ -11,13 +12,18 @@ import {
 import type { RoutingCache } from '@commstrat/config';
 import type { Journal, ReceiptOutcome } from '@commstrat/journal';
 import type { Logger } from '@commstrat/observability';
-import type { LaneWriter } from '@commstrat/queue';
+import type { DeliverySpeeds, LaneWriter } from '@commstrat/queue';
 import { nextStepEvent, receiptTimerDue } from './cascade-steps.ts';
 
 export interface ReceiptLifecycleDeps {
   readonly journal: Pick<Journal, 'findByProviderMessageIds' | 'moveToNextStep' | 'applyReceipts'>;
   readonly routing: Pick<RoutingCache, 'resolve'>;
   readonly lanes: Pick<LaneWriter, 'advanceTimer' | 'defer'>;
+  /**
+   * Where each provider's delivery speed is counted (shared by the dispatchers' routing),
+   * and from how long after the send a delivery counts as late, ms. Absent: not counted.
+   */
+  readonly speeds?: { readonly store: Pick<DeliverySpeeds, 'record'>; readonly lateAfterMs: number };
 }
 
 /**
@@ -50,11 +56,28 @@ export class ReceiptLifecycle {
     const rest = receipts.flatMap((receipt, index) => (cascaded.has(index) ? [] : [{ receipt, index }]));
     const results: ReceiptResult[] = receipts.map((_receipt, index) => cascaded.get(index) ?? 'unknown');
     if (rest.length === 0) return results;
-    const outcomes = await this.deps.journal.applyReceipts(tenantId, provider, rest.map(({ receipt }) => receipt), now).catch((cause: unknown) => {
+    const { outcomes, deliveries } = await this.deps.journal.applyReceipts(tenantId, provider, rest.map(({ receipt }) => receipt), now).catch((cause: unknown) => {
       throw new DependencyUnavailableError('journal (MongoDB)', cause);
     });
     rest.forEach(({ index }, i) => (results[index] = outcomes[i] ?? 'unknown'));
+    await this.countSpeeds(`${tenantId}/${provider}`, deliveries, now, logger);
     return results;
+  }
+
+  /**
+   * Counts how fast the provider delivered (for the dispatchers' delivery weight). A
+   * statistic: when Redis cannot take it the receipts still stand, and the samples are lost.
+   */
+  private async countSpeeds(providerKey: string, deliveries: readonly { sentAt: Date; deliveredAt: Date }[], now: Date, logger: Logger): Promise<void> {
+    const speeds = this.deps.speeds;
+    if (speeds === undefined || deliveries.length === 0) return;
+    const samples = deliveries.map(({ sentAt, deliveredAt }) => ({
+      at: now.getTime(),
+      late: isLateDelivery(sentAt.getTime(), deliveredAt.getTime(), { lateAfterMs: speeds.lateAfterMs }),
+    }));
+    await speeds.store.record(providerKey, samples, now.getTime()).catch((error: unknown) => {
+      logger.warn('delivery speeds not counted', { provider: providerKey, error: String(error) });
+    });
   }
 
   /**

@@ -28,6 +28,8 @@ const BOUNDED_LABELS = new Set([
   'minor',
   'patch',
   'type',
+  // An inbound keyword's action: opted_out, opted_in, replied.
+  'action',
 ]);
 
 test('no metric of either tier has a label outside the bounded set (no message id, phone or e-mail)', async () => {

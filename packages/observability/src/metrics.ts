@@ -103,6 +103,18 @@ function ingestCounters(registry: Registry, options: MetricsOptions = {}) {
       help: 'Times Kafka intake paused its partitions because the lanes were over their cap.',
       registers: [registry],
     }),
+    inbound: new Counter({
+      name: 'commstrat_inbound_messages_total',
+      help: 'Inbound messages (recipients writing back), by provider (<tenant>/<provider>) and outcome: received, repeated (a provider retry of one journaled before), or refused (bad signature, stale, replayed).',
+      labelNames: ['provider', 'outcome'] as const,
+      registers: [registry],
+    }),
+    inboundKeywords: new Counter({
+      name: 'commstrat_inbound_keywords_total',
+      help: 'Inbound keywords carried out, by action: opted_out (STOP), opted_in (START), replied (HELP answered).',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
     receipts: new Counter({
       name: 'commstrat_receipts_total',
       help: 'Delivery receipts received, by provider (<tenant>/<provider>) and outcome: applied, duplicate, late, parked (no message known yet: tried again), unknown (still none after 10 min), or refused (bad signature, stale, replayed); ignored: an intermediate report of a provider (e.g. Twilio sent), mapped by its definition.',
@@ -176,9 +188,20 @@ function dispatcherCounters(registry: Registry, options: MetricsOptions = {}) {
     ),
     contactPolicy: counter(
       'commstrat_contact_policy_total',
-      'Messages the contact policy held back, by outcome (deferred, dropped, expired: over a frequency cap; opted_out: on the stop list).',
+      'Messages the contact policy held back, by outcome (deferred, dropped, expired: over a frequency cap; opted_out: on the stop list; preference: the recipient opted out), a suppressed cascade step counted as it moves on.',
       ['outcome'],
     ),
+    preferenceLookups: new Histogram({
+      name: 'commstrat_preference_lookup_seconds',
+      help: 'Duration of the one preference lookup of a claimed batch (MongoDB `preferences`).',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    preferenceAddresses: new Counter({
+      name: 'commstrat_preference_lookup_addresses_total',
+      help: 'Recipient addresses looked up in the preference store.',
+      registers: [registry],
+    }),
     expired: counter(
       'commstrat_messages_expired_total',
       'Messages that reached their expiry unsent.',
@@ -193,6 +216,22 @@ function dispatcherCounters(registry: Registry, options: MetricsOptions = {}) {
       new Gauge({
         name: 'commstrat_provider_circuit_state',
         help: 'Circuit breaker per provider on this replica: 0 closed, 1 half-open, 2 open.',
+        labelNames: ['provider'] as const,
+        registers: [registry],
+      }),
+    ),
+    lateDeliveryShare: bounded(
+      new Gauge({
+        name: 'commstrat_provider_late_delivery_share',
+        help: 'Share of a provider\'s delivered receipts of the window (COMMSTRAT_DELIVERY_WINDOW_MS) that came later than COMMSTRAT_DELIVERY_LATE_AFTER_MS after the send; absent while too few receipts came. The same on every replica (counted in Redis).',
+        labelNames: ['provider'] as const,
+        registers: [registry],
+      }),
+    ),
+    deliveryWeight: bounded(
+      new Gauge({
+        name: 'commstrat_provider_delivery_weight',
+        help: 'The routing weight a provider keeps for how fast it delivers, in (0, 1]: 1 on time, lower while it delivers late, climbing back once it is on time again.',
         labelNames: ['provider'] as const,
         registers: [registry],
       }),
@@ -386,6 +425,10 @@ export interface IngestMetrics {
   kafkaPaused(paused: boolean): void;
   /** Delivery receipts of a provider (`<tenant>/<provider>`) by outcome. */
   receipts(provider: string, outcome: string, count?: number): void;
+  /** Inbound messages of a provider (`<tenant>/<provider>`) by outcome (received, repeated, refused). */
+  inbound(provider: string, outcome: string, count?: number): void;
+  /** An inbound keyword was carried out (opted_out, opted_in, replied). */
+  inboundKeyword(action: string): void;
 }
 
 /** Metrics of the ingest tier, reported through IngestMetrics. */
@@ -411,6 +454,8 @@ export function ingestMetrics(registry: Registry, options: MetricsOptions = {}):
       if (paused) m.kafkaBackpressurePauses.inc();
     },
     receipts: (provider, outcome, count = 1) => m.receipts.inc({ provider, outcome }, count),
+    inbound: (provider, outcome, count = 1) => m.inbound.inc({ provider, outcome }, count),
+    inboundKeyword: (action) => m.inboundKeywords.inc({ action }),
   };
 }
 
@@ -430,14 +475,18 @@ export interface DispatcherMetrics {
   movedOn(reason: string): void;
   /** A message was routed past an unavailable provider to `provider`. */
   failedOver(provider: string): void;
-  /** The contact policy held a message back (deferred, dropped, expired, opted_out). */
+  /** The contact policy held a message back (deferred, dropped, expired, opted_out, preference). */
   contactPolicy(outcome: string): void;
+  /** The preference lookup of a claimed batch: how many addresses, and how long it took. */
+  preferenceLookup(addresses: number, seconds: number): void;
   /** A message reached its expiry unsent. */
   expired(): void;
   /** A message went to the dead-letter stream after failing at `provider`. */
   deadLettered(provider: string): void;
   /** A provider's circuit on this replica: 0 closed, 1 half-open, 2 open. */
   circuit(provider: string, state: number): void;
+  /** A provider's late-delivery share of the window (undefined: too few receipts) and the delivery weight it gives. */
+  deliverySpeed(provider: string, lateShare: number | undefined, weight: number): void;
   /** A message of `lane` reached its provider this long after it was accepted. */
   reachedProvider(lane: string, seconds: number): void;
   /** Entries taken over from a replica that held them past the visibility timeout. */
@@ -461,10 +510,19 @@ export function dispatcherMetrics(registry: Registry, options: MetricsOptions = 
     movedOn: (reason) => m.cascadeMoves.inc({ reason }),
     failedOver: (provider) => m.failovers.inc({ provider }),
     contactPolicy: (outcome) => m.contactPolicy.inc({ outcome }),
+    preferenceLookup(addresses, seconds) {
+      m.preferenceLookups.observe(seconds);
+      m.preferenceAddresses.inc(addresses);
+    },
     expired: () => m.expired.inc(),
     deadLettered: (provider) => m.deadLettered.inc({ provider }),
     circuit: (provider, state) => m.circuitState.set({ provider }, state),
     reachedProvider: (lane, seconds) => m.acceptToProvider.observe({ lane }, seconds),
+    deliverySpeed(provider, lateShare, weight) {
+      if (lateShare === undefined) m.lateDeliveryShare.remove({ provider });
+      else m.lateDeliveryShare.set({ provider }, lateShare);
+      m.deliveryWeight.set({ provider }, weight);
+    },
     reclaimed: (count) => m.reclaimed.inc(count),
     inFlight: (count) => m.inFlight.set(count),
   };

@@ -44,3 +44,5 @@ export {
   twilioSignature,
   type MappedReceipts,
 } from './definition/receipt-mapping.ts';
+// Inbound mapping: messages a provider's numbers receive (docs/providers.md, "Inbound messages").
+export { inboundMappingSchema, mapProviderInbound, type InboundMapping } from './definition/inbound-mapping.ts';

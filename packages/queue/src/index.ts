@@ -42,3 +42,4 @@ export {
   type TokenBucketReport,
 } from './queue-inspector.ts';
 export { ReplicaHeartbeats, type ReplicaCircuit, type ReplicaReport, type ReplicaState } from './replica-heartbeats.ts';
+export { DeliverySpeeds, type DeliverySample, type DeliverySpeedsOptions, type ProviderDeliveries } from './delivery-speeds.ts';

@@ -97,6 +97,19 @@ export class QueueKeys {
     return `${this.prefix}replica:`;
   }
 
+  /**
+   * A provider's delivered and late receipts per time bucket (delivery-speeds.ts): a hash
+   * written by every ingest replica, read by every dispatcher. `provider` is `<tenant>/<provider>`.
+   */
+  deliveries(provider: string): string {
+    return `${this.prefix}deliveries:${provider}`;
+  }
+
+  /** A provider's delivery weight and when it was set (`<weight>:<ms>`), shared by the dispatchers. */
+  deliveryWeight(provider: string): string {
+    return `${this.prefix}delivery-weight:${provider}`;
+  }
+
   /** Receipts that named no message yet, by arrival time. */
   get parkedReceipts(): string {
     return `${this.prefix}receipts:parked`;

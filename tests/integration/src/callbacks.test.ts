@@ -261,7 +261,7 @@ test('a dispatcher killed with callbacks pending loses none: another replica del
       const found = await store.forMessage(id);
       return found.length === 3 && found.every((r) => r.state === 'delivered') ? found : undefined;
     }, 30_000);
-    assert.deepEqual(records.map((r) => r.payload.status), ['accepted', 'queued', 'sent']);
+    assert.deepEqual(records.map((r) => ('status' in r.payload ? r.payload.status : r.payload.type)), ['accepted', 'queued', 'sent']);
     assert.deepEqual(statuses(receiver.events('/later', id)), ['accepted', 'queued', 'sent']);
   }
 });

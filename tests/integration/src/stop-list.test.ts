@@ -32,11 +32,11 @@ async function send(deployment: Deployment, priority: string, text: string): Pro
 async function ended(deployment: Deployment, id: string): Promise<{ status: string; reason: string }> {
   return eventually(`message ${id} to end or be sent`, async () => {
     const { body } = await deployment.api('GET', `/v1/messages/${id}`);
-    return body.status === 'sent' || body.status === 'failed' ? { status: body.status, reason: body.timeline.at(-1)?.reason } : undefined;
+    return ['sent', 'failed', 'suppressed'].includes(body.status) ? { status: body.status, reason: body.timeline.at(-1)?.reason } : undefined;
   });
 }
 
-test('a stopped recipient is never sent a non-critical message, critical is exempt, and removal takes effect live', async () => {
+test('a stopped recipient is never sent a non-critical message (it ends suppressed), critical is exempt, and removal takes effect live', async () => {
   const deployment = await startDeployment();
   const admin = await adminKey(deployment);
   // Warm: the dispatcher holds the tenant's snapshot, so what follows is seen by NOTIFY.
@@ -46,15 +46,15 @@ test('a stopped recipient is never sent a non-critical message, critical is exem
   assert.equal(added.status, 201, JSON.stringify(added.body));
   assert.equal(added.body.phone, ANN);
   assert.equal((await call(deployment, admin, 'POST', '/v1/admin/stop-list', { phone: ANN })).status, 200, 'adding twice changes nothing');
-  // The dispatcher reloads on NOTIFY: within a moment a normal message fails as opted out.
+  // The dispatcher reloads on NOTIFY: within a moment a normal message is suppressed as opted out.
   await eventually('the stop list to reach the dispatcher', async () => {
     const outcome = await ended(deployment, await send(deployment, 'normal', 'probe'));
-    return outcome.status === 'failed' ? outcome : undefined;
+    return outcome.status === 'suppressed' ? outcome : undefined;
   }, 10_000, 200);
 
   const sentBefore = deployment.sandbox.received.list({ to: ANN }).length;
   const ids = await Promise.all(['normal', 'bulk', 'high'].map((priority) => send(deployment, priority, `stopped ${priority}`)));
-  for (const id of ids) assert.deepEqual(await ended(deployment, id), { status: 'failed', reason: 'recipient opted out' });
+  for (const id of ids) assert.deepEqual(await ended(deployment, id), { status: 'suppressed', reason: 'recipient opted out' });
   const critical = await send(deployment, 'critical', 'your code is 1234');
   assert.equal((await ended(deployment, critical)).status, 'sent', 'critical is exempt by default');
   assert.equal(deployment.sandbox.received.list({ to: ANN }).length, sentBefore + 1, 'only the critical one reached the provider');

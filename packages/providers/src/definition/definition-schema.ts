@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseJsonPath } from './json-path.ts';
 import { authDefinitionSchema, checkAuthDefinition, type AuthDefinition } from './auth.ts';
 import { receiptMappingProblems, receiptMappingSchema, type ReceiptMapping } from './receipt-schema.ts';
+import { inboundMappingProblems, inboundMappingSchema, type InboundMapping } from './inbound-mapping.ts';
 
 /** What a classified provider error means for the messages of the request. */
 export const ERROR_CLASSES = [
@@ -135,6 +136,8 @@ export const providerDefinitionSchema = {
     },
     // Receipt mapping (receipt-schema.ts): the provider's own delivery reports.
     receipts: receiptMappingSchema,
+    // Inbound mapping (inbound-mapping.ts): messages the provider's numbers receive.
+    inbound: inboundMappingSchema,
   },
 } as const;
 
@@ -172,6 +175,8 @@ export interface ProviderDefinition {
   }[];
   /** How the provider's own delivery reports map onto receipts; see receipt-schema.ts. */
   readonly receipts?: ReceiptMapping;
+  /** How the provider's webhook for incoming messages maps onto inbound reports; see inbound-mapping.ts. */
+  readonly inbound?: InboundMapping;
 }
 
 const validate = createAjv({
@@ -219,6 +224,7 @@ export function parseProviderDefinition(text: string): ProviderDefinition {
   definition.errors.forEach((rule, i) => checkPath(rule.retry_after, `/errors/${i}/retry_after`));
   problems.push(...checkAuthDefinition(definition.auth));
   if (definition.receipts !== undefined) problems.push(...receiptMappingProblems(definition.receipts));
+  if (definition.inbound !== undefined) problems.push(...inboundMappingProblems(definition.inbound));
   if (problems.length > 0) throw new ValidationError(problems);
   return definition;
 }
