@@ -1,7 +1,7 @@
 import { firstIdAt, type Message, type MessageStatus, type Receipt, type StatusEvent } from '@commstrat/core';
 import type { AnyBulkWriteOperation, ClientSession, Collection, Db, IndexDescription } from 'mongodb';
 import { GroupCommit } from './group-commit.ts';
-import { groupTransitions, transitionUpdate, type ExchangeIds, type StatusChange } from './transitions.ts';
+import { statusChangeOperations, type ExchangeIds, type StatusChange } from './transitions.ts';
 
 export type { StatusChange } from './transitions.ts';
 
@@ -374,11 +374,7 @@ export class Journal {
     exchanges: readonly (ExchangeIds & { readonly _id: string })[],
   ): Promise<number> {
     if (changes.length === 0) return 0;
-    const byId = new Map(exchanges.map((exchange) => [exchange._id, exchange]));
-    const now = new Date();
-    const operations: AnyBulkWriteOperation<MessageDocument>[] = groupTransitions(changes).map((transition) => ({
-      updateMany: transitionUpdate(transition, byId, now) as never,
-    }));
+    const operations = statusChangeOperations(changes, exchanges, new Date()) as AnyBulkWriteOperation<MessageDocument>[];
     const result = await this.messages.bulkWrite(operations, { ordered: false });
     return result.modifiedCount;
   }
