@@ -35,10 +35,13 @@ export class SettledSet {
   private readonly dropped: string[] = [];
   private readonly journal: Pick<JournalPort, 'recordOutcomes'>;
   private readonly lanes: Pick<LanePort, 'settle'>;
+  /** Critical entries: journaled through the journal's urgent writer, never behind bulk ones. */
+  private readonly urgent: boolean;
 
-  constructor(journal: Pick<JournalPort, 'recordOutcomes'>, lanes: Pick<LanePort, 'settle'>) {
+  constructor(journal: Pick<JournalPort, 'recordOutcomes'>, lanes: Pick<LanePort, 'settle'>, urgent = false) {
     this.journal = journal;
     this.lanes = lanes;
+    this.urgent = urgent;
   }
 
   /** Cancelled by the tenant before it was claimed: acknowledged, its cancel marker cleared. */
@@ -98,7 +101,7 @@ export class SettledSet {
    * in between means a resend, never a loss.
    */
   async commit(): Promise<void> {
-    await this.journal.recordOutcomes(this.exchanges, this.changes);
+    await this.journal.recordOutcomes(this.exchanges, this.changes, { urgent: this.urgent });
     await this.lanes.settle({ deferred: this.retries, deadLetters: this.deadLetters, acks: this.acks, dropped: this.dropped });
   }
 }
@@ -121,9 +124,9 @@ export class BatchRecorder {
     this.random = random;
   }
 
-  /** A new set, written to the given lanes' connection (default: the shared one). */
-  begin(lanes: Pick<LanePort, 'settle'> = this.deps.lanes): SettledSet {
-    return new SettledSet(this.deps.journal, lanes);
+  /** A new set, written to the given lanes' connection (default: the shared one); `urgent` for critical entries. */
+  begin(lanes: Pick<LanePort, 'settle'> = this.deps.lanes, urgent = false): SettledSet {
+    return new SettledSet(this.deps.journal, lanes, urgent);
   }
 
   /**

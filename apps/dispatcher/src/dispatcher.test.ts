@@ -85,6 +85,8 @@ function world(options: {
   const sent: { provider: string; ids: string[] }[] = [];
   const changes: StatusChange[] = [];
   const exchanges: ProviderExchange[] = [];
+  /** For each journal write of outcomes: whether it went as urgent (critical entries). */
+  const urgentWrites: boolean[] = [];
   const deferred: { message: QueuedMessage; dueAt: number }[] = [];
   const deadLetters: DeadLetterInput[] = [];
   const acks: string[] = [];
@@ -153,7 +155,8 @@ function world(options: {
             return status === undefined ? [] : [{ id, status, step: 0, timeline: [] } as unknown as Message];
           }),
         ),
-      recordOutcomes: (e, c) => {
+      recordOutcomes: (e, c, o) => {
+        urgentWrites.push(o?.urgent === true);
         exchanges.push(...e);
         changes.push(...c);
         return Promise.resolve();
@@ -187,8 +190,22 @@ function world(options: {
     await dispatcher.stop();
   };
   const statuses = () => changes.map((c) => `${c.messageId}:${c.event.status}`);
-  return { run, sent, changes, exchanges, deferred, deadLetters, acks, dropped, statuses, registry };
+  return { run, sent, changes, exchanges, urgentWrites, deferred, deadLetters, acks, dropped, statuses, registry };
 }
+
+test('a critical batch\'s outcomes go to the journal as urgent, a bulk batch\'s do not', async () => {
+  const critical = (id: string): LaneEntry => {
+    const e = entry(id);
+    return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
+  };
+  const urgent = world({ claimed: [critical('c1'), critical('c2')] });
+  await urgent.run();
+  assert.deepEqual(urgent.statuses(), ['c1:sending', 'c2:sending', 'c1:sent', 'c2:sent']);
+  assert.ok(urgent.urgentWrites.length > 0 && urgent.urgentWrites.every(Boolean), `urgent writes: ${urgent.urgentWrites.join(',')}`);
+  const bulk = world({ claimed: [entry('m1'), entry('m2')] });
+  await bulk.run();
+  assert.ok(bulk.urgentWrites.length > 0 && !bulk.urgentWrites.some(Boolean), `bulk writes: ${bulk.urgentWrites.join(',')}`);
+});
 
 test('a claimed message goes to its route provider, is journaled sending then sent, and only then acknowledged', async () => {
   const w = world({ claimed: [entry('m1'), entry('m2')] });

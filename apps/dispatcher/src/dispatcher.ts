@@ -48,7 +48,7 @@ export interface DispatcherDeps {
   /**
    * The critical lane's other Redis operations (markers, rate tokens, acks) on a
    * connection of their own, so they never queue behind the other lanes' large claims
-   * and acks.
+   * and acks; their journal writes go through the journal's urgent writer likewise.
    */
   readonly urgent: { readonly lanes: LanePort; readonly rateLimiter: RatePort };
   readonly journal: JournalPort;
@@ -289,8 +289,9 @@ export class Dispatcher {
     const sends = claimed.filter((entry) => entry.message.receipt_timer === undefined);
     // A Redis marker, not a journal write, settles the race with a cancel; an entry
     // reclaimed from a replica that died mid-batch is marked again and goes again.
-    const { lanes } = this.ops(claimed);
-    const settled = this.recorder.begin(lanes);
+    const ops = this.ops(claimed);
+    const { lanes } = ops;
+    const settled = this.recorder.begin(lanes, ops === this.deps.urgent);
     let cancelled: Set<string>;
     let entries: readonly LaneEntry[];
     try {
@@ -433,7 +434,7 @@ export class Dispatcher {
    */
   private async send(provider: ProviderHandle, batch: Work[], release: () => void): Promise<void> {
     const ops = this.ops(batch.map((work) => work.entry));
-    const settled = this.recorder.begin(ops.lanes);
+    const settled = this.recorder.begin(ops.lanes, ops === this.deps.urgent);
     let answered = false;
     let urgentRecorded: (() => void) | undefined;
     try {
