@@ -81,6 +81,10 @@ function world(options: {
   /** What the first reclaim finds pending on a dead replica, and the journal's status of each. */
   reclaimed?: LaneEntry[];
   journaled?: Record<string, MessageStatus>;
+  /** Claims after the first, one per later cycle. */
+  later?: LaneEntry[][];
+  /** The provider's first request is answered only once this settles. */
+  firstAnswer?: Promise<void>;
 }) {
   const sent: { provider: string; ids: string[] }[] = [];
   const changes: StatusChange[] = [];
@@ -91,7 +95,7 @@ function world(options: {
   const deadLetters: DeadLetterInput[] = [];
   const acks: string[] = [];
   const dropped: string[] = [];
-  let claims = [options.claimed];
+  let claims = [options.claimed, ...(options.later ?? [])];
   const lanes: LanePort = {
     claim: () => Promise.resolve([]),
     claimLanes: () => {
@@ -126,10 +130,11 @@ function world(options: {
       config,
       adapter: {
         id: key,
-        send: (messages) => {
+        send: async (messages) => {
           sent.push({ provider: config.id, ids: messages.map((m) => m.id) });
+          if (sent.length === 1) await options.firstAnswer;
           const exchange = { request: '[]', response: '{}', httpStatus: 200, startedAt: new Date(NOW), durationMs: 3 };
-          return Promise.resolve({ exchange, ...answer(messages) });
+          return { exchange, ...answer(messages) };
         },
         close: () => {},
       },
@@ -190,7 +195,7 @@ function world(options: {
     await dispatcher.stop();
   };
   const statuses = () => changes.map((c) => `${c.messageId}:${c.event.status}`);
-  return { run, sent, changes, exchanges, urgentWrites, deferred, deadLetters, acks, dropped, statuses, registry };
+  return { dispatcher, run, sent, changes, exchanges, urgentWrites, deferred, deadLetters, acks, dropped, statuses, registry };
 }
 
 test('a critical batch\'s outcomes go to the journal as urgent, a bulk batch\'s do not', async () => {
@@ -205,6 +210,26 @@ test('a critical batch\'s outcomes go to the journal as urgent, a bulk batch\'s 
   const bulk = world({ claimed: [entry('m1'), entry('m2')] });
   await bulk.run();
   assert.ok(bulk.urgentWrites.length > 0 && !bulk.urgentWrites.some(Boolean), `bulk writes: ${bulk.urgentWrites.join(',')}`);
+});
+
+test('critical messages claimed while a critical request is in flight go together in the next one', async () => {
+  const critical = (id: string): LaneEntry => {
+    const e = entry(id);
+    return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
+  };
+  let answerFirst: () => void = () => undefined;
+  const w = world({
+    claimed: [critical('c1')],
+    later: [[critical('c2')], [critical('c3')]],
+    firstAnswer: new Promise<void>((resolve) => (answerFirst = resolve)),
+  });
+  await w.dispatcher.cycle(); // c1 goes, and its answer is held
+  await w.dispatcher.cycle(); // c2 comes meanwhile
+  await w.dispatcher.cycle(); // and c3
+  assert.deepEqual(w.sent.map((s) => s.ids), [['c1']], 'nothing else while the critical slot is taken');
+  answerFirst();
+  await w.dispatcher.stop();
+  assert.deepEqual(w.sent.map((s) => s.ids), [['c1'], ['c2', 'c3']]);
 });
 
 test('a claimed message goes to its route provider, is journaled sending then sent, and only then acknowledged', async () => {

@@ -93,6 +93,8 @@ export class Dispatcher {
   private readonly sends = new Set<Promise<void>>();
   /** Sends started per provider and not yet answered: what its free slots are counted from. */
   private readonly sending = new Map<string, number>();
+  /** The critical ones among them, per provider: what its critical slots are counted from. */
+  private readonly urgentSending = new Map<string, number>();
   /**
    * Per provider: batches the provider has answered whose outcome is not yet recorded.
    * Beyond `concurrency` of them, no new request starts: a crash resends what the provider
@@ -404,13 +406,19 @@ export class Dispatcher {
       provider.config.concurrency -
       (this.sending.get(provider.key) ?? 0) -
       Math.max(0, (this.recording.get(provider.key) ?? 0) - provider.config.concurrency);
-    for (const { provider, works } of this.batcher.takeReady(now, force, room)) {
-      this.sending.set(provider.key, (this.sending.get(provider.key) ?? 0) + 1);
+    // Critical batches wait for a critical slot here, gathering the critical messages
+    // that come meanwhile: queued at the slot one request each, they fell ever further
+    // behind whenever a request and its journal write took longer than their pace.
+    const urgentRoom = (provider: ProviderHandle) => URGENT_BATCHES_IN_FLIGHT - (this.urgentSending.get(provider.key) ?? 0);
+    for (const { provider, works } of this.batcher.takeReady(now, force, room, urgentRoom)) {
+      const urgent = works[0]?.entry.lane === 'critical';
+      const counts = urgent ? [this.sending, this.urgentSending] : [this.sending];
+      for (const count of counts) count.set(provider.key, (count.get(provider.key) ?? 0) + 1);
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
-        this.sending.set(provider.key, (this.sending.get(provider.key) ?? 1) - 1);
+        for (const count of counts) count.set(provider.key, (count.get(provider.key) ?? 1) - 1);
         if (this.batcher.size > 0) this.flush(this.clock(), !this.running);
       };
       const send = this.send(provider, works, release).finally(() => {
@@ -551,6 +559,12 @@ export class Dispatcher {
  * leaves about 9 MB of acknowledged entries in Redis until the next trim.
  */
 const TRIM_INTERVAL_MS = 1000;
+
+/**
+ * Critical batches in flight per provider (the provider registry's critical request
+ * slots): one at the provider, while the next gathers what comes meanwhile.
+ */
+const URGENT_BATCHES_IN_FLIGHT = 1;
 
 /** Entries planned between two turns of the event loop. */
 const PLAN_SLICE = 100;
