@@ -19,6 +19,8 @@ export interface AcceptedWriterOptions {
   readonly writers: number;
   /** Test-only fault injection: exit the process between the request and its messages. */
   readonly failpoint?: 'exit-after-request' | undefined;
+  /** Awaited before each write (the bulk writers let critical writes in flight go first). */
+  readonly before?: () => Promise<void>;
 }
 
 /**
@@ -73,6 +75,7 @@ export class AcceptedWriter {
   }
 
   private async writeGroup(items: readonly Accepted[]): Promise<Outcome[]> {
+    await this.options.before?.();
     const transactional = await this.usesTransactions();
     if (items.length > 1 && transactional) {
       try {

@@ -4,6 +4,7 @@ import { AcceptedWriter } from './accepted-writer.ts';
 import { fromDocument, type MessageDocument, type RequestRecord } from './documents.ts';
 import { GroupCommit } from './group-commit.ts';
 import { ensureJournalIndexes } from './indexes.ts';
+import { UrgentGate } from './urgent-gate.ts';
 import { statusChangeOperations, type ExchangeIds, type StatusChange } from './transitions.ts';
 
 export type { RequestRecord } from './documents.ts';
@@ -99,6 +100,7 @@ export class Journal {
   private readonly urgentAccepted: AcceptedWriter;
   private readonly outcomes: GroupCommit<Outcomes>;
   private readonly urgentOutcomes: GroupCommit<Outcomes>;
+  private readonly urgent = new UrgentGate();
 
   constructor(db: Db, options: JournalOptions = {}) {
     this.db = db;
@@ -109,18 +111,20 @@ export class Journal {
     const writerOptions = { transactions: options.transactions ?? 'auto', failpoint: options.failpoint };
     // Writers: large requests (a REST batch of 1 000) go side by side as before, small
     // ones (Kafka records, single messages) share a transaction while all are busy.
-    this.accepted = new AcceptedWriter(db, { ...writerOptions, writers: 4 });
+    const letUrgentFirst = () => this.urgent.clear();
+    this.accepted = new AcceptedWriter(db, { ...writerOptions, writers: 4, before: letUrgentFirst });
     this.urgentAccepted = new AcceptedWriter(urgentDb, { ...writerOptions, writers: 2 });
-    this.outcomes = this.outcomeWriter(db);
+    this.outcomes = this.outcomeWriter(db, letUrgentFirst);
     this.urgentOutcomes = this.outcomeWriter(urgentDb);
   }
 
-  /** A group commit of provider exchanges and status changes through `db`. */
-  private outcomeWriter(db: Db): GroupCommit<Outcomes> {
+  /** A group commit of provider exchanges and status changes through `db`; `before` is awaited before each write. */
+  private outcomeWriter(db: Db, before?: () => Promise<void>): GroupCommit<Outcomes> {
     const messages = db.collection<MessageDocument>('messages');
     const exchanges = db.collection<ProviderExchange>('provider_exchanges');
     return new GroupCommit(
       async (items) => {
+        await before?.();
         const records = items.flatMap((item) => item.exchanges);
         await Promise.all([
           records.length === 0 ? undefined : exchanges.insertMany(records.slice(), { ordered: false }),
@@ -148,8 +152,8 @@ export class Journal {
    * urgent writers and client.
    */
   async recordAccepted(request: RequestRecord, messages: readonly Message[]): Promise<boolean> {
-    const writer = messages.some((message) => message.priority === 'critical') ? this.urgentAccepted : this.accepted;
-    return writer.write(request, messages);
+    if (!messages.some((message) => message.priority === 'critical')) return this.accepted.write(request, messages);
+    return this.urgent.track(this.urgentAccepted.write(request, messages));
   }
 
   /**
@@ -370,7 +374,8 @@ export class Journal {
     options: { readonly urgent?: boolean } = {},
   ): Promise<void> {
     if (exchanges.length === 0 && changes.length === 0) return;
-    await (options.urgent === true ? this.urgentOutcomes : this.outcomes).add({ exchanges, changes });
+    if (options.urgent === true) await this.urgent.track(this.urgentOutcomes.add({ exchanges, changes }));
+    else await this.outcomes.add({ exchanges, changes });
   }
 
   /** The conditional updates of `changes` in one bulk write; how many messages changed. */

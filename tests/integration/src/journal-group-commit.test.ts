@@ -115,3 +115,35 @@ test('a critical message is journaled through its own client while bulk writes w
   proxy.resume();
   assert.equal(await bulkWrite, true);
 });
+
+test('a bulk write waits for the critical writes in flight before it goes', async () => {
+  const { url } = await testMongo();
+  const direct = new URL(url);
+  const proxy = await startPausableProxy({ host: direct.hostname, port: Number(direct.port) });
+  const proxied = new URL(url);
+  proxied.host = `127.0.0.1:${proxy.port}`;
+  proxied.searchParams.set('directConnection', 'true');
+  // This time the critical client is the one held.
+  const urgentClient = new MongoClient(proxied.toString(), { ignoreUndefined: true, serverSelectionTimeoutMS: 30_000 });
+  const bulkClient = new MongoClient(url, { ignoreUndefined: true, monitorCommands: true });
+  await Promise.all([bulkClient.connect(), urgentClient.connect()]);
+  after(() => Promise.all([bulkClient.close(), urgentClient.close(true)]).then(() => undefined));
+  const journal = new Journal(bulkClient.db(), { urgentDb: urgentClient.db() });
+  await journal.ensureIndexes();
+  const bulkInserts: number[] = [];
+  bulkClient.on('commandStarted', (event) => {
+    if (event.commandName === 'insert') bulkInserts.push(Date.now());
+  });
+
+  proxy.pause();
+  const critical = aRequest(1, 'critical');
+  const criticalWrite = journal.recordAccepted(critical.request, critical.messages);
+  const bulk = aRequest(10, 'bulk');
+  const bulkWrite = journal.recordAccepted(bulk.request, bulk.messages);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.deepEqual(bulkInserts, [], 'the bulk write has not started while the critical one is in flight');
+  proxy.resume();
+  assert.equal(await criticalWrite, true);
+  assert.equal(await bulkWrite, true);
+  assert.ok(bulkInserts.length > 0);
+});
