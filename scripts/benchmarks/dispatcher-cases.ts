@@ -23,6 +23,7 @@ import {
   type SandboxInspector,
 } from './dispatcher-processes.ts';
 import { startIngestProcess, type IngestProcess } from './ingest-process.ts';
+import { startJournalProbe } from './journal-probe.ts';
 import { batchEnvelope, smsMessage } from './payloads.ts';
 import { formatCount, progress, sleep } from './progress.ts';
 import { CpuMeter } from './cpu-usage.ts';
@@ -67,6 +68,11 @@ export interface LatencyResult {
   readonly afterAcceptMs?: { readonly p50: number; readonly p99: number; readonly max: number };
   /** Backlog entries left when the first and the last critical message were sent. */
   readonly backlogDuring: readonly [number, number];
+  /**
+   * commstrat only: one critical message journaled by the bench itself at the same pace
+   * meanwhile (journal-probe.ts), ms: what the journal allows.
+   */
+  readonly journalWriteMs?: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly cpu: CpuReport;
 }
 
@@ -312,6 +318,7 @@ export async function dispatcherCriticalLatency(
       ...ctx.stackPids,
     });
     const backlogAtStart = (await lanes.depths()).bulk;
+    const probe = await startJournalProbe(ctx.run, paceMs);
     const sends: Promise<{ id: string; sentAt: number; acceptedAt: number }>[] = [];
     for (let i = 0; i < critical; i++) {
       const sentAt = Date.now();
@@ -328,6 +335,7 @@ export async function dispatcherCriticalLatency(
       await sleep(Math.max(0, sentAt + paceMs - Date.now()));
     }
     const backlogAtEnd = (await lanes.depths()).bulk;
+    const probed = await probe.stop();
     const accepted = await Promise.all(sends);
     const arrivedAt = new Map<string, number>();
     const deadline = Date.now() + 60_000;
@@ -360,6 +368,7 @@ export async function dispatcherCriticalLatency(
         arrived.map(({ id, acceptedAt }) => (arrivedAt.get(id) ?? 0) - acceptedAt),
       ),
       backlogDuring: [backlogAtStart, backlogAtEnd],
+      journalWriteMs: summarise(probed),
       cpu,
     };
   } finally {

@@ -313,6 +313,9 @@ function formatResults(
         (r.afterAcceptMs === undefined
           ? ''
           : `; after the 202: p50 ${formatCount(r.afterAcceptMs.p50)}, p99 ${formatCount(r.afterAcceptMs.p99)} ms`) +
+        (r.journalWriteMs === undefined
+          ? ''
+          : `\n      one critical journal write meanwhile (the bench's own, same pace): p50 ${formatCount(r.journalWriteMs.p50)}, p99 ${formatCount(r.journalWriteMs.p99)}, max ${formatCount(r.journalWriteMs.max)} ms`) +
         `\n      backlog added at ${formatCount(r.backlogFill.perSecond)}/s (${r.backlogFill.how}); cpu ${cpuCell(r.cpu)}`,
     );
   }
