@@ -33,7 +33,7 @@ export async function startJournalProbe(run: BenchRun, paceMs: number): Promise<
       const message = acceptMessage(validateMessageRequest({ ...smsMessage(9_000_000 + i), priority: 'critical' }, now), {
         id: newId(),
         tenantId: run.tenant.id,
-        requestId,
+        batchId: requestId,
         now,
       });
       await journal.recordAccepted(

@@ -4,7 +4,7 @@
 // BullMQ-plus-MongoDB baselines of `scripts/bench dispatcher` start from, so their
 // documents and indexes are the ones the dispatcher's status writes meet.
 import { acceptMessage, newId, validateMessageRequest, type Message } from '@commstrat/core';
-import type { Journal, RequestRecord } from '@commstrat/journal';
+import type { Journal, BatchRecord } from '@commstrat/journal';
 import { smsMessage } from './payloads.ts';
 import { formatCount, progress } from './progress.ts';
 
@@ -42,14 +42,14 @@ export async function fillQueuedJournal(
         const message = acceptMessage(validateMessageRequest(body, now), {
           id: newId(),
           tenantId: options.tenantId,
-          requestId,
+          batchId: requestId,
           now,
         });
         messages.push(message);
         ids[from + i] = message.id;
         sms[from + i] = { to: body.recipient.phone, text: body.content.text };
       }
-      const record: RequestRecord = {
+      const record: BatchRecord = {
         _id: requestId,
         tenant_id: options.tenantId,
         source: 'rest',

@@ -2,7 +2,7 @@
 // The `commstrat` CLI: `commstrat --help`. Settings come from the environment (config.ts).
 import { CommstratError, ConfigError, ValidationError } from '@commstrat/core';
 import { Journal } from '@commstrat/journal';
-import { DeadLetterStream, LaneQueue, QueueInspector, ReplicaHeartbeats } from '@commstrat/queue';
+import { DeadLetterStream, LaneStatistics, LaneWriter, QueueInspector, ReplicaHeartbeats } from '@commstrat/queue';
 import { Command, Option } from 'commander';
 import { loadCliConfig, requireMongoUrl, requireRedisUrl, type CliConfig } from './config.ts';
 import { Connections } from './connections.ts';
@@ -52,7 +52,7 @@ withScope(
   await run(config, async (connections) => {
     const redis = await connections.redis();
     const journal = new Journal(await connections.mongo());
-    const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
+    const lanes = new LaneWriter(redis, { prefix: config.redisPrefix });
     const summary = await replayDeadLetters(
       { stream: new DeadLetterStream(redis, { prefix: config.redisPrefix }), journal, redriver: new Redriver(journal, lanes) },
       { ...scope, errorCode: options.errorCode },
@@ -99,7 +99,7 @@ withScope(
     const redis = await connections.redis();
     const journal = new Journal(await connections.mongo());
     const summary = await redriveFromJournal(
-      { journal, redriver: new Redriver(journal, new LaneQueue(redis, { prefix: config.redisPrefix })) },
+      { journal, redriver: new Redriver(journal, new LaneWriter(redis, { prefix: config.redisPrefix })) },
       { ...scope, status, reason: options.reason ?? options.errorCode },
       createProgress('redrive', process.stderr, { quiet: options.json === true }),
     );
@@ -125,7 +125,7 @@ program
   .action(async (section: Section | undefined, options: { json?: boolean }) => {
     await run(config, async (connections) => {
       const redis = await connections.redis();
-      const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
+      const lanes = new LaneStatistics(redis, { prefix: config.redisPrefix });
       const report = await inspect(
         { inspector: new QueueInspector(redis, lanes), heartbeats: new ReplicaHeartbeats(redis, { prefix: config.redisPrefix }) },
         section === undefined ? SECTIONS : [section],

@@ -1,6 +1,6 @@
 import { DependencyUnavailableError, newId, toQueuedMessage, type Message } from '@commstrat/core';
-import type { Journal, RequestRecord } from '@commstrat/journal';
-import type { LaneQueue } from '@commstrat/queue';
+import type { Journal, BatchRecord } from '@commstrat/journal';
+import type { LaneWriter } from '@commstrat/queue';
 import { REDRIVABLE } from './options.ts';
 
 /** What became of one original. */
@@ -31,9 +31,9 @@ export interface RedriveOptions {
  */
 export class Redriver {
   private readonly journal: Journal;
-  private readonly lanes: LaneQueue;
+  private readonly lanes: Pick<LaneWriter, 'enqueueBatch'>;
 
-  constructor(journal: Journal, lanes: LaneQueue) {
+  constructor(journal: Journal, lanes: Pick<LaneWriter, 'enqueueBatch'>) {
     this.journal = journal;
     this.lanes = lanes;
   }
@@ -77,7 +77,7 @@ export class Redriver {
       await this.journalAndEnqueue(original, id, options);
       return { kind: 'resumed', originalId: original.id, newId: id };
     }
-    const request = await this.guard('journal (MongoDB)', () => this.journal.findRequest(id));
+    const request = await this.guard('journal (MongoDB)', () => this.journal.findBatch(id));
     if (request !== null && !request.enqueued) {
       await this.enqueue(existing);
       return { kind: 'resumed', originalId: original.id, newId: id };
@@ -87,7 +87,7 @@ export class Redriver {
 
   private async journalAndEnqueue(original: Message, id: string, options: RedriveOptions): Promise<void> {
     const message = redriveMessage(original, id, options);
-    const request: RequestRecord = {
+    const request: BatchRecord = {
       _id: id,
       tenant_id: original.tenant_id,
       source: 'redrive',
@@ -104,8 +104,8 @@ export class Redriver {
 
   private async enqueue(message: Message): Promise<void> {
     // The request's guard makes a second call (a resumed run) enqueue nothing.
-    await this.guard('lanes (Redis)', () => this.lanes.enqueueRequest(message.request_id, [{ message: toQueuedMessage(message) }]));
-    await this.guard('journal (MongoDB)', () => this.journal.markEnqueued([message.request_id]));
+    await this.guard('lanes (Redis)', () => this.lanes.enqueueBatch(message.batch_id, [{ message: toQueuedMessage(message) }]));
+    await this.guard('journal (MongoDB)', () => this.journal.markEnqueued([message.batch_id]));
   }
 
   private async guard<T>(what: string, write: () => Promise<T>): Promise<T> {
@@ -127,7 +127,7 @@ export function redriveMessage(original: Message, id: string, options: RedriveOp
   return {
     id,
     tenant_id: original.tenant_id,
-    request_id: id,
+    batch_id: id,
     channel: original.channel,
     strategy: original.strategy,
     priority: original.priority,

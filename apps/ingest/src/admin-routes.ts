@@ -11,6 +11,7 @@ import {
 } from '@commstrat/config';
 import type { Sql } from 'postgres';
 import { auditRoutes } from './admin-audit-routes.ts';
+import type { EgressChecks } from './egress-checks.ts';
 import { keyRoutes } from './admin-key-routes.ts';
 import { checkBody, moveSchema, positiveQuery, rollbackSchema } from './admin-schemas.ts';
 import { providerRoutes } from './admin-provider-routes.ts';
@@ -23,6 +24,8 @@ import { state } from './v1-routes.ts';
 export interface AdminDeps {
   /** The configuration store; admin routes write to it directly, never through a cache. */
   readonly sql: Sql;
+  /** URLs a tenant sets (callback URL, provider endpoints, token URLs) pass the egress policy or are refused, naming the field. */
+  readonly egress: EgressChecks;
 }
 
 /**
@@ -43,8 +46,8 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
   router.use('/keys', keyRoutes(deps.sql, parseJson));
   router.use('/tenant', ownTenantRoutes(deps.sql, parseJson));
   router.use('/audit', auditRoutes(deps.sql));
-  router.use(providerRoutes(deps.sql, parseJson));
-  router.use('/callbacks', callbackRoutes(deps.sql, parseJson));
+  router.use(providerRoutes(deps.sql, deps.egress, parseJson));
+  router.use('/callbacks', callbackRoutes(deps.sql, deps.egress, parseJson));
 
   router.post('/strategies', ...parseJson, async (req, res) => {
     const tenant = adminOf(res);

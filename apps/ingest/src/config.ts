@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_JSON_DEPTH, parseAppConfig, tierConfigSchema, tierEnvMap, type TierConfig } from '@commstrat/core';
+import { egressAllowFromConfig, type EgressAllowList } from '@commstrat/egress';
 
 /** `port` (default 8080) serves the API, /metrics and /health. */
 export interface IngestConfig extends TierConfig {
@@ -62,6 +63,8 @@ export interface IngestConfig extends TierConfig {
    * message writes), `exit-after-journal` or `exit-after-enqueue`. Never set in production.
    */
   failpoint?: IngestFailpoint;
+  /** `egressAllow` as read once at start-up: the URLs the API accepts besides public ones (callbacks, provider endpoints). */
+  egress: EgressAllowList;
 }
 
 export type IngestFailpoint = 'exit-after-request' | 'exit-after-journal' | 'exit-after-enqueue';
@@ -101,7 +104,7 @@ const schema = {
 
 /** Reads the ingest configuration from the environment, once, at start-up. */
 export function loadIngestConfig(env: Readonly<Record<string, string | undefined>>): Readonly<IngestConfig> {
-  return parseAppConfig<IngestConfig>(
+  const config = parseAppConfig<Omit<IngestConfig, 'egress'>>(
     schema,
     {
       ...tierEnvMap('INGEST'),
@@ -130,4 +133,5 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
     },
     env,
   );
+  return Object.freeze({ ...config, egress: egressAllowFromConfig(config.egressAllow) });
 }

@@ -110,10 +110,11 @@ export const adminSchemas = {
   AuditEntry: auditEntry,
   CallbackSettings: {
     type: 'object',
-    required: ['callback_url', 'signing_secret'],
+    required: ['callback_url', 'webhook_secret', 'signing_secret'],
     properties: {
       callback_url: { type: ['string', 'null'], description: 'the default callback URL; null: only messages with their own URL are called back' },
-      signing_secret: { type: 'string', description: 'the HMAC-SHA256 key of the callbacks (docs/api.md#verifying-a-callback)' },
+      webhook_secret: { type: 'string', description: 'the Standard Webhooks secret (`whsec_<base64>`) that verifies webhook-signature, e.g. `new Webhook(webhook_secret).verify(body, headers)` (docs/security.md)' },
+      signing_secret: { type: 'string', description: 'deprecated: the HMAC-SHA256 key of the X-Commstrat-Signature header, sent for one more release (docs/api.md#verifying-a-callback)' },
     },
   },
 } as const;

@@ -1,5 +1,7 @@
+import { EgressPolicy } from '@commstrat/egress';
 import { ReceiptSecrets, RoutingCache, TenantCache } from '@commstrat/config';
 import { Journal } from '@commstrat/journal';
+import { ReceiptLifecycle } from '@commstrat/lifecycle';
 import {
   closeLogger,
   tierLogger,
@@ -11,12 +13,13 @@ import {
   processInfo,
   type Logger,
 } from '@commstrat/observability';
-import { IdempotencyStore, LaneQueue, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { IdempotencyStore, LaneStatistics, LaneWriter, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
 import type { IngestConfig } from './config.ts';
 import { createIngestApp } from './http-app.ts';
+import { EgressChecks } from './egress-checks.ts';
 import { Intake } from './intake.ts';
 import { kafkaIntakeFromConfig } from './kafka-intake.ts';
 import { ReceiptParking } from './receipt-parking.ts';
@@ -56,12 +59,13 @@ export async function startIngest(
     urgentDb: urgentMongo.db(),
   });
   await journal.ensureIndexes();
-  const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
+  const lanes = new LaneWriter(redis, { prefix: config.redisPrefix });
+  const statistics = new LaneStatistics(redis, { prefix: config.redisPrefix });
 
   const registry = createRegistry('ingest');
   const metrics = ingestMetrics(registry, { tenantLabel: config.metricsTenantLabel });
   // One sample of the lane depths for admission, Kafka backpressure and the gauge.
-  const depths = new SampledDepths(() => lanes.depths());
+  const depths = new SampledDepths(() => statistics.depths());
   laneDepthGauge(registry, () => depths.get());
   // The last known configuration keeps serving while PostgreSQL cannot be read; its age
   // is the commstrat_config_age_seconds gauge (alert CommstratConfigStale).
@@ -70,16 +74,19 @@ export async function startIngest(
     refreshMs: config.configRefreshMs,
     maxStaleMs: config.configMaxStaleMs,
     onRefreshError: (error) => {
-      configMetrics.refreshFailures.inc();
+      configMetrics.refreshFailed();
       logger.warn('could not read the routing configuration; serving the last known', { error: String(error) });
     },
   });
   // Not awaited: a replica starts while PostgreSQL is down, and listens once it is back.
   void routing.listen();
+  // The egress policy at the API: URLs a tenant sets are refused here, naming the field.
+  const egress = new EgressChecks(new EgressPolicy(config.egress));
   const intake = new Intake({
     journal,
     lanes,
     depths,
+    egress,
     idempotency: new IdempotencyStore(redis, { prefix: config.redisPrefix }),
     routing,
     metrics,
@@ -94,7 +101,8 @@ export async function startIngest(
   );
   recovery.start();
   const parked = new ParkedReceipts(redis, { prefix: config.redisPrefix });
-  const receiptParking = new ReceiptParking({ journal, parked, metrics, logger, cascade: { routing, lanes } });
+  const receiptLifecycle = new ReceiptLifecycle({ journal, routing, lanes });
+  const receiptParking = new ReceiptParking({ receipts: receiptLifecycle, parked, metrics, logger });
   receiptParking.start();
   const tenants = new TenantCache(sql, {
     onListenError: (error) => logger.warn('could not listen for API key changes; revoked keys expire by TTL only', { error: String(error) }),
@@ -106,7 +114,7 @@ export async function startIngest(
     intake,
     journal,
     tenants,
-    admin: { sql },
+    admin: { sql, egress },
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
       ratePerSecond: config.tenantRatePerSecond,
@@ -124,8 +132,7 @@ export async function startIngest(
       replays: new ReplayGuard(redis, { prefix: config.redisPrefix }),
       windowSeconds: config.receiptWindowSeconds,
       parked,
-      routing,
-      lanes,
+      lifecycle: receiptLifecycle,
     },
     info: processInfo({ service: 'ingest', packageJson: new URL('../package.json', import.meta.url), settings: config }),
     checks: {

@@ -85,7 +85,7 @@ export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Rou
   router.get('/batches/:id', requireScope('read'), async (req, res) => {
     const tenant = tenantOf(res);
     const id = pathParam(req, 'id');
-    const request = await deps.journal.findRequest(id);
+    const request = await deps.journal.findBatch(id);
     if (request === null || request.tenant_id !== tenant.id) throw new NotFoundError('batch');
     res.json({
       id,
@@ -150,7 +150,7 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 export function messageView(message: Message): Record<string, unknown> {
   return {
     id: message.id,
-    batch_id: message.request_id,
+    batch_id: message.batch_id,
     status: message.status,
     channel: message.channel,
     strategy: message.strategy,

@@ -4,7 +4,7 @@ import { acceptMessage } from './accept-message.ts';
 import { validateMessageRequest } from './validate-message.ts';
 
 const now = new Date('2026-06-01T12:00:00Z');
-const context = { id: '01J0000000000000000000000A', tenantId: 't1', requestId: 'r1', now };
+const context = { id: '01J0000000000000000000000A', tenantId: 't1', batchId: 'r1', now };
 const request = (extra: object) =>
   validateMessageRequest(
     { channel: 'sms', recipient: { phone: '+79161234567' }, content: { text: 'hi' }, ...extra },

@@ -6,7 +6,8 @@ import { smsEncoding } from './sms-encoding.ts';
 export interface AcceptContext {
   readonly id: string;
   readonly tenantId: string;
-  readonly requestId: string;
+  /** The ingest batch it came in. */
+  readonly batchId: string;
   readonly now: Date;
   /** The tenant has a default callback URL: the message takes status callbacks even without its own. */
   readonly tenantCallbacks?: boolean;
@@ -35,7 +36,7 @@ export function acceptMessage(request: MessageRequest, context: AcceptContext): 
   return {
     id: context.id,
     tenant_id: context.tenantId,
-    request_id: context.requestId,
+    batch_id: context.batchId,
     channel: request.channel,
     strategy: request.strategy,
     priority: request.priority ?? DEFAULT_PRIORITY,

@@ -1,4 +1,4 @@
-export { PRIORITIES, DEFAULT_PRIORITY, type Priority } from './lanes.ts';
+export { PRIORITIES, DEFAULT_PRIORITY, DEFAULT_REDIS_PREFIX, type Priority } from './lanes.ts';
 export {
   ERROR_CODES,
   BatchRejectedError,
@@ -9,6 +9,7 @@ export {
   LanesFullError,
   RateLimitedError,
   DependencyUnavailableError,
+  EgressRefusedError,
   InputNotStorableError,
   InvalidEncodingError,
   MalformedJsonError,

@@ -34,7 +34,8 @@ export type ContentByChannel = NonNullable<MessageRequest['content_by_channel']>
 export interface Message {
   readonly id: string;
   readonly tenant_id: string;
-  readonly request_id: string;
+  /** The ingest batch (one REST or Kafka request) it came in; a single message is a batch of one. */
+  readonly batch_id: string;
   readonly channel: Channel | undefined;
   readonly strategy: string | undefined;
   readonly priority: Priority;

@@ -1,11 +1,11 @@
 import type { Message } from '@commstrat/core';
 import type { ClientSession, Db } from 'mongodb';
 import { GroupCommit } from './group-commit.ts';
-import { toDocument, type MessageDocument, type RequestRecord } from './documents.ts';
+import { toDocument, type MessageDocument, type BatchRecord } from './documents.ts';
 
 /** One request to journal with its messages. */
 interface Accepted {
-  readonly request: RequestRecord;
+  readonly request: BatchRecord;
   readonly messages: readonly Message[];
 }
 
@@ -58,7 +58,7 @@ export class AcceptedWriter {
   }
 
   /** True once journaled; false, writing nothing, when a request with this id already is. */
-  async write(request: RequestRecord, messages: readonly Message[]): Promise<boolean> {
+  async write(request: BatchRecord, messages: readonly Message[]): Promise<boolean> {
     const outcome = await this.group.add({ request, messages });
     if (outcome.failed) throw outcome.error;
     return outcome.journaled;
@@ -109,7 +109,7 @@ export class AcceptedWriter {
   /** The requests, then all their messages: two inserts, in `session`'s transaction when given. */
   private async insert(items: readonly Accepted[], session?: ClientSession): Promise<void> {
     const options = session === undefined ? {} : { session };
-    const requests = this.db.collection<RequestRecord>('requests');
+    const requests = this.db.collection<BatchRecord>('requests');
     if (items.length === 1 && items[0] !== undefined) await requests.insertOne(items[0].request, options);
     else await requests.insertMany(items.map((item) => item.request), options);
     if (this.options.failpoint === 'exit-after-request') process.exit(137);

@@ -1,7 +1,7 @@
 import type { Message } from '@commstrat/core';
 
 /** The raw incoming request, kept as received. */
-export interface RequestRecord {
+export interface BatchRecord {
   readonly _id: string;
   readonly tenant_id: string;
   /** `redrive`: made by `commstrat replay dlq` or `commstrat redrive`, its body the original's id. */
@@ -17,9 +17,15 @@ export interface RequestRecord {
   readonly rejected?: readonly unknown[];
 }
 
-/** A message as the `messages` collection holds it. */
-export type MessageDocument = Omit<Message, 'id' | 'tags'> & {
+/**
+ * A message as the `messages` collection holds it. Its batch id is stored as
+ * `request_id`, its name in 0.1, so that journals written before read as they are; the
+ * code and the API call it `batch_id` (toDocument / fromDocument map it). No index is
+ * kept on it: a batch's messages are the ids its request holds (indexes.ts).
+ */
+export type MessageDocument = Omit<Message, 'id' | 'batch_id' | 'tags'> & {
   _id: string;
+  request_id: string;
   /** Absent when the message has none, so that it stays out of the tag index (partial). */
   tags?: readonly string[];
   callback_due?: boolean;
@@ -27,9 +33,10 @@ export type MessageDocument = Omit<Message, 'id' | 'tags'> & {
 };
 
 export function toDocument(message: Message): MessageDocument {
-  const { id, tags, ...rest } = message;
+  const { id, batch_id, tags, ...rest } = message;
   return {
     _id: id,
+    request_id: batch_id,
     ...rest,
     ...(tags.length > 0 ? { tags } : {}),
     // Its first events (accepted, queued) are called back too: the outbox flag goes with them.
@@ -38,6 +45,6 @@ export function toDocument(message: Message): MessageDocument {
 }
 
 export function fromDocument(document: MessageDocument): Message {
-  const { _id, tags, callback_due: _due, callback_seq: _seq, ...rest } = document;
-  return { id: _id, ...rest, tags: tags ?? [] };
+  const { _id, request_id, tags, callback_due: _due, callback_seq: _seq, ...rest } = document;
+  return { id: _id, batch_id: request_id, ...rest, tags: tags ?? [] };
 }

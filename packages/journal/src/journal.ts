@@ -1,13 +1,13 @@
 import { firstIdAt, type Message, type MessageStatus, type Receipt, type StatusEvent } from '@commstrat/core';
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
 import { AcceptedWriter } from './accepted-writer.ts';
-import { fromDocument, type MessageDocument, type RequestRecord } from './documents.ts';
+import { fromDocument, type MessageDocument, type BatchRecord } from './documents.ts';
 import { GroupCommit } from './group-commit.ts';
 import { ensureJournalIndexes } from './indexes.ts';
 import { UrgentGate } from './urgent-gate.ts';
 import { statusChangeOperations, type ExchangeIds, type StatusChange } from './transitions.ts';
 
-export type { RequestRecord } from './documents.ts';
+export type { BatchRecord } from './documents.ts';
 export type { StatusChange } from './transitions.ts';
 
 /** Filters of the paged message listing; `after` is the last id of the previous page. */
@@ -93,7 +93,7 @@ type Outcomes = { exchanges: readonly ProviderExchange[]; changes: readonly Stat
  */
 export class Journal {
   private readonly db: Db;
-  private readonly requests: Collection<RequestRecord>;
+  private readonly requests: Collection<BatchRecord>;
   private readonly messages: Collection<MessageDocument>;
   private readonly exchanges: Collection<ProviderExchange>;
   private readonly accepted: AcceptedWriter;
@@ -104,7 +104,7 @@ export class Journal {
 
   constructor(db: Db, options: JournalOptions = {}) {
     this.db = db;
-    this.requests = db.collection<RequestRecord>('requests');
+    this.requests = db.collection<BatchRecord>('requests');
     this.messages = db.collection<MessageDocument>('messages');
     this.exchanges = db.collection<ProviderExchange>('provider_exchanges');
     const urgentDb = options.urgentDb ?? db;
@@ -150,11 +150,11 @@ export class Journal {
    * Journals a request and its messages, in one transaction where the server has them.
    * Resolves only once both are acknowledged. Returns false, writing nothing, when a
    * request with this id is already journaled (a redelivered Kafka record): the caller
-   * answers from `findRequest`. Requests journaled at the same time may share one
+   * answers from `findBatch`. Requests journaled at the same time may share one
    * transaction (AcceptedWriter); one holding a critical message goes through the
    * urgent writers and client.
    */
-  async recordAccepted(request: RequestRecord, messages: readonly Message[]): Promise<boolean> {
+  async recordAccepted(request: BatchRecord, messages: readonly Message[]): Promise<boolean> {
     if (!messages.some((message) => message.priority === 'critical')) return this.accepted.write(request, messages);
     return this.urgent.track(this.urgentAccepted.write(request, messages));
   }
@@ -164,8 +164,8 @@ export class Journal {
    * two writes where the server has no transactions — so that it can be journaled again
    * whole (its producer was never acknowledged). True when it removed one.
    */
-  async discardIncompleteRequest(id: string): Promise<boolean> {
-    const request = await this.findRequest(id);
+  async discardIncompleteBatch(id: string): Promise<boolean> {
+    const request = await this.findBatch(id);
     if (request === null) return false;
     const ids = { tenant_id: request.tenant_id, _id: { $in: request.message_ids.slice() } };
     const journaled = await this.messages.countDocuments(ids);
@@ -175,7 +175,7 @@ export class Journal {
     return true;
   }
 
-  async findRequest(id: string): Promise<RequestRecord | null> {
+  async findBatch(id: string): Promise<BatchRecord | null> {
     return this.requests.findOne({ _id: id });
   }
 
@@ -184,13 +184,13 @@ export class Journal {
    * them from then on. Intake does not call this per request (the enqueue guard in Redis
    * says the same); the recovery pass marks whole pages.
    */
-  async markEnqueued(requestIds: readonly string[]): Promise<void> {
-    if (requestIds.length === 0) return;
-    await this.requests.updateMany({ _id: { $in: requestIds.slice() } }, { $set: { enqueued: true } });
+  async markEnqueued(batchIds: readonly string[]): Promise<void> {
+    if (batchIds.length === 0) return;
+    await this.requests.updateMany({ _id: { $in: batchIds.slice() } }, { $set: { enqueued: true } });
   }
 
   /** Requests journaled before `cutoff` and not yet verified in their lanes, oldest first. */
-  async findUnverifiedRequests(cutoff: Date, limit: number): Promise<RequestRecord[]> {
+  async findUnverifiedBatches(cutoff: Date, limit: number): Promise<BatchRecord[]> {
     return this.requests
       .find({ enqueued: false, received_at: { $lt: cutoff } })
       .sort({ received_at: 1 })
@@ -344,8 +344,8 @@ export class Journal {
   }
 
   /** Messages of one request (batch) counted by current status, counted by the server from its ids. */
-  async countByStatus(tenantId: string, requestId: string): Promise<Record<string, number>> {
-    const request = await this.requests.findOne({ _id: requestId, tenant_id: tenantId }, { projection: { message_ids: 1 } });
+  async countByStatus(tenantId: string, batchId: string): Promise<Record<string, number>> {
+    const request = await this.requests.findOne({ _id: batchId, tenant_id: tenantId }, { projection: { message_ids: 1 } });
     if (request === null || request.message_ids.length === 0) return {};
     const groups = await this.messages
       .aggregate<{ _id: MessageStatus; count: number }>([

@@ -51,14 +51,11 @@ test('with the tenant label off, ingest counts without tenant and the dispatcher
   const registry = createRegistry('test');
   const ingest = ingestMetrics(registry, { tenantLabel: false });
   const dispatcher = dispatcherMetrics(registry, { tenantLabel: false });
-  ingest.messagesAccepted.inc({ source: 'rest', tenant: 'acme', priority: 'normal' });
-  ingest.messagesAccepted.inc({ source: 'rest', tenant: 'globex', priority: 'normal' });
-  dispatcher.messagesDispatched.inc({ provider: 'acme/sms-main', outcome: 'accepted' }, 3);
-  dispatcher.providerRequestDuration.observe(
-    { provider: 'globex/sms-main', outcome: 'accepted' },
-    0.2,
-  );
-  dispatcher.circuitState.set({ provider: 'acme/sms-main' }, 2);
+  ingest.accepted('rest', 'acme', 'normal');
+  ingest.accepted('rest', 'globex', 'normal');
+  dispatcher.dispatched('acme/sms-main', 'accepted', 3);
+  dispatcher.providerRequest('globex/sms-main', 'accepted', 10, 0.2);
+  dispatcher.circuit('acme/sms-main', 2);
   const text = await registry.metrics();
   assert.match(
     text,
@@ -74,15 +71,8 @@ test('with the tenant label off, ingest counts without tenant and the dispatcher
 
 test('by default the tenant is a label and part of the provider label', async () => {
   const registry = createRegistry('test');
-  ingestMetrics(registry).messagesAccepted.inc({
-    source: 'kafka',
-    tenant: 'acme',
-    priority: 'bulk',
-  });
-  dispatcherMetrics(registry).messagesDispatched.inc({
-    provider: 'acme/sms-main',
-    outcome: 'error',
-  });
+  ingestMetrics(registry).accepted('kafka', 'acme', 'bulk');
+  dispatcherMetrics(registry).dispatched('acme/sms-main', 'error', 1);
   const text = await registry.metrics();
   assert.match(
     text,

@@ -4,24 +4,24 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { acceptMessage, newId, validateMessageRequest, type Message, type Priority } from '@commstrat/core';
-import { Journal, type RequestRecord } from '@commstrat/journal';
+import { Journal, type BatchRecord } from '@commstrat/journal';
 import { MongoClient, type Db } from 'mongodb';
 import { testMongo } from './harness.ts';
 import { startPausableProxy } from './pausable-proxy.ts';
 
 /** A request of `count` messages of tenant t1, as intake journals it. */
-function aRequest(count: number, priority: Priority = 'normal'): { request: RequestRecord; messages: Message[] } {
+function aRequest(count: number, priority: Priority = 'normal'): { request: BatchRecord; messages: Message[] } {
   const now = new Date();
   const requestId = newId();
   const messages = Array.from({ length: count }, () =>
     acceptMessage(validateMessageRequest({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text: 'hi' }, priority }, now), {
       id: newId(),
       tenantId: 't1',
-      requestId,
+      batchId: requestId,
       now,
     }),
   );
-  const request: RequestRecord = {
+  const request: BatchRecord = {
     _id: requestId,
     tenant_id: 't1',
     source: 'kafka',
