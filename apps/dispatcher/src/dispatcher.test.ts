@@ -85,6 +85,8 @@ function world(options: {
   later?: LaneEntry[][];
   /** The provider's first request is answered only once this settles. */
   firstAnswer?: Promise<void>;
+  /** Each journal write of outcomes (not an empty one) resolves only once what this returns settles. */
+  journalWrite?: () => Promise<void>;
 }) {
   const sent: { provider: string; ids: string[] }[] = [];
   const changes: StatusChange[] = [];
@@ -161,11 +163,11 @@ function world(options: {
             return status === undefined ? [] : [{ id, status, step: 0, timeline: [] } as unknown as Message];
           }),
         ),
-      recordOutcomes: (e, c, o) => {
+      recordOutcomes: async (e, c, o) => {
         urgentWrites.push(o?.urgent === true);
+        if (e.length + c.length > 0) await options.journalWrite?.();
         exchanges.push(...e);
         changes.push(...c);
-        return Promise.resolve();
       },
       moveToNextStep: () => Promise.resolve(false),
     },
@@ -231,6 +233,38 @@ test('critical messages claimed while a critical request is in flight go togethe
   answerFirst();
   await w.dispatcher.stop();
   assert.deepEqual(w.sent.map((s) => s.ids), [['c1'], ['c2', 'c3']]);
+});
+
+test('a critical request does not wait for the journal write of the one before, and waits once two answered ones are unjournaled', async () => {
+  const critical = (id: string): LaneEntry => {
+    const e = entry(id);
+    return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
+  };
+  const held: (() => void)[] = [];
+  const w = world({
+    claimed: [critical('c1')],
+    later: [[critical('c2')], [critical('c3')]],
+    journalWrite: () => new Promise<void>((resolve) => held.push(resolve)),
+  });
+  const settled = () => new Promise((resolve) => setTimeout(resolve, 20));
+  await w.dispatcher.cycle(); // c1 goes; its journal write is held
+  await settled();
+  await w.dispatcher.cycle(); // c2 goes all the same
+  await settled();
+  assert.deepEqual(w.sent.map((s) => s.ids), [['c1'], ['c2']], 'c2 did not wait for c1 to be journaled');
+  await w.dispatcher.cycle(); // c3: two answered critical batches are unjournaled, so it waits
+  await settled();
+  assert.deepEqual(w.sent.map((s) => s.ids), [['c1'], ['c2']], 'no third critical request beyond the bound');
+  held.shift()?.(); // c1 journaled
+  await settled();
+  assert.deepEqual(w.sent.map((s) => s.ids), [['c1'], ['c2'], ['c3']]);
+  const stopping = w.dispatcher.stop();
+  while (held.length > 0 || w.statuses().filter((s) => s.endsWith(':sent')).length < 3) {
+    held.shift()?.();
+    await settled();
+  }
+  await stopping;
+  assert.deepEqual(w.statuses().filter((s) => s.endsWith(':sent')), ['c1:sent', 'c2:sent', 'c3:sent']);
 });
 
 test('a claimed message goes to its route provider, is journaled sending then sent, and only then acknowledged', async () => {

@@ -35,12 +35,13 @@ export class Sender {
    */
   private readonly recording = new Map<string, number>();
   /**
-   * Per provider: the recording of the last critical batch it answered, which the next
-   * critical request waits for. Critical batches skip the slots above, so without this a
-   * slow journal let their unrecorded answers pile up past the crash bound: one
-   * critical request at the provider and one answered awaiting the journal, no more.
+   * Per provider: the recordings of critical batches it answered that are still being
+   * journaled. Critical batches skip the slots above, so without a bound of their own a
+   * slow journal let their unrecorded answers pile up past the crash bound; a critical
+   * request waits while URGENT_UNRECORDED of them are unrecorded. More than one, so a
+   * critical request does not wait for the journal write of the one before it.
    */
-  private readonly urgentRecorded = new Map<string, Promise<void>>();
+  private readonly urgentRecording = new Map<string, Set<Promise<void>>>();
 
   constructor(deps: DispatcherDeps, lifecycle: DispatchLifecycle, inFlight: InFlight, clock: () => number, running: () => boolean) {
     this.deps = deps;
@@ -127,12 +128,17 @@ export class Sender {
       // a slow journal write never holds a provider slot. Critical batches have a slot
       // of their own.
       const result = await (urgent ? provider.urgentLimit : provider.limit)(async () => {
-        if (urgent) await this.urgentRecorded.get(provider.key);
+        const recordings = urgent ? this.urgentRecordings(provider) : undefined;
+        while (recordings !== undefined && recordings.size >= URGENT_UNRECORDED) await Promise.race(recordings);
         this.deps.providers.beforeSend(provider, this.clock());
         const answer = await provider.adapter.send(admitted.map((work) => messageToSend(work.entry, work.routing)));
         this.deps.providers.afterSend(provider, this.clock(), answer.error?.retryable === true);
-        // Set before the slot frees, so the next critical request finds it.
-        if (urgent) this.urgentRecorded.set(provider.key, new Promise((resolve) => (urgentRecorded = resolve)));
+        // Counted before the slot frees, so the next critical request finds it.
+        if (recordings !== undefined) {
+          const recorded = new Promise<void>((resolve) => (urgentRecorded = resolve));
+          recordings.add(recorded);
+          void recorded.then(() => recordings.delete(recorded));
+        }
         return answer;
       });
       // The slot is free from here: recording must not hold the next batch back (the
@@ -170,6 +176,12 @@ export class Sender {
         }
       }
     }
+  }
+
+  private urgentRecordings(provider: ProviderHandle): Set<Promise<void>> {
+    let recordings = this.urgentRecording.get(provider.key);
+    if (recordings === undefined) this.urgentRecording.set(provider.key, (recordings = new Set()));
+    return recordings;
   }
 
   /**
@@ -216,3 +228,10 @@ export class Sender {
  * slots): one at the provider, while the next gathers what comes meanwhile.
  */
 const URGENT_BATCHES_IN_FLIGHT = 1;
+
+/**
+ * Critical batches per provider answered and still being journaled, at most: a critical
+ * request waits while this many are. With one request in flight, a crash resends at
+ * most URGENT_UNRECORDED + 1 critical requests (docs/reliability.md).
+ */
+const URGENT_UNRECORDED = 2;
