@@ -242,6 +242,11 @@ interface Ratios {
   }[];
   /** commstrat's critical p99 from the POST ÷ BullMQ's; ≤ 2 is the target. */
   readonly criticalP99VsBull: number | undefined;
+  /**
+   * The bench's own critical journal write, p99, ÷ BullMQ's critical p99: what the journal
+   * alone takes of that budget (a critical message waits for one such write before its 202).
+   */
+  readonly journalWriteP99VsBull: number | undefined;
 }
 
 function ratios(
@@ -267,6 +272,8 @@ function ratios(
         vsBull: of(r.arrivalsPerSecond, find('bullmq', r)?.arrivalsPerSecond),
       })),
     criticalP99VsBull: critical === undefined ? undefined : of(critical.latencyMs.p99, bullCritical?.latencyMs.p99),
+    journalWriteP99VsBull:
+      critical?.journalWriteMs === undefined ? undefined : of(critical.journalWriteMs.p99, bullCritical?.latencyMs.p99),
   };
 }
 
@@ -327,7 +334,13 @@ function formatResults(
         `${formatRatio(r.ofCeilingWithExchanges, true)} of it with exchanges), ${formatRatio(r.vsBullMongo)} BullMQ+MongoDB (b), ${formatRatio(r.vsBull)} BullMQ alone`,
     );
   }
-  if (computed.criticalP99VsBull !== undefined) lines.push(`  critical p99 from the POST: ${formatRatio(computed.criticalP99VsBull)} BullMQ's`);
+  if (computed.criticalP99VsBull !== undefined)
+    lines.push(
+      `  critical p99 from the POST: ${formatRatio(computed.criticalP99VsBull)} BullMQ's` +
+        (computed.journalWriteP99VsBull === undefined
+          ? ''
+          : ` (one critical journal write alone: ${formatRatio(computed.journalWriteP99VsBull)} BullMQ's p99; a critical message waits for one before its 202)`),
+    );
   return lines.join('\n');
 }
 

@@ -2,9 +2,10 @@
 // critical messages go through ingest, the bench journals one critical message of its
 // own at the same pace, through the driver as ingest does (`Journal.recordAccepted`, a
 // client of its own, a database of its own on the same server), and times each write.
-// A critical message from the POST waits for at least two such writes in a row (ingest
-// journals it; the dispatcher records the critical batch before it), so twice this
-// write's latency is about the least the journal lets its p99 be.
+// A critical message from the POST waits for at least one such write (ingest journals
+// it before its 202; the dispatcher's record of the critical batch before it no longer
+// holds it up, apps/dispatcher/src/sender.ts), so this write's p99 is about the least
+// the journal lets its p99 be.
 import { acceptMessage, newId, validateMessageRequest } from '@commstrat/core';
 import { Journal } from '@commstrat/journal';
 import { MongoClient } from 'mongodb';
