@@ -30,7 +30,8 @@ const USAGE = `usage: scripts/bench journal [options]
                       stops early, and its row says how many calls it made (default 30)
   --queue-messages N  messages enqueued for the Redis bytes per message, lanes and delayed each (default 100000)
   --redis-only        only the Redis bytes per queued message: lanes, the delayed set, and the
-                      0.1 delayed layout (zset of ids + payload hash) in the same run`;
+                      0.1 delayed layout (zset of ids + payload hash) in the same run; then
+                      templated messages in the lanes against the same texts pre-rendered`;
 
 const MESSAGES_PER_REQUEST = 1000;
 
@@ -306,12 +307,14 @@ async function main(): Promise<void> {
   }
 }
 
-/** Redis bytes per queued message: the lanes, the delayed set, and the 0.1 delayed layout to compare. */
+/** Redis bytes per queued message: the lanes, the delayed set, and the 0.1 delayed layout to compare; templated messages against pre-rendered ones. */
 async function redisBytes(run: BenchRun, messages: number): Promise<RedisBytesResult[]> {
   return [
     await measureRedisBytes(run, 'lanes', messages, MESSAGES_PER_REQUEST),
     await measureRedisBytes(run, 'delayed', messages, MESSAGES_PER_REQUEST),
     await measureRedisBytes(run, 'delayed-0.1', messages, MESSAGES_PER_REQUEST),
+    await measureRedisBytes(run, 'lanes-pre-rendered', messages, MESSAGES_PER_REQUEST),
+    await measureRedisBytes(run, 'lanes-templated', messages, MESSAGES_PER_REQUEST),
   ];
 }
 
@@ -319,6 +322,8 @@ const REDIS_CASES: Readonly<Record<RedisBytesResult['case'], { what: string; tar
   lanes: { what: 'lane streams', target: '≤ 400' },
   delayed: { what: 'delayed set (entries by due time)', target: '≤ 300' },
   'delayed-0.1': { what: 'delayed set of 0.1 (zset of ids + payload hash)', target: 'baseline' },
+  'lanes-pre-rendered': { what: 'lanes, SMS + e-mail texts by the producer', target: 'baseline' },
+  'lanes-templated': { what: 'lanes, the same rendered from a template', target: '≤ 1.5 × baseline' },
 };
 
 function redisLines(redis: readonly RedisBytesResult[]): string[] {
@@ -337,6 +342,19 @@ function redisLines(redis: readonly RedisBytesResult[]): string[] {
     ),
     ...redis.flatMap((r) => r.keys.map((k) => `  ${k.key} (${k.type}, ${formatCount(k.entries)}): ${formatCount(k.bytes)} B`)),
     `  stream-node-max-bytes ${String(redis[0]?.streamNodeMaxBytes)}, stream-node-max-entries ${String(redis[0]?.streamNodeMaxEntries)}`,
+    ...templatedRatio(redis),
+  ];
+}
+
+/** A templated message's lane bytes against the same texts pre-rendered, as a ratio of the same run. */
+function templatedRatio(redis: readonly RedisBytesResult[]): string[] {
+  const templated = redis.find((r) => r.case === 'lanes-templated');
+  const baseline = redis.find((r) => r.case === 'lanes-pre-rendered');
+  if (templated === undefined || baseline === undefined) return [];
+  const ratio = (a: number, b: number) => (a / b).toFixed(2);
+  return [
+    `  templated / pre-rendered: ${ratio(templated.keyBytesPerMessage, baseline.keyBytesPerMessage)} × in MEMORY USAGE, ` +
+      `${ratio(templated.payloadBytes, baseline.payloadBytes)} × in payload (target ≤ 1.5)`,
   ];
 }
 

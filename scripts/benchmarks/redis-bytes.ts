@@ -5,6 +5,8 @@
 // sorted set of encoded entries), and once for the same scheduled messages in the 0.1
 // layout (a zset of ids by due time plus a hash of `<lane>|<message JSON>` payloads,
 // written here as 0.1's enqueue script wrote them) as the baseline of the same run.
+// Then templated messages in the lanes (a two-step cascade, each step's content rendered
+// at intake, templated-payloads.ts), against the same texts rendered by the producer.
 import {
   acceptMessage,
   newId,
@@ -18,6 +20,7 @@ import { LaneWriter, QueueKeys, encodeEntry } from '@commstrat/queue';
 import type { Redis } from 'ioredis';
 import type { BenchRun } from './bench-run.ts';
 import { smsMessage } from './payloads.ts';
+import { preRenderedMessage, templatedMessage } from './templated-payloads.ts';
 import { formatCount, progress, sleep } from './progress.ts';
 
 /** Shares of the lanes, as a tenant mixing OTPs, notifications and promotions would fill them. */
@@ -36,7 +39,7 @@ export interface KeyBytes {
 }
 
 export interface RedisBytesResult {
-  readonly case: 'lanes' | 'delayed' | 'delayed-0.1';
+  readonly case: 'lanes' | 'delayed' | 'delayed-0.1' | 'lanes-templated' | 'lanes-pre-rendered';
   readonly messages: number;
   /** (used_memory after − before) / messages: includes other users' changes meanwhile. */
   readonly usedMemoryPerMessage: number;
@@ -105,9 +108,18 @@ export async function measureRedisBytes(
     for (let i = offset; i < Math.min(messages, offset + perRequest); i += 1) {
       const random = ((i * 2_654_435_761) >>> 0) / 0x1_0000_0000;
       const priority = LANE_MIX.find(([, upTo]) => random < upTo)?.[0] ?? 'bulk';
-      const sendAt = kind === 'lanes' ? undefined : new Date(now.getTime() + 3_600_000 + (i % 86_400) * 1000);
-      const item = { ...smsMessage(i), priority, ...(sendAt === undefined ? {} : { send_at: sendAt.toISOString() }) };
-      const message = acceptMessage(validateMessageRequest(item, now), { id: newId(), tenantId: run.tenant.id, batchId: requestId, now });
+      const delayed = kind === 'delayed' || kind === 'delayed-0.1';
+      const sendAt = delayed ? new Date(now.getTime() + 3_600_000 + (i % 86_400) * 1000) : undefined;
+      const templated = kind === 'lanes-templated' ? templatedMessage(i) : undefined;
+      const body = templated?.request ?? (kind === 'lanes-pre-rendered' ? preRenderedMessage(i) : smsMessage(i));
+      const item = { ...body, priority, ...(sendAt === undefined ? {} : { send_at: sendAt.toISOString() }) };
+      const message = acceptMessage(validateMessageRequest(item, now), {
+        id: newId(),
+        tenantId: run.tenant.id,
+        batchId: requestId,
+        now,
+        ...(templated === undefined ? {} : { rendered: templated.rendered }),
+      });
       const queued = toQueuedMessage(message);
       payloadBytes += Buffer.byteLength(kind === 'delayed-0.1' ? JSON.stringify(queued) : encodeEntry(queued));
       entries.push({ message: queued, ...(sendAt === undefined ? {} : { dueAt: sendAt.getTime() }) });
@@ -117,7 +129,7 @@ export async function measureRedisBytes(
   }
   const after = await usedMemory(run.redis);
   const keyNames =
-    kind === 'lanes' ? keys.lanes : kind === 'delayed' ? [keys.delayed] : [keys.legacyDelayed, keys.legacyDelayedPayloads];
+    kind === 'delayed' ? [keys.delayed] : kind === 'delayed-0.1' ? [keys.legacyDelayed, keys.legacyDelayedPayloads] : keys.lanes;
   const measured = (await Promise.all(keyNames.map((key) => keyBytes(run.redis, key)))).filter((k) => k !== undefined);
   const entries = measured.reduce((sum, k) => sum + (k.type === 'zset' && kind === 'delayed-0.1' ? 0 : k.entries), 0);
   if (entries !== messages) throw new Error(`${kind}: ${String(entries)} entries in Redis for ${String(messages)} messages enqueued`);

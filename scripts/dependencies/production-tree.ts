@@ -20,6 +20,7 @@ export const SHIPPED_WORKSPACES = [
   'packages/observability',
   'packages/providers',
   'packages/queue',
+  'packages/templates',
 ] as const;
 
 interface LockEntry {

@@ -17,6 +17,7 @@ import { Redriver } from './redriver.ts';
 import { redriveFromJournal } from './redrive-journal.ts';
 import { replayDeadLetters } from './replay-dlq.ts';
 import { strategiesCommands } from './strategies-commands.ts';
+import { templatesCommands } from './templates-commands.ts';
 
 interface ScopeOptions {
   tenant?: string;
@@ -33,7 +34,7 @@ interface ScopeOptions {
 
 const config = loadCliConfig(process.env);
 const program = new Command('commstrat')
-  .description('Operate commstrat: replay dead letters, re-drive journaled messages, inspect the queues; strategies, API keys and providers through ingest.')
+  .description('Operate commstrat: replay dead letters, re-drive journaled messages, inspect the queues; strategies, templates, API keys and providers through ingest.')
   .showHelpAfterError('(run with --help for usage)');
 
 const replay = program.command('replay').description('Replay failed traffic.');
@@ -143,6 +144,7 @@ const adminIo: AdminIo = {
 strategiesCommands(program, adminIo);
 keysCommands(program, adminIo);
 providersCommands(program, adminIo);
+templatesCommands(program, adminIo);
 
 /** The options every replay / re-drive command shares. */
 function withScope(command: Command): Command {

@@ -118,8 +118,8 @@ export class Redriver {
 }
 
 /**
- * The new message: the original's recipient, content, channel, strategy, priority, tags
- * and callback, to go now. Not its idempotency key (the producer's key names the
+ * The new message: the original's recipient, content (with what its templates rendered,
+ * pinned as the original was), channel, strategy, priority, tags and callback, to go now. Not its idempotency key (the producer's key names the
  * original) nor its send_at (it is due now).
  */
 export function redriveMessage(original: Message, id: string, options: RedriveOptions): Message {
@@ -133,6 +133,14 @@ export function redriveMessage(original: Message, id: string, options: RedriveOp
     priority: original.priority,
     recipient: original.recipient,
     content: original.content,
+    // What its templates rendered goes again as it was, by the strategy version it was rendered for.
+    ...(original.rendered_steps === undefined
+      ? {}
+      : {
+          rendered_steps: original.rendered_steps,
+          ...(original.locale === undefined ? {} : { locale: original.locale }),
+          ...(original.strategy_version === undefined ? {} : { strategy_version: original.strategy_version }),
+        }),
     idempotency_key: undefined,
     tags: original.tags,
     metadata: original.metadata,

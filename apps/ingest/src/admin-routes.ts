@@ -9,6 +9,7 @@ import {
   saveStrategy,
   type StoredStrategy,
 } from '@commstrat/config';
+import type { TemplateRenderer } from '@commstrat/templates';
 import type { Sql } from 'postgres';
 import { auditRoutes } from './admin-audit-routes.ts';
 import type { EgressChecks } from './egress-checks.ts';
@@ -17,6 +18,7 @@ import { checkBody, moveSchema, positiveQuery, rollbackSchema } from './admin-sc
 import { providerRoutes } from './admin-provider-routes.ts';
 import { callbackRoutes } from './admin-callback-routes.ts';
 import { stopListRoutes } from './admin-stop-list-routes.ts';
+import { templateRoutes } from './admin-template-routes.ts';
 import { operatorTenantRoutes, ownTenantRoutes } from './admin-tenant-routes.ts';
 import { actorOf, callerOf as adminOf, pathParam, requireScope } from './route-support.ts';
 import { state } from './v1-routes.ts';
@@ -24,6 +26,8 @@ import { state } from './v1-routes.ts';
 export interface AdminDeps {
   /** The configuration store; admin routes write to it directly, never through a cache. */
   readonly sql: Sql;
+  /** Renders templates for a save's check and the preview (the one intake uses). */
+  readonly renderer: TemplateRenderer;
   /** URLs a tenant sets (callback URL, provider endpoints, token URLs) pass the egress policy or are refused, naming the field. */
   readonly egress: EgressChecks;
 }
@@ -32,8 +36,8 @@ export interface AdminDeps {
  * /v1/admin: `/tenants` (create and list tenants) for keys with the `operator` scope;
  * everything else is the caller's own tenant's configuration, for keys with the
  * `admin` scope (any other key gets 403, before its body is read): strategies (create a
- * version, validate without saving, list, show, diff two versions, roll back, move pinned messages to another version), the stop
- * list, API keys, the tenant's name and zone, and the audit log. Every change is
+ * version, validate without saving, list, show, diff two versions, roll back, move pinned messages to another version), templates
+ * (save a version, validate, list, show, diff, preview), the stop list, API keys, the tenant's name and zone, and the audit log. Every change is
  * written with its audit row in one transaction, and reaches every replica within about
  * a second, by NOTIFY.
  */
@@ -48,6 +52,7 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
   router.use('/audit', auditRoutes(deps.sql));
   router.use(providerRoutes(deps.sql, deps.egress, parseJson));
   router.use('/callbacks', callbackRoutes(deps.sql, deps.egress, parseJson));
+  router.use('/templates', templateRoutes(deps.sql, deps.renderer, parseJson));
 
   router.post('/strategies', ...parseJson, async (req, res) => {
     const tenant = adminOf(res);

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_JSON_DEPTH, parseAppConfig, tierConfigSchema, tierEnvMap, type TierConfig } from '@commstrat/core';
+import { ConfigError, DEFAULT_MAX_JSON_DEPTH, parseAppConfig, tierConfigSchema, tierEnvMap, type TierConfig } from '@commstrat/core';
 import { egressAllowFromConfig, type EgressAllowList } from '@commstrat/egress';
 
 /** `port` (default 8080) serves the API, /metrics and /health. */
@@ -58,6 +58,17 @@ export interface IngestConfig extends TierConfig {
    * MongoDB server has transactions (a replica set), `on`, or `off`.
    */
   journalTransactions: 'auto' | 'on' | 'off';
+  /** Time one message's templates may take to render, all its steps and fields together, ms (LiquidJS's renderLimit). Default 50. */
+  templateRenderLimitMs: number;
+  /**
+   * How long the render worker may take for one message before it is stopped and
+   * replaced, ms: the hard limit behind LiquidJS's cooperative one. Default 1 000.
+   */
+  templateHardTimeoutMs: number;
+  /** Heap of the render worker, MB: a template that allocates more kills the worker, not ingest. Default 128. */
+  templateWorkerHeapMb: number;
+  /** Time one request (a REST batch, a Kafka record) may spend on slow (over 5 ms) or refused renders, ms. Default 1 000. */
+  templateRenderBudgetMs: number;
   /**
    * Test-only fault injection: `exit-after-request` (between the journal's request and
    * message writes), `exit-after-journal` or `exit-after-enqueue`. Never set in production.
@@ -98,6 +109,10 @@ const schema = {
     recoveryIntervalMs: { type: 'integer', minimum: 100, default: 30000 },
     receiptWindowSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 300 },
     journalTransactions: { type: 'string', enum: ['auto', 'on', 'off'], default: 'auto' },
+    templateRenderLimitMs: { type: 'integer', minimum: 1, maximum: 10_000, default: 50 },
+    templateHardTimeoutMs: { type: 'integer', minimum: 10, maximum: 60_000, default: 1000 },
+    templateWorkerHeapMb: { type: 'integer', minimum: 16, maximum: 4096, default: 128 },
+    templateRenderBudgetMs: { type: 'integer', minimum: 1, maximum: 600_000, default: 1000 },
     failpoint: { type: 'string', enum: ['exit-after-request', 'exit-after-journal', 'exit-after-enqueue'] },
   },
 };
@@ -129,9 +144,19 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       recoveryIntervalMs: 'INGEST_RECOVERY_INTERVAL_MS',
       receiptWindowSeconds: 'INGEST_RECEIPT_WINDOW_SECONDS',
       journalTransactions: 'INGEST_JOURNAL_TRANSACTIONS',
+      templateRenderLimitMs: 'INGEST_TEMPLATE_RENDER_LIMIT_MS',
+      templateHardTimeoutMs: 'INGEST_TEMPLATE_HARD_TIMEOUT_MS',
+      templateWorkerHeapMb: 'INGEST_TEMPLATE_WORKER_HEAP_MB',
+      templateRenderBudgetMs: 'INGEST_TEMPLATE_RENDER_BUDGET_MS',
       failpoint: 'INGEST_FAILPOINT',
     },
     env,
   );
+  // The hard limit is the backstop of the cooperative one, which a render may use twice
+  // (a render that ran out of time is tried once more): below that, it would stop renders
+  // LiquidJS was about to refuse with a clearer reason.
+  if (config.templateHardTimeoutMs <= 2 * config.templateRenderLimitMs) {
+    throw new ConfigError([{ path: 'INGEST_TEMPLATE_HARD_TIMEOUT_MS', message: `must be more than twice INGEST_TEMPLATE_RENDER_LIMIT_MS (${2 * config.templateRenderLimitMs})` }]);
+  }
   return Object.freeze({ ...config, egress: egressAllowFromConfig(config.egressAllow) });
 }

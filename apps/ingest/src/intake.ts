@@ -18,6 +18,7 @@ import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { IdempotencyReservation, IdempotencyStore, LaneWriter, SampledDepths } from '@commstrat/queue';
 import { journalFailure, routingFailure } from './dependency-failure.ts';
 import type { EgressChecks } from './egress-checks.ts';
+import { RenderBudget, renderMessageTemplates, type TemplateIntakeDeps } from './template-intake.ts';
 
 export interface IntakeDeps {
   readonly journal: Journal;
@@ -34,6 +35,10 @@ export interface IntakeDeps {
   readonly idempotencyWindowSeconds: number;
   /** Entries all lanes together may hold before intake sheds load (503). */
   readonly laneCap: number;
+  /** Messages that name a template are checked and rendered by these (template-intake.ts). */
+  readonly templates: TemplateIntakeDeps;
+  /** Render time one request may spend on its templates, all its messages together, ms. */
+  readonly renderBudgetMs: number;
   /** Test-only fault injection: exit the process at this point of the intake. */
   readonly failpoint?: 'exit-after-journal' | 'exit-after-enqueue' | undefined;
 }
@@ -121,17 +126,29 @@ export class Intake {
     const batchId = options.batchId ?? newId();
     const messages: { index: number; message: Message }[] = [];
     const rejected: RejectedItem[] = [];
+    const budget = new RenderBudget(this.deps.renderBudgetMs);
     for (const [index, item] of items.entries()) {
       try {
         const request = validateMessageRequest(item, now);
         if (request.callback_url !== undefined) await this.deps.egress.checkUrl(request.callback_url, '/callback_url');
         // Unknown strategy, or a channel without a default strategy: 422 here, not a
         // failure later in the dispatcher. Cached per tenant, so no query per message.
-        await this.deps.routing.resolve(tenant.id, request).catch((error: unknown) => {
+        const routing = await this.deps.routing.resolve(tenant.id, request).catch((error: unknown) => {
           if (error instanceof CommstratError) throw error;
           throw routingFailure(error);
         });
-        messages.push({ index, message: acceptMessage(request, { id: newId(), tenantId: tenant.id, batchId, now, tenantCallbacks: tenant.callbacks === true }) });
+        const rendered = await renderMessageTemplates(this.deps.templates, tenant.id, request, routing, budget);
+        messages.push({
+          index,
+          message: acceptMessage(request, {
+            id: newId(),
+            tenantId: tenant.id,
+            batchId,
+            now,
+            tenantCallbacks: tenant.callbacks === true,
+            ...(rendered === undefined ? {} : { rendered }),
+          }),
+        });
       } catch (caught) {
         if (caught instanceof CommstratError && caught.retryable) throw caught;
         // Validation and acceptance are functions of the item alone: whatever else they

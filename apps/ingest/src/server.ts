@@ -1,5 +1,6 @@
 import { EgressPolicy } from '@commstrat/egress';
-import { ReceiptSecrets, RoutingCache, TenantCache } from '@commstrat/config';
+import { ReceiptSecrets, RoutingCache, TemplateCache, TenantCache } from '@commstrat/config';
+import { DEFAULT_RENDER_LIMITS, TemplateRenderer } from '@commstrat/templates';
 import { Journal } from '@commstrat/journal';
 import { ReceiptLifecycle } from '@commstrat/lifecycle';
 import {
@@ -11,6 +12,7 @@ import {
   laneDepthGauge,
   listen,
   processInfo,
+  templateMetrics,
   type Logger,
 } from '@commstrat/observability';
 import { IdempotencyStore, LaneStatistics, LaneWriter, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
@@ -80,6 +82,22 @@ export async function startIngest(
   });
   // Not awaited: a replica starts while PostgreSQL is down, and listens once it is back.
   void routing.listen();
+  const renderMetrics = templateMetrics(registry);
+  const renderer = new TemplateRenderer({
+    limits: { ...DEFAULT_RENDER_LIMITS, renderMs: config.templateRenderLimitMs },
+    hardTimeoutMs: config.templateHardTimeoutMs,
+    heapMb: config.templateWorkerHeapMb,
+    onRestart: (reason) => {
+      renderMetrics.workerReplaced(reason);
+      logger.warn('template render worker replaced', { reason });
+    },
+  });
+  const templates = {
+    templates: new TemplateCache(sql, { onReadError: (error) => logger.warn('could not read a template version', { error: String(error) }) }),
+    tenantTemplates: (tenantId: string) => routing.templates(tenantId),
+    renderer,
+    metrics: renderMetrics,
+  };
   // The egress policy at the API: URLs a tenant sets are refused here, naming the field.
   const egress = new EgressChecks(new EgressPolicy(config.egress));
   const intake = new Intake({
@@ -93,6 +111,8 @@ export async function startIngest(
     logger,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
     laneCap: config.laneCap,
+    templates,
+    renderBudgetMs: config.templateRenderBudgetMs,
     failpoint: config.failpoint === 'exit-after-request' ? undefined : config.failpoint,
   });
   const recovery = new RecoveryPass(
@@ -114,7 +134,7 @@ export async function startIngest(
     intake,
     journal,
     tenants,
-    admin: { sql, egress },
+    admin: { sql, renderer, egress },
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
       ratePerSecond: config.tenantRatePerSecond,
@@ -149,6 +169,7 @@ export async function startIngest(
     await receiptParking.stop();
     await routing.close();
     await tenants.close();
+    await renderer.close();
     await Promise.allSettled([redis.quit(), mongo.close(), urgentMongo.close(), sql.end({ timeout: 5 })]);
     throw error;
   }
@@ -170,6 +191,7 @@ export async function startIngest(
       await receiptParking.stop();
       await routing.close();
       await tenants.close();
+      await renderer.close();
       await Promise.allSettled([redis.quit(), mongo.close(), urgentMongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },

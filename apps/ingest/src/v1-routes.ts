@@ -167,6 +167,15 @@ export function messageView(message: Message): Record<string, unknown> {
     send_at: message.send_at,
     expires_at: message.expires_at,
     sms: message.sms,
+    // Which template version and locale each step was rendered with; what it rendered is in the journal.
+    locale: message.locale,
+    templates: message.rendered_steps?.map((rendered) => ({
+      step: rendered.step,
+      channel: rendered.channel,
+      template: rendered.template,
+      version: rendered.template_version,
+      locale: rendered.locale,
+    })),
     timeline: message.timeline.map(({ exchange_id: _exchangeId, ...event }) => event),
     // Links of a re-drive (`commstrat replay dlq` / `redrive`): the message this one re-sends, or the one that re-sends it.
     redrive_of: message.redrive_of,

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   attachments_not_supported: { httpStatus: 422, retryable: false },
   batch_rejected: { httpStatus: 422, retryable: false },
   input_not_storable: { httpStatus: 422, retryable: false },
+  template_render_failed: { httpStatus: 422, retryable: false },
   egress_refused: { httpStatus: 422, retryable: false },
   rate_limited: { httpStatus: 429, retryable: true },
   lanes_full: { httpStatus: 503, retryable: true },

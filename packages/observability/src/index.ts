@@ -40,3 +40,4 @@ export {
 export { processInfo, settingsHash, type ProcessInfo } from './process-info.ts';
 export type { Registry } from 'prom-client';
 export { callbackMetrics, type CallbackMetrics } from './metrics.ts';
+export { templateMetrics, type TemplateMetrics } from './template-metrics.ts';

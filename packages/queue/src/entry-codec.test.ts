@@ -22,6 +22,7 @@ const everything: QueuedMessage = {
   strategy_version: 3,
   category: 'marketing',
   content_by_channel: { email: { subject: 'Code', text: 'Your code' } },
+  rendered_steps: [{ step: 1, channel: 'email', content: { subject: 'Code', text: 'Your code is 1234' } }],
   expires_at: '2026-12-02T02:37:15.061Z',
   attempts: 2,
   step: 1,

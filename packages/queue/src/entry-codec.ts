@@ -55,6 +55,7 @@ const BODY_KEYS: Readonly<Record<BodyField, string>> = {
   attempts: 'n',
   step: 'p',
   receipt_timer: 'w',
+  rendered_steps: 'd',
 };
 
 const FIELD_OF_KEY: ReadonlyMap<string, string> = new Map(Object.entries(BODY_KEYS).map(([field, key]) => [key, field]));

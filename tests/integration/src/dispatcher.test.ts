@@ -175,7 +175,8 @@ test('a message that exhausts its attempts is dead-lettered and ends failed', as
 
 test('a provider that refuses an item permanently fails it without retrying', async () => {
   const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
-  const id = await post(deployment, { ...sms('x'), content: { template_id: 'otp' } });
+  // Variables without a template or a text: nothing to send, which the sandbox, like a real SMS API, refuses.
+  const id = await post(deployment, { ...sms('x'), content: { variables: { code: '1234' } } });
   const failed = await untilStatus(deployment, id, 'failed');
   assert.match(failed.timeline.at(-1)?.reason ?? '', /rejected it: empty_text/);
   assert.equal(await deployment.lanes.deadLetterCount(), 0);
