@@ -1,17 +1,22 @@
 // The BullMQ baseline of `scripts/bench dispatcher`, on the same Redis and the same
 // sandbox in the same run: a prioritised queue and 1 or 2 worker processes
 // (bullmq-worker.ts) that send each job to the sandbox, one message per request.
-// Throughput for the same N as commstrat's; the latency of priority-1 jobs added one by
-// one while a backlog of low-priority jobs waits. Keys under `bench:<run>:bull`.
+// Throughput for the same N as commstrat's, also with each job's outcome recorded in
+// its own MongoDB document (baseline (b), `withJournal`); the latency of priority-1 jobs
+// added one by one while a backlog of low-priority jobs waits. Keys under
+// `bench:<run>:bull`.
 import { join } from 'node:path';
+import { Journal } from '@commstrat/journal';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
 import { watchArrivals } from './dispatcher-arrivals.ts';
 import type { CaseContext, LatencyResult, ThroughputResult } from './dispatcher-cases.ts';
 import { summarise } from './dispatcher-cases.ts';
 import { startChildService, type ChildService } from './dispatcher-processes.ts';
 import { CpuMeter } from './cpu-usage.ts';
 import { smsMessage } from './payloads.ts';
+import { fillQueuedJournal } from './queued-journal.ts';
 import { formatCount, progress, sleep } from './progress.ts';
 
 export interface BullSettings {
@@ -55,6 +60,7 @@ async function startWorkers(
   settings: BullSettings,
   queue: string,
   count: number,
+  mongoUrl?: string,
 ): Promise<ChildService[]> {
   const args = JSON.stringify({
     redisUrl: ctx.run.stack.redisUrl,
@@ -63,6 +69,7 @@ async function startWorkers(
     concurrency: settings.concurrency,
     sandboxUrl: settings.sandboxUrl,
     sandboxToken: settings.sandboxToken,
+    ...(mongoUrl === undefined ? {} : { mongoUrl }),
   });
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
@@ -105,45 +112,75 @@ async function addBulk(
   return { added, seconds: (Date.now() - started) / 1000 };
 }
 
+/**
+ * N jobs, then 1 or 2 worker processes. `withJournal`: first N queued messages journaled
+ * in a MongoDB database of the case (the journal's documents and indexes), each job
+ * naming its document, which the worker updates once the provider answered.
+ */
 export async function bullThroughput(
   ctx: CaseContext,
   settings: BullSettings,
   messages: number,
   workers: number,
   windowSeconds: number,
+  withJournal = false,
 ): Promise<ThroughputResult> {
-  const name = `n${messages}w${workers}`;
-  return withQueue(ctx, name, async (queue) => {
-    const fill = await addBulk(queue, messages, PRIORITY.normal, 600);
-    progress(
-      `bullmq ${name}: ${formatCount(messages)} jobs added in ${fill.seconds.toFixed(1)} s; starting ${workers} worker process(es)`,
-    );
-    await ctx.sandbox.clear();
-    const started = await startWorkers(ctx, settings, name, workers);
-    const pids = Object.fromEntries(started.map((w, i) => [`worker${i + 1}`, w.pid]));
-    const arrivals = await watchArrivals({
-      sandbox: ctx.sandbox,
-      target: messages,
-      windowSeconds,
-      finished: async () =>
-        messages - (await queue.getJobCountByTypes('prioritized', 'wait', 'active', 'delayed')),
-      pids: { ...pids, sandbox: ctx.sandboxPid, ...ctx.stackPids },
-      label: `bullmq ${name}`,
+  const name = `n${messages}w${workers}${withJournal ? 'm' : ''}`;
+  const mongo = withJournal ? ctx.run.mongoDatabase(`bull_${name}`) : undefined;
+  try {
+    return await withQueue(ctx, name, async (queue) => {
+      const started = Date.now();
+      let jobs = Array.from({ length: messages }, (_, i) => job(i, PRIORITY.normal));
+      if (mongo !== undefined) {
+        const client = new MongoClient(mongo.url, { ignoreUndefined: true });
+        try {
+          await client.connect();
+          const journal = new Journal(client.db());
+          await journal.ensureIndexes();
+          const filled = await fillQueuedJournal(journal, messages, { tenantId: ctx.run.tenant.id, label: `bullmq ${name}` });
+          jobs = filled.ids.map((id, i) => ({
+            name: 'sms',
+            data: { id, ...(filled.sms[i] ?? { to: '', text: '' }) },
+            opts: { priority: PRIORITY.normal },
+          }));
+        } finally {
+          await client.close();
+        }
+      }
+      for (let i = 0; i < jobs.length; i += 5000) await queue.addBulk(jobs.slice(i, i + 5000));
+      const fillSeconds = (Date.now() - started) / 1000;
+      progress(
+        `bullmq ${name}: ${formatCount(messages)} jobs added${mongo === undefined ? '' : ' (and journaled)'} in ${fillSeconds.toFixed(1)} s; starting ${workers} worker process(es)`,
+      );
+      await ctx.sandbox.clear();
+      const running = await startWorkers(ctx, settings, name, workers, mongo?.url);
+      const pids = Object.fromEntries(running.map((w, i) => [`worker${i + 1}`, w.pid]));
+      const arrivals = await watchArrivals({
+        sandbox: ctx.sandbox,
+        target: messages,
+        windowSeconds,
+        finished: async () =>
+          messages - (await queue.getJobCountByTypes('prioritized', 'wait', 'active', 'delayed')),
+        pids: { ...pids, sandbox: ctx.sandboxPid, ...ctx.stackPids },
+        label: `bullmq ${name}`,
+      });
+      await Promise.all(running.map((w) => w.stop(5000)));
+      return {
+        system: mongo === undefined ? 'bullmq' : 'bullmq+mongodb',
+        messages,
+        replicas: workers,
+        fill: {
+          seconds: fillSeconds,
+          perSecond: messages / fillSeconds,
+          how: `${mongo === undefined ? '' : 'Journal.recordAccepted × 1 000, then '}Queue.addBulk × 5 000, priority ${PRIORITY.normal}`,
+        },
+        perReplica: [],
+        ...arrivals,
+      };
     });
-    await Promise.all(started.map((w) => w.stop(5000)));
-    return {
-      system: 'bullmq',
-      messages,
-      replicas: workers,
-      fill: {
-        seconds: fill.seconds,
-        perSecond: messages / fill.seconds,
-        how: `Queue.addBulk × 5 000, priority ${PRIORITY.normal}`,
-      },
-      perReplica: [],
-      ...arrivals,
-    };
-  });
+  } finally {
+    if (mongo !== undefined) await ctx.run.dropMongo(mongo.url).catch(() => undefined);
+  }
 }
 
 export async function bullCriticalLatency(

@@ -7,6 +7,7 @@
 //   but it claims, routes, batches, sends and acks them like any other), one replica,
 //   and critical messages sent one by one through ingest at a steady pace, each timed
 //   from POST to arrival at the sandbox.
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { newId, type QueuedMessage } from '@commstrat/core';
 import { LaneReader, LaneStatistics, QueueKeys, encodeEntry } from '@commstrat/queue';
@@ -23,9 +24,11 @@ import {
   type SandboxInspector,
 } from './dispatcher-processes.ts';
 import { startIngestProcess, type IngestProcess } from './ingest-process.ts';
+import { startJournalProbe } from './journal-probe.ts';
 import { batchEnvelope, smsMessage } from './payloads.ts';
 import { formatCount, progress, sleep } from './progress.ts';
 import { CpuMeter } from './cpu-usage.ts';
+import { monotonicMicros, summariseProfile, type ProfileSummary } from './cpu-profile.ts';
 
 export interface CaseContext {
   readonly run: BenchRun;
@@ -34,15 +37,19 @@ export interface CaseContext {
   readonly sandbox: SandboxInspector;
   readonly sandboxPid: number;
   readonly stackPids: Readonly<Record<string, number | undefined>>;
+  /** Set with --profile: the replicas run with --cpu-prof, writing here. */
+  readonly profileDir?: string | undefined;
 }
 
 export interface ThroughputResult extends Arrivals {
-  readonly system: 'commstrat' | 'bullmq';
+  readonly system: 'commstrat' | 'bullmq' | 'bullmq+mongodb';
   readonly messages: number;
   readonly replicas: number;
   readonly fill: { readonly seconds: number; readonly perSecond: number; readonly how: string };
   /** Per replica / worker: what it reported as dispatched (commstrat) or completed. */
   readonly perReplica: readonly number[];
+  /** With --profile: where each replica's time went over the measured window. */
+  readonly profiles?: readonly { readonly file: string; readonly summary: ProfileSummary }[];
 }
 
 export interface LatencyResult {
@@ -62,6 +69,11 @@ export interface LatencyResult {
   readonly afterAcceptMs?: { readonly p50: number; readonly p99: number; readonly max: number };
   /** Backlog entries left when the first and the last critical message were sent. */
   readonly backlogDuring: readonly [number, number];
+  /**
+   * commstrat only: one critical message journaled by the bench itself at the same pace
+   * meanwhile (journal-probe.ts), ms: what the journal allows.
+   */
+  readonly journalWriteMs?: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly cpu: CpuReport;
 }
 
@@ -99,7 +111,9 @@ async function startReplicas(
   env: Record<string, string | undefined>,
   count: number,
   scope: string,
+  profileDir?: string,
 ): Promise<ChildService[]> {
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const port = await freePort();
@@ -107,6 +121,7 @@ async function startReplicas(
         name: `dispatcher-${i + 1}`,
         root: ctx.root,
         script: 'apps/dispatcher/src/main.ts',
+        ...(profileDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }),
         env: {
           ...env,
           DISPATCHER_PORT: String(port),
@@ -198,8 +213,10 @@ export async function dispatcherThroughput(
       `${scope}: ${formatCount(messages)} journaled and queued through ingest in ${fillSeconds.toFixed(1)} s; starting ${replicas} replica(s)`,
     );
     await ctx.sandbox.clear();
-    const started = await startReplicas(ctx, env, replicas, scope);
+    const profileDir = ctx.profileDir === undefined ? undefined : join(ctx.profileDir, scope);
+    const started = await startReplicas(ctx, env, replicas, scope, profileDir);
     const pids = Object.fromEntries(started.map((r, i) => [`dispatcher${i + 1}`, r.pid]));
+    const window = { from: monotonicMicros(), to: 0 };
     const arrivals = await watchArrivals({
       sandbox: ctx.sandbox,
       target: messages,
@@ -213,9 +230,17 @@ export async function dispatcherThroughput(
         scrapeCounter(r.url, 'commstrat_messages_dispatched_total').catch(() => Number.NaN),
       ),
     );
+    window.to = monotonicMicros();
     // A replica stopping finishes its batches in flight, which on a slow journal takes
-    // long: the figures are taken, so it is not waited for.
-    await Promise.all(started.map((r) => r.stop(2000)));
+    // long: the figures are taken, so it is not waited for (a profile is: Node writes it
+    // on exit, so a profiled replica gets longer).
+    await Promise.all(started.map((r) => r.stop(profileDir === undefined ? 2000 : 30_000)));
+    const profiles =
+      profileDir === undefined
+        ? undefined
+        : readdirSync(profileDir)
+            .filter((f) => f.endsWith('.cpuprofile'))
+            .map((f) => ({ file: join(profileDir, f), summary: summariseProfile(join(profileDir, f), window) }));
     return {
       system: 'commstrat',
       messages,
@@ -226,6 +251,7 @@ export async function dispatcherThroughput(
         how: 'POST /v1/messages/batch × 1 000, 2 in flight, one ingest process',
       },
       perReplica,
+      ...(profiles === undefined ? {} : { profiles }),
       ...arrivals,
     };
   } finally {
@@ -298,6 +324,7 @@ export async function dispatcherCriticalLatency(
       ...ctx.stackPids,
     });
     const backlogAtStart = (await lanes.depths()).bulk;
+    const probe = await startJournalProbe(ctx.run, paceMs);
     const sends: Promise<{ id: string; sentAt: number; acceptedAt: number }>[] = [];
     for (let i = 0; i < critical; i++) {
       const sentAt = Date.now();
@@ -314,6 +341,7 @@ export async function dispatcherCriticalLatency(
       await sleep(Math.max(0, sentAt + paceMs - Date.now()));
     }
     const backlogAtEnd = (await lanes.depths()).bulk;
+    const probed = await probe.stop();
     const accepted = await Promise.all(sends);
     const arrivedAt = new Map<string, number>();
     const deadline = Date.now() + 60_000;
@@ -346,6 +374,7 @@ export async function dispatcherCriticalLatency(
         arrived.map(({ id, acceptedAt }) => (arrivedAt.get(id) ?? 0) - acceptedAt),
       ),
       backlogDuring: [backlogAtStart, backlogAtEnd],
+      journalWriteMs: summarise(probed),
       cpu,
     };
   } finally {

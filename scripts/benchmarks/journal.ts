@@ -43,7 +43,7 @@ function readCases(reads: number, pages: number, from: Date): ReadCase[] {
   const campaign = `campaign-${String(Math.floor(CAMPAIGNS / 3)).padStart(2, '0')}`;
   const list = (name: string, what: string, query: ReadCase['read'] & { kind: 'list' }): ReadCase => ({
     name,
-    index: query.query.status !== undefined ? 'tenant_status_id' : query.query.tag !== undefined ? 'tenant_tag_id' : 'tenant_id',
+    index: query.query.status !== undefined ? 'tenant_status_id' : query.query.tag !== undefined ? 'tenant_tag_id_tagged' : 'tenant_id',
     what,
     targetMs: 50,
     calls: pages,

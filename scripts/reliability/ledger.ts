@@ -90,7 +90,8 @@ export interface LedgerSources {
   /**
    * Extra arrivals allowed beyond one per message: the at-least-once bound. A crash
    * between send and ack resends at most the batches that replica had in flight, so a
-   * run with k dispatcher crashes allows k × (concurrency + 1) × max_batch_size. Default 0.
+   * run with k dispatcher crashes allows k × (2 × concurrency + 3) × the largest request
+   * (docs/reliability.md). Default 0.
    */
   readonly duplicateBound?: number;
 }

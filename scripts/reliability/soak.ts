@@ -248,11 +248,11 @@ const report = await settle(
     prefix: DEFAULT_REDIS_PREFIX,
     accepted: readAcceptedLog(acceptedFile),
     arrivals: async () => (await Promise.all([good.url, failing.url].map(fetchSandboxArrivals))).flat(),
-    // One dispatcher kill: what it had at the provider unjournaled, 2 × (concurrency 4 +
-    // 1 critical slot) requests of at most 25 messages (docs/reliability.md); and one
-    // Redis restart: acknowledgements of the last ~2 s that AOF lost, so entries sent
-    // then come again (about 200 messages a second here: 500).
-    duplicateBound: 2 * (4 + 1) * 25 + 500,
+    // One dispatcher kill: what it had at the provider unjournaled, 2 × concurrency 4 +
+    // 3 critical requests of at most 25 messages (docs/reliability.md); and one Redis
+    // restart: acknowledgements of the last ~2 s that AOF lost, so entries sent then
+    // come again (about 200 messages a second here: 500).
+    duplicateBound: (2 * 4 + 3) * 25 + 500,
   },
   180_000,
   2000,

@@ -86,3 +86,14 @@ test('non-critical batches leave only as far as the provider has free slots; cri
   assert.deepEqual(batcher.takeReady(2, false, () => 0), []);
   assert.equal(batcher.takeReady(3, false, () => 5).length, 2);
 });
+
+test('while the critical slot is taken, critical messages wait together and leave as one batch when it frees', () => {
+  const handle = provider(100, 0);
+  const batcher = new Batcher();
+  batcher.add(work(handle, 'critical', 'c1'), 0);
+  assert.equal(batcher.takeReady(0, false, () => 1, () => 1).length, 1, 'a free slot: at once');
+  for (const id of ['c2', 'c3', 'c4']) batcher.add(work(handle, 'critical', id), 1);
+  assert.deepEqual(batcher.takeReady(2, false, () => 1, () => 0), [], 'the slot is taken: they wait');
+  const [next] = batcher.takeReady(3, false, () => 1, () => 1);
+  assert.deepEqual(next?.works.map((w) => w.entry.message.id), ['c2', 'c3', 'c4']);
+});

@@ -55,12 +55,16 @@ export class Batcher {
    * never the provider's rate: a batch put back by the rate limiter still waits.
    * `room(provider)` caps how many non-critical batches may leave per provider (its free
    * request slots), so they wait here rather than queue for a slot: a critical batch then
-   * never finds a queue of bulk requests ahead of it.
+   * never finds a queue of bulk requests ahead of it. `urgentRoom(provider)` does the same
+   * for critical batches (their own slots): while one is in flight, the critical
+   * messages that come meanwhile wait here together and leave as one request when it
+   * frees, instead of queueing one request each for the slot.
    */
   takeReady(
     now: number,
     force = false,
     room: (provider: ProviderHandle) => number = () => Number.POSITIVE_INFINITY,
+    urgentRoom: (provider: ProviderHandle) => number = () => Number.POSITIVE_INFINITY,
   ): { provider: ProviderHandle; works: Work[] }[] {
     const ready: { provider: ProviderHandle; works: Work[] }[] = [];
     const started = new Map<string, number>();
@@ -68,10 +72,11 @@ export class Batcher {
       const max = batch.provider.config.maxBatchSize;
       if (batch.notBefore > now) continue;
       const lingered = batch.urgent || now - batch.since >= batch.provider.config.lingerMs;
-      const free = () => batch.urgent || (started.get(batch.provider.key) ?? 0) < room(batch.provider);
+      const startedKey = `${batch.urgent ? 'urgent:' : ''}${batch.provider.key}`;
+      const free = () => (started.get(startedKey) ?? 0) < (batch.urgent ? urgentRoom : room)(batch.provider);
       let took = false;
       while ((batch.works.length >= max || (batch.works.length > 0 && (lingered || force))) && free()) {
-        if (!batch.urgent) started.set(batch.provider.key, (started.get(batch.provider.key) ?? 0) + 1);
+        started.set(startedKey, (started.get(startedKey) ?? 0) + 1);
         const works = batch.works.splice(0, max);
         this.count -= works.length;
         ready.push({ provider: batch.provider, works });

@@ -84,16 +84,24 @@ function world(options: {
   /** What the first reclaim finds pending on a dead replica, and the journal's status of each. */
   reclaimed?: LaneEntry[];
   journaled?: Record<string, MessageStatus>;
+  /** Claims after the first, one per later cycle. */
+  later?: LaneEntry[][];
+  /** The provider's first request is answered only once this settles. */
+  firstAnswer?: Promise<void>;
+  /** Each journal write of outcomes (not an empty one) resolves only once what this returns settles. */
+  journalWrite?: () => Promise<void>;
 }) {
   const sent: { provider: string; ids: string[] }[] = [];
   const changes: StatusChange[] = [];
   const exchanges: ProviderExchange[] = [];
+  /** For each journal write of outcomes: whether it went as urgent (critical entries). */
+  const urgentWrites: boolean[] = [];
   const deferred: { message: QueuedMessage; dueAt: number }[] = [];
   const deadLetters: DeadLetterInput[] = [];
   const acks: string[] = [];
   const dropped: string[] = [];
   const logged: Readonly<Record<string, unknown>>[] = [];
-  let claims = [options.claimed];
+  let claims = [options.claimed, ...(options.later ?? [])];
   const lanes: LanePort = {
     claim: () => Promise.resolve([]),
     claimLanes: () => {
@@ -128,10 +136,11 @@ function world(options: {
       config,
       adapter: {
         id: key,
-        send: (messages) => {
+        send: async (messages) => {
           sent.push({ provider: config.id, ids: messages.map((m) => m.id) });
+          if (sent.length === 1) await options.firstAnswer;
           const exchange = { request: '[]', response: '{}', httpStatus: 200, startedAt: new Date(NOW), durationMs: 3 };
-          return Promise.resolve({ exchange, ...answer(messages) });
+          return { exchange, ...answer(messages) };
         },
         close: () => {},
       },
@@ -157,10 +166,11 @@ function world(options: {
             return status === undefined ? [] : [{ id, status, step: 0, timeline: [] } as unknown as Message];
           }),
         ),
-      recordOutcomes: (e, c) => {
+      recordOutcomes: async (e, c, o) => {
+        urgentWrites.push(o?.urgent === true);
+        if (e.length + c.length > 0) await options.journalWrite?.();
         exchanges.push(...e);
         changes.push(...c);
-        return Promise.resolve();
       },
       moveToNextStep: () => Promise.resolve(false),
     },
@@ -192,8 +202,74 @@ function world(options: {
     await dispatcher.stop();
   };
   const statuses = () => changes.map((c) => `${c.messageId}:${c.event.status}`);
-  return { run, sent, changes, exchanges, deferred, deadLetters, acks, dropped, statuses, registry, logged };
+  return { dispatcher, run, sent, changes, exchanges, urgentWrites, deferred, deadLetters, acks, dropped, statuses, registry, logged };
 }
+
+test('a critical batch\'s outcomes go to the journal as urgent, a bulk batch\'s do not', async () => {
+  const critical = (id: string): LaneEntry => {
+    const e = entry(id);
+    return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
+  };
+  const urgent = world({ claimed: [critical('c1'), critical('c2')] });
+  await urgent.run();
+  assert.deepEqual(urgent.statuses(), ['c1:sending', 'c2:sending', 'c1:sent', 'c2:sent']);
+  assert.ok(urgent.urgentWrites.length > 0 && urgent.urgentWrites.every(Boolean), `urgent writes: ${urgent.urgentWrites.join(',')}`);
+  const bulk = world({ claimed: [entry('m1'), entry('m2')] });
+  await bulk.run();
+  assert.ok(bulk.urgentWrites.length > 0 && !bulk.urgentWrites.some(Boolean), `bulk writes: ${bulk.urgentWrites.join(',')}`);
+});
+
+test('critical messages claimed while a critical request is in flight go together in the next one', async () => {
+  const critical = (id: string): LaneEntry => {
+    const e = entry(id);
+    return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
+  };
+  let answerFirst: () => void = () => undefined;
+  const w = world({
+    claimed: [critical('c1')],
+    later: [[critical('c2')], [critical('c3')]],
+    firstAnswer: new Promise<void>((resolve) => (answerFirst = resolve)),
+  });
+  await w.dispatcher.cycle(); // c1 goes, and its answer is held
+  await w.dispatcher.cycle(); // c2 comes meanwhile
+  await w.dispatcher.cycle(); // and c3
+  assert.deepEqual(w.sent.map((s) => s.ids), [['c1']], 'nothing else while the critical slot is taken');
+  answerFirst();
+  await w.dispatcher.stop();
+  assert.deepEqual(w.sent.map((s) => s.ids), [['c1'], ['c2', 'c3']]);
+});
+
+test('a critical request does not wait for the journal write of the one before, and waits once two answered ones are unjournaled', async () => {
+  const critical = (id: string): LaneEntry => {
+    const e = entry(id);
+    return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
+  };
+  const held: (() => void)[] = [];
+  const w = world({
+    claimed: [critical('c1')],
+    later: [[critical('c2')], [critical('c3')]],
+    journalWrite: () => new Promise<void>((resolve) => held.push(resolve)),
+  });
+  const settled = () => new Promise((resolve) => setTimeout(resolve, 20));
+  await w.dispatcher.cycle(); // c1 goes; its journal write is held
+  await settled();
+  await w.dispatcher.cycle(); // c2 goes all the same
+  await settled();
+  assert.deepEqual(w.sent.map((s) => s.ids), [['c1'], ['c2']], 'c2 did not wait for c1 to be journaled');
+  await w.dispatcher.cycle(); // c3: two answered critical batches are unjournaled, so it waits
+  await settled();
+  assert.deepEqual(w.sent.map((s) => s.ids), [['c1'], ['c2']], 'no third critical request beyond the bound');
+  held.shift()?.(); // c1 journaled
+  await settled();
+  assert.deepEqual(w.sent.map((s) => s.ids), [['c1'], ['c2'], ['c3']]);
+  const stopping = w.dispatcher.stop();
+  while (held.length > 0 || w.statuses().filter((s) => s.endsWith(':sent')).length < 3) {
+    held.shift()?.();
+    await settled();
+  }
+  await stopping;
+  assert.deepEqual(w.statuses().filter((s) => s.endsWith(':sent')), ['c1:sent', 'c2:sent', 'c3:sent']);
+});
 
 test('a claimed message goes to its route provider, is journaled sending then sent, and only then acknowledged', async () => {
   const w = world({ claimed: [entry('m1'), entry('m2')] });

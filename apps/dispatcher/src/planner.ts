@@ -76,8 +76,9 @@ export class Planner {
     const sends = claimed.filter((entry) => entry.message.receipt_timer === undefined);
     // A Redis marker, not a journal write, settles the race with a cancel; an entry
     // reclaimed from a replica that died mid-batch is marked again and goes again.
-    const { lanes } = laneOps(this.deps, claimed);
-    const settled = this.lifecycle.begin(lanes);
+    const ops = laneOps(this.deps, claimed);
+    const { lanes } = ops;
+    const settled = this.lifecycle.begin(lanes, { urgent: ops === this.deps.urgent });
     let cancelled: Set<string>;
     let entries: readonly LaneEntry[];
     try {

@@ -39,7 +39,7 @@ export interface DispatcherDeps {
   /**
    * The critical lane's other Redis operations (markers, rate tokens, acks) on a
    * connection of their own, so they never queue behind the other lanes' large claims
-   * and acks.
+   * and acks; their journal writes go through the journal's urgent writer likewise.
    */
   readonly urgent: { readonly lanes: LanePort; readonly rateLimiter: RatePort };
   readonly journal: JournalPort;

@@ -25,6 +25,8 @@ export class Sender {
   private readonly sends = new Set<Promise<void>>();
   /** Sends started per provider and not yet answered: what its free slots are counted from. */
   private readonly sending = new Map<string, number>();
+  /** The critical ones among them, per provider: what its critical slots are counted from. */
+  private readonly urgentSending = new Map<string, number>();
   /**
    * Per provider: batches the provider has answered whose outcome is not yet recorded.
    * Beyond `concurrency` of them, no new request starts: a crash resends what the provider
@@ -33,12 +35,13 @@ export class Sender {
    */
   private readonly recording = new Map<string, number>();
   /**
-   * Per provider: the recording of the last critical batch it answered, which the next
-   * critical request waits for. Critical batches skip the slots above, so without this a
-   * slow journal let their unrecorded answers pile up past the crash bound: one
-   * critical request at the provider and one answered awaiting the journal, no more.
+   * Per provider: the recordings of critical batches it answered that are still being
+   * journaled. Critical batches skip the slots above, so without a bound of their own a
+   * slow journal let their unrecorded answers pile up past the crash bound; a critical
+   * request waits while URGENT_UNRECORDED of them are unrecorded. More than one, so a
+   * critical request does not wait for the journal write of the one before it.
    */
-  private readonly urgentRecorded = new Map<string, Promise<void>>();
+  private readonly urgentRecording = new Map<string, Set<Promise<void>>>();
 
   constructor(deps: DispatcherDeps, lifecycle: DispatchLifecycle, inFlight: InFlight, clock: () => number, running: () => boolean) {
     this.deps = deps;
@@ -77,13 +80,19 @@ export class Sender {
       provider.config.concurrency -
       (this.sending.get(provider.key) ?? 0) -
       Math.max(0, (this.recording.get(provider.key) ?? 0) - provider.config.concurrency);
-    for (const { provider, works } of this.batcher.takeReady(now, force, room)) {
-      this.sending.set(provider.key, (this.sending.get(provider.key) ?? 0) + 1);
+    // Critical batches wait for a critical slot here, gathering the critical messages
+    // that come meanwhile: queued at the slot one request each, they fell ever further
+    // behind whenever a request and its journal write took longer than their pace.
+    const urgentRoom = (provider: ProviderHandle) => URGENT_BATCHES_IN_FLIGHT - (this.urgentSending.get(provider.key) ?? 0);
+    for (const { provider, works } of this.batcher.takeReady(now, force, room, urgentRoom)) {
+      const urgent = works[0]?.entry.lane === 'critical';
+      const counts = urgent ? [this.sending, this.urgentSending] : [this.sending];
+      for (const count of counts) count.set(provider.key, (count.get(provider.key) ?? 0) + 1);
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
-        this.sending.set(provider.key, (this.sending.get(provider.key) ?? 1) - 1);
+        for (const count of counts) count.set(provider.key, (count.get(provider.key) ?? 1) - 1);
         if (this.batcher.size > 0) this.flush(this.clock(), !this.running());
       };
       const send = this.send(provider, works, release).finally(() => {
@@ -102,7 +111,9 @@ export class Sender {
    */
   private async send(provider: ProviderHandle, batch: Work[], release: () => void): Promise<void> {
     const ops = laneOps(this.deps, batch.map((work) => work.entry));
-    const settled = this.lifecycle.begin(ops.lanes);
+    const urgent = ops === this.deps.urgent;
+    // A critical batch's outcome goes through the journal's urgent writer: never behind bulk writes.
+    const settled = this.lifecycle.begin(ops.lanes, { urgent });
     let answered = false;
     let urgentRecorded: (() => void) | undefined;
     try {
@@ -116,14 +127,18 @@ export class Sender {
       // The concurrency cap covers the provider request only; recording runs outside it so
       // a slow journal write never holds a provider slot. Critical batches have a slot
       // of their own.
-      const urgent = ops === this.deps.urgent;
       const result = await (urgent ? provider.urgentLimit : provider.limit)(async () => {
-        if (urgent) await this.urgentRecorded.get(provider.key);
+        const recordings = urgent ? this.urgentRecordings(provider) : undefined;
+        while (recordings !== undefined && recordings.size >= URGENT_UNRECORDED) await Promise.race(recordings);
         this.deps.providers.beforeSend(provider, this.clock());
         const answer = await provider.adapter.send(admitted.map((work) => messageToSend(work.entry, work.routing)));
         this.deps.providers.afterSend(provider, this.clock(), answer.error?.retryable === true);
-        // Set before the slot frees, so the next critical request finds it.
-        if (urgent) this.urgentRecorded.set(provider.key, new Promise((resolve) => (urgentRecorded = resolve)));
+        // Counted before the slot frees, so the next critical request finds it.
+        if (recordings !== undefined) {
+          const recorded = new Promise<void>((resolve) => (urgentRecorded = resolve));
+          recordings.add(recorded);
+          void recorded.then(() => recordings.delete(recorded));
+        }
         return answer;
       });
       // The slot is free from here: recording must not hold the next batch back (the
@@ -161,6 +176,12 @@ export class Sender {
         }
       }
     }
+  }
+
+  private urgentRecordings(provider: ProviderHandle): Set<Promise<void>> {
+    let recordings = this.urgentRecording.get(provider.key);
+    if (recordings === undefined) this.urgentRecording.set(provider.key, (recordings = new Set()));
+    return recordings;
   }
 
   /**
@@ -201,3 +222,16 @@ export class Sender {
     return false;
   }
 }
+
+/**
+ * Critical batches in flight per provider (the provider registry's critical request
+ * slots): one at the provider, while the next gathers what comes meanwhile.
+ */
+const URGENT_BATCHES_IN_FLIGHT = 1;
+
+/**
+ * Critical batches per provider answered and still being journaled, at most: a critical
+ * request waits while this many are. With one request in flight, a crash resends at
+ * most URGENT_UNRECORDED + 1 critical requests (docs/reliability.md).
+ */
+const URGENT_UNRECORDED = 2;

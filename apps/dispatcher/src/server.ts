@@ -65,14 +65,17 @@ export async function startDispatcher(
   for (const connection of [claimRedis, criticalRedis, redis, urgentRedis]) {
     reportRedisErrors(connection, (error) => logger.warn('Redis connection error', { error: error.message }));
   }
-  const mongo = new MongoClient(config.mongoUrl, {
+  const mongoOptions = {
     ignoreUndefined: true,
     serverSelectionTimeoutMS: 5000,
     socketTimeoutMS: config.mongoSocketTimeoutMs,
-  });
+  };
+  const mongo = new MongoClient(config.mongoUrl, mongoOptions);
+  // Critical batches' outcomes: a pool of their own, never behind a bulk group commit.
+  const urgentMongo = new MongoClient(config.mongoUrl, { ...mongoOptions, maxPoolSize: 4 });
   const sql = postgres(config.postgresUrl, { max: 4, onnotice: () => {} });
-  await mongo.connect();
-  const journal = new Journal(mongo.db());
+  await Promise.all([mongo.connect(), urgentMongo.connect()]);
+  const journal = new Journal(mongo.db(), { urgentDb: urgentMongo.db() });
   const lanes = new LaneReader(redis, { prefix: config.redisPrefix });
   await lanes.ensureGroup();
   const statistics = new LaneStatistics(redis, { prefix: config.redisPrefix });
@@ -217,7 +220,7 @@ export async function startDispatcher(
       providers.close();
       await routing.close();
       await http.close();
-      await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), urgentRedis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+      await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), urgentRedis.quit(), mongo.close(), urgentMongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },
   };

@@ -28,6 +28,11 @@ export interface IngestConfig extends TierConfig {
   /** Records of one partition accepted at once; offsets are still committed in order. Default 16. */
   kafkaRecordsInFlight: number;
   /**
+   * Partitions whose records are handled at once (kafkajs `partitionsConsumedConcurrently`),
+   * so records of several partitions share a journal write. Default 6.
+   */
+  kafkaPartitionsInFlight: number;
+  /**
    * Lane entries (all lanes together) above which ingest sheds load: REST answers 503,
    * Kafka intake pauses its partitions and resumes below 90 % of it. Default 1 000 000.
    */
@@ -106,6 +111,7 @@ const schema = {
     kafkaRejectedTopic: { type: 'string', pattern: '^[\\w.-]{1,249}$', default: 'commstrat.messages.rejected' },
     kafkaTopicPartitions: { type: 'integer', minimum: 1, maximum: 10000, default: 6 },
     kafkaRecordsInFlight: { type: 'integer', minimum: 1, maximum: 1000, default: 16 },
+    kafkaPartitionsInFlight: { type: 'integer', minimum: 1, maximum: 1000, default: 6 },
     laneCap: { type: 'integer', minimum: 1, default: 1_000_000 },
     idempotencyWindowSeconds: { type: 'integer', minimum: 1, maximum: 30 * 86400, default: 86400 },
     tenantRatePerSecond: { type: 'integer', minimum: 1, default: 1000 },
@@ -143,6 +149,7 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       kafkaRejectedTopic: 'INGEST_KAFKA_REJECTED_TOPIC',
       kafkaTopicPartitions: 'INGEST_KAFKA_TOPIC_PARTITIONS',
       kafkaRecordsInFlight: 'INGEST_KAFKA_RECORDS_IN_FLIGHT',
+      kafkaPartitionsInFlight: 'INGEST_KAFKA_PARTITIONS_IN_FLIGHT',
       laneCap: 'INGEST_LANE_CAP',
       idempotencyWindowSeconds: 'INGEST_IDEMPOTENCY_WINDOW_SECONDS',
       tenantRatePerSecond: 'INGEST_TENANT_RATE_PER_SECOND',

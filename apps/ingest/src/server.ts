@@ -47,16 +47,20 @@ export async function startIngest(
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
   reportRedisErrors(redis, (error) => logger.warn('Redis connection error', { error: error.message }));
   // Absent optional fields are left out of documents rather than stored as null.
-  const mongo = new MongoClient(config.mongoUrl, {
+  const mongoOptions = {
     ignoreUndefined: true,
     serverSelectionTimeoutMS: 5000,
     socketTimeoutMS: config.mongoSocketTimeoutMs,
-  });
+  };
+  const mongo = new MongoClient(config.mongoUrl, mongoOptions);
+  // Critical messages' journal writes: a pool of their own, never behind bulk intake.
+  const urgentMongo = new MongoClient(config.mongoUrl, { ...mongoOptions, maxPoolSize: 4 });
   const sql = postgres(config.postgresUrl, { max: 5, onnotice: () => {} });
-  await mongo.connect();
+  await Promise.all([mongo.connect(), urgentMongo.connect()]);
   const journal = new Journal(mongo.db(), {
     transactions: config.journalTransactions === 'auto' ? 'auto' : config.journalTransactions === 'on',
     ...(config.failpoint === 'exit-after-request' ? { failpoint: config.failpoint } : {}),
+    urgentDb: urgentMongo.db(),
   });
   await journal.ensureIndexes();
   if (config.contactHashSecret === undefined) {
@@ -200,7 +204,7 @@ export async function startIngest(
     await routing.close();
     await tenants.close();
     await renderer.close();
-    await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+    await Promise.allSettled([redis.quit(), mongo.close(), urgentMongo.close(), sql.end({ timeout: 5 })]);
     throw error;
   }
 
@@ -223,7 +227,7 @@ export async function startIngest(
       await routing.close();
       await tenants.close();
       await renderer.close();
-      await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+      await Promise.allSettled([redis.quit(), mongo.close(), urgentMongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },
   };

@@ -44,3 +44,25 @@ test('one write carries at most maxWeight, at least one item, and the rest follo
   await Promise.all(all);
   assert.deepEqual(writes, [[1], [2, 3], [4], [9], [1]]);
 });
+
+test('each caller gets its own item\'s result from the write that carried it', async () => {
+  const commit = new GroupCommit<number, string>((items) => Promise.resolve(items.map((n) => `seen ${n}`)));
+  assert.deepEqual(await Promise.all([commit.add(1), commit.add(2)]), ['seen 1', 'seen 2']);
+});
+
+test('with two writers, a second item goes at once and only items added while both are busy wait, together', async () => {
+  const writes: number[][] = [];
+  const releases: (() => void)[] = [];
+  const commit = new GroupCommit<number>(
+    async (items) => {
+      writes.push([...items]);
+      if (writes.length <= 2) await new Promise<void>((resolve) => releases.push(resolve));
+    },
+    { writers: 2 },
+  );
+  const all = [commit.add(1), commit.add(2), commit.add(3), commit.add(4)];
+  assert.deepEqual(writes, [[1], [2]], 'two writes in flight before either ends');
+  for (const release of releases) release();
+  await Promise.all(all);
+  assert.deepEqual(writes, [[1], [2], [3, 4]]);
+});

@@ -11,6 +11,7 @@ export {
   type StatusChange,
 } from './journal.ts';
 export { migrateTimelines } from './migrate-timelines.ts';
+export { statusChangeOperations } from './transitions.ts';
 export {
   CallbackStore,
   type CallbackAttempt,

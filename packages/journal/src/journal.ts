@@ -1,29 +1,14 @@
 import { firstIdAt, type Message, type MessageStatus, type Receipt, type StatusEvent } from '@commstrat/core';
-import type { AnyBulkWriteOperation, ClientSession, Collection, Db, IndexDescription } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
+import { AcceptedWriter } from './accepted-writer.ts';
+import { fromDocument, type MessageDocument, type BatchRecord } from './documents.ts';
 import { GroupCommit } from './group-commit.ts';
-import { groupTransitions, transitionUpdate, type ExchangeIds, type StatusChange } from './transitions.ts';
+import { ensureJournalIndexes } from './indexes.ts';
+import { UrgentGate } from './urgent-gate.ts';
+import { statusChangeOperations, type ExchangeIds, type StatusChange } from './transitions.ts';
 
+export type { BatchRecord } from './documents.ts';
 export type { StatusChange } from './transitions.ts';
-
-/** The raw incoming request, kept as received. */
-export interface BatchRecord {
-  readonly _id: string;
-  readonly tenant_id: string;
-  /**
-   * `redrive`: made by `commstrat replay dlq` or `commstrat redrive`, its body the
-   * original's id; `inbound`: a reply to an inbound keyword.
-   */
-  readonly source: 'rest' | 'kafka' | 'redrive' | 'inbound';
-  readonly received_at: Date;
-  readonly body: unknown;
-  readonly message_ids: readonly string[];
-  /** Index in the request of each accepted message, parallel to `message_ids`. */
-  readonly accepted_indexes?: readonly number[];
-  /** Set by the recovery pass once it verified the request's messages reached Redis. */
-  readonly enqueued: boolean;
-  /** Per-item results for batch requests, so a replayed request answers the same. */
-  readonly rejected?: readonly unknown[];
-}
 
 /** Filters of the paged message listing; `after` is the last id of the previous page. */
 export interface MessageQuery {
@@ -88,13 +73,6 @@ export interface MessagePage {
   readonly nextAfter: string | null;
 }
 
-/**
- * A message as stored. Its batch id is stored as `request_id`, its name in 0.1, so that
- * journals written before and the `tenant_request_id` index serve as they are; the code
- * and the API call it `batch_id` (toDocument / fromDocument map it).
- */
-type MessageDocument = Omit<Message, 'id' | 'batch_id'> & { _id: string; request_id: string; callback_due?: boolean; callback_seq?: number };
-
 export interface JournalOptions {
   /**
    * Journal a request and its messages in one transaction: both or neither, whatever
@@ -105,32 +83,17 @@ export interface JournalOptions {
   readonly transactions?: 'auto' | boolean;
   /** Test-only fault injection: exit the process between the request and its messages. */
   readonly failpoint?: 'exit-after-request' | undefined;
+  /**
+   * The same database through a client of its own (its own connection pool), for the
+   * writes of critical messages: requests holding one at intake, and the dispatcher's
+   * outcomes of critical batches (`recordOutcomes` with `urgent`). They also have writers
+   * of their own, so they never queue behind a bulk write, in this process's group
+   * commit or in its pool. Default: `db` (own writers, shared pool).
+   */
+  readonly urgentDb?: Db;
 }
 
-/** The lookup indexes, by collection; every read of the journal is served by one of them. */
-const INDEXES: Readonly<Record<'messages' | 'requests' | 'provider_exchanges', IndexDescription[]>> = {
-  messages: [
-    // Ids are ULIDs (creation order): every listing pages by _id, newest first, on one of these.
-    { key: { tenant_id: 1, _id: -1 }, name: 'tenant_id' },
-    { key: { tenant_id: 1, status: 1, _id: -1 }, name: 'tenant_status_id' },
-    { key: { tenant_id: 1, tags: 1, _id: -1 }, name: 'tenant_tag_id' },
-    { key: { tenant_id: 1, request_id: 1, _id: -1 }, name: 'tenant_request_id' },
-    // The status-callback outbox: messages with changes not yet handed to `callbacks`.
-    // Every change sets callback_due; only messages that take callbacks are indexed.
-    { key: { callback_due: 1 }, name: 'callback_due', partialFilterExpression: { callback_due: true, callbacks: true } },
-    // What delivery receipts look up: the provider's id of a message.
-    {
-      key: { tenant_id: 1, provider_message_id: 1 },
-      name: 'tenant_provider_message_id',
-      partialFilterExpression: { provider_message_id: { $type: 'string' } },
-    },
-  ],
-  requests: [
-    { key: { tenant_id: 1, received_at: -1 }, name: 'tenant_received' },
-    { key: { enqueued: 1, received_at: 1 }, name: 'not_enqueued' },
-  ],
-  provider_exchanges: [{ key: { message_ids: 1 }, name: 'message_ids' }],
-};
+type Outcomes = { exchanges: readonly ProviderExchange[]; changes: readonly StatusChange[] };
 
 /**
  * The MongoDB journal: every request, every message holding its current status and
@@ -143,24 +106,42 @@ export class Journal {
   private readonly requests: Collection<BatchRecord>;
   private readonly messages: Collection<MessageDocument>;
   private readonly exchanges: Collection<ProviderExchange>;
-  private readonly outcomes: GroupCommit<{ exchanges: readonly ProviderExchange[]; changes: readonly StatusChange[] }>;
-  private readonly transactionsOption: 'auto' | boolean;
-  private readonly failpoint: JournalOptions['failpoint'];
-  private transactional: Promise<boolean> | undefined;
+  private readonly accepted: AcceptedWriter;
+  private readonly urgentAccepted: AcceptedWriter;
+  private readonly outcomes: GroupCommit<Outcomes>;
+  private readonly urgentOutcomes: GroupCommit<Outcomes>;
+  private readonly urgent = new UrgentGate();
 
   constructor(db: Db, options: JournalOptions = {}) {
     this.db = db;
     this.requests = db.collection<BatchRecord>('requests');
     this.messages = db.collection<MessageDocument>('messages');
     this.exchanges = db.collection<ProviderExchange>('provider_exchanges');
-    this.transactionsOption = options.transactions ?? 'auto';
-    this.failpoint = options.failpoint;
-    this.outcomes = new GroupCommit(
+    const urgentDb = options.urgentDb ?? db;
+    const writerOptions = { transactions: options.transactions ?? 'auto', failpoint: options.failpoint };
+    // One writer: whatever comes while a transaction is in flight shares the next one.
+    // Measured (docs/benchmarks.md): with 40 Kafka records of 100 in flight, one writer
+    // took kafka-batch-100 from 37-59 % of rest-batch-1000 (four writers) to 81-84 %,
+    // and rest-batch-1000 itself no lower: the server is CPU-bound, and fewer, larger
+    // transactions cost it less per message.
+    const letUrgentFirst = () => this.urgent.clear();
+    this.accepted = new AcceptedWriter(db, { ...writerOptions, writers: 1, before: letUrgentFirst });
+    this.urgentAccepted = new AcceptedWriter(urgentDb, { ...writerOptions, writers: 2 });
+    this.outcomes = this.outcomeWriter(db, letUrgentFirst);
+    this.urgentOutcomes = this.outcomeWriter(urgentDb);
+  }
+
+  /** A group commit of provider exchanges and status changes through `db`; `before` is awaited before each write. */
+  private outcomeWriter(db: Db, before?: () => Promise<void>): GroupCommit<Outcomes> {
+    const messages = db.collection<MessageDocument>('messages');
+    const exchanges = db.collection<ProviderExchange>('provider_exchanges');
+    return new GroupCommit(
       async (items) => {
-        const exchanges = items.flatMap((item) => item.exchanges);
+        await before?.();
+        const records = items.flatMap((item) => item.exchanges);
         await Promise.all([
-          this.recordProviderExchanges(exchanges),
-          this.applyChanges(items.flatMap((item) => item.changes), exchanges),
+          records.length === 0 ? undefined : exchanges.insertMany(records.slice(), { ordered: false }),
+          applyChanges(messages, items.flatMap((item) => item.changes), records),
         ]);
       },
       // About 1 000 messages per write (a sent message is two changes: sending, sent):
@@ -170,45 +151,22 @@ export class Journal {
     );
   }
 
-  /** Creates the lookup indexes; idempotent, run at start-up. */
+  /** Creates the lookup indexes and drops those they replace (indexes.ts); idempotent, run at start-up. */
   async ensureIndexes(): Promise<void> {
-    await Promise.all(
-      Object.entries(INDEXES).map(([name, indexes]) => this.db.collection(name).createIndexes(indexes)),
-    );
+    await ensureJournalIndexes(this.db);
   }
 
   /**
    * Journals a request and its messages, in one transaction where the server has them.
    * Resolves only once both are acknowledged. Returns false, writing nothing, when a
    * request with this id is already journaled (a redelivered Kafka record): the caller
-   * answers from `findRequest`.
+   * answers from `findBatch`. Requests journaled at the same time may share one
+   * transaction (AcceptedWriter); one holding a critical message goes through the
+   * urgent writers and client.
    */
   async recordAccepted(request: BatchRecord, messages: readonly Message[]): Promise<boolean> {
-    const write = async (session?: ClientSession) => {
-      await this.requests.insertOne(request, session === undefined ? {} : { session });
-      if (this.failpoint === 'exit-after-request') process.exit(137);
-      if (messages.length > 0) {
-        await this.messages.insertMany(messages.map(toDocument), { ordered: false, ...(session === undefined ? {} : { session }) });
-      }
-    };
-    try {
-      if (!(await this.usesTransactions())) await write();
-      else await this.db.client.withSession((session) => session.withTransaction(() => write(session)));
-    } catch (error) {
-      if (isDuplicateKey(error)) return false;
-      throw error;
-    }
-    return true;
-  }
-
-  /** Whether the server takes transactions (asked once: `hello` names a replica set or mongos). */
-  private async usesTransactions(): Promise<boolean> {
-    if (this.transactionsOption !== 'auto') return this.transactionsOption;
-    this.transactional ??= this.db
-      .command({ hello: 1 })
-      .then((hello) => typeof hello['setName'] === 'string' || hello['msg'] === 'isdbgrid');
-    this.transactional.catch(() => (this.transactional = undefined));
-    return this.transactional;
+    if (!messages.some((message) => message.priority === 'critical')) return this.accepted.write(request, messages);
+    return this.urgent.track(this.urgentAccepted.write(request, messages));
   }
 
   /**
@@ -219,9 +177,10 @@ export class Journal {
   async discardIncompleteBatch(id: string): Promise<boolean> {
     const request = await this.findBatch(id);
     if (request === null) return false;
-    const journaled = await this.messages.countDocuments({ tenant_id: request.tenant_id, request_id: id });
+    const ids = { tenant_id: request.tenant_id, _id: { $in: request.message_ids.slice() } };
+    const journaled = await this.messages.countDocuments(ids);
     if (journaled >= request.message_ids.length) return false;
-    await this.messages.deleteMany({ tenant_id: request.tenant_id, request_id: id });
+    await this.messages.deleteMany(ids);
     await this.requests.deleteOne({ _id: id });
     return true;
   }
@@ -342,32 +301,72 @@ export class Journal {
   }
 
   /**
-   * One page of a tenant's messages, newest first, served by an index: the filters
-   * (status, tag, batch) each lead one of the compound indexes, and a time range is a
-   * range of ids (ULIDs start with their time). `after` is the last id of the page
-   * before: a stable cursor, whatever is journaled meanwhile.
+   * One page of a tenant's messages, newest first, served by an index: a status or a tag
+   * leads a compound index, a time range is a range of ids (ULIDs start with their
+   * time), and a batch is the ids its request holds (listBatch). `after` is the last id
+   * of the page before: a stable cursor, whatever is journaled meanwhile.
    */
   async listMessages(tenantId: string, query: MessageQuery): Promise<MessagePage> {
     const filter: Record<string, unknown> = { tenant_id: tenantId };
     if (query.status !== undefined) filter['status'] = query.status;
     if (query.tag !== undefined) filter['tags'] = query.tag;
-    if (query.batchId !== undefined) filter['request_id'] = query.batchId;
-    const ids: Record<string, string> = {};
-    if (query.from !== undefined) ids['$gte'] = firstIdAt(query.from);
-    if (query.to !== undefined) ids['$lt'] = firstIdAt(query.to);
-    if (query.after !== undefined && (ids['$lt'] === undefined || query.after < ids['$lt'])) ids['$lt'] = query.after;
-    if (Object.keys(ids).length > 0) filter['_id'] = ids;
+    const ids: { $gte?: string; $lt?: string } = {};
+    if (query.from !== undefined) ids.$gte = firstIdAt(query.from);
+    if (query.to !== undefined) ids.$lt = firstIdAt(query.to);
+    if (query.after !== undefined && (ids.$lt === undefined || query.after < ids.$lt)) ids.$lt = query.after;
     // One more than a page tells whether another page follows.
-    const documents = await this.messages.find(filter).sort({ _id: -1 }).limit(query.limit + 1).toArray();
+    const documents =
+      query.batchId !== undefined
+        ? await this.listBatch(tenantId, query.batchId, filter, ids, query.limit + 1)
+        : await this.messages
+            .find(Object.keys(ids).length > 0 ? { ...filter, _id: ids } : filter)
+            .sort({ _id: -1 })
+            .limit(query.limit + 1)
+            .toArray();
     const messages = documents.slice(0, query.limit).map(fromDocument);
     return { messages, nextAfter: documents.length > query.limit ? (messages.at(-1)?.id ?? null) : null };
   }
 
-  /** Messages of one batch counted by current status, counted by the server. */
+  /**
+   * Up to `limit` messages of one batch matching `filter` within the id bounds, newest
+   * first: the request's ids, read in slices by `_id` (hinted: SecantusDB would
+   * otherwise walk the tenant's whole `tenant_id` range), so no index by request is
+   * needed on `messages`.
+   */
+  private async listBatch(
+    tenantId: string,
+    batchId: string,
+    filter: Record<string, unknown>,
+    bounds: { $gte?: string; $lt?: string },
+    limit: number,
+  ): Promise<MessageDocument[]> {
+    const request = await this.requests.findOne({ _id: batchId, tenant_id: tenantId }, { projection: { message_ids: 1 } });
+    const candidates = (request?.message_ids ?? [])
+      .filter((id) => (bounds.$gte === undefined || id >= bounds.$gte) && (bounds.$lt === undefined || id < bounds.$lt))
+      .sort()
+      .reverse();
+    const found: MessageDocument[] = [];
+    for (let i = 0; i < candidates.length && found.length < limit; i += BATCH_LISTING_SLICE) {
+      const slice = candidates.slice(i, i + BATCH_LISTING_SLICE);
+      found.push(
+        ...(await this.messages
+          .find({ ...filter, _id: { $in: slice } })
+          .sort({ _id: -1 })
+          .limit(limit - found.length)
+          .hint({ _id: 1 })
+          .toArray()),
+      );
+    }
+    return found;
+  }
+
+  /** Messages of one request (batch) counted by current status, counted by the server from its ids. */
   async countByStatus(tenantId: string, batchId: string): Promise<Record<string, number>> {
+    const request = await this.requests.findOne({ _id: batchId, tenant_id: tenantId }, { projection: { message_ids: 1 } });
+    if (request === null || request.message_ids.length === 0) return {};
     const groups = await this.messages
       .aggregate<{ _id: MessageStatus; count: number }>([
-        { $match: { tenant_id: tenantId, request_id: batchId } },
+        { $match: { _id: { $in: request.message_ids.slice() }, tenant_id: tenantId } },
         { $group: { _id: '$status', count: { $sum: 1 } } },
       ])
       .toArray();
@@ -386,11 +385,17 @@ export class Journal {
   /**
    * Records what a dispatched batch came to — provider exchanges and status changes.
    * Calls made while a write is in flight are written together in the next one (group
-   * commit), so under load many batches share one bulk write per collection.
+   * commit), so under load many batches share one bulk write per collection. `urgent`
+   * (a critical batch): through the urgent writer and client, never behind a bulk write.
    */
-  async recordOutcomes(exchanges: readonly ProviderExchange[], changes: readonly StatusChange[]): Promise<void> {
+  async recordOutcomes(
+    exchanges: readonly ProviderExchange[],
+    changes: readonly StatusChange[],
+    options: { readonly urgent?: boolean } = {},
+  ): Promise<void> {
     if (exchanges.length === 0 && changes.length === 0) return;
-    await this.outcomes.add({ exchanges, changes });
+    if (options.urgent === true) await this.urgent.track(this.urgentOutcomes.add({ exchanges, changes }));
+    else await this.outcomes.add({ exchanges, changes });
   }
 
   /** The conditional updates of `changes` in one bulk write; how many messages changed. */
@@ -398,14 +403,7 @@ export class Journal {
     changes: readonly StatusChange[],
     exchanges: readonly (ExchangeIds & { readonly _id: string })[],
   ): Promise<number> {
-    if (changes.length === 0) return 0;
-    const byId = new Map(exchanges.map((exchange) => [exchange._id, exchange]));
-    const now = new Date();
-    const operations: AnyBulkWriteOperation<MessageDocument>[] = groupTransitions(changes).map((transition) => ({
-      updateMany: transitionUpdate(transition, byId, now) as never,
-    }));
-    const result = await this.messages.bulkWrite(operations, { ordered: false });
-    return result.modifiedCount;
+    return applyChanges(this.messages, changes, exchanges);
   }
 
   /**
@@ -461,17 +459,17 @@ export class Journal {
   }
 }
 
-function isDuplicateKey(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 11000;
-}
+/** Batch ids read per query of a batch listing (a request may hold up to 100 000). */
+const BATCH_LISTING_SLICE = 1000;
 
-function toDocument(message: Message): MessageDocument {
-  const { id, batch_id, ...rest } = message;
-  // Its first events (accepted, queued) are called back too: the outbox flag goes with them.
-  return { _id: id, request_id: batch_id, ...rest, ...(message.callbacks === true ? { callback_due: true } : {}) };
-}
-
-function fromDocument(document: MessageDocument): Message {
-  const { _id, request_id, callback_due: _due, callback_seq: _seq, ...rest } = document;
-  return { id: _id, batch_id: request_id, ...rest };
+/** The conditional updates of `changes` in one bulk write to `messages`; how many messages changed. */
+async function applyChanges(
+  messages: Collection<MessageDocument>,
+  changes: readonly StatusChange[],
+  exchanges: readonly (ExchangeIds & { readonly _id: string })[],
+): Promise<number> {
+  if (changes.length === 0) return 0;
+  const operations = statusChangeOperations(changes, exchanges, new Date()) as AnyBulkWriteOperation<MessageDocument>[];
+  const result = await messages.bulkWrite(operations, { ordered: false });
+  return result.modifiedCount;
 }

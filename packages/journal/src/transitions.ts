@@ -1,5 +1,5 @@
 import { allowedFrom, type StatusEvent } from '@commstrat/core';
-import type { Document } from 'mongodb';
+import type { AnyBulkWriteOperation, Document } from 'mongodb';
 
 /** A state change of one message, appended to its timeline. */
 export interface StatusChange {
@@ -123,4 +123,19 @@ export function transitionUpdate(
       },
     ],
   };
+}
+
+/**
+ * The bulk write that applies `changes`: one conditional `updateMany` per transition
+ * (groupTransitions, transitionUpdate), each message's provider id picked from the
+ * exchange of `exchanges` its `sent` event names. What the journal sends, and what the
+ * benchmark's journal ceiling sends through the driver alone.
+ */
+export function statusChangeOperations(
+  changes: readonly StatusChange[],
+  exchanges: readonly (ExchangeIds & { readonly _id: string })[],
+  now: Date,
+): AnyBulkWriteOperation<Document>[] {
+  const byId = new Map(exchanges.map((exchange) => [exchange._id, exchange]));
+  return groupTransitions(changes).map((transition) => ({ updateMany: transitionUpdate(transition, byId, now) }));
 }

@@ -59,9 +59,13 @@ export class DispatchLifecycle {
     this.timers = new CascadeTimers(deps);
   }
 
-  /** A new settlement, written to the given lanes' connection (default: the shared one). */
-  begin(lanes: SettleLanes = this.deps.lanes): Settlement {
-    return new SettledSet(this.deps.journal, lanes);
+  /**
+   * A new settlement, written to the given lanes' connection (default: the shared one).
+   * `urgent` (critical entries): its journal write goes through the journal's urgent
+   * writer, never behind bulk writes.
+   */
+  begin(lanes: SettleLanes = this.deps.lanes, options: { readonly urgent?: boolean } = {}): Settlement {
+    return new SettledSet(this.deps.journal, lanes, options.urgent === true);
   }
 
   /** Cancelled by the tenant before it was claimed: acknowledged unsent (its journal says cancelled already). */

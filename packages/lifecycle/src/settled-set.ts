@@ -35,10 +35,13 @@ export class SettledSet implements Settlement {
   private readonly dropped: string[] = [];
   private readonly journal: OutcomeJournal;
   private readonly lanes: SettleLanes;
+  /** Critical entries: journaled through the journal's urgent writer, never behind bulk ones. */
+  private readonly urgent: boolean;
 
-  constructor(journal: OutcomeJournal, lanes: SettleLanes) {
+  constructor(journal: OutcomeJournal, lanes: SettleLanes, urgent = false) {
     this.journal = journal;
     this.lanes = lanes;
+    this.urgent = urgent;
   }
 
   /** Cancelled by the tenant before it was claimed: acknowledged, its cancel marker cleared. */
@@ -98,7 +101,7 @@ export class SettledSet implements Settlement {
    * in between means a resend, never a loss.
    */
   async commit(): Promise<void> {
-    await this.journal.recordOutcomes(this.exchanges, this.changes);
+    await this.journal.recordOutcomes(this.exchanges, this.changes, { urgent: this.urgent });
     await this.lanes.settle({ deferred: this.retries, deadLetters: this.deadLetters, acks: this.acks, dropped: this.dropped });
   }
 }

@@ -12,12 +12,14 @@ const CONCURRENCY = 4;
 const LARGEST_REQUEST = 25;
 // The critical lane's request slot per provider (apps/dispatcher/src/provider-registry.ts).
 const URGENT_SLOTS = 1;
+// Critical batches answered and awaiting the journal, at most (apps/dispatcher/src/sender.ts).
+const URGENT_UNRECORDED = 2;
 // What one dispatcher crash may resend, per provider: the requests the provider has and
 // whose answer is not journaled. Other lanes: at most `concurrency` in flight plus
 // `concurrency` answered awaiting the journal (no request starts beyond that). Critical:
-// one in flight plus one answered awaiting the journal (the next waits for it). So
-// 2 × (concurrency + critical slots) requests of at most the burst each: 250 here.
-const CRASH_BOUND = 2 * (CONCURRENCY + URGENT_SLOTS) * LARGEST_REQUEST;
+// one in flight plus two answered awaiting the journal (the next waits while two are).
+// So 2 × concurrency + 3 requests of at most the burst each: 275 here.
+const CRASH_BOUND = (2 * CONCURRENCY + URGENT_SLOTS + URGENT_UNRECORDED) * LARGEST_REQUEST;
 
 async function listening(url: string): Promise<void> {
   await eventually(`${url} to answer`, async () => {

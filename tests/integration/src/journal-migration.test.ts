@@ -15,6 +15,15 @@ test('a journal of the old layout converts to messages that hold their own state
     ),
   ) as [ReturnType<typeof acceptMessage>, ReturnType<typeof acceptMessage>, ReturnType<typeof acceptMessage>];
   // As commstrat 0.1 wrote them: documents frozen at acceptance, events beside them.
+  await db.collection('requests').insertOne({
+    _id: requestId,
+    tenant_id: 't1',
+    source: 'rest',
+    received_at: new Date(now),
+    body: {},
+    message_ids: [sent, failed, untouched].map((m) => m.id),
+    enqueued: true,
+  } as never);
   await db.collection('messages').insertMany([sent, failed, untouched].map(({ id, batch_id, ...rest }) => ({ _id: id, request_id: batch_id, ...rest })) as never[]);
   const exchangeId = newId();
   const sending = { status: 'sending', at: new Date(now + 10), provider: 'p1' };

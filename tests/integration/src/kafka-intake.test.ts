@@ -262,7 +262,10 @@ const acceptedRecord = (items: readonly unknown[], batchId = '') => ({
  * A KafkaIntake on the stack's broker with a fake intake behind it (the behaviour under
  * test is the consumer's, not the journal's), its own topics and group, one partition.
  */
-async function fakeIntakeKafka(acceptBatch: AcceptBatch, options: { retryInitialMs?: number; recordsInFlight?: number } = {}) {
+async function fakeIntakeKafka(
+  acceptBatch: AcceptBatch,
+  options: { retryInitialMs?: number; recordsInFlight?: number; partitionsInFlight?: number; topicPartitions?: number } = {},
+) {
   const { kafkaBrokers } = stackEnv();
   const topic = uniqueName('in');
   const rejectedTopic = uniqueName('rejected');
@@ -287,11 +290,12 @@ async function fakeIntakeKafka(acceptBatch: AcceptBatch, options: { retryInitial
     registry,
     admin,
     topic,
+    group,
     rejectedTopic,
-    send: (count = 1) =>
+    send: (count = 1, partition = 0) =>
       producer.send({
         topic,
-        messages: Array.from({ length: count }, (_, i) => ({ value: JSON.stringify(sms(`record ${i}`)), headers: { 'x-api-key': 'k' } })),
+        messages: Array.from({ length: count }, (_, i) => ({ partition, value: JSON.stringify(sms(`record ${i}`)), headers: { 'x-api-key': 'k' } })),
       }),
     /** The group's committed offset on partition 0 (-1 before any commit). */
     committed: async () => {
@@ -358,6 +362,30 @@ test('records of a partition are accepted several at once, and committed only up
     Array.from({ length: 6 }, (_, i) => `kafka:${k.topic}:0:${i}`).sort(),
     'each record accepted once',
   );
+});
+
+test('records of several partitions are handled at once, so they can share a journal write', async () => {
+  // Each record is held until records of all three partitions are under way: one
+  // partition at a time, the first record would wait for ever.
+  const partitions = new Set<string>();
+  let allUnderWay: () => void = () => undefined;
+  const underWay = new Promise<void>((resolve) => (allUnderWay = resolve));
+  const k = await fakeIntakeKafka(
+    async (_tenant, _source, items, options) => {
+      partitions.add(options.batchId?.split(':').at(-2) ?? '');
+      if (partitions.size === 3) allUnderWay();
+      await underWay;
+      return acceptedRecord(items, options.batchId);
+    },
+    { topicPartitions: 3, partitionsInFlight: 3 },
+  );
+  for (const partition of [0, 1, 2]) await k.send(1, partition);
+  await eventually('records of the three partitions under way together', () => Promise.resolve(partitions.size === 3 ? true : undefined));
+  const { admin, topic } = k;
+  await eventually('every partition committed', async () => {
+    const [entry] = await admin.fetchOffsets({ groupId: k.group, topics: [topic] });
+    return entry?.partitions.every((p) => p.offset === '1') && entry.partitions.length === 3 ? true : undefined;
+  });
 });
 
 test('a record whose callback_url aims at an internal address goes to the rejected topic with the field; its batch neighbours are accepted', async () => {

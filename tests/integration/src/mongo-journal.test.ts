@@ -59,15 +59,18 @@ function sentBatch(exchange: ProviderExchange, ids: readonly string[] = exchange
   ]);
 }
 
-/** Every stage name of a query plan (explain's winning plan, nested). */
+/** Every stage of a query plan (explain's winning plan, nested), an index scan with its index: `IXSCAN(tenant_id)`. */
 function stages(plan: Document | undefined): string[] {
   if (plan === undefined || plan === null) return [];
   const inner = [plan['inputStage'], ...((plan['inputStages'] as Document[] | undefined) ?? [])];
-  return [String(plan['stage']), ...inner.flatMap((stage) => stages(stage as Document | undefined))];
+  const index = typeof plan['indexName'] === 'string' ? `(${plan['indexName']})` : '';
+  return [`${String(plan['stage'])}${index}`, ...inner.flatMap((stage) => stages(stage as Document | undefined))];
 }
 
-async function planOf(db: Db, filter: Document, sort: Document = {}): Promise<string[]> {
-  const explained = await db.collection('messages').find(filter).sort(sort).limit(100).explain('queryPlanner');
+async function planOf(db: Db, filter: Document, sort: Document = {}, hint?: Document, collection = 'messages'): Promise<string[]> {
+  const cursor = db.collection(collection).find(filter).sort(sort).limit(100);
+  if (hint !== undefined) cursor.hint(hint);
+  const explained = await cursor.explain('queryPlanner');
   return stages(explained.queryPlanner.winningPlan as Document);
 }
 
@@ -160,25 +163,74 @@ test('a cancel racing a send ends each message in exactly one of cancelled or se
   assert.equal(outcomes.cancelled + outcomes.sent, 60);
 });
 
-test('reads are served by indexes: by id, listings by status, tag, batch and time, receipts by provider id', async () => {
+test('each read is served by the index meant for it: by id, listings by status, tag, batch and time, receipts by provider id, the outbox, the recovery pass', async () => {
   const { db, journal, messages } = await journalOf(3);
-  const id = messages[0]!.id;
+  const [a] = messages;
+  const exchange = exchangeOf([a!.id], ['pa']);
+  await journal.recordOutcomes([exchange], sentBatch(exchange));
+  const id = a!.id;
   const byId = await planOf(db, { _id: id, tenant_id: 't1' });
-  assert.ok(byId.some((s) => /IXSCAN|IDHACK/.test(s)), `find by id: ${byId.join(' > ')}`);
+  assert.ok(byId.some((s) => /IXSCAN\(_id_\)|IDHACK|EXPRESS/.test(s)), `find by id: ${byId.join(' > ')}`);
   const newestFirst = { _id: -1 };
-  for (const filter of [
-    { tenant_id: 't1' },
-    { tenant_id: 't1', status: 'sent' },
-    { tenant_id: 't1', tags: 'otp' },
-    { tenant_id: 't1', request_id: messages[0]!.batch_id },
-    { tenant_id: 't1', _id: { $gte: '01', $lt: id } },
-    { tenant_id: 't1', provider_message_id: 'pa' },
-  ]) {
-    const plan = await planOf(db, filter, 'provider_message_id' in filter ? {} : newestFirst);
-    assert.ok(plan.includes('IXSCAN'), `${JSON.stringify(filter)}: ${plan.join(' > ')}`);
-    assert.ok(!plan.includes('COLLSCAN') && !plan.includes('SORT'), `${JSON.stringify(filter)}: ${plan.join(' > ')}`);
+  const ids = messages.map((m) => m.id);
+  const reads: [string, Document, Document, Document | undefined, string][] = [
+    ['listing', { tenant_id: 't1' }, newestFirst, undefined, 'tenant_id'],
+    ['time range', { tenant_id: 't1', _id: { $gte: '01', $lt: id } }, newestFirst, undefined, 'tenant_id'],
+    ['status', { tenant_id: 't1', status: 'sent' }, newestFirst, undefined, 'tenant_status_id'],
+    ['tag', { tenant_id: 't1', tags: 'otp' }, newestFirst, undefined, 'tenant_tag_id_tagged'],
+    // As Journal.listBatch asks: the request's ids, hinted to _id.
+    ['batch', { tenant_id: 't1', status: 'sent', _id: { $in: ids } }, newestFirst, { _id: 1 }, '_id_'],
+    ['receipt', { tenant_id: 't1', provider_message_id: 'pa' }, {}, undefined, 'tenant_provider_message_id_set'],
+    ['receipts', { tenant_id: 't1', provider_message_id: { $in: ['pa', 'pb'] }, provider: 'p1' }, {}, undefined, 'tenant_provider_message_id_set'],
+    ['outbox', { callback_due: true, callbacks: true }, {}, undefined, 'callback_due'],
+  ];
+  for (const [read, filter, sort, hint, index] of reads) {
+    const plan = await planOf(db, filter, sort, hint);
+    assert.ok(plan.includes(`IXSCAN(${index})`), `${read} ${JSON.stringify(filter)}: ${plan.join(' > ')}`);
+    assert.ok(!plan.includes('COLLSCAN') && !plan.includes('SORT'), `${read} ${JSON.stringify(filter)}: ${plan.join(' > ')}`);
   }
+  const recovery = await planOf(db, { enqueued: false, received_at: { $lt: new Date() } }, { received_at: 1 }, undefined, 'requests');
+  assert.ok(recovery.includes('IXSCAN(unverified_received)'), `recovery pass: ${recovery.join(' > ')}`);
   assert.equal((await journal.listMessages('t1', { limit: 10 })).messages.length, 3);
+});
+
+test('the indexes of messages: partial where most messages need none, none that another serves, and the replaced ones dropped at start-up', async () => {
+  const { db } = await testMongo();
+  // What an earlier version made, and an index of the operator's own.
+  await db.collection('messages').createIndexes([
+    { key: { tenant_id: 1, tags: 1, _id: -1 }, name: 'tenant_tag_id' },
+    { key: { tenant_id: 1, request_id: 1, _id: -1 }, name: 'tenant_request_id' },
+    { key: { tenant_id: 1, provider_message_id: 1 }, name: 'tenant_provider_message_id', partialFilterExpression: { provider_message_id: { $type: 'string' } } },
+    { key: { recipient: 1 }, name: 'operators_own' },
+  ]);
+  await db.collection('requests').createIndexes([
+    { key: { tenant_id: 1, received_at: -1 }, name: 'tenant_received' },
+    { key: { enqueued: 1, received_at: 1 }, name: 'not_enqueued' },
+  ]);
+  const journal = new Journal(db);
+  await journal.ensureIndexes();
+  await journal.ensureIndexes(); // idempotent, as every replica's start-up runs it
+  const indexes = async (collection: string) =>
+    Object.fromEntries((await db.collection(collection).indexes()).map((index) => [index.name, index.partialFilterExpression ?? null]));
+  assert.deepEqual(await indexes('messages'), {
+    _id_: null,
+    tenant_id: null,
+    tenant_status_id: null,
+    tenant_tag_id_tagged: { tags: { $exists: true } },
+    callback_due: { callback_due: true, callbacks: true },
+    tenant_provider_message_id_set: { provider_message_id: { $exists: true } },
+    operators_own: null,
+  });
+  assert.deepEqual(await indexes('requests'), { _id_: null, unverified_received: { enqueued: false } });
+  // A message without tags carries no `tags` field, so the partial tag index leaves it out.
+  const request = newId();
+  const untagged = acceptMessage(validateMessageRequest({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text: 'hi' } }), {
+    id: newId(), tenantId: 't1', batchId: request, now: new Date(),
+  });
+  await journal.recordAccepted({ _id: request, tenant_id: 't1', source: 'rest', received_at: new Date(), body: {}, message_ids: [untagged.id], enqueued: true }, [untagged]);
+  const stored = await db.collection('messages').findOne({ _id: untagged.id as never });
+  assert.equal(stored?.['tags'], undefined);
+  assert.deepEqual((await journal.findMessage('t1', untagged.id))?.tags, [], 'read back with an empty list');
 });
 
 test('a listing pages by a stable cursor and filters by current status, tag, batch and time', async () => {
