@@ -74,6 +74,9 @@ export async function startDispatcher(
   // Critical batches' outcomes: a pool of their own, never behind a bulk group commit.
   const urgentMongo = new MongoClient(config.mongoUrl, { ...mongoOptions, maxPoolSize: 4 });
   const sql = postgres(config.postgresUrl, { max: 4, onnotice: () => {} });
+  /** Every connection opened above; closed on stop and on a start that fails. */
+  const closeConnections = () =>
+    Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), urgentRedis.quit(), mongo.close(), urgentMongo.close(), sql.end({ timeout: 5 })]);
   await Promise.all([mongo.connect(), urgentMongo.connect()]);
   const journal = new Journal(mongo.db(), { urgentDb: urgentMongo.db() });
   const lanes = new LaneReader(redis, { prefix: config.redisPrefix });
@@ -133,7 +136,7 @@ export async function startDispatcher(
   // A secret other than the one the stored preferences were digested with would match none of them.
   await preferences.checkKey().catch(async (error: unknown) => {
     await routing.close();
-    await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), urgentRedis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+    await closeConnections();
     throw error;
   });
   const contactPolicy = new ContactPolicyGate({
@@ -220,7 +223,7 @@ export async function startDispatcher(
       providers.close();
       await routing.close();
       await http.close();
-      await Promise.allSettled([claimRedis.quit(), criticalRedis.quit(), redis.quit(), urgentRedis.quit(), mongo.close(), urgentMongo.close(), sql.end({ timeout: 5 })]);
+      await closeConnections();
       if (options.logger === undefined) await closeLogger(logger);
     },
   };

@@ -56,6 +56,8 @@ export async function startIngest(
   // Critical messages' journal writes: a pool of their own, never behind bulk intake.
   const urgentMongo = new MongoClient(config.mongoUrl, { ...mongoOptions, maxPoolSize: 4 });
   const sql = postgres(config.postgresUrl, { max: 5, onnotice: () => {} });
+  /** Every connection opened above; closed on stop and on a start that fails. */
+  const closeConnections = () => Promise.allSettled([redis.quit(), mongo.close(), urgentMongo.close(), sql.end({ timeout: 5 })]);
   await Promise.all([mongo.connect(), urgentMongo.connect()]);
   const journal = new Journal(mongo.db(), {
     transactions: config.journalTransactions === 'auto' ? 'auto' : config.journalTransactions === 'on',
@@ -69,7 +71,7 @@ export async function startIngest(
   const preferences = new PreferenceStore(mongo.db(), { secret: config.contactHashSecret ?? DEFAULT_CONTACT_HASH_SECRET });
   // A secret other than the one the stored preferences were digested with would match none of them.
   await preferences.checkKey().catch(async (error: unknown) => {
-    await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
+    await closeConnections();
     throw error;
   });
   const lanes = new LaneWriter(redis, { prefix: config.redisPrefix });
@@ -204,7 +206,7 @@ export async function startIngest(
     await routing.close();
     await tenants.close();
     await renderer.close();
-    await Promise.allSettled([redis.quit(), mongo.close(), urgentMongo.close(), sql.end({ timeout: 5 })]);
+    await closeConnections();
     throw error;
   }
 
@@ -227,7 +229,7 @@ export async function startIngest(
       await routing.close();
       await tenants.close();
       await renderer.close();
-      await Promise.allSettled([redis.quit(), mongo.close(), urgentMongo.close(), sql.end({ timeout: 5 })]);
+      await closeConnections();
       if (options.logger === undefined) await closeLogger(logger);
     },
   };
