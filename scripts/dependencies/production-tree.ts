@@ -18,6 +18,7 @@ export const SHIPPED_WORKSPACES = [
   'packages/observability',
   'packages/providers',
   'packages/queue',
+  'packages/redrive',
 ] as const;
 
 interface LockEntry {

@@ -1,8 +1,7 @@
 import type { Journal } from '@commstrat/journal';
 import type { DeadLetterEntry, DeadLetterStream } from '@commstrat/queue';
-import type { Progress } from './progress.ts';
 import type { Redriver } from './redriver.ts';
-import { RunControl, Tally, type RunSummary } from './run-control.ts';
+import { RunPacer, Tally, type RunProgress, type RunSummary } from './run-pacer.ts';
 
 export interface ReplayDlqOptions {
   /** Undefined only with `--all-tenants`. */
@@ -46,9 +45,9 @@ const PAGE = 100;
 export async function replayDeadLetters(
   deps: { readonly stream: DeadLetterStream; readonly journal: Journal; readonly redriver: Redriver },
   options: ReplayDlqOptions,
-  progress: Progress,
+  progress: RunProgress,
+  control: RunPacer = new RunPacer(options.dryRun ? undefined : options.rate),
 ): Promise<ReplaySummary> {
-  const control = new RunControl(options.dryRun ? undefined : options.rate);
   const tally = new Tally();
   const items: DeadLetterItem[] = [];
   let selected = 0;
@@ -74,7 +73,6 @@ export async function replayDeadLetters(
     } while (after !== null && !control.stopped);
   } finally {
     progress.stop();
-    control.close();
   }
   return { dry_run: options.dryRun, interrupted: control.stopped, selected, counts: tally.counts, skipped: tally.skipped, items };
 }
@@ -83,7 +81,7 @@ async function replayOne(
   deps: { readonly stream: DeadLetterStream; readonly journal: Journal; readonly redriver: Redriver },
   entry: DeadLetterEntry,
   options: ReplayDlqOptions,
-  control: RunControl,
+  control: RunPacer,
 ): Promise<DeadLetterItem> {
   const base = {
     entry_id: entry.entryId,
