@@ -2,6 +2,7 @@ export { migrate } from './migrate.ts';
 export {
   ensureTenantWithKey,
   findTenantByApiKey,
+  findTenantByKeyDigest,
   generateApiKey,
   hashApiKey,
   API_KEY_SCOPES,
@@ -17,6 +18,7 @@ export {
   findStrategy,
   listProviders,
   listStrategies,
+  listStrategyVersions,
   rollbackStrategy,
   saveStrategy,
   upsertProvider,
@@ -25,6 +27,7 @@ export {
   type ProviderInput,
   type SaveStrategyOptions,
   type StoredStrategy,
+  type StrategyVersion,
 } from './strategies.ts';
 export { moveStrategyVersion, MAX_MOVE_CHAIN, type MoveStrategyRequest, type StrategyMove } from './strategy-moves.ts';
 export { RoutingCache, type Routing, type RoutingCacheOptions } from './routing-cache.ts';
@@ -46,6 +49,7 @@ export {
   checkProviderDefinition,
   findProviderDefinition,
   listProviderDefinitions,
+  listProviderDefinitionVersions,
   resolveProviderDefinition,
   saveProviderDefinition,
   type ResolvedProviderDefinition,

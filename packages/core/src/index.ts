@@ -15,6 +15,7 @@ export {
   MethodNotAllowedError,
   NestingTooDeepError,
   ForbiddenError,
+  CsrfError,
   NotFoundError,
   PayloadTooLargeError,
   ProviderRejectedError,
