@@ -34,7 +34,7 @@ const apiKey = {
   properties: {
     id: { type: 'string' },
     label: { type: 'string' },
-    scopes: { type: 'array', items: { type: 'string', enum: ['send', 'read', 'admin', 'operator'] } },
+    scopes: { type: 'array', items: { type: 'string', enum: ['send', 'read', 'admin', 'operator', 'pii'] } },
     created_at: dateTime,
     revoked_at: { type: ['string', 'null'], format: 'date-time' },
   },
@@ -137,7 +137,7 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
   });
   return {
     '/v1/admin/keys': {
-      post: op('Create an API key of this tenant (send, read, admin); the key is answered once', {
+      post: op('Create an API key of this tenant (send, read, admin, pii); the key is answered once', {
         '201': json(ref('NewApiKey'), 'created'),
         ...writes,
       }, { requestBody: body(keyCreateSchema) }),
@@ -195,6 +195,30 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
       get: op('A version of a strategy (default: the newest)', { '200': json(ref('StoredStrategy'), 'that version'), ...common, ...errors(404, 422) }, {
         parameters: [pathParam('name'), query('version', version)],
       }),
+    },
+    '/v1/admin/strategies/{name}/versions': {
+      get: op('Every version of a strategy, newest first, without the definitions', {
+        '200': json(
+          {
+            type: 'object',
+            required: ['name', 'versions'],
+            properties: {
+              name: { type: 'string' },
+              versions: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['version', 'channel', 'default_for_channel', 'created_at'],
+                  properties: { version, channel: { type: 'string' }, default_for_channel: { type: 'boolean' }, created_at: dateTime },
+                },
+              },
+            },
+          },
+          'newest first; default_for_channel is true only on the newest version of a default',
+        ),
+        ...common,
+        ...errors(404),
+      }, { parameters: [pathParam('name')] }),
     },
     '/v1/admin/strategies/{name}/diff': {
       get: op('What changed between two versions of a strategy', {
