@@ -16,6 +16,7 @@ import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
 import type { IngestConfig } from './config.ts';
+import { consoleFrom } from './console-routes.ts';
 import { createIngestApp } from './http-app.ts';
 import { Intake } from './intake.ts';
 import { kafkaIntakeFromConfig } from './kafka-intake.ts';
@@ -97,12 +98,14 @@ export async function startIngest(
   });
   // Not awaited, as routing.listen: a revoked key is evicted on its NOTIFY once listening.
   void tenants.listen();
+  const operatorConsole = config.consoleEnabled ? consoleFrom(config, { redis, db: mongo.db(), sql, journal, lanes, tenants, logger }) : undefined;
   const kafka = kafkaIntakeFromConfig(config, { intake, tenants, depths, metrics, logger });
   const app = createIngestApp({
     intake,
     journal,
     tenants,
     admin: { sql },
+    ...(operatorConsole === undefined ? {} : { console: operatorConsole.deps }),
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
       ratePerSecond: config.tenantRatePerSecond,
@@ -147,13 +150,14 @@ export async function startIngest(
     requestTimeoutMs: config.httpRequestTimeoutMs,
   });
   const { url } = http;
-  logger.info(`ingest API at ${url}/v1/messages, metrics ${url}/metrics, health ${url}/health/ready`);
+  logger.info(`ingest API at ${url}/v1/messages, metrics ${url}/metrics, health ${url}/health/ready${operatorConsole === undefined ? '' : `, console ${url}/console/`}`);
 
   return {
     url,
     logger,
     async close() {
       await http.close();
+      await operatorConsole?.close();
       await kafka?.stop();
       await recovery.stop();
       await receiptParking.stop();

@@ -56,7 +56,7 @@ export async function replayDeadLetters(
     do {
       const page = await deps.stream.page({ since: options.since, until: options.until, after }, PAGE);
       after = page.nextAfter;
-      const chosen = page.entries.filter((entry) => matches(entry, options));
+      const chosen = page.entries.filter((entry) => selectsDeadLetter(entry, options));
       const room = options.limit === undefined ? chosen.length : Math.max(0, options.limit - selected);
       const batch = chosen.slice(0, room);
       selected += batch.length;
@@ -111,12 +111,13 @@ async function replayOne(
   return { ...base, action: outcome.kind === 'redriven' ? 'replayed' : outcome.kind, new_id: outcome.newId };
 }
 
-function matches(entry: DeadLetterEntry, options: ReplayDlqOptions): boolean {
-  if (options.tenant !== undefined && entry.message?.tenant_id !== options.tenant) return false;
-  if (options.errorCode !== undefined && entry.code !== options.errorCode) return false;
-  if (options.provider !== undefined) {
+/** Whether a replay selects the entry: its tenant, its error code, its provider by id or `<tenant>/<provider>`. */
+export function selectsDeadLetter(entry: DeadLetterEntry, selection: Pick<ReplayDlqOptions, 'tenant' | 'provider' | 'errorCode'>): boolean {
+  if (selection.tenant !== undefined && entry.message?.tenant_id !== selection.tenant) return false;
+  if (selection.errorCode !== undefined && entry.code !== selection.errorCode) return false;
+  if (selection.provider !== undefined) {
     const provider = entry.provider;
-    if (provider === undefined || (provider !== options.provider && !provider.endsWith(`/${options.provider}`))) return false;
+    if (provider === undefined || (provider !== selection.provider && !provider.endsWith(`/${selection.provider}`))) return false;
   }
   return true;
 }
