@@ -9,6 +9,7 @@ import { join } from 'node:path';
 /** The workspaces whose code runs in a deployment (tests/* never does). */
 export const SHIPPED_WORKSPACES = [
   'apps/cli',
+  'apps/console',
   'apps/dispatcher',
   'apps/ingest',
   'apps/sandbox',

@@ -1,0 +1,41 @@
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+
+export interface Series {
+  readonly label: string;
+  /** [time ms, value] pairs. */
+  readonly points: readonly (readonly [number, number])[];
+}
+
+const COLOURS = ['#2e7d32', '#c62828', '#ef6c00', '#6a1b9a', '#1565c0', '#00838f', '#4e342e', '#9e9d24'];
+
+/**
+ * Lines over time (uPlot), one per series, on one shared time axis: series sampled at
+ * other times are aligned by their timestamps, a missing sample left as a gap.
+ */
+export function TimeChart({ series, height = 220, unit }: { series: readonly Series[]; height?: number; unit: string }) {
+  const host = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const element = host.current;
+    if (element === null) return;
+    const times = [...new Set(series.flatMap((s) => s.points.map(([t]) => t)))].sort((a, b) => a - b);
+    const columns = series.map((s) => {
+      const byTime = new Map(s.points.map(([t, v]) => [t, v]));
+      return times.map((t) => byTime.get(t) ?? null);
+    });
+    const chart = new uPlot(
+      {
+        width: Math.max(320, element.clientWidth),
+        height,
+        series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLOURS[i % COLOURS.length] ?? '#333', width: 2, points: { show: false } }))],
+        axes: [{}, { label: unit, size: 60 }],
+        scales: { x: { time: true } },
+      },
+      [times.map((t) => t / 1000), ...columns],
+      element,
+    );
+    return () => chart.destroy();
+  }, [series, height, unit]);
+  return <div class="chart" ref={host} />;
+}
