@@ -88,7 +88,8 @@ export function providerConsoleRoutes(deps: ProviderConsoleDeps, tenantScoped: R
     }
     const label = deps.metricsTenantLabel ? `${tenantId}/${id}` : id;
     const end = Math.floor(Date.now() / 1000);
-    const step = Math.max(15, (minutes * 60) / 60);
+    // About 180 points a chart: 5 s apart over 15 minutes, 8 minutes over a day.
+    const step = Math.max(5, (minutes * 60) / 180);
     const series = await queryRange(deps.prometheus, outcomeQuery(label, deps.prometheus.selector, step), end - minutes * 60, end, step);
     res.json({
       provider: id,
@@ -130,13 +131,14 @@ function metricsAvailability(deps: ProviderConsoleDeps, operator: boolean): { av
 }
 
 /**
- * One PromQL query for every class: each counter's per-second rate over max(step, 1m),
+ * One PromQL query for every class: each counter's per-second rate over max(2 steps, 30 s)
+ * (two scrapes at Prometheus's 15 s default),
  * summed over replicas, with a `class` label (the dispatched counter's from its outcome).
  * The provider label is a string literal: quotes and backslashes escaped.
  */
 export function outcomeQuery(providerLabel: string, selector: string | undefined, stepSeconds: number): string {
   const matcher = `provider="${providerLabel.replace(/[\\"]/g, '\\$&')}"${selector === undefined || selector === '' ? '' : `,${selector}`}`;
-  const window = `${Math.max(60, stepSeconds)}s`;
+  const window = `${Math.max(30, 2 * stepSeconds)}s`;
   return CLASS_SERIES.map(({ metric, cls }) =>
     cls === undefined
       ? `sum by (class) (label_replace(rate(${metric}{${matcher}}[${window}]), "class", "$1", "outcome", "(.+)"))`

@@ -14,7 +14,7 @@ const COLOURS = ['#2e7d32', '#c62828', '#ef6c00', '#6a1b9a', '#1565c0', '#00838f
  * Lines over time (uPlot), one per series, on one shared time axis: series sampled at
  * other times are aligned by their timestamps, a missing sample left as a gap.
  */
-export function TimeChart({ series, height = 220, unit }: { series: readonly Series[]; height?: number; unit: string }) {
+export function TimeChart({ series, height = 220, unit, from, to }: { series: readonly Series[]; height?: number; unit: string; from?: number; to?: number }) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const element = host.current;
@@ -28,14 +28,15 @@ export function TimeChart({ series, height = 220, unit }: { series: readonly Ser
       {
         width: Math.max(320, element.clientWidth),
         height,
-        series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLOURS[i % COLOURS.length] ?? '#333', width: 2, points: { show: false } }))],
+        series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: COLOURS[i % COLOURS.length] ?? '#333', width: 2, points: { show: times.length < 30 } }))],
         axes: [{}, { label: unit, size: 60 }],
-        scales: { x: { time: true } },
+        // The whole window asked for, not only where samples fall.
+        scales: { x: from === undefined || to === undefined ? { time: true } : { time: true, range: [from / 1000, to / 1000] } },
       },
       [times.map((t) => t / 1000), ...columns],
       element,
     );
     return () => chart.destroy();
-  }, [series, height, unit]);
+  }, [series, height, unit, from, to]);
   return <div class="chart" ref={host} />;
 }

@@ -92,7 +92,13 @@ export function LanesPage() {
       )}
       {history.length > 1 && (
         <Section title="Depth since this page opened">
-          <TimeChart unit="entries" series={lanes.map((lane) => ({ label: lane, points: history.map((h) => [Date.parse(h.at), h.lanes.find((l) => l.lane === lane)?.depth ?? 0] as const) }))} />
+          <TimeChart
+            unit="entries"
+            series={[
+              ...lanes.map((lane) => ({ label: lane, points: history.map((h) => [Date.parse(h.at), h.lanes.find((l) => l.lane === lane)?.depth ?? 0] as const) })),
+              { label: 'delayed', points: history.map((h) => [Date.parse(h.at), h.delayed.total] as const) },
+            ]}
+          />
         </Section>
       )}
     </>

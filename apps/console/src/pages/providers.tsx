@@ -30,6 +30,8 @@ interface Metrics {
   readonly reason?: string;
   readonly rate_per_second?: number;
   readonly step_seconds?: number;
+  readonly from?: string;
+  readonly to?: string;
   readonly series: readonly { readonly class: string; readonly points: readonly [number, number][] }[];
 }
 
@@ -118,7 +120,7 @@ export function ProvidersPage() {
 }
 
 function ProviderMetrics({ tenant, provider }: { tenant: string; provider: Provider | undefined }) {
-  const [minutes, setMinutes] = useState(60);
+  const [minutes, setMinutes] = useState(15);
   const id = provider?.id;
   const metrics = useLoad(id === undefined ? null : () => api.get<Metrics>(`/providers/${encodeURIComponent(id)}/metrics`, { tenant, minutes }), [tenant, id, minutes]);
   if (provider === undefined) return null;
@@ -152,7 +154,10 @@ function ProviderMetrics({ tenant, provider }: { tenant: string; provider: Provi
               <div class={use > 0.9 ? 'fill bad' : use > 0.7 ? 'fill warn' : 'fill'} style={{ width: `${Math.min(100, use * 100)}%` }} />
             </div>
           </div>
-          <TimeChart unit="per second" series={series.filter((s) => s.points.length > 0).map((s) => ({ label: s.class, points: s.points }))} />
+          <TimeChart
+            unit="per second"
+            {...(metrics.data.from === undefined || metrics.data.to === undefined ? {} : { from: Date.parse(metrics.data.from), to: Date.parse(metrics.data.to) })}
+            series={series.filter((s) => s.points.length > 0).map((s) => ({ label: s.class, points: s.points }))} />
           {series.every((s) => s.points.length === 0) && <p class="muted">No samples in this window: nothing was sent through {provider.id}, or Prometheus does not scrape its dispatchers.</p>}
         </>
       )}
