@@ -45,7 +45,10 @@ export function MessagesPage() {
   const query = location.query;
   const [form, setForm] = useState<Record<string, string>>(() => Object.fromEntries(FIELDS.map((f) => [f, f === 'from' || f === 'to' ? toLocalInput(query[f]) : (query[f] ?? '')])));
   const after = query['after'];
-  const searching = tenant !== undefined || (operator && (query['batch_id'] ?? '') !== '');
+  // Only once asked (the form sets `search`, or a link names a filter): the newest of a
+  // whole tenant is the one listing the journal's store cannot bound (docs/console.md).
+  const asked = query['search'] !== undefined || ['batch_id', 'tag', 'status', 'from', 'to'].some((name) => (query[name] ?? '') !== '');
+  const searching = asked && (tenant !== undefined || (operator && (query['batch_id'] ?? '') !== ''));
   const page = useLoad(
     searching
       ? () =>
@@ -70,7 +73,7 @@ export function MessagesPage() {
       return;
     }
     location.route(
-      `/console/messages${queryString({ tenant: operator ? tenant : undefined, batch_id: form['batch_id'], tag: form['tag'], status: form['status'], from: toIso(form['from']), to: toIso(form['to']) })}`,
+      `/console/messages${queryString({ search: 1, tenant: operator ? tenant : undefined, batch_id: form['batch_id'], tag: form['tag'], status: form['status'], from: toIso(form['from']), to: toIso(form['to']) })}`,
     );
   };
   const set = (name: string) => (event: Event) => setForm({ ...form, [name]: (event.currentTarget as HTMLInputElement).value });
