@@ -40,6 +40,9 @@ const PAGE = 50;
 
 interface Latency {
   readonly calls: number;
+  /** Calls that failed (an error answer, a timeout): counted here, not in the percentiles. */
+  readonly errors: number;
+  readonly firstError?: string;
   readonly budgetHit: boolean;
   readonly seconds: number;
   readonly p50: number;
@@ -87,6 +90,8 @@ function httpCall(agent: Agent, base: URL, method: string, path: string, headers
 /** `calls` calls shared by `clients` closed-loop clients, or fewer when the budget runs out first. */
 async function drive(calls: number, clients: number, budgetSeconds: number, call: () => Promise<number>): Promise<Latency> {
   const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
   let started = 0;
   const began = performance.now();
   const deadline = began + budgetSeconds * 1000;
@@ -94,15 +99,27 @@ async function drive(calls: number, clients: number, budgetSeconds: number, call
     Array.from({ length: clients }, async () => {
       while (started < calls && performance.now() < deadline) {
         started += 1;
-        latencies.push(await call());
+        try {
+          latencies.push(await call());
+        } catch (error) {
+          errors += 1;
+          firstError ??= error instanceof Error ? error.message : String(error);
+        }
       }
     }),
   );
-  return { calls: latencies.length, budgetHit: latencies.length < calls, seconds: (performance.now() - began) / 1000, ...summarise(latencies) };
+  return {
+    calls: latencies.length,
+    errors,
+    ...(firstError === undefined ? {} : { firstError }),
+    budgetHit: latencies.length + errors < calls,
+    seconds: (performance.now() - began) / 1000,
+    ...summarise(latencies),
+  };
 }
 
 const ms = (value: number) => (value < 10 ? value.toFixed(1) : formatCount(value));
-const triple = (l: Latency) => `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.max)}${l.budgetHit ? ` [${String(l.calls)}]` : ''}`;
+const triple = (l: Latency) => `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.max)}${l.budgetHit ? ` [${String(l.calls)}]` : ''}${l.errors > 0 ? ` (${String(l.errors)} failed)` : ''}`;
 
 function formatColumns(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -341,12 +358,15 @@ async function main(): Promise<void> {
           triple(r.baseline.concurrent),
           (r.api.sequential.p99 / Math.max(0.01, r.baseline.sequential.p99)).toFixed(1),
           `≤ ${String(TARGET_MS)}`,
-          Math.max(r.api.sequential.p99, r.api.concurrent.p99) <= TARGET_MS ? 'yes' : 'no',
+          Math.max(r.api.sequential.p99, r.api.concurrent.p99) <= TARGET_MS && r.api.sequential.errors + r.api.concurrent.errors === 0 ? 'yes' : 'no',
         ]),
       ),
       '',
       ...results.map((r) => `${r.name}: ${r.what}`),
-      `[n]: the mode's time budget (${String(settings.budgetSeconds)} s) ran out after n calls`,
+      `[n]: the mode's time budget (${String(settings.budgetSeconds)} s) ran out after n calls; (n failed): calls answered with an error, left out of the percentiles`,
+      ...results.flatMap((r) =>
+        [r.api.sequential, r.api.concurrent, r.baseline.sequential, r.baseline.concurrent].flatMap((l) => (l.firstError === undefined ? [] : [`${r.name}: first failure: ${l.firstError.slice(0, 200)}`])).slice(0, 1),
+      ),
       `cpu during the pages: ${formatCpu(cpu)}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

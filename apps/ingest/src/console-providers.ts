@@ -4,6 +4,7 @@ import { findProvider, listTenantProviders } from '@commstrat/config';
 import type { QueueInspector, ReplicaHeartbeats } from '@commstrat/queue';
 import type { Sql } from 'postgres';
 import { providerRoutes, providerView } from './admin-provider-routes.ts';
+import { fromRedis } from './console-scope.ts';
 import { principalOf } from './console-session.ts';
 import { callerOf, pathParam } from './route-support.ts';
 
@@ -50,8 +51,8 @@ export function providerConsoleRoutes(deps: ProviderConsoleDeps, tenantScoped: R
 
   router.get('/providers', tenantScoped, async (_req, res) => {
     const tenantId = callerOf(res).id;
-    const [providers, replicas] = await Promise.all([listTenantProviders(deps.sql, tenantId), redisRead(() => deps.heartbeats.list())]);
-    const buckets = new Map((await redisRead(() => deps.inspector.tokenBucketsOf(providers.map((p) => `${tenantId}/${p.id}`)))).map((b) => [b.provider, b]));
+    const [providers, replicas] = await Promise.all([listTenantProviders(deps.sql, tenantId), fromRedis(() => deps.heartbeats.list())]);
+    const buckets = new Map((await fromRedis(() => deps.inspector.tokenBucketsOf(providers.map((p) => `${tenantId}/${p.id}`)))).map((b) => [b.provider, b]));
     res.json({
       replicas: replicas.length,
       metrics: metricsAvailability(deps, principalOf(res).operator),
@@ -163,12 +164,4 @@ async function queryRange(source: PrometheusSource, query: string, start: number
     if (cls !== undefined) series.set(cls, result.values.map(([t, v]) => [t * 1000, Number(v)]));
   }
   return series;
-}
-
-async function redisRead<T>(read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (cause) {
-    throw new DependencyUnavailableError('queue state (Redis)', cause);
-  }
 }

@@ -6,7 +6,7 @@ import type { DeadLetterEntry, DeadLetterStream, QueueInspector } from '@commstr
 import { replayDeadLetters, selectsDeadLetter, type Redriver, type ReplayDlqOptions } from '@commstrat/redrive';
 import { checkBody } from './admin-schemas.ts';
 import type { RedriveJobs } from './console-jobs.ts';
-import { scopeOf, shownTo } from './console-scope.ts';
+import { fromRedis, scopeOf, shownTo } from './console-scope.ts';
 import { principalOf } from './console-session.ts';
 import { pathParam } from './route-support.ts';
 import { state } from './v1-routes.ts';
@@ -56,7 +56,7 @@ export function queueConsoleRoutes(deps: QueueConsoleDeps, scoped: RequestHandle
   router.get('/lanes', async (_req, res) => {
     const operator = principalOf(res).operator;
     const now = Date.now();
-    const [lanes, delayed] = await Promise.all([deps.inspector.laneReports(), deps.inspector.delayed(now, 1000)]);
+    const [lanes, delayed] = await fromRedis(() => Promise.all([deps.inspector.laneReports(), deps.inspector.delayed(now, 1000)]));
     res.json({
       at: new Date(now),
       // The lanes are shared by every tenant: their depth and lag are the service's.
@@ -87,7 +87,7 @@ export function queueConsoleRoutes(deps: QueueConsoleDeps, scoped: RequestHandle
     let scanned = 0;
     let more = true;
     while (found.length < limit && scanned < MAX_SCANNED && more) {
-      const page = await deps.deadLetters.page({ since: filter.since, until: filter.until, after: cursor }, PAGE);
+      const page = await fromRedis(() => deps.deadLetters.page({ since: filter.since, until: filter.until, after: cursor }, PAGE));
       for (const entry of page.entries) {
         scanned += 1;
         cursor = entry.entryId;
@@ -101,7 +101,7 @@ export function queueConsoleRoutes(deps: QueueConsoleDeps, scoped: RequestHandle
       entries: found.map((entry) => mask(deadLetterView(entry))),
       scanned,
       next_after: more || found.length >= limit ? cursor : null,
-      ...(principal.operator ? { stream_length: await deps.deadLetters.length() } : {}),
+      ...(principal.operator ? { stream_length: await fromRedis(() => deps.deadLetters.length()) } : {}),
     });
   });
 

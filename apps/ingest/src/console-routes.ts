@@ -16,7 +16,7 @@ import { RedriveJobs } from './console-jobs.ts';
 import { strategyHandlers } from './admin-strategy-routes.ts';
 import { providerConsoleRoutes, type ProviderConsoleDeps } from './console-providers.ts';
 import { queueConsoleRoutes, type QueueConsoleDeps } from './console-queue.ts';
-import { scopeOf, scopeTenant, shownTo, MASKED } from './console-scope.ts';
+import { journalUnavailable, scopeOf, scopeTenant, shownTo, MASKED } from './console-scope.ts';
 import { ConsoleSessions, principalOf, sessionRoutes, type ConsolePrincipal, type ConsoleSessionOptions } from './console-session.ts';
 import { messageView, parseListQuery } from './v1-routes.ts';
 
@@ -141,6 +141,7 @@ export function consoleRoutes(deps: ConsoleDeps, parseJson: RequestHandler[]): R
   api.use(providerConsoleRoutes(deps, tenantScoped));
   api.use(queueConsoleRoutes(deps, scopeTenant(deps.sql, false), parseJson));
   api.use((_req, _res, next) => next(new NotFoundError('route')));
+  api.use(journalUnavailable);
 
   router.use('/api', api);
   router.use(pageRoutes(deps.assetsDir));

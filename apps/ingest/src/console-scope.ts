@@ -1,5 +1,6 @@
-import type { RequestHandler, Response } from 'express';
-import { NotFoundError, ValidationError } from '@commstrat/core';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { MongoError } from 'mongodb';
+import { DependencyUnavailableError, NotFoundError, ValidationError } from '@commstrat/core';
 import { findTenant, type Tenant } from '@commstrat/config';
 import { createMasker, type Masker } from '@commstrat/observability';
 import type { Sql } from 'postgres';
@@ -54,3 +55,21 @@ export function scopeTenant(sql: Sql, required: boolean): RequestHandler {
     next();
   };
 }
+
+/** A read of Redis (lanes, dead letters, heartbeats) whose failure is `503 dependency_unavailable`, not a bug. */
+export async function fromRedis<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (cause) {
+    throw new DependencyUnavailableError('queue state (Redis)', cause);
+  }
+}
+
+/**
+ * The console's reads of the journal failing (a timeout, the server gone) answer
+ * `503 dependency_unavailable`, which a retry may outlast, as the API's intake does,
+ * not `500 internal`.
+ */
+export const journalUnavailable: ErrorRequestHandler = (error: unknown, _req, _res, next) => {
+  next(error instanceof MongoError ? new DependencyUnavailableError('journal (MongoDB)', error) : error);
+};
