@@ -180,10 +180,13 @@ async function main(): Promise<void> {
   try {
     const stackPids = { mongodb: servicePid(stack, 'mongodb'), redis: servicePid(stack, 'redis') };
     const database = run.mongoDatabase('console');
-    // The baseline's reads give up as ingest's do (COMMSTRAT_MONGO_SOCKET_TIMEOUT_MS, 30 s), not after minutes.
-    const client = new MongoClient(database.url, { maxPoolSize: settings.clients + settings.inFlight + 4, socketTimeoutMS: 30_000 });
+    const client = new MongoClient(database.url, { maxPoolSize: settings.inFlight + 2 });
     await client.connect();
     run.defer('MongoDB client', () => client.close());
+    // The baseline's reads give up as ingest's do (COMMSTRAT_MONGO_SOCKET_TIMEOUT_MS, 30 s), not after minutes.
+    const readClient = new MongoClient(database.url, { maxPoolSize: settings.clients + 2, socketTimeoutMS: 30_000 });
+    await readClient.connect();
+    run.defer('MongoDB client of the baseline', () => readClient.close());
     const db = client.db();
     const journal = new Journal(db);
     await journal.ensureIndexes();
@@ -256,8 +259,10 @@ async function main(): Promise<void> {
     if (login.status !== 200) throw new Error(`console login answered ${String(login.status)}: ${login.body}`);
     const cookie = String((login.headers['set-cookie'] as string[] | undefined)?.[0] ?? '').split(';')[0] ?? '';
 
-    const messages = db.collection('messages');
-    const callbacks = db.collection('callbacks');
+    const readDb = readClient.db();
+    const messages = readDb.collection('messages');
+    const callbacks = readDb.collection('callbacks');
+    const exchangesRead = readDb.collection('provider_exchanges');
     const stream = new DeadLetterStream(redis, { prefix });
     const inspector = new QueueInspector(redis, lanes);
     const heartbeats = new ReplicaHeartbeats(redis, { prefix });
@@ -283,7 +288,7 @@ async function main(): Promise<void> {
         path: () => `/console/api/messages/${pick(ids)}`,
         baseline: () => {
           const id = pick(ids);
-          return Promise.all([messages.findOne({ _id: id as never, tenant_id: BENCH_TENANT }), exchanges.find({ message_ids: id }).toArray(), callbacks.find({ message_id: id }).sort({ seq: 1 }).toArray()]);
+          return Promise.all([messages.findOne({ _id: id as never, tenant_id: BENCH_TENANT }), exchangesRead.find({ message_ids: id }).toArray(), callbacks.find({ message_id: id }).sort({ seq: 1 }).toArray()]);
         },
       },
       {
