@@ -1,17 +1,21 @@
 // Type-aware lint for the whole monorepo. Packages import each other only through
 // their package name (their index.ts); deep imports are refused here and by `exports`.
 import js from '@eslint/js';
+import noImportCycles from './scripts/lint/no-import-cycles.js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.stack/**', 'eslint.config.js', '**/dist/**'] },
+  { ignores: ['**/node_modules/**', '.stack/**', 'eslint.config.js', 'scripts/lint/*.js', '**/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
+    plugins: { commstrat: { rules: { 'no-import-cycles': noImportCycles } } },
     rules: {
+      // Modules that import each other (type imports too) cannot be read or changed one at a time.
+      'commstrat/no-import-cycles': 'error',
       '@typescript-eslint/no-floating-promises': [
         'error',
         {
@@ -26,6 +30,22 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
       ],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['@commstrat/*/src/*', '../../*/src/*'], message: 'Import another package by its name only.' }],
+          paths: ['prom-client', 'winston', 'winston-graylog2'].map((name) => ({
+            name,
+            message: 'Metrics and logs go through @commstrat/observability (its metrics interfaces and Logger).',
+          })),
+        },
+      ],
+    },
+  },
+  {
+    // The one package that implements metrics and logging on top of them.
+    files: ['packages/observability/src/**/*.ts'],
+    rules: {
       'no-restricted-imports': [
         'error',
         { patterns: [{ group: ['@commstrat/*/src/*', '../../*/src/*'], message: 'Import another package by its name only.' }] },

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { ensureTenantWithKey, findStrategy, generateApiKey, listStrategies, listStrategyVersions, listTenantProviders, saveStrategy } from '@commstrat/config';
 import { firstIdAt, jsonDiff, newId, type QueuedMessage } from '@commstrat/core';
 import { Journal } from '@commstrat/journal';
-import { DeadLetterStream, LaneQueue, QueueInspector, ReplicaHeartbeats } from '@commstrat/queue';
+import { DeadLetterStream, LaneReader, LaneStatistics, QueueInspector, ReplicaHeartbeats } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -211,6 +211,7 @@ async function main(): Promise<void> {
         })),
       );
     }
+    // The journal stores a message's batch id as `request_id` (journal.ts maps it to batch_id).
     const batches = (await db.collection('messages').find({ _id: { $in: ids.slice(0, 200) as never[] } }, { projection: { request_id: 1 } }).toArray()).map((d) => String(d['request_id']));
 
     // Keys and versions in the run's PostgreSQL database.
@@ -226,15 +227,16 @@ async function main(): Promise<void> {
     const prefix = run.redisPrefix('console-ingest');
     const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 2 });
     run.defer('Redis client', () => redis.quit());
-    const lanes = new LaneQueue(redis, { prefix });
+    // Appended as a dispatcher's settle appends them.
+    const reader = new LaneReader(redis, { prefix });
     for (let i = 0; i < settings.deadLetters; i += 500) {
-      await lanes.deadLetter(
-        Array.from({ length: Math.min(500, settings.deadLetters - i) }, (_, j) => {
+      await reader.settle({
+        deadLetters: Array.from({ length: Math.min(500, settings.deadLetters - i) }, (_, j) => {
           const tenant = (i + j) % 5 === 0 ? BENCH_TENANT : 'other';
           const message: QueuedMessage = { id: newId(), tenant_id: tenant, channel: 'sms', strategy: undefined, priority: 'high', recipient: { phone: '+79161234567' }, content: { text: 'x' }, expires_at: undefined };
           return { message, reason: 'gave up after 3 attempts: sandbox answered 503', code: 'provider_unavailable', provider: `${tenant}/sandbox-sms` };
         }),
-      );
+      });
     }
 
     const ingest = await startIngestProcess({
@@ -264,7 +266,7 @@ async function main(): Promise<void> {
     const callbacks = readDb.collection('callbacks');
     const exchangesRead = readDb.collection('provider_exchanges');
     const stream = new DeadLetterStream(redis, { prefix });
-    const inspector = new QueueInspector(redis, lanes);
+    const inspector = new QueueInspector(redis, new LaneStatistics(redis, { prefix }));
     const heartbeats = new ReplicaHeartbeats(redis, { prefix });
     const day = (n: number) => new Date(new Date(fill.result.from).getTime() + n * 86_400_000);
     const campaign = `campaign-${String(Math.floor(CAMPAIGNS / 3)).padStart(2, '0')}`;

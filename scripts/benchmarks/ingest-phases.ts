@@ -3,7 +3,7 @@
 // journal alone (MongoDB) and the lane enqueue alone (Redis Lua). Each figure is a
 // ceiling for that phase on this machine; the slowest one bounds the whole intake,
 // and their sum of CPU per message bounds it on a 2-core machine.
-import { Journal, type RequestRecord } from '@commstrat/journal';
+import { Journal, type BatchRecord } from '@commstrat/journal';
 import {
   acceptMessage,
   newId,
@@ -11,7 +11,7 @@ import {
   validateMessageRequest,
   type Message,
 } from '@commstrat/core';
-import { LaneQueue } from '@commstrat/queue';
+import { LaneWriter } from '@commstrat/queue';
 import { MongoClient, type Db } from 'mongodb';
 import type { BenchRun } from './bench-run.ts';
 import { CpuMeter, formatCpu, type CpuReport } from './cpu-usage.ts';
@@ -92,7 +92,7 @@ async function closedLoop(
 
 function acceptedMessages(size: number, tenantId: string, requestId: string, now: Date): Message[] {
   return batchEnvelope(size).messages.map((body) =>
-    acceptMessage(validateMessageRequest(body, now), { id: newId(), tenantId, requestId, now }),
+    acceptMessage(validateMessageRequest(body, now), { id: newId(), tenantId, batchId: requestId, now }),
   );
 }
 
@@ -125,7 +125,7 @@ export async function measurePhases(
   results.push(
     cpuPhase('acceptMessage + newId', ms / 2, 1000, () => {
       for (const request of validated)
-        acceptMessage(request, { id: newId(), tenantId: 'bench', requestId: 'r', now });
+        acceptMessage(request, { id: newId(), tenantId: 'bench', batchId: 'r', now });
     }),
   );
   const accepted = acceptedMessages(1000, 'bench', 'r', now);
@@ -140,7 +140,7 @@ export async function measurePhases(
       const request = validateMessageRequest(JSON.parse(single), now);
       JSON.stringify(
         toQueuedMessage(
-          acceptMessage(request, { id: newId(), tenantId: 'bench', requestId: String(i), now }),
+          acceptMessage(request, { id: newId(), tenantId: 'bench', batchId: String(i), now }),
         ),
       );
     }),
@@ -155,7 +155,7 @@ export async function measurePhases(
   try {
     const journal = new Journal(mongo.db());
     await journal.ensureIndexes();
-    const lanes = new LaneQueue(run.redis, { prefix: run.redisPrefix('phases') });
+    const lanes = new LaneWriter(run.redis, { prefix: run.redisPrefix('phases') });
     const push = (
       phase: string,
       concurrency: number,
@@ -178,13 +178,13 @@ export async function measurePhases(
         body: batchEnvelope(size),
         messages: acceptedMessages(size, run.tenant.id, 'r', now),
       }));
-      const record = (n: number): { record: RequestRecord; messages: Message[] } => {
+      const record = (n: number): { record: BatchRecord; messages: Message[] } => {
         const template = templates[n % templates.length] ?? { body: {}, messages: [] };
         const requestId = newId();
         const messages = template.messages.map((m) => ({
           ...m,
           id: newId(),
-          request_id: requestId,
+          batch_id: requestId,
         }));
         return {
           messages,
@@ -252,7 +252,7 @@ export async function measurePhases(
           pids,
           async (n) => {
             const template = templates[n % templates.length];
-            await lanes.enqueueRequest(
+            await lanes.enqueueBatch(
               newId(),
               (template?.messages ?? []).map((message) => ({ message: toQueuedMessage(message) })),
             );
@@ -261,7 +261,7 @@ export async function measurePhases(
           size,
         ),
       );
-      await run.deleteRedisKeys(lanes.prefix);
+      await run.deleteRedisKeys(lanes.keys.prefix);
     }
 
     const growth = run.mongoDatabase('growth');
@@ -353,14 +353,14 @@ async function markEnqueuedVersusJournalSize(
 ): Promise<PhaseResult[]> {
   const journal = new Journal(db);
   await journal.ensureIndexes();
-  const requests = db.collection<RequestRecord>('requests');
+  const requests = db.collection<BatchRecord>('requests');
   const results: PhaseResult[] = [];
   let size = 0;
   let newest = '';
   for (const target of [1000, 5000, 20_000]) {
     progress(`phases: journal.markEnqueued with ${formatCount(target)} requests journaled`);
     while (size < target) {
-      const batch = Array.from({ length: 1000 }, (): RequestRecord => {
+      const batch = Array.from({ length: 1000 }, (): BatchRecord => {
         const id = newId();
         return {
           _id: id,

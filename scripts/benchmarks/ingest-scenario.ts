@@ -3,7 +3,7 @@
 // producer, CPU metered over the measured phase, then cross-checks of what was accepted
 // against ingest's own counter, the lanes and the journal.
 import { join } from 'node:path';
-import { LaneQueue } from '@commstrat/queue';
+import { LaneStatistics } from '@commstrat/queue';
 import { MongoClient } from 'mongodb';
 import type { BenchRun } from './bench-run.ts';
 import { monotonicMicros, summariseProfile, type ProfileSummary } from './cpu-profile.ts';
@@ -218,7 +218,7 @@ async function crossCheck(
   prefix: string,
   mongoUrl: string,
 ): Promise<ScenarioResult['checks']> {
-  const lanes = new LaneQueue(run.redis, { prefix });
+  const lanes = new LaneStatistics(run.redis, { prefix });
   const read = async () => {
     const metrics = await fetch(`${ingestUrl}/metrics`).then((r) => r.text());
     const acceptedCounter = metrics

@@ -13,7 +13,7 @@ import {
   type Priority,
   type StatusEvent,
 } from '@commstrat/core';
-import type { Journal, RequestRecord } from '@commstrat/journal';
+import type { Journal, BatchRecord } from '@commstrat/journal';
 import { CpuMeter, type CpuReport } from './cpu-usage.ts';
 import { formatCount, progress } from './progress.ts';
 
@@ -124,7 +124,7 @@ function buildRequest(
   start: number,
   step: number,
   random: () => number,
-): { record: RequestRecord; messages: Message[] } {
+): { record: BatchRecord; messages: Message[] } {
   const tenantId = random() < OTHER_TENANT_SHARE ? OTHER_TENANT : BENCH_TENANT;
   const at = new Date(start + r * step);
   const requestId = newId(at.getTime());
@@ -140,14 +140,14 @@ function buildRequest(
     const accepted = acceptMessage(validateMessageRequest(item), {
       id: newId(at.getTime()),
       tenantId,
-      requestId,
+      batchId: requestId,
       now: at,
     });
     // One provider exchange per 100 messages, as the sandbox's batches are.
     const exchange = `${requestId.slice(0, 20)}${String(Math.floor(i / 100)).padStart(6, '0')}`;
     messages.push(withState(accepted, status, n, at, exchange));
   }
-  const record: RequestRecord = {
+  const record: BatchRecord = {
     _id: requestId,
     tenant_id: tenantId,
     source: 'rest',

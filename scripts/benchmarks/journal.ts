@@ -16,7 +16,7 @@ import { startIngestProcess } from './ingest-process.ts';
 import { BENCH_TENANT, CAMPAIGNS, fillJournal, JOURNAL_DAYS } from './journal-fill.ts';
 import { explainRead, measureRead, type ExplainSummary, type Latency, type ReadCase, type ReadResult } from './journal-reads.ts';
 import { formatCount, progress, sleep } from './progress.ts';
-import { measureRedisBytes } from './redis-bytes.ts';
+import { measureRedisBytes, type RedisBytesResult } from './redis-bytes.ts';
 import { writeJson } from './report.ts';
 import { servicePid, stackEnvFrom } from './stack.ts';
 
@@ -28,7 +28,10 @@ const USAGE = `usage: scripts/bench journal [options]
   --clients N         concurrent clients of the concurrent mode (default 4)
   --budget S          most seconds per read and mode; a read the server answers slowly
                       stops early, and its row says how many calls it made (default 30)
-  --queue-messages N  messages enqueued for the Redis bytes per message, lanes and delayed each (default 100000)`;
+  --queue-messages N  messages enqueued for the Redis bytes per message, lanes and delayed each (default 100000)
+  --redis-only        only the Redis bytes per queued message: lanes, the delayed set, and the
+                      0.1 delayed layout (zset of ids + payload hash) in the same run; then
+                      templated messages in the lanes against the same texts pre-rendered`;
 
 const MESSAGES_PER_REQUEST = 1000;
 
@@ -130,6 +133,7 @@ async function main(): Promise<void> {
       clients: { type: 'string', default: '4' },
       budget: { type: 'string', default: '30' },
       'queue-messages': { type: 'string', default: '100000' },
+      'redis-only': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -151,6 +155,7 @@ async function main(): Promise<void> {
     clients: count('clients'),
     budgetSeconds: count('budget'),
     queueMessages: count('queue-messages'),
+    redisOnly: values['redis-only'] === true,
   };
 
   const root = join(import.meta.dirname, '..', '..');
@@ -158,10 +163,30 @@ async function main(): Promise<void> {
   const outputDir = join(stack.stackDir, 'bench');
   const startedAt = new Date();
   const run = await BenchRun.open(stack, startedAt);
-  progress(`run ${run.id}: ${formatCount(settings.messages)} messages journaled, then the reads`);
+  progress(
+    settings.redisOnly
+      ? `run ${run.id}: Redis bytes per queued message only`
+      : `run ${run.id}: ${formatCount(settings.messages)} messages journaled, then the reads`,
+  );
   run.closeOnSignal();
 
   try {
+    if (settings.redisOnly) {
+      const redis = await redisBytes(run, settings.queueMessages);
+      process.stdout.write(`${redisLines(redis).join('\n')}\n`);
+      const file = join(outputDir, `journal-${run.id}.json`);
+      writeJson(file, {
+        benchmark: 'journal',
+        run: run.id,
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        command: `scripts/bench journal ${process.argv.slice(2).join(' ')}`.trim(),
+        settings,
+        redis,
+      });
+      progress(`results written to ${file}`);
+      return;
+    }
     const stackPids = { mongodb: servicePid(stack, 'mongodb'), redis: servicePid(stack, 'redis') };
     const idle = new CpuMeter(stackPids);
     await sleep(2000);
@@ -222,10 +247,7 @@ async function main(): Promise<void> {
       executions.push(await explainRead(readCase, ctx, firstIdAt, 'executionStats', settings.budgetSeconds * 1000));
     }
 
-    const redis = [
-      await measureRedisBytes(run, 'lanes', settings.queueMessages, MESSAGES_PER_REQUEST),
-      await measureRedisBytes(run, 'delayed', settings.queueMessages, MESSAGES_PER_REQUEST),
-    ];
+    const redis = await redisBytes(run, settings.queueMessages);
 
     const c = String(settings.clients);
     const lines = [
@@ -253,20 +275,7 @@ async function main(): Promise<void> {
         return `  ${e.name}: ${e.stages.join(' <- ') || '(no plan stages in the answer)'}${e.indexScan ? '' : '  ** NO INDEX SCAN **'}; ${stats}`;
       }),
       '',
-      formatColumns(
-        ['Redis bytes per queued message', 'messages', 'MEMORY USAGE / N', 'used_memory Δ / N', 'JSON payload', 'guard keys / N', 'target'],
-        redis.map((r) => [
-          r.case === 'lanes' ? 'lane streams' : 'delayed set (zset + payload hash)',
-          formatCount(r.messages),
-          formatCount(r.keyBytesPerMessage),
-          formatCount(r.usedMemoryPerMessage),
-          formatCount(r.payloadBytes),
-          formatCount(r.guardBytesPerMessage, 1),
-          '≤ 400',
-        ]),
-      ),
-      ...redis.flatMap((r) => r.keys.map((k) => `  ${k.key} (${k.type}, ${formatCount(k.entries)}): ${formatCount(k.bytes)} B`)),
-      `  stream-node-max-bytes ${String(redis[0]?.streamNodeMaxBytes)}, stream-node-max-entries ${String(redis[0]?.streamNodeMaxEntries)}`,
+      ...redisLines(redis),
       '',
       formatColumns(
         ['RSS MiB', 'start of reads', 'end of reads'],
@@ -296,6 +305,57 @@ async function main(): Promise<void> {
   } finally {
     if (!run.interrupted) await run.close();
   }
+}
+
+/** Redis bytes per queued message: the lanes, the delayed set, and the 0.1 delayed layout to compare; templated messages against pre-rendered ones. */
+async function redisBytes(run: BenchRun, messages: number): Promise<RedisBytesResult[]> {
+  return [
+    await measureRedisBytes(run, 'lanes', messages, MESSAGES_PER_REQUEST),
+    await measureRedisBytes(run, 'delayed', messages, MESSAGES_PER_REQUEST),
+    await measureRedisBytes(run, 'delayed-0.1', messages, MESSAGES_PER_REQUEST),
+    await measureRedisBytes(run, 'lanes-pre-rendered', messages, MESSAGES_PER_REQUEST),
+    await measureRedisBytes(run, 'lanes-templated', messages, MESSAGES_PER_REQUEST),
+  ];
+}
+
+const REDIS_CASES: Readonly<Record<RedisBytesResult['case'], { what: string; target: string }>> = {
+  lanes: { what: 'lane streams', target: '≤ 400' },
+  delayed: { what: 'delayed set (entries by due time)', target: '≤ 300' },
+  'delayed-0.1': { what: 'delayed set of 0.1 (zset of ids + payload hash)', target: 'baseline' },
+  'lanes-pre-rendered': { what: 'lanes, SMS + e-mail texts by the producer', target: 'baseline' },
+  'lanes-templated': { what: 'lanes, the same rendered from a template', target: '≤ 1.5 × baseline' },
+};
+
+function redisLines(redis: readonly RedisBytesResult[]): string[] {
+  return [
+    formatColumns(
+      ['Redis bytes per queued message', 'messages', 'MEMORY USAGE / N', 'used_memory Δ / N', 'payload', 'guard keys / N', 'target'],
+      redis.map((r) => [
+        REDIS_CASES[r.case].what,
+        formatCount(r.messages),
+        formatCount(r.keyBytesPerMessage),
+        formatCount(r.usedMemoryPerMessage),
+        formatCount(r.payloadBytes),
+        formatCount(r.guardBytesPerMessage, 1),
+        REDIS_CASES[r.case].target,
+      ]),
+    ),
+    ...redis.flatMap((r) => r.keys.map((k) => `  ${k.key} (${k.type}, ${formatCount(k.entries)}): ${formatCount(k.bytes)} B`)),
+    `  stream-node-max-bytes ${String(redis[0]?.streamNodeMaxBytes)}, stream-node-max-entries ${String(redis[0]?.streamNodeMaxEntries)}`,
+    ...templatedRatio(redis),
+  ];
+}
+
+/** A templated message's lane bytes against the same texts pre-rendered, as a ratio of the same run. */
+function templatedRatio(redis: readonly RedisBytesResult[]): string[] {
+  const templated = redis.find((r) => r.case === 'lanes-templated');
+  const baseline = redis.find((r) => r.case === 'lanes-pre-rendered');
+  if (templated === undefined || baseline === undefined) return [];
+  const ratio = (a: number, b: number) => (a / b).toFixed(2);
+  return [
+    `  templated / pre-rendered: ${ratio(templated.keyBytesPerMessage, baseline.keyBytesPerMessage)} × in MEMORY USAGE, ` +
+      `${ratio(templated.payloadBytes, baseline.payloadBytes)} × in payload (target ≤ 1.5)`,
+  ];
 }
 
 main().catch((error: unknown) => {

@@ -1,8 +1,12 @@
 // Redis bytes per queued message: messages enqueued as ingest enqueues them
-// (`LaneQueue.enqueueRequest`, one call per request of 1 000) into a prefix of the run,
+// (`LaneWriter.enqueueBatch`, one call per batch of 1 000) into a prefix of the run,
 // then `used_memory` after − before and `MEMORY USAGE` of each key, per message. Once for
-// messages due now (the lane streams), once for scheduled ones (the delayed set: a zset
-// of ids by due time plus a hash of payloads).
+// messages due now (the lane streams), once for scheduled ones (the delayed set: one
+// sorted set of encoded entries), and once for the same scheduled messages in the 0.1
+// layout (a zset of ids by due time plus a hash of `<lane>|<message JSON>` payloads,
+// written here as 0.1's enqueue script wrote them) as the baseline of the same run.
+// Then templated messages in the lanes (a two-step cascade, each step's content rendered
+// at intake, templated-payloads.ts), against the same texts rendered by the producer.
 import {
   acceptMessage,
   newId,
@@ -10,11 +14,13 @@ import {
   toQueuedMessage,
   validateMessageRequest,
   type Priority,
+  type QueuedMessage,
 } from '@commstrat/core';
-import { LaneQueue } from '@commstrat/queue';
+import { LaneWriter, QueueKeys, encodeEntry } from '@commstrat/queue';
 import type { Redis } from 'ioredis';
 import type { BenchRun } from './bench-run.ts';
 import { smsMessage } from './payloads.ts';
+import { preRenderedMessage, templatedMessage } from './templated-payloads.ts';
 import { formatCount, progress, sleep } from './progress.ts';
 
 /** Shares of the lanes, as a tenant mixing OTPs, notifications and promotions would fill them. */
@@ -33,19 +39,29 @@ export interface KeyBytes {
 }
 
 export interface RedisBytesResult {
-  readonly case: 'lanes' | 'delayed';
+  readonly case: 'lanes' | 'delayed' | 'delayed-0.1' | 'lanes-templated' | 'lanes-pre-rendered';
   readonly messages: number;
   /** (used_memory after − before) / messages: includes other users' changes meanwhile. */
   readonly usedMemoryPerMessage: number;
   /** Sum of MEMORY USAGE (SAMPLES 0: every element counted) of the case's keys / messages. */
   readonly keyBytesPerMessage: number;
   readonly keys: readonly KeyBytes[];
-  /** Mean length of a lane entry's JSON payload (what the Lua step stores), bytes. */
+  /** Mean length of what is stored per message (the encoded entry; 0.1: the message JSON), bytes. */
   readonly payloadBytes: number;
-  /** The enqueue guard keys of the requests (`enqueued:<request>`), per message. */
+  /** The enqueue guard keys of the batches (`enqueued:<batch>`), per message; none for 0.1's layout here. */
   readonly guardBytesPerMessage: number;
   readonly streamNodeMaxBytes: string | undefined;
   readonly streamNodeMaxEntries: string | undefined;
+}
+
+/** 0.1's delayed layout, as its enqueue script wrote it: id → due in a zset, id → `<lane index>|<JSON>` in a hash. */
+async function parkAsBefore(redis: Redis, keys: QueueKeys, entries: readonly { message: QueuedMessage; dueAt?: number }[]): Promise<void> {
+  const pipeline = redis.pipeline();
+  for (const { message, dueAt } of entries) {
+    pipeline.hset(keys.legacyDelayedPayloads, message.id, `${PRIORITIES.indexOf(message.priority) + 1}|${JSON.stringify(message)}`);
+    pipeline.zadd(keys.legacyDelayed, dueAt ?? 0, message.id);
+  }
+  await pipeline.exec();
 }
 
 async function usedMemory(redis: Redis): Promise<number> {
@@ -72,12 +88,13 @@ async function config(redis: Redis, name: string): Promise<string | undefined> {
 
 export async function measureRedisBytes(
   run: BenchRun,
-  kind: 'lanes' | 'delayed',
+  kind: RedisBytesResult['case'],
   messages: number,
   perRequest: number,
 ): Promise<RedisBytesResult> {
   const prefix = run.redisPrefix(`journal-${kind}`);
-  const lanes = new LaneQueue(run.redis, { prefix });
+  const lanes = new LaneWriter(run.redis, { prefix });
+  const keys = new QueueKeys(prefix);
   // Give the allocator a moment, so `before` is not mid-change from the last step.
   await sleep(200);
   const before = await usedMemory(run.redis);
@@ -91,29 +108,39 @@ export async function measureRedisBytes(
     for (let i = offset; i < Math.min(messages, offset + perRequest); i += 1) {
       const random = ((i * 2_654_435_761) >>> 0) / 0x1_0000_0000;
       const priority = LANE_MIX.find(([, upTo]) => random < upTo)?.[0] ?? 'bulk';
-      const sendAt = kind === 'delayed' ? new Date(now.getTime() + 3_600_000 + (i % 86_400) * 1000) : undefined;
-      const item = { ...smsMessage(i), priority, ...(sendAt === undefined ? {} : { send_at: sendAt.toISOString() }) };
-      const message = acceptMessage(validateMessageRequest(item, now), { id: newId(), tenantId: run.tenant.id, requestId, now });
+      const delayed = kind === 'delayed' || kind === 'delayed-0.1';
+      const sendAt = delayed ? new Date(now.getTime() + 3_600_000 + (i % 86_400) * 1000) : undefined;
+      const templated = kind === 'lanes-templated' ? templatedMessage(i) : undefined;
+      const body = templated?.request ?? (kind === 'lanes-pre-rendered' ? preRenderedMessage(i) : smsMessage(i));
+      const item = { ...body, priority, ...(sendAt === undefined ? {} : { send_at: sendAt.toISOString() }) };
+      const message = acceptMessage(validateMessageRequest(item, now), {
+        id: newId(),
+        tenantId: run.tenant.id,
+        batchId: requestId,
+        now,
+        ...(templated === undefined ? {} : { rendered: templated.rendered }),
+      });
       const queued = toQueuedMessage(message);
-      payloadBytes += Buffer.byteLength(JSON.stringify(queued));
+      payloadBytes += Buffer.byteLength(kind === 'delayed-0.1' ? JSON.stringify(queued) : encodeEntry(queued));
       entries.push({ message: queued, ...(sendAt === undefined ? {} : { dueAt: sendAt.getTime() }) });
     }
-    if (!(await lanes.enqueueRequest(requestId, entries))) throw new Error(`request ${requestId} was enqueued twice`);
+    if (kind === 'delayed-0.1') await parkAsBefore(run.redis, keys, entries);
+    else if (!(await lanes.enqueueBatch(requestId, entries))) throw new Error(`batch ${requestId} was enqueued twice`);
   }
   const after = await usedMemory(run.redis);
   const keyNames =
-    kind === 'lanes' ? PRIORITIES.map((lane) => lanes.laneKey(lane)) : [`${prefix}delayed`, `${prefix}delayed:payload`];
-  const keys = (await Promise.all(keyNames.map((key) => keyBytes(run.redis, key)))).filter((k) => k !== undefined);
-  const entries = keys.reduce((sum, k) => sum + (k.type === 'zset' ? 0 : k.entries), 0);
+    kind === 'delayed' ? [keys.delayed] : kind === 'delayed-0.1' ? [keys.legacyDelayed, keys.legacyDelayedPayloads] : keys.lanes;
+  const measured = (await Promise.all(keyNames.map((key) => keyBytes(run.redis, key)))).filter((k) => k !== undefined);
+  const entries = measured.reduce((sum, k) => sum + (k.type === 'zset' && kind === 'delayed-0.1' ? 0 : k.entries), 0);
   if (entries !== messages) throw new Error(`${kind}: ${String(entries)} entries in Redis for ${String(messages)} messages enqueued`);
   // One guard per request; sampled from the first (they are alike).
-  const guardBytes = requestIds.length === 0 ? 0 : await memoryUsage(run.redis, `${prefix}enqueued:${requestIds[0] ?? ''}`);
+  const guardBytes = requestIds.length === 0 || kind === 'delayed-0.1' ? 0 : await memoryUsage(run.redis, keys.enqueueGuard(requestIds[0] ?? ''));
   const result: RedisBytesResult = {
     case: kind,
     messages,
     usedMemoryPerMessage: (after - before) / messages,
-    keyBytesPerMessage: keys.reduce((sum, k) => sum + k.bytes, 0) / messages,
-    keys,
+    keyBytesPerMessage: measured.reduce((sum, k) => sum + k.bytes, 0) / messages,
+    keys: measured,
     payloadBytes: payloadBytes / messages,
     guardBytesPerMessage: (guardBytes * requestIds.length) / messages,
     streamNodeMaxBytes: await config(run.redis, 'stream-node-max-bytes'),

@@ -15,11 +15,14 @@ export const SHIPPED_WORKSPACES = [
   'apps/sandbox',
   'packages/config',
   'packages/core',
+  'packages/egress',
   'packages/journal',
+  'packages/lifecycle',
   'packages/observability',
   'packages/providers',
   'packages/queue',
   'packages/redrive',
+  'packages/templates',
 ] as const;
 
 interface LockEntry {

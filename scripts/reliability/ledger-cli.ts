@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { fetchSandboxArrivals, formatReport, readAcceptedLog, settle } from './ledger.ts';
+import { DEFAULT_REDIS_PREFIX } from '@commstrat/core';
 
 const usage = `usage: scripts/ledger --accepted FILE --mongo URL --redis URL [--prefix P] --sandbox URL... [options]
   --accepted FILE        accepted ids, one JSON object a line: {"rest": id} or {"kafka": batch id}
@@ -27,7 +28,7 @@ const { values } = (() => {
         accepted: { type: 'string' },
         mongo: { type: 'string' },
         redis: { type: 'string' },
-        prefix: { type: 'string', default: 'commstrat:' },
+        prefix: { type: 'string', default: DEFAULT_REDIS_PREFIX },
         sandbox: { type: 'string', multiple: true, default: [] },
         wait: { type: 'string', default: '0' },
         'duplicate-bound': { type: 'string', default: '0' },

@@ -3,12 +3,13 @@
 // the messages that were lost, duplicated or stuck. Used by `scripts/ledger`, by the
 // fault tests (tests/integration/src/faults-*.test.ts) and by `scripts/bench soak`.
 import { appendFileSync, readFileSync } from 'node:fs';
+import { PRIORITIES, type Priority } from '@commstrat/core';
+import { QueueKeys, decodeStreamEntry, entryMessageId } from '@commstrat/queue';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 
 /** Where a message ends for the ledger: a terminal state, or `sent` (no receipts yet). */
 export const FINISHED_STATES: ReadonlySet<string> = new Set(['delivered', 'failed', 'expired', 'cancelled', 'rejected', 'sent']);
-const LANES = ['critical', 'high', 'normal', 'bulk'] as const;
 
 /**
  * What producers were told was accepted. REST: the ids of `202` answers. Kafka: the batch
@@ -212,25 +213,32 @@ export function formatReport(report: LedgerReport, limit = 20): string {
   ].join('\n');
 }
 
-/** Message ids in the lanes (pending or not yet delivered) and the delayed set's due times. */
+/**
+ * Message ids in the lanes (pending or not yet delivered) and the delayed set's due times,
+ * read with the queue's own keys and codec (both formats of entry-codec.ts, both layouts
+ * of the delayed set).
+ */
 async function redisHoldings(redis: Redis, prefix: string): Promise<{ lanes: Set<string>; due: Map<string, number> }> {
+  const keys = new QueueKeys(prefix);
   const lanes = new Set<string>();
-  for (const lane of LANES) {
+  for (const lane of PRIORITIES) {
     // Acknowledged entries stay until the next trim; they are finished messages and
     // only make the set larger, never change a verdict (finished ones are not looked up).
     for (let start = '-'; ; ) {
-      const entries = await redis.xrange(`${prefix}lane:${lane}`, start, '+', 'COUNT', 5000);
-      for (const [, fields] of entries) {
-        const value = fields[fields.indexOf('m') + 1];
-        if (value !== undefined) lanes.add((JSON.parse(value) as { id: string }).id);
-      }
+      const entries = await redis.xrange(keys.lane(lane), start, '+', 'COUNT', 5000);
+      for (const [, fields] of entries) lanes.add(decodeStreamEntry(fields).id);
       if (entries.length < 5000) break;
       start = `(${entries.at(-1)?.[0] ?? ''}`;
     }
   }
   const due = new Map<string, number>();
-  const flat = await redis.zrange(`${prefix}delayed`, 0, -1, 'WITHSCORES');
-  for (let i = 0; i + 1 < flat.length; i += 2) due.set(flat[i] ?? '', Number(flat[i + 1]));
+  for (const [key, idOf] of [
+    [keys.delayed, entryMessageId],
+    [keys.legacyDelayed, (id: string) => id],
+  ] as const) {
+    const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
+    for (let i = 0; i + 1 < flat.length; i += 2) due.set(idOf(flat[i] ?? ''), Number(flat[i + 1]));
+  }
   return { lanes, due };
 }
 
@@ -254,7 +262,7 @@ function chunks<T>(values: readonly T[], size: number): T[][] {
  */
 export interface MessageEvidence {
   readonly id: string;
-  readonly journal: { status: string; timeline: readonly unknown[]; request_id: unknown } | null;
+  readonly journal: { status: string; timeline: readonly unknown[]; batch_id: unknown } | null;
   readonly request: { enqueued: unknown; received_at: unknown } | null;
   readonly guard: boolean | undefined;
   readonly lanes: readonly {
@@ -275,17 +283,17 @@ export async function explain(
 ): Promise<MessageEvidence[]> {
   if (ids.length === 0) return [];
   const { db, redis, prefix } = sources;
+  const keys = new QueueKeys(prefix);
   const wanted = new Set(ids);
-  const found = new Map<string, { lane: string; entryId: string }[]>();
+  const found = new Map<string, { lane: Priority; entryId: string }[]>();
   const lastDelivered = new Map<string, string | null>();
-  for (const lane of LANES) {
-    const key = `${prefix}lane:${lane}`;
+  for (const lane of PRIORITIES) {
+    const key = keys.lane(lane);
     for (let start = '-'; ; ) {
       const entries = await redis.xrange(key, start, '+', 'COUNT', 5000);
       for (const [entryId, fields] of entries) {
-        const value = fields[fields.indexOf('m') + 1];
-        const id = value === undefined ? undefined : (JSON.parse(value) as { id: string }).id;
-        if (id !== undefined && wanted.has(id)) found.set(id, [...(found.get(id) ?? []), { lane, entryId }]);
+        const id = decodeStreamEntry(fields).id;
+        if (wanted.has(id)) found.set(id, [...(found.get(id) ?? []), { lane, entryId }]);
       }
       if (entries.length < 5000) break;
       start = `(${entries.at(-1)?.[0] ?? ''}`;
@@ -297,14 +305,22 @@ export async function explain(
       if (info.get('name') === group) lastDelivered.set(lane, String(info.get('last-delivered-id')));
     }
   }
+  // Due times in the delayed set, found by the id in each entry (read once: evidence is for a few ids).
+  const delayed = new Map<string, number>();
+  const flat = await redis.zrange(keys.delayed, 0, -1, 'WITHSCORES');
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const id = entryMessageId(flat[i] ?? '');
+    if (wanted.has(id)) delayed.set(id, Number(flat[i + 1]));
+  }
   const evidence: MessageEvidence[] = [];
   for (const id of ids) {
     const message = await db.collection<{ _id: string } & Record<string, unknown>>('messages').findOne({ _id: id });
-    const requestId = message?.['request_id'];
-    const request = typeof requestId === 'string' ? await db.collection<{ _id: string } & Record<string, unknown>>('requests').findOne({ _id: requestId }) : null;
+    // The batch id is stored as `request_id` (its 0.1 name; packages/journal MessageDocument).
+    const batchId = message?.['request_id'];
+    const request = typeof batchId === 'string' ? await db.collection<{ _id: string } & Record<string, unknown>>('requests').findOne({ _id: batchId }) : null;
     const lanes = [];
     for (const { lane, entryId } of found.get(id) ?? []) {
-      const pending = (await redis.xpending(`${prefix}lane:${lane}`, group, entryId, entryId, 1)) as [string, string, number, number][];
+      const pending = (await redis.xpending(keys.lane(lane), group, entryId, entryId, 1)) as [string, string, number, number][];
       const [, consumer, idleMs, deliveries] = pending[0] ?? [];
       lanes.push({
         lane,
@@ -313,16 +329,17 @@ export async function explain(
         lastDeliveredId: lastDelivered.get(lane) ?? null,
       });
     }
-    const due = await redis.zscore(`${prefix}delayed`, id);
+    const legacyDue = await redis.zscore(keys.legacyDelayed, id);
+    const due = delayed.get(id) ?? (legacyDue === null ? null : Number(legacyDue));
     evidence.push({
       id,
-      journal: message === null ? null : { status: String(message['status']), timeline: (message['timeline'] as unknown[] | undefined) ?? [], request_id: requestId },
+      journal: message === null ? null : { status: String(message['status']), timeline: (message['timeline'] as unknown[] | undefined) ?? [], batch_id: batchId },
       request: request === null ? null : { enqueued: request['enqueued'], received_at: request['received_at'] },
-      guard: typeof requestId === 'string' ? (await redis.exists(`${prefix}enqueued:${requestId}`)) === 1 : undefined,
+      guard: typeof batchId === 'string' ? (await redis.exists(keys.enqueueGuard(batchId))) === 1 : undefined,
       lanes,
-      sendingMarker: await redis.hget(`${prefix}sending`, id),
-      cancelMarker: await redis.hget(`${prefix}cancelled`, id),
-      delayedDueAt: due === null ? null : Number(due),
+      sendingMarker: await redis.hget(keys.sending, id),
+      cancelMarker: await redis.hget(keys.cancelled, id),
+      delayedDueAt: due,
     });
   }
   return evidence;

@@ -17,6 +17,7 @@ import postgres from 'postgres';
 import { freePort, startChildService, type ChildService } from '../benchmarks/dispatcher-processes.ts';
 import { stackEnvFrom } from '../benchmarks/stack.ts';
 import { AcceptedLog, explainReport, fetchSandboxArrivals, formatReport, readAcceptedLog, settle } from './ledger.ts';
+import { DEFAULT_REDIS_PREFIX } from '@commstrat/core';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, rate: { type: 'string', default: '40' } } });
 const minutes = Number(values.minutes);
@@ -103,13 +104,15 @@ await saveStrategy(
 );
 const env = {
   COMMSTRAT_REDIS_URL: redisUrl,
-  COMMSTRAT_REDIS_PREFIX: 'commstrat:',
+  COMMSTRAT_REDIS_PREFIX: DEFAULT_REDIS_PREFIX,
   COMMSTRAT_MONGO_URL: mongoUrl.toString(),
   COMMSTRAT_POSTGRES_URL: pgUrl.toString(),
   INGEST_KAFKA_TOPIC: topic,
   INGEST_KAFKA_REJECTED_TOPIC: `${topic}.rejected`,
   INGEST_KAFKA_GROUP: run,
   COMMSTRAT_LOG_LEVEL: 'warn',
+  // The two sandboxes listen on loopback, which the egress policy refuses unless allowed.
+  COMMSTRAT_EGRESS_ALLOW: [good.url, failing.url].map((url) => new URL(url).host).join(','),
 };
 const ingest = await child('ingest', 'apps/ingest/src/main.ts', env, '/health/ready');
 let dispatcher = await child('dispatcher-1', 'apps/dispatcher/src/main.ts', env, '/health/ready');
@@ -242,7 +245,7 @@ const report = await settle(
   {
     db: mongo.db(),
     redis: ledgerRedis,
-    prefix: 'commstrat:',
+    prefix: DEFAULT_REDIS_PREFIX,
     accepted: readAcceptedLog(acceptedFile),
     arrivals: async () => (await Promise.all([good.url, failing.url].map(fetchSandboxArrivals))).flat(),
     // One dispatcher kill: what it had at the provider unjournaled, 2 × (concurrency 4 +
@@ -255,7 +258,7 @@ const report = await settle(
   2000,
 );
 console.log(formatReport(report));
-if (!report.ok) console.log(await explainReport({ db: mongo.db(), redis: ledgerRedis, prefix: 'commstrat:' }, report));
+if (!report.ok) console.log(await explainReport({ db: mongo.db(), redis: ledgerRedis, prefix: DEFAULT_REDIS_PREFIX }, report));
 writeFileSync(join(dir, 'soak.json'), JSON.stringify({ minutes, restPerSecond, counts, samples, report: { ...report, duplicates: report.duplicates.length } }, null, 2));
 console.log(`figures in ${join(dir, 'soak.json')}, accepted ids in ${acceptedFile}`);
 

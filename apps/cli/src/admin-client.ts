@@ -13,6 +13,37 @@ export interface StrategyView {
   readonly definition: Record<string, unknown>;
 }
 
+/** A template version as the admin API shows it (apps/ingest/src/admin-template-routes.ts). */
+export interface TemplateView {
+  readonly name: string;
+  readonly version: number;
+  readonly created_by: string;
+  readonly created_at: string;
+  readonly definition: Record<string, unknown>;
+}
+
+/** What a template preview answers: each channel's render, for SMS its encoding and parts. */
+export interface TemplatePreviewView {
+  readonly template: string;
+  readonly version?: number;
+  readonly renders: readonly {
+    readonly channel: string;
+    readonly locale: string;
+    readonly subject?: string;
+    readonly text?: string;
+    readonly html?: string;
+    readonly sms?: { readonly encoding: string; readonly parts: number; readonly units: number; readonly characters: number };
+  }[];
+}
+
+/** What a preview asks for: variables (default: the template's samples), a locale, one channel. */
+export interface PreviewRequest {
+  readonly variables?: Record<string, unknown>;
+  readonly locale?: string;
+  readonly channel?: string;
+  readonly version?: number;
+}
+
 /** An API key as the admin API lists it; `key` (the secret) only in the answer to its creation. */
 export interface ApiKeyView {
   readonly id: string;
@@ -95,6 +126,36 @@ export class AdminClient {
 
   rollbackStrategy(name: string, toVersion: number): Promise<StrategyView> {
     return this.call('POST', `/v1/admin/strategies/${encodeURIComponent(name)}/rollback`, { body: { to_version: toVersion } });
+  }
+
+  validateTemplate(template: unknown, subject: string): Promise<{ valid: true; template: Record<string, unknown> }> {
+    return this.call('POST', '/v1/admin/templates/validate', { body: template, subject });
+  }
+
+  /** The newest version, or the given one; null when there is none. */
+  findTemplate(name: string, version?: number): Promise<TemplateView | null> {
+    const query = version === undefined ? '' : `?version=${version}`;
+    return this.findOrNull(`/v1/admin/templates/${encodeURIComponent(name)}${query}`);
+  }
+
+  async listTemplates(): Promise<TemplateView[]> {
+    return (await this.call<{ templates: TemplateView[] }>('GET', '/v1/admin/templates')).templates;
+  }
+
+  saveTemplate(name: string, template: unknown, subject: string): Promise<TemplateView> {
+    return this.call('PUT', `/v1/admin/templates/${encodeURIComponent(name)}`, { body: template, subject });
+  }
+
+  async diffTemplate(name: string, from: number, to: number): Promise<JsonChange[]> {
+    const path = `/v1/admin/templates/${encodeURIComponent(name)}/diff?from=${from}&to=${to}`;
+    return (await this.call<{ changes: JsonChange[] }>('GET', path)).changes;
+  }
+
+  /** Renders a stored template (`name`) or one not saved (`template`, from a file). */
+  previewTemplate(target: { name: string } | { template: unknown }, request: PreviewRequest, subject: string): Promise<TemplatePreviewView> {
+    return 'name' in target
+      ? this.call('POST', `/v1/admin/templates/${encodeURIComponent(target.name)}/preview`, { body: request, subject })
+      : this.call('POST', '/v1/admin/templates/preview', { body: { ...request, template: target.template }, subject });
   }
 
   createKey(label: string, scopes: readonly string[]): Promise<ApiKeyView & { key: string }> {

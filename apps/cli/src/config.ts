@@ -1,4 +1,4 @@
-import { ConfigError } from '@commstrat/core';
+import { ConfigError, DEFAULT_REDIS_PREFIX } from '@commstrat/core';
 
 /** Where the CLI finds the servers: the same variables the tiers read (docs/configuration.md). */
 export interface CliConfig {
@@ -26,7 +26,7 @@ export function loadCliConfig(env: Readonly<Record<string, string | undefined>>)
   const value = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
   return Object.freeze({
     redisUrl: value('COMMSTRAT_REDIS_URL'),
-    redisPrefix: value('COMMSTRAT_REDIS_PREFIX') ?? 'commstrat:',
+    redisPrefix: value('COMMSTRAT_REDIS_PREFIX') ?? DEFAULT_REDIS_PREFIX,
     mongoUrl: value('COMMSTRAT_MONGO_URL'),
     ingestUrl: value('COMMSTRAT_INGEST_URL') ?? DEFAULT_INGEST_URL,
     adminKey: value('COMMSTRAT_ADMIN_KEY'),

@@ -2,7 +2,7 @@
 // The `commstrat` CLI: `commstrat --help`. Settings come from the environment (config.ts).
 import { CommstratError, ConfigError, ValidationError } from '@commstrat/core';
 import { Journal } from '@commstrat/journal';
-import { DeadLetterStream, LaneQueue, QueueInspector, ReplicaHeartbeats } from '@commstrat/queue';
+import { DeadLetterStream, LaneStatistics, LaneWriter, QueueInspector, ReplicaHeartbeats } from '@commstrat/queue';
 import { Command, Option } from 'commander';
 import { loadCliConfig, requireMongoUrl, requireRedisUrl, type CliConfig } from './config.ts';
 import { Connections } from './connections.ts';
@@ -16,6 +16,7 @@ import { createProgress } from './progress.ts';
 import { Redriver, redriveFromJournal, replayDeadLetters } from '@commstrat/redrive';
 import { RunControl } from './run-control.ts';
 import { strategiesCommands } from './strategies-commands.ts';
+import { templatesCommands } from './templates-commands.ts';
 
 interface ScopeOptions {
   tenant?: string;
@@ -32,7 +33,7 @@ interface ScopeOptions {
 
 const config = loadCliConfig(process.env);
 const program = new Command('commstrat')
-  .description('Operate commstrat: replay dead letters, re-drive journaled messages, inspect the queues; strategies, API keys and providers through ingest.')
+  .description('Operate commstrat: replay dead letters, re-drive journaled messages, inspect the queues; strategies, templates, API keys and providers through ingest.')
   .showHelpAfterError('(run with --help for usage)');
 
 const replay = program.command('replay').description('Replay failed traffic.');
@@ -51,7 +52,7 @@ withScope(
   await run(config, async (connections) => {
     const redis = await connections.redis();
     const journal = new Journal(await connections.mongo());
-    const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
+    const lanes = new LaneWriter(redis, { prefix: config.redisPrefix });
     const control = new RunControl(scope.dryRun ? undefined : scope.rate);
     const summary = await replayDeadLetters(
       { stream: new DeadLetterStream(redis, { prefix: config.redisPrefix }), journal, redriver: new Redriver(journal, lanes) },
@@ -101,7 +102,7 @@ withScope(
     const journal = new Journal(await connections.mongo());
     const control = new RunControl(scope.dryRun ? undefined : scope.rate);
     const summary = await redriveFromJournal(
-      { journal, redriver: new Redriver(journal, new LaneQueue(redis, { prefix: config.redisPrefix })) },
+      { journal, redriver: new Redriver(journal, new LaneWriter(redis, { prefix: config.redisPrefix })) },
       { ...scope, status, reason: options.reason ?? options.errorCode },
       createProgress('redrive', process.stderr, { quiet: options.json === true }),
       control,
@@ -128,7 +129,7 @@ program
   .action(async (section: Section | undefined, options: { json?: boolean }) => {
     await run(config, async (connections) => {
       const redis = await connections.redis();
-      const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
+      const lanes = new LaneStatistics(redis, { prefix: config.redisPrefix });
       const report = await inspect(
         { inspector: new QueueInspector(redis, lanes), heartbeats: new ReplicaHeartbeats(redis, { prefix: config.redisPrefix }) },
         section === undefined ? SECTIONS : [section],
@@ -146,6 +147,7 @@ const adminIo: AdminIo = {
 strategiesCommands(program, adminIo);
 keysCommands(program, adminIo);
 providersCommands(program, adminIo);
+templatesCommands(program, adminIo);
 
 /** The options every replay / re-drive command shares. */
 function withScope(command: Command): Command {

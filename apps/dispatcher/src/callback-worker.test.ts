@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Registry } from 'prom-client';
 import { DEFAULT_CALLBACK_RETRY_POLICY, type CallbackPayload } from '@commstrat/core';
 import type { CallbackRecord, CallbackStore } from '@commstrat/journal';
-import { callbackMetrics, type Logger } from '@commstrat/observability';
+import { callbackMetrics, createRegistry, type Logger } from '@commstrat/observability';
 import type { ProviderRateLimiter } from '@commstrat/queue';
 import { CallbackWorker } from './callback-worker.ts';
 
@@ -48,7 +47,7 @@ test('a callback claimed while the one before it is in flight looks again after 
     store,
     targets: { targetOf: () => Promise.reject(new Error('not reached: the callback waits for the one before it')) },
     rateLimiter: {} as ProviderRateLimiter,
-    metrics: callbackMetrics(new Registry(), () => Promise.resolve(0)),
+    metrics: callbackMetrics(createRegistry('test'), () => Promise.resolve(0)),
     logger,
     policy: DEFAULT_CALLBACK_RETRY_POLICY,
     timeoutMs: 5000,
@@ -56,6 +55,7 @@ test('a callback claimed while the one before it is in flight looks again after 
     tenantConcurrency: 4,
     tenantRatePerSecond: 50,
     pollMs: 200,
+    http: { post: () => Promise.reject(new Error('not reached')), close: () => undefined },
     clock: () => NOW,
   });
   worker.start();

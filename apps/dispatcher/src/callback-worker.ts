@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CallbackTarget } from '@commstrat/config';
-import { nextCallbackAttempt, signReceiptBody, type CallbackRetryPolicy } from '@commstrat/core';
+import { EgressRefusedError, nextCallbackAttempt, signReceiptBody, type CallbackRetryPolicy } from '@commstrat/core';
+import { EgressTimeoutError, type EgressClient } from '@commstrat/egress';
 import type { CallbackAttempt, CallbackRecord, CallbackStore } from '@commstrat/journal';
 import type { CallbackMetrics, Logger } from '@commstrat/observability';
+import { StandardWebhookSigner } from '@commstrat/providers';
 import type { ProviderRateLimiter } from '@commstrat/queue';
 
-/** The header of a signed callback: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, as receipts and webhooks. */
+/**
+ * The deprecated signature header of a callback: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
+ * "<t>.<body>">` keyed with the signing secret as text, as receipts. Sent beside the
+ * Standard Webhooks headers for one release, then dropped (docs/security.md).
+ */
 export const CALLBACK_SIGNATURE_HEADER = 'x-commstrat-signature';
 
 export interface CallbackWorkerOptions {
@@ -27,6 +33,8 @@ export interface CallbackWorkerOptions {
   readonly tenantRatePerSecond: number;
   /** How often the relay and an idle sender look for work, ms. */
   readonly pollMs: number;
+  /** Makes the POSTs, through the egress policy; closed by stop(). */
+  readonly http: Pick<EgressClient, 'post' | 'close'>;
   readonly clock?: () => number;
   readonly random?: () => number;
 }
@@ -53,6 +61,8 @@ export class CallbackWorker {
   private running = false;
   private loops: Promise<void>[] = [];
   private readonly wakers = new Set<() => void>();
+  /** A signer per signing secret (a rotated secret gets a new one). */
+  private readonly signers = new Map<string, StandardWebhookSigner>();
 
   constructor(options: CallbackWorkerOptions) {
     this.options = options;
@@ -71,6 +81,7 @@ export class CallbackWorker {
     this.wakeAll();
     await Promise.all(this.loops);
     await Promise.allSettled([...this.attempts]);
+    this.options.http.close();
   }
 
   private async relayLoop(): Promise<void> {
@@ -78,7 +89,7 @@ export class CallbackWorker {
       try {
         const { callbacks } = await this.options.store.relay(500, new Date(this.clock()));
         if (callbacks > 0) {
-          this.options.metrics.relayed.inc(callbacks);
+          this.options.metrics.relayed(callbacks);
           this.wakeAll();
         }
         // A full page: more may be waiting, relay again at once.
@@ -168,10 +179,12 @@ export class CallbackWorker {
     const target = await this.options.targets.targetOf(record.tenant_id);
     const url = record.url ?? target?.url ?? null;
     const number = record.attempts.length + 1;
-    const answer = url === null || target === null ? { error: 'no_url', durationMs: 0 } : await this.post(url, target.secret, record);
+    const answer: { statusCode?: number; error?: string; retryAfterMs?: number; durationMs: number; misconfigured?: true } =
+      url === null || target === null ? { error: 'no_url', durationMs: 0 } : await this.post(url, target.secret, record);
     const delivered = answer.statusCode !== undefined && answer.statusCode >= 200 && answer.statusCode < 300;
     const at = new Date(this.clock());
-    const next = delivered
+    // A URL the egress policy refuses is refused again on every retry: abandoned now.
+    const next = delivered || answer.misconfigured === true
       ? null
       : nextCallbackAttempt(number, record.created_at, at, policy, answer.retryAfterMs ?? 0, this.options.random);
     const outcome = delivered ? 'delivered' : next === null ? 'abandoned' : 'failed';
@@ -185,8 +198,7 @@ export class CallbackWorker {
       next_attempt_at: next,
     };
     await store.recordAttempt(record, attempt, delivered ? 'delivered' : next === null ? 'abandoned' : 'pending');
-    metrics.attempts.inc({ outcome });
-    metrics.duration.observe({ outcome }, answer.durationMs / 1000);
+    metrics.attempt(outcome, answer.durationMs / 1000);
     if (outcome === 'abandoned') {
       this.options.logger.warn('status callback abandoned', {
         tenant_id: record.tenant_id,
@@ -198,42 +210,61 @@ export class CallbackWorker {
     }
   }
 
-  /** One signed POST; never throws: what went wrong is the answer's `error`. */
+  /**
+   * One signed POST, by Standard Webhooks (`webhook-id` is the callback's event id, the
+   * same on every retry) and by the deprecated header; never follows a redirect and never
+   * throws: what went wrong is the answer's `error`, `misconfigured: ...` when the egress
+   * policy refuses the URL or the address it resolves to.
+   */
   private async post(
     url: string,
     secret: string,
     record: CallbackRecord,
-  ): Promise<{ statusCode?: number; error?: string; retryAfterMs?: number; durationMs: number }> {
+  ): Promise<{ statusCode?: number; error?: string; retryAfterMs?: number; durationMs: number; misconfigured?: true }> {
     const body = JSON.stringify(record.payload);
+    const at = new Date(this.clock());
     const started = performance.now();
     try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: {
+      const response = await this.options.http.post(
+        url,
+        body,
+        {
           'content-type': 'application/json',
           'user-agent': 'commstrat-callbacks/1',
+          ...this.signer(secret).headers(record._id, at, body),
           'x-commstrat-event-id': record._id,
-          [CALLBACK_SIGNATURE_HEADER]: signReceiptBody(secret, body, new Date(this.clock())),
+          [CALLBACK_SIGNATURE_HEADER]: signReceiptBody(secret, body, at),
         },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-      await drain(response);
+        { timeoutMs: this.options.timeoutMs, maxAnswerBytes: MAX_ANSWER_BYTES },
+      );
       const durationMs = Math.round(performance.now() - started);
-      const retryAfter = Number(response.headers.get('retry-after'));
+      const retryAfter = Number(response.headers['retry-after']);
+      const ok = response.status >= 200 && response.status < 300;
       return {
         statusCode: response.status,
-        ...(response.ok ? {} : { error: `http_${response.status}` }),
+        ...(ok ? {} : { error: `http_${response.status}` }),
         ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
         durationMs,
       };
     } catch (cause) {
       const durationMs = Math.round(performance.now() - started);
-      const timedOut = cause instanceof DOMException && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
-      const detail = cause instanceof Error ? ((cause.cause as Error | undefined)?.message ?? cause.message) : String(cause);
-      return { error: timedOut ? 'timeout' : `connection: ${detail}`.slice(0, 200), durationMs };
+      if (cause instanceof EgressRefusedError) {
+        return { error: `misconfigured: callback URL ${cause.message}`.slice(0, 300), durationMs, misconfigured: true };
+      }
+      if (cause instanceof EgressTimeoutError) return { error: 'timeout', durationMs };
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      return { error: `connection: ${detail}`.slice(0, 200), durationMs };
     }
+  }
+
+  private signer(secret: string): StandardWebhookSigner {
+    let signer = this.signers.get(secret);
+    if (signer === undefined) {
+      if (this.signers.size >= 10_000) this.signers.clear();
+      signer = new StandardWebhookSigner(secret);
+      this.signers.set(secret, signer);
+    }
+    return signer;
   }
 
   /** Waits `pollMs`, or less when the relay queued something. */
@@ -248,16 +279,5 @@ export class CallbackWorker {
 
   private wakeAll(): void {
     for (const wake of this.wakers) wake();
-  }
-}
-
-/** Reads (and drops) at most MAX_ANSWER_BYTES of an answer, so its connection can be reused. */
-async function drain(response: Response): Promise<void> {
-  if (response.body === null) return;
-  let read = 0;
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    read += chunk.byteLength;
-    // Leaving the loop cancels the rest of the body.
-    if (read > MAX_ANSWER_BYTES) return;
   }
 }

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { parseAppConfig, tierConfigSchema, tierEnvMap, type TierConfig } from '@commstrat/core';
+import { egressAllowFromConfig, type EgressAllowList } from '@commstrat/egress';
 
 /** `port` (default 8081) serves /metrics and /health. */
 export interface DispatcherConfig extends TierConfig {
@@ -48,6 +49,8 @@ export interface DispatcherConfig extends TierConfig {
   callbackTenantRate: number;
   /** How often the callback relay and an idle callback sender look for work, ms. Default 200. */
   callbackPollMs: number;
+  /** `egressAllow` as read once at start-up: what the egress policy lets through besides public addresses. */
+  egress: EgressAllowList;
 }
 
 const positive = (fallback: number) => ({ type: 'integer', minimum: 1, default: fallback });
@@ -87,7 +90,7 @@ const schema = {
 export function loadDispatcherConfig(
   env: Readonly<Record<string, string | undefined>>,
 ): Readonly<DispatcherConfig> {
-  return parseAppConfig<DispatcherConfig>(
+  const config = parseAppConfig<Omit<DispatcherConfig, 'egress'>>(
     schema,
     {
       ...tierEnvMap('DISPATCHER'),
@@ -116,4 +119,5 @@ export function loadDispatcherConfig(
     },
     env,
   );
+  return Object.freeze({ ...config, egress: egressAllowFromConfig(config.egressAllow) });
 }

@@ -5,10 +5,10 @@ import {
   storeOutageVerdict,
   stopListKey,
   type FrequencyCap,
+  type Verdict,
 } from '@commstrat/core';
 import type { DispatcherMetrics, Logger } from '@commstrat/observability';
 import type { CapAnswer, CapCheck, FrequencyCaps } from '@commstrat/queue';
-import { change, type SettledSet } from './batch-recorder.ts';
 import type { Work } from './batcher.ts';
 
 export interface ContactPolicyDeps {
@@ -18,10 +18,16 @@ export interface ContactPolicyDeps {
   readonly random: () => number;
 }
 
+/** What the caps let through now, and the verdict on each message they hold back (for the lifecycle). */
+export interface Admission {
+  readonly admitted: Work[];
+  readonly heldBack: { readonly work: Work; readonly verdict: Verdict }[];
+}
+
 /**
- * Carries out a strategy's frequency caps (the decisions are core's) right before a
- * batch is handed to a provider, so a message is counted only when it goes. The stop
- * list is decided when the message is routed (decideClaimed).
+ * Checks a strategy's frequency caps (the decisions are core's) right before a batch is
+ * handed to a provider, so a message is counted only when it goes. The stop list is
+ * decided when the message is routed (decideClaimed).
  */
 export class ContactPolicyGate {
   private readonly deps: ContactPolicyDeps;
@@ -31,13 +37,13 @@ export class ContactPolicyGate {
   }
 
   /**
-   * Checks and counts the caps of `works` in one Redis step; the ones a cap holds back
-   * are removed from `works` and settled (deferred, failed or expired as their policy
-   * says). True when any may go.
+   * Checks and counts the caps of `works` in one Redis step: the ones that may go, and
+   * the ones a cap holds back with their verdict (defer, fail or expire, as their
+   * policy says; wait a few seconds when the cap store cannot be read).
    */
-  async admit(works: Work[], settled: SettledSet, now: number): Promise<boolean> {
+  async admit(works: readonly Work[], now: number): Promise<Admission> {
     const planned = works.map((work) => this.checksOf(work));
-    if (planned.every(({ checks }) => checks.length === 0)) return works.length > 0;
+    if (planned.every(({ checks }) => checks.length === 0)) return { admitted: works.slice(), heldBack: [] };
     let answers: (CapAnswer | undefined)[];
     try {
       answers = await this.deps.caps.admit(planned.map(({ checks }) => checks), now);
@@ -45,18 +51,18 @@ export class ContactPolicyGate {
       this.deps.logger.warn('frequency caps unavailable; capped messages wait', { error: String(error) });
       answers = planned.map(({ checks }) => (checks.length === 0 ? { admitted: true } : undefined));
     }
-    const kept: Work[] = [];
+    const admission: Admission = { admitted: [], heldBack: [] };
     works.forEach((work, i) => {
       const answer = answers[i];
       const { caps } = planned[i] ?? { caps: [] };
       if (answer?.admitted === true) {
-        kept.push(work);
+        admission.admitted.push(work);
         return;
       }
-      this.holdBack(work, settled, now, answer === undefined ? undefined : { cap: caps[answer.blocking], allowedAt: answer.allowedAt });
+      const over = answer === undefined ? undefined : { cap: caps[answer.blocking], allowedAt: answer.allowedAt };
+      admission.heldBack.push({ work, verdict: this.heldBack(work, now, over) });
     });
-    works.splice(0, works.length, ...kept);
-    return works.length > 0;
+    return admission;
   }
 
   private checksOf(work: Work): { caps: FrequencyCap[]; checks: CapCheck[] } {
@@ -78,34 +84,18 @@ export class ContactPolicyGate {
     return { caps, checks };
   }
 
-  private holdBack(
-    work: Work,
-    settled: SettledSet,
-    now: number,
-    over: { cap: FrequencyCap | undefined; allowedAt: number } | undefined,
-  ): void {
+  /** The verdict on a message the caps hold back (`over` undefined: the store could not say). */
+  private heldBack(work: Work, now: number, over: { cap: FrequencyCap | undefined; allowedAt: number } | undefined): Verdict {
     const { entry } = work;
     const { metrics } = this.deps;
-    const id = entry.message.id;
-    if (over?.cap === undefined) {
-      // Not sent uncapped: a cap is a promise to the recipient, and the message can wait a few seconds.
-      metrics.deferred.inc({ reason: 'frequency_cap' });
-      const wait = storeOutageVerdict('frequency_cap', now, this.deps.random);
-      settled.defer(entry, wait.until, change(id, 'scheduled', now, wait.reason));
-      return;
-    }
+    // Not sent uncapped: a cap is a promise to the recipient, and the message can wait a few seconds.
+    if (over?.cap === undefined) return storeOutageVerdict('frequency_cap', now, this.deps.random);
     const verdict = overCapVerdict(over.cap, stepCaps(work.routing.strategy, entry.message).channel, over.allowedAt, work.expiresAt);
     if (verdict.kind === 'defer') {
-      metrics.contactPolicy.inc({ outcome: 'deferred' });
-      metrics.deferred.inc({ reason: 'frequency_cap' });
-      settled.defer(entry, verdict.until, change(id, 'scheduled', now, verdict.reason));
-    } else if (verdict.kind === 'fail') {
-      metrics.contactPolicy.inc({ outcome: 'dropped' });
-      settled.finish(entry, change(id, 'failed', now, verdict.reason));
-    } else {
-      metrics.contactPolicy.inc({ outcome: 'expired' });
-      metrics.expired.inc();
-      settled.finish(entry, change(id, 'expired', now, verdict.reason));
+      metrics.contactPolicy('deferred');
+      return { ...verdict, cause: 'frequency_cap' };
     }
+    metrics.contactPolicy(verdict.kind === 'fail' ? 'dropped' : 'expired');
+    return verdict;
   }
 }

@@ -89,6 +89,7 @@ function world(options: {
   const deadLetters: DeadLetterInput[] = [];
   const acks: string[] = [];
   const dropped: string[] = [];
+  const logged: Readonly<Record<string, unknown>>[] = [];
   let claims = [options.claimed];
   const lanes: LanePort = {
     claim: () => Promise.resolve([]),
@@ -169,9 +170,9 @@ function world(options: {
       afterSend: () => {},
     },
     rateLimiter,
-    contactPolicy: { admit: (works) => Promise.resolve(works.length > 0) },
+    contactPolicy: { admit: (works) => Promise.resolve({ admitted: works.slice(), heldBack: [] }) },
     metrics,
-    logger: createLogger({ service: 'test', console: false }),
+    logger: createLogger({ service: 'test', console: false, capture: (line) => logged.push(line) }),
     consumer: 'test-1',
     claimCount: 100,
     maxInFlight: 1000,
@@ -187,7 +188,7 @@ function world(options: {
     await dispatcher.stop();
   };
   const statuses = () => changes.map((c) => `${c.messageId}:${c.event.status}`);
-  return { run, sent, changes, exchanges, deferred, deadLetters, acks, dropped, statuses, registry };
+  return { run, sent, changes, exchanges, deferred, deadLetters, acks, dropped, statuses, registry, logged };
 }
 
 test('a claimed message goes to its route provider, is journaled sending then sent, and only then acknowledged', async () => {
@@ -199,6 +200,19 @@ test('a claimed message goes to its route provider, is journaled sending then se
   assert.equal(w.exchanges.length, 1);
   assert.deepEqual(w.acks, ['m1', 'm2']);
   assert.deepEqual(w.deferred, []);
+});
+
+test("a provider request's log line carries the id of its provider exchange, which the messages' events name too", async () => {
+  const w = world({ claimed: [entry('m1'), entry('m2')] });
+  await w.run();
+  const lines = w.logged.filter((line) => line['message'] === 'provider request');
+  assert.equal(lines.length, 1);
+  const [exchange] = w.exchanges;
+  assert.ok(exchange !== undefined);
+  assert.equal(lines[0]?.['exchange_id'], exchange._id, 'the log line finds the exchange');
+  assert.deepEqual(exchange.message_ids, ['m1', 'm2']);
+  assert.ok(w.changes.every((c) => c.event.exchange_id === exchange._id));
+  assert.equal(lines[0]?.['batch_id'], undefined, 'a provider request is not called a batch');
 });
 
 test('with the first provider down the route fails over to the next, and the failover is counted', async () => {

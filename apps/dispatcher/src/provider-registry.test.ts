@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Provider } from '@commstrat/config';
+import { EgressPolicy } from '@commstrat/egress';
 import { createRegistry, dispatcherMetrics } from '@commstrat/observability';
 import { ProviderRegistry } from './provider-registry.ts';
 
@@ -20,7 +21,7 @@ const row = (changes: Partial<Provider> = {}): Provider => ({
 });
 
 test('a reloaded row keeps its handle, and failures survive reloads and changes of the row', () => {
-  const registry = new ProviderRegistry(dispatcherMetrics(createRegistry('test')), { failureThreshold: 2, openMs: 60_000 });
+  const registry = new ProviderRegistry(dispatcherMetrics(createRegistry('test')), { failureThreshold: 2, openMs: 60_000 }, new EgressPolicy());
   const first = registry.handle('t1', row());
   const reloaded = registry.handle('t1', row()); // the routing cache's new object, same content
   assert.equal(reloaded.limit, first.limit, 'the same concurrency limit');
@@ -37,7 +38,7 @@ test('a reloaded row keeps its handle, and failures survive reloads and changes 
 });
 
 test('health: errors weigh a provider down, an open circuit is 0, and a provider back from open ramps up', () => {
-  const registry = new ProviderRegistry(dispatcherMetrics(createRegistry('test')), { failureThreshold: 3, openMs: 1000 });
+  const registry = new ProviderRegistry(dispatcherMetrics(createRegistry('test')), { failureThreshold: 3, openMs: 1000 }, new EgressPolicy());
   const handle = registry.handle('t1', row());
   assert.equal(registry.health(handle, 0), 1);
   // 12 requests, 3 failed (not in a row): a quarter fail, the circuit stays closed.

@@ -15,6 +15,7 @@ import {
 } from '@commstrat/core';
 import { isDeepStrictEqual } from 'node:util';
 import type { Provider } from '@commstrat/config';
+import type { EgressPolicy } from '@commstrat/egress';
 import type { DispatcherMetrics } from '@commstrat/observability';
 import {
   DeclarativeHttpAdapter,
@@ -64,10 +65,13 @@ export class ProviderRegistry {
   private readonly recoveredAt = new Map<string, number>();
   private readonly options: CircuitBreakerOptions;
   private readonly metrics: DispatcherMetrics;
+  private readonly egress: EgressPolicy;
 
-  constructor(metrics: DispatcherMetrics, options: CircuitBreakerOptions) {
+  /** `egress` checks every connection an adapter opens (the provider rows' endpoints are tenants' URLs). */
+  constructor(metrics: DispatcherMetrics, options: CircuitBreakerOptions, egress: EgressPolicy) {
     this.metrics = metrics;
     this.options = options;
+    this.egress = egress;
   }
 
   handle(tenantId: string, config: Provider): ProviderHandle {
@@ -84,7 +88,7 @@ export class ProviderRegistry {
     const handle: ProviderHandle = {
       key,
       config,
-      adapter: buildAdapter(key, config),
+      adapter: buildAdapter(key, config, this.egress),
       limit: pLimit(config.concurrency),
       urgentLimit: pLimit(URGENT_SLOTS),
     };
@@ -146,11 +150,11 @@ export class ProviderRegistry {
   }
 
   private publish(handle: ProviderHandle, now: number): void {
-    this.metrics.circuitState.set({ provider: handle.key }, CIRCUIT_GAUGE[circuitStatus(this.circuit(handle), now)]);
+    this.metrics.circuit(handle.key, CIRCUIT_GAUGE[circuitStatus(this.circuit(handle), now)]);
   }
 }
 
-function buildAdapter(key: string, config: Provider): ProviderAdapter {
+function buildAdapter(key: string, config: Provider, egress: EgressPolicy): ProviderAdapter {
   const credential = (name: string): string | undefined => {
     const value = config.credentials[name];
     return typeof value === 'string' ? value : undefined;
@@ -163,6 +167,7 @@ function buildAdapter(key: string, config: Provider): ProviderAdapter {
         id: key,
         baseUrl: config.endpoint,
         token: credential('token') ?? '',
+        egress,
         timeoutMs: config.timeoutMs,
         concurrency,
       });
@@ -175,6 +180,7 @@ function buildAdapter(key: string, config: Provider): ProviderAdapter {
         from: credential('from') ?? '',
         user: credential('user'),
         password: credential('password'),
+        egress,
         timeoutMs: config.timeoutMs,
         concurrency,
       });
@@ -184,6 +190,7 @@ function buildAdapter(key: string, config: Provider): ProviderAdapter {
         id: key,
         url: config.endpoint,
         secret: credential('secret') ?? '',
+        egress,
         timeoutMs: config.timeoutMs,
         concurrency,
       });
@@ -199,6 +206,7 @@ function buildAdapter(key: string, config: Provider): ProviderAdapter {
         definition,
         baseUrl: config.endpoint,
         credentials: config.credentials,
+        egress,
         timeoutMs: config.timeoutMs,
         concurrency,
       });

@@ -1,5 +1,6 @@
 import express from 'express';
 import { CallbackTargets, RoutingCache } from '@commstrat/config';
+import { EgressClient, EgressPolicy } from '@commstrat/egress';
 import { CallbackStore, Journal } from '@commstrat/journal';
 import {
   closeLogger,
@@ -19,7 +20,7 @@ import {
   processInfo,
   type Logger,
 } from '@commstrat/observability';
-import { FrequencyCaps, LaneQueue, ProviderRateLimiter, ReplicaHeartbeats, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { FrequencyCaps, LaneReader, LaneStatistics, ProviderRateLimiter, ReplicaHeartbeats, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
@@ -72,15 +73,16 @@ export async function startDispatcher(
   const sql = postgres(config.postgresUrl, { max: 4, onnotice: () => {} });
   await mongo.connect();
   const journal = new Journal(mongo.db());
-  const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
+  const lanes = new LaneReader(redis, { prefix: config.redisPrefix });
   await lanes.ensureGroup();
+  const statistics = new LaneStatistics(redis, { prefix: config.redisPrefix });
 
   const registry = createRegistry('dispatcher');
   const metrics = dispatcherMetrics(registry, { tenantLabel: config.metricsTenantLabel });
   // One sample of the lane depths for lane selection and the gauge.
-  const depths = new SampledDepths(() => lanes.depths());
+  const depths = new SampledDepths(() => statistics.depths());
   laneDepthGauge(registry, () => depths.get());
-  laneLagGauges(registry, () => lanes.laneLag());
+  laneLagGauges(registry, () => statistics.laneLag());
   // The last known configuration keeps serving while PostgreSQL cannot be read; its age
   // is the commstrat_config_age_seconds gauge (alert CommstratConfigStale).
   const configMetrics = configCacheMetrics(registry, () => routing.oldestAgeMs() / 1000);
@@ -88,16 +90,19 @@ export async function startDispatcher(
     refreshMs: config.configRefreshMs,
     maxStaleMs: config.configMaxStaleMs,
     onRefreshError: (error) => {
-      configMetrics.refreshFailures.inc();
+      configMetrics.refreshFailed();
       logger.warn('could not read the routing configuration; serving the last known', { error: String(error) });
     },
   });
   // Not awaited: a replica starts while PostgreSQL is down, and listens once it is back.
   void routing.listen();
-  const providers = new ProviderRegistry(metrics, {
-    failureThreshold: config.circuitFailureThreshold,
-    openMs: config.circuitOpenMs,
-  });
+  // One policy for every request a tenant can aim: provider endpoints, token URLs, callbacks.
+  const egress = new EgressPolicy(config.egress);
+  const providers = new ProviderRegistry(
+    metrics,
+    { failureThreshold: config.circuitFailureThreshold, openMs: config.circuitOpenMs },
+    egress,
+  );
   if (config.contactHashSecret === undefined) {
     logger.warn('COMMSTRAT_CONTACT_HASH_SECRET is not set: frequency-cap keys in Redis use a built-in hash key');
   }
@@ -112,11 +117,11 @@ export async function startDispatcher(
     lanes,
     depths,
     waitingLanes: {
-      shared: new LaneQueue(claimRedis, { prefix: config.redisPrefix }),
-      critical: new LaneQueue(criticalRedis, { prefix: config.redisPrefix }),
+      shared: new LaneReader(claimRedis, { prefix: config.redisPrefix }),
+      critical: new LaneReader(criticalRedis, { prefix: config.redisPrefix }),
     },
     urgent: {
-      lanes: new LaneQueue(urgentRedis, { prefix: config.redisPrefix }),
+      lanes: new LaneReader(urgentRedis, { prefix: config.redisPrefix }),
       rateLimiter: new ProviderRateLimiter(urgentRedis, { prefix: config.redisPrefix }),
     },
     journal,
@@ -134,7 +139,7 @@ export async function startDispatcher(
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
 
-  const callbacks = config.callbacksEnabled ? startCallbackWorker(config, mongo, sql, registry, logger) : undefined;
+  const callbacks = config.callbacksEnabled ? startCallbackWorker(config, mongo, sql, registry, logger, egress) : undefined;
 
   const info = processInfo({
     service: 'dispatcher',
@@ -198,6 +203,7 @@ function startCallbackWorker(
   sql: postgres.Sql,
   registry: ReturnType<typeof createRegistry>,
   logger: Logger,
+  egress: EgressPolicy,
 ): { stop(): Promise<void> } {
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, commandTimeout: 5000 });
   reportRedisErrors(redis, (error) => logger.warn('Redis connection error', { error: error.message }));
@@ -219,6 +225,9 @@ function startCallbackWorker(
     tenantConcurrency: config.callbackTenantConcurrency,
     tenantRatePerSecond: config.callbackTenantRate,
     pollMs: config.callbackPollMs,
+    // Tenants may share a host: the agent must never be what a hanging tenant fills, so it
+    // allows as many sockets as the worker has attempts in flight.
+    http: new EgressClient(egress, { maxSocketsPerHost: config.callbackConcurrency }),
   });
   // Not awaited: the indexes are created while the worker starts; a claim before they
   // exist is only slower.

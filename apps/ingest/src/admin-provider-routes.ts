@@ -11,10 +11,12 @@ import {
   putProvider,
   saveProviderDefinition,
   type Provider,
+  type PutProviderOptions,
   type StoredProviderDefinition,
   type Tenant,
 } from '@commstrat/config';
 import type { Sql } from 'postgres';
+import type { EgressChecks } from './egress-checks.ts';
 import { state } from './v1-routes.ts';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
@@ -27,8 +29,10 @@ const MAX_YAML_BYTES = 256 * 1024;
  * adminRoutes. Credentials are never answered in full (maskCredentials). Every change is
  * audited and reaches every replica by NOTIFY (migrations 004, 009).
  */
-export function providerRoutes(sql: Sql, parseJson: express.RequestHandler[]): Router {
+export function providerRoutes(sql: Sql, egress: EgressChecks, parseJson: express.RequestHandler[]): Router {
   const router = express.Router();
+  const checkTargets: NonNullable<PutProviderOptions['checkTargets']> = (provider, definition, inline) =>
+    egress.providerProblems(provider, definition, inline);
 
   router.get('/providers', async (_req, res) => {
     const providers = await listTenantProviders(sql, tenantOf(res).id);
@@ -40,7 +44,7 @@ export function providerRoutes(sql: Sql, parseJson: express.RequestHandler[]): R
     const body: unknown = req.body;
     const id = typeof body === 'object' && body !== null && 'id' in body ? body.id : undefined;
     if (typeof id !== 'string' || id === '') throw new ValidationError([{ path: '/id', message: 'is required: the provider id it would be saved under' }]);
-    const result = await putProvider(sql, tenantOf(res).id, id, body, { dryRun: true });
+    const result = await putProvider(sql, tenantOf(res).id, id, body, { dryRun: true, checkTargets });
     res.json({
       valid: true,
       created: result.created,
@@ -60,7 +64,7 @@ export function providerRoutes(sql: Sql, parseJson: express.RequestHandler[]): R
   router.put('/providers/:id', ...parseJson, async (req, res) => {
     const tenant = tenantOf(res);
     const id = pathParam(req.params, 'id');
-    const result = await putProvider(sql, tenant.id, id, req.body, { actor: actorOf(tenant) });
+    const result = await putProvider(sql, tenant.id, id, req.body, { actor: actorOf(tenant), checkTargets });
     if (result.changed) {
       state(res).logger.info(result.created ? 'provider created' : 'provider changed', {
         provider: id,
@@ -95,7 +99,7 @@ export function providerRoutes(sql: Sql, parseJson: express.RequestHandler[]): R
     const tenant = tenantOf(res);
     const name = pathParam(req.params, 'name');
     // A YAML body arrives as its text, a JSON one parsed: the definition parser reads both.
-    const { stored, created } = await saveProviderDefinition(sql, tenant.id, req.body, { name, actor: actorOf(tenant) });
+    const { stored, created } = await saveProviderDefinition(sql, tenant.id, req.body, { name, actor: actorOf(tenant), check: (definition) => egress.definitionProblems(definition) });
     if (created) state(res).logger.info('provider definition saved', { definition: name, version: stored.version });
     res.status(created ? 201 : 200).json(definitionView(stored));
   };

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Router } from 'express';
+import type { TemplateRenderer } from '@commstrat/templates';
 import type { Sql } from 'postgres';
+import type { EgressChecks } from './egress-checks.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { openApiDocument } from './openapi.ts';
 
@@ -28,7 +30,10 @@ function servedRoutes(router: { stack: Layer[] }, prefix: string): string[] {
 
 test('every /v1/admin route is in the OpenAPI document, and the document has no admin route that is not served', () => {
   // The routes are only walked, never called: no database is needed.
-  const router = adminRoutes({ sql: undefined as unknown as Sql }, []) as Router & { stack: Layer[] };
+  const router = adminRoutes(
+    { sql: undefined as unknown as Sql, renderer: undefined as unknown as TemplateRenderer, egress: undefined as unknown as EgressChecks },
+    [],
+  ) as Router & { stack: Layer[] };
   // A path may have two handlers for one method (JSON and YAML bodies): one operation.
   const served = [...new Set(servedRoutes(router, '/v1/admin'))].sort();
   const paths = openApiDocument()['paths'] as Record<string, Record<string, unknown>>;

@@ -1,4 +1,4 @@
-import { ValidationError, createAjv, isKnownTimeZone, toFieldProblems, type FieldProblem } from '@commstrat/core';
+import { CHANNELS, ValidationError, canonicalLocale, createAjv, isKnownTimeZone, toFieldProblems, type FieldProblem } from '@commstrat/core';
 import { GRANTABLE_SCOPES } from '@commstrat/config';
 
 // The bodies of the /v1/admin routes: validated with these schemas and published in
@@ -29,7 +29,16 @@ export const keyCreateSchema = {
 export const tenantPatchSchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { name: tenantName, time_zone: timeZone },
+  properties: {
+    name: tenantName,
+    time_zone: timeZone,
+    default_locale: {
+      type: ['string', 'null'],
+      minLength: 2,
+      maxLength: 35,
+      description: "BCP 47, e.g. ru-RU: the locale of a message whose recipient names none; null: each template's default_locale",
+    },
+  },
 } as const;
 
 export const tenantCreateSchema = {
@@ -69,12 +78,34 @@ export const callbackSettingsSchema = {
   },
 } as const;
 
+const previewFields = {
+  variables: { type: 'object', description: "the message's variables; default: the template's sample_variables" },
+  locale: { type: 'string', minLength: 2, maxLength: 35, description: 'BCP 47, e.g. ru-RU: picks the variant as for a message (ru-RU, then ru, then the default)' },
+  channel: { type: 'string', enum: [...CHANNELS], description: 'only this channel; default: every channel of the template' },
+} as const;
+
+/** POST /v1/admin/templates/{name}/preview: a stored template. */
+export const templatePreviewSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { ...previewFields, version: { type: 'integer', minimum: 1, maximum: 2_147_483_647, description: 'default: the newest' } },
+} as const;
+
+/** POST /v1/admin/templates/preview: a template not saved (yet), e.g. a file being written. */
+export const inlinePreviewSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['template'],
+  properties: { ...previewFields, template: { type: 'object', description: 'a template document' } },
+} as const;
+
 const ajv = createAjv();
 const validators = new Map<object, ReturnType<typeof ajv.compile>>();
 
 /**
- * The body checked against `schema` (defaults filled in), and its `time_zone`, if it
- * has one, against the IANA zones; throws ValidationError naming every bad field.
+ * The body checked against `schema` (defaults filled in), its `time_zone`, if it has
+ * one, against the IANA zones, and its `default_locale` as a canonical BCP 47 tag;
+ * throws ValidationError naming every bad field.
  */
 export function checkBody<T>(schema: object, body: unknown): T {
   let validate = validators.get(schema);
@@ -87,6 +118,12 @@ export function checkBody<T>(schema: object, body: unknown): T {
   if (typeof zone === 'string' && !isKnownTimeZone(zone)) {
     const problem: FieldProblem = { path: '/time_zone', message: `is not a known IANA time zone: ${zone}` };
     throw new ValidationError([problem]);
+  }
+  const locale = (body as { default_locale?: unknown }).default_locale;
+  if (typeof locale === 'string' && canonicalLocale(locale) !== locale) {
+    const canonical = canonicalLocale(locale);
+    const message = canonical === undefined ? 'is not a BCP 47 language tag (e.g. "ru-RU", "en")' : `write it as "${canonical}", its canonical form`;
+    throw new ValidationError([{ path: '/default_locale', message }]);
   }
   return body as T;
 }

@@ -18,11 +18,15 @@ export function ownTenantRoutes(sql: Sql, parseJson: express.RequestHandler[]): 
   });
 
   router.patch('/', ...parseJson, async (req, res) => {
-    const patch = checkBody<{ name?: string; time_zone?: string }>(tenantPatchSchema, req.body);
+    const patch = checkBody<{ name?: string; time_zone?: string; default_locale?: string | null }>(tenantPatchSchema, req.body);
     const updated = await updateTenant(
       sql,
       callerOf(res).id,
-      { ...(patch.name === undefined ? {} : { name: patch.name }), ...(patch.time_zone === undefined ? {} : { timeZone: patch.time_zone }) },
+      {
+        ...(patch.name === undefined ? {} : { name: patch.name }),
+        ...(patch.time_zone === undefined ? {} : { timeZone: patch.time_zone }),
+        ...(patch.default_locale === undefined ? {} : { defaultLocale: patch.default_locale }),
+      },
       actorOf(res),
     );
     state(res).logger.info('tenant updated');
@@ -61,5 +65,11 @@ export function operatorTenantRoutes(sql: Sql, parseJson: express.RequestHandler
 }
 
 function tenantView(tenant: TenantRecord): Record<string, unknown> {
-  return { id: tenant.id, name: tenant.name, time_zone: tenant.timeZone, created_at: tenant.createdAt.toISOString() };
+  return {
+    id: tenant.id,
+    name: tenant.name,
+    time_zone: tenant.timeZone,
+    default_locale: tenant.defaultLocale,
+    created_at: tenant.createdAt.toISOString(),
+  };
 }

@@ -1,4 +1,5 @@
-import { DEFAULT_MAX_JSON_DEPTH, parseAppConfig, tierConfigSchema, tierEnvMap, type TierConfig } from '@commstrat/core';
+import { ConfigError, DEFAULT_MAX_JSON_DEPTH, parseAppConfig, tierConfigSchema, tierEnvMap, type TierConfig } from '@commstrat/core';
+import { egressAllowFromConfig, type EgressAllowList } from '@commstrat/egress';
 
 /** `port` (default 8080) serves the API, /metrics and /health. */
 export interface IngestConfig extends TierConfig {
@@ -52,11 +53,24 @@ export interface IngestConfig extends TierConfig {
    * MongoDB server has transactions (a replica set), `on`, or `off`.
    */
   journalTransactions: 'auto' | 'on' | 'off';
+  /** Time one message's templates may take to render, all its steps and fields together, ms (LiquidJS's renderLimit). Default 50. */
+  templateRenderLimitMs: number;
+  /**
+   * How long the render worker may take for one message before it is stopped and
+   * replaced, ms: the hard limit behind LiquidJS's cooperative one. Default 1 000.
+   */
+  templateHardTimeoutMs: number;
+  /** Heap of the render worker, MB: a template that allocates more kills the worker, not ingest. Default 128. */
+  templateWorkerHeapMb: number;
+  /** Time one request (a REST batch, a Kafka record) may spend on slow (over 5 ms) or refused renders, ms. Default 1 000. */
+  templateRenderBudgetMs: number;
   /**
    * Test-only fault injection: `exit-after-request` (between the journal's request and
    * message writes), `exit-after-journal` or `exit-after-enqueue`. Never set in production.
    */
   failpoint?: IngestFailpoint;
+  /** `egressAllow` as read once at start-up: the URLs the API accepts besides public ones (callbacks, provider endpoints). */
+  egress: EgressAllowList;
   /** Serve the operator console under /console. Default true. */
   consoleEnabled: boolean;
   /** A console session unused this long ends, seconds. Default 1 800 (30 min). */
@@ -105,6 +119,10 @@ const schema = {
     recoveryIntervalMs: { type: 'integer', minimum: 100, default: 30000 },
     receiptWindowSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 300 },
     journalTransactions: { type: 'string', enum: ['auto', 'on', 'off'], default: 'auto' },
+    templateRenderLimitMs: { type: 'integer', minimum: 1, maximum: 10_000, default: 50 },
+    templateHardTimeoutMs: { type: 'integer', minimum: 10, maximum: 60_000, default: 1000 },
+    templateWorkerHeapMb: { type: 'integer', minimum: 16, maximum: 4096, default: 128 },
+    templateRenderBudgetMs: { type: 'integer', minimum: 1, maximum: 600_000, default: 1000 },
     failpoint: { type: 'string', enum: ['exit-after-request', 'exit-after-journal', 'exit-after-enqueue'] },
     consoleEnabled: { type: 'boolean', default: true },
     consoleSessionIdleSeconds: { type: 'integer', minimum: 60, maximum: 86400, default: 1800 },
@@ -121,7 +139,7 @@ const schema = {
 
 /** Reads the ingest configuration from the environment, once, at start-up. */
 export function loadIngestConfig(env: Readonly<Record<string, string | undefined>>): Readonly<IngestConfig> {
-  return parseAppConfig<IngestConfig>(
+  const config = parseAppConfig<Omit<IngestConfig, 'egress'>>(
     schema,
     {
       ...tierEnvMap('INGEST'),
@@ -145,6 +163,10 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       recoveryIntervalMs: 'INGEST_RECOVERY_INTERVAL_MS',
       receiptWindowSeconds: 'INGEST_RECEIPT_WINDOW_SECONDS',
       journalTransactions: 'INGEST_JOURNAL_TRANSACTIONS',
+      templateRenderLimitMs: 'INGEST_TEMPLATE_RENDER_LIMIT_MS',
+      templateHardTimeoutMs: 'INGEST_TEMPLATE_HARD_TIMEOUT_MS',
+      templateWorkerHeapMb: 'INGEST_TEMPLATE_WORKER_HEAP_MB',
+      templateRenderBudgetMs: 'INGEST_TEMPLATE_RENDER_BUDGET_MS',
       failpoint: 'INGEST_FAILPOINT',
       consoleEnabled: 'INGEST_CONSOLE_ENABLED',
       consoleSessionIdleSeconds: 'INGEST_CONSOLE_SESSION_IDLE_SECONDS',
@@ -155,4 +177,11 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
     },
     env,
   );
+  // The hard limit is the backstop of the cooperative one, which a render may use twice
+  // (a render that ran out of time is tried once more): below that, it would stop renders
+  // LiquidJS was about to refuse with a clearer reason.
+  if (config.templateHardTimeoutMs <= 2 * config.templateRenderLimitMs) {
+    throw new ConfigError([{ path: 'INGEST_TEMPLATE_HARD_TIMEOUT_MS', message: `must be more than twice INGEST_TEMPLATE_RENDER_LIMIT_MS (${2 * config.templateRenderLimitMs})` }]);
+  }
+  return Object.freeze({ ...config, egress: egressAllowFromConfig(config.egressAllow) });
 }

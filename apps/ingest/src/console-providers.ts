@@ -6,6 +6,7 @@ import type { Sql } from 'postgres';
 import { providerRoutes, providerView } from './admin-provider-routes.ts';
 import { fromRedis } from './console-scope.ts';
 import { principalOf } from './console-session.ts';
+import type { EgressChecks } from './egress-checks.ts';
 import { callerOf, pathParam } from './route-support.ts';
 
 /** Where the console reads error classes over time: the stack's Prometheus, which scrapes every dispatcher. */
@@ -24,6 +25,8 @@ export interface ProviderConsoleDeps {
   readonly prometheus?: PrometheusSource | undefined;
   /** Whether metrics label providers `<tenant>/<provider>` (COMMSTRAT_METRICS_TENANT_LABEL); without, a tenant's series cannot be told apart. */
   readonly metricsTenantLabel: boolean;
+  /** The admin API's egress checks, which its provider routes are built with (the console mounts only their reads). */
+  readonly egress: EgressChecks;
 }
 
 /** The classes the error chart draws, each a per-second rate; `accepted` is the provider taking the message. */
@@ -106,7 +109,7 @@ export function providerConsoleRoutes(deps: ProviderConsoleDeps, tenantScoped: R
   // The definitions: the admin API's read handlers, for the tenant in scope.
   const definitions = express.Router();
   definitions.use((req, _res, next) => next(req.method === 'GET' && /^\/provider-definitions(\/|$)/.test(req.path) ? undefined : 'router'));
-  definitions.use(tenantScoped, providerRoutes(deps.sql, []));
+  definitions.use(tenantScoped, providerRoutes(deps.sql, deps.egress, []));
   router.use(definitions);
   return router;
 }

@@ -6,13 +6,14 @@ import { consoleAssetsDir } from '@commstrat/console';
 import { listTenants, type TenantCache } from '@commstrat/config';
 import { CallbackStore, type CallbackRecord, type Journal, type ProviderExchange } from '@commstrat/journal';
 import type { Logger } from '@commstrat/observability';
-import { DeadLetterStream, QueueInspector, ReplicaHeartbeats, type LaneQueue } from '@commstrat/queue';
+import { DeadLetterStream, QueueInspector, ReplicaHeartbeats, type LaneStatistics, type LaneWriter } from '@commstrat/queue';
 import { Redriver, replayDeadLetters } from '@commstrat/redrive';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { Sql } from 'postgres';
 import type { IngestConfig } from './config.ts';
 import { RedriveJobs } from './console-jobs.ts';
+import type { EgressChecks } from './egress-checks.ts';
 import { strategyHandlers } from './admin-strategy-routes.ts';
 import { providerConsoleRoutes, type ProviderConsoleDeps } from './console-providers.ts';
 import { queueConsoleRoutes, type QueueConsoleDeps } from './console-queue.ts';
@@ -35,7 +36,7 @@ export type { ConsoleSessionOptions };
 /** The console's parts, made from the connections ingest already holds; `close` stops its re-drive jobs. */
 export function consoleFrom(
   config: Readonly<IngestConfig>,
-  io: { readonly redis: Redis; readonly db: Db; readonly sql: Sql; readonly journal: Journal; readonly lanes: LaneQueue; readonly tenants: TenantCache; readonly logger: Logger },
+  io: { readonly redis: Redis; readonly db: Db; readonly sql: Sql; readonly journal: Journal; readonly lanes: LaneWriter; readonly statistics: LaneStatistics; readonly egress: EgressChecks; readonly tenants: TenantCache; readonly logger: Logger },
 ): { readonly deps: ConsoleDeps; close(): Promise<void> } {
   const prefix = config.redisPrefix;
   const deadLetters = new DeadLetterStream(io.redis, { prefix });
@@ -57,10 +58,11 @@ export function consoleFrom(
       secureCookie: config.consoleSecureCookie,
     }),
     assetsDir: consoleAssetsDir,
-    inspector: new QueueInspector(io.redis, io.lanes),
+    inspector: new QueueInspector(io.redis, io.statistics),
     heartbeats: new ReplicaHeartbeats(io.redis, { prefix }),
     prometheus: config.prometheusUrl === undefined ? undefined : { url: config.prometheusUrl, selector: config.consolePrometheusSelector },
     metricsTenantLabel: config.metricsTenantLabel,
+    egress: io.egress,
     deadLetters,
     redriver,
     jobs,
@@ -108,7 +110,7 @@ export function consoleRoutes(deps: ConsoleDeps, parseJson: RequestHandler[]): R
     if (tenantId === undefined) {
       // An operator searching every tenant by batch: the batch names its tenant.
       if (query.batchId === undefined) throw new ValidationError([{ path: '/tenant', message: 'is required unless batch_id is given: pick a tenant to search' }]);
-      tenantId = (await deps.journal.findRequest(query.batchId))?.tenant_id;
+      tenantId = (await deps.journal.findBatch(query.batchId))?.tenant_id;
     }
     const page = tenantId === undefined ? { messages: [], nextAfter: null } : await deps.journal.listMessages(tenantId, query);
     const mask = shownTo(principal);
@@ -153,7 +155,7 @@ function summaryView(message: Message): Record<string, unknown> {
   return {
     id: message.id,
     tenant_id: message.tenant_id,
-    batch_id: message.request_id,
+    batch_id: message.batch_id,
     status: message.status,
     channel: message.channel,
     priority: message.priority,

@@ -67,7 +67,7 @@ export interface IngestAppDeps {
     readonly burst: number;
   };
   /** Delivery receipts: signed by each provider's secret instead of an API key. */
-  readonly receipts: Omit<ReceiptDeps, 'metrics' | 'journal' | 'maxBodyBytes'>;
+  readonly receipts: Omit<ReceiptDeps, 'metrics' | 'maxBodyBytes'>;
 }
 
 
@@ -83,7 +83,7 @@ export function createIngestApp(deps: IngestAppDeps): Express {
 
   const jsonBody = [requireJson, parseJson({ maxBytes: deps.maxBodyBytes, maxDepth: deps.maxJsonDepth })];
   if (deps.console !== undefined) app.use('/console', consoleRoutes(deps.console, jsonBody));
-  app.use('/v1', receiptRoutes({ ...deps.receipts, journal: deps.journal, metrics: deps.metrics, maxBodyBytes: deps.maxBodyBytes }));
+  app.use('/v1', receiptRoutes({ ...deps.receipts, metrics: deps.metrics, maxBodyBytes: deps.maxBodyBytes }));
   const v1 = express.Router();
   v1.use(authenticate(deps));
   // Before the message routes, so /v1/admin/* never falls through to them.
@@ -103,11 +103,10 @@ function requestContext(deps: IngestAppDeps): RequestHandler {
     res.set('x-request-id', requestId);
     state(res).requestId = requestId;
     state(res).logger = deps.logger.child({ request_id: requestId });
-    const stop = deps.metrics.requestDuration.startTimer({ method: req.method });
+    const answered = deps.metrics.httpRequest(req.method);
     res.on('finish', () => {
       const matched = req.route as { path?: unknown } | undefined;
-      const route = matched === undefined ? 'unmatched' : `${req.baseUrl}${String(matched.path)}`;
-      stop({ route, status: String(res.statusCode) });
+      answered(matched === undefined ? 'unmatched' : `${req.baseUrl}${String(matched.path)}`, res.statusCode);
     });
     next();
   };

@@ -1,13 +1,10 @@
 import {
   BatchRejectedError,
   CommstratError,
-  ConflictError,
-  NotFoundError,
   DependencyUnavailableError,
   LanesFullError,
   PRIORITIES,
   acceptMessage,
-  allowedFrom,
   newId,
   toQueuedMessage,
   validateMessageRequest,
@@ -15,27 +12,33 @@ import {
   type MessageStatus,
 } from '@commstrat/core';
 import type { RoutingCache, Tenant } from '@commstrat/config';
-import type { Journal, RequestRecord } from '@commstrat/journal';
+import type { Journal, BatchRecord } from '@commstrat/journal';
+import { Withdrawals } from '@commstrat/lifecycle';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
-import type { IdempotencyReservation, IdempotencyStore, LaneQueue, SampledDepths } from '@commstrat/queue';
+import type { IdempotencyReservation, IdempotencyStore, LaneWriter, SampledDepths } from '@commstrat/queue';
 import { journalFailure, routingFailure } from './dependency-failure.ts';
-
-/** States a tenant may still cancel from. */
-const CANCELLABLE = allowedFrom('cancelled');
+import type { EgressChecks } from './egress-checks.ts';
+import { RenderBudget, renderMessageTemplates, type TemplateIntakeDeps } from './template-intake.ts';
 
 export interface IntakeDeps {
   readonly journal: Journal;
-  readonly lanes: LaneQueue;
+  readonly lanes: Pick<LaneWriter, 'enqueueBatch' | 'cancel' | 'forceCancel'>;
   /** The process's shared sample of the lane depths, for admission control. */
   readonly depths: Pick<SampledDepths, 'get'>;
   readonly idempotency: IdempotencyStore;
   readonly routing: Pick<RoutingCache, 'resolve'>;
+  /** A message's own callback_url must be a URL the egress policy lets the dispatcher call. */
+  readonly egress: Pick<EgressChecks, 'checkUrl'>;
   readonly metrics: IngestMetrics;
   readonly logger: Logger;
   /** How long an idempotency key is remembered, in seconds. */
   readonly idempotencyWindowSeconds: number;
   /** Entries all lanes together may hold before intake sheds load (503). */
   readonly laneCap: number;
+  /** Messages that name a template are checked and rendered by these (template-intake.ts). */
+  readonly templates: TemplateIntakeDeps;
+  /** Render time one request may spend on its templates, all its messages together, ms. */
+  readonly renderBudgetMs: number;
   /** Test-only fault injection: exit the process at this point of the intake. */
   readonly failpoint?: 'exit-after-journal' | 'exit-after-enqueue' | undefined;
 }
@@ -91,9 +94,11 @@ export interface BatchOptions {
  */
 export class Intake {
   private readonly deps: IntakeDeps;
+  private readonly withdrawals: Withdrawals;
 
   constructor(deps: IntakeDeps) {
     this.deps = deps;
+    this.withdrawals = new Withdrawals(deps);
   }
 
   /** One message; throws its validation error instead of reporting it per item. */
@@ -121,16 +126,29 @@ export class Intake {
     const batchId = options.batchId ?? newId();
     const messages: { index: number; message: Message }[] = [];
     const rejected: RejectedItem[] = [];
+    const budget = new RenderBudget(this.deps.renderBudgetMs);
     for (const [index, item] of items.entries()) {
       try {
         const request = validateMessageRequest(item, now);
+        if (request.callback_url !== undefined) await this.deps.egress.checkUrl(request.callback_url, '/callback_url');
         // Unknown strategy, or a channel without a default strategy: 422 here, not a
         // failure later in the dispatcher. Cached per tenant, so no query per message.
-        await this.deps.routing.resolve(tenant.id, request).catch((error: unknown) => {
+        const routing = await this.deps.routing.resolve(tenant.id, request).catch((error: unknown) => {
           if (error instanceof CommstratError) throw error;
           throw routingFailure(error);
         });
-        messages.push({ index, message: acceptMessage(request, { id: newId(), tenantId: tenant.id, requestId: batchId, now, tenantCallbacks: tenant.callbacks === true }) });
+        const rendered = await renderMessageTemplates(this.deps.templates, tenant.id, request, routing, budget);
+        messages.push({
+          index,
+          message: acceptMessage(request, {
+            id: newId(),
+            tenantId: tenant.id,
+            batchId,
+            now,
+            tenantCallbacks: tenant.callbacks === true,
+            ...(rendered === undefined ? {} : { rendered }),
+          }),
+        });
       } catch (caught) {
         if (caught instanceof CommstratError && caught.retryable) throw caught;
         // Validation and acceptance are functions of the item alone: whatever else they
@@ -138,7 +156,7 @@ export class Intake {
         // the item is refused, never retried in place where it would stall a partition.
         const error = caught instanceof CommstratError ? caught : this.unexpected(caught, index);
         rejected.push({ index, error: error.toJSON().error });
-        this.deps.metrics.messagesRejected.inc({ source, tenant: tenant.id, reason: error.code });
+        this.deps.metrics.rejected(source, tenant.id, error.code);
       }
     }
     if (options.atomic === true && rejected.length > 0) throw this.atomicRefusal(items.length, rejected);
@@ -154,7 +172,7 @@ export class Intake {
     }
     rejected.push(...conflicts);
     rejected.sort((a, b) => a.index - b.index);
-    const record: RequestRecord = {
+    const record: BatchRecord = {
       _id: batchId,
       tenant_id: tenant.id,
       source,
@@ -171,7 +189,7 @@ export class Intake {
       journaled = await this.deps.journal.recordAccepted(record, messages);
       // Seen before, but cut short before its messages were written (no transactions on
       // the server): journal it again, whole.
-      if (!journaled && (await this.deps.journal.discardIncompleteRequest(batchId))) {
+      if (!journaled && (await this.deps.journal.discardIncompleteBatch(batchId))) {
         journaled = await this.deps.journal.recordAccepted(record, messages);
       }
     } catch (cause) {
@@ -188,15 +206,15 @@ export class Intake {
       // record (its batch id given) is redelivered under the same id instead, and the
       // redelivery or the recovery pass finishes this enqueue exactly once.
       if (options.batchId === undefined) {
-        await this.withdraw(batchId, fresh.map(({ message }) => message));
+        await this.withdrawals.withdraw(batchId, fresh.map(({ message }) => message));
         await this.releaseKeys(tenant, fresh);
       }
       throw error;
     }
     await this.completeKeys(tenant, fresh);
     for (const { message } of fresh) {
-      this.deps.metrics.messagesAccepted.inc({ source, tenant: tenant.id, priority: message.priority });
-      if (message.sms !== undefined) this.deps.metrics.smsParts.inc({ encoding: message.sms.encoding }, message.sms.parts);
+      this.deps.metrics.accepted(source, tenant.id, message.priority);
+      if (message.sms !== undefined) this.deps.metrics.smsParts(message.sms.encoding, message.sms.parts);
     }
     const accepted: AcceptedItem[] = [
       ...fresh.map(({ index, message }) => ({ index, id: message.id, status: message.status })),
@@ -288,48 +306,9 @@ export class Intake {
       .catch(() => undefined);
   }
 
-  /**
-   * Cancels a message of the tenant that no dispatcher has taken yet, or explains why
-   * not: 404 when it is not the tenant's, 409 when it is being sent or already ended.
-   * The Redis marker keeps dispatchers from taking it from now on; the journal's
-   * conditional write decides the race with one that took it just before (a message
-   * already `sending` or past it is not cancelled), so it ends in one terminal state.
-   */
+  /** Cancels a message of the tenant that no dispatcher has taken yet (see Withdrawals.cancel). */
   async cancel(tenant: Tenant, id: string): Promise<void> {
-    const refuse = (status: MessageStatus) => new ConflictError(`message is ${status} and can no longer be cancelled`);
-    const before = await this.deps.journal.findMessage(tenant.id, id);
-    if (before === null) throw new NotFoundError('message');
-    if (!CANCELLABLE.includes(before.status)) throw refuse(before.status);
-    if (!(await this.deps.lanes.cancel(id))) throw refuse('sending');
-    const changed = await this.deps.journal.recordStatusChanges([
-      { messageId: id, event: { status: 'cancelled', at: new Date(), reason: 'cancelled by the tenant' } },
-    ]);
-    if (changed === 0) throw refuse((await this.deps.journal.findMessage(tenant.id, id))?.status ?? 'sending');
-  }
-
-  /**
-   * The producer is told these messages were not accepted, so they must never be sent:
-   * they end `rejected` and the request is marked handled for the recovery pass. Had the
-   * enqueue reached Redis after all, the dispatcher skips them thanks to their cancel
-   * markers — written only if Redis answers here; if it does not, the error is logged.
-   */
-  private async withdraw(batchId: string, messages: readonly Message[]): Promise<void> {
-    try {
-      const ids = messages.map((m) => m.id);
-      await this.deps.journal.recordStatusChanges(
-        ids.map((messageId) => ({
-          messageId,
-          event: { status: 'rejected', at: new Date(), reason: 'not accepted: lanes (Redis) unavailable' },
-        })),
-      );
-      await this.deps.journal.markEnqueued([batchId]);
-      await this.deps.lanes.forceCancel(ids);
-    } catch (error) {
-      this.deps.logger.error('could not withdraw messages the producer was told were not accepted', {
-        batch_id: batchId,
-        error: String(error),
-      });
-    }
+    await this.withdrawals.cancel(tenant.id, id);
   }
 
   /**
@@ -340,7 +319,7 @@ export class Intake {
   async enqueue(batchId: string, messages: readonly Message[]): Promise<void> {
     if (messages.length === 0) return;
     try {
-      await this.deps.lanes.enqueueRequest(
+      await this.deps.lanes.enqueueBatch(
         batchId,
         messages.map((m) => ({
           message: toQueuedMessage(m),
@@ -355,7 +334,7 @@ export class Intake {
 
   /** A request seen before: answer what was accepted then, and finish its enqueue if needed. */
   private async replay(batchId: string): Promise<BatchOutcome> {
-    const request = await this.deps.journal.findRequest(batchId);
+    const request = await this.deps.journal.findBatch(batchId);
     if (request === null) throw new DependencyUnavailableError('journal (MongoDB)');
     const messages = await this.deps.journal.findMessages(request.message_ids);
     if (!request.enqueued) {

@@ -10,13 +10,13 @@ export interface LaneBackpressureOptions {
 }
 
 export interface LaneBackpressureDeps {
-  /** Entries in each lane (`LaneQueue.depths`). */
+  /** Entries in each lane (`LaneStatistics.depths`). */
   readonly depths: () => Promise<Record<string, number>>;
   /** Stops fetching from every assigned partition. */
   readonly pause: () => void;
   /** Fetches again. */
   readonly resume: () => void;
-  readonly metrics: Pick<IngestMetrics, 'kafkaPaused' | 'kafkaBackpressurePauses'>;
+  readonly metrics: Pick<IngestMetrics, 'kafkaPaused'>;
   readonly logger: Logger;
 }
 
@@ -94,13 +94,12 @@ export class LaneBackpressure {
     if (!this.pausedNow && depth > this.cap) {
       this.deps.pause();
       this.pausedNow = true;
-      this.deps.metrics.kafkaPaused.set(1);
-      this.deps.metrics.kafkaBackpressurePauses.inc();
+      this.deps.metrics.kafkaPaused(true);
       this.deps.logger.warn('lanes over their cap: pausing Kafka intake', { lane_depth: depth, lane_cap: this.cap });
     } else if (this.pausedNow && depth < this.resumeBelow) {
       this.deps.resume();
       this.pausedNow = false;
-      this.deps.metrics.kafkaPaused.set(0);
+      this.deps.metrics.kafkaPaused(false);
       this.deps.logger.info('lanes below their cap again: resuming Kafka intake', {
         lane_depth: depth,
         resume_below: this.resumeBelow,

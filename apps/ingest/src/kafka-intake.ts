@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CommstratError, ConfigError, DependencyUnavailableError, retryDelayMs } from '@commstrat/core';
-import type { Logger } from '@commstrat/observability';
+import type { LogLevel, Logger } from '@commstrat/observability';
 import type { SampledDepths } from '@commstrat/queue';
 import {
   Kafka,
@@ -317,7 +317,7 @@ export class KafkaIntake {
           failing = true;
           const delayMs = this.retryDelayMs(attempt);
           const known = error instanceof CommstratError;
-          this.deps.metrics.kafkaRetries.inc({ reason: known ? error.code : 'internal' });
+          this.deps.metrics.kafkaRetried(known ? error.code : 'internal');
           this.logger[known ? 'warn' : 'error']('Kafka record not accepted yet; retrying, offset not committed', {
             kafka_partition: source.partition,
             kafka_offset: source.offset,
@@ -369,7 +369,7 @@ export class KafkaIntake {
 
   private setLag(partition: number, lag: number): void {
     this.lagSeries.add(partition);
-    this.deps.metrics.kafkaConsumerLag.set({ topic: this.options.topic, partition: String(partition) }, Math.max(0, lag));
+    this.deps.metrics.kafkaLag(this.options.topic, partition, lag);
   }
 
   private onGroupJoin(assignment: Readonly<Record<string, readonly number[]>>): void {
@@ -377,7 +377,7 @@ export class KafkaIntake {
     const assigned = new Set(assignment[this.options.topic] ?? []);
     for (const partition of this.lagSeries) {
       if (assigned.has(partition)) continue;
-      this.deps.metrics.kafkaConsumerLag.remove({ topic: this.options.topic, partition: String(partition) });
+      this.deps.metrics.kafkaLag(this.options.topic, partition, undefined);
       this.lagSeries.delete(partition);
     }
     // kafkajs forgets pauses when it restarts a crashed consumer.
@@ -400,7 +400,7 @@ export class KafkaIntake {
 /** Routes kafkajs's own log lines into our logger, tagged `component: kafkajs`. */
 function kafkaLogCreator(logger: Logger): () => (entry: LogEntry) => void {
   const child = logger.child({ component: 'kafkajs' });
-  const levels: Partial<Record<logLevel, string>> = {
+  const levels: Partial<Record<logLevel, LogLevel>> = {
     [logLevel.ERROR]: 'error',
     [logLevel.WARN]: 'warn',
     [logLevel.INFO]: 'info',

@@ -121,7 +121,7 @@ export class KafkaRecordHandler {
     await this.deps.producer.send({ topic: this.options.rejectedTopic, messages: [...records], acks: -1 });
     for (const record of records) {
       const code = headerText(record.headers, 'x-error-code') ?? 'internal';
-      this.deps.metrics.kafkaRecordsRejected.inc({ reason: code });
+      this.deps.metrics.kafkaRecordRejected(code);
       logger.info('Kafka record rejected', {
         code,
         path: headerText(record.headers, 'x-error-path'),

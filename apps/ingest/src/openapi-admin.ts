@@ -1,5 +1,15 @@
 import { strategySchema } from '@commstrat/core';
-import { callbackSettingsSchema, keyCreateSchema, moveSchema, rollbackSchema, tenantCreateSchema, tenantPatchSchema } from './admin-schemas.ts';
+import { templateSchema } from '@commstrat/templates';
+import {
+  callbackSettingsSchema,
+  inlinePreviewSchema,
+  keyCreateSchema,
+  moveSchema,
+  rollbackSchema,
+  templatePreviewSchema,
+  tenantCreateSchema,
+  tenantPatchSchema,
+} from './admin-schemas.ts';
 
 // The /v1/admin part of /openapi.json: the request bodies are the schemas the routes
 // validate with (admin-schemas.ts, core's strategySchema).
@@ -27,6 +37,7 @@ const dateTime = { type: 'string', format: 'date-time' } as const;
 const version = { type: 'integer', minimum: 1, maximum: 2_147_483_647 } as const;
 const limit = { type: 'integer', minimum: 1, maximum: 1000, default: 100 } as const;
 const { $id: _strategyId, ...strategyBody } = strategySchema;
+const { $id: _templateId, ...templateBody } = templateSchema;
 
 const apiKey = {
   type: 'object',
@@ -48,8 +59,14 @@ const newApiKey = {
 
 const tenant = {
   type: 'object',
-  required: ['id', 'name', 'time_zone', 'created_at'],
-  properties: { id: { type: 'string' }, name: { type: 'string' }, time_zone: { type: 'string' }, created_at: dateTime },
+  required: ['id', 'name', 'time_zone', 'default_locale', 'created_at'],
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    time_zone: { type: 'string' },
+    default_locale: { type: ['string', 'null'], description: "the locale of a message whose recipient names none; null: each template's default" },
+    created_at: dateTime,
+  },
 } as const;
 
 const storedStrategy = {
@@ -62,6 +79,52 @@ const storedStrategy = {
     default_for_channel: { type: 'boolean' },
     created_at: dateTime,
     definition: { type: 'object', description: 'the strategy document, defaults filled in' },
+  },
+} as const;
+
+const storedTemplate = {
+  type: 'object',
+  required: ['name', 'version', 'created_by', 'created_at', 'definition'],
+  properties: {
+    name: { type: 'string' },
+    version,
+    created_by: { type: 'string', description: '`api-key:<key id>`, or `system`' },
+    created_at: dateTime,
+    definition: { type: 'object', description: 'the template document' },
+  },
+} as const;
+
+const templatePreview = {
+  type: 'object',
+  required: ['template', 'renders'],
+  properties: {
+    template: { type: 'string' },
+    version: { ...version, description: 'absent for a template not saved' },
+    locale: { type: 'string', description: 'the locale asked for' },
+    renders: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['channel', 'locale'],
+        properties: {
+          channel: { type: 'string' },
+          locale: { type: 'string', description: 'the variant used: the first of the fallback chain the template has, else its default' },
+          subject: { type: 'string' },
+          text: { type: 'string' },
+          html: { type: 'string' },
+          sms: {
+            type: 'object',
+            required: ['encoding', 'parts', 'units', 'characters'],
+            properties: {
+              encoding: { type: 'string', enum: ['gsm-7', 'ucs-2'] },
+              parts: { type: 'integer', minimum: 0, description: 'the parts (segments) a provider bills' },
+              units: { type: 'integer', minimum: 0, description: 'septets (GSM-7) or UTF-16 code units (UCS-2)' },
+              characters: { type: 'integer', minimum: 0 },
+            },
+          },
+        },
+      },
+    },
   },
 } as const;
 
@@ -94,7 +157,7 @@ const auditEntry = {
   properties: {
     id: { type: 'integer', minimum: 1 },
     actor: { type: 'string', description: '`api-key:<key id>`, or `system`/`cli` for changes outside the API' },
-    action: { type: 'string', description: 'e.g. api_key.create, api_key.revoke, tenant.update, strategy.save, strategy.rollback, strategy.move, stop_list.add' },
+    action: { type: 'string', description: 'e.g. api_key.create, api_key.revoke, tenant.update, strategy.save, strategy.rollback, strategy.move, template.save, stop_list.add' },
     details: { type: 'object', description: '`before` and `after` (null where there was none) and what else the action records' },
     at: dateTime,
   },
@@ -106,14 +169,17 @@ export const adminSchemas = {
   NewApiKey: newApiKey,
   Tenant: tenant,
   StoredStrategy: storedStrategy,
+  StoredTemplate: storedTemplate,
+  TemplatePreview: templatePreview,
   StopListEntry: stopListEntry,
   AuditEntry: auditEntry,
   CallbackSettings: {
     type: 'object',
-    required: ['callback_url', 'signing_secret'],
+    required: ['callback_url', 'webhook_secret', 'signing_secret'],
     properties: {
       callback_url: { type: ['string', 'null'], description: 'the default callback URL; null: only messages with their own URL are called back' },
-      signing_secret: { type: 'string', description: 'the HMAC-SHA256 key of the callbacks (docs/api.md#verifying-a-callback)' },
+      webhook_secret: { type: 'string', description: 'the Standard Webhooks secret (`whsec_<base64>`) that verifies webhook-signature, e.g. `new Webhook(webhook_secret).verify(body, headers)` (docs/security.md)' },
+      signing_secret: { type: 'string', description: 'deprecated: the HMAC-SHA256 key of the X-Commstrat-Signature header, sent for one more release (docs/api.md#verifying-a-callback)' },
     },
   },
 } as const;
@@ -155,10 +221,10 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
     },
     '/v1/admin/tenant': {
       get: op("This key's tenant", { '200': json(ref('Tenant'), 'the tenant'), ...common, ...errors(404) }),
-      patch: op("Change this key's tenant's name or time zone", {
+      patch: op("Change this key's tenant's name, time zone or default locale", {
         '200': json(ref('Tenant'), 'the tenant as it now is'),
         ...writes,
-      }, { requestBody: body(tenantPatchSchema), description: '422 names /time_zone when it is not an IANA zone' }),
+      }, { requestBody: body(tenantPatchSchema), description: '422 names /time_zone when it is not an IANA zone, /default_locale when it is not a canonical BCP 47 tag' }),
     },
     '/v1/admin/tenants': {
       post: op('Create a tenant with its first admin key (operator keys only)', {
@@ -270,6 +336,51 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
         requestBody: body(moveSchema),
         description: '422 names /to_version for a move onto itself, onto another channel or fewer steps, into a cycle or a chain of more than 8 moves',
       }),
+    },
+    '/v1/admin/templates': {
+      get: op('The newest version of each template', {
+        '200': json({ type: 'object', required: ['templates'], properties: { templates: { type: 'array', items: ref('StoredTemplate') } } }, 'the templates'),
+        ...common,
+      }),
+    },
+    '/v1/admin/templates/validate': {
+      post: op('Check a template as a save would (its Liquid, variables schema, MJML, a render of its sample variables), saving nothing', {
+        '200': json({ type: 'object', required: ['valid', 'template'], properties: { valid: { const: true }, template: { type: 'object' } } }, 'valid'),
+        ...writes,
+      }, { requestBody: body(templateBody), description: '422 names each problem by its path in the template, e.g. /channels/sms/ru/text' }),
+    },
+    '/v1/admin/templates/preview': {
+      post: op('Render a template that is not saved with sample variables; for SMS, its encoding and parts', {
+        '200': json(ref('TemplatePreview'), 'what each channel renders'),
+        ...writes,
+      }, { requestBody: body(inlinePreviewSchema), description: '422 template_render_failed when a render fails; validation_failed names /template/... or /variables/...' }),
+    },
+    '/v1/admin/templates/{name}': {
+      get: op('A version of a template (default: the newest)', { '200': json(ref('StoredTemplate'), 'that version'), ...common, ...errors(404, 422) }, {
+        parameters: [pathParam('name'), query('version', version)],
+      }),
+      put: op('Save a template as its next version (an unchanged one saves nothing)', {
+        '201': json(ref('StoredTemplate'), 'saved as a new version'),
+        '200': json(ref('StoredTemplate'), 'the same as the newest version: nothing saved'),
+        ...writes,
+      }, { parameters: [pathParam('name')], requestBody: body(templateBody), description: 'checked as validate checks; the name in the body, if any, must be the path\'s' }),
+    },
+    '/v1/admin/templates/{name}/diff': {
+      get: op('What changed between two versions of a template', {
+        '200': json(
+          { type: 'object', required: ['name', 'from', 'to', 'changes'], properties: { name: { type: 'string' }, from: version, to: version, changes: { type: 'array', items: { type: 'object' } } } },
+          'the changes, each at the deepest place the versions differ (JSON pointer, before, after)',
+        ),
+        ...common,
+        ...errors(404, 422),
+      }, { parameters: [pathParam('name'), query('from', version, 'the older version', true), query('to', version, 'default: the newest')] }),
+    },
+    '/v1/admin/templates/{name}/preview': {
+      post: op('Render a stored template with sample variables, as a message in a locale would get it; for SMS, its encoding and parts', {
+        '200': json(ref('TemplatePreview'), 'what each channel renders'),
+        ...writes,
+        ...errors(404),
+      }, { parameters: [pathParam('name')], requestBody: body(templatePreviewSchema) }),
     },
     '/v1/admin/stop-list': {
       post: op('Put an address on the stop list', {

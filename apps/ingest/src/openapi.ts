@@ -102,6 +102,22 @@ const messageView = {
     expires_at: dateTime,
     redrive_of: { type: 'string', description: 'set on a message an operator re-sent: the id of the finished message it re-sends' },
     redriven_as: { type: 'string', description: 'set on a finished message an operator re-sent: the id of the new message' },
+    locale: { type: 'string', description: "set when it names a template: the locale asked for (the recipient's, else the tenant's default)" },
+    templates: {
+      type: 'array',
+      description: 'the steps a template rendered at intake, each with the template version it is pinned to and the locale of the variant used',
+      items: {
+        type: 'object',
+        required: ['step', 'channel', 'template', 'version', 'locale'],
+        properties: {
+          step: { type: 'integer', minimum: 0 },
+          channel: { type: 'string' },
+          template: { type: 'string' },
+          version: { type: 'integer', minimum: 1 },
+          locale: { type: 'string' },
+        },
+      },
+    },
     sms: {
       type: 'object',
       description: 'set when the message may go as an SMS: GSM-7 or UCS-2, and the parts a provider bills for (160/70 in one part, 153/67 per part when longer)',

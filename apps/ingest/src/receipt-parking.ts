@@ -1,7 +1,6 @@
-import type { Journal, ReceiptOutcome } from '@commstrat/journal';
+import type { ReceiptLifecycle } from '@commstrat/lifecycle';
 import type { IngestMetrics, Logger } from '@commstrat/observability';
 import type { ParkedReceipt, ParkedReceipts } from '@commstrat/queue';
-import { moveOnUndelivered, type ReceiptCascadeDeps } from './receipt-cascade.ts';
 
 export interface ReceiptParkingOptions {
   /** Pause between passes, ms. Default 2 000. */
@@ -22,12 +21,11 @@ export class ReceiptParking {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly deps: {
-    journal: Pick<Journal, 'applyReceipts'> & ReceiptCascadeDeps['journal'];
+    /** What a receipt does to its message (undelivered receipts of cascade steps move it on here too). */
+    receipts: Pick<ReceiptLifecycle, 'apply'>;
     parked: ParkedReceipts;
     metrics: IngestMetrics;
     logger: Logger;
-    /** Undelivered receipts of cascade steps move the message on here too (receipt-cascade.ts). */
-    cascade?: Omit<ReceiptCascadeDeps, 'journal' | 'logger'>;
   };
   private readonly intervalMs: number;
   private readonly keepMs: number;
@@ -71,24 +69,12 @@ export class ReceiptParking {
       const [first] = group;
       if (first === undefined) continue;
       const receipts = group.map((parked) => parked.receipt);
-      const { cascade } = this.deps;
-      const moved =
-        cascade === undefined
-          ? new Map<number, 'moved' | 'held'>()
-          : await moveOnUndelivered({ ...cascade, journal: this.deps.journal, logger: this.deps.logger }, first.tenant, first.provider, receipts, new Date(now));
-      for (const [i, outcome] of moved) {
-        const parked = group[i];
-        // Held (strategy unreadable): stays parked and is tried again.
-        if (parked === undefined || outcome === 'held') continue;
-        this.deps.metrics.receipts.inc({ provider: key, outcome: 'applied' });
-        done.push(parked);
-      }
-      const rest = group.filter((_, i) => !moved.has(i));
-      const outcomes = await this.deps.journal.applyReceipts(first.tenant, first.provider, rest.map((parked) => parked.receipt), new Date(now));
-      rest.forEach((parked, i) => {
-        const outcome: ReceiptOutcome = outcomes[i] ?? 'unknown';
-        if (outcome === 'unknown' && now - parked.at < this.keepMs) return;
-        this.deps.metrics.receipts.inc({ provider: key, outcome });
+      const results = await this.deps.receipts.apply(first.tenant, first.provider, receipts, new Date(now), this.deps.logger);
+      group.forEach((parked, i) => {
+        const result = results[i] ?? 'unknown';
+        // Held (strategy unreadable): stays parked and is tried again; so is one still unknown, for a while.
+        if (result === 'held' || (result === 'unknown' && now - parked.at < this.keepMs)) return;
+        this.deps.metrics.receipts(key, result === 'moved' ? 'applied' : result);
         done.push(parked);
       });
     }

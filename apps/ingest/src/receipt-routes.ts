@@ -11,15 +11,16 @@ import {
 } from '@commstrat/core';
 import { checkBasicAuth, checkTwilioSignature, mapProviderReceipts, parseReceiptBody, renderTemplate, type ReceiptMapping } from '@commstrat/providers';
 import type { ReceiptSecrets } from '@commstrat/config';
-import { moveOnUndelivered, type ReceiptCascadeDeps } from './receipt-cascade.ts';
-import type { Journal, ReceiptOutcome } from '@commstrat/journal';
+import type { ReceiptOutcome } from '@commstrat/journal';
+import type { ReceiptLifecycle } from '@commstrat/lifecycle';
 import type { IngestMetrics } from '@commstrat/observability';
 import type { ParkedReceipts, ReplayGuard } from '@commstrat/queue';
 import type { ReceiptProviders } from './receipt-definitions.ts';
 import { state } from './v1-routes.ts';
 
-export interface ReceiptDeps extends Omit<ReceiptCascadeDeps, 'journal' | 'logger'> {
-  readonly journal: Pick<Journal, 'applyReceipts'> & ReceiptCascadeDeps['journal'];
+export interface ReceiptDeps {
+  /** What a receipt does to its message: ends it, or moves it on to its next cascade step. */
+  readonly lifecycle: Pick<ReceiptLifecycle, 'apply'>;
   readonly secrets: Pick<ReceiptSecrets, 'secretOf'>;
   /** Provider rows, for the kind whose definition may map the provider's own report format. */
   readonly providers: Pick<ReceiptProviders, 'providerOf'>;
@@ -163,7 +164,7 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     const provider = req.params['provider'] ?? '';
     const key = `${tenant}/${provider}`;
     const refuse = (why: string) => {
-      deps.metrics.receipts.inc({ provider: key, outcome: 'refused' });
+      deps.metrics.receipts(key, 'refused');
       return new UnauthorizedError(`receipt request refused: ${why}`);
     };
     const body = utf8(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
@@ -187,34 +188,25 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
     const mapped = generic ? { receipts: parseReceipts(read.asJson()), ignored: [] } : mapProviderReceipts(mapping, read.as(mapping));
     const receipts: Receipt[] = mapped.receipts;
     const now = new Date();
-    // Cascades first: an undelivered receipt on a step that moves on moves the message on
-    // instead of ending it failed.
-    const cascaded = await moveOnUndelivered({ ...deps, logger: state(res).logger }, tenant, provider, receipts, now).catch(
-      (cause: unknown) => {
-        throw new DependencyUnavailableError('journal (MongoDB) or lanes (Redis)', cause);
-      },
-    );
-    const rest = receipts.filter((_receipt, index) => !cascaded.has(index));
-    const outcomes = rest.length === 0 ? [] : await deps.journal.applyReceipts(tenant, provider, rest, now).catch((cause: unknown) => {
-      throw new DependencyUnavailableError('journal (MongoDB)', cause);
-    });
+    // An undelivered receipt on a cascade step that moves on moves the message on
+    // instead of ending it failed (`moved`; `held`: its strategy could not be read).
+    const results = await deps.lifecycle.apply(tenant, provider, receipts, now, state(res).logger);
     // A receipt that names no message may have overtaken the journal write of its
     // message's `sent`: kept and tried again for a while (ReceiptParking), not lost.
-    const unknown = rest.filter((_, i) => outcomes[i] === 'unknown');
+    const unknown = receipts.filter((_, i) => results[i] === 'unknown');
     const parkedAt = now.getTime();
     await deps.parked.park(unknown.map((receipt) => ({ tenant, provider, receipt, at: parkedAt }))).catch((cause: unknown) => {
       throw new DependencyUnavailableError('parked receipts (Redis)', cause);
     });
     const counts: Record<ReceiptOutcome, number> = { applied: 0, duplicate: 0, late: 0, unknown: 0 };
-    for (const outcome of outcomes) counts[outcome] += 1;
     // Held ones (strategy unreadable) changed nothing now: counted late, like any receipt that changes nothing.
-    for (const outcome of cascaded.values()) counts[outcome === 'moved' ? 'applied' : 'late'] += 1;
+    for (const result of results) counts[result === 'moved' ? 'applied' : result === 'held' ? 'late' : result] += 1;
     for (const [outcome, count] of Object.entries(counts)) {
-      if (count > 0) deps.metrics.receipts.inc({ provider: key, outcome: outcome === 'unknown' ? 'parked' : outcome }, count);
+      if (count > 0) deps.metrics.receipts(key, outcome === 'unknown' ? 'parked' : outcome, count);
     }
     // Intermediate reports (Twilio's `sent`, Sinch's `Dispatched`) are not receipts: counted, nothing else.
     const ignored = mapped.ignored.length;
-    if (ignored > 0) deps.metrics.receipts.inc({ provider: key, outcome: 'ignored' }, ignored);
+    if (ignored > 0) deps.metrics.receipts(key, 'ignored', ignored);
     if (counts.applied < receipts.length + ignored) state(res).logger.info('receipts that changed nothing', { provider: key, ...counts, ignored });
     res.json({ received: receipts.length + ignored, ...counts, ...(generic ? {} : { ignored }) });
   });

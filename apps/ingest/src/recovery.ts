@@ -1,6 +1,6 @@
 import type { Journal } from '@commstrat/journal';
 import type { Logger } from '@commstrat/observability';
-import type { LaneQueue } from '@commstrat/queue';
+import type { LaneWriter } from '@commstrat/queue';
 import type { Intake } from './intake.ts';
 
 export interface RecoveryOptions {
@@ -37,10 +37,10 @@ export class RecoveryPass {
   private readonly intake: Intake;
   private readonly logger: Logger;
 
-  private readonly lanes: Pick<LaneQueue, 'enqueueGuards'>;
+  private readonly lanes: Pick<LaneWriter, 'enqueueGuards'>;
 
   constructor(
-    deps: { journal: Journal; intake: Intake; lanes: Pick<LaneQueue, 'enqueueGuards'>; logger: Logger },
+    deps: { journal: Journal; intake: Intake; lanes: Pick<LaneWriter, 'enqueueGuards'>; logger: Logger },
     options: RecoveryOptions = {},
   ) {
     this.lanes = deps.lanes;
@@ -76,7 +76,7 @@ export class RecoveryPass {
   async runOnce(now: number = Date.now()): Promise<number> {
     let repaired = 0;
     for (;;) {
-      const page = await this.journal.findUnverifiedRequests(new Date(now - this.graceMs), this.pageSize);
+      const page = await this.journal.findUnverifiedBatches(new Date(now - this.graceMs), this.pageSize);
       if (page.length === 0) return repaired;
       const guarded = await this.lanes.enqueueGuards(page.map((request) => request._id));
       for (const [i, request] of page.entries()) {
@@ -84,7 +84,7 @@ export class RecoveryPass {
         const messages = await this.journal.findMessages(request.message_ids);
         const waiting = messages.filter((m) => m.status === 'queued' || m.status === 'scheduled');
         await this.intake.enqueue(request._id, waiting);
-        this.logger.info('recovered a request journaled but never enqueued', {
+        this.logger.info('recovered a batch journaled but never enqueued', {
           batch_id: request._id,
           tenant_id: request.tenant_id,
           messages: waiting.length,

@@ -1,5 +1,8 @@
-import { ReceiptSecrets, RoutingCache, TenantCache } from '@commstrat/config';
+import { EgressPolicy } from '@commstrat/egress';
+import { ReceiptSecrets, RoutingCache, TemplateCache, TenantCache } from '@commstrat/config';
+import { DEFAULT_RENDER_LIMITS, TemplateRenderer } from '@commstrat/templates';
 import { Journal } from '@commstrat/journal';
+import { ReceiptLifecycle } from '@commstrat/lifecycle';
 import {
   closeLogger,
   tierLogger,
@@ -9,15 +12,17 @@ import {
   laneDepthGauge,
   listen,
   processInfo,
+  templateMetrics,
   type Logger,
 } from '@commstrat/observability';
-import { IdempotencyStore, LaneQueue, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
+import { IdempotencyStore, LaneStatistics, LaneWriter, ParkedReceipts, ProviderRateLimiter, ReplayGuard, SampledDepths, reportRedisErrors } from '@commstrat/queue';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
 import type { IngestConfig } from './config.ts';
 import { consoleFrom } from './console-routes.ts';
 import { createIngestApp } from './http-app.ts';
+import { EgressChecks } from './egress-checks.ts';
 import { Intake } from './intake.ts';
 import { kafkaIntakeFromConfig } from './kafka-intake.ts';
 import { ReceiptParking } from './receipt-parking.ts';
@@ -53,12 +58,13 @@ export async function startIngest(
     ...(config.failpoint === 'exit-after-request' ? { failpoint: config.failpoint } : {}),
   });
   await journal.ensureIndexes();
-  const lanes = new LaneQueue(redis, { prefix: config.redisPrefix });
+  const lanes = new LaneWriter(redis, { prefix: config.redisPrefix });
+  const statistics = new LaneStatistics(redis, { prefix: config.redisPrefix });
 
   const registry = createRegistry('ingest');
   const metrics = ingestMetrics(registry, { tenantLabel: config.metricsTenantLabel });
   // One sample of the lane depths for admission, Kafka backpressure and the gauge.
-  const depths = new SampledDepths(() => lanes.depths());
+  const depths = new SampledDepths(() => statistics.depths());
   laneDepthGauge(registry, () => depths.get());
   // The last known configuration keeps serving while PostgreSQL cannot be read; its age
   // is the commstrat_config_age_seconds gauge (alert CommstratConfigStale).
@@ -67,22 +73,43 @@ export async function startIngest(
     refreshMs: config.configRefreshMs,
     maxStaleMs: config.configMaxStaleMs,
     onRefreshError: (error) => {
-      configMetrics.refreshFailures.inc();
+      configMetrics.refreshFailed();
       logger.warn('could not read the routing configuration; serving the last known', { error: String(error) });
     },
   });
   // Not awaited: a replica starts while PostgreSQL is down, and listens once it is back.
   void routing.listen();
+  const renderMetrics = templateMetrics(registry);
+  const renderer = new TemplateRenderer({
+    limits: { ...DEFAULT_RENDER_LIMITS, renderMs: config.templateRenderLimitMs },
+    hardTimeoutMs: config.templateHardTimeoutMs,
+    heapMb: config.templateWorkerHeapMb,
+    onRestart: (reason) => {
+      renderMetrics.workerReplaced(reason);
+      logger.warn('template render worker replaced', { reason });
+    },
+  });
+  const templates = {
+    templates: new TemplateCache(sql, { onReadError: (error) => logger.warn('could not read a template version', { error: String(error) }) }),
+    tenantTemplates: (tenantId: string) => routing.templates(tenantId),
+    renderer,
+    metrics: renderMetrics,
+  };
+  // The egress policy at the API: URLs a tenant sets are refused here, naming the field.
+  const egress = new EgressChecks(new EgressPolicy(config.egress));
   const intake = new Intake({
     journal,
     lanes,
     depths,
+    egress,
     idempotency: new IdempotencyStore(redis, { prefix: config.redisPrefix }),
     routing,
     metrics,
     logger,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
     laneCap: config.laneCap,
+    templates,
+    renderBudgetMs: config.templateRenderBudgetMs,
     failpoint: config.failpoint === 'exit-after-request' ? undefined : config.failpoint,
   });
   const recovery = new RecoveryPass(
@@ -91,20 +118,21 @@ export async function startIngest(
   );
   recovery.start();
   const parked = new ParkedReceipts(redis, { prefix: config.redisPrefix });
-  const receiptParking = new ReceiptParking({ journal, parked, metrics, logger, cascade: { routing, lanes } });
+  const receiptLifecycle = new ReceiptLifecycle({ journal, routing, lanes });
+  const receiptParking = new ReceiptParking({ receipts: receiptLifecycle, parked, metrics, logger });
   receiptParking.start();
   const tenants = new TenantCache(sql, {
     onListenError: (error) => logger.warn('could not listen for API key changes; revoked keys expire by TTL only', { error: String(error) }),
   });
   // Not awaited, as routing.listen: a revoked key is evicted on its NOTIFY once listening.
   void tenants.listen();
-  const operatorConsole = config.consoleEnabled ? consoleFrom(config, { redis, db: mongo.db(), sql, journal, lanes, tenants, logger }) : undefined;
+  const operatorConsole = config.consoleEnabled ? consoleFrom(config, { redis, db: mongo.db(), sql, journal, lanes, statistics, egress, tenants, logger }) : undefined;
   const kafka = kafkaIntakeFromConfig(config, { intake, tenants, depths, metrics, logger });
   const app = createIngestApp({
     intake,
     journal,
     tenants,
-    admin: { sql },
+    admin: { sql, renderer, egress },
     ...(operatorConsole === undefined ? {} : { console: operatorConsole.deps }),
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
@@ -123,8 +151,7 @@ export async function startIngest(
       replays: new ReplayGuard(redis, { prefix: config.redisPrefix }),
       windowSeconds: config.receiptWindowSeconds,
       parked,
-      routing,
-      lanes,
+      lifecycle: receiptLifecycle,
     },
     info: processInfo({ service: 'ingest', packageJson: new URL('../package.json', import.meta.url), settings: config }),
     checks: {
@@ -141,6 +168,7 @@ export async function startIngest(
     await receiptParking.stop();
     await routing.close();
     await tenants.close();
+    await renderer.close();
     await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
     throw error;
   }
@@ -163,6 +191,7 @@ export async function startIngest(
       await receiptParking.stop();
       await routing.close();
       await tenants.close();
+      await renderer.close();
       await Promise.allSettled([redis.quit(), mongo.close(), sql.end({ timeout: 5 })]);
       if (options.logger === undefined) await closeLogger(logger);
     },

@@ -85,7 +85,7 @@ export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Rou
   router.get('/batches/:id', requireScope('read'), async (req, res) => {
     const tenant = tenantOf(res);
     const id = pathParam(req, 'id');
-    const request = await deps.journal.findRequest(id);
+    const request = await deps.journal.findBatch(id);
     if (request === null || request.tenant_id !== tenant.id) throw new NotFoundError('batch');
     res.json({
       id,
@@ -151,7 +151,7 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 export function messageView(message: Message): Record<string, unknown> {
   return {
     id: message.id,
-    batch_id: message.request_id,
+    batch_id: message.batch_id,
     status: message.status,
     channel: message.channel,
     strategy: message.strategy,
@@ -168,6 +168,15 @@ export function messageView(message: Message): Record<string, unknown> {
     send_at: message.send_at,
     expires_at: message.expires_at,
     sms: message.sms,
+    // Which template version and locale each step was rendered with; what it rendered is in the journal.
+    locale: message.locale,
+    templates: message.rendered_steps?.map((rendered) => ({
+      step: rendered.step,
+      channel: rendered.channel,
+      template: rendered.template,
+      version: rendered.template_version,
+      locale: rendered.locale,
+    })),
     timeline: message.timeline.map(({ exchange_id: _exchangeId, ...event }) => event),
     // Links of a re-drive (`commstrat replay dlq` / `redrive`): the message this one re-sends, or the one that re-sends it.
     redrive_of: message.redrive_of,

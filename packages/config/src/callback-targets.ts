@@ -6,13 +6,21 @@ import { writeAudit } from './audit.ts';
 export interface CallbackTarget {
   /** The tenant's default callback URL; null: only messages with their own URL are called back. */
   readonly url: string | null;
-  /** The HMAC-SHA256 key of the tenant's callbacks. Never log it. */
+  /**
+   * The tenant's signing secret, `whsec_<base64>`. Standard Webhooks signatures are keyed
+   * with the bytes it encodes; the deprecated X-Commstrat-Signature with the text itself.
+   * Never log it.
+   */
   readonly secret: string;
 }
 
-/** A new signing secret: 32 random bytes, `whsec_` and base64url. */
+/**
+ * A new signing secret: 32 random bytes, `whsec_` and standard base64, the form Standard
+ * Webhooks libraries take as it is. (Secrets made before were base64url; they still sign,
+ * and the API shows their standard form as `webhook_secret`.)
+ */
 export function generateCallbackSecret(): string {
-  return `whsec_${randomBytes(32).toString('base64url')}`;
+  return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Sql } from 'postgres';
 import { loadStopLists } from './stop-list.ts';
 import { toProvider, type Provider, type ProviderRow } from './strategies.ts';
 import type { StrategyMoves } from './strategy-moves.ts';
+import { loadTemplateVersions } from './templates.ts';
 
 /** The channel PostgreSQL notifies on when a tenant's configuration changes; the payload is the tenant id. */
 export const CONFIG_CHANNEL = 'commstrat_config';
@@ -34,6 +35,16 @@ export interface TenantSnapshot {
    * the snapshot, so a move reaches a replica by the same NOTIFY as any other change.
    */
   readonly moves: ReadonlyMap<string, StrategyMoves>;
+  /** What intake renders templates by: read with the snapshot, so a new version arrives by the same NOTIFY. */
+  readonly templates: TenantTemplates;
+}
+
+/** A tenant's templates as the routing snapshot holds them. */
+export interface TenantTemplates {
+  /** The newest version of each template, by name (migration 013). */
+  readonly versions: ReadonlyMap<string, number>;
+  /** The locale of a message whose recipient names none; absent: each template's default. */
+  readonly defaultLocale: string | undefined;
 }
 
 interface SnapshotStrategyRow {
@@ -44,7 +55,7 @@ interface SnapshotStrategyRow {
 }
 
 /**
- * Reads the routing configuration of several tenants in five queries, whatever their
+ * Reads the routing configuration of several tenants in six queries, whatever their
  * number: the periodic refresh of every tenant a replica serves costs the same as one.
  * A tenant a strategy is asked of is small (tens of strategies), so reading all its
  * newest versions at once is cheaper than a query per name, and lets a replica keep
@@ -57,8 +68,9 @@ export async function loadSnapshots(
 ): Promise<Map<string, TenantSnapshot>> {
   const ids = [...new Set(tenantIds)];
   if (ids.length === 0) return new Map();
-  const [tenants, providers, strategies, moves, stopLists] = await Promise.all([
-    sql<{ id: string; time_zone: string }[]>`SELECT id, time_zone FROM tenants WHERE id IN ${sql(ids)}`,
+  const [tenants, providers, strategies, moves, stopLists, templateVersions] = await Promise.all([
+    sql<{ id: string; time_zone: string; default_locale: string | null }[]>`
+      SELECT id, time_zone, default_locale FROM tenants WHERE id IN ${sql(ids)}`,
     // A provider pinned to a stored definition brings that version along (migration 009),
     // so a re-pin reaches the dispatcher with the same NOTIFY as any other provider change.
     sql<(ProviderRow & { tenant_id: string })[]>`
@@ -77,13 +89,21 @@ export async function loadSnapshots(
       SELECT tenant_id, name, version, moved_to_version FROM strategies
       WHERE tenant_id IN ${sql(ids)} AND moved_to_version IS NOT NULL`,
     loadStopLists(sql, ids),
+    loadTemplateVersions(sql, ids),
   ]);
   const zones = new Map(tenants.map((row) => [row.id, row.time_zone]));
+  const locales = new Map(tenants.map((row) => [row.id, row.default_locale ?? undefined]));
   const providersOf = new Map<string, Map<string, Provider>>(ids.map((id) => [id, new Map()]));
   for (const row of providers) providersOf.get(row.tenant_id)?.set(row.id, toProvider(row));
   const snapshots = new Map<string, TenantSnapshot>();
   for (const id of ids) {
-    snapshots.set(id, { loadedAt, byName: new Map(), byChannel: new Map(), moves: new Map() });
+    snapshots.set(id, {
+      loadedAt,
+      byName: new Map(),
+      byChannel: new Map(),
+      moves: new Map(),
+      templates: { versions: templateVersions.get(id) ?? new Map(), defaultLocale: locales.get(id) },
+    });
   }
   for (const row of moves) {
     const byName = snapshots.get(row.tenant_id)?.moves as Map<string, Map<number, number>> | undefined;

@@ -30,7 +30,9 @@ export {
   type StrategyVersion,
 } from './strategies.ts';
 export { moveStrategyVersion, MAX_MOVE_CHAIN, type MoveStrategyRequest, type StrategyMove } from './strategy-moves.ts';
-export { RoutingCache, type Routing, type RoutingCacheOptions } from './routing-cache.ts';
+export { RoutingCache, type Routing, type RoutingCacheOptions, type TenantTemplates } from './routing-cache.ts';
+export { findTemplate, listTemplates, namedTemplate, saveTemplate, type SaveTemplateOptions, type StoredTemplate } from './templates.ts';
+export { TemplateCache, type CachedTemplate, type TemplateCacheOptions } from './template-cache.ts';
 export { CONFIG_CHANNEL } from './config-snapshot.ts';
 export { ensureSandboxRouting, type SandboxRoutingOptions } from './sandbox-routing.ts';
 export { ReceiptSecrets, type ReceiptSecretsOptions } from './receipt-secrets.ts';

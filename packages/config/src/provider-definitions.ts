@@ -32,6 +32,8 @@ export interface SaveProviderDefinitionOptions {
   readonly name?: string;
   /** Who saves, for the audit log. Default "system". */
   readonly actor?: string;
+  /** More checks of the parsed definition (the admin API's egress policy on its token URL); any problem refuses the save. */
+  readonly check?: (definition: ProviderDefinition) => Promise<FieldProblem[]>;
 }
 
 interface DefinitionRow {
@@ -88,6 +90,8 @@ export async function saveProviderDefinition(
   options: SaveProviderDefinitionOptions = {},
 ): Promise<{ stored: StoredProviderDefinition; created: boolean }> {
   const definition = checkProviderDefinition(input, options.name);
+  const refused = (await options.check?.(definition)) ?? [];
+  if (refused.length > 0) throw new ValidationError(refused, 'egress_refused');
   return sql.begin(async (tx) => {
     const tenant = await tx`SELECT id FROM tenants WHERE id = ${tenantId} FOR NO KEY UPDATE`;
     if (tenant.length === 0) throw new NotFoundError(`tenant ${tenantId}`);

@@ -55,6 +55,12 @@ export interface PutProviderOptions {
   readonly actor?: string;
   /** Check everything and write nothing: the admin API's validate. */
   readonly dryRun?: boolean;
+  /**
+   * More checks of the row as it would be saved, with the definition it sends by
+   * (`inline`: given in this change): the admin API's egress policy on its endpoint and
+   * token URL. Their problems are reported with the others; nothing is written then.
+   */
+  readonly checkTargets?: (provider: Provider, definition: ProviderDefinition | undefined, inline: boolean) => Promise<FieldProblem[]>;
 }
 
 export interface PutProviderResult {
@@ -150,6 +156,8 @@ export async function putProvider(
     // With no kind to check, resolveDefinition has said why already.
     problems.push(...providerProblems(next, target.definition).filter((p) => target.kind !== undefined || p.path !== '/kind'));
     if (problems.length > 0) throw new ValidationError(problems);
+    const refused = (await options.checkTargets?.(next, target.definition, target.inline !== undefined)) ?? [];
+    if (refused.length > 0) throw new ValidationError(refused, 'egress_refused');
 
     let saved: PutProviderResult['definition'];
     let pinned = target.pinned;

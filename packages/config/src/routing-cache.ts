@@ -1,10 +1,10 @@
 import { DependencyUnavailableError, ValidationError, type Channel, type Strategy } from '@commstrat/core';
 import type { Sql } from 'postgres';
-import { CONFIG_CHANNEL, loadSnapshots, type Routing, type TenantSnapshot } from './config-snapshot.ts';
+import { CONFIG_CHANNEL, loadSnapshots, type Routing, type TenantSnapshot, type TenantTemplates } from './config-snapshot.ts';
 import { findStrategy } from './strategies.ts';
 import { followMoves } from './strategy-moves.ts';
 
-export type { Routing } from './config-snapshot.ts';
+export type { Routing, TenantTemplates } from './config-snapshot.ts';
 
 export interface RoutingCacheOptions {
   /**
@@ -164,6 +164,14 @@ export class RoutingCache {
       this.versions.set(key, strategy);
     }
     return { ...newest, strategy, version };
+  }
+
+  /**
+   * The tenant's newest template versions and default locale, from the same snapshot
+   * (and with the same staleness rules) as resolve.
+   */
+  async templates(tenantId: string): Promise<TenantTemplates> {
+    return (await this.snapshot(tenantId)).templates;
   }
 
   /** Age of the oldest snapshot held, ms (0 with none): what the config-age metric reports. */

@@ -1,5 +1,6 @@
 import { createAjv, toFieldProblems } from './ajv.ts';
 import { ConfigError } from './errors.ts';
+import { DEFAULT_REDIS_PREFIX } from './lanes.ts';
 
 /** Maps each config field to the environment variable it is read from. */
 export type EnvMap<T> = { readonly [K in keyof T]-?: string };
@@ -81,6 +82,13 @@ export interface TierConfig {
    * series stays one per provider (the tenant part of the provider label is dropped too).
    */
   metricsTenantLabel: boolean;
+  /**
+   * Internal hosts and address ranges the service may call on a tenant's behalf although
+   * the egress policy refuses internal addresses: comma-separated `name[:port]`,
+   * `*.domain[:port]`, `ipv4[/bits][:port]` or `[ipv6[/bits]][:port]` entries
+   * (docs/security.md). Default none: only public addresses are called.
+   */
+  egressAllow: string;
 }
 
 /** The JSON Schema fields of TierConfig, listening on `defaultPort` unless told. */
@@ -91,7 +99,7 @@ export function tierConfigSchema(defaultPort: number) {
       port: { type: 'integer', minimum: 0, maximum: 65535, default: defaultPort },
       host: { type: 'string', default: '127.0.0.1' },
       redisUrl: { type: 'string', pattern: '^rediss?://' },
-      redisPrefix: { type: 'string', default: 'commstrat:' },
+      redisPrefix: { type: 'string', default: DEFAULT_REDIS_PREFIX },
       mongoUrl: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
       postgresUrl: { type: 'string', pattern: '^postgres(ql)?://' },
       logLevel: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
@@ -107,6 +115,7 @@ export function tierConfigSchema(defaultPort: number) {
       logMaskCredentials: { type: 'string', enum: ['partial', 'full'], default: 'full' },
       logMaskFields: { type: 'string', pattern: '^\\s*[\\w.-]+(\\s*,\\s*[\\w.-]+)*\\s*$' },
       metricsTenantLabel: { type: 'boolean', default: true },
+      egressAllow: { type: 'string', maxLength: 10_000, default: '' },
     },
   };
 }
@@ -132,5 +141,6 @@ export function tierEnvMap(tier: 'INGEST' | 'DISPATCHER'): EnvMap<TierConfig> {
     logMaskCredentials: 'COMMSTRAT_LOG_MASK_CREDENTIALS',
     logMaskFields: 'COMMSTRAT_LOG_MASK_FIELDS',
     metricsTenantLabel: 'COMMSTRAT_METRICS_TENANT_LABEL',
+    egressAllow: 'COMMSTRAT_EGRESS_ALLOW',
   };
 }

@@ -49,6 +49,16 @@ test('content comes from content_by_channel for the step\'s channel, else conten
   assert.deepEqual(stepContent(queued, otp, 2), { ...queued.content, template_id: 'otp-mail' });
 });
 
+test("a step a template rendered at intake sends the template's fields over the rest of its content, while it still sends on the channel it was rendered for", () => {
+  const rendered = { ...queued, rendered_steps: [{ step: 2, channel: 'email' as const, content: { subject: 'Код', html: '<p>Ваш код 123456</p>' } }] };
+  // The message's text is not the e-mail's: the template's fields replace subject, text and html together.
+  assert.deepEqual(stepContent(rendered, otp, 2), { variables: { code: '123456' }, template_id: 'otp-mail', subject: 'Код', html: '<p>Ваш код 123456</p>' });
+  assert.deepEqual(stepContent(rendered, otp, 1), { text: '123456 is your code' }, 'other steps as before');
+  // A move onto a version whose step 2 sends on another channel: the e-mail is not sent as an SMS.
+  const moved = validateStrategy({ ...otp, steps: [otp.steps[0], otp.steps[1], { channel: 'sms', route: { mode: 'failover', providers: ['sms-a'] } }] });
+  assert.deepEqual(stepContent(rendered, moved, 2), { text: '123456 is your code' });
+});
+
 test('a step moves on by its rule: no_receipt also after failures, failure never for a missing receipt, the last never', () => {
   assert.equal(nextStepIndex(otp, 0, 'no_receipt'), 1);
   assert.equal(nextStepIndex(otp, 0, 'failure'), 1);

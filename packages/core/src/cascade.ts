@@ -22,16 +22,24 @@ export function stepChannel(strategy: Strategy, index: number): Channel {
 /**
  * What a message says on a step: its `content_by_channel` entry for the step's channel
  * (whole, not merged: an e-mail body must not inherit the SMS text), else its `content`;
- * then the step's own `content` fields laid over it (e.g. a template of the step).
+ * then the step's own `content` fields laid over it. When a template rendered the step
+ * at intake and the step still sends on the channel it was rendered for, the template's
+ * fields replace that content's `subject`, `text` and `html` (as intake laid them; the
+ * rest, such as `template_id` and `variables`, stays).
  */
 export function stepContent(
-  message: Pick<QueuedMessage, 'content' | 'content_by_channel'>,
+  message: Pick<QueuedMessage, 'content' | 'content_by_channel' | 'rendered_steps'>,
   strategy: Strategy,
   index: number,
 ): MessageRequest['content'] {
-  const base = message.content_by_channel?.[stepChannel(strategy, index)] ?? message.content;
+  const channel = stepChannel(strategy, index);
+  const base = message.content_by_channel?.[channel] ?? message.content;
   const own = strategy.steps[index]?.content;
-  return own === undefined ? base : { ...base, ...own };
+  const content = own === undefined ? base : { ...base, ...own };
+  const rendered = message.rendered_steps?.find((entry) => entry.step === index && entry.channel === channel);
+  if (rendered === undefined) return content;
+  const { subject: _subject, text: _text, html: _html, ...kept } = content;
+  return { ...kept, ...rendered.content };
 }
 
 /**

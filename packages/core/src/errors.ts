@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   attachments_not_supported: { httpStatus: 422, retryable: false },
   batch_rejected: { httpStatus: 422, retryable: false },
   input_not_storable: { httpStatus: 422, retryable: false },
+  template_render_failed: { httpStatus: 422, retryable: false },
+  egress_refused: { httpStatus: 422, retryable: false },
   rate_limited: { httpStatus: 429, retryable: true },
   lanes_full: { httpStatus: 503, retryable: true },
   dependency_unavailable: { httpStatus: 503, retryable: true },
@@ -220,6 +222,27 @@ export class LanesFullError extends CommstratError {
 export class InputNotStorableError extends CommstratError {
   constructor(cause?: unknown) {
     super('input_not_storable', 'the request cannot be stored as sent (too large or too deeply nested once journaled)', { cause });
+  }
+}
+
+/**
+ * Thrown when a URL the service would call on a tenant's behalf (a callback URL, a
+ * provider endpoint, a token URL) aims at an address the egress policy refuses: loopback,
+ * private, link-local and other internal ranges, or a scheme other than http(s).
+ * `reason` is the refused range or rule (`loopback`, `private`, `scheme`, ...); the
+ * problems name the field when the URL came in through the API.
+ */
+export class EgressRefusedError extends CommstratError {
+  readonly reason: string;
+
+  constructor(message: string, reason: string, problems: readonly FieldProblem[] = []) {
+    super('egress_refused', message, { problems });
+    this.reason = reason;
+  }
+
+  /** The same refusal, said of the field at `path` (a JSON pointer into the request). */
+  at(path: string): EgressRefusedError {
+    return new EgressRefusedError(`${path}: ${this.message}`, this.reason, [{ path, message: this.message }]);
   }
 }
 

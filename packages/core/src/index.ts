@@ -1,4 +1,4 @@
-export { PRIORITIES, DEFAULT_PRIORITY, type Priority } from './lanes.ts';
+export { PRIORITIES, DEFAULT_PRIORITY, DEFAULT_REDIS_PREFIX, type Priority } from './lanes.ts';
 export {
   ERROR_CODES,
   BatchRejectedError,
@@ -9,6 +9,7 @@ export {
   LanesFullError,
   RateLimitedError,
   DependencyUnavailableError,
+  EgressRefusedError,
   InputNotStorableError,
   InvalidEncodingError,
   MalformedJsonError,
@@ -43,16 +44,19 @@ export {
   toQueuedMessage,
   type ContentByChannel,
   type Message,
+  type RenderedStep,
   type MessageStatus,
   type QueuedMessage,
+  type QueuedRenderedStep,
   type StatusEvent,
 } from './message.ts';
 export { allowedFrom } from './status-transitions.ts';
 export { validateMessageRequest } from './validate-message.ts';
+export { canonicalLocale } from './locale.ts';
 export { DEFAULT_MAX_JSON_DEPTH, nestingDepth, parseJsonInput, type JsonInputLimits } from './json-input.ts';
 export { createAjv, toFieldProblems } from './ajv.ts';
 export { batchEnvelopeSchema, parseBatchEnvelope } from './batch-envelope.ts';
-export { acceptMessage, type AcceptContext } from './accept-message.ts';
+export { acceptMessage, type AcceptContext, type RenderedTemplates } from './accept-message.ts';
 export { parseAppConfig, tierConfigSchema, tierEnvMap, type EnvMap, type TierConfig } from './app-config.ts';
 export { firstIdAt, newId } from './ids.ts';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry.ts';

@@ -74,6 +74,12 @@ export const messageRequestSchema = {
         push_token: { type: 'string', minLength: 1, maxLength: 4096 },
         chat_id: { type: 'string', minLength: 1, maxLength: 200 },
         time_zone: { type: 'string', minLength: 1, maxLength: 64 },
+        locale: {
+          type: 'string',
+          minLength: 2,
+          maxLength: 35,
+          description: "BCP 47 language tag, e.g. ru-RU: picks a template's variant (ru-RU, then ru, then its default); absent: the tenant's default locale",
+        },
       },
     },
     content: messageContentSchema,

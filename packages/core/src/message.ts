@@ -30,11 +30,43 @@ export interface StatusEvent {
 /** What a message says, per channel: the step of a cascade on that channel sends it instead of `content`. */
 export type ContentByChannel = NonNullable<MessageRequest['content_by_channel']>;
 
+/**
+ * What a step of a message's strategy sends, rendered from a template at intake
+ * (docs/templates.md): the content the step would have sent, with the template's
+ * fields laid over it. The message is pinned to the template version named here.
+ */
+export interface RenderedStep {
+  /** Index into the strategy's steps. */
+  readonly step: number;
+  /** The step's channel, the template's channel the content was rendered from. */
+  readonly channel: Channel;
+  readonly template: string;
+  readonly template_version: number;
+  /** The locale of the variant used: the first of the message locale's fallback chain the template has, else its default. */
+  readonly locale: string;
+  readonly content: MessageRequest['content'];
+}
+
+/**
+ * What a template rendered for a step, as a lane entry carries it: the fields the
+ * template wrote and nothing else. The rest of the step's content (`template_id`,
+ * `variables`, ...) is the message's own, laid under it again when the step is sent
+ * (stepContent), and which template, version and locale rendered it is the journal's:
+ * a templated e-mail-and-SMS message's entry is half the size it would be with whole
+ * RenderedSteps (docs/benchmarks.md).
+ */
+export interface QueuedRenderedStep {
+  readonly step: number;
+  readonly channel: Channel;
+  readonly content: Pick<MessageRequest['content'], 'subject' | 'text' | 'html'>;
+}
+
 /** A message as the service keeps it: the producer's fields plus what the server assigned. */
 export interface Message {
   readonly id: string;
   readonly tenant_id: string;
-  readonly request_id: string;
+  /** The ingest batch (one REST or Kafka request) it came in; a single message is a batch of one. */
+  readonly batch_id: string;
   readonly channel: Channel | undefined;
   readonly strategy: string | undefined;
   readonly priority: Priority;
@@ -44,6 +76,14 @@ export interface Message {
   readonly content: MessageRequest['content'];
   /** Content for the cascade steps on other channels; absent: `content` everywhere. */
   readonly content_by_channel?: ContentByChannel;
+  /**
+   * The locale asked for: the recipient's `locale`, else the tenant's default (canonical
+   * BCP 47). Set when the message names a template; each rendered step says which
+   * variant it got.
+   */
+  readonly locale?: string;
+  /** The steps whose content a template rendered; the message is pinned to the strategy version they were rendered for. */
+  readonly rendered_steps?: readonly RenderedStep[];
   readonly idempotency_key: string | undefined;
   readonly tags: readonly string[];
   readonly metadata: Record<string, unknown> | undefined;
@@ -99,6 +139,8 @@ export interface QueuedMessage {
   /** Attempts made so far on its current step; absent before the first. */
   readonly attempts?: number;
   readonly content_by_channel?: ContentByChannel;
+  /** What its templates rendered, per step: only the rendered fields (the Message has the rest). */
+  readonly rendered_steps?: readonly QueuedRenderedStep[];
   /** The strategy step to send it by (cascade); absent: 0. */
   readonly step?: number;
   /**
@@ -125,9 +167,24 @@ export function toQueuedMessage(message: Message): QueuedMessage {
     recipient: message.recipient,
     content: message.content,
     ...(message.content_by_channel === undefined ? {} : { content_by_channel: message.content_by_channel }),
+    ...(message.rendered_steps === undefined ? {} : { rendered_steps: message.rendered_steps.map(toQueuedRenderedStep) }),
     ...(message.step === undefined ? {} : { step: message.step }),
     ...(message.strategy_version === undefined ? {} : { strategy_version: message.strategy_version }),
     expires_at: message.expires_at?.toISOString(),
     created_at: message.created_at.toISOString(),
+  };
+}
+
+/** A rendered step as its lane entry carries it: the template's fields (intake laid them over the step's content, which stays the message's). */
+function toQueuedRenderedStep({ step, channel, content }: RenderedStep): QueuedRenderedStep {
+  const { subject, text, html } = content;
+  return {
+    step,
+    channel,
+    content: {
+      ...(subject === undefined ? {} : { subject }),
+      ...(text === undefined ? {} : { text }),
+      ...(html === undefined ? {} : { html }),
+    },
   };
 }

@@ -20,6 +20,18 @@ test('a signed receipt body checks out within the window, and fails when anythin
   assert.equal(checkReceiptSignature('s3cret', 'sha256=abc', body, now, 300), 'malformed');
 });
 
+test('a signature has one spelling: leading zeros, upper-case hex or padding are malformed, so no respelling passes as unseen', () => {
+  const body = '{"receipts":[{"provider_message_id":"p1","status":"delivered"}]}';
+  const header = signReceiptBody('s3cret', body, now);
+  const t = /^t=(\d+)/.exec(header)?.[1] ?? '';
+  const v1 = header.slice(header.indexOf('v1=') + 3);
+  for (const respelt of [`t=0${t},v1=${v1}`, `t=00${t},v1=${v1}`, `t=${t},v1=${v1.toUpperCase()}`, ` t=${t},v1=${v1}`, `t=${t},v1=${v1} `, `t=+${t},v1=${v1}`, `t=${t}.0,v1=${v1}`]) {
+    assert.equal(checkReceiptSignature('s3cret', respelt, body, now, 300), 'malformed', respelt);
+  }
+  assert.equal(checkReceiptSignature('s3cret', header, body, now, 300), undefined);
+  assert.equal(checkReceiptSignature('s3cret', 't=0,v1=' + v1, body, now, 300), 'mismatch', 't=0 itself is a spelling, signed or not');
+});
+
 test('receipts are validated with the path of each bad field', () => {
   assert.deepEqual(parseReceipts({ receipts: [{ provider_message_id: 'p1', status: 'delivered' }] }), [
     { provider_message_id: 'p1', status: 'delivered' },

@@ -68,9 +68,19 @@ export function signReceiptBody(secret: string, body: string, at: Date): string 
 export type SignatureProblem = 'missing' | 'malformed' | 'mismatch' | 'stale';
 
 /**
- * Checks a receipt request's signature header against the provider's secret: it must
- * match the body and be dated within `windowSeconds` of `now` (either way, for clock
- * skew). Compared in constant time.
+ * The one spelling of a signature header: `t=<unix seconds without leading zeros>,v1=<64
+ * lower-case hex>`. Anything else is malformed, so two headers that pass the check for
+ * one request are the same text: `t=0<T>` (which Number() reads as T, and the HMAC signs
+ * as T) cannot pass as a header the replay guard has not seen.
+ */
+const SIGNATURE_HEADER = /^t=(0|[1-9]\d{0,11}),v1=([0-9a-f]{64})$/;
+
+/**
+ * Checks a receipt request's signature header against the provider's secret: it must be
+ * in its one spelling (SIGNATURE_HEADER), match the body and be dated within
+ * `windowSeconds` of `now` (either way, for clock skew). Compared in constant time. The
+ * replay guard must remember the header as checked here, which is then the header as
+ * sent: no two spellings of one signature pass.
  */
 export function checkReceiptSignature(
   secret: string,
@@ -80,7 +90,7 @@ export function checkReceiptSignature(
   windowSeconds: number,
 ): SignatureProblem | undefined {
   if (header === undefined || header === '') return 'missing';
-  const match = /^t=(\d{1,12}),v1=([0-9a-f]{64})$/.exec(header.trim());
+  const match = SIGNATURE_HEADER.exec(header);
   if (match === null) return 'malformed';
   const t = Number(match[1]);
   const expected = Buffer.from(hmacHex(secret, `${t}.${body}`), 'hex');

@@ -6,7 +6,7 @@ const at = new Date('2026-01-01T10:00:00Z');
 const message = {
   id: 'm1',
   tenant_id: 'acme',
-  request_id: 'r1',
+  batch_id: 'r1',
   timeline: [
     { status: 'accepted' as const, at },
     { status: 'queued' as const, at },
@@ -28,6 +28,8 @@ test('every status change but sending is a callback, with a stable event id and 
   assert.equal(payloads[3]?.step, 1);
   assert.equal(payloads[3]?.reason, 'no receipt within 60 s');
   assert.equal(payloads[0]?.at, '2026-01-01T10:00:00.000Z');
+  assert.equal(payloads[0]?.batch_id, 'r1');
+  assert.equal(payloads[0]?.request_id, 'r1', 'the deprecated alias, until 0.3');
 });
 
 test('a relay resuming half-way makes the same callbacks as one that did not stop', () => {

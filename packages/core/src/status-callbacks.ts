@@ -11,6 +11,9 @@ export interface CallbackPayload {
   /** The position of the change in the message's timeline: callbacks of a message go in this order. */
   readonly seq: number;
   readonly message_id: string;
+  /** The ingest batch the message came in. */
+  readonly batch_id: string;
+  /** Deprecated: the same as `batch_id`, kept for one release (until 0.3). */
   readonly request_id: string;
   readonly tenant_id: string;
   readonly status: MessageStatus;
@@ -29,7 +32,7 @@ export interface CallbackPayload {
 export interface CallbackSource {
   readonly id: string;
   readonly tenant_id: string;
-  readonly request_id: string;
+  readonly batch_id: string;
   readonly timeline: readonly StatusEvent[];
 }
 
@@ -56,7 +59,8 @@ export function callbackPayloads(message: CallbackSource, from: number): Callbac
         event_id: `${message.id}:${seq}`,
         seq,
         message_id: message.id,
-        request_id: message.request_id,
+        batch_id: message.batch_id,
+        request_id: message.batch_id,
         tenant_id: message.tenant_id,
         status: event.status,
         previous_status: previous,

@@ -200,3 +200,12 @@ test('a callback_url must be an http(s) URL; anything else is refused at /callba
     assert.equal(validateMessageRequest({ ...valid(), callback_url: url }, now).callback_url, url);
   }
 });
+
+test('a recipient locale must be a BCP 47 tag', () => {
+  const message = (locale: string) => ({ channel: 'sms', recipient: { phone: '+79161234567', locale }, content: { text: 'hi' } });
+  assert.equal(validateMessageRequest(message('ru-RU')).recipient.locale, 'ru-RU');
+  assert.throws(
+    () => validateMessageRequest(message('ru_RU')),
+    (error: unknown) => error instanceof ValidationError && error.problems.some((p) => p.path === '/recipient/locale'),
+  );
+});

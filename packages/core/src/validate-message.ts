@@ -2,6 +2,7 @@ import { createAjv, toFieldProblems } from './ajv.ts';
 import { ValidationError, type FieldProblem } from './errors.ts';
 import { CATEGORY_PATTERN, messageRequestSchema, type MessageRequest } from './message-schema.ts';
 import { DEFAULT_PRIORITY } from './lanes.ts';
+import { canonicalLocale } from './locale.ts';
 import { isValidE164 } from './phone.ts';
 import { isKnownTimeZone } from './send-window.ts';
 
@@ -43,6 +44,10 @@ export function validateMessageRequest(input: unknown, now: Date = new Date()): 
   const zone = message.recipient.time_zone;
   if (zone !== undefined && !isKnownTimeZone(zone)) {
     problems.push({ path: '/recipient/time_zone', message: 'is not a known IANA time zone (e.g. Europe/Berlin)' });
+  }
+  const locale = message.recipient.locale;
+  if (locale !== undefined && canonicalLocale(locale) === undefined) {
+    problems.push({ path: '/recipient/locale', message: 'is not a BCP 47 language tag (e.g. "ru-RU", "en")' });
   }
   if (message.channel === 'sms' && phone === undefined) {
     problems.push({ path: '/recipient/phone', message: 'is required for channel sms' });

@@ -48,6 +48,7 @@ export interface RelayResult {
 type OutboxDocument = {
   _id: string;
   tenant_id: string;
+  /** The batch id, by its storage name (see journal.ts MessageDocument). */
   request_id: string;
   callback_url?: string;
   timeline: StatusEvent[];
@@ -97,7 +98,7 @@ export class CallbackStore {
       .toArray();
     if (due.length === 0) return { messages: 0, callbacks: 0 };
     const records: CallbackRecord[] = due.flatMap((message) =>
-      callbackPayloads({ ...message, id: message._id }, message.callback_seq ?? 0).map((payload) => ({
+      callbackPayloads({ ...message, id: message._id, batch_id: message.request_id }, message.callback_seq ?? 0).map((payload) => ({
         _id: payload.event_id,
         tenant_id: message.tenant_id,
         message_id: message._id,

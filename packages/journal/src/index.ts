@@ -6,7 +6,7 @@ export {
   type ProviderExchange,
   type ReceiptOutcome,
   type RedriveQuery,
-  type RequestRecord,
+  type BatchRecord,
   type StatusChange,
 } from './journal.ts';
 export { migrateTimelines } from './migrate-timelines.ts';

@@ -6,7 +6,7 @@ import { groupTransitions, transitionUpdate, type ExchangeIds, type StatusChange
 export type { StatusChange } from './transitions.ts';
 
 /** The raw incoming request, kept as received. */
-export interface RequestRecord {
+export interface BatchRecord {
   readonly _id: string;
   readonly tenant_id: string;
   /** `redrive`: made by `commstrat replay dlq` or `commstrat redrive`, its body the original's id. */
@@ -75,7 +75,12 @@ export interface MessagePage {
   readonly nextAfter: string | null;
 }
 
-type MessageDocument = Omit<Message, 'id'> & { _id: string; callback_due?: boolean; callback_seq?: number };
+/**
+ * A message as stored. Its batch id is stored as `request_id`, its name in 0.1, so that
+ * journals written before and the `tenant_request_id` index serve as they are; the code
+ * and the API call it `batch_id` (toDocument / fromDocument map it).
+ */
+type MessageDocument = Omit<Message, 'id' | 'batch_id'> & { _id: string; request_id: string; callback_due?: boolean; callback_seq?: number };
 
 export interface JournalOptions {
   /**
@@ -122,7 +127,7 @@ const INDEXES: Readonly<Record<'messages' | 'requests' | 'provider_exchanges', I
  */
 export class Journal {
   private readonly db: Db;
-  private readonly requests: Collection<RequestRecord>;
+  private readonly requests: Collection<BatchRecord>;
   private readonly messages: Collection<MessageDocument>;
   private readonly exchanges: Collection<ProviderExchange>;
   private readonly outcomes: GroupCommit<{ exchanges: readonly ProviderExchange[]; changes: readonly StatusChange[] }>;
@@ -132,7 +137,7 @@ export class Journal {
 
   constructor(db: Db, options: JournalOptions = {}) {
     this.db = db;
-    this.requests = db.collection<RequestRecord>('requests');
+    this.requests = db.collection<BatchRecord>('requests');
     this.messages = db.collection<MessageDocument>('messages');
     this.exchanges = db.collection<ProviderExchange>('provider_exchanges');
     this.transactionsOption = options.transactions ?? 'auto';
@@ -165,7 +170,7 @@ export class Journal {
    * request with this id is already journaled (a redelivered Kafka record): the caller
    * answers from `findRequest`.
    */
-  async recordAccepted(request: RequestRecord, messages: readonly Message[]): Promise<boolean> {
+  async recordAccepted(request: BatchRecord, messages: readonly Message[]): Promise<boolean> {
     const write = async (session?: ClientSession) => {
       await this.requests.insertOne(request, session === undefined ? {} : { session });
       if (this.failpoint === 'exit-after-request') process.exit(137);
@@ -198,8 +203,8 @@ export class Journal {
    * two writes where the server has no transactions — so that it can be journaled again
    * whole (its producer was never acknowledged). True when it removed one.
    */
-  async discardIncompleteRequest(id: string): Promise<boolean> {
-    const request = await this.findRequest(id);
+  async discardIncompleteBatch(id: string): Promise<boolean> {
+    const request = await this.findBatch(id);
     if (request === null) return false;
     const journaled = await this.messages.countDocuments({ tenant_id: request.tenant_id, request_id: id });
     if (journaled >= request.message_ids.length) return false;
@@ -208,7 +213,7 @@ export class Journal {
     return true;
   }
 
-  async findRequest(id: string): Promise<RequestRecord | null> {
+  async findBatch(id: string): Promise<BatchRecord | null> {
     return this.requests.findOne({ _id: id });
   }
 
@@ -217,13 +222,13 @@ export class Journal {
    * them from then on. Intake does not call this per request (the enqueue guard in Redis
    * says the same); the recovery pass marks whole pages.
    */
-  async markEnqueued(requestIds: readonly string[]): Promise<void> {
-    if (requestIds.length === 0) return;
-    await this.requests.updateMany({ _id: { $in: requestIds.slice() } }, { $set: { enqueued: true } });
+  async markEnqueued(batchIds: readonly string[]): Promise<void> {
+    if (batchIds.length === 0) return;
+    await this.requests.updateMany({ _id: { $in: batchIds.slice() } }, { $set: { enqueued: true } });
   }
 
   /** Requests journaled before `cutoff` and not yet verified in their lanes, oldest first. */
-  async findUnverifiedRequests(cutoff: Date, limit: number): Promise<RequestRecord[]> {
+  async findUnverifiedBatches(cutoff: Date, limit: number): Promise<BatchRecord[]> {
     return this.requests
       .find({ enqueued: false, received_at: { $lt: cutoff } })
       .sort({ received_at: 1 })
@@ -338,11 +343,11 @@ export class Journal {
     return { messages, nextAfter: documents.length > query.limit ? (messages.at(-1)?.id ?? null) : null };
   }
 
-  /** Messages of one request (batch) counted by current status, counted by the server. */
-  async countByStatus(tenantId: string, requestId: string): Promise<Record<string, number>> {
+  /** Messages of one batch counted by current status, counted by the server. */
+  async countByStatus(tenantId: string, batchId: string): Promise<Record<string, number>> {
     const groups = await this.messages
       .aggregate<{ _id: MessageStatus; count: number }>([
-        { $match: { tenant_id: tenantId, request_id: requestId } },
+        { $match: { tenant_id: tenantId, request_id: batchId } },
         { $group: { _id: '$status', count: { $sum: 1 } } },
       ])
       .toArray();
@@ -441,12 +446,12 @@ function isDuplicateKey(error: unknown): boolean {
 }
 
 function toDocument(message: Message): MessageDocument {
-  const { id, ...rest } = message;
+  const { id, batch_id, ...rest } = message;
   // Its first events (accepted, queued) are called back too: the outbox flag goes with them.
-  return { _id: id, ...rest, ...(message.callbacks === true ? { callback_due: true } : {}) };
+  return { _id: id, request_id: batch_id, ...rest, ...(message.callbacks === true ? { callback_due: true } : {}) };
 }
 
 function fromDocument(document: MessageDocument): Message {
-  const { _id, callback_due: _due, callback_seq: _seq, ...rest } = document;
-  return { id: _id, ...rest };
+  const { _id, request_id, callback_due: _due, callback_seq: _seq, ...rest } = document;
+  return { id: _id, batch_id: request_id, ...rest };
 }

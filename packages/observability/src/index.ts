@@ -2,6 +2,8 @@ export {
   createLogger,
   closeLogger,
   tierLogger,
+  type LogFields,
+  type LogLevel,
   type Logger,
   type LoggerOptions,
   type TierLogSettings,
@@ -11,13 +13,13 @@ export {
   configCacheMetrics,
   createRegistry,
   dispatcherMetrics,
-  httpMetrics,
   ingestMetrics,
   laneDepthGauge,
   laneLagGauges,
+  type ConfigCacheMetrics,
   type DispatcherMetrics,
-  type HttpMetrics,
   type IngestMetrics,
+  type MetricsOptions,
 } from './metrics.ts';
 export {
   MONITORING_ROUTES,
@@ -38,3 +40,4 @@ export {
 export { processInfo, settingsHash, type ProcessInfo } from './process-info.ts';
 export type { Registry } from 'prom-client';
 export { callbackMetrics, type CallbackMetrics } from './metrics.ts';
+export { templateMetrics, type TemplateMetrics } from './template-metrics.ts';

@@ -3,7 +3,64 @@ import winston from 'winston';
 import Graylog2Transport from 'winston-graylog2';
 import { createMasker, maskRecord, type MaskingOptions } from './masking.ts';
 
-export type Logger = winston.Logger;
+/** Fields bound to a logger or given to one line: ids, counts, an error's text. */
+export type LogFields = Readonly<Record<string, unknown>>;
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/**
+ * The service's logger: what app code logs through. winston (and GELF) stay behind it in
+ * this package, so no module outside it depends on winston's API.
+ */
+export interface Logger {
+  error(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  debug(message: string, fields?: LogFields): void;
+  /** A line at a level known only at run time (another library's log, relayed). */
+  log(level: LogLevel, message: string, fields?: LogFields): void;
+  /** A logger whose every line carries `fields` too. */
+  child(fields: LogFields): Logger;
+  /** Whether debug lines are written: worth asking before building a costly one. */
+  isDebugEnabled(): boolean;
+}
+
+/** Our Logger over one winston logger (a process's, or a child of it). */
+class WinstonLogger implements Logger {
+  readonly winston: winston.Logger;
+
+  constructor(logger: winston.Logger) {
+    this.winston = logger;
+  }
+
+  error(message: string, fields?: LogFields): void {
+    this.winston.error(message, fields);
+  }
+
+  warn(message: string, fields?: LogFields): void {
+    this.winston.warn(message, fields);
+  }
+
+  info(message: string, fields?: LogFields): void {
+    this.winston.info(message, fields);
+  }
+
+  debug(message: string, fields?: LogFields): void {
+    this.winston.debug(message, fields);
+  }
+
+  log(level: LogLevel, message: string, fields?: LogFields): void {
+    this.winston.log(level, message, fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return new WinstonLogger(this.winston.child(fields));
+  }
+
+  isDebugEnabled(): boolean {
+    return this.winston.isDebugEnabled();
+  }
+}
 
 export interface LoggerOptions {
   /** Name of the process: `ingest`, `dispatcher`, `sandbox`. Sent as GELF facility. */
@@ -57,7 +114,7 @@ export function createLogger(options: LoggerOptions): Logger {
       }) as unknown as winston.transport,
     );
   }
-  const logger: Logger = winston.createLogger({
+  const logger: winston.Logger = winston.createLogger({
     level: options.level ?? 'info',
     // A logger with nowhere to write (tests) stays quiet instead of warning per line.
     silent: transports.length === 0,
@@ -70,7 +127,7 @@ export function createLogger(options: LoggerOptions): Logger {
     ),
     transports,
   });
-  return logger;
+  return new WinstonLogger(logger);
 }
 
 /**
@@ -127,7 +184,9 @@ export function tierLogger(service: string, config: TierLogSettings): Logger {
 }
 
 /** Flushes and closes every transport (GELF sends on a timer): await before exit. */
-export async function closeLogger(logger: Logger): Promise<void> {
+export async function closeLogger(closing: Logger): Promise<void> {
+  if (!(closing instanceof WinstonLogger)) return;
+  const logger = closing.winston;
   // winston-graylog2 hands each line to the GELF client on setImmediate, and the client
   // drops what it has not sent when closed; give the last lines time to leave.
   await new Promise((resolve) => setTimeout(resolve, 300));

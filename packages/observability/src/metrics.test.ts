@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRegistry, dispatcherMetrics, ingestMetrics } from './metrics.ts';
+import { templateMetrics } from './template-metrics.ts';
 
 // Every label a series may carry: each has a small, known set of values.
 const BOUNDED_LABELS = new Set([
@@ -30,7 +31,7 @@ const BOUNDED_LABELS = new Set([
 ]);
 
 test('no metric of either tier has a label outside the bounded set (no message id, phone or e-mail)', async () => {
-  for (const make of [ingestMetrics, dispatcherMetrics]) {
+  for (const make of [ingestMetrics, dispatcherMetrics, templateMetrics]) {
     const registry = createRegistry('test');
     make(registry);
     for (const metric of await registry.getMetricsAsJSON()) {
@@ -51,14 +52,11 @@ test('with the tenant label off, ingest counts without tenant and the dispatcher
   const registry = createRegistry('test');
   const ingest = ingestMetrics(registry, { tenantLabel: false });
   const dispatcher = dispatcherMetrics(registry, { tenantLabel: false });
-  ingest.messagesAccepted.inc({ source: 'rest', tenant: 'acme', priority: 'normal' });
-  ingest.messagesAccepted.inc({ source: 'rest', tenant: 'globex', priority: 'normal' });
-  dispatcher.messagesDispatched.inc({ provider: 'acme/sms-main', outcome: 'accepted' }, 3);
-  dispatcher.providerRequestDuration.observe(
-    { provider: 'globex/sms-main', outcome: 'accepted' },
-    0.2,
-  );
-  dispatcher.circuitState.set({ provider: 'acme/sms-main' }, 2);
+  ingest.accepted('rest', 'acme', 'normal');
+  ingest.accepted('rest', 'globex', 'normal');
+  dispatcher.dispatched('acme/sms-main', 'accepted', 3);
+  dispatcher.providerRequest('globex/sms-main', 'accepted', 10, 0.2);
+  dispatcher.circuit('acme/sms-main', 2);
   const text = await registry.metrics();
   assert.match(
     text,
@@ -74,15 +72,8 @@ test('with the tenant label off, ingest counts without tenant and the dispatcher
 
 test('by default the tenant is a label and part of the provider label', async () => {
   const registry = createRegistry('test');
-  ingestMetrics(registry).messagesAccepted.inc({
-    source: 'kafka',
-    tenant: 'acme',
-    priority: 'bulk',
-  });
-  dispatcherMetrics(registry).messagesDispatched.inc({
-    provider: 'acme/sms-main',
-    outcome: 'error',
-  });
+  ingestMetrics(registry).accepted('kafka', 'acme', 'bulk');
+  dispatcherMetrics(registry).dispatched('acme/sms-main', 'error', 1);
   const text = await registry.metrics();
   assert.match(
     text,
@@ -92,4 +83,20 @@ test('by default the tenant is a label and part of the provider label', async ()
     text,
     /commstrat_messages_dispatched_total\{provider="acme\/sms-main",outcome="error",service="test"\} 1/,
   );
+});
+
+test("ingest's templates count each message's render by outcome, its time, and the render worker's replacements by reason", async () => {
+  const registry = createRegistry('test');
+  const templates = templateMetrics(registry);
+  templates.rendered('ok');
+  templates.rendered('ok');
+  templates.rendered('budget');
+  templates.renderTook(0.0004);
+  templates.workerReplaced('timeout');
+  const text = await registry.metrics();
+  assert.match(text, /commstrat_template_renders_total\{outcome="ok",service="test"\} 2/);
+  assert.match(text, /commstrat_template_renders_total\{outcome="budget",service="test"\} 1/);
+  assert.match(text, /commstrat_template_render_duration_seconds_bucket\{le="0.0005",service="test"\} 1/);
+  assert.match(text, /commstrat_template_render_duration_seconds_bucket\{le="0.00025",service="test"\} 0/);
+  assert.match(text, /commstrat_template_worker_restarts_total\{reason="timeout",service="test"\} 1/);
 });

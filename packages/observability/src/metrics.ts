@@ -16,7 +16,7 @@ export function createRegistry(service: string): Registry {
 }
 
 /** HTTP request durations by route and status; every tier with an HTTP API has it. */
-export function httpMetrics(registry: Registry) {
+function httpCounters(registry: Registry) {
   return {
     requestDuration: new Histogram({
       name: 'commstrat_http_request_duration_seconds',
@@ -27,7 +27,6 @@ export function httpMetrics(registry: Registry) {
     }),
   };
 }
-export type HttpMetrics = ReturnType<typeof httpMetrics>;
 
 /** How the tiers label their series. */
 export interface MetricsOptions {
@@ -43,8 +42,8 @@ export interface MetricsOptions {
 // outcome and provider (the configured ids). Message ids, recipients and request ids are
 // never labels; they belong in the journal and the logs.
 
-/** Metrics of the ingest tier. */
-export function ingestMetrics(registry: Registry, options: MetricsOptions = {}) {
+/** The prom-client metrics of the ingest tier (what IngestMetrics writes to). */
+function ingestCounters(registry: Registry, options: MetricsOptions = {}) {
   const tenantLabel = options.tenantLabel !== false;
   // The type keeps `tenant` so callers pass it either way; without the label it is dropped.
   const withTenant = <L extends string>(names: readonly L[]): readonly L[] =>
@@ -53,7 +52,7 @@ export function ingestMetrics(registry: Registry, options: MetricsOptions = {}) 
   const byTenant = <M extends Counter<string>>(metric: M) =>
     tenantLabel ? metric : relabel(metric, dropTenant);
   return {
-    ...httpMetrics(registry),
+    ...httpCounters(registry),
     messagesAccepted: byTenant(
       new Counter({
         name: 'commstrat_messages_accepted_total',
@@ -112,10 +111,9 @@ export function ingestMetrics(registry: Registry, options: MetricsOptions = {}) 
     }),
   };
 }
-export type IngestMetrics = ReturnType<typeof ingestMetrics>;
 
-/** Metrics of the dispatcher tier. */
-export function dispatcherMetrics(registry: Registry, options: MetricsOptions = {}) {
+/** The prom-client metrics of the dispatcher tier (what DispatcherMetrics writes to). */
+function dispatcherCounters(registry: Registry, options: MetricsOptions = {}) {
   // Without the tenant label, `acme/sms-main` is counted as `sms-main`.
   const providerOnly = (labels: LabelValues<string>) => {
     const provider = labels['provider'];
@@ -218,13 +216,12 @@ export function dispatcherMetrics(registry: Registry, options: MetricsOptions = 
     }),
   };
 }
-export type DispatcherMetrics = ReturnType<typeof dispatcherMetrics>;
 
 /**
  * The routing configuration a replica serves: how old its oldest snapshot is (sampled
  * at scrape time; it grows while PostgreSQL cannot be read) and how many reads failed.
  */
-export function configCacheMetrics(registry: Registry, oldestAgeSeconds: () => number) {
+export function configCacheMetrics(registry: Registry, oldestAgeSeconds: () => number): ConfigCacheMetrics {
   new Gauge({
     name: 'commstrat_config_age_seconds',
     help: 'Age of the oldest routing configuration snapshot this replica serves (since it was read from PostgreSQL).',
@@ -233,13 +230,18 @@ export function configCacheMetrics(registry: Registry, oldestAgeSeconds: () => n
       this.set(oldestAgeSeconds());
     },
   });
-  return {
-    refreshFailures: new Counter({
-      name: 'commstrat_config_refresh_failures_total',
-      help: 'Reads of the routing configuration from PostgreSQL that failed; the last snapshot kept serving.',
-      registers: [registry],
-    }),
-  };
+  const refreshFailures = new Counter({
+    name: 'commstrat_config_refresh_failures_total',
+    help: 'Reads of the routing configuration from PostgreSQL that failed; the last snapshot kept serving.',
+    registers: [registry],
+  });
+  return { refreshFailed: () => refreshFailures.inc() };
+}
+
+/** What the routing configuration cache reports. */
+export interface ConfigCacheMetrics {
+  /** A read of the configuration from PostgreSQL failed; the last snapshot kept serving. */
+  refreshFailed(): void;
 }
 
 /** Lane lag (age of the oldest unacknowledged entry) and pending count, sampled at scrape time. */
@@ -312,8 +314,8 @@ function relabel<M extends object>(
 // No tenant label: a tenant's callbacks are looked up in MongoDB `callbacks`.
 
 /** Metrics of the status-callback worker of a dispatcher replica. */
-export function callbackMetrics(registry: Registry, pendingCount: () => Promise<number>) {
-  return {
+export function callbackMetrics(registry: Registry, pendingCount: () => Promise<number>): CallbackMetrics {
+  const counters = {
     attempts: new Counter({
       name: 'commstrat_callback_attempts_total',
       help: 'Status callback attempts by outcome: delivered (2xx), failed (tried again later), abandoned (no attempt left).',
@@ -342,5 +344,128 @@ export function callbackMetrics(registry: Registry, pendingCount: () => Promise<
       },
     }),
   };
+  return {
+    relayed: (count) => counters.relayed.inc(count),
+    attempt: (outcome, seconds) => {
+      counters.attempts.inc({ outcome });
+      counters.duration.observe({ outcome }, seconds);
+    },
+  };
 }
-export type CallbackMetrics = ReturnType<typeof callbackMetrics>;
+
+/** What the status-callback worker reports. */
+export interface CallbackMetrics {
+  /** Status changes queued as callbacks from the journal outbox. */
+  relayed(count: number): void;
+  /** One POST to a tenant's endpoint and how long it took. */
+  attempt(outcome: 'delivered' | 'failed' | 'abandoned', seconds: number): void;
+}
+
+// --- The events the tiers report ---------------------------------------------------
+// App code reports what happened through these interfaces, in domain words; how it
+// becomes Prometheus series (names, labels, buckets, the tenant label switched off) is
+// decided here and only here.
+
+/** What the ingest tier reports. */
+export interface IngestMetrics {
+  /** An HTTP request began; call the answer with its route and status once it is answered. */
+  httpRequest(method: string): (route: string, status: number) => void;
+  /** A message was accepted (journaled and enqueued). */
+  accepted(source: string, tenant: string, priority: string): void;
+  /** A message was rejected, by error code. */
+  rejected(source: string, tenant: string, reason: string): void;
+  /** The SMS parts of an accepted message, by encoding. */
+  smsParts(encoding: string, parts: number): void;
+  /** A Kafka partition's lag now; `undefined`: the partition is no longer assigned. */
+  kafkaLag(topic: string, partition: number, lag: number | undefined): void;
+  /** A record (or a bad item of one) went to the rejected topic. */
+  kafkaRecordRejected(reason: string): void;
+  /** A record is retried in place because a dependency failed. */
+  kafkaRetried(reason: string): void;
+  /** Kafka intake paused (true) or resumed (false) for the lanes' cap. */
+  kafkaPaused(paused: boolean): void;
+  /** Delivery receipts of a provider (`<tenant>/<provider>`) by outcome. */
+  receipts(provider: string, outcome: string, count?: number): void;
+}
+
+/** Metrics of the ingest tier, reported through IngestMetrics. */
+export function ingestMetrics(registry: Registry, options: MetricsOptions = {}): IngestMetrics {
+  const m = ingestCounters(registry, options);
+  return {
+    httpRequest(method) {
+      const stop = m.requestDuration.startTimer({ method });
+      return (route, status) => stop({ route, status: String(status) });
+    },
+    accepted: (source, tenant, priority) => m.messagesAccepted.inc({ source, tenant, priority }),
+    rejected: (source, tenant, reason) => m.messagesRejected.inc({ source, tenant, reason }),
+    smsParts: (encoding, parts) => m.smsParts.inc({ encoding }, parts),
+    kafkaLag(topic, partition, lag) {
+      const labels = { topic, partition: String(partition) };
+      if (lag === undefined) m.kafkaConsumerLag.remove(labels);
+      else m.kafkaConsumerLag.set(labels, Math.max(0, lag));
+    },
+    kafkaRecordRejected: (reason) => m.kafkaRecordsRejected.inc({ reason }),
+    kafkaRetried: (reason) => m.kafkaRetries.inc({ reason }),
+    kafkaPaused(paused) {
+      m.kafkaPaused.set(paused ? 1 : 0);
+      if (paused) m.kafkaBackpressurePauses.inc();
+    },
+    receipts: (provider, outcome, count = 1) => m.receipts.inc({ provider, outcome }, count),
+  };
+}
+
+/** What the dispatcher tier reports (the lifecycle included). */
+export interface DispatcherMetrics {
+  /** Messages a provider request handed over, by outcome (accepted, rejected, error). */
+  dispatched(provider: string, outcome: string, count: number): void;
+  /** One provider request: its size and duration, by outcome (ok, retryable, permanent). */
+  providerRequest(provider: string, outcome: string, messages: number, seconds: number): void;
+  /** Messages the provider's rate held back. */
+  throttled(provider: string, count: number): void;
+  /** A message went back to the delayed set, by why (window, retry, no_provider, ...). */
+  deferred(reason: string): void;
+  /** A message was scheduled for another attempt at `provider` ('none': none available). */
+  retried(provider: string): void;
+  /** A message moved on to its next cascade step, by why (failure, no_receipt). */
+  movedOn(reason: string): void;
+  /** A message was routed past an unavailable provider to `provider`. */
+  failedOver(provider: string): void;
+  /** The contact policy held a message back (deferred, dropped, expired, opted_out). */
+  contactPolicy(outcome: string): void;
+  /** A message reached its expiry unsent. */
+  expired(): void;
+  /** A message went to the dead-letter stream after failing at `provider`. */
+  deadLettered(provider: string): void;
+  /** A provider's circuit on this replica: 0 closed, 1 half-open, 2 open. */
+  circuit(provider: string, state: number): void;
+  /** A message of `lane` reached its provider this long after it was accepted. */
+  reachedProvider(lane: string, seconds: number): void;
+  /** Entries taken over from a replica that held them past the visibility timeout. */
+  reclaimed(count: number): void;
+  /** Entries this replica holds claimed and not yet acknowledged. */
+  inFlight(count: number): void;
+}
+
+/** Metrics of the dispatcher tier, reported through DispatcherMetrics. */
+export function dispatcherMetrics(registry: Registry, options: MetricsOptions = {}): DispatcherMetrics {
+  const m = dispatcherCounters(registry, options);
+  return {
+    dispatched: (provider, outcome, count) => m.messagesDispatched.inc({ provider, outcome }, count),
+    providerRequest(provider, outcome, messages, seconds) {
+      m.batchSize.observe({ provider }, messages);
+      m.providerRequestDuration.observe({ provider, outcome }, seconds);
+    },
+    throttled: (provider, count) => m.throttled.inc({ provider }, count),
+    deferred: (reason) => m.deferred.inc({ reason }),
+    retried: (provider) => m.retries.inc({ provider }),
+    movedOn: (reason) => m.cascadeMoves.inc({ reason }),
+    failedOver: (provider) => m.failovers.inc({ provider }),
+    contactPolicy: (outcome) => m.contactPolicy.inc({ outcome }),
+    expired: () => m.expired.inc(),
+    deadLettered: (provider) => m.deadLettered.inc({ provider }),
+    circuit: (provider, state) => m.circuitState.set({ provider }, state),
+    reachedProvider: (lane, seconds) => m.acceptToProvider.observe({ lane }, seconds),
+    reclaimed: (count) => m.reclaimed.inc(count),
+    inFlight: (count) => m.inFlight.set(count),
+  };
+}

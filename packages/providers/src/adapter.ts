@@ -1,4 +1,5 @@
-import { ProviderUnavailableError, type CommstratError, type QueuedMessage } from '@commstrat/core';
+import { EgressRefusedError, ProviderUnavailableError, type CommstratError, type QueuedMessage } from '@commstrat/core';
+import { ProviderMisconfiguredError } from './definition/auth.ts';
 
 /** What a provider said about one message of a batch. */
 export type MessageOutcome =
@@ -44,8 +45,13 @@ export interface ProviderAdapter {
   close(): void;
 }
 
-/** A request that got no answer (timed out, or the provider unreachable): retryable. */
+/**
+ * A request that got no answer: timed out, or the provider unreachable, which is
+ * retryable; or refused by the egress policy (an endpoint aimed at an internal address),
+ * which no retry cures: `misconfigured`, until the row or COMMSTRAT_EGRESS_ALLOW changes.
+ */
 export function unanswered(providerId: string, cause: unknown, timedOut: boolean): { error: CommstratError; response: string } {
+  if (cause instanceof EgressRefusedError) return egressRefusal(providerId, cause);
   const what = timedOut ? 'did not answer in time' : 'is unreachable';
   return {
     error: new ProviderUnavailableError(`provider ${providerId} ${what}`, { cause }),
@@ -64,4 +70,12 @@ export function sendResult(
 ): SendResult {
   const exchange = { request, response, httpStatus, startedAt, durationMs: Date.now() - startedAt.getTime() };
   return error === undefined ? { exchange, outcomes } : { exchange, outcomes: [], error };
+}
+
+/** An egress refusal as a send error: misconfigured (permanent), and what the exchange records. */
+export function egressRefusal(providerId: string, cause: EgressRefusedError): { error: CommstratError; response: string } {
+  return {
+    error: new ProviderMisconfiguredError(`provider ${providerId}: the endpoint ${cause.message}`, cause, 'check its endpoint'),
+    response: JSON.stringify({ error: `egress refused (${cause.reason})` }),
+  };
 }

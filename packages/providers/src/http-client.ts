@@ -1,9 +1,13 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import { EgressRefusedError } from '@commstrat/core';
+import { egressAgent, type EgressPolicy } from '@commstrat/egress';
 
 export interface HttpClientOptions {
   /** Base URL of the API, e.g. https://api.example.com. */
   readonly baseUrl: string;
+  /** Checks every connection this client opens (docs/security.md). */
+  readonly egress: EgressPolicy;
   /** Connections kept open to it (the provider's concurrency). Default 8. */
   readonly maxSockets?: number | undefined;
   /** Whole-request time limit, ms: connecting, sending and reading the answer. Default 10 000. */
@@ -41,21 +45,39 @@ export class HttpClient {
   private readonly timeoutMs: number;
 
   constructor(options: HttpClientOptions) {
+    // The URL as the policy reads it (http or https, a host); a refusal waits for the
+    // first request, which reports it like any other failure to connect.
     this.base = new URL(options.baseUrl);
     this.transport = this.base.protocol === 'https:' ? https : http;
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 8 };
-    this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.agent = egressAgent(options.egress, this.base.protocol, agentOptions);
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
   /**
    * Sends `body` to `path` and resolves with whatever status the server answered.
    * Rejects with RequestTimeoutError past the time limit, with the abort reason when
-   * `signal` aborts, and with the socket's error when the server cannot be reached.
+   * `signal` aborts, with EgressRefusedError when the egress policy refuses the
+   * connection or `path` leaves the base URL's origin, and with the socket's error when
+   * the server cannot be reached. Redirects are answers, never followed.
    */
   post(path: string, body: string, headers: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<HttpAnswer> {
+    let url: URL;
+    try {
+      url = new URL(path, this.base);
+    } catch {
+      return Promise.reject(new EgressRefusedError(`path "${path.slice(0, 100)}" is not a URL path`, 'invalid_url'));
+    }
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
+      return Promise.reject(new EgressRefusedError(`uses ${this.base.protocol.slice(0, -1)}:, only http and https are called`, 'scheme'));
+    }
+    // A definition's path is a template: an absolute or protocol-relative one would
+    // leave the endpoint the row names for any other host.
+    if (url.origin !== this.base.origin) {
+      return Promise.reject(new EgressRefusedError(`path leaves the endpoint ${this.base.origin} for ${url.origin}`, 'other_origin'));
+    }
     return new Promise<HttpAnswer>((resolve, reject) => {
-      const request = this.transport.request(new URL(path, this.base), {
+      const request = this.transport.request(url, {
         method: 'POST',
         agent: this.agent,
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },

@@ -5,7 +5,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { ProviderRejectedError, ProviderUnavailableError, type QueuedMessage } from '@commstrat/core';
+import { EgressAllowList, EgressPolicy } from '@commstrat/egress';
+import { ProviderMisconfiguredError } from './definition/auth.ts';
 import { HttpSmsAdapter } from './http-sms-adapter.ts';
+
+/** These tests' providers listen on loopback, which the egress policy lets through only when told. */
+const LOOPBACK_ALLOWED = new EgressPolicy(EgressAllowList.parse('127.0.0.1'));
 
 // The adapter against a real HTTP server on loopback whose answers each test picks: what
 // the client does with each kind of answer is the point here, not the provider (the
@@ -40,8 +45,8 @@ async function provider(t: TestContext, answer: Answer): Promise<{ url: string; 
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
 }
 
-function adapter(t: TestContext, url: string, timeoutMs = 2000): HttpSmsAdapter {
-  const sms = new HttpSmsAdapter({ id: 't1/p1', baseUrl: url, token: 'secret', timeoutMs });
+function adapter(t: TestContext, url: string, timeoutMs = 2000, egress = LOOPBACK_ALLOWED): HttpSmsAdapter {
+  const sms = new HttpSmsAdapter({ id: 't1/p1', baseUrl: url, token: 'secret', timeoutMs, egress });
   t.after(() => sms.close());
   return sms;
 }
@@ -153,4 +158,31 @@ test('a success status with a body that is not JSON is kept as text and the batc
   assert.ok(result.error instanceof ProviderUnavailableError);
   assert.match(result.error.message, /not a batch result/);
   assert.deepEqual(result.outcomes, []);
+});
+
+test('an endpoint the egress policy refuses is never connected to, and the batch fails as misconfigured', async (t) => {
+  const { url, seen } = await provider(t, (_seen, res) => json(res, 200, { results: [] }));
+  let connections = 0;
+  const port = new URL(url).port;
+  for (const endpoint of [url, `http://localhost:${port}`, `http://2130706433:${port}`]) {
+    const result = await adapter(t, endpoint, 2000, new EgressPolicy()).send([message('m1')]);
+    assert.ok(result.error instanceof ProviderMisconfiguredError, endpoint);
+    assert.equal(result.error.retryable, false);
+    assert.match(result.error.message, /loopback address/);
+    assert.match(result.exchange.response, /egress refused \(loopback\)/);
+    connections += seen.length;
+  }
+  assert.equal(connections, 0);
+});
+
+test('a refusal body is copied into the error as a short masked excerpt, not whole', async (t) => {
+  const echo = { error: 'bad request', to: '+79161234567', text: 'Your code is 1234', token: 'sk_live_abcdefghijklmnop', padding: 'x'.repeat(5000) };
+  const { url } = await provider(t, (_seen, res) => json(res, 400, echo));
+  const result = await adapter(t, url).send([message('m1')]);
+  assert.ok(result.error instanceof ProviderRejectedError);
+  const text = result.error.message;
+  assert.ok(text.length < 400, `the message is bounded (${text.length} chars)`);
+  assert.doesNotMatch(text, /\+79161234567|Your code is 1234|sk_live_abcdefghijklmnop/);
+  assert.match(text, /bad request/);
+  assert.match(result.exchange.response, /sk_live_abcdefghijklmnop/, 'the exchange journal keeps the answer as it came');
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { EgressPolicy } from '@commstrat/egress';
 import {
   ProviderRejectedError,
   ProviderUnavailableError,
@@ -6,6 +7,7 @@ import {
   type QueuedMessage,
 } from '@commstrat/core';
 import { sendResult, unanswered, type MessageOutcome, type ProviderAdapter, type SendResult } from './adapter.ts';
+import { answerExcerpt } from './answer-excerpt.ts';
 import { HttpClient, RequestTimeoutError } from './http-client.ts';
 
 export interface HttpSmsAdapterOptions {
@@ -14,6 +16,8 @@ export interface HttpSmsAdapterOptions {
   readonly baseUrl: string;
   /** Bearer token the provider expects. */
   readonly token: string;
+  /** Checks every connection to the provider. */
+  readonly egress: EgressPolicy;
   /** Request time limit in ms. Default 10 000. */
   readonly timeoutMs?: number;
   /** Requests in flight at once (connections kept open). Default 8. */
@@ -42,7 +46,7 @@ export class HttpSmsAdapter implements ProviderAdapter {
   constructor(options: HttpSmsAdapterOptions) {
     this.id = options.id;
     this.options = options;
-    this.http = new HttpClient({ baseUrl: options.baseUrl, maxSockets: options.concurrency, timeoutMs: options.timeoutMs });
+    this.http = new HttpClient({ baseUrl: options.baseUrl, egress: options.egress, maxSockets: options.concurrency, timeoutMs: options.timeoutMs });
   }
 
   close(): void {
@@ -86,7 +90,7 @@ export class HttpSmsAdapter implements ProviderAdapter {
         // provider may or may not have taken them. Failing them would lose messages a
         // retry can still send, so it is retryable like a 5xx (the resend carries the
         // same idempotency key, for the provider to drop what it already has).
-        error = new ProviderUnavailableError(`provider answered ${reply.status} with a body that is not a batch result: ${responseText.slice(0, 200)}`);
+        error = new ProviderUnavailableError(`provider answered ${reply.status} with a body that is not a batch result: ${answerExcerpt(responseText)}`);
       } else if (reply.status >= 200 && reply.status < 300) {
         outcomes = toOutcomes(response, messages);
       } else {
@@ -102,7 +106,7 @@ export class HttpSmsAdapter implements ProviderAdapter {
 
 /** 429 and 5xx may pass on retry; other 4xx answers mean the request itself is wrong. */
 function classifyHttpError(status: number, retryAfter: string | null, body: unknown): CommstratError {
-  const detail = JSON.stringify(body).slice(0, 500);
+  const detail = answerExcerpt(JSON.stringify(body));
   if (status === 429 || status >= 500) {
     const seconds = retryAfter === null ? undefined : Number(retryAfter);
     return new ProviderUnavailableError(`provider answered ${status}: ${detail}`, {
@@ -120,7 +124,7 @@ function toOutcomes(body: unknown, messages: readonly QueuedMessage[]): MessageO
     if (item?.status === 'accepted' && item.message_id !== undefined) {
       return { messageId: message.id, outcome: 'accepted', providerMessageId: item.message_id };
     }
-    const reason = item?.error?.code ?? 'missing_from_provider_response';
+    const reason = item?.error?.code === undefined ? 'missing_from_provider_response' : answerExcerpt(String(item.error.code), 100);
     return { messageId: message.id, outcome: 'rejected', reason };
   });
 }

@@ -7,6 +7,13 @@ export {
   webhookSignature,
   type WebhookAdapterOptions,
 } from './webhook-adapter.ts';
+export { answerExcerpt, MAX_EXCERPT_CHARS } from './answer-excerpt.ts';
+export {
+  STANDARD_WEBHOOK_HEADERS,
+  StandardWebhookSigner,
+  standardWebhookKey,
+  standardWebhookSecret,
+} from './standard-webhooks.ts';
 export { HttpClient, RequestTimeoutError, type HttpAnswer, type HttpClientOptions } from './http-client.ts';
 export {
   ERROR_CLASSES,

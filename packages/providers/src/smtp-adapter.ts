@@ -1,11 +1,15 @@
 import {
+  EgressRefusedError,
   ProviderRejectedError,
   ProviderUnavailableError,
   type CommstratError,
   type QueuedMessage,
 } from '@commstrat/core';
+import { egressConnect, type EgressPolicy } from '@commstrat/egress';
+import type { Socket } from 'node:net';
 import { createTransport } from 'nodemailer';
-import type { MessageOutcome, ProviderAdapter, SendResult } from './adapter.ts';
+import { egressRefusal, type MessageOutcome, type ProviderAdapter, type SendResult } from './adapter.ts';
+import { answerExcerpt } from './answer-excerpt.ts';
 
 export interface SmtpAdapterOptions {
   readonly id: string;
@@ -20,6 +24,8 @@ export interface SmtpAdapterOptions {
   readonly timeoutMs?: number | undefined;
   /** SMTP connections kept open (the provider's concurrency). Default 4. */
   readonly concurrency?: number | undefined;
+  /** Checks every connection to the SMTP server, as every other outgoing connection. */
+  readonly egress: EgressPolicy;
 }
 
 /** What a nodemailer error carries; the library types `code` through ErrnoException. */
@@ -95,6 +101,12 @@ export class SmtpAdapter implements ProviderAdapter {
           response: info.response,
         });
       } catch (cause) {
+        if (cause instanceof EgressRefusedError) {
+          const refused = egressRefusal(this.id, cause);
+          sent.push({ id: message.id, to: message.recipient.email, subject: message.content.subject, response: refused.response });
+          error = refused.error;
+          break;
+        }
         const failure = asFailure(cause);
         const reply = failure.response ?? failure.message;
         sent.push({
@@ -107,7 +119,7 @@ export class SmtpAdapter implements ProviderAdapter {
           outcomes.push({
             messageId: message.id,
             outcome: 'rejected',
-            reason: `smtp_${failure.responseCode ?? 'rejected'}: ${reply}`.slice(0, 300),
+            reason: `smtp_${failure.responseCode ?? 'rejected'}: ${answerExcerpt(reply)}`,
           });
           continue;
         }
@@ -131,10 +143,20 @@ export class SmtpAdapter implements ProviderAdapter {
 function createSmtpPool(options: SmtpAdapterOptions) {
   const url = new URL(options.url);
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const host = url.hostname;
+  const port = Number(url.port || (url.protocol === 'smtps:' ? 465 : 587));
   return createTransport({
     pool: true,
-    host: url.hostname,
-    port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
+    host,
+    port,
+    // Every connection is made by the egress policy, to an address it checked; the
+    // library then speaks SMTP (and TLS, verifying `host`) over it.
+    getSocket: (_options: unknown, callback: (error: Error | null, socketOptions?: { connection: Socket }) => void) => {
+      egressConnect(options.egress, host, port, timeoutMs).then(
+        (connection) => callback(null, { connection }),
+        (error: Error) => callback(error),
+      );
+    },
     secure: url.protocol === 'smtps:',
     ...(options.user === undefined
       ? {}

@@ -1,7 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { ProviderUnavailableError, type CommstratError, type QueuedMessage } from '@commstrat/core';
-import type { MessageOutcome, ProviderAdapter, SendResult } from './adapter.ts';
+import { EgressRefusedError, ProviderUnavailableError, type CommstratError, type QueuedMessage } from '@commstrat/core';
+import type { EgressPolicy } from '@commstrat/egress';
+import { egressRefusal, type MessageOutcome, type ProviderAdapter, type SendResult } from './adapter.ts';
+import { answerExcerpt } from './answer-excerpt.ts';
 import { HttpClient, RequestTimeoutError } from './http-client.ts';
+import { StandardWebhookSigner } from './standard-webhooks.ts';
 
 export interface WebhookAdapterOptions {
   readonly id: string;
@@ -9,6 +12,8 @@ export interface WebhookAdapterOptions {
   readonly url: string;
   /** The HMAC-SHA256 key shared with the tenant. */
   readonly secret: string;
+  /** Checks every connection to the tenant's URL. */
+  readonly egress: EgressPolicy;
   /** Request time limit in ms. Default 10 000. */
   readonly timeoutMs?: number | undefined;
   /** Requests in flight at once (connections kept open). Default 8. */
@@ -17,7 +22,11 @@ export interface WebhookAdapterOptions {
   readonly now?: () => number;
 }
 
-/** The header that carries the timestamp and the signature: `t=<unix seconds>,v1=<hex>`. */
+/**
+ * The header that carries the timestamp and the signature: `t=<unix seconds>,v1=<hex>`.
+ * Deprecated: every delivery is also signed by Standard Webhooks (`webhook-id`,
+ * `webhook-timestamp`, `webhook-signature`); this header goes in the next release.
+ */
 export const WEBHOOK_SIGNATURE_HEADER = 'x-commstrat-signature';
 
 /**
@@ -31,7 +40,9 @@ export function webhookSignature(secret: string, timestamp: number, body: string
 }
 
 /**
- * The webhook channel: each message is one signed JSON POST to the tenant's URL.
+ * The webhook channel: each message is one signed JSON POST to the tenant's URL, signed
+ * by Standard Webhooks with the message id as `webhook-id` (the same on every retry), and
+ * by the deprecated X-Commstrat-Signature header.
  * A 2xx answer delivers it; 429, 5xx, a timeout or no connection is the receiver's
  * trouble and may pass later (ProviderUnavailableError, retried by the strategy's retry
  * policy, Retry-After honoured); any other 4xx says the receiver refuses this message,
@@ -43,13 +54,16 @@ export class WebhookAdapter implements ProviderAdapter {
   private readonly options: WebhookAdapterOptions;
   private readonly target: URL;
   private readonly http: HttpClient;
+  private readonly signer: StandardWebhookSigner;
 
   constructor(options: WebhookAdapterOptions) {
     this.id = options.id;
     this.options = options;
     this.target = new URL(options.url);
+    this.signer = new StandardWebhookSigner(options.secret);
     this.http = new HttpClient({
       baseUrl: this.target.origin,
+      egress: options.egress,
       maxSockets: options.concurrency,
       timeoutMs: options.timeoutMs,
     });
@@ -78,17 +92,20 @@ export class WebhookAdapter implements ProviderAdapter {
             'content-type': 'application/json',
             'user-agent': 'commstrat-webhook/1',
             'x-commstrat-message-id': message.id,
+            ...this.signer.headers(message.id, new Date(timestamp * 1000), body),
             [WEBHOOK_SIGNATURE_HEADER]: `t=${timestamp},v1=${webhookSignature(this.options.secret, timestamp, body)}`,
           },
           signal,
         );
         httpStatus = reply.status;
+        const success = reply.status >= 200 && reply.status < 300;
         responses.push({
           message_id: message.id,
           status: reply.status,
-          body: reply.body.slice(0, 2000),
+          // A refusal's body is the receiver's error text: it may echo what it was sent.
+          body: success ? reply.body.slice(0, 2000) : answerExcerpt(reply.body),
         });
-        if (reply.status >= 200 && reply.status < 300) {
+        if (success) {
           outcomes.push({
             messageId: message.id,
             outcome: 'accepted',
@@ -110,6 +127,12 @@ export class WebhookAdapter implements ProviderAdapter {
           });
         }
       } catch (cause) {
+        if (cause instanceof EgressRefusedError) {
+          const refused = egressRefusal(this.id, cause);
+          responses.push({ message_id: message.id, body: refused.response });
+          error = refused.error;
+          break;
+        }
         const what =
           cause instanceof RequestTimeoutError ? 'did not answer in time' : 'is unreachable';
         responses.push({

@@ -1,18 +1,9 @@
-import type { QueuedMessage } from '@commstrat/core';
 import type { Redis } from 'ioredis';
+import { decodeDeadLetter } from './entry-codec.ts';
+import { QueueKeys } from './keys.ts';
+import type { DeadLetterEntry } from './lane-options.ts';
 
-/** One entry of the dead-letter stream, as `commstrat replay dlq` reads it. */
-export interface DeadLetterEntry {
-  readonly entryId: string;
-  /** When it was dead-lettered: the entry id's millisecond part (Redis's clock). */
-  readonly at: Date;
-  /** Undefined when the entry's `m` field is missing or not JSON (written by hand): skipped, not fatal. */
-  readonly message: QueuedMessage | undefined;
-  readonly reason: string;
-  /** Absent on entries written before dead letters carried a code. */
-  readonly code: string | undefined;
-  readonly provider: string | undefined;
-}
+export type { DeadLetterEntry } from './lane-options.ts';
 
 /** A page of the stream and the id to pass as `after` for the next one (null: the end). */
 export interface DeadLetterPage {
@@ -22,7 +13,8 @@ export interface DeadLetterPage {
 
 /**
  * Reads and removes entries of the dead-letter stream (`<prefix>dlq`, written by the
- * dispatcher through LaneQueue.settle). Owns no connection.
+ * dispatcher through LaneReader.settle; entries in either format of entry-codec.ts).
+ * Owns no connection.
  */
 export class DeadLetterStream {
   readonly key: string;
@@ -30,7 +22,7 @@ export class DeadLetterStream {
 
   constructor(redis: Redis, options: { readonly prefix?: string } = {}) {
     this.redis = redis;
-    this.key = `${options.prefix ?? 'commstrat:'}dlq`;
+    this.key = new QueueKeys(options.prefix).deadLetters;
   }
 
   /**
@@ -42,7 +34,7 @@ export class DeadLetterStream {
     // `until` is exclusive: the last id of the millisecond before it.
     const end = range.until === undefined ? '+' : `${range.until.getTime() - 1}-18446744073709551615`;
     const reply = (await this.redis.xrange(this.key, start, end, 'COUNT', count)) as [string, string[]][];
-    const entries = reply.map(([entryId, fields]) => toDeadLetter(entryId, fields));
+    const entries = reply.map(([entryId, fields]) => decodeDeadLetter(entryId, fields));
     return { entries, nextAfter: reply.length < count ? null : (reply.at(-1)?.[0] ?? null) };
   }
 
@@ -55,24 +47,4 @@ export class DeadLetterStream {
   async length(): Promise<number> {
     return this.redis.xlen(this.key);
   }
-}
-
-function toDeadLetter(entryId: string, fields: readonly string[]): DeadLetterEntry {
-  const values = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i] ?? '', fields[i + 1] ?? '');
-  let message: QueuedMessage | undefined;
-  try {
-    message = JSON.parse(values.get('m') ?? '') as QueuedMessage;
-  } catch {
-    message = undefined;
-  }
-  if (typeof message?.id !== 'string' || typeof message.tenant_id !== 'string') message = undefined;
-  return {
-    entryId,
-    at: new Date(Number(entryId.slice(0, entryId.indexOf('-')))),
-    message,
-    reason: values.get('reason') ?? '',
-    code: values.get('code'),
-    provider: values.get('provider'),
-  };
 }

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { QueueKeys } from './keys.ts';
 import { defineLuaCommands } from './lua-commands.ts';
 
 export interface FrequencyCapsOptions {
@@ -52,11 +53,13 @@ type RedisWithScripts = Redis & {
  */
 export class FrequencyCaps {
   readonly prefix: string;
+  private readonly keys: QueueKeys;
   private readonly secret: string;
   private readonly redis: RedisWithScripts;
 
   constructor(redis: Redis, options: FrequencyCapsOptions) {
-    this.prefix = options.prefix ?? 'commstrat:';
+    this.keys = new QueueKeys(options.prefix);
+    this.prefix = this.keys.prefix;
     this.secret = options.secret;
     defineLuaCommands(redis, { commstratFrequencyCaps: { file: 'frequency-caps.lua' } });
     this.redis = redis as RedisWithScripts;
@@ -68,7 +71,7 @@ export class FrequencyCaps {
       .update([check.tenantId, check.channel, check.category, String(check.windowMs), check.address].join('\u0000'))
       .digest('base64url')
       .slice(0, 22); // 132 bits: no two windows meet by chance
-    return `${this.prefix}cap:${digest}`;
+    return this.keys.frequencyCap(digest);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '@commstrat/core';
 import type { Redis } from 'ioredis';
+import { QueueKeys } from './keys.ts';
 import { execOrThrow } from './exec-pipeline.ts';
 import { defineLuaCommands } from './lua-commands.ts';
 
@@ -58,12 +59,14 @@ type RedisWithScripts = Redis & {
  */
 export class IdempotencyStore {
   readonly prefix: string;
+  private readonly keys: QueueKeys;
   readonly windowSeconds: number;
   readonly reservationSeconds: number;
   private readonly redis: RedisWithScripts;
 
   constructor(redis: Redis, options: IdempotencyStoreOptions = {}) {
-    this.prefix = options.prefix ?? 'commstrat:';
+    this.keys = new QueueKeys(options.prefix);
+    this.prefix = this.keys.prefix;
     this.windowSeconds = checkSeconds('windowSeconds', options.windowSeconds ?? 86_400);
     this.reservationSeconds = checkSeconds('reservationSeconds', options.reservationSeconds ?? 30);
     defineLuaCommands(redis, {
@@ -76,7 +79,7 @@ export class IdempotencyStore {
   /** The Redis key of one tenant's idempotency key. */
   redisKey(tenantId: string, key: string): string {
     const digest = createHash('sha256').update(key).digest().subarray(0, 16).toString('base64url');
-    return `${this.prefix}idem:${encodeURIComponent(tenantId)}:${digest}`;
+    return this.keys.idempotency(tenantId, digest);
   }
 
   /**

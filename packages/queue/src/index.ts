@@ -1,4 +1,19 @@
-export { LaneQueue, type DeadLetterInput, type LaneEntry, type LaneQueueOptions } from './lanes.ts';
+export { QueueKeys } from './keys.ts';
+export {
+  ENTRY_FIELD,
+  EntryFormatError,
+  decodeDeadLetter,
+  decodeEntry,
+  decodeLegacyDelayedPayload,
+  decodeStreamEntry,
+  encodeDeadLetter,
+  encodeEntry,
+  entryMessageId,
+} from './entry-codec.ts';
+export { DEFAULT_GROUP, type DeadLetterInput, type DelayedMessage, type LaneEntry, type LaneQueueOptions } from './lane-options.ts';
+export { LaneWriter } from './lane-writer.ts';
+export { LaneReader } from './lane-reader.ts';
+export { LaneStatistics } from './lane-statistics.ts';
 export {
   ProviderRateLimiter,
   defaultBurst,

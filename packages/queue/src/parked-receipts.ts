@@ -1,5 +1,6 @@
 import type { Receipt } from '@commstrat/core';
 import type { Redis } from 'ioredis';
+import { QueueKeys } from './keys.ts';
 
 /** A receipt that named no message yet, with the provider it came from. */
 export interface ParkedReceipt {
@@ -21,7 +22,7 @@ export class ParkedReceipts {
 
   constructor(redis: Redis, options: { prefix?: string } = {}) {
     this.redis = redis;
-    this.key = `${options.prefix ?? 'commstrat:'}receipts:parked`;
+    this.key = new QueueKeys(options.prefix).parkedReceipts;
   }
 
   async park(receipts: readonly ParkedReceipt[]): Promise<void> {

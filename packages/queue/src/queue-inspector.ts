@@ -1,8 +1,9 @@
 import { PRIORITIES, type Priority, type QueuedMessage } from '@commstrat/core';
 import type { Redis } from 'ioredis';
 import { DeadLetterStream } from './dead-letters.ts';
+import { decodeEntry, decodeLegacyDelayedPayload } from './entry-codec.ts';
 import { execOrThrow } from './exec-pipeline.ts';
-import type { LaneQueue } from './lanes.ts';
+import type { LaneStatistics } from './lane-statistics.ts';
 import { escapeGlob, scanKeys } from './replica-heartbeats.ts';
 
 /** One consumer of a lane's group: entries it holds unacknowledged, and how long it has been idle. */
@@ -59,9 +60,9 @@ const BUCKET_LIMITS_MS: Readonly<Record<Exclude<DueBucket, 'overdue' | 'later'>,
  */
 export class QueueInspector {
   private readonly redis: Redis;
-  private readonly lanes: LaneQueue;
+  private readonly lanes: LaneStatistics;
 
-  constructor(redis: Redis, lanes: LaneQueue) {
+  constructor(redis: Redis, lanes: LaneStatistics) {
     this.redis = redis;
     this.lanes = lanes;
   }
@@ -70,7 +71,7 @@ export class QueueInspector {
   async laneReports(): Promise<LaneReport[]> {
     const [depths, lag] = await Promise.all([this.lanes.depths(), this.lanes.laneLag()]);
     const pipeline = this.redis.pipeline();
-    for (const lane of PRIORITIES) pipeline.xinfo('CONSUMERS', this.lanes.laneKey(lane), this.lanes.group);
+    for (const lane of PRIORITIES) pipeline.xinfo('CONSUMERS', this.lanes.keys.lane(lane), this.lanes.group);
     const replies = await pipeline.exec();
     return PRIORITIES.map((lane, i) => {
       const [error, reply] = replies?.[i] ?? [null, []];
@@ -80,38 +81,52 @@ export class QueueInspector {
     });
   }
 
-  /** The delayed set by due time and reason; reads at most `sampleLimit` payloads. */
+  /**
+   * The delayed set by due time and reason; reads at most `sampleLimit` entries. What
+   * is still in the 0.1 delayed set (drained by the promoter) is counted with it.
+   */
   async delayed(now: number, sampleLimit = 10_000): Promise<DelayedReport> {
+    const { keys } = this.lanes;
     const pipeline = this.redis.pipeline();
-    pipeline.zcard(this.lanes.delayedKey);
-    pipeline.zcount(this.lanes.delayedKey, '-inf', now);
-    let from = now;
-    for (const limit of Object.values(BUCKET_LIMITS_MS)) {
-      pipeline.zcount(this.lanes.delayedKey, `(${from}`, now + limit);
-      from = now + limit;
+    for (const key of [keys.delayed, keys.legacyDelayed]) {
+      pipeline.zcard(key);
+      pipeline.zcount(key, '-inf', now);
+      let from = now;
+      for (const limit of Object.values(BUCKET_LIMITS_MS)) {
+        pipeline.zcount(key, `(${from}`, now + limit);
+        from = now + limit;
+      }
+      pipeline.zrange(key, 0, sampleLimit - 1, 'WITHSCORES');
     }
-    pipeline.zrange(this.lanes.delayedKey, 0, sampleLimit - 1, 'WITHSCORES');
-    const [total, overdue, m1, m10, h1, sample] = (await execOrThrow(pipeline)) as [number, number, number, number, number, string[]];
+    const replies = (await execOrThrow(pipeline)) as (number | string[])[];
+    const count = (i: number) => Number(replies[i] ?? 0) + Number(replies[i + 6] ?? 0);
+    const [total, overdue, m1, m10, h1] = [count(0), count(1), count(2), count(3), count(4)];
     const due: Record<DueBucket, number> = { overdue, '1m': m1, '10m': m10, '1h': h1, later: total - overdue - m1 - m10 - h1 };
     const byReason = Object.fromEntries(DUE_BUCKETS.map((bucket) => [bucket, {}])) as Record<DueBucket, Record<string, number>>;
-    const ids: string[] = [];
-    const scores: number[] = [];
-    for (let i = 0; i + 1 < sample.length; i += 2) {
-      ids.push(sample[i] ?? '');
-      scores.push(Number(sample[i + 1]));
-    }
-    const payloads = ids.length === 0 ? [] : await this.redis.hmget(this.lanes.delayedPayloadKey, ...ids);
-    ids.forEach((_id, i) => {
-      const bucket = dueBucket((scores[i] ?? now) - now);
-      const reason = delayReason(payloads[i] ?? null);
+    const tally = (score: number, reason: string) => {
+      const bucket = dueBucket(score - now);
       byReason[bucket][reason] = (byReason[bucket][reason] ?? 0) + 1;
+    };
+    let sampled = 0;
+    const entries = (replies[5] ?? []) as string[];
+    for (let i = 0; i + 1 < entries.length; i += 2) {
+      tally(Number(entries[i + 1]), delayReason(() => decodeEntry(entries[i] ?? '')));
+      sampled += 1;
+    }
+    // The 0.1 layout: ids in the set, payloads in a hash.
+    const legacy = ((replies[11] ?? []) as string[]).slice(0, 2 * Math.max(0, sampleLimit - sampled));
+    const ids = legacy.filter((_member, i) => i % 2 === 0);
+    const payloads = ids.length === 0 ? [] : await this.redis.hmget(keys.legacyDelayedPayloads, ...ids);
+    ids.forEach((_id, i) => {
+      const payload = payloads[i] ?? null;
+      tally(Number(legacy[2 * i + 1]), payload === null ? 'missing payload' : delayReason(() => decodeLegacyDelayedPayload(payload)));
     });
-    return { total, due, byReason, sampled: ids.length };
+    return { total, due, byReason, sampled: sampled + ids.length };
   }
 
   /** Dead letters counted by error code (`unknown`: written before entries carried one); at most `limit` read. */
   async deadLettersByCode(limit = 100_000): Promise<{ total: number; byCode: Record<string, number>; counted: number }> {
-    const stream = new DeadLetterStream(this.redis, { prefix: this.lanes.prefix });
+    const stream = new DeadLetterStream(this.redis, { prefix: this.lanes.keys.prefix });
     const byCode: Record<string, number> = {};
     let counted = 0;
     let after: string | null = null;
@@ -126,7 +141,7 @@ export class QueueInspector {
 
   /** The per-provider token buckets that exist now (an idle bucket expires once full). */
   async tokenBuckets(): Promise<TokenBucketReport[]> {
-    const prefix = `${this.lanes.prefix}ratelimit:`;
+    const prefix = this.lanes.keys.rateBuckets;
     const keys = (await scanKeys(this.redis, `${escapeGlob(prefix)}*`)).sort();
     return this.tokenBucketsOf(keys.map((key) => key.slice(prefix.length)));
   }
@@ -137,7 +152,7 @@ export class QueueInspector {
    */
   async tokenBucketsOf(providers: readonly string[]): Promise<TokenBucketReport[]> {
     if (providers.length === 0) return [];
-    const prefix = `${this.lanes.prefix}ratelimit:`;
+    const prefix = this.lanes.keys.rateBuckets;
     const pipeline = this.redis.pipeline();
     for (const provider of providers) pipeline.hmget(`${prefix}${provider}`, 'tokens', 'at');
     const states = (await execOrThrow(pipeline)) as [string | null, string | null][];
@@ -163,12 +178,10 @@ function dueBucket(inMs: number): DueBucket {
   return 'later';
 }
 
-/** A delayed payload is `<lane index>|<queued message JSON>`. */
-function delayReason(payload: string | null): string {
-  if (payload === null) return 'missing payload';
+/** Why a delayed entry waits, by its message: `retry` after a failed attempt, else `scheduled`. */
+function delayReason(message: () => QueuedMessage): string {
   try {
-    const message = JSON.parse(payload.slice(payload.indexOf('|') + 1)) as QueuedMessage;
-    return (message.attempts ?? 0) > 0 ? 'retry' : 'scheduled';
+    return (message().attempts ?? 0) > 0 ? 'retry' : 'scheduled';
   } catch {
     return 'unreadable payload';
   }

@@ -1,5 +1,6 @@
 import { ConfigError, type FieldProblem } from '@commstrat/core';
 import type { Redis } from 'ioredis';
+import { QueueKeys } from './keys.ts';
 import { defineLuaCommands } from './lua-commands.ts';
 
 /**
@@ -52,16 +53,18 @@ export function defaultBurst(ratePerSecond: number): number {
  */
 export class ProviderRateLimiter {
   readonly prefix: string;
+  private readonly keys: QueueKeys;
   private readonly redis: RedisWithScripts;
 
   constructor(redis: Redis, options: ProviderRateLimiterOptions = {}) {
-    this.prefix = options.prefix ?? 'commstrat:';
+    this.keys = new QueueKeys(options.prefix);
+    this.prefix = this.keys.prefix;
     defineLuaCommands(redis, { commstratTakeTokens: { file: 'take-tokens.lua', numberOfKeys: 1 } });
     this.redis = redis as RedisWithScripts;
   }
 
   bucketKey(providerId: string): string {
-    return `${this.prefix}ratelimit:${providerId}`;
+    return this.keys.rateBucket(providerId);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { execOrThrow } from './exec-pipeline.ts';
+import { QueueKeys } from './keys.ts';
 
 /** A provider's circuit as one dispatcher replica sees it (circuits are per replica). */
 export interface ReplicaCircuit {
@@ -30,15 +31,15 @@ export interface ReplicaReport extends ReplicaState {
  */
 export class ReplicaHeartbeats {
   private readonly redis: Redis;
-  private readonly prefix: string;
+  private readonly keys: QueueKeys;
 
   constructor(redis: Redis, options: { readonly prefix?: string } = {}) {
     this.redis = redis;
-    this.prefix = options.prefix ?? 'commstrat:';
+    this.keys = new QueueKeys(options.prefix);
   }
 
   private key(consumer: string): string {
-    return `${this.prefix}replica:${consumer}`;
+    return this.keys.replica(consumer);
   }
 
   /** Replaces the replica's hash and renews its lifetime, in one MULTI. */
@@ -64,7 +65,7 @@ export class ReplicaHeartbeats {
 
   /** Every replica whose heartbeat has not expired, by consumer name. SCAN, then one pipeline. */
   async list(): Promise<ReplicaReport[]> {
-    const keys = await scanKeys(this.redis, `${escapeGlob(this.prefix)}replica:*`);
+    const keys = await scanKeys(this.redis, `${escapeGlob(this.keys.replicas)}*`);
     if (keys.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const key of keys) pipeline.hgetall(key);

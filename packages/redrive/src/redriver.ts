@@ -1,6 +1,6 @@
 import { DependencyUnavailableError, newId, TERMINAL_STATES, toQueuedMessage, type Message, type MessageStatus } from '@commstrat/core';
-import type { Journal, RequestRecord } from '@commstrat/journal';
-import type { LaneQueue } from '@commstrat/queue';
+import type { Journal, BatchRecord } from '@commstrat/journal';
+import type { LaneWriter } from '@commstrat/queue';
 
 /** Statuses a re-drive may start from: finished ones, but not `delivered` (it arrived). */
 export const REDRIVABLE: readonly MessageStatus[] = TERMINAL_STATES.filter((status) => status !== 'delivered');
@@ -33,9 +33,9 @@ export interface RedriveOptions {
  */
 export class Redriver {
   private readonly journal: Journal;
-  private readonly lanes: LaneQueue;
+  private readonly lanes: Pick<LaneWriter, 'enqueueBatch'>;
 
-  constructor(journal: Journal, lanes: LaneQueue) {
+  constructor(journal: Journal, lanes: Pick<LaneWriter, 'enqueueBatch'>) {
     this.journal = journal;
     this.lanes = lanes;
   }
@@ -79,7 +79,7 @@ export class Redriver {
       await this.journalAndEnqueue(original, id, options);
       return { kind: 'resumed', originalId: original.id, newId: id };
     }
-    const request = await this.guard('journal (MongoDB)', () => this.journal.findRequest(id));
+    const request = await this.guard('journal (MongoDB)', () => this.journal.findBatch(id));
     if (request !== null && !request.enqueued) {
       await this.enqueue(existing);
       return { kind: 'resumed', originalId: original.id, newId: id };
@@ -89,7 +89,7 @@ export class Redriver {
 
   private async journalAndEnqueue(original: Message, id: string, options: RedriveOptions): Promise<void> {
     const message = redriveMessage(original, id, options);
-    const request: RequestRecord = {
+    const request: BatchRecord = {
       _id: id,
       tenant_id: original.tenant_id,
       source: 'redrive',
@@ -106,8 +106,8 @@ export class Redriver {
 
   private async enqueue(message: Message): Promise<void> {
     // The request's guard makes a second call (a resumed run) enqueue nothing.
-    await this.guard('lanes (Redis)', () => this.lanes.enqueueRequest(message.request_id, [{ message: toQueuedMessage(message) }]));
-    await this.guard('journal (MongoDB)', () => this.journal.markEnqueued([message.request_id]));
+    await this.guard('lanes (Redis)', () => this.lanes.enqueueBatch(message.batch_id, [{ message: toQueuedMessage(message) }]));
+    await this.guard('journal (MongoDB)', () => this.journal.markEnqueued([message.batch_id]));
   }
 
   private async guard<T>(what: string, write: () => Promise<T>): Promise<T> {
@@ -120,8 +120,8 @@ export class Redriver {
 }
 
 /**
- * The new message: the original's recipient, content, channel, strategy, priority, tags
- * and callback, to go now. Not its idempotency key (the producer's key names the
+ * The new message: the original's recipient, content (with what its templates rendered,
+ * pinned as the original was), channel, strategy, priority, tags and callback, to go now. Not its idempotency key (the producer's key names the
  * original) nor its send_at (it is due now).
  */
 export function redriveMessage(original: Message, id: string, options: RedriveOptions): Message {
@@ -129,12 +129,20 @@ export function redriveMessage(original: Message, id: string, options: RedriveOp
   return {
     id,
     tenant_id: original.tenant_id,
-    request_id: id,
+    batch_id: id,
     channel: original.channel,
     strategy: original.strategy,
     priority: original.priority,
     recipient: original.recipient,
     content: original.content,
+    // What its templates rendered goes again as it was, by the strategy version it was rendered for.
+    ...(original.rendered_steps === undefined
+      ? {}
+      : {
+          rendered_steps: original.rendered_steps,
+          ...(original.locale === undefined ? {} : { locale: original.locale }),
+          ...(original.strategy_version === undefined ? {} : { strategy_version: original.strategy_version }),
+        }),
     idempotency_key: undefined,
     tags: original.tags,
     metadata: original.metadata,

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { TenantCache } from '@commstrat/config';
 import { as, call, keyWith, sms } from './admin-support.ts';
-import { eventually } from './harness.ts';
+import { eventually, holdFor } from './harness.ts';
 import { startDeployment } from './services.ts';
 
 test('an admin creates, lists and revokes a key, and two ingest replicas refuse it within 2 s', async () => {
@@ -128,7 +128,7 @@ test('the key cache forgets every key when its listener reconnects, since a NOTI
     // A revocation that notifies no one, as if sent while the listener was away.
     await deployment.sql`ALTER TABLE api_keys DISABLE TRIGGER api_keys_notify_config_change`;
     await deployment.sql`UPDATE api_keys SET revoked_at = now() WHERE 'send' = ANY (scopes) AND NOT 'read' = ANY (scopes)`;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await holdFor(300, 'a NOTIFY, had one been sent, would have arrived');
     assert.equal((await cache.tenantForKey(key))?.id, 'acme', 'no NOTIFY: still cached');
     // Every listener of this test's database: the ingest replica's and this cache's.
     for (const { pid } of await listeners()) await deployment.sql`SELECT pg_terminate_backend(${pid})`;

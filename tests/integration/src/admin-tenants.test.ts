@@ -5,13 +5,13 @@ import { test } from 'node:test';
 import { as, keyWith } from './admin-support.ts';
 import { startDeployment } from './services.ts';
 
-test("an admin reads and changes its own tenant's name and zone; a bad zone or field is refused by its path", async () => {
+test("an admin reads and changes its own tenant's name, zone and default locale; a bad zone, locale or field is refused by its path", async () => {
   const deployment = await startDeployment({ dispatcher: false });
   const admin = as(deployment, await keyWith(deployment, ['admin']));
 
   const before = await admin('GET', '/v1/admin/tenant');
   assert.equal(before.status, 200);
-  assert.deepEqual({ ...before.body, created_at: undefined }, { id: 'acme', name: 'Acme', time_zone: 'UTC', created_at: undefined });
+  assert.deepEqual({ ...before.body, created_at: undefined }, { id: 'acme', name: 'Acme', time_zone: 'UTC', default_locale: null, created_at: undefined });
   const patched = await admin('PATCH', '/v1/admin/tenant', { name: 'Acme GmbH', time_zone: 'Europe/Berlin' });
   assert.equal(patched.status, 200, patched.text);
   assert.equal(patched.body.time_zone, 'Europe/Berlin');
@@ -24,18 +24,24 @@ test("an admin reads and changes its own tenant's name and zone; a bad zone or f
     [{ name: '' }, '/name'],
     [{ id: 'globex' }, '/id'],
     [{ name: 5 }, '/name'],
+    [{ default_locale: 'ru_RU' }, '/default_locale'],
+    [{ default_locale: 'ru-ru' }, '/default_locale'],
   ] as const) {
     const refused = await admin('PATCH', '/v1/admin/tenant', input);
     assert.equal(refused.status, 422, JSON.stringify(input));
     assert.deepEqual(refused.body.error.problems.map((p: { path: string }) => p.path), [path]);
   }
   assert.equal((await admin('PATCH', '/v1/admin/tenant', [])).status, 422);
-  const audit = await deployment.sql<{ details: any }[]>`SELECT details FROM audit WHERE action = 'tenant.update'`;
-  assert.equal(audit.length, 1, 'one change, one row; refused patches wrote none');
+  const localised = await admin('PATCH', '/v1/admin/tenant', { default_locale: 'ru-RU' });
+  assert.equal(localised.body.default_locale, 'ru-RU', localised.text);
+  assert.equal((await admin('PATCH', '/v1/admin/tenant', { default_locale: null })).body.default_locale, null);
+  const audit = await deployment.sql<{ details: any }[]>`SELECT details FROM audit WHERE action = 'tenant.update' ORDER BY id`;
+  assert.equal(audit.length, 3, 'one row per change; refused patches wrote none');
   assert.deepEqual(audit[0]?.details, {
-    before: { id: 'acme', name: 'Acme', time_zone: 'UTC' },
-    after: { id: 'acme', name: 'Acme GmbH', time_zone: 'Europe/Berlin' },
+    before: { id: 'acme', name: 'Acme', time_zone: 'UTC', default_locale: null },
+    after: { id: 'acme', name: 'Acme GmbH', time_zone: 'Europe/Berlin', default_locale: null },
   });
+  assert.deepEqual([audit[1]?.details.after.default_locale, audit[2]?.details.after.default_locale], ['ru-RU', null]);
 });
 
 test('an operator key creates a tenant with its first admin key and lists tenants; no other key may', async () => {

@@ -5,8 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { callbackTargetOf, ensureTenantWithKey, generateApiKey } from '@commstrat/config';
 import { CallbackStore, type CallbackRecord } from '@commstrat/journal';
+import { Webhook } from 'standardwebhooks';
 import { eventually } from './harness.ts';
-import { spawnApp, startDeployment, type Deployment } from './services.ts';
+import { spawnApp, startDeployment, type Deployment, LOOPBACK } from './services.ts';
 
 /** Quick retries and polls, so a test sees several attempts in a second or two. */
 const FAST = {
@@ -24,6 +25,8 @@ const sms = (text: string, callbackUrl?: string) => ({
 
 interface Delivery {
   readonly path: string;
+  /** The Standard Webhooks headers as received. */
+  readonly headers: { 'webhook-id': string; 'webhook-timestamp': string; 'webhook-signature': string };
   readonly signature: string;
   readonly eventId: string;
   readonly body: string;
@@ -36,6 +39,8 @@ interface Delivery {
  */
 async function startReceiver(behave: (path: string, seen: number) => number | 'hang') {
   const deliveries: Delivery[] = [];
+  /** Every request received, answered or not: its path, webhook-id and what it was answered. */
+  const attempts: { path: string; webhookId: string; answer: number | 'hang'; delivery: Omit<Delivery, 'payload' | 'eventId'> }[] = [];
   const hanging: ServerResponse[] = [];
   const seenByPath = new Map<string, number>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -46,6 +51,13 @@ async function startReceiver(behave: (path: string, seen: number) => number | 'h
       const seen = seenByPath.get(path) ?? 0;
       seenByPath.set(path, seen + 1);
       const answer = behave(path, seen);
+      const headers = {
+        'webhook-id': String(req.headers['webhook-id']),
+        'webhook-timestamp': String(req.headers['webhook-timestamp']),
+        'webhook-signature': String(req.headers['webhook-signature']),
+      };
+      const received = { path, headers, body: Buffer.concat(chunks).toString('utf8'), signature: String(req.headers['x-commstrat-signature']) };
+      attempts.push({ path, webhookId: headers['webhook-id'], answer, delivery: received });
       if (answer === 'hang') {
         hanging.push(res);
         return;
@@ -54,6 +66,7 @@ async function startReceiver(behave: (path: string, seen: number) => number | 'h
       if (answer >= 200 && answer < 300) {
         deliveries.push({
           path,
+          headers,
           body,
           signature: String(req.headers['x-commstrat-signature']),
           eventId: String(req.headers['x-commstrat-event-id']),
@@ -73,6 +86,7 @@ async function startReceiver(behave: (path: string, seen: number) => number | 'h
   return {
     url: (path: string) => `${base}${path}`,
     deliveries,
+    attempts,
     hanging,
     /** Each event once (a repeat is a duplicate delivery), in the order first received. */
     events: (path: string, messageId: string) => {
@@ -101,7 +115,7 @@ const statuses = (events: readonly Delivery[]) => events.map((d) => d.payload.st
 
 test('a message sent end to end is called back once per status change, in order, each signed with the tenant secret', async () => {
   const receiver = await startReceiver(() => 200);
-  const deployment = await startDeployment({ env: FAST });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: FAST });
   const id = await send(deployment, sms('called back', receiver.url('/hooks')));
   const events = await eventually('callbacks up to sent', () => {
     const got = receiver.events('/hooks', id);
@@ -113,7 +127,15 @@ test('a message sent end to end is called back once per status change, in order,
   assert.ok(events.every((d) => d.payload.tenant_id === deployment.tenantId));
   const target = await callbackTargetOf(deployment.sql, deployment.tenantId);
   assert.ok(target !== null);
+  // Standard Webhooks, checked by the specification's own library with the tenant's secret
+  // as the admin API shows it: signature, timestamp within 5 minutes, and the event id.
+  const webhook = new Webhook(target.secret);
   for (const delivery of events) {
+    assert.deepEqual(webhook.verify(delivery.body, delivery.headers), delivery.payload);
+    assert.equal(delivery.headers['webhook-id'], delivery.payload.event_id);
+    assert.throws(() => webhook.verify(delivery.body.replace(/"status":"[a-z_]+"/, '"status":"delivered"'), delivery.headers), /No matching signature/);
+    assert.throws(() => new Webhook(`whsec_${Buffer.from('another secret').toString('base64')}`).verify(delivery.body, delivery.headers), /No matching signature/);
+    // The deprecated header, still sent for one release, verifies as documented before.
     assert.ok(verify(target.secret, delivery.signature, delivery.body), 'the tenant secret verifies it');
     assert.equal(verify(`${target.secret}x`, delivery.signature, delivery.body), false, 'another secret does not');
     assert.equal(verify(target.secret, delivery.signature, delivery.body.replace(/"status":"[a-z_]+"/, '"status":"delivered"')), false, 'nor does a changed body');
@@ -130,7 +152,7 @@ test('a message sent end to end is called back once per status change, in order,
 
 test('a receiver that answers 500 twice then 200 gets the callback again, and every attempt is recorded', async () => {
   const receiver = await startReceiver((_path, seen) => (seen < 2 ? 500 : 200));
-  const deployment = await startDeployment({ env: FAST });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: FAST });
   const id = await send(deployment, sms('flaky receiver', receiver.url('/flaky')));
   const store = new CallbackStore(deployment.db);
   const records = await eventually('every callback delivered', async () => {
@@ -146,6 +168,12 @@ test('a receiver that answers 500 twice then 200 gets the callback again, and ev
   assert.ok(first.attempts.every((a) => a.url === receiver.url('/flaky') && a.duration_ms >= 0));
   assert.ok(first.attempts[0]?.next_attempt_at instanceof Date && first.attempts[2]?.next_attempt_at === null);
   assert.deepEqual(statuses(receiver.events('/flaky', id)), ['accepted', 'queued', 'sent']);
+  // Every attempt at one event carries the same webhook-id, each signed afresh.
+  const target = await callbackTargetOf(deployment.sql, deployment.tenantId);
+  assert.ok(target !== null);
+  const firstEvent = receiver.attempts.filter((a) => a.path === '/flaky' && a.webhookId === first._id);
+  assert.deepEqual(firstEvent.map((a) => a.answer), [500, 500, 200]);
+  for (const attempt of firstEvent) new Webhook(target.secret).verify(attempt.delivery.body, attempt.delivery.headers);
   const metrics = await (await fetch(`${deployment.dispatcher?.url}/metrics`)).text();
   assert.match(metrics, /commstrat_callback_attempts_total\{outcome="failed"[^}]*\} 2\n/);
   assert.match(metrics, /commstrat_callback_attempts_total\{outcome="delivered"[^}]*\} 3\n/);
@@ -154,6 +182,7 @@ test('a receiver that answers 500 twice then 200 gets the callback again, and ev
 test("a tenant's hanging receiver holds up neither dispatch nor another tenant's callbacks", async () => {
   const receiver = await startReceiver((path) => (path === '/hang' ? 'hang' : 200));
   const deployment = await startDeployment({
+    egressAllow: [LOOPBACK],
     env: { ...FAST, DISPATCHER_CALLBACK_TIMEOUT_MS: '60000', DISPATCHER_CALLBACK_CONCURRENCY: '4', DISPATCHER_CALLBACK_TENANT_CONCURRENCY: '2' },
   });
   const other = await deployment.addTenant('globex');
@@ -172,7 +201,7 @@ test("a tenant's hanging receiver holds up neither dispatch nor another tenant's
 
 test("the tenant's default callback URL serves messages without one; without any URL there is no callback", async () => {
   const receiver = await startReceiver(() => 200);
-  const deployment = await startDeployment({ env: FAST });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: FAST });
   const plain = await send(deployment, sms('no url anywhere'));
   const withDefault = await deployment.addTenant('initech');
   const adminKey = generateApiKey();
@@ -183,8 +212,9 @@ test("the tenant's default callback URL serves messages without one; without any
     body: JSON.stringify({ callback_url: receiver.url('/default') }),
   });
   assert.equal(put.status, 200);
-  const settings = (await put.json()) as { callback_url: string; signing_secret: string };
+  const settings = (await put.json()) as { callback_url: string; webhook_secret: string; signing_secret: string };
   assert.equal(settings.callback_url, receiver.url('/default'));
+  assert.match(settings.webhook_secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
   const refused = await fetch(`${deployment.ingest.url}/v1/admin/callbacks`, {
     method: 'PUT',
     headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
@@ -196,6 +226,7 @@ test("the tenant's default callback URL serves messages without one; without any
   const id = await send(deployment, sms('default url'), withDefault);
   await eventually('callbacks at the default URL', () => Promise.resolve(receiver.events('/default', id).length >= 3 ? true : undefined));
   const delivery = receiver.events('/default', id)[0] as Delivery;
+  assert.deepEqual(new Webhook(settings.webhook_secret).verify(delivery.body, delivery.headers), delivery.payload);
   assert.ok(verify(settings.signing_secret, delivery.signature, delivery.body));
   // The message without a URL was sent too, and never called back.
   await eventually('the plain message to be sent', async () => ((await deployment.api('GET', `/v1/messages/${plain}`)).body.status === 'sent' ? true : undefined));
@@ -210,7 +241,7 @@ test("the tenant's default callback URL serves messages without one; without any
 test('a dispatcher killed with callbacks pending loses none: another replica delivers every one', async () => {
   let up = false;
   const receiver = await startReceiver(() => (up ? 200 : 503));
-  const deployment = await startDeployment({ env: FAST, dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: FAST, dispatcher: false });
   const ids = await Promise.all([1, 2, 3].map((n) => send(deployment, sms(`before the kill ${n}`, receiver.url('/later')))));
   const { child, exited } = spawnApp('dispatcher', deployment.env);
   const store = new CallbackStore(deployment.db);
@@ -237,7 +268,7 @@ test('a dispatcher killed with callbacks pending loses none: another replica del
 
 test('a receiver that keeps failing gets its callbacks abandoned after the last attempt, each attempt recorded', async () => {
   const receiver = await startReceiver(() => 500);
-  const deployment = await startDeployment({ env: { ...FAST, DISPATCHER_CALLBACK_MAX_ATTEMPTS: '3' } });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: { ...FAST, DISPATCHER_CALLBACK_MAX_ATTEMPTS: '3' } });
   const id = await send(deployment, sms('down for hours', receiver.url('/down')));
   const store = new CallbackStore(deployment.db);
   const records = await eventually('every callback abandoned', async () => {

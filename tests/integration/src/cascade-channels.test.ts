@@ -9,9 +9,9 @@ import { test } from 'node:test';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { twilioSignature } from '@commstrat/providers';
 import { exchangesOf } from './definition-deployments.ts';
-import { eventually } from './harness.ts';
+import { eventually, holdFor } from './harness.ts';
 import { headersOf, mailpitEnv, messagesTo, uniqueAddress } from './mailpit.ts';
-import { startDeployment, type Deployment } from './services.ts';
+import { startDeployment, type Deployment, LOOPBACK } from './services.ts';
 
 const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
 const PHONE = '+4915112345678';
@@ -79,7 +79,7 @@ interface OtpDeployment {
  * sandbox's Twilio mode calls back as `receipts` says.
  */
 async function otpAcrossChannels(withinSeconds: number, receipts: 'delivered' | 'none'): Promise<OtpDeployment> {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   const receiptUrl = `${deployment.ingest.url}/v1/providers/${deployment.tenantId}/twilio/receipts`;
   await upsertProvider(deployment.sql, deployment.tenantId, {
     id: 'twilio',
@@ -168,7 +168,7 @@ test('OTP by Twilio SMS delivered (Twilio’s status callback): no e-mail is sen
   const delivered = await until(deployment, id, 'delivered', (m) => m.status === 'delivered');
   // Past the timer's due time: it came due, found the message delivered, and was dropped.
   await eventually('the cascade timer to be dropped', async () => ((await deployment.lanes.delayedCount()) === 0 ? true : undefined), 15_000);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await holdFor(1500, "past the timer's due time: no next step may go");
 
   const sid = delivered.timeline[3]?.provider_message_id ?? '';
   const fields = { AccountSid: ACCOUNT_SID, MessageSid: sid, MessageStatus: 'undelivered', ErrorCode: '30005' };
@@ -226,7 +226,7 @@ function signatureVerifies(delivery: Delivery): boolean {
 test('webhook, then e-mail on failure: a 500 until the attempts run out, or a permanent 410, moves the message to Mailpit', async () => {
   // Two deliveries of the first message answered 500 (its two attempts), then 410 for the second.
   const hook = await receiver([500, 500, 410]);
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   await upsertProvider(deployment.sql, deployment.tenantId, {
     id: 'tenant-hook',
     kind: 'webhook',

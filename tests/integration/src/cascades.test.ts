@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { signReceiptBody } from '@commstrat/core';
 import { documentedExample, saveThroughAdminApi } from './docs-examples.ts';
-import { eventually } from './harness.ts';
-import { startDeployment, startSandbox, type Deployment, type RunningSandbox } from './services.ts';
+import { eventually, holdFor } from './harness.ts';
+import { startDeployment, startSandbox, type Deployment, type RunningSandbox, untilConfigReloaded, LOOPBACK } from './services.ts';
 
 const SECRET = 'cascade-receipt-secret';
 const PHONE = '+4915112345678';
@@ -51,8 +51,9 @@ interface Cascade {
 
 /** A deployment whose first provider reports receipts as `status` says, with a second provider `backup-sms`. */
 async function cascade(status: 'delivered' | 'undelivered' | 'none', strategy: object, through: 'admin_api' | 'sql' = 'sql'): Promise<Cascade> {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   const backup = await startSandbox();
+  const changedAt = Date.now();
   await upsertProvider(deployment.sql, deployment.tenantId, provider('sandbox-sms', deployment.sandbox));
   await upsertProvider(deployment.sql, deployment.tenantId, provider('backup-sms', backup));
   if (through === 'admin_api') await saveThroughAdminApi(deployment, strategy);
@@ -67,7 +68,7 @@ async function cascade(status: 'delivered' | 'undelivered' | 'none', strategy: o
     body: JSON.stringify({ url: receiptsUrl, secret: SECRET, status, delay_ms: 300 }),
   });
   assert.equal(answer.status, 200);
-  await new Promise((resolve) => setTimeout(resolve, 300)); // the NOTIFY reaches the replicas
+  await untilConfigReloaded(deployment, changedAt);
   return { deployment, backup, receiptsUrl };
 }
 
@@ -121,7 +122,7 @@ test('a delivered receipt on the first step stops the cascade: the timer comes d
   await until(deployment, id, 'delivered', (m) => m.status === 'delivered');
   // Past the timer's due time: it has come due, found the message delivered, and gone.
   await eventually('the cascade timer to be dropped', async () => ((await deployment.lanes.delayedCount()) === 0 ? true : undefined));
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await holdFor(1500, "past the timer's due time: no next step may go");
   const message = await view(deployment, id);
   assert.equal(message.status, 'delivered');
   assert.deepEqual(steps(message), ['accepted', 'queued', 'sending@0', 'sent@0', 'delivered']);
@@ -197,9 +198,10 @@ test('a strategy changed while a message is mid-cascade: the message goes on by 
   const id = await sendOtp(deployment, 'pinned');
   await until(deployment, id, 'sent by the first step', (m) => m.status === 'sent' && m.step === 0);
   // Version 2 sends the second step elsewhere; the message in flight was routed with version 1.
+  const savedAt = Date.now();
   const saved = await saveStrategy(deployment.sql, deployment.tenantId, otpCascade(2, 'third-sms'));
   assert.equal(saved.version, 2);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await untilConfigReloaded(deployment, savedAt);
   const message = await until(deployment, id, 'sent by the second step', (m) => m.status === 'sent' && m.step === 1);
   assert.equal(message.provider, 'backup-sms');
   assert.deepEqual(

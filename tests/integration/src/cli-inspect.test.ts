@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { saveStrategy } from '@commstrat/config';
-import { ProviderRateLimiter, LaneQueue } from '@commstrat/queue';
+import { ProviderRateLimiter } from '@commstrat/queue';
+import { TestLanes } from './test-lanes.ts';
 import { runCli, type CliEnv } from './cli-support.ts';
 import { eventually, queuedMessage, stackEnv, testRedis } from './harness.ts';
 import { setSandboxBehaviour, startDeployment } from './services.ts';
@@ -11,9 +12,11 @@ import { setSandboxBehaviour, startDeployment } from './services.ts';
 test('inspect --json reports lanes and consumers, the delayed set by due time and reason, dead letters by code and token buckets', async () => {
   const { redis, prefix } = await testRedis();
   const env: CliEnv = { COMMSTRAT_REDIS_URL: stackEnv().redisUrl, COMMSTRAT_REDIS_PREFIX: prefix };
-  const lanes = new LaneQueue(redis, { prefix });
+  const lanes = new TestLanes(redis, { prefix });
   await lanes.ensureGroup();
+  const before = Date.now();
   await lanes.enqueue([queuedMessage('high'), queuedMessage('high'), queuedMessage('high'), queuedMessage('bulk')]);
+  const enqueued = Date.now();
   await lanes.claim('replica-a', 2, 10, ['high']);
   const now = Date.now();
   await lanes.defer([
@@ -29,12 +32,16 @@ test('inspect --json reports lanes and consumers, the delayed set by due time an
   // A slow refill, so the bucket (which expires once full again) is still there when inspected.
   await new ProviderRateLimiter(redis, { prefix }).take('t1/sandbox', 1, 0.01, 1);
 
+  const inspectAt = Date.now();
   const run = await runCli(['inspect', '--json'], env);
+  const answeredAt = Date.now();
   assert.equal(run.code, 0, run.stderr);
   const high = run.json.lanes.find((lane: { lane: string }) => lane.lane === 'high');
   assert.equal(high.depth, 3);
   assert.equal(high.pending, 2);
-  assert.ok(high.lagMs >= 0);
+  // The oldest high entry was appended between `before` and `enqueued`, and read after
+  // the CLI started (Redis's clock is this machine's).
+  assert.ok(high.lagMs > 0 && high.lagMs >= inspectAt - enqueued && high.lagMs <= answeredAt - before, `lag ${high.lagMs} ms`);
   assert.equal(high.consumers.length, 1);
   assert.equal(high.consumers[0].name, 'replica-a');
   assert.equal(high.consumers[0].pending, 2);

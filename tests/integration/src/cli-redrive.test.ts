@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { messageView } from '@commstrat/ingest';
 import { cliWorld, journalFinished, redrivesOf, runCli, spawnCli } from './cli-support.ts';
 import { eventually } from './harness.ts';
+import { decodeStreamEntry } from '@commstrat/queue';
 
 test('a dry run lists what would go, by tenant, provider, reason and time, and changes nothing', async () => {
   const { journal, redis, prefix, env } = await cliWorld();
@@ -58,10 +59,10 @@ test('a re-drive makes a new message linked both ways, in its lane; the original
   assert.equal(messageView(newMessage).redrive_of, original.id);
   assert.equal(messageView(linked).redriven_as, copy.id);
   // Journaled and enqueued as ingest does: its request verified, its entry in its lane.
-  assert.equal((await journal.findRequest(copy.id))?.enqueued, true);
+  assert.equal((await journal.findBatch(copy.id))?.enqueued, true);
   const entries = await redis.xrange(`${prefix}lane:high`, '-', '+');
   assert.equal(entries.length, 1);
-  assert.equal(JSON.parse(entries[0]?.[1][1] ?? '{}').id, copy.id);
+  assert.equal(decodeStreamEntry(entries[0]?.[1] ?? []).id, copy.id);
 
   // Tenant isolation: the other tenant's failed message was not touched.
   const [untouched] = await journal.findMessages([otherTenant.id]);
@@ -103,7 +104,7 @@ test('a run killed midway and run again re-drives each original exactly once', a
   }
   // Each new message entered its lane once.
   const entries = await redis.xrange(`${prefix}lane:high`, '-', '+');
-  const ids = entries.map(([, fields]) => JSON.parse(fields[1] ?? '{}').id as string);
+  const ids = entries.map(([, fields]) => decodeStreamEntry(fields).id);
   assert.equal(ids.length, originals.length);
   assert.equal(new Set(ids).size, originals.length);
 });

@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { toQueuedMessage, type Message } from '@commstrat/core';
-import { LaneQueue } from '@commstrat/queue';
+import { TestLanes } from './test-lanes.ts';
 import { cliWorld, journalFinished, redrivesOf, runCli, spawnCli } from './cli-support.ts';
 import { eventually } from './harness.ts';
+import { decodeStreamEntry } from '@commstrat/queue';
 
 async function deadLettered(
   world: Awaited<ReturnType<typeof cliWorld>>,
@@ -13,7 +14,7 @@ async function deadLettered(
   entry: { code?: string; provider?: string } = { code: 'provider_unavailable', provider: `${tenant}/sandbox` },
 ): Promise<Message> {
   const message = await journalFinished(world.journal, { tenant, status: 'failed', reason: 'gave up after 3 attempts: sandbox answered 503' });
-  await new LaneQueue(world.redis, { prefix: world.prefix }).deadLetter([
+  await new TestLanes(world.redis, { prefix: world.prefix }).deadLetter([
     { message: { ...toQueuedMessage(message), attempts: 3 }, reason: 'gave up after 3 attempts: sandbox answered 503', ...entry },
   ]);
   return message;
@@ -53,7 +54,7 @@ test('a replay re-sends each selected dead letter once as a linked new message a
   const otherTenant = await deadLettered(world, 'other');
   // An entry without a code (written before entries carried one) and one the journal does not know.
   const legacy = await deadLettered(world, 'acme', {});
-  const lanes = new LaneQueue(redis, { prefix });
+  const lanes = new TestLanes(redis, { prefix });
   const unknown = { ...toQueuedMessage(original), id: '01M8ZZZZZZZZZZZZZZZZZZZZZY' };
   await lanes.deadLetter([{ message: unknown, reason: 'x', code: 'provider_unavailable' }]);
 
@@ -69,7 +70,7 @@ test('a replay re-sends each selected dead letter once as a linked new message a
     assert.equal(linked?.status, 'failed');
     assert.deepEqual(linked?.timeline, message.timeline);
   }
-  const left = (await redis.xrange(`${prefix}dlq`, '-', '+')).map(([, fields]) => JSON.parse(fields[1] ?? '{}').id);
+  const left = (await redis.xrange(`${prefix}dlq`, '-', '+')).map(([, fields]) => decodeStreamEntry(fields).id);
   assert.deepEqual(left.sort(), [otherTenant.id, unknown.id].sort(), "the other tenant's entry and the unknown one stay");
   assert.equal((await redrivesOf(db, otherTenant.id)).length, 0);
   assert.equal(await redis.xlen(`${prefix}lane:high`), 2);
@@ -97,7 +98,7 @@ test('a replay killed midway and run again sends each original once and empties 
   assert.equal(resumed.code, 0, resumed.stderr);
   for (const original of originals) assert.equal((await redrivesOf(db, original.id)).length, 1);
   assert.equal(await redis.xlen(`${prefix}dlq`), 0);
-  const ids = (await redis.xrange(`${prefix}lane:high`, '-', '+')).map(([, fields]) => JSON.parse(fields[1] ?? '{}').id);
+  const ids = (await redis.xrange(`${prefix}lane:high`, '-', '+')).map(([, fields]) => decodeStreamEntry(fields).id);
   assert.equal(new Set(ids).size, originals.length);
   assert.equal(ids.length, originals.length);
 });
@@ -116,7 +117,7 @@ test('a dead letter whose message the journal shows still on its way or delivere
   const world = await cliWorld();
   const { redis, prefix, db, journal, env } = world;
   const sent = await journalFinished(journal, { tenant: 'acme', status: 'sent' });
-  await new LaneQueue(redis, { prefix }).deadLetter([{ message: toQueuedMessage(sent), reason: 'x', code: 'provider_unavailable' }]);
+  await new TestLanes(redis, { prefix }).deadLetter([{ message: toQueuedMessage(sent), reason: 'x', code: 'provider_unavailable' }]);
   const run = await runCli(['replay', 'dlq', '--tenant', 'acme', '--json'], env);
   assert.equal(run.code, 0, run.stderr);
   assert.deepEqual(run.json.skipped, { 'its status is sent, not failed, expired, rejected or cancelled': 1 });

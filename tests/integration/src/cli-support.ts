@@ -79,7 +79,7 @@ export async function journalFinished(
       tags: ['otp'],
       ...(options.expiresAt === undefined ? {} : { expires_at: options.expiresAt.toISOString() }),
     } as never,
-    { id, tenantId: options.tenant, requestId: id, now },
+    { id, tenantId: options.tenant, batchId: id, now },
   );
   await journal.recordAccepted(
     { _id: id, tenant_id: options.tenant, source: 'rest', received_at: now, body: {}, message_ids: [id], enqueued: true },

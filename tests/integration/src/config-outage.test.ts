@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { DependencyUnavailableError } from '@commstrat/core';
 import { RoutingCache } from '@commstrat/config';
 import postgres from 'postgres';
-import { eventually } from './harness.ts';
+import { eventually, holdFor } from './harness.ts';
 import { startPausableProxy, type PausableProxy } from './pausable-proxy.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
@@ -86,7 +86,7 @@ test('with the store unreachable a warmed dispatcher sends due messages by the l
   const due = await postDueSoon(deployment, 3, 1500);
   // Longer than the refresh interval and the read timeout (3 s): the snapshot has
   // expired and reads of it have failed by the time the messages are routed.
-  await new Promise((resolve) => setTimeout(resolve, 4000));
+  await holdFor(4000, 'longer than the refresh interval and the read timeout: the snapshot expires');
   const sent = await untilAll(deployment, due, (m) => m.status === 'sent', 'the due messages to be sent');
   assertOwnReasons(sent);
   assert.ok((await metric(dispatcher.url, 'commstrat_config_age_seconds')) >= 3, 'the served configuration is reported old');
@@ -112,7 +112,7 @@ test('with the store unreachable before a tenant was ever read, due messages wai
   );
   assertOwnReasons(waiting);
   // Still waiting a while later: a wait is not a failure, however long the outage.
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+  await holdFor(3000, 'a long outage: the messages keep waiting, none fails');
   for (const id of due) assert.notEqual((await timelineOf(deployment, id)).status, 'failed');
 
   proxy.resume();

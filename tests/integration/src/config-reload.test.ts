@@ -5,18 +5,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RoutingCache, saveStrategy, upsertProvider } from '@commstrat/config';
 import postgres from 'postgres';
-import { eventually } from './harness.ts';
+import { eventually, holdFor } from './harness.ts';
 import { startPausableProxy } from './pausable-proxy.ts';
-import { startDeployment, startSandbox } from './services.ts';
+import { startDeployment, startSandbox, LOOPBACK } from './services.ts';
+import { sms } from './requests.ts';
 
 const NO_PERIODIC_REFRESH = { COMMSTRAT_CONFIG_REFRESH_MS: '600000' };
 
-const sms = (text: string, extra: object = {}) => ({
-  channel: 'sms',
-  recipient: { phone: '+79161234567' },
-  content: { text },
-  ...extra,
-});
 
 async function dispatchedTo(baseUrl: string, provider: string): Promise<number> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
@@ -27,7 +22,7 @@ async function dispatchedTo(baseUrl: string, provider: string): Promise<number> 
 }
 
 test('a new strategy version reaches every ingest and dispatcher replica within 2 s, without a restart', async () => {
-  const deployment = await startDeployment({ env: NO_PERIODIC_REFRESH });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: NO_PERIODIC_REFRESH });
   const backup = await startSandbox();
   await upsertProvider(deployment.sql, deployment.tenantId, {
     id: 'backup-sms',
@@ -86,12 +81,12 @@ test('a new strategy version reaches every ingest and dispatcher replica within 
   const seenWithin = Date.now() - changedAt;
 
   // By now (within 2 s of the change) every dispatcher routes by version 2.
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2000 - (Date.now() - changedAt))));
+  await holdFor(Math.max(0, 2000 - (Date.now() - changedAt)), 'the 2 s within which every dispatcher routes by the new version');
   const before = await Promise.all(dispatchers.map((url) => dispatchedTo(url, 'acme/backup-sms')));
   const oldProviderBefore = deployment.sandbox.received.size;
   for (let i = 0; i < 40; i++) {
     assert.equal((await deployment.api('POST', '/v1/messages', sms(`after ${i}`))).status, 202);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await holdFor(25, 'messages spread over the reload');
   }
   await eventually('every message after the change to reach the new provider', () =>
     Promise.resolve(backup.received.size >= 42 ? true : undefined),
@@ -105,7 +100,7 @@ test('a new strategy version reaches every ingest and dispatcher replica within 
 });
 
 test('a change made by hand in SQL is seen too: the trigger notifies, not the config store', async () => {
-  const deployment = await startDeployment({ env: NO_PERIODIC_REFRESH });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], env: NO_PERIODIC_REFRESH });
   assert.equal((await deployment.api('POST', '/v1/messages', sms('x', { strategy: 'manual' }))).status, 422);
   const definition = { name: 'manual', channel: 'sms', steps: [{ route: { mode: 'failover', providers: ['sandbox-sms'] } }] };
   await deployment.sql`INSERT INTO strategies (tenant_id, name, version, channel, definition)
@@ -119,7 +114,7 @@ test('a change made by hand in SQL is seen too: the trigger notifies, not the co
 });
 
 test('a notification missed while the listener was cut off is made up for when it reconnects', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   const url = new URL(deployment.env['COMMSTRAT_POSTGRES_URL'] ?? '');
   const proxy = await startPausableProxy({ host: url.hostname, port: Number(url.port) });
   url.hostname = '127.0.0.1';

@@ -113,7 +113,7 @@ test("a tenant's admin key sees its own tenant only, on every console route; an 
   const listed = await acme.get('/messages?tag=shared-tag');
   assert.deepEqual(listed.body.messages.map((m: { id: string }) => m.id), [acmeId]);
   const [globexMessage] = await world.deployment.journal.findMessages([globexId]);
-  const globexBatch = globexMessage!.request_id;
+  const globexBatch = globexMessage!.batch_id;
   const byBatch = await acme.get(`/messages?batch_id=${globexBatch}`);
   assert.deepEqual(byBatch.body.messages, [], "another tenant's batch id finds nothing");
   const letters = await acme.get('/dead-letters');

@@ -15,7 +15,7 @@ import { keyWith } from './admin-support.ts';
 import { openBrowser, screenshot } from './browser.ts';
 import { consoleWorld, deadLetter, saveStrategyVersions, sentMessage, smsTo, type ConsoleWorld } from './console-support.ts';
 import { eventually } from './harness.ts';
-import { setSandboxBehaviour } from './services.ts';
+import { LOOPBACK, setSandboxBehaviour } from './services.ts';
 
 before(() => {
   assert.ok(existsSync(`${consoleAssetsDir}index.html`), `the console is not built at ${consoleAssetsDir}: run npm run build:console (npm test builds it)`);
@@ -34,7 +34,7 @@ async function flakyReceiver(): Promise<string> {
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
-      const event = String(req.headers['x-commstrat-event-id']);
+      const event = String(req.headers['webhook-id']);
       res.statusCode = seen.has(event) ? 200 : 500;
       seen.add(event);
       res.end();
@@ -49,7 +49,8 @@ const FAST_CALLBACKS = { DISPATCHER_CALLBACK_BASE_DELAY_MS: '100', DISPATCHER_CA
 const strategy = (ttl: number, extra: object = {}) => ({ channel: 'sms', steps: [{ route: { mode: 'failover', providers: ['sandbox-sms'] }, ttl_seconds: ttl, ...extra }] });
 
 test('an admin logs in, searches, and reads a message with its timeline, provider exchange and callback attempts; the cookie is out of scripts\' reach and a forged change is refused', async () => {
-  const world = await consoleWorld({ env: FAST_CALLBACKS });
+  // The callback receiver is a local listener, which the egress policy refuses unless allowed.
+  const world = await consoleWorld({ env: FAST_CALLBACKS, egressAllow: [LOOPBACK] });
   const hooks = await flakyReceiver();
   const id = await sentMessage(world, world.keys.acmeSend, smsTo('+79161234567', 'Your code is 4321', { tags: ['login-otp'], callback_url: hooks }));
   await sentMessage(world, world.keys.acmeSend, smsTo('+79161230000', 'another', { tags: ['other'] }));

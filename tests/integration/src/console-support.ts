@@ -2,7 +2,6 @@
 // operator key, a client that logs in and keeps the session cookie and CSRF token as a
 // browser would, and seeded journal rows and dead letters to look at.
 import { toQueuedMessage, type Message } from '@commstrat/core';
-import { LaneQueue } from '@commstrat/queue';
 import { keyWith } from './admin-support.ts';
 import { journalFinished } from './cli-support.ts';
 import { Redis } from 'ioredis';
@@ -149,5 +148,3 @@ export async function saveStrategyVersions(world: ConsoleWorld, adminKey: string
     if (response.status !== 201) throw new Error(`strategy not saved: ${response.status} ${await response.text()}`);
   }
 }
-
-export { LaneQueue };

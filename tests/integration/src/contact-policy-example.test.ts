@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { saveStrategy } from '@commstrat/config';
 import { documentedExample } from './docs-examples.ts';
-import { eventually } from './harness.ts';
+import { eventually, holdFor } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
 const ANN = '+4915112345678';
@@ -48,7 +48,7 @@ test('docs example: a marketing campaign under caps and quiet hours', async () =
   for (const m of night) assert.match(m.reason, /^outside the send window; opens /);
   const opening = Date.parse(night[0]?.reason.replace(/^.*opens /, '') ?? '');
   assert.equal(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', timeStyle: 'short' }).format(opening), '09:00');
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await holdFor(300, 'nothing may be sent during quiet hours');
   assert.equal(deployment.sandbox.received.size, 0, 'nothing sent during quiet hours');
 
   // 09:00: Bob's and two of Ann's go; her third waits for the cap.

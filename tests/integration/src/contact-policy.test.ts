@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { saveStrategy } from '@commstrat/config';
 import type { FrequencyCap } from '@commstrat/core';
 import { Redis } from 'ioredis';
-import { eventually, stackEnv } from './harness.ts';
+import { eventually, stackEnv, holdFor } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
 const ANN = '+4915112345678';
@@ -85,7 +85,7 @@ test('a cap of 3 marketing SMS a day holds across three replicas: 10 to one numb
   await eventually('the others to be sent', async () =>
     (await messages(deployment, ids.slice(10))).every((m) => m.status === 'sent') ? true : undefined,
   );
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await holdFor(500, 'no capped message may be sent meanwhile');
   assert.equal(deployment.sandbox.received.list({ to: ANN }).length, 3 + 2, 'three offers, the shipping note and the code');
   assert.equal(deployment.sandbox.received.list({ to: BOB }).length, 1);
   // No address in any Redis key name.

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { eventually } from './harness.ts';
 import { setSandboxBehaviour, spawnApp, startDeployment } from './services.ts';
+import { sms } from './requests.ts';
 
-const sms = (text: string) => ({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text } });
 
 test('entries of a replica killed with SIGKILL mid-batch are reclaimed and every message is sent', async () => {
   const deployment = await startDeployment({ dispatcher: false, routing: { maxBatchSize: 20, lingerMs: 10 } });
@@ -22,7 +22,7 @@ test('entries of a replica killed with SIGKILL mid-batch are reclaimed and every
   await eventually('the replica to have claimed everything', async () =>
     (await deployment.lanes.pendingCount()).normal === 60 ? true : undefined,
   );
-  await new Promise((resolve) => setTimeout(resolve, 300)); // its first requests are in the air
+  await eventually('its first requests to be at the provider', () => Promise.resolve(deployment.sandbox.received.size > 0 ? true : undefined));
   victim.kill('SIGKILL');
   await exited;
   assert.ok(deployment.sandbox.received.size < 60, 'killed before it could finish');

@@ -2,32 +2,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { saveStrategy, upsertProvider } from '@commstrat/config';
 import { newId, type QueuedMessage } from '@commstrat/core';
-import { eventually } from './harness.ts';
-import { setSandboxBehaviour, startDeployment, startSandbox, type Deployment } from './services.ts';
+import { eventually, holdFor } from './harness.ts';
+import { setSandboxBehaviour, startDeployment, startSandbox, type Deployment, LOOPBACK } from './services.ts';
+import { sms, postMessage as post, untilStatus } from './requests.ts';
 
-const sms = (text: string, extra: object = {}) => ({
-  channel: 'sms',
-  recipient: { phone: '+79161234567' },
-  content: { text },
-  ...extra,
-});
 
-async function post(deployment: Deployment, body: object): Promise<string> {
-  const { status, body: answer } = await deployment.api('POST', '/v1/messages', body);
-  assert.equal(status, 202, JSON.stringify(answer));
-  return answer.id as string;
-}
 
 async function statusOf(deployment: Deployment, id: string): Promise<{ status: string; timeline: { status: string; reason?: string; provider?: string }[] }> {
   return (await deployment.api('GET', `/v1/messages/${id}`)).body;
 }
 
-function untilStatus(deployment: Deployment, id: string, status: string, timeoutMs = 15_000) {
-  return eventually(`message ${id} to be ${status}`, async () => {
-    const message = await statusOf(deployment, id);
-    return message.status === status ? message : undefined;
-  }, timeoutMs);
-}
 
 /** Saves a new version of the tenant's default SMS strategy. */
 async function useStrategy(deployment: Deployment, step: object): Promise<void> {
@@ -37,7 +21,7 @@ async function useStrategy(deployment: Deployment, step: object): Promise<void> 
 const fastRetry = (maxAttempts: number) => ({ max_attempts: maxAttempts, base_delay_ms: 100, max_delay_ms: 200 });
 
 test('a critical message overtakes a bulk backlog of 100 000', async () => {
-  const deployment = await startDeployment({ dispatcher: false, routing: { ratePerSecond: 1_000_000, maxBatchSize: 500, lingerMs: 5 } });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false, routing: { ratePerSecond: 1_000_000, maxBatchSize: 500, lingerMs: 5 } });
   const filler = (i: number): QueuedMessage => ({
     id: newId(),
     tenant_id: deployment.tenantId,
@@ -64,10 +48,12 @@ test('a critical message overtakes a bulk backlog of 100 000', async () => {
 test('a critical batch has a request slot of its own: it never waits for a bulk request to come back', async () => {
   // One slot, and a provider that takes 2 s to answer: without a slot of its own the
   // critical message would go only once the bulk request is back, 2 s after it.
-  const deployment = await startDeployment({ routing: { concurrency: 1, lingerMs: 1 } });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], routing: { concurrency: 1, lingerMs: 1 } });
   await setSandboxBehaviour(deployment.sandbox, { latency_ms: 2000 });
   const bulk = await post(deployment, sms('bulk first', { priority: 'bulk' }));
-  await new Promise((resolve) => setTimeout(resolve, 300)); // the bulk request is in flight
+  // The sandbox shows a request only once it answers it: nothing tells that the bulk
+  // request is in flight, so the critical one goes well inside its 2 s.
+  await holdFor(300, 'the bulk request is in flight at the provider, which holds it 2 s');
   const critical = await post(deployment, sms('critical second', { priority: 'critical' }));
   await untilStatus(deployment, critical, 'sent');
   await untilStatus(deployment, bulk, 'sent');
@@ -82,7 +68,7 @@ test('a critical batch has a request slot of its own: it never waits for a bulk 
 });
 
 test('batches leave full at the max batch size, and a part-full batch leaves after the linger', async () => {
-  const deployment = await startDeployment({ dispatcher: false, routing: { maxBatchSize: 10, lingerMs: 400 } });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false, routing: { maxBatchSize: 10, lingerMs: 400 } });
   const { body } = await deployment.api('POST', '/v1/messages/batch', {
     messages: Array.from({ length: 25 }, (_, i) => sms(`m${i}`)),
   });
@@ -103,7 +89,7 @@ test('batches leave full at the max batch size, and a part-full batch leaves aft
 });
 
 test('a message outside its send window waits for the opening and is sent then, not before', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   // A window that opens two hours from now (UTC), so "now" is outside it.
   const start = new Date(Date.now() + 2 * 3600_000);
   const hhmm = (date: Date) => date.toISOString().slice(11, 16);
@@ -118,7 +104,7 @@ test('a message outside its send window waits for the opening and is sent then, 
   const id = await post(deployment, sms('in the window'));
   const deferred = await untilStatus(deployment, id, 'scheduled');
   assert.match(deferred.timeline.at(-1)?.reason ?? '', /outside the send window; opens/);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await holdFor(500, 'nothing may be sent outside the window meanwhile');
   assert.equal(deployment.sandbox.received.list({ clientRef: id }).length, 0, 'nothing sent outside the window');
 
   offset = new Date(`${start.toISOString().slice(0, 16)}:00.000Z`).getTime() + 1000 - Date.now(); // jump to the opening
@@ -127,7 +113,7 @@ test('a message outside its send window waits for the opening and is sent then, 
 });
 
 test('a message past its expiry is never sent and ends expired with the reason', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   const id = await post(deployment, sms('too late', { ttl: 60 }));
   await deployment.startDispatcher({}, { clock: () => Date.now() + 120_000 });
   const expired = await untilStatus(deployment, id, 'expired');
@@ -136,7 +122,7 @@ test('a message past its expiry is never sent and ends expired with the reason',
 });
 
 test('a provider error is retried with back-off and the message is then sent', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   await useStrategy(deployment, { route: { mode: 'failover', providers: ['sandbox-sms'] }, retry: fastRetry(5) });
   await setSandboxBehaviour(deployment.sandbox, { error_rate: 1 });
   await deployment.startDispatcher();
@@ -149,7 +135,7 @@ test('a provider error is retried with back-off and the message is then sent', a
 });
 
 test('when a provider keeps failing its circuit opens and the route fails over to the next provider', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   const backup = await startSandbox();
   await upsertProvider(deployment.sql, deployment.tenantId, {
     id: 'backup-sms',
@@ -176,7 +162,7 @@ test('when a provider keeps failing its circuit opens and the route fails over t
 });
 
 test('a message that exhausts its attempts is dead-lettered and ends failed', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   await useStrategy(deployment, { route: { mode: 'failover', providers: ['sandbox-sms'] }, retry: fastRetry(2) });
   await setSandboxBehaviour(deployment.sandbox, { error_rate: 1 });
   await deployment.startDispatcher();
@@ -188,15 +174,16 @@ test('a message that exhausts its attempts is dead-lettered and ends failed', as
 });
 
 test('a provider that refuses an item permanently fails it without retrying', async () => {
-  const deployment = await startDeployment();
-  const id = await post(deployment, { ...sms('x'), content: { template_id: 'otp' } });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
+  // Variables without a template or a text: nothing to send, which the sandbox, like a real SMS API, refuses.
+  const id = await post(deployment, { ...sms('x'), content: { variables: { code: '1234' } } });
   const failed = await untilStatus(deployment, id, 'failed');
   assert.match(failed.timeline.at(-1)?.reason ?? '', /rejected it: empty_text/);
   assert.equal(await deployment.lanes.deadLetterCount(), 0);
 });
 
 test('a message that expires while it waits for rate tokens is never sent late', async () => {
-  const deployment = await startDeployment({ dispatcher: false, routing: { ratePerSecond: 1, maxBatchSize: 10, lingerMs: 0 } });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false, routing: { ratePerSecond: 1, maxBatchSize: 10, lingerMs: 0 } });
   const { body } = await deployment.api('POST', '/v1/messages/batch', {
     messages: Array.from({ length: 6 }, (_, i) => sms(`m${i}`, { ttl: 2 })),
   });

@@ -5,7 +5,7 @@ import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/con
 import type { Sql } from 'postgres';
 import { eventually } from './harness.ts';
 import { headersOf, mailpitEnv, messagesTo, uniqueAddress } from './mailpit.ts';
-import { startDeployment } from './services.ts';
+import { startDeployment, LOOPBACK } from './services.ts';
 
 const mailpitProvider = (): ProviderInput => ({
   id: 'mailpit',
@@ -35,7 +35,7 @@ async function emailRouting(sql: Sql, tenantId: string): Promise<void> {
 }
 
 test('an e-mail accepted over REST is dispatched over SMTP to Mailpit, read back with its headers and bodies, and journaled sent', async () => {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   await emailRouting(deployment.sql, deployment.tenantId);
   const to = uniqueAddress();
   const accepted = await deployment.api('POST', '/v1/messages', {
@@ -73,7 +73,7 @@ test('an e-mail accepted over REST is dispatched over SMTP to Mailpit, read back
 });
 
 test('a batch of e-mails goes out, and a recipient the server refuses ends failed with the SMTP reply', async () => {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   await emailRouting(deployment.sql, deployment.tenantId);
   const addresses = Array.from({ length: 5 }, () => uniqueAddress());
   const refused = `refused-${uniqueAddress()}`;
@@ -97,7 +97,7 @@ test('a batch of e-mails goes out, and a recipient the server refuses ends faile
 });
 
 test('attachments by URL are refused with 422 attachments_not_supported at /content/attachments', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   await emailRouting(deployment.sql, deployment.tenantId);
   const { status, body } = await deployment.api('POST', '/v1/messages', {
     channel: 'email',
@@ -117,7 +117,7 @@ test('attachments by URL are refused with 422 attachments_not_supported at /cont
 });
 
 test('an smtp provider row without an SMTP URL or a sender is refused with the fields named', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   await assert.rejects(
     upsertProvider(deployment.sql, deployment.tenantId, {
       ...mailpitProvider(),

@@ -47,8 +47,8 @@ test('a message posted to ingest reaches the sandbox provider and shows as sent'
 
 test('a message the provider rejects ends failed with the provider reason', async () => {
   const deployment = await startDeployment();
-  // A template message has no text; the sandbox, like a real SMS API, refuses that item.
-  const accepted = await deployment.api('POST', '/v1/messages', { ...sms, content: { template_id: 'otp' } });
+  // Variables without a template have no text; the sandbox, like a real SMS API, refuses that item.
+  const accepted = await deployment.api('POST', '/v1/messages', { ...sms, content: { variables: { code: '1234' } } });
   assert.equal(accepted.status, 202);
   const failed = await eventually('the message to fail', async () => {
     const { body } = await deployment.api('GET', `/v1/messages/${accepted.body.id}`);

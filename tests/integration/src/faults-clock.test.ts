@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { saveStrategy } from '@commstrat/config';
-import { eventually } from './harness.ts';
+import { eventually, holdFor } from './harness.ts';
 import { ledgerOf, verdict } from './faults.ts';
 import { startDeployment, type Deployment } from './services.ts';
+import { sms, postMessage as post } from './requests.ts';
 
-const sms = (text: string, extra: object = {}) => ({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text }, ...extra });
 // Far enough ahead that a clock moved into 2027 does not expire the messages.
 const EXPIRES = '2028-01-01T00:00:00Z';
 
@@ -27,11 +27,6 @@ async function windowed(window: object): Promise<{ deployment: Deployment; setCl
   return { deployment, setClock: (iso) => (offset = new Date(iso).getTime() - Date.now()) };
 }
 
-async function post(deployment: Deployment, body: object): Promise<string> {
-  const { status, body: answer } = await deployment.api('POST', '/v1/messages', body);
-  assert.equal(status, 202, JSON.stringify(answer));
-  return answer.id as string;
-}
 
 async function scheduledFor(deployment: Deployment, id: string): Promise<string> {
   return eventually(`message ${id} to be scheduled`, async () => {
@@ -49,10 +44,10 @@ test('at the end of a send window: just inside goes now, just after waits for th
   setClock('2027-03-10T10:00:00.100Z');
   const after = await post(deployment, sms('after', { expires_at: EXPIRES }));
   assert.equal(await scheduledFor(deployment, after), '2027-03-11T09:00:00.000Z');
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await holdFor(500, 'nothing may be sent after the window closed');
   assert.equal(deployment.sandbox.received.list({ clientRef: after }).length, 0, 'nothing sent after the window closed');
   setClock('2027-03-11T08:59:59.500Z');
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await holdFor(300, 'nor before it opens');
   assert.equal(deployment.sandbox.received.list({ clientRef: after }).length, 0, 'nor before it opens');
   setClock('2027-03-11T09:00:00.200Z');
   const report = await ledgerOf(deployment, { rest: [inside, after] });

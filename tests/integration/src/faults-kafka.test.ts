@@ -4,11 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { uniqueName } from './harness.ts';
+import { uniqueName, holdFor } from './harness.ts';
 import { ledgerOf, privateKafka, verdict } from './faults.ts';
 import { startDeployment } from './services.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Its own timeout: two JVM starts (format and two broker starts) take over a minute on 2 busy cores.
 test('Kafka broker killed and restarted during traffic: the consumer resumes, no acknowledged record is lost, none stalls', { timeout: 240_000 }, async () => {
@@ -49,13 +48,13 @@ test('Kafka broker killed and restarted during traffic: the consumer resumes, no
   const loop = (async () => {
     for (let i = 0; running; i++) {
       sends.push(produce(i));
-      await sleep(20);
+      await holdFor(20, 'one record every 20 ms');
     }
   })();
-  await sleep(3000);
+  await holdFor(3000, 'traffic before the broker goes');
   const beforeKill = batchIds.length;
   await kafkaServer.restart(2000);
-  await sleep(4000);
+  await holdFor(4000, 'traffic while the broker comes back');
   running = false;
   await loop;
   await Promise.all(sends);

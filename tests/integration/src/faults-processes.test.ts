@@ -3,11 +3,10 @@
 // within the at-least-once bound (what the killed replica had in flight).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { eventually, stackEnv } from './harness.ts';
+import { eventually, stackEnv, holdFor } from './harness.ts';
 import { freePort, ledgerOf, startTraffic, TcpProxy, verdict } from './faults.ts';
 import { setSandboxBehaviour, spawnApp, startDeployment, type Deployment } from './services.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const CONCURRENCY = 4;
 // The demo rate of 1 000/s gives a burst of 25: no provider request carries more.
 const LARGEST_REQUEST = 25;
@@ -46,11 +45,11 @@ test('kill -9 of a dispatcher mid-batch: its entries are reclaimed, nothing is l
   victim.child.kill('SIGKILL');
   const [, signal] = await victim.exited;
   assert.equal(signal, 'SIGKILL');
-  await sleep(1000); // traffic keeps coming while no dispatcher runs
+  await holdFor(1000, 'traffic keeps coming while no dispatcher runs');
   await setSandboxBehaviour(deployment.sandbox, { drip_ms: 0 });
   // The survivor reclaims what the victim held once the visibility timeout has passed.
   await deployment.startDispatcher({ DISPATCHER_VISIBILITY_TIMEOUT_MS: '1500', DISPATCHER_CONSUMER: 'survivor' });
-  await sleep(1000);
+  await holdFor(1000, 'traffic while the survivor takes over');
   await traffic.stop();
 
   const report = await ledgerOf(deployment, { rest: traffic.accepted }, { duplicateBound: CRASH_BOUND });
@@ -69,7 +68,7 @@ test('kill -9 of an ingest mid-request: every 202 is journaled and sent, the req
   // Short pauses and many requests in flight, so the kill lands inside some of them.
   const traffic = startTraffic(url, deployment.apiKey, { everyMs: 5 });
   await eventually('the victim to accept traffic', () => Promise.resolve(traffic.accepted.length >= 20 ? true : undefined), 30_000);
-  await sleep(500);
+  await holdFor(500, 'the kill lands inside requests in flight');
   victim.child.kill('SIGKILL');
   await victim.exited;
   await traffic.stop();
@@ -103,7 +102,7 @@ test('kill -9 of a dispatcher whose journal lags behind its provider: duplicates
   const victim = spawnApp('dispatcher', { ...deployment.env, COMMSTRAT_MONGO_URL: journalUrl.toString(), DISPATCHER_PORT: String(port), DISPATCHER_CONSUMER: 'victim' });
   await listening(`http://127.0.0.1:${port}`);
   await eventually('the victim to be sending', () => Promise.resolve(deployment.sandbox.received.size >= 300 ? true : undefined), 30_000);
-  await sleep(1500);
+  await holdFor(1500, 'the victim sends for a while before it is killed');
   victim.child.kill('SIGKILL');
   await victim.exited;
   await deployment.startDispatcher({ DISPATCHER_VISIBILITY_TIMEOUT_MS: '1500', DISPATCHER_CONSUMER: 'survivor' });

@@ -7,8 +7,9 @@ import { saveStrategy, upsertProvider } from '@commstrat/config';
 import type { SandboxBehaviour } from '@commstrat/sandbox';
 import { ledgerOf, verdict } from './faults.ts';
 import { setSandboxBehaviour, startDeployment, type Deployment } from './services.ts';
+import { sms } from './requests.ts';
+import { holdFor } from './harness.ts';
 
-const sms = (text: string, extra: object = {}) => ({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text }, ...extra });
 
 /** The sandbox provider with a short timeout, and a strategy that retries fast and often. */
 async function faultyProviderDeployment(options: { timeoutMs?: number; attempts?: number; ratePerSecond?: number } = {}): Promise<Deployment> {
@@ -60,7 +61,7 @@ async function throughFault(
   await setSandboxBehaviour(deployment.sandbox, fault);
   await deployment.startDispatcher({ DISPATCHER_CIRCUIT_OPEN_MS: '300' });
   const ids = await postBatch(deployment, options.count ?? 40);
-  await new Promise((resolve) => setTimeout(resolve, faultMs));
+  await holdFor(faultMs, "the provider's fault lasts this long under traffic");
   await setSandboxBehaviour(deployment.sandbox, { latency_ms: 0, error_rate: 0, malformed_rate: 0, drip_ms: 0, rate_per_second: 0 });
   const report = await ledgerOf(deployment, { rest: ids });
   return { deployment, ids, report };

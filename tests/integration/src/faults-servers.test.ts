@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { eventually, stackEnv } from './harness.ts';
+import { eventually, stackEnv, holdFor } from './harness.ts';
 import { faultDurations, ledgerOf, privateMongo, privateRedis, startTraffic, TcpProxy, verdict } from './faults.ts';
 import { startDeployment } from './services.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // The recovery pass repairs what a lost Redis write leaves behind, so it runs often here;
 // the dispatcher reclaims what a restart left pending. Its grace stays above what AOF
@@ -29,9 +28,9 @@ test('Redis killed and restarted (AOF on) during traffic: nothing accepted is lo
   const redis = await privateRedis();
   const deployment = await startDeployment({ env: { COMMSTRAT_REDIS_URL: redis.url, ...repairQuickly } });
   const traffic = startTraffic(deployment.ingest.url, deployment.apiKey);
-  await sleep(1500);
+  await holdFor(1500, 'traffic before the fault');
   await redis.restart(1000);
-  await sleep(2000);
+  await holdFor(2000, 'traffic after the restart');
   await traffic.stop();
   // Requests of the outage are refused (503) or, when ioredis reconnects within their
   // wait, answered late: either is right, so the refusals are reported, not required.
@@ -66,7 +65,7 @@ test('a claim whose next Redis call fails is reclaimed and sent, not held by its
       const [pending] = (await admin.xpending(lane, 'dispatchers')) as [number];
       return pending === ids.length ? true : undefined;
     }, 15_000);
-    await sleep(500); // its marking fails meanwhile (NOPERM), more than once
+    await holdFor(500, 'its marking fails meanwhile (NOPERM), more than once');
     await admin.call('ACL', 'SETUSER', 'default', '+@all');
   } finally {
     admin.disconnect();
@@ -80,11 +79,11 @@ test('MongoDB killed and restarted during traffic: nothing accepted is lost or s
   const mongo = await privateMongo();
   const deployment = await startDeployment({ env: { COMMSTRAT_MONGO_URL: mongo.url, ...repairQuickly } });
   const traffic = startTraffic(deployment.ingest.url, deployment.apiKey);
-  await sleep(1500);
+  await holdFor(1500, 'traffic before the fault');
   await mongo.restart(1000);
   // Requests of the outage may wait for the server (driver retries) rather than fail.
   const afterRestart = traffic.accepted.length;
-  await sleep(3000);
+  await holdFor(3000, 'traffic after the server is back');
   await traffic.stop();
   assert.ok(traffic.accepted.length > afterRestart, 'traffic is accepted again after the restart');
   const report = await ledgerOf(deployment, { rest: traffic.accepted }, { mongoUrl: mongo.url, duplicateBound: 5 * 25, timeoutMs: 90_000 });
@@ -104,12 +103,12 @@ test('PostgreSQL unreachable, then back: traffic is accepted again and nothing a
   const replica = await deployment.startIngest({ COMMSTRAT_POSTGRES_URL: behindProxy.toString() });
   await deployment.startDispatcher({ COMMSTRAT_POSTGRES_URL: behindProxy.toString() });
   const traffic = startTraffic(replica.url, deployment.apiKey, { everyMs: 50 });
-  await sleep(1500);
+  await holdFor(1500, 'traffic before the fault');
   proxy.cut();
-  await sleep(postgresOutageMs);
+  await holdFor(postgresOutageMs, 'the outage');
   proxy.restore();
   const acceptedDuringOutage = traffic.accepted.length;
-  await sleep(3000);
+  await holdFor(3000, 'traffic after the server is back');
   await traffic.stop();
   assert.ok(traffic.accepted.length > acceptedDuringOutage, 'traffic is accepted again once PostgreSQL is back');
   const report = await ledgerOf(deployment, { rest: traffic.accepted });

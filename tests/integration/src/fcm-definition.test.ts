@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { ProviderRejectedError, ProviderUnavailableError, type QueuedMessage } from '@commstrat/core';
 import { saveStrategy, upsertProvider } from '@commstrat/config';
 import { DeclarativeHttpAdapter, ProviderMisconfiguredError, shippedDefinitions } from '@commstrat/providers';
-import { eventually, queuedMessage } from './harness.ts';
+import { eventually, queuedMessage, holdFor, allowing } from './harness.ts';
 import { setSandboxBehaviour, startDeployment, startSandbox, type RunningSandbox } from './services.ts';
 
 type ServiceAccount = Record<string, string>;
@@ -28,7 +27,7 @@ async function fcmControls(sandbox: RunningSandbox, settings: Record<string, unk
 function fcm(sandbox: RunningSandbox, credentials: ServiceAccount): DeclarativeHttpAdapter {
   const definition = shippedDefinitions().get('fcm-v1');
   assert.ok(definition);
-  const adapter = new DeclarativeHttpAdapter({ id: 'acme/fcm', definition, baseUrl: sandbox.url, credentials, timeoutMs: 3000 });
+  const adapter = new DeclarativeHttpAdapter({ id: 'acme/fcm', definition, baseUrl: sandbox.url, credentials, egress: allowing(sandbox.url), timeoutMs: 3000 });
   test.after(() => adapter.close());
   return adapter;
 }
@@ -70,7 +69,7 @@ test('FCM: the token is fetched again after it expires, and after a 401 (revoked
   assert.equal((await adapter.send([toDevice('d1')])).error, undefined);
   assert.equal((await fcmControls(sandbox)).token_requests, 1);
   // A 2 s token is used for its first half (the margin is at most half the lifetime).
-  await sleep(1100);
+  await holdFor(1100, 'past the first half of the 2 s token');
   assert.equal((await adapter.send([toDevice('d1')])).error, undefined);
   assert.equal((await fcmControls(sandbox)).token_requests, 2, 'renewed before it expired');
 

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { after } from 'node:test';
 import { migrate } from '@commstrat/config';
 import { newId, type Priority, type QueuedMessage } from '@commstrat/core';
+import { EgressAllowList, EgressPolicy } from '@commstrat/egress';
 import { Redis } from 'ioredis';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { MongoClient, type Db } from 'mongodb';
@@ -90,6 +91,19 @@ export function fuzzSettings(): { readonly examples: number; readonly seed: numb
 }
 
 /** A short random id for names of test-owned keys, databases and topics. */
+/**
+ * The egress allow-list entries (`host:port`) of local listeners the test starts on
+ * loopback: the egress policy refuses loopback unless told, as in production.
+ */
+export function allowEntries(...urls: readonly string[]): string {
+  return urls.map((url) => new URL(url).host).join(',');
+}
+
+/** An egress policy that lets through exactly these local listeners (see allowEntries). */
+export function allowing(...urls: readonly string[]): EgressPolicy {
+  return new EgressPolicy(EgressAllowList.parse(allowEntries(...urls)));
+}
+
 export function uniqueName(kind: string): string {
   return `t_${kind}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
 }
@@ -156,6 +170,18 @@ export async function testPostgres(owner: Owner = after): Promise<{ sql: Sql; ur
     await admin.end({ timeout: 5 });
   });
   return { sql, url: url.toString() };
+}
+
+/**
+ * Lets `ms` pass on purpose: an observation window (asserting afterwards that nothing
+ * happened meanwhile: no send outside a window, no retry of a 410, a lane that does not
+ * grow), traffic kept running through a fault, or time a contract is about (a token's
+ * lifetime, a rate's refill). Never a wait for something to happen: that is
+ * `eventually`, which waits for the condition itself. `why` says which it is.
+ */
+export async function holdFor(ms: number, why: string): Promise<void> {
+  if (why.trim() === '') throw new Error('holdFor: say why the test waits');
+  await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
-import { eventually } from './harness.ts';
-import { setSandboxBehaviour, startDeployment, startSandbox, type Deployment, type RunningSandbox } from './services.ts';
+import { eventually, holdFor } from './harness.ts';
+import { setSandboxBehaviour, startDeployment, startSandbox, type Deployment, type RunningSandbox, LOOPBACK } from './services.ts';
 
 const provider = (id: string, sandbox: RunningSandbox): ProviderInput => ({
   id,
@@ -42,7 +42,7 @@ async function phase(deployment: Deployment, name: string, count: number): Promi
     const { status, body } = await deployment.api('POST', '/v1/messages/batch', { messages });
     assert.equal(status, 202, JSON.stringify(body));
     ids.push(...body.accepted.map((item: { id: string }) => item.id));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await holdFor(100, 'batches spread over time, so health has answers to weigh');
   }
   return eventually(`the ${name} messages to be sent`, async () => {
     const views = await Promise.all(ids.map(async (id) => (await deployment.api('GET', `/v1/messages/${id}`)).body as View));
@@ -58,7 +58,7 @@ function shareOfA(views: readonly View[], where: (view: View) => string | undefi
 const firstTried = (view: View) => view.timeline.find((event) => event.status === 'sending')?.provider;
 
 test('a provider failing in bursts loses its traffic to the other, and gets it back gradually once it recovers', async (t) => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   const [sandboxA, sandboxB] = await Promise.all([startSandbox(), startSandbox()]);
   await upsertProvider(deployment.sql, deployment.tenantId, provider('a', sandboxA));
   await upsertProvider(deployment.sql, deployment.tenantId, provider('b', sandboxB));

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { ProviderRejectedError, ProviderUnavailableError, signReceiptBody } from '@commstrat/core';
 import { saveStrategy, upsertProvider } from '@commstrat/config';
 import { DeclarativeHttpAdapter, shippedDefinitions } from '@commstrat/providers';
-import { eventually, queuedMessage } from './harness.ts';
+import { allowing, eventually, queuedMessage } from './harness.ts';
 import { RECEIPT_SECRET, definitionDeployment, exchangesOf } from './definition-deployments.ts';
 import {
   setSandboxBehaviour,
@@ -19,6 +19,7 @@ function infobip(sandbox: RunningSandbox, apiKey = sandbox.token): DeclarativeHt
     id: 'acme/infobip',
     definition,
     baseUrl: sandbox.url,
+    egress: allowing(sandbox.url),
     credentials: { api_key: apiKey, sender: 'Acme' },
     timeoutMs: 3000,
   });

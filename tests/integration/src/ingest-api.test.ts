@@ -2,13 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { eventually } from './harness.ts';
 import { startDeployment } from './services.ts';
+import { sms } from './requests.ts';
 
-const sms = (text: string, extra: object = {}) => ({
-  channel: 'sms',
-  recipient: { phone: '+79161234567' },
-  content: { text },
-  ...extra,
-});
 
 test('a batch of good messages is accepted whole with 202 and one id per item', async () => {
   const deployment = await startDeployment({ dispatcher: false });

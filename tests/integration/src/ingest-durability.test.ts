@@ -3,15 +3,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { IdempotencyStore } from '@commstrat/queue';
-import { eventually, freePort, testRedis } from './harness.ts';
+import { eventually, freePort, testRedis, holdFor } from './harness.ts';
 import { spawnApp, startDeployment, type Deployment } from './services.ts';
+import { sms } from './requests.ts';
 
-const sms = (text: string, extra: object = {}) => ({
-  channel: 'sms',
-  recipient: { phone: '+79161234567' },
-  content: { text },
-  ...extra,
-});
 
 
 /** Runs the real ingest process with a failpoint; it dies while handling one POST. */
@@ -48,7 +43,7 @@ for (const failpoint of ['exit-after-journal', 'exit-after-enqueue']) {
     );
     // Further passes (and another replica) change nothing: the request is marked done.
     await deployment.startIngest({ INGEST_RECOVERY_GRACE_MS: '0', INGEST_RECOVERY_INTERVAL_MS: '200' });
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    await holdFor(800, 'further recovery passes may run and must change nothing');
     assert.equal((await deployment.lanes.depths()).normal, 1);
 
     await deployment.startDispatcher();
@@ -131,7 +126,7 @@ test('intake sheds load with 503 when the lanes are over their cap, and nothing 
   const deployment = await startDeployment({ dispatcher: false, env: { INGEST_LANE_CAP: '3' } });
   for (let i = 0; i < 4; i++) {
     assert.equal((await deployment.api('POST', '/v1/messages', sms(`m${i}`))).status, 202);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // depths are sampled every 250 ms
+    await holdFor(300, 'past the 250 ms a lane-depth sample is kept: the next request sees this one');
   }
   const shed = await deployment.api('POST', '/v1/messages', sms('one too many'));
   assert.equal(shed.status, 503);
@@ -156,7 +151,7 @@ test('with Redis down, intake answers 503 and keeps nothing half-accepted', asyn
 
   redis.kill('SIGKILL');
   await once(redis, 'exit');
-  await new Promise((resolve) => setTimeout(resolve, 300)); // past the lane-depth sample
+  await holdFor(300, 'past the 250 ms a lane-depth sample is kept: the next request asks Redis');
   const down = await deployment.api('POST', '/v1/messages', sms('during the outage'));
   assert.equal(down.status, 503);
   assert.equal(down.body.error.code, 'dependency_unavailable');

@@ -11,11 +11,11 @@ test('a journal of the old layout converts to messages that hold their own state
   const [sent, failed, untouched] = [0, 1, 2].map(() =>
     acceptMessage(
       validateMessageRequest({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text: 'hi' } }, new Date(now)),
-      { id: newId(), tenantId: 't1', requestId, now: new Date(now) },
+      { id: newId(), tenantId: 't1', batchId: requestId, now: new Date(now) },
     ),
   ) as [ReturnType<typeof acceptMessage>, ReturnType<typeof acceptMessage>, ReturnType<typeof acceptMessage>];
   // As commstrat 0.1 wrote them: documents frozen at acceptance, events beside them.
-  await db.collection('messages').insertMany([sent, failed, untouched].map(({ id, ...rest }) => ({ _id: id, ...rest })) as never[]);
+  await db.collection('messages').insertMany([sent, failed, untouched].map(({ id, batch_id, ...rest }) => ({ _id: id, request_id: batch_id, ...rest })) as never[]);
   const exchangeId = newId();
   const sending = { status: 'sending', at: new Date(now + 10), provider: 'p1' };
   await db.collection('provider_exchanges').insertOne({

@@ -1,14 +1,13 @@
 // Kafka intake against the stack's broker: each test has its own topics and consumer
 // group (deleted after) and its own ingest deployment.
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
 import { DependencyUnavailableError } from '@commstrat/core';
 import { KafkaIntake } from '@commstrat/ingest';
 import { createLogger, createRegistry, ingestMetrics } from '@commstrat/observability';
 import type { Admin, IHeaders, KafkaMessage } from 'kafkajs';
-import { eventually, stackEnv, testKafka, uniqueName } from './harness.ts';
+import { eventually, stackEnv, testKafka, uniqueName, holdFor } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
 const sms = (text: string, phone = '+79161234567') => ({
@@ -247,11 +246,11 @@ test('Kafka intake pauses while the lanes are over their cap and resumes once th
 
   // Paused: records sent now wait in Kafka, the lanes do not grow.
   for (let i = 0; i < 5; i += 1) await k.send(JSON.stringify(sms(`second ${i}`)));
-  await sleep(500);
+  await holdFor(500, 'records sent while paused may not reach the lanes');
   const depth = (await k.deployment.lanes.depths()).normal;
   const committed = await k.committed();
   assert.ok(depth > 5, `lanes over the cap (${depth})`);
-  await sleep(2500);
+  await holdFor(2500, 'still paused: the lanes do not grow, nothing is committed');
   assert.equal((await k.deployment.lanes.depths()).normal, depth);
   assert.equal(await k.committed(), committed);
   assert.ok(committed < 15);
@@ -295,7 +294,8 @@ async function fakeIntakeKafka(acceptBatch: AcceptBatch, options: { retryInitial
   const rejectedTopic = uniqueName('rejected');
   const group = uniqueName('group');
   const { admin, producer, own } = await testKafka([topic, rejectedTopic], [group]);
-  const metrics = ingestMetrics(createRegistry('test'));
+  const registry = createRegistry('test');
+  const metrics = ingestMetrics(registry);
   const kafkaIntake = new KafkaIntake(
     {
       intake: { acceptBatch },
@@ -310,7 +310,7 @@ async function fakeIntakeKafka(acceptBatch: AcceptBatch, options: { retryInitial
   own(() => kafkaIntake.stop());
   return {
     kafkaIntake,
-    metrics,
+    registry,
     admin,
     topic,
     rejectedTopic,
@@ -338,7 +338,7 @@ test('a record whose dependency is down is retried in place: not rejected, not c
     },
     { retryInitialMs: 400 },
   );
-  const { topic, metrics, admin, committed } = k;
+  const { topic, admin, committed } = k;
   await k.send();
 
   await eventually('a failed attempt', () => Promise.resolve(calls.length >= 1 ? true : undefined));
@@ -347,7 +347,7 @@ test('a record whose dependency is down is retried in place: not rejected, not c
 
   assert.equal(calls.length, 4);
   assert.ok(calls.every((id) => id === `kafka:${topic}:0:0`), 'every attempt under the same batch id');
-  assert.equal((await metrics.kafkaRetries.get()).values.find((v) => v.labels.reason === 'dependency_unavailable')?.value, 3);
+  assert.match(await k.registry.metrics(), /^commstrat_kafka_retries_total\{reason="dependency_unavailable"[^}]*\} 3$/m);
   const [rejected] = await admin.fetchTopicOffsets(k.rejectedTopic);
   assert.equal(rejected?.high, '0', 'nothing on the rejected topic');
 
@@ -374,7 +374,7 @@ test('records of a partition are accepted several at once, and committed only up
   );
   await k.send(6);
   await eventually('four records under way while the first waits', () => Promise.resolve(started.length >= 4 ? true : undefined));
-  await sleep(300);
+  await holdFor(300, 'no fifth record may start meanwhile');
   assert.equal(started.length, 4, 'no more than recordsInFlight at once');
   assert.equal(await k.committed(), -1, 'records 1-3 are done, but nothing after the unfinished first is committed');
   releaseFirst();
@@ -384,4 +384,26 @@ test('records of a partition are accepted several at once, and committed only up
     Array.from({ length: 6 }, (_, i) => `kafka:${k.topic}:0:${i}`).sort(),
     'each record accepted once',
   );
+});
+
+test('a record whose callback_url aims at an internal address goes to the rejected topic with the field; its batch neighbours are accepted', async () => {
+  const k = await startKafkaDeployment();
+  const internal = { ...sms('to redis'), callback_url: 'http://127.0.0.1:6379/' };
+  const single = await k.send(JSON.stringify({ ...sms('to loopback'), callback_url: 'http://2130706433:8080/cb' }));
+  const partly = await k.send(JSON.stringify({ messages: [sms('one'), internal] }));
+  await eventually('both records to be committed', async () => ((await k.committed()) === 2 ? true : undefined));
+  const batch = await k.deployment.api('GET', batchPath(k.topic, partly));
+  assert.equal(batch.body.accepted, 1);
+  const rejected = await eventually('two rejected records', () => {
+    const records = k.rejected();
+    return Promise.resolve(records.length >= 2 ? records : undefined);
+  });
+  const [alone, item] = rejected as [KafkaMessage, KafkaMessage];
+  assert.equal(header(alone, 'x-source-offset'), String(single));
+  assert.equal(header(alone, 'x-error-code'), 'egress_refused');
+  assert.equal(header(alone, 'x-error-path'), '/callback_url');
+  assert.deepEqual(JSON.parse(item.value?.toString() ?? ''), internal);
+  assert.equal(header(item, 'x-item-index'), '1');
+  assert.equal(header(item, 'x-error-code'), 'egress_refused');
+  assert.equal(header(item, 'x-error-path'), '/callback_url');
 });

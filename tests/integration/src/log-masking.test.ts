@@ -144,7 +144,13 @@ test('the real tiers mask phone numbers and message text on stdout and in GELF, 
   assert.ok(relay.seen.plain > 0, 'short lines go as single plain datagrams');
   assert.equal(exchange['_provider'], 'sandbox-sms');
   assert.equal(exchange['_tenant_id'], deployment.tenantId);
-  assert.match(String(exchange['_batch_id']), /^[0-9A-HJKMNP-TV-Z]{26}$/);
+  // The line's id is its provider exchange's: the journal finds the exchange, and the message.
+  const exchangeId = String(exchange['_exchange_id']);
+  assert.match(exchangeId, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+  const journaled = await eventually('the exchange in the journal', async () =>
+    (await deployment.db.collection<{ _id: string; provider: string }>('provider_exchanges').findOne({ _id: exchangeId })) ?? undefined,
+  );
+  assert.equal(journaled.provider, `${deployment.tenantId}/sandbox-sms`);
   const request = JSON.parse(String(exchange['_request'])) as {
     messages: { to: string; text: string }[];
   };

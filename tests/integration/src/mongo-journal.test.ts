@@ -11,7 +11,7 @@ function aMessage(tenantId: string, extra: object = {}) {
     { channel: 'sms', recipient: { phone: '+79161234567' }, content: { text: 'hi' }, tags: ['otp'], ...extra },
     now,
   );
-  return acceptMessage(request, { id: newId(), tenantId, requestId: newId(), now });
+  return acceptMessage(request, { id: newId(), tenantId, batchId: newId(), now });
 }
 
 /** A fresh journal (indexes made) holding one request of `count` messages of tenant t1. */
@@ -24,7 +24,7 @@ async function journalOf(count: number, options: ConstructorParameters<typeof Jo
   const messages = Array.from({ length: count }, () =>
     acceptMessage(
       validateMessageRequest({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text: 'hi' }, tags: ['otp'] }, now),
-      { id: newId(), tenantId: 't1', requestId, now },
+      { id: newId(), tenantId: 't1', batchId: requestId, now },
     ),
   );
   await journal.recordAccepted(
@@ -79,7 +79,7 @@ test('a journaled message is found by its tenant only, with its fields intact', 
   assert.deepEqual(found?.recipient, { phone: '+79161234567' });
   assert.deepEqual(found?.tags, ['otp']);
   assert.equal(await journal.findMessage('t2', message!.id), null);
-  assert.equal(await db.collection('requests').countDocuments({ _id: message!.request_id as never }), 1);
+  assert.equal(await db.collection('requests').countDocuments({ _id: message!.batch_id as never }), 1);
 });
 
 test('a sent batch is written to each message: status, timeline, provider, its own provider id and the strategy version', async () => {
@@ -105,7 +105,7 @@ test('a sent batch is written to each message: status, timeline, provider, its o
   assert.equal(foundC?.timeline.at(-1)?.reason, '$where: invalid_number', 'a reason is kept as text, never read as a field path');
   assert.equal((await journal.findByProviderMessageId('t1', 'pb'))?.id, b.id);
   assert.equal(await journal.findByProviderMessageId('t2', 'pb'), null);
-  assert.deepEqual(await journal.countByStatus('t1', a.request_id), { sent: 2, failed: 1 });
+  assert.deepEqual(await journal.countByStatus('t1', a.batch_id), { sent: 2, failed: 1 });
   assert.equal(await db.collection('status_events').countDocuments(), 0, 'no side collection of events');
 });
 
@@ -170,7 +170,7 @@ test('reads are served by indexes: by id, listings by status, tag, batch and tim
     { tenant_id: 't1' },
     { tenant_id: 't1', status: 'sent' },
     { tenant_id: 't1', tags: 'otp' },
-    { tenant_id: 't1', request_id: messages[0]!.request_id },
+    { tenant_id: 't1', request_id: messages[0]!.batch_id },
     { tenant_id: 't1', _id: { $gte: '01', $lt: id } },
     { tenant_id: 't1', provider_message_id: 'pa' },
   ]) {
@@ -195,7 +195,7 @@ test('a listing pages by a stable cursor and filters by current status, tag, bat
   assert.equal((await journal.listMessages('t1', { status: 'sent', limit: 1, after: a!.id })).nextAfter, null);
   assert.equal((await journal.listMessages('t1', { status: 'queued', limit: 10 })).messages.length, 3);
   assert.equal((await journal.listMessages('t1', { tag: 'none', limit: 10 })).messages.length, 0);
-  assert.equal((await journal.listMessages('t1', { batchId: a!.request_id, limit: 10 })).messages.length, 5);
+  assert.equal((await journal.listMessages('t1', { batchId: a!.batch_id, limit: 10 })).messages.length, 5);
   const later = new Date(Date.now() + 60_000);
   assert.equal((await journal.listMessages('t1', { from: later, limit: 10 })).messages.length, 0);
   assert.equal((await journal.listMessages('t1', { to: later, limit: 10 })).messages.length, 5);
@@ -207,7 +207,7 @@ test('without transactions, a request cut short before its messages is discarded
   const journal = new Journal(db, { transactions: false });
   const message = aMessage('t1');
   const request = {
-    _id: message.request_id,
+    _id: message.batch_id,
     tenant_id: 't1',
     source: 'kafka' as const,
     received_at: new Date(),
@@ -218,10 +218,10 @@ test('without transactions, a request cut short before its messages is discarded
   // What a process that died between the two writes leaves behind.
   await db.collection('requests').insertOne(request as never);
   assert.equal(await journal.recordAccepted(request, [message]), false, 'seen before');
-  assert.equal(await journal.discardIncompleteRequest(request._id), true);
+  assert.equal(await journal.discardIncompleteBatch(request._id), true);
   assert.equal(await journal.recordAccepted(request, [message]), true);
   assert.equal((await journal.findMessage('t1', message.id))?.status, 'queued');
-  assert.equal(await journal.discardIncompleteRequest(request._id), false, 'a whole request is kept');
+  assert.equal(await journal.discardIncompleteBatch(request._id), false, 'a whole request is kept');
 });
 
 test('provider exchanges are found by any message they carried', async () => {

@@ -16,7 +16,7 @@ test('migrations apply once; a second run applies nothing', async () => {
     SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`;
   assert.deepEqual(
     tables.map((t) => t.table_name),
-    ['api_keys', 'audit', 'provider_definitions', 'providers', 'schema_migrations', 'stop_list', 'strategies', 'tenants'],
+    ['api_keys', 'audit', 'provider_definitions', 'providers', 'schema_migrations', 'stop_list', 'strategies', 'templates', 'tenants'],
   );
 });
 

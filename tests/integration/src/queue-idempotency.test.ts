@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { ConfigError } from '@commstrat/core';
 import { IdempotencyStore } from '@commstrat/queue';
-import { testRedis } from './harness.ts';
+import { eventually, testRedis } from './harness.ts';
 
 test('of two concurrent reserves of one key on two connections, exactly one is new', async () => {
   const first = await testRedis();
@@ -43,10 +42,11 @@ test('a key is new again once its window has passed, and a reservation lapses af
   assert.equal((await store.reserve('t1', 'k', 1)).status, 'new');
   await store.complete('t1', 'k', 'v', 1);
   assert.equal((await store.reserve('t1', 'k', 1)).status, 'done');
-  await sleep(1_100);
+  const gone = () => eventually('the key to expire', async () => ((await redis.exists(store.redisKey('t1', 'k'))) === 0 ? true : undefined), 5000, 20);
+  await gone(); // its window of 1 s
   assert.equal((await store.reserve('t1', 'k', 1)).status, 'new');
 
-  await sleep(300);
+  await gone(); // the reservation's own 0.2 s
   assert.equal((await store.reserve('t1', 'k', 1)).status, 'new', 'a crashed request does not hold its key for ever');
 });
 

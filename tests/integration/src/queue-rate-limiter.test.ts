@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { ConfigError } from '@commstrat/core';
 import { ProviderRateLimiter, defaultBurst } from '@commstrat/queue';
-import { testRedis } from './harness.ts';
+import { testRedis, holdFor } from './harness.ts';
 
 /** The most grant timestamps (ms) that fall in any half-open window [t, t + windowMs). */
 function maxInAnyWindow(sortedTimestamps: readonly number[], windowMs: number): number {
@@ -36,7 +35,7 @@ test('three replicas on their own connections stay under the rate in every 1-sec
       const { granted, waitMs } = await limiter.take('sms-gw', wanted, rate);
       const at = performance.now();
       for (let i = 0; i < granted; i++) grants.push(at);
-      if (granted < wanted) await sleep(Math.max(1, waitMs));
+      if (granted < wanted) await holdFor(Math.max(1, waitMs), 'a replica waits as long as the bucket says');
     }
   };
   await Promise.all(limiters.map((limiter, i) => replica(limiter, i)));
@@ -60,7 +59,7 @@ test('a full bucket grants at most its burst at once, then says how long until t
   const next = await limiter.take('p', 1, 10, 3);
   assert.equal(next.granted, 0);
   assert.ok(next.waitMs > 0 && next.waitMs <= 100, `waitMs ${next.waitMs}`);
-  await sleep(next.waitMs + 5);
+  await holdFor(next.waitMs + 5, 'the wait the bucket named');
   assert.equal((await limiter.take('p', 1, 10, 3)).granted, 1, 'a token is there once waitMs has passed');
 });
 

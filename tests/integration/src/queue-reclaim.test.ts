@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import type { Priority, QueuedMessage } from '@commstrat/core';
-import { LaneQueue } from '@commstrat/queue';
-import { queuedMessage, testRedis } from './harness.ts';
+import { TestLanes } from './test-lanes.ts';
+import { eventually, holdFor, queuedMessage, testRedis } from './harness.ts';
 
 const message = (priority: Priority): QueuedMessage => queuedMessage(priority);
 
@@ -11,7 +10,7 @@ const noneByLane = { critical: 0, high: 0, normal: 0, bulk: 0 };
 
 test('entries a dead consumer claimed are reclaimed by another only once idle long enough, and ack clears them', async () => {
   const { redis, prefix } = await testRedis();
-  const lanes = new LaneQueue(redis, { prefix });
+  const lanes = new TestLanes(redis, { prefix });
   await lanes.ensureGroup();
   await lanes.enqueue([message('normal'), message('critical'), message('bulk')]);
   const claimedByA = await lanes.claim('A', 10, 100);
@@ -19,8 +18,10 @@ test('entries a dead consumer claimed are reclaimed by another only once idle lo
   assert.deepEqual(await lanes.pendingCount(), { critical: 1, high: 0, normal: 1, bulk: 1 });
 
   assert.deepEqual(await lanes.reclaim('B', 100, 10), [], 'nothing is idle for 100 ms yet');
-  await sleep(150);
-  const reclaimed = await lanes.reclaim('B', 100, 10);
+  const reclaimed = await eventually('the entries to be idle for 100 ms', async () => {
+    const found = await lanes.reclaim('B', 100, 10);
+    return found.length > 0 ? found : undefined;
+  });
   assert.deepEqual(reclaimed, claimedByA, 'the same entries, highest priority first');
   assert.deepEqual(await lanes.reclaim('C', 100, 10), [], 'a reclaimed entry is idle again from zero');
 
@@ -31,14 +32,16 @@ test('entries a dead consumer claimed are reclaimed by another only once idle lo
 
 test('reclaim stops at count, across lanes, and the rest comes with the next call', async () => {
   const { redis, prefix } = await testRedis();
-  const lanes = new LaneQueue(redis, { prefix });
+  const lanes = new TestLanes(redis, { prefix });
   await lanes.ensureGroup();
   await lanes.enqueue([...Array.from({ length: 30 }, () => message('bulk')), ...Array.from({ length: 5 }, () => message('high'))]);
   // XREADGROUP's COUNT is per lane.
   assert.equal((await lanes.claim('A', 100, 100)).length, 35);
-  await sleep(150);
 
-  const first = await lanes.reclaim('B', 100, 25);
+  const first = await eventually('the entries to be idle for 100 ms', async () => {
+    const found = await lanes.reclaim('B', 100, 25);
+    return found.length > 0 ? found : undefined;
+  });
   assert.equal(first.length, 25);
   assert.deepEqual(
     first.map((e) => e.lane),
@@ -52,25 +55,27 @@ test('reclaim stops at count, across lanes, and the rest comes with the next cal
 
 test('an entry deleted from its stream while pending is not handed out and stops being pending', async () => {
   const { redis, prefix } = await testRedis();
-  const lanes = new LaneQueue(redis, { prefix });
+  const lanes = new TestLanes(redis, { prefix });
   await lanes.ensureGroup();
   await lanes.enqueue([message('high'), message('high')]);
   const [gone, kept] = await lanes.claim('A', 10, 100);
   assert.ok(gone && kept);
   await redis.xdel(lanes.laneKey('high'), gone.entryId);
-  await sleep(30);
 
-  const reclaimed = await lanes.reclaim('B', 20, 10);
+  const reclaimed = await eventually('the kept entry to be idle for 20 ms', async () => {
+    const found = await lanes.reclaim('B', 20, 10);
+    return found.length > 0 ? found : undefined;
+  });
   assert.deepEqual(reclaimed.map((e) => e.entryId), [kept.entryId]);
   assert.deepEqual(await lanes.pendingCount(), { ...noneByLane, high: 1 });
 });
 
 test('lane lag is the age of the oldest entry not yet acked, per lane, 0 when empty', async () => {
   const { redis, prefix } = await testRedis();
-  const lanes = new LaneQueue(redis, { prefix });
+  const lanes = new TestLanes(redis, { prefix });
   await lanes.ensureGroup();
   await lanes.enqueue([message('normal')]);
-  await sleep(200);
+  await holdFor(200, 'the first entry ages 200 ms, the lag the lane then reports');
   await lanes.enqueue([message('normal'), message('critical')]);
 
   const age = await lanes.oldestEntryAgeMs();

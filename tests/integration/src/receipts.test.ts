@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { signReceiptBody } from '@commstrat/core';
 import { eventually } from './harness.ts';
 import { startDeployment, type Deployment } from './services.ts';
+import { sms } from './requests.ts';
 
 const SECRET = 'receipt-secret-for-tests';
-const sms = (text: string) => ({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text } });
 
 /** A deployment whose sandbox provider has a receipt secret and reports as `status` says. */
 async function withReceipts(status: 'delivered' | 'undelivered' | 'none') {
@@ -99,6 +99,12 @@ test('receipts with a bad signature, a stale timestamp or a replayed signature a
   const replayed = await postReceipts(url, receipt, () => signature);
   assert.equal(replayed.status, 401);
   assert.match((replayed.body['error'] as { message: string }).message, /replayed/);
+  // The same signature respelt (`t=0<T>` reads as T and signs as T) is not a new one.
+  for (const respelt of [signature.replace('t=', 't=0'), signature.replace('t=', 't=000')]) {
+    const again = await postReceipts(url, receipt, () => respelt);
+    assert.equal(again.status, 401, respelt);
+    assert.match((again.body['error'] as { message: string }).message, /signature malformed/);
+  }
   const { body: after } = await deployment.api('GET', `/v1/messages/${message.id}`);
   assert.equal(after.status, 'delivered');
 });

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { documentedExample, saveThroughAdminApi } from './docs-examples.ts';
-import { eventually } from './harness.ts';
-import { startDeployment, startSandbox, type Deployment, type RunningSandbox } from './services.ts';
+import { eventually, holdFor } from './harness.ts';
+import { startDeployment, startSandbox, type Deployment, type RunningSandbox, untilConfigReloaded, LOOPBACK } from './services.ts';
 
 const provider = (id: string, sandbox: RunningSandbox, prices = {}): ProviderInput => ({
   id,
@@ -34,11 +34,12 @@ async function useRoute(deployment: Deployment, route: object): Promise<void> {
 }
 
 test('a rules route sends by number prefix and country, first match winning, else by its default', async () => {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   const german = await startSandbox();
   const mobile = await startSandbox();
   await upsertProvider(deployment.sql, deployment.tenantId, provider('de-sms', german));
   await upsertProvider(deployment.sql, deployment.tenantId, provider('de-mobile', mobile));
+  const changedAt = Date.now();
   await useRoute(deployment, {
     mode: 'rules',
     rules: [
@@ -47,7 +48,7 @@ test('a rules route sends by number prefix and country, first match winning, els
     ],
     otherwise: { mode: 'failover', providers: ['sandbox-sms'] },
   });
-  await new Promise((resolve) => setTimeout(resolve, 500)); // the NOTIFY reaches the replicas
+  await untilConfigReloaded(deployment, changedAt);
   await send(deployment, '+4915112345678', 'mobile');
   await send(deployment, '+493012345678', 'landline');
   await send(deployment, '+79161234567', 'elsewhere');
@@ -60,14 +61,15 @@ test('a rules route sends by number prefix and country, first match winning, els
 });
 
 test('docs example: a least-cost route follows a price change within 2 s', async () => {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   const other = await startSandbox();
   const prices = documentedExample('price-driven-split-prices') as Record<'sandbox-sms' | 'other-sms', Record<string, number>>;
   await upsertProvider(deployment.sql, deployment.tenantId, provider('sandbox-sms', deployment.sandbox, prices['sandbox-sms']));
   await upsertProvider(deployment.sql, deployment.tenantId, provider('other-sms', other, prices['other-sms']));
   const strategy = documentedExample('price-driven-split') as { name: string };
+  const savedAt = Date.now();
   await saveThroughAdminApi(deployment, strategy);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await untilConfigReloaded(deployment, savedAt);
   const sendBy = async (phone: string, text: string) => {
     const { status, body } = await deployment.api('POST', '/v1/messages', { strategy: strategy.name, recipient: { phone }, content: { text } });
     assert.equal(status, 202, JSON.stringify(body));
@@ -78,7 +80,7 @@ test('docs example: a least-cost route follows a price change within 2 s', async
   assert.equal(other.received.size, 0, 'the dearer provider got nothing, and the unpriced one nothing for the US');
 
   await upsertProvider(deployment.sql, deployment.tenantId, provider('other-sms', other, { DE: 0.01 }));
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await holdFor(2000, 'the 2 s within which a route follows a price change');
   await sendBy('+4915112345678', 'after');
   await sendBy('+14155550123', 'elsewhere again');
   await eventually('the next two to be sent', () =>

@@ -14,11 +14,11 @@ import {
 import { loadDispatcherConfig, startDispatcher, type RunningDispatcher } from '@commstrat/dispatcher';
 import { loadIngestConfig, startIngest, type RunningIngest } from '@commstrat/ingest';
 import { createLogger, createRegistry } from '@commstrat/observability';
-import { LaneQueue } from '@commstrat/queue';
+import { TestLanes } from './test-lanes.ts';
 import { Journal } from '@commstrat/journal';
 import type { Sql } from 'postgres';
 import { createSandboxApp, type SandboxBehaviour } from '@commstrat/sandbox';
-import { Cleanup, testMongo, testPostgres, testRedis, type Owner } from './harness.ts';
+import { Cleanup, eventually, testMongo, testPostgres, testRedis, type Owner, allowEntries } from './harness.ts';
 
 const quietLogger = () => createLogger({ service: 'test', console: false });
 
@@ -54,6 +54,13 @@ export async function startSandbox(
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token, received };
 }
 
+/**
+ * Every port of 127.0.0.1, for DeploymentOptions.egressAllow: what a test gives a
+ * deployment that calls listeners it starts later (backup sandboxes, callback receivers,
+ * webhook endpoints, Mailpit). Never the default: the egress policy refuses loopback.
+ */
+export const LOOPBACK = 'http://127.0.0.1';
+
 export interface Deployment {
   readonly ingest: RunningIngest;
   readonly dispatcher: RunningDispatcher | undefined;
@@ -71,7 +78,7 @@ export interface Deployment {
   /** Starts a(nother) dispatcher replica on this deployment. */
   startDispatcher(env?: Record<string, string>, options?: { clock?: () => number }): Promise<RunningDispatcher>;
   /** The deployment's lanes, for tests to inspect. */
-  readonly lanes: LaneQueue;
+  readonly lanes: TestLanes;
   /** The deployment's journal, for tests to inspect, and the database it is kept in. */
   readonly journal: Journal;
   readonly db: Db;
@@ -106,6 +113,8 @@ export interface DeploymentOptions {
   readonly env?: Record<string, string>;
   /** The sandbox provider as the tenant's PostgreSQL config describes it (rate, batch, linger). */
   readonly routing?: Partial<SandboxRoutingOptions>;
+  /** URLs of local listeners (callback receivers, webhook endpoints) the egress policy lets the deployment call, besides its sandbox. */
+  readonly egressAllow?: readonly string[];
 }
 
 export async function startDeployment(options: DeploymentOptions = {}): Promise<Deployment> {
@@ -133,6 +142,9 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     DISPATCHER_BLOCK_MS: '100',
     // Kafka intake stays off unless a test asks for it with its own topic.
     INGEST_KAFKA_ENABLED: 'false',
+    // The egress policy refuses loopback: the deployment's own sandbox is allowed, and a
+    // test that calls other local listeners names them (options.egressAllow).
+    COMMSTRAT_EGRESS_ALLOW: allowEntries(sandbox.url, ...(options.egressAllow ?? [])),
     ...options.env,
   };
   const startIngestReplica = async (extra: Record<string, string> = {}) => {
@@ -160,7 +172,7 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
     env,
     startIngest: startIngestReplica,
     startDispatcher: startReplica,
-    lanes: new LaneQueue(redis, { prefix }),
+    lanes: new TestLanes(redis, { prefix }),
     journal: new Journal(mongo.db),
     db: mongo.db,
     sql: pg.sql,
@@ -192,4 +204,27 @@ export function spawnApp(
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   return { child, exited };
+}
+
+/**
+ * Waits until the deployment's ingest and dispatcher both serve configuration read from
+ * PostgreSQL after `since` (ms): a change committed before then (and its NOTIFY) has
+ * reached them. Read from each tier's `commstrat_config_age_seconds`, the age of the
+ * oldest snapshot it serves, which is taken before its query runs.
+ */
+export async function untilConfigReloaded(deployment: Pick<Deployment, 'ingest' | 'dispatcher'>, since: number): Promise<void> {
+  const urls = [deployment.ingest.url, ...(deployment.dispatcher === undefined ? [] : [deployment.dispatcher.url])];
+  await eventually(
+    'every tier to serve the changed configuration',
+    async () => {
+      for (const url of urls) {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        const age = Number(/^commstrat_config_age_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1]);
+        if (!(age * 1000 < Date.now() - since)) return undefined;
+      }
+      return true;
+    },
+    15_000,
+    50,
+  );
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ProviderRejectedError, signReceiptBody } from '@commstrat/core';
 import { DeclarativeHttpAdapter, shippedDefinitions } from '@commstrat/providers';
-import { eventually, queuedMessage } from './harness.ts';
+import { allowing, eventually, queuedMessage } from './harness.ts';
 import { RECEIPT_SECRET, definitionDeployment, exchangesOf, retriesWaitForRetryAfter } from './definition-deployments.ts';
 import { setSandboxBehaviour, startSandbox } from './services.ts';
 
@@ -70,6 +70,7 @@ test('Sinch: 400 syntax_invalid_parameter_format (a bad MSISDN) is permanent', a
     id: 'acme/sinch',
     definition,
     baseUrl: sandbox.url,
+    egress: allowing(sandbox.url),
     credentials: { service_plan_id: SERVICE_PLAN, api_token: sandbox.token, from: '12345' },
     timeoutMs: 3000,
   });

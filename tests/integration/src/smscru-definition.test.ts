@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { ProviderRejectedError, ProviderUnavailableError, signReceiptBody, type QueuedMessage } from '@commstrat/core';
 import { saveStrategy, upsertProvider } from '@commstrat/config';
 import { DeclarativeHttpAdapter, ProviderMisconfiguredError, shippedDefinitions } from '@commstrat/providers';
-import { eventually, queuedMessage } from './harness.ts';
+import { allowing, eventually, queuedMessage } from './harness.ts';
 import { RECEIPT_SECRET, definitionDeployment } from './definition-deployments.ts';
 import { setSandboxBehaviour, startDeployment, startSandbox, type RunningSandbox } from './services.ts';
 
@@ -16,6 +16,7 @@ function smscru(sandbox: RunningSandbox, password = sandbox.token): DeclarativeH
     id: 'acme/smscru',
     definition,
     baseUrl: sandbox.url,
+    egress: allowing(sandbox.url),
     credentials: { login: LOGIN, password, sender: 'Acme' },
     timeoutMs: 3000,
   });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { ProviderUnavailableError, newId, type QueuedMessage } from '@commstrat/core';
-import { SmtpAdapter } from '@commstrat/providers';
+import { EgressPolicy } from '@commstrat/egress';
+import { ProviderMisconfiguredError, SmtpAdapter } from '@commstrat/providers';
+import { allowing } from './harness.ts';
 import { headersOf, mailpitEnv, messagesTo, uniqueAddress } from './mailpit.ts';
 
 function email(to: string, content: QueuedMessage['content']): QueuedMessage {
@@ -18,10 +20,11 @@ function email(to: string, content: QueuedMessage['content']): QueuedMessage {
   };
 }
 
-function adapter(url = mailpitEnv().smtpUrl): SmtpAdapter {
+function adapter(url = mailpitEnv().smtpUrl, egress = allowing(url.replace(/^smtps?/, 'http'))): SmtpAdapter {
   const smtp = new SmtpAdapter({
     id: 'acme/mailpit',
     url,
+    egress,
     from: 'Acme <no-reply@acme.test>',
     timeoutMs: 3000,
     concurrency: 2,
@@ -123,4 +126,22 @@ test('a batch travels over one pooled connection, and the next batch reuses it',
   assert.equal(second.error, undefined);
   assert.equal(connections, 1, 'twenty messages, one connection');
   assert.equal((await messagesTo(to, 20)).length, 20);
+});
+
+test('an SMTP server on an address the egress policy refuses is never connected to: the batch is misconfigured', async () => {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections += 1;
+    socket.end('220 listening\r\n');
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  test.after(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+  for (const url of [`smtp://127.0.0.1:${port}`, `smtp://localhost:${port}`, `smtps://2130706433:${port}`]) {
+    const result = await adapter(url, new EgressPolicy()).send([email(uniqueAddress(), { subject: 'never sent', text: 'x' })]);
+    assert.ok(result.error instanceof ProviderMisconfiguredError, `${url}: ${String(result.error)}`);
+    assert.match(result.error.message, /loopback address/);
+  }
+  assert.equal(connections, 0);
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ensureTenantWithKey, generateApiKey, saveStrategy, upsertProvider } from '@commstrat/config';
 import { eventually } from './harness.ts';
-import { setSandboxBehaviour, startDeployment, startSandbox, type Deployment } from './services.ts';
+import { setSandboxBehaviour, startDeployment, startSandbox, type Deployment, LOOPBACK } from './services.ts';
 
 interface Sending {
   readonly status: string;
@@ -38,6 +38,7 @@ const onlyTo = (name: string, provider: string) => ({
  */
 async function pinnedToV1() {
   const deployment = await startDeployment({
+    egressAllow: [LOOPBACK],
     env: { COMMSTRAT_CONFIG_REFRESH_MS: '600000', DISPATCHER_CIRCUIT_FAILURE_THRESHOLD: '100000' },
   });
   const backup = await startSandbox();

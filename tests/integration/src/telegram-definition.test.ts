@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import { ProviderRejectedError, ProviderUnavailableError, type QueuedMessage } from '@commstrat/core';
 import { saveStrategy, upsertProvider } from '@commstrat/config';
 import { DeclarativeHttpAdapter, ProviderMisconfiguredError, shippedDefinitions } from '@commstrat/providers';
-import { eventually, queuedMessage } from './harness.ts';
+import { allowing, eventually, queuedMessage } from './harness.ts';
 import { setSandboxBehaviour, startDeployment, startSandbox, type RunningSandbox } from './services.ts';
 
 function telegram(sandbox: RunningSandbox, botToken = sandbox.token): DeclarativeHttpAdapter {
   const definition = shippedDefinitions().get('telegram-bot');
   assert.ok(definition);
-  const adapter = new DeclarativeHttpAdapter({ id: 'acme/telegram', definition, baseUrl: sandbox.url, credentials: { bot_token: botToken }, timeoutMs: 3000 });
+  const adapter = new DeclarativeHttpAdapter({ id: 'acme/telegram', definition, baseUrl: sandbox.url, credentials: { bot_token: botToken }, egress: allowing(sandbox.url), timeoutMs: 3000 });
   test.after(() => adapter.close());
   return adapter;
 }

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startDeployment } from './services.ts';
+import { sms } from './requests.ts';
 
-const sms = (text: string, extra: object = {}) => ({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text }, ...extra });
 
 test("a tenant cannot read, list, count, cancel or collide with another tenant's messages", async () => {
   const deployment = await startDeployment({ dispatcher: false });

@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import { ProviderUnavailableError, ValidationError, newId } from '@commstrat/core';
 import { saveStrategy, upsertProvider, type ProviderInput } from '@commstrat/config';
 import { WebhookAdapter } from '@commstrat/providers';
-import { eventually } from './harness.ts';
-import { startDeployment } from './services.ts';
+import { eventually, holdFor, allowing } from './harness.ts';
+import { startDeployment, LOOPBACK } from './services.ts';
+import { Webhook } from 'standardwebhooks';
 
 const SECRET = 'whsec_0123456789abcdef';
 const REPLAY_WINDOW_SECONDS = 300;
@@ -74,7 +75,7 @@ const webhookProvider = (url: string): ProviderInput => ({
 });
 
 async function deploymentWithWebhook(url: string) {
-  const deployment = await startDeployment();
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK] });
   await upsertProvider(deployment.sql, deployment.tenantId, webhookProvider(url));
   await saveStrategy(
     deployment.sql,
@@ -116,6 +117,10 @@ test('a webhook message is POSTed to the tenant URL, signed over timestamp.body,
     `signature ${String(delivery.headers['x-commstrat-signature'])} does not verify`,
   );
   assert.equal(verify(delivery, 'another-secret-of-16+'), false, 'another secret does not verify');
+  // Standard Webhooks, verified by the specification's library: the message id is the webhook-id.
+  assert.equal(delivery.headers['webhook-id'], body.id);
+  assert.equal((new Webhook(SECRET).verify(delivery.body, delivery.headers as Record<string, string>) as { id: string }).id, body.id);
+  assert.throws(() => new Webhook(SECRET).verify(delivery.body.replace('shipped', 'lost'), delivery.headers as Record<string, string>), /No matching signature/);
   assert.equal(
     verify({ ...delivery, body: delivery.body.replace('shipped', 'lost') }, SECRET),
     false,
@@ -168,7 +173,7 @@ test('a 4xx answer fails the message for good, without a retry', async () => {
     return current.status === 'failed' ? current : undefined;
   });
   assert.match(view.timeline.at(-1).reason, /http_410/);
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await holdFor(400, 'a 410 must not be retried meanwhile');
   assert.equal(hook.deliveries.length, 1);
 });
 
@@ -177,6 +182,7 @@ test('an endpoint that does not answer in time is a retryable failure', async ()
   const adapter = new WebhookAdapter({
     id: 'acme/hook',
     url: hook.url,
+    egress: allowing(hook.url),
     secret: SECRET,
     timeoutMs: 300,
   });
@@ -197,7 +203,7 @@ test('an endpoint that does not answer in time is a retryable failure', async ()
 });
 
 test('a webhook provider row needs an http(s) URL, a secret of 16+ characters and batches of one', async () => {
-  const deployment = await startDeployment({ dispatcher: false });
+  const deployment = await startDeployment({ egressAllow: [LOOPBACK], dispatcher: false });
   await assert.rejects(
     upsertProvider(deployment.sql, deployment.tenantId, {
       ...webhookProvider('ftp://example.test/hook'),

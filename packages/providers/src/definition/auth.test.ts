@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { ProviderUnavailableError } from '@commstrat/core';
+import { EgressAllowList, EgressPolicy } from '@commstrat/egress';
 import {
   ProviderMisconfiguredError,
   RequestAuthenticator,
@@ -39,7 +40,7 @@ test('hmac auth puts the signature and the signed timestamp in the named headers
     signed: ['method', 'path', 'timestamp', 'body_sha256'],
     timestamp_header: 'X-Timestamp',
   };
-  const authenticator = new RequestAuthenticator({ providerId: 't/p', auth, credentials: { signing_secret: 'k' }, clock: () => 1_700_000_000_500 });
+  const authenticator = new RequestAuthenticator({ providerId: 't/p', auth, credentials: { signing_secret: 'k' }, egress: new EgressPolicy(), clock: () => 1_700_000_000_500 });
   const outgoing = request();
   await authenticator.apply(outgoing);
   assert.equal(outgoing.headers['X-Timestamp'], '1700000000');
@@ -94,11 +95,15 @@ async function tokenServer(answer: (form: URLSearchParams, req: IncomingMessage,
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth/token`, asked };
 }
 
+/** The token servers here listen on loopback, which the egress policy lets through only when told. */
+const LOOPBACK_ALLOWED = new EgressPolicy(EgressAllowList.parse('127.0.0.1'));
+
 const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 
-function clientCredentials(url: string, clock: () => number, timeoutMs = 2000): RequestAuthenticator {
+function clientCredentials(url: string, clock: () => number, timeoutMs = 2000, egress = LOOPBACK_ALLOWED): RequestAuthenticator {
   return new RequestAuthenticator({
     providerId: 'acme/p',
+    egress,
     auth: {
       type: 'oauth2_client_credentials',
       token_url: url,
@@ -173,4 +178,17 @@ test('token endpoint failures are classified: invalid_client misconfigured, 5xx 
   assert.ok(down instanceof ProviderUnavailableError && !(down instanceof ProviderMisconfiguredError));
   mode = 'slow';
   assert.ok((await failure()) instanceof ProviderUnavailableError);
+});
+
+test('a token URL the egress policy refuses is never asked, and the token failure is misconfigured', async () => {
+  const endpoint = await tokenServer((_form, _req, res) => json(res, 200, { access_token: 'leaked', expires_in: 3600 }));
+  const authenticator = clientCredentials(endpoint.url, Date.now, 2000, new EgressPolicy());
+  test.after(() => authenticator.close());
+  await assert.rejects(authenticator.apply(request()), (error: unknown) => {
+    assert.ok(error instanceof TokenUnavailableError);
+    assert.ok(error.error instanceof ProviderMisconfiguredError);
+    assert.match(error.error.message, /token_url .*loopback/);
+    return true;
+  });
+  assert.equal(endpoint.asked.length, 0);
 });

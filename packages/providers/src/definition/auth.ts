@@ -1,5 +1,7 @@
 import { createHash, createHmac, createSign } from 'node:crypto';
+import type { EgressPolicy } from '@commstrat/egress';
 import {
+  EgressRefusedError,
   ProviderRejectedError,
   ProviderUnavailableError,
   type CommstratError,
@@ -132,10 +134,13 @@ export function checkAuthDefinition(auth: AuthDefinition | undefined): FieldProb
   return [];
 }
 
-/** Thrown when the provider refuses our account or credentials: nothing passes until an operator fixes the provider row. */
+/**
+ * Thrown when the provider refuses our account or credentials, or its endpoint is one
+ * the egress policy refuses: nothing passes until an operator fixes the provider row.
+ */
 export class ProviderMisconfiguredError extends ProviderRejectedError {
-  constructor(message: string, cause?: unknown) {
-    super(`${message} (provider misconfigured: check its credentials)`, cause);
+  constructor(message: string, cause?: unknown, hint = 'check its credentials') {
+    super(`${message} (provider misconfigured: ${hint})`, cause);
   }
 }
 
@@ -240,6 +245,7 @@ export class RequestAuthenticator {
   private readonly providerId: string;
   private readonly timeoutMs: number;
   private readonly clock: () => number;
+  private readonly egress: EgressPolicy;
   private tokenClient: HttpClient | undefined;
   private cached: CachedToken | undefined;
   private pending: Promise<CachedToken> | undefined;
@@ -250,10 +256,13 @@ export class RequestAuthenticator {
     readonly providerId: string;
     readonly auth: AuthDefinition | undefined;
     readonly credentials: Readonly<Record<string, unknown>>;
+    /** Checks the token endpoint's connections, as every other outgoing request. */
+    readonly egress: EgressPolicy;
     readonly timeoutMs?: number | undefined;
     readonly clock?: () => number;
   }) {
     this.providerId = options.providerId;
+    this.egress = options.egress;
     this.auth = options.auth;
     this.context = { credentials: options.credentials };
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -386,12 +395,18 @@ export class RequestAuthenticator {
         );
       }
     }
-    this.tokenClient ??= new HttpClient({ baseUrl: new URL(tokenUrl).origin, maxSockets: 1, timeoutMs: this.timeoutMs });
+    this.tokenClient ??= new HttpClient({ baseUrl: new URL(tokenUrl).origin, egress: this.egress, maxSockets: 1, timeoutMs: this.timeoutMs });
     this.tokenRequests += 1;
     let reply;
     try {
       reply = await this.tokenClient.post(tokenUrl, form.toString(), headers, signal);
     } catch (cause) {
+      if (cause instanceof EgressRefusedError) {
+        throw new TokenUnavailableError(
+          new ProviderMisconfiguredError(`provider ${this.providerId}: token_url ${cause.message}`, cause, 'check its token_url'),
+          JSON.stringify({ token_error: `egress refused (${cause.reason})` }),
+        );
+      }
       const what = cause instanceof RequestTimeoutError ? 'did not answer in time' : 'is unreachable';
       throw new TokenUnavailableError(
         new ProviderUnavailableError(`provider ${this.providerId}: token endpoint ${what}`, { cause }),

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { EgressPolicy } from '@commstrat/egress';
 import {
   ProviderRejectedError,
   ProviderUnavailableError,
@@ -6,6 +7,7 @@ import {
   type QueuedMessage,
 } from '@commstrat/core';
 import { sendResult, unanswered, type MessageOutcome, type ProviderAdapter, type SendResult } from '../adapter.ts';
+import { answerExcerpt } from '../answer-excerpt.ts';
 import { HttpClient, RequestTimeoutError } from '../http-client.ts';
 import { RequestAuthenticator, TokenUnavailableError, ProviderMisconfiguredError, type OutgoingRequest } from './auth.ts';
 import type { ErrorClass, ProviderDefinition } from './definition-schema.ts';
@@ -19,6 +21,8 @@ export interface DeclarativeHttpAdapterOptions {
   readonly baseUrl: string;
   /** The row's credentials; templates read them as `credentials.<name>`. */
   readonly credentials: Readonly<Record<string, unknown>>;
+  /** Checks every connection: the endpoint's and the token endpoint's. */
+  readonly egress: EgressPolicy;
   readonly timeoutMs?: number | undefined;
   readonly concurrency?: number | undefined;
   /** For token lifetimes and HMAC timestamps; default Date.now. */
@@ -42,11 +46,13 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
       providerId: options.id,
       auth: options.definition.auth,
       credentials: options.credentials,
+      egress: options.egress,
       timeoutMs: options.timeoutMs,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     this.http = new HttpClient({
       baseUrl: options.baseUrl,
+      egress: options.egress,
       maxSockets: options.concurrency,
       timeoutMs: options.timeoutMs,
     });
@@ -180,7 +186,7 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
   ): CommstratError {
     // No rule: 5xx may pass later, anything else is taken as a refusal.
     const errorClass: ErrorClass = rule?.class ?? (status >= 500 ? 'provider_down' : 'permanent');
-    const detail = `provider ${this.id} answered ${status} (${errorClass}): ${JSON.stringify(body).slice(0, 300)}`;
+    const detail = `provider ${this.id} answered ${status} (${errorClass}): ${answerExcerpt(JSON.stringify(body))}`;
     if (errorClass === 'permanent') return new ProviderRejectedError(detail);
     if (errorClass === 'misconfigured') return new ProviderMisconfiguredError(detail);
     return new ProviderUnavailableError(detail, {
@@ -227,7 +233,8 @@ export class DeclarativeHttpAdapter implements ProviderAdapter {
       return {
         messageId: message.id,
         outcome: 'rejected',
-        reason: asText(code ?? state ?? 'rejected'),
+        // The provider's own words for this item: bounded and masked like any answer text.
+        reason: answerExcerpt(asText(code ?? state ?? 'rejected'), 100),
       };
     });
   }

@@ -6,7 +6,7 @@ import { DependencyUnavailableError, validateStrategy, type Message, type Messag
 import type { Routing } from '@commstrat/config';
 import { createLogger, createRegistry, dispatcherMetrics } from '@commstrat/observability';
 import type { LaneEntry } from '@commstrat/queue';
-import { SettledSet } from './batch-recorder.ts';
+import { SettledSet } from './settled-set.ts';
 import { CascadeTimers } from './cascade-timers.ts';
 
 const NOW = Date.parse('2026-12-02T10:00:00Z');

@@ -11,14 +11,14 @@ import type { RoutingCache } from '@commstrat/config';
 import type { Journal } from '@commstrat/journal';
 import type { DispatcherMetrics, Logger } from '@commstrat/observability';
 import type { LaneEntry } from '@commstrat/queue';
-import type { SettledSet } from './batch-recorder.ts';
 import { nextStepEvent } from './cascade-steps.ts';
+import type { SettledSet } from './settled-set.ts';
 
 export interface CascadeTimerDeps {
   readonly journal: Pick<Journal, 'findMessages' | 'moveToNextStep'>;
   readonly routing: Pick<RoutingCache, 'resolve'>;
   readonly logger: Logger;
-  readonly metrics: Pick<DispatcherMetrics, 'cascadeMoves'>;
+  readonly metrics: Pick<DispatcherMetrics, 'movedOn'>;
   readonly random: () => number;
 }
 
@@ -75,9 +75,9 @@ export class CascadeTimers {
           return undefined;
         }
         const reason = advanceReason('no_receipt', routing.strategy.steps[step]);
-        const event = nextStepEvent(routing, next, now, reason);
+        const event = nextStepEvent(routing, next, new Date(now), reason);
         if (await this.deps.journal.moveToNextStep(timer.message.id, step, event)) {
-          this.deps.metrics.cascadeMoves.inc({ reason: 'no_receipt' });
+          this.deps.metrics.movedOn('no_receipt');
         } else {
           // Someone else moved first: an undelivered receipt (then the timer still sends),
           // or a delivered one (then nothing is sent). Read again to know which.
