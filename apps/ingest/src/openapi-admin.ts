@@ -157,7 +157,7 @@ const auditEntry = {
   properties: {
     id: { type: 'integer', minimum: 1 },
     actor: { type: 'string', description: '`api-key:<key id>`, or `system`/`cli` for changes outside the API' },
-    action: { type: 'string', description: 'e.g. api_key.create, api_key.revoke, tenant.update, strategy.save, strategy.rollback, strategy.move, template.save, stop_list.add' },
+    action: { type: 'string', description: 'e.g. api_key.create, api_key.revoke, tenant.update, strategy.save, strategy.rollback, strategy.move, template.save, template.rollback, stop_list.add' },
     details: { type: 'object', description: '`before` and `after` (null where there was none) and what else the action records' },
     at: dateTime,
   },
@@ -365,6 +365,26 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
         ...writes,
       }, { parameters: [pathParam('name')], requestBody: body(templateBody), description: 'checked as validate checks; the name in the body, if any, must be the path\'s' }),
     },
+    '/v1/admin/templates/{name}/versions': {
+      get: op('Every version of a template, newest first, without the documents', {
+        '200': json(
+          {
+            type: 'object',
+            required: ['name', 'versions'],
+            properties: {
+              name: { type: 'string' },
+              versions: {
+                type: 'array',
+                items: { type: 'object', required: ['version', 'created_by', 'created_at'], properties: { version, created_by: { type: 'string' }, created_at: dateTime } },
+              },
+            },
+          },
+          'newest first',
+        ),
+        ...common,
+        ...errors(404),
+      }, { parameters: [pathParam('name')] }),
+    },
     '/v1/admin/templates/{name}/diff': {
       get: op('What changed between two versions of a template', {
         '200': json(
@@ -381,6 +401,17 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
         ...writes,
         ...errors(404),
       }, { parameters: [pathParam('name')], requestBody: body(templatePreviewSchema) }),
+    },
+    '/v1/admin/templates/{name}/rollback': {
+      post: op('Save an old version of a template again as the newest (versions are never rewritten)', {
+        '201': json(ref('StoredTemplate'), 'the new version, its document that of to_version'),
+        ...writes,
+        ...errors(404),
+      }, {
+        parameters: [pathParam('name')],
+        requestBody: body(rollbackSchema),
+        description: 'checked and rendered with its sample variables as a save is; audited as template.rollback',
+      }),
     },
     '/v1/admin/stop-list': {
       post: op('Put an address on the stop list', {

@@ -31,7 +31,17 @@ export {
 } from './strategies.ts';
 export { moveStrategyVersion, MAX_MOVE_CHAIN, type MoveStrategyRequest, type StrategyMove } from './strategy-moves.ts';
 export { RoutingCache, type Routing, type RoutingCacheOptions, type TenantTemplates } from './routing-cache.ts';
-export { findTemplate, listTemplates, namedTemplate, saveTemplate, type SaveTemplateOptions, type StoredTemplate } from './templates.ts';
+export {
+  findTemplate,
+  listTemplates,
+  listTemplateVersions,
+  namedTemplate,
+  rollbackTemplate,
+  saveTemplate,
+  type SaveTemplateOptions,
+  type StoredTemplate,
+  type TemplateVersion,
+} from './templates.ts';
 export { TemplateCache, type CachedTemplate, type TemplateCacheOptions } from './template-cache.ts';
 export { CONFIG_CHANNEL } from './config-snapshot.ts';
 export { ensureSandboxRouting, type SandboxRoutingOptions } from './sandbox-routing.ts';
