@@ -6,8 +6,8 @@
 //   GET  /<path>/:name/versions      {name, versions: [{version, created_at, ...}]}
 //   GET  /<path>/:name/diff?from&to  {name, from, to, changes: [{path, before, after}]}
 //   POST /<path>/:name/rollback      {to_version} -> 201 the new version
-// Another resource versioned the same way (message templates) is one more entry here
-// and its routes in apps/ingest/src/console-routes.ts.
+// Strategies and message templates; another resource versioned the same way is one more
+// entry here and its routes in apps/ingest/src/console-routes.ts.
 
 export interface Column {
   readonly label: string;
@@ -32,6 +32,14 @@ const text = (name: string) => (item: Readonly<Record<string, unknown>>) => {
   return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
 };
 
+/** A template's channels, from the definition its list entry carries: "email, sms". */
+const channels = (item: Readonly<Record<string, unknown>>) => {
+  const definition = item['definition'];
+  if (typeof definition !== 'object' || definition === null || !('channels' in definition)) return '';
+  const { channels: byChannel } = definition;
+  return typeof byChannel === 'object' && byChannel !== null ? Object.keys(byChannel).sort().join(', ') : '';
+};
+
 export const RESOURCES: readonly VersionedResource[] = [
   {
     path: 'strategies',
@@ -45,5 +53,15 @@ export const RESOURCES: readonly VersionedResource[] = [
       { label: 'channel', value: text('channel') },
       { label: 'default', value: text('default_for_channel') },
     ],
+  },
+  {
+    path: 'templates',
+    title: 'Templates',
+    singular: 'template',
+    columns: [
+      { label: 'channels', value: channels },
+      { label: 'saved by', value: text('created_by') },
+    ],
+    versionColumns: [{ label: 'saved by', value: text('created_by') }],
   },
 ];

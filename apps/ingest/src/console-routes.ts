@@ -6,6 +6,7 @@ import { consoleAssetsDir } from '@commstrat/console';
 import { listTenants, type TenantCache } from '@commstrat/config';
 import { CallbackStore, type CallbackRecord, type Journal, type ProviderExchange } from '@commstrat/journal';
 import type { Logger } from '@commstrat/observability';
+import type { TemplateRenderer } from '@commstrat/templates';
 import { DeadLetterStream, QueueInspector, ReplicaHeartbeats, type LaneStatistics, type LaneWriter } from '@commstrat/queue';
 import { Redriver, replayDeadLetters } from '@commstrat/redrive';
 import type { Redis } from 'ioredis';
@@ -15,6 +16,7 @@ import type { IngestConfig } from './config.ts';
 import { RedriveJobs } from './console-jobs.ts';
 import type { EgressChecks } from './egress-checks.ts';
 import { strategyHandlers } from './admin-strategy-routes.ts';
+import { templateHandlers } from './admin-template-routes.ts';
 import { providerConsoleRoutes, type ProviderConsoleDeps } from './console-providers.ts';
 import { queueConsoleRoutes, type QueueConsoleDeps } from './console-queue.ts';
 import { journalUnavailable, scopeOf, scopeTenant, shownTo, MASKED } from './console-scope.ts';
@@ -27,6 +29,8 @@ export interface ConsoleDeps extends Omit<ProviderConsoleDeps, 'inspector'>, Omi
   readonly journal: Journal;
   readonly callbacks: { forMessage(messageId: string): Promise<CallbackRecord[]> };
   readonly sessions: ConsoleSessions;
+  /** Ingest's bounded render worker: the templates page's previews and rollbacks render in it, as the admin API's do. */
+  readonly renderer: TemplateRenderer;
   /** The built page (apps/console/dist); its index.html missing: the page answers 503, the JSON API works. */
   readonly assetsDir: string;
 }
@@ -36,7 +40,7 @@ export type { ConsoleSessionOptions };
 /** The console's parts, made from the connections ingest already holds; `close` stops its re-drive jobs. */
 export function consoleFrom(
   config: Readonly<IngestConfig>,
-  io: { readonly redis: Redis; readonly db: Db; readonly sql: Sql; readonly journal: Journal; readonly lanes: LaneWriter; readonly statistics: LaneStatistics; readonly egress: EgressChecks; readonly tenants: TenantCache; readonly logger: Logger },
+  io: { readonly redis: Redis; readonly db: Db; readonly sql: Sql; readonly journal: Journal; readonly lanes: LaneWriter; readonly statistics: LaneStatistics; readonly egress: EgressChecks; readonly tenants: TenantCache; readonly renderer: TemplateRenderer; readonly logger: Logger },
 ): { readonly deps: ConsoleDeps; close(): Promise<void> } {
   const prefix = config.redisPrefix;
   const deadLetters = new DeadLetterStream(io.redis, { prefix });
@@ -57,6 +61,7 @@ export function consoleFrom(
       maxSeconds: config.consoleSessionMaxSeconds,
       secureCookie: config.consoleSecureCookie,
     }),
+    renderer: io.renderer,
     assetsDir: consoleAssetsDir,
     inspector: new QueueInspector(io.redis, io.statistics),
     heartbeats: new ReplicaHeartbeats(io.redis, { prefix }),
@@ -139,6 +144,15 @@ export function consoleRoutes(deps: ConsoleDeps, parseJson: RequestHandler[]): R
   api.get('/strategies/:name/versions', tenantScoped, strategies.versions);
   api.get('/strategies/:name/diff', tenantScoped, strategies.diff);
   api.post('/strategies/:name/rollback', tenantScoped, ...parseJson, strategies.rollback);
+
+  // The templates pages, likewise; a preview renders in ingest's bounded render worker.
+  const templates = templateHandlers(deps.sql, deps.renderer);
+  api.get('/templates', tenantScoped, templates.list);
+  api.get('/templates/:name', tenantScoped, templates.show);
+  api.get('/templates/:name/versions', tenantScoped, templates.versions);
+  api.get('/templates/:name/diff', tenantScoped, templates.diff);
+  api.post('/templates/:name/preview', tenantScoped, ...parseJson, templates.preview);
+  api.post('/templates/:name/rollback', tenantScoped, ...parseJson, templates.rollback);
 
   api.use(providerConsoleRoutes(deps, tenantScoped));
   api.use(queueConsoleRoutes(deps, scopeTenant(deps.sql, false), parseJson));

@@ -246,3 +246,39 @@ test('a dead-letter re-drive runs as a job: its progress is answered to the tena
   const again = await acme.post('/dead-letters/redrive', { dry_run: true });
   assert.equal(again.body.selected, 0);
 });
+
+test("the templates routes: list, versions, diff, preview and a rollback, for the tenant's own templates only", async () => {
+  const world = await consoleWorld();
+  const { orderShipped } = await import('./template-support.ts');
+  const changedText = 'Order {{ order.id }} is on its way, {{ name }}.';
+  for (const document of [orderShipped(), orderShipped(changedText)]) {
+    const response = await fetch(`${world.url}/v1/admin/templates/order-shipped`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${world.keys.acmeAdmin}`, 'content-type': 'application/json' },
+      body: JSON.stringify(document),
+    });
+    assert.equal(response.status, 201, await response.text());
+  }
+  const acme = await world.as(world.keys.acmeAdmin);
+  assert.deepEqual((await acme.get('/templates')).body.templates.map((t: { name: string; version: number }) => [t.name, t.version]), [['order-shipped', 2]]);
+  assert.deepEqual((await acme.get('/templates/order-shipped/versions')).body.versions.map((v: { version: number }) => v.version), [2, 1]);
+  const diff = await acme.get('/templates/order-shipped/diff?from=1&to=2');
+  assert.deepEqual(diff.body.changes, [{ path: '/channels/sms/en/text', before: orderShipped().channels.sms.en.text, after: changedText }]);
+  const preview = await acme.post('/templates/order-shipped/preview', { version: 1, channel: 'sms', variables: { name: 'Ann', order: { id: 'A-1' } } });
+  assert.equal(preview.status, 200, JSON.stringify(preview.body));
+  assert.equal(preview.body.renders[0].text, 'Hi Ann, order A-1 has shipped.');
+  const rolled = await acme.post('/templates/order-shipped/rollback', { to_version: 1 });
+  assert.equal(rolled.status, 201, JSON.stringify(rolled.body));
+  assert.equal(rolled.body.version, 3);
+  assert.equal(rolled.body.definition.channels.sms.en.text, orderShipped().channels.sms.en.text);
+
+  const globex = await world.as(world.keys.globexAdmin);
+  assert.deepEqual((await globex.get('/templates')).body.templates, []);
+  assert.equal((await globex.get('/templates/order-shipped/versions')).status, 404);
+  assert.equal((await globex.get('/templates?tenant=acme')).status, 404);
+  assert.equal((await globex.post('/templates/order-shipped/rollback?tenant=acme', { to_version: 1 })).status, 404);
+  const operator = await world.as(world.keys.operator);
+  assert.deepEqual((await operator.get('/templates/order-shipped/versions?tenant=acme')).body.versions.map((v: { version: number }) => v.version), [3, 2, 1]);
+  assert.equal((await operator.get('/templates')).status, 422);
+  assert.equal((await world.deployment.sql`SELECT version FROM templates WHERE name = 'order-shipped'`).length, 3, 'globex rolled nothing back');
+});

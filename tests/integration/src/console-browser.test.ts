@@ -153,6 +153,46 @@ test('a strategy\'s two versions are shown side by side and an older one is roll
   assert.deepEqual([stored.version, stored.definition.steps[0]?.ttl_seconds], [3, 300]);
 });
 
+test("a template's versions are listed, two are shown side by side, and an older one is rolled back only after the confirmation", async () => {
+  const world = await consoleWorld({ dispatcher: false });
+  const { orderShipped } = await import('./template-support.ts');
+  const admin = (method: string, path: string, body?: unknown) =>
+    fetch(`${world.url}/v1/admin/templates${path}`, {
+      method,
+      headers: { authorization: `Bearer ${world.keys.acmeAdmin}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    }).then(async (response) => ({ status: response.status, body: (await response.json()) as any }));
+  for (const document of [orderShipped(), orderShipped('Order {{ order.id }} is on its way, {{ name }}.')]) {
+    assert.equal((await admin('PUT', '/order-shipped', document)).status, 201);
+  }
+  const { page } = await openBrowser();
+  await logIn(page, world, world.keys.acmeAdmin);
+  await page.getByRole('link', { name: 'Templates' }).click();
+  const row = page.locator('tr', { has: page.getByRole('link', { name: 'order-shipped' }) });
+  assert.match((await row.textContent()) ?? '', /sms/);
+  await screenshot(page, 'templates');
+  await page.getByRole('link', { name: 'order-shipped' }).click();
+  await page.getByRole('heading', { name: 'v1 → v2' }).waitFor();
+  const changes = (await page.locator('table.changes').textContent()) ?? '';
+  assert.ok(changes.includes('/channels/sms/en/text'), changes);
+  assert.match((await page.locator('table.side-by-side td.del').first().textContent()) ?? '', /has shipped/);
+  assert.match((await page.locator('table.side-by-side td.ins').first().textContent()) ?? '', /on its way/);
+  await screenshot(page, 'template-diff');
+
+  await page.getByRole('button', { name: 'Roll back to v1' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.locator('table.changes').waitFor();
+  assert.match((await dialog.textContent()) ?? '', /saved again as version 3/);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal((await admin('GET', '/order-shipped/versions')).body.versions.length, 2, 'cancelled: nothing saved');
+
+  await page.getByRole('button', { name: 'Roll back to v1' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Roll back to v1' }).click();
+  await page.getByRole('status').filter({ hasText: 'version 1 saved again as version 3' }).waitFor();
+  const stored = await admin('GET', '/order-shipped');
+  assert.deepEqual([stored.body.version, stored.body.definition.channels.sms.en.text], [3, orderShipped().channels.sms.en.text]);
+});
+
 test('dead letters are filtered, dry-run, then re-driven with progress until every original has its new message', async () => {
   const world = await consoleWorld();
   const letters = [];
