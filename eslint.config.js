@@ -5,7 +5,7 @@ import noImportCycles from './scripts/lint/no-import-cycles.js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.stack/**', 'eslint.config.js', 'scripts/lint/*.js'] },
+  { ignores: ['**/node_modules/**', '.stack/**', 'eslint.config.js', 'scripts/lint/*.js', '**/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

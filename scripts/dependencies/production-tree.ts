@@ -9,6 +9,7 @@ import { join } from 'node:path';
 /** The workspaces whose code runs in a deployment (tests/* never does). */
 export const SHIPPED_WORKSPACES = [
   'apps/cli',
+  'apps/console',
   'apps/dispatcher',
   'apps/ingest',
   'apps/sandbox',
@@ -20,6 +21,7 @@ export const SHIPPED_WORKSPACES = [
   'packages/observability',
   'packages/providers',
   'packages/queue',
+  'packages/redrive',
   'packages/templates',
 ] as const;
 

@@ -22,6 +22,21 @@ ensure_node_modules() {
   fi
 }
 
+# The operator console's page (apps/console/dist, which git ignores) is built from its
+# sources when it is missing or older than them, so a clean clone builds it once (about
+# a second) and later runs only look at file times.
+ensure_console_bundle() {
+  local console=$ROOT/apps/console built=$ROOT/apps/console/dist/index.html
+  if [ -f "$built" ] && [ -z "$(find "$console/src" "$console/index.html" "$console/vite.config.ts" "$ROOT/package-lock.json" -newer "$built" -print -quit)" ]; then
+    return 0
+  fi
+  echo "commstrat: building the operator console (vite build apps/console)" >&2
+  "$NODE" "$ROOT/node_modules/vite/bin/vite.js" build "$console" --logLevel warn >&2 || {
+    echo "commstrat: the console did not build; run npm run build:console to see why" >&2
+    exit 1
+  }
+}
+
 stack_env() {
   "$ROOT/scripts/stack" up >&2
   eval "$("$ROOT/scripts/stack" env)"

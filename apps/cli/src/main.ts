@@ -13,9 +13,8 @@ import { providersCommands } from './providers-commands.ts';
 import { checkRange, invalid, parseDuration, parseLimit, parseRate, parseRedriveStatus, parseTime } from './options.ts';
 import { json, table } from './output.ts';
 import { createProgress } from './progress.ts';
-import { Redriver } from './redriver.ts';
-import { redriveFromJournal } from './redrive-journal.ts';
-import { replayDeadLetters } from './replay-dlq.ts';
+import { Redriver, redriveFromJournal, replayDeadLetters } from '@commstrat/redrive';
+import { RunControl } from './run-control.ts';
 import { strategiesCommands } from './strategies-commands.ts';
 import { templatesCommands } from './templates-commands.ts';
 
@@ -54,11 +53,13 @@ withScope(
     const redis = await connections.redis();
     const journal = new Journal(await connections.mongo());
     const lanes = new LaneWriter(redis, { prefix: config.redisPrefix });
+    const control = new RunControl(scope.dryRun ? undefined : scope.rate);
     const summary = await replayDeadLetters(
       { stream: new DeadLetterStream(redis, { prefix: config.redisPrefix }), journal, redriver: new Redriver(journal, lanes) },
       { ...scope, errorCode: options.errorCode },
       createProgress('replay dlq', process.stderr, { quiet: options.json === true }),
-    );
+      control,
+    ).finally(() => control.close());
     print(options.json === true, summary, () =>
       [
         table(
@@ -99,11 +100,13 @@ withScope(
   await run(config, async (connections) => {
     const redis = await connections.redis();
     const journal = new Journal(await connections.mongo());
+    const control = new RunControl(scope.dryRun ? undefined : scope.rate);
     const summary = await redriveFromJournal(
       { journal, redriver: new Redriver(journal, new LaneWriter(redis, { prefix: config.redisPrefix })) },
       { ...scope, status, reason: options.reason ?? options.errorCode },
       createProgress('redrive', process.stderr, { quiet: options.json === true }),
-    );
+      control,
+    ).finally(() => control.close());
     print(options.json === true, summary, () =>
       [
         table(

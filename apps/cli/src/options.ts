@@ -1,4 +1,5 @@
-import { TERMINAL_STATES, ValidationError, type MessageStatus } from '@commstrat/core';
+import { ValidationError, type MessageStatus } from '@commstrat/core';
+import { REDRIVABLE } from '@commstrat/redrive';
 
 const UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -38,9 +39,6 @@ export function parseLimit(text: string): number {
   if (!Number.isInteger(limit) || limit <= 0) throw invalid('--limit', `expected a whole number > 0, got "${text}"`);
   return limit;
 }
-
-/** Statuses a re-drive may start from: finished ones, but not `delivered` (it arrived). */
-export const REDRIVABLE: readonly MessageStatus[] = TERMINAL_STATES.filter((status) => status !== 'delivered');
 
 export function parseRedriveStatus(text: string): MessageStatus {
   const status = REDRIVABLE.find((candidate) => candidate === text);

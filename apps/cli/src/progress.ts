@@ -1,12 +1,8 @@
+import type { RunProgress } from '@commstrat/redrive';
 import { SingleBar, Presets } from 'cli-progress';
 
 /** How far a run got; on a terminal a bar, otherwise a plain line every few seconds. */
-export interface Progress {
-  /** One more item handled (replayed or skipped); `total` may grow as pages are read. */
-  tick(counts: Readonly<Record<string, number>>): void;
-  setTotal(total: number): void;
-  stop(): void;
-}
+export type Progress = RunProgress;
 
 /**
  * A bar on stderr when it is a terminal (stdout stays for the summary, so `--json | jq`

@@ -1,67 +1,25 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { RunPacer } from '@commstrat/redrive';
 
 /**
- * Paces a run to `rate` items a second (undefined: as fast as the servers go) and lets
- * SIGINT / SIGTERM stop it between two items, so an interrupted run has finished every
- * item it started and prints its summary; the next run resumes from the journal's markers.
+ * A RunPacer that SIGINT / SIGTERM stop between two items, so an interrupted run has
+ * finished every item it started and prints its summary; the next run resumes from the
+ * journal's markers. `close()` gives the signals back.
  */
-export class RunControl {
-  private readonly intervalMs: number;
-  private next = 0;
-  private stopRequested = false;
+export class RunControl extends RunPacer {
   private readonly onSignal = () => {
     // A second signal ends at once: the markers keep even a hard stop safe.
-    if (this.stopRequested) process.exit(130);
-    this.stopRequested = true;
+    if (this.stopped) process.exit(130);
+    this.stop();
   };
 
   constructor(rate: number | undefined) {
-    this.intervalMs = rate === undefined ? 0 : 1000 / rate;
+    super(rate);
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
-  }
-
-  get stopped(): boolean {
-    return this.stopRequested;
-  }
-
-  /** Waits until the next item may go. */
-  async pace(): Promise<void> {
-    if (this.intervalMs === 0) return;
-    const now = Date.now();
-    if (this.next > now) await sleep(this.next - now);
-    this.next = Math.max(now, this.next) + this.intervalMs;
   }
 
   close(): void {
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
   }
-}
-
-/** Counts by outcome, and skips by why, for the summary. */
-export class Tally {
-  readonly counts: Record<string, number> = {};
-  readonly skipped: Record<string, number> = {};
-
-  add(outcome: string): void {
-    this.counts[outcome] = (this.counts[outcome] ?? 0) + 1;
-  }
-
-  skip(reason: string): void {
-    this.add('skipped');
-    // "already re-driven as 01K…" counted as one reason, whatever the id.
-    const key = reason.replace(/ as [0-9A-HJKMNP-TV-Z]{26}$/, '');
-    this.skipped[key] = (this.skipped[key] ?? 0) + 1;
-  }
-}
-
-/** What a replay or re-drive run reports: its counts, its skips by reason, and each item. */
-export interface RunSummary<Item> {
-  readonly dry_run: boolean;
-  readonly interrupted: boolean;
-  readonly selected: number;
-  readonly counts: Record<string, number>;
-  readonly skipped: Record<string, number>;
-  readonly items: Item[];
 }

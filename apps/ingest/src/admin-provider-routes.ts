@@ -5,6 +5,7 @@ import {
   findProvider,
   findProviderDefinition,
   listProviderDefinitions,
+  listProviderDefinitionVersions,
   listTenantProviders,
   maskCredentials,
   putProvider,
@@ -85,6 +86,13 @@ export function providerRoutes(sql: Sql, egress: EgressChecks, parseJson: expres
     showVersion('provider definition', (tenantId, name, version) => findProviderDefinition(sql, tenantId, name, version), definitionView),
   );
 
+  router.get('/provider-definitions/:name/versions', async (req, res) => {
+    const name = pathParam(req.params, 'name');
+    const versions = await listProviderDefinitionVersions(sql, tenantOf(res).id, name);
+    if (versions.length === 0) throw new NotFoundError(`provider definition ${name}`);
+    res.json({ name, versions: versions.map((v) => ({ version: v.version, created_by: v.createdBy, created_at: v.createdAt.toISOString() })) });
+  });
+
   const saveDefinition = async (req: Request, res: Response) => {
     const tenant = tenantOf(res);
     const name = pathParam(req.params, 'name');
@@ -122,7 +130,7 @@ function actorOf(tenant: Tenant): string {
 }
 
 /** A provider as the API shows it: snake_case, credentials masked, where its definition comes from. */
-function providerView(provider: Provider): Record<string, unknown> {
+export function providerView(provider: Provider): Record<string, unknown> {
   const source = definitionSource(provider);
   return {
     id: provider.id,
@@ -143,7 +151,7 @@ function providerView(provider: Provider): Record<string, unknown> {
   };
 }
 
-function definitionView(stored: StoredProviderDefinition): Record<string, unknown> {
+export function definitionView(stored: StoredProviderDefinition): Record<string, unknown> {
   return {
     name: stored.name,
     version: stored.version,

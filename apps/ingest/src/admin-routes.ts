@@ -1,29 +1,17 @@
 import express, { type Router } from 'express';
-import { ValidationError } from '@commstrat/core';
-import {
-  checkStrategy,
-  findStrategy,
-  listStrategies,
-  moveStrategyVersion,
-  rollbackStrategy,
-  saveStrategy,
-  type StoredStrategy,
-} from '@commstrat/config';
 import type { TemplateRenderer } from '@commstrat/templates';
 import type { Sql } from 'postgres';
 import { auditRoutes } from './admin-audit-routes.ts';
 import type { EgressChecks } from './egress-checks.ts';
 import { keyRoutes } from './admin-key-routes.ts';
-import { checkBody, moveSchema, rollbackSchema } from './admin-schemas.ts';
 import { providerRoutes } from './admin-provider-routes.ts';
+import { strategyRoutes } from './admin-strategy-routes.ts';
 import { callbackRoutes } from './admin-callback-routes.ts';
 import { consentRoutes } from './admin-consent-routes.ts';
 import { stopListRoutes } from './admin-stop-list-routes.ts';
 import { templateRoutes } from './admin-template-routes.ts';
 import { operatorTenantRoutes, ownTenantRoutes } from './admin-tenant-routes.ts';
-import { actorOf, callerOf as adminOf, pathParam, requireScope } from './route-support.ts';
-import { diffVersions, showVersion } from './version-routes.ts';
-import { state } from './v1-routes.ts';
+import { requireScope } from './route-support.ts';
 
 export interface AdminDeps {
   /** The configuration store; admin routes write to it directly, never through a cache. */
@@ -38,9 +26,8 @@ export interface AdminDeps {
  * /v1/admin: `/tenants` (create and list tenants) for keys with the `operator` scope;
  * everything else is the caller's own tenant's configuration, for keys with the
  * `admin` scope (any other key gets 403, before its body is read): strategies (create a
- * version, validate without saving, list, show, diff two versions, roll back, move pinned messages to another version), templates
- * (save a version, validate, list, show, diff, preview), the stop list, the consent settings, API keys, the tenant's name and zone,
- * and the audit log. Every change is
+ * version, validate without saving, list, show, list versions, diff two versions, roll back, move pinned messages to another version), templates
+ * (save a version, validate, list, show, diff, preview), the stop list, the consent settings, API keys, the tenant's name and zone, and the audit log. Every change is
  * written with its audit row in one transaction, and reaches every replica within about
  * a second, by NOTIFY.
  */
@@ -58,64 +45,6 @@ export function adminRoutes(deps: AdminDeps, parseJson: express.RequestHandler[]
   router.use('/consent', consentRoutes(deps.sql, parseJson));
   router.use('/templates', templateRoutes(deps.sql, deps.renderer, parseJson));
 
-  router.post('/strategies', ...parseJson, async (req, res) => {
-    const tenant = adminOf(res);
-    const defaultForChannel = booleanQuery(req.query['default_for_channel'], '/default_for_channel');
-    const saved = await saveStrategy(deps.sql, tenant.id, req.body, {
-      ...(defaultForChannel === undefined ? {} : { defaultForChannel }),
-      actor: `api-key:${tenant.keyId ?? 'unknown'}`,
-    });
-    state(res).logger.info('strategy saved', { strategy: saved.strategy.name, version: saved.version });
-    res.status(201).json(strategyView(saved));
-  });
-
-  router.post('/strategies/validate', ...parseJson, async (req, res) => {
-    const strategy = await checkStrategy(deps.sql, adminOf(res).id, req.body);
-    res.json({ valid: true, strategy });
-  });
-
-  router.get('/strategies', async (_req, res) => {
-    const strategies = await listStrategies(deps.sql, adminOf(res).id);
-    res.json({ strategies: strategies.map(strategyView) });
-  });
-
-  const find = (tenantId: string, name: string, version?: number) => findStrategy(deps.sql, tenantId, name, version);
-  router.get('/strategies/:name', showVersion('strategy', find, strategyView));
-  router.get('/strategies/:name/diff', diffVersions('strategy', find, (stored) => stored.strategy));
-
-  router.post('/strategies/:name/rollback', ...parseJson, async (req, res) => {
-    const { to_version: toVersion } = checkBody<{ to_version: number }>(rollbackSchema, req.body);
-    const saved = await rollbackStrategy(deps.sql, adminOf(res).id, pathParam(req, 'name'), toVersion, { actor: actorOf(res) });
-    state(res).logger.info('strategy rolled back', { strategy: saved.strategy.name, version: saved.version, rolled_back_to: toVersion });
-    res.status(201).json(strategyView(saved));
-  });
-
-  router.post('/strategies/:name/move', ...parseJson, async (req, res) => {
-    const { from_version: fromVersion, to_version: toVersion } = checkBody<{ from_version: number; to_version?: number }>(moveSchema, req.body);
-    const moved = await moveStrategyVersion(deps.sql, adminOf(res).id, pathParam(req, 'name'), {
-      fromVersion,
-      ...(toVersion === undefined ? {} : { toVersion }),
-      actor: actorOf(res),
-    });
-    state(res).logger.info('strategy version moved', { strategy: moved.name, version: moved.fromVersion, moved_to: moved.toVersion });
-    res.json({ name: moved.name, from_version: moved.fromVersion, to_version: moved.toVersion });
-  });
+  router.use('/strategies', strategyRoutes(deps.sql, parseJson));
   return router;
-}
-
-function strategyView(stored: StoredStrategy): Record<string, unknown> {
-  return {
-    name: stored.strategy.name,
-    version: stored.version,
-    channel: stored.strategy.channel,
-    default_for_channel: stored.defaultForChannel,
-    created_at: stored.createdAt.toISOString(),
-    definition: stored.strategy,
-  };
-}
-
-function booleanQuery(value: unknown, path: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'true' || value === 'false') return value === 'true';
-  throw new ValidationError([{ path, message: 'must be true or false' }]);
 }

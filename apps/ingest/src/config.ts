@@ -87,6 +87,22 @@ export interface IngestConfig extends TierConfig {
   deliveryWindowMs: number;
   /** `egressAllow` as read once at start-up: the URLs the API accepts besides public ones (callbacks, provider endpoints). */
   egress: EgressAllowList;
+  /** Serve the operator console under /console. Default true. */
+  consoleEnabled: boolean;
+  /** A console session unused this long ends, seconds. Default 1 800 (30 min). */
+  consoleSessionIdleSeconds: number;
+  /** A console session ends this long after its login, however busy, seconds. Default 43 200 (12 h). */
+  consoleSessionMaxSeconds: number;
+  /**
+   * Mark the console's session cookie `Secure` (sent over HTTPS only). Default true;
+   * browsers keep Secure cookies of http://localhost and 127.0.0.1 too, so only a console
+   * reached over plain HTTP on another address needs `false`.
+   */
+  consoleSecureCookie: boolean;
+  /** Prometheus that scrapes the dispatchers: the console's error classes over time. Unset: not shown. */
+  prometheusUrl?: string;
+  /** PromQL label matchers added to each console query, e.g. `job="commstrat-dispatcher"`. */
+  consolePrometheusSelector?: string;
 }
 
 export type IngestFailpoint = 'exit-after-request' | 'exit-after-journal' | 'exit-after-enqueue';
@@ -128,6 +144,16 @@ const schema = {
     contactHashSecret: { type: 'string', minLength: 16 },
     deliveryLateAfterMs: { type: 'integer', minimum: 1, default: 300000 },
     deliveryWindowMs: { type: 'integer', minimum: 1000, maximum: 86400000, default: 900000 },
+    consoleEnabled: { type: 'boolean', default: true },
+    consoleSessionIdleSeconds: { type: 'integer', minimum: 60, maximum: 86400, default: 1800 },
+    consoleSessionMaxSeconds: { type: 'integer', minimum: 60, maximum: 30 * 86400, default: 43200 },
+    consoleSecureCookie: { type: 'boolean', default: true },
+    prometheusUrl: { type: 'string', pattern: '^https?://[^\\s]+$' },
+    // name="value" or name=~"regex" pairs, comma-separated: spliced into every query's braces.
+    consolePrometheusSelector: {
+      type: 'string',
+      pattern: '^\\s*[A-Za-z_][A-Za-z0-9_]*\\s*(=|!=|=~|!~)\\s*"([^"\\\\]|\\\\.)*"(\\s*,\\s*[A-Za-z_][A-Za-z0-9_]*\\s*(=|!=|=~|!~)\\s*"([^"\\\\]|\\\\.)*")*\\s*$',
+    },
   },
 };
 
@@ -166,6 +192,12 @@ export function loadIngestConfig(env: Readonly<Record<string, string | undefined
       contactHashSecret: 'COMMSTRAT_CONTACT_HASH_SECRET',
       deliveryLateAfterMs: 'COMMSTRAT_DELIVERY_LATE_AFTER_MS',
       deliveryWindowMs: 'COMMSTRAT_DELIVERY_WINDOW_MS',
+      consoleEnabled: 'INGEST_CONSOLE_ENABLED',
+      consoleSessionIdleSeconds: 'INGEST_CONSOLE_SESSION_IDLE_SECONDS',
+      consoleSessionMaxSeconds: 'INGEST_CONSOLE_SESSION_MAX_SECONDS',
+      consoleSecureCookie: 'INGEST_CONSOLE_SECURE_COOKIE',
+      prometheusUrl: 'COMMSTRAT_PROMETHEUS_URL',
+      consolePrometheusSelector: 'INGEST_CONSOLE_PROMETHEUS_SELECTOR',
     },
     env,
   );

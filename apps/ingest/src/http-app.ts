@@ -41,6 +41,7 @@ import { receiptRoutes, type ReceiptDeps } from './receipt-routes.ts';
 import { adminRoutes, type AdminDeps } from './admin-routes.ts';
 import { inboundListRoutes, inboundRoutes, type InboundDeps } from './inbound-routes.ts';
 import { preferenceRoutes, type PreferencePort } from './preference-routes.ts';
+import { consoleRoutes, type ConsoleDeps } from './console-routes.ts';
 import { state, v1Routes } from './v1-routes.ts';
 
 export interface IngestAppDeps {
@@ -60,6 +61,8 @@ export interface IngestAppDeps {
   /** Per-tenant request rate, shared by all replicas through Redis. */
   /** The /v1/admin routes; absent: not served. */
   readonly admin?: AdminDeps;
+  /** The operator console under /console; absent: not served. */
+  readonly console?: ConsoleDeps;
   readonly tenantRateLimit: {
     readonly limiter: Pick<ProviderRateLimiter, 'take'>;
     readonly ratePerSecond: number;
@@ -84,12 +87,13 @@ export function createIngestApp(deps: IngestAppDeps): Express {
   app.use(requestContext(deps));
   app.use(methodGuard({ ...MONITORING_ROUTES, ...OPENAPI_ROUTES, ...documentedRoutes(openApiDocument()) }));
 
+  const jsonBody = [requireJson, parseJson({ maxBytes: deps.maxBodyBytes, maxDepth: deps.maxJsonDepth })];
+  if (deps.console !== undefined) app.use('/console', consoleRoutes(deps.console, jsonBody));
   app.use('/v1', receiptRoutes({ ...deps.receipts, metrics: deps.metrics, maxBodyBytes: deps.maxBodyBytes }));
   app.use('/v1', inboundRoutes({ ...deps.inbound, metrics: deps.metrics, maxBodyBytes: deps.maxBodyBytes }));
   const v1 = express.Router();
   v1.use(authenticate(deps));
   // Before the message routes, so /v1/admin/* never falls through to them.
-  const jsonBody = [requireJson, parseJson({ maxBytes: deps.maxBodyBytes, maxDepth: deps.maxJsonDepth })];
   if (deps.admin !== undefined) v1.use('/admin', adminRoutes(deps.admin, jsonBody));
   v1.use(preferenceRoutes(deps.preferences, jsonBody));
   v1.use(inboundListRoutes(deps.inbound.store));

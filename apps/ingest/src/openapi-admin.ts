@@ -45,7 +45,7 @@ const apiKey = {
   properties: {
     id: { type: 'string' },
     label: { type: 'string' },
-    scopes: { type: 'array', items: { type: 'string', enum: ['send', 'read', 'admin', 'operator'] } },
+    scopes: { type: 'array', items: { type: 'string', enum: ['send', 'read', 'admin', 'operator', 'pii'] } },
     created_at: dateTime,
     revoked_at: { type: ['string', 'null'], format: 'date-time' },
   },
@@ -157,7 +157,7 @@ const auditEntry = {
   properties: {
     id: { type: 'integer', minimum: 1 },
     actor: { type: 'string', description: '`api-key:<key id>`, or `system`/`cli` for changes outside the API' },
-    action: { type: 'string', description: 'e.g. api_key.create, api_key.revoke, tenant.update, strategy.save, strategy.rollback, strategy.move, template.save, stop_list.add' },
+    action: { type: 'string', description: 'e.g. api_key.create, api_key.revoke, tenant.update, strategy.save, strategy.rollback, strategy.move, template.save, template.rollback, stop_list.add' },
     details: { type: 'object', description: '`before` and `after` (null where there was none) and what else the action records' },
     at: dateTime,
   },
@@ -203,7 +203,7 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
   });
   return {
     '/v1/admin/keys': {
-      post: op('Create an API key of this tenant (send, read, admin); the key is answered once', {
+      post: op('Create an API key of this tenant (send, read, admin, pii); the key is answered once', {
         '201': json(ref('NewApiKey'), 'created'),
         ...writes,
       }, { requestBody: body(keyCreateSchema) }),
@@ -261,6 +261,30 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
       get: op('A version of a strategy (default: the newest)', { '200': json(ref('StoredStrategy'), 'that version'), ...common, ...errors(404, 422) }, {
         parameters: [pathParam('name'), query('version', version)],
       }),
+    },
+    '/v1/admin/strategies/{name}/versions': {
+      get: op('Every version of a strategy, newest first, without the definitions', {
+        '200': json(
+          {
+            type: 'object',
+            required: ['name', 'versions'],
+            properties: {
+              name: { type: 'string' },
+              versions: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['version', 'channel', 'default_for_channel', 'created_at'],
+                  properties: { version, channel: { type: 'string' }, default_for_channel: { type: 'boolean' }, created_at: dateTime },
+                },
+              },
+            },
+          },
+          'newest first; default_for_channel is true only on the newest version of a default',
+        ),
+        ...common,
+        ...errors(404),
+      }, { parameters: [pathParam('name')] }),
     },
     '/v1/admin/strategies/{name}/diff': {
       get: op('What changed between two versions of a strategy', {
@@ -341,6 +365,26 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
         ...writes,
       }, { parameters: [pathParam('name')], requestBody: body(templateBody), description: 'checked as validate checks; the name in the body, if any, must be the path\'s' }),
     },
+    '/v1/admin/templates/{name}/versions': {
+      get: op('Every version of a template, newest first, without the documents', {
+        '200': json(
+          {
+            type: 'object',
+            required: ['name', 'versions'],
+            properties: {
+              name: { type: 'string' },
+              versions: {
+                type: 'array',
+                items: { type: 'object', required: ['version', 'created_by', 'created_at'], properties: { version, created_by: { type: 'string' }, created_at: dateTime } },
+              },
+            },
+          },
+          'newest first',
+        ),
+        ...common,
+        ...errors(404),
+      }, { parameters: [pathParam('name')] }),
+    },
     '/v1/admin/templates/{name}/diff': {
       get: op('What changed between two versions of a template', {
         '200': json(
@@ -357,6 +401,17 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
         ...writes,
         ...errors(404),
       }, { parameters: [pathParam('name')], requestBody: body(templatePreviewSchema) }),
+    },
+    '/v1/admin/templates/{name}/rollback': {
+      post: op('Save an old version of a template again as the newest (versions are never rewritten)', {
+        '201': json(ref('StoredTemplate'), 'the new version, its document that of to_version'),
+        ...writes,
+        ...errors(404),
+      }, {
+        parameters: [pathParam('name')],
+        requestBody: body(rollbackSchema),
+        description: 'checked and rendered with its sample variables as a save is; audited as template.rollback',
+      }),
     },
     '/v1/admin/stop-list': {
       post: op('Put an address on the stop list', {

@@ -455,6 +455,34 @@ const providerAdminPaths = {
   '/v1/admin/provider-definitions': {
     get: { summary: 'The newest version of each stored definition', responses: { '200': json({ type: 'object', required: ['definitions'], properties: { definitions: { type: 'array', items: ref('StoredProviderDefinition') } } }, 'by name'), ...adminErrors } },
   },
+  '/v1/admin/provider-definitions/{name}/versions': {
+    get: {
+      summary: 'Every version of a stored definition, newest first, without the definitions',
+      parameters: [idParam('name')],
+      responses: {
+        '200': json(
+          {
+            type: 'object',
+            required: ['name', 'versions'],
+            properties: {
+              name: { type: 'string' },
+              versions: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['version', 'created_by', 'created_at'],
+                  properties: { version: { type: 'integer', minimum: 1 }, created_by: { type: 'string' }, created_at: { type: 'string', format: 'date-time' } },
+                },
+              },
+            },
+          },
+          'newest first',
+        ),
+        ...adminErrors,
+        ...errors(404),
+      },
+    },
+  },
   '/v1/admin/provider-definitions/{name}': {
     get: {
       summary: 'A stored definition, its newest version or ?version=N',

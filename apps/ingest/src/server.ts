@@ -21,6 +21,7 @@ import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import postgres from 'postgres';
 import type { IngestConfig } from './config.ts';
+import { consoleFrom } from './console-routes.ts';
 import { createIngestApp } from './http-app.ts';
 import { EgressChecks } from './egress-checks.ts';
 import { InboundHandler } from './inbound-handler.ts';
@@ -158,6 +159,7 @@ export async function startIngest(
   });
   // Not awaited, as routing.listen: a revoked key is evicted on its NOTIFY once listening.
   void tenants.listen();
+  const operatorConsole = config.consoleEnabled ? consoleFrom(config, { redis, db: mongo.db(), sql, journal, lanes, statistics, egress, tenants, renderer, logger }) : undefined;
   const kafka = kafkaIntakeFromConfig(config, { intake, tenants, depths, metrics, logger });
   // Providers' webhooks (receipts, inbound) share the rows, the secrets and the replay guard.
   const receiptSecrets = new ReceiptSecrets(sql);
@@ -169,6 +171,7 @@ export async function startIngest(
     tenants,
     admin: { sql, renderer, egress },
     preferences,
+    ...(operatorConsole === undefined ? {} : { console: operatorConsole.deps }),
     tenantRateLimit: {
       limiter: new ProviderRateLimiter(redis, { prefix: config.redisPrefix }),
       ratePerSecond: config.tenantRatePerSecond,
@@ -215,13 +218,14 @@ export async function startIngest(
     requestTimeoutMs: config.httpRequestTimeoutMs,
   });
   const { url } = http;
-  logger.info(`ingest API at ${url}/v1/messages, metrics ${url}/metrics, health ${url}/health/ready`);
+  logger.info(`ingest API at ${url}/v1/messages, metrics ${url}/metrics, health ${url}/health/ready${operatorConsole === undefined ? '' : `, console ${url}/console/`}`);
 
   return {
     url,
     logger,
     async close() {
       await http.close();
+      await operatorConsole?.close();
       await kafka?.stop();
       clearInterval(inboundRecovery);
       await recovery.stop();

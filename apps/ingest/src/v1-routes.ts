@@ -100,7 +100,8 @@ export function v1Routes(deps: V1Deps, parseJson: express.RequestHandler[]): Rou
   return router;
 }
 
-function parseListQuery(query: Record<string, unknown>): MessageQuery {
+/** The filters of a message listing (`GET /v1/messages` and the console's search), each bad one named in a ValidationError. */
+export function parseListQuery(query: Record<string, unknown>): MessageQuery {
   const problems: FieldProblem[] = [];
   const text = (name: string): string | undefined => {
     const value = query[name];

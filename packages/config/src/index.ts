@@ -2,6 +2,7 @@ export { migrate } from './migrate.ts';
 export {
   ensureTenantWithKey,
   findTenantByApiKey,
+  findTenantByKeyDigest,
   generateApiKey,
   hashApiKey,
   API_KEY_SCOPES,
@@ -17,6 +18,7 @@ export {
   findStrategy,
   listProviders,
   listStrategies,
+  listStrategyVersions,
   rollbackStrategy,
   saveStrategy,
   upsertProvider,
@@ -25,10 +27,21 @@ export {
   type ProviderInput,
   type SaveStrategyOptions,
   type StoredStrategy,
+  type StrategyVersion,
 } from './strategies.ts';
 export { moveStrategyVersion, MAX_MOVE_CHAIN, type MoveStrategyRequest, type StrategyMove } from './strategy-moves.ts';
 export { RoutingCache, type Routing, type RoutingCacheOptions, type TenantTemplates } from './routing-cache.ts';
-export { findTemplate, listTemplates, namedTemplate, saveTemplate, type SaveTemplateOptions, type StoredTemplate } from './templates.ts';
+export {
+  findTemplate,
+  listTemplates,
+  listTemplateVersions,
+  namedTemplate,
+  rollbackTemplate,
+  saveTemplate,
+  type SaveTemplateOptions,
+  type StoredTemplate,
+  type TemplateVersion,
+} from './templates.ts';
 export { TemplateCache, type CachedTemplate, type TemplateCacheOptions } from './template-cache.ts';
 export { CONFIG_CHANNEL } from './config-snapshot.ts';
 export { ensureSandboxRouting, type SandboxRoutingOptions } from './sandbox-routing.ts';
@@ -48,6 +61,7 @@ export {
   checkProviderDefinition,
   findProviderDefinition,
   listProviderDefinitions,
+  listProviderDefinitionVersions,
   resolveProviderDefinition,
   saveProviderDefinition,
   type ResolvedProviderDefinition,

@@ -148,6 +148,18 @@ export async function findProviderDefinition(
   return rows[0] === undefined ? null : toStored(rows[0]);
 }
 
+/** Every version of one of the tenant's stored definitions, newest first, without the definitions; [] for none. */
+export async function listProviderDefinitionVersions(
+  sql: Sql,
+  tenantId: string,
+  name: string,
+): Promise<{ readonly version: number; readonly createdBy: string; readonly createdAt: Date }[]> {
+  const rows = await sql<{ version: number; created_by: string; created_at: Date }[]>`
+    SELECT version, created_by, created_at FROM provider_definitions
+    WHERE tenant_id = ${tenantId} AND name = ${name} ORDER BY version DESC`;
+  return rows.map((row) => ({ version: row.version, createdBy: row.created_by, createdAt: row.created_at }));
+}
+
 /** The newest version of each of the tenant's stored definitions, by name. */
 export async function listProviderDefinitions(sql: Sql, tenantId: string): Promise<StoredProviderDefinition[]> {
   const rows = await sql<DefinitionRow[]>`

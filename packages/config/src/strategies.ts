@@ -230,6 +230,22 @@ export async function listStrategies(sql: Sql, tenantId: string): Promise<Stored
   return rows.map(toStored);
 }
 
+/** One version of a strategy as a list of versions shows it: no definition. */
+export interface StrategyVersion {
+  readonly version: number;
+  readonly channel: string;
+  readonly defaultForChannel: boolean;
+  readonly createdAt: Date;
+}
+
+/** Every version of one of the tenant's strategies, newest first; [] when the name has none. */
+export async function listStrategyVersions(sql: Sql, tenantId: string, name: string): Promise<StrategyVersion[]> {
+  const rows = await sql<{ version: number; channel: string; is_default_for_channel: boolean; created_at: Date }[]>`
+    SELECT version, channel, is_default_for_channel, created_at FROM strategies
+    WHERE tenant_id = ${tenantId} AND name = ${name} ORDER BY version DESC`;
+  return rows.map((row) => ({ version: row.version, channel: row.channel, defaultForChannel: row.is_default_for_channel, createdAt: row.created_at }));
+}
+
 /** The newest version of a strategy, or the given version; null when there is none. */
 export async function findStrategy(
   sql: Sql,

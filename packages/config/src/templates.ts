@@ -72,11 +72,12 @@ async function storeTemplate(
   tenantId: string,
   template: Template,
   actor: string,
+  rolledBackTo?: number,
 ): Promise<{ stored: StoredTemplate; created: boolean }> {
   const [previous] = await tx<TemplateRow[]>`
     SELECT tenant_id, name, version, definition, created_by, created_at FROM templates
     WHERE tenant_id = ${tenantId} AND name = ${template.name} ORDER BY version DESC LIMIT 1`;
-  if (previous !== undefined && isDeepStrictEqual(previous.definition, template)) {
+  if (rolledBackTo === undefined && previous !== undefined && isDeepStrictEqual(previous.definition, template)) {
     return { stored: toStored(previous), created: false };
   }
   const version = (previous?.version ?? 0) + 1;
@@ -88,12 +89,49 @@ async function storeTemplate(
   await writeAudit(tx, {
     tenantId,
     actor,
-    action: 'template.save',
-    extra: { name: template.name, version },
+    action: rolledBackTo === undefined ? 'template.save' : 'template.rollback',
+    extra: { name: template.name, version, ...(rolledBackTo === undefined ? {} : { rolled_back_to: rolledBackTo }) },
     before: previous?.definition ?? null,
     after: template,
   });
   return { stored: toStored(row), created: true };
+}
+
+/**
+ * Saves version `toVersion` of a template again, as newest + 1 (rows are never
+ * rewritten), audited as `template.rollback` with the document before and after, like a
+ * strategy's rollback: always a new version, so the log says a rollback happened even
+ * when the newest already says the same. The old document is checked again as a save
+ * would check it (checkTemplate), so one that today's rules refuse is refused with its
+ * paths; rendering is the caller's to check, as for saveTemplate. Throws NotFoundError
+ * when the version does not exist.
+ */
+export async function rollbackTemplate(sql: Sql, tenantId: string, name: string, toVersion: number, options: { readonly actor?: string } = {}): Promise<StoredTemplate> {
+  return sql.begin(async (tx) => {
+    const tenant = await tx`SELECT id FROM tenants WHERE id = ${tenantId} FOR NO KEY UPDATE`;
+    if (tenant.length === 0) throw new NotFoundError(`tenant ${tenantId}`);
+    const [old] = await tx<TemplateRow[]>`
+      SELECT tenant_id, name, version, definition, created_by, created_at FROM templates
+      WHERE tenant_id = ${tenantId} AND name = ${name} AND version = ${toVersion}`;
+    if (old === undefined) throw new NotFoundError(`template ${name} version ${toVersion}`);
+    const { template } = checkTemplate(old.definition);
+    return (await storeTemplate(tx, tenantId, template, options.actor ?? 'system', toVersion)).stored;
+  });
+}
+
+/** One version of a template, without its document. */
+export interface TemplateVersion {
+  readonly version: number;
+  readonly createdBy: string;
+  readonly createdAt: Date;
+}
+
+/** Every version of one of the tenant's templates, newest first; [] when the name has none. */
+export async function listTemplateVersions(sql: Sql, tenantId: string, name: string): Promise<TemplateVersion[]> {
+  const rows = await sql<{ version: number; created_by: string; created_at: Date }[]>`
+    SELECT version, created_by, created_at FROM templates
+    WHERE tenant_id = ${tenantId} AND name = ${name} ORDER BY version DESC`;
+  return rows.map((row) => ({ version: row.version, createdBy: row.created_by, createdAt: row.created_at }));
 }
 
 /** The newest version of a template, or the given version; null when there is none. */

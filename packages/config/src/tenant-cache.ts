@@ -53,7 +53,15 @@ export class TenantCache {
   }
 
   async tenantForKey(apiKey: string, now: number = Date.now()): Promise<Tenant | null> {
-    const digest = hashApiKey(apiKey);
+    return this.tenantForKeyDigest(hashApiKey(apiKey), now);
+  }
+
+  /**
+   * The tenant of the key with this SHA-256 digest (hashApiKey), through the same cache:
+   * what a console session holds instead of the key, so a revoked key ends its sessions
+   * as soon as it stops working on the API.
+   */
+  async tenantForKeyDigest(digest: Buffer, now: number = Date.now()): Promise<Tenant | null> {
     const entry = digest.toString('base64');
     const cached = this.entries.get(entry);
     if (cached !== undefined && cached.until > now) return cached.tenant;

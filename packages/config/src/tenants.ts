@@ -15,14 +15,20 @@ export interface Tenant {
 
 /**
  * send: submit and cancel messages; read: look them up; admin: the tenant's
- * configuration; operator: create and list tenants (/v1/admin/tenants). A key gets
+ * configuration; operator: create and list tenants (/v1/admin/tenants), and every
+ * tenant in the operator console; pii: recipients' phone numbers and e-mail addresses
+ * unmasked in the operator console (masked for any other key there). A key gets
  * `operator` only from the operator's command line or SQL, never through the API.
  */
-export const API_KEY_SCOPES = ['send', 'read', 'admin', 'operator'] as const;
+export const API_KEY_SCOPES = ['send', 'read', 'admin', 'operator', 'pii'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
-/** The scopes a tenant's admin may give a key through the API. */
-export const GRANTABLE_SCOPES = ['send', 'read', 'admin'] as const satisfies readonly ApiKeyScope[];
+/**
+ * The scopes a tenant's admin may give a key through the API. `pii` is among them: the
+ * tenant's own recipients are the tenant's to show (a `read` key sees them over the API
+ * anyway); an operator key gets it, like `operator`, only from the command line.
+ */
+export const GRANTABLE_SCOPES = ['send', 'read', 'admin', 'pii'] as const satisfies readonly ApiKeyScope[];
 
 export function hashApiKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();

@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   nesting_too_deep: { httpStatus: 400, retryable: false },
   unauthorized: { httpStatus: 401, retryable: false },
   forbidden: { httpStatus: 403, retryable: false },
+  csrf_failed: { httpStatus: 403, retryable: false },
   not_found: { httpStatus: 404, retryable: false },
   conflict: { httpStatus: 409, retryable: false },
   idempotency_in_progress: { httpStatus: 409, retryable: true },
@@ -129,6 +130,17 @@ export class UnauthorizedError extends CommstratError {
 export class ForbiddenError extends CommstratError {
   constructor(scope: string) {
     super('forbidden', `this API key lacks the "${scope}" scope`);
+  }
+}
+
+/**
+ * Thrown when a request that changes something in the operator console comes without
+ * its session's CSRF token (the `x-csrf-token` header), with another one, or from
+ * another origin.
+ */
+export class CsrfError extends CommstratError {
+  constructor(message = 'missing or wrong CSRF token: send the session\'s csrf_token in the x-csrf-token header') {
+    super('csrf_failed', message);
   }
 }
 

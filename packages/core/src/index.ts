@@ -16,6 +16,7 @@ export {
   MethodNotAllowedError,
   NestingTooDeepError,
   ForbiddenError,
+  CsrfError,
   NotFoundError,
   PayloadTooLargeError,
   ProviderRejectedError,

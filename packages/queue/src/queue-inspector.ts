@@ -143,16 +143,25 @@ export class QueueInspector {
   async tokenBuckets(): Promise<TokenBucketReport[]> {
     const prefix = this.lanes.keys.rateBuckets;
     const keys = (await scanKeys(this.redis, `${escapeGlob(prefix)}*`)).sort();
-    if (keys.length === 0) return [];
+    return this.tokenBucketsOf(keys.map((key) => key.slice(prefix.length)));
+  }
+
+  /**
+   * The token buckets of these providers (`<tenant>/<provider>`), in one pipeline and
+   * without a SCAN; a provider whose bucket has expired (idle until full) is left out.
+   */
+  async tokenBucketsOf(providers: readonly string[]): Promise<TokenBucketReport[]> {
+    if (providers.length === 0) return [];
+    const prefix = this.lanes.keys.rateBuckets;
     const pipeline = this.redis.pipeline();
-    for (const key of keys) pipeline.hmget(key, 'tokens', 'at');
+    for (const provider of providers) pipeline.hmget(`${prefix}${provider}`, 'tokens', 'at');
     const states = (await execOrThrow(pipeline)) as [string | null, string | null][];
-    return keys.map((key, i) => ({
-      provider: key.slice(prefix.length),
-      tokens: Number(states[i]?.[0] ?? 0),
+    return providers.flatMap((provider, i) => {
+      const [tokens, at] = states[i] ?? [null, null];
+      if (tokens === null) return [];
       // `at` is Redis's clock in microseconds (take-tokens.lua).
-      lastTakeAt: new Date(Math.floor(Number(states[i]?.[1] ?? 0) / 1000)),
-    }));
+      return [{ provider, tokens: Number(tokens), lastTakeAt: new Date(Math.floor(Number(at ?? 0) / 1000)) }];
+    });
   }
 }
 

@@ -106,3 +106,40 @@ test('the preview renders each channel for a locale, with the SMS encoding and p
   assert.equal(badInline.status, 422);
   assert.equal(badInline.body.error.problems[0].path, '/template/default_locale');
 });
+
+test('a rollback saves an old version again as the newest, audited as template.rollback; the versions are listed newest first', async () => {
+  const deployment = await startDeployment({ dispatcher: false });
+  const admin = await templateAdmin(deployment);
+  const changedText = 'Order {{ order.id }} is on its way, {{ name }}.';
+  assert.equal((await admin('PUT', '/v1/admin/templates/order-shipped', orderShipped())).status, 201);
+  assert.equal((await admin('PUT', '/v1/admin/templates/order-shipped', orderShipped(changedText))).status, 201);
+
+  const rolled = await admin('POST', '/v1/admin/templates/order-shipped/rollback', { to_version: 1 });
+  assert.equal(rolled.status, 201, rolled.text);
+  assert.equal(rolled.body.version, 3);
+  assert.deepEqual(rolled.body.definition, (await admin('GET', '/v1/admin/templates/order-shipped?version=1')).body.definition);
+  assert.equal((await admin('GET', '/v1/admin/templates/order-shipped')).body.version, 3);
+  // Always a new version, even when the newest already says the same.
+  const again = await admin('POST', '/v1/admin/templates/order-shipped/rollback', { to_version: 3 });
+  assert.deepEqual([again.status, again.body.version], [201, 4]);
+
+  const versions = await admin('GET', '/v1/admin/templates/order-shipped/versions');
+  assert.equal(versions.status, 200, versions.text);
+  assert.deepEqual(versions.body.versions.map((v: { version: number }) => v.version), [4, 3, 2, 1]);
+  assert.match(versions.body.versions[0].created_by, /^api-key:/);
+  assert.equal((await admin('GET', '/v1/admin/templates/nope/versions')).status, 404);
+
+  const audit = await deployment.sql<{ details: any }[]>`SELECT details FROM audit WHERE action = 'template.rollback' ORDER BY id`;
+  assert.deepEqual(audit.map((row) => [row.details.version, row.details.rolled_back_to, row.details.before.channels.sms.en.text, row.details.after.channels.sms.en.text]), [
+    [3, 1, changedText, orderShipped().channels.sms.en.text],
+    [4, 3, orderShipped().channels.sms.en.text, orderShipped().channels.sms.en.text],
+  ]);
+
+  const missing = await admin('POST', '/v1/admin/templates/order-shipped/rollback', { to_version: 9 });
+  assert.equal(missing.status, 404, missing.text);
+  const bad = await admin('POST', '/v1/admin/templates/order-shipped/rollback', { to_version: 'one' });
+  assert.equal(bad.status, 422, bad.text);
+  assert.ok(bad.body.error.problems.some((p: { path: string }) => p.path === '/to_version'), bad.text);
+  assert.equal((await admin('POST', '/v1/admin/templates/nope/rollback', { to_version: 1 })).status, 404);
+  assert.equal((await deployment.sql`SELECT version FROM templates WHERE name = 'order-shipped'`).length, 4);
+});

@@ -1,8 +1,7 @@
 import type { Journal } from '@commstrat/journal';
 import type { DeadLetterEntry, DeadLetterStream } from '@commstrat/queue';
-import type { Progress } from './progress.ts';
 import type { Redriver } from './redriver.ts';
-import { RunControl, Tally, type RunSummary } from './run-control.ts';
+import { RunPacer, Tally, type RunProgress, type RunSummary } from './run-pacer.ts';
 
 export interface ReplayDlqOptions {
   /** Undefined only with `--all-tenants`. */
@@ -46,9 +45,9 @@ const PAGE = 100;
 export async function replayDeadLetters(
   deps: { readonly stream: DeadLetterStream; readonly journal: Journal; readonly redriver: Redriver },
   options: ReplayDlqOptions,
-  progress: Progress,
+  progress: RunProgress,
+  control: RunPacer = new RunPacer(options.dryRun ? undefined : options.rate),
 ): Promise<ReplaySummary> {
-  const control = new RunControl(options.dryRun ? undefined : options.rate);
   const tally = new Tally();
   const items: DeadLetterItem[] = [];
   let selected = 0;
@@ -57,7 +56,7 @@ export async function replayDeadLetters(
     do {
       const page = await deps.stream.page({ since: options.since, until: options.until, after }, PAGE);
       after = page.nextAfter;
-      const chosen = page.entries.filter((entry) => matches(entry, options));
+      const chosen = page.entries.filter((entry) => selectsDeadLetter(entry, options));
       const room = options.limit === undefined ? chosen.length : Math.max(0, options.limit - selected);
       const batch = chosen.slice(0, room);
       selected += batch.length;
@@ -74,7 +73,6 @@ export async function replayDeadLetters(
     } while (after !== null && !control.stopped);
   } finally {
     progress.stop();
-    control.close();
   }
   return { dry_run: options.dryRun, interrupted: control.stopped, selected, counts: tally.counts, skipped: tally.skipped, items };
 }
@@ -83,7 +81,7 @@ async function replayOne(
   deps: { readonly stream: DeadLetterStream; readonly journal: Journal; readonly redriver: Redriver },
   entry: DeadLetterEntry,
   options: ReplayDlqOptions,
-  control: RunControl,
+  control: RunPacer,
 ): Promise<DeadLetterItem> {
   const base = {
     entry_id: entry.entryId,
@@ -113,12 +111,13 @@ async function replayOne(
   return { ...base, action: outcome.kind === 'redriven' ? 'replayed' : outcome.kind, new_id: outcome.newId };
 }
 
-function matches(entry: DeadLetterEntry, options: ReplayDlqOptions): boolean {
-  if (options.tenant !== undefined && entry.message?.tenant_id !== options.tenant) return false;
-  if (options.errorCode !== undefined && entry.code !== options.errorCode) return false;
-  if (options.provider !== undefined) {
+/** Whether a replay selects the entry: its tenant, its error code, its provider by id or `<tenant>/<provider>`. */
+export function selectsDeadLetter(entry: DeadLetterEntry, selection: Pick<ReplayDlqOptions, 'tenant' | 'provider' | 'errorCode'>): boolean {
+  if (selection.tenant !== undefined && entry.message?.tenant_id !== selection.tenant) return false;
+  if (selection.errorCode !== undefined && entry.code !== selection.errorCode) return false;
+  if (selection.provider !== undefined) {
     const provider = entry.provider;
-    if (provider === undefined || (provider !== options.provider && !provider.endsWith(`/${options.provider}`))) return false;
+    if (provider === undefined || (provider !== selection.provider && !provider.endsWith(`/${selection.provider}`))) return false;
   }
   return true;
 }

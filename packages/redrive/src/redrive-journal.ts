@@ -1,8 +1,7 @@
 import type { Message, MessageStatus } from '@commstrat/core';
 import type { Journal } from '@commstrat/journal';
-import type { Progress } from './progress.ts';
 import type { Redriver } from './redriver.ts';
-import { RunControl, Tally, type RunSummary } from './run-control.ts';
+import { RunPacer, Tally, type RunProgress, type RunSummary } from './run-pacer.ts';
 
 export interface RedriveJournalOptions {
   readonly status: MessageStatus;
@@ -46,9 +45,9 @@ const PAGE = 200;
 export async function redriveFromJournal(
   deps: { readonly journal: Journal; readonly redriver: Redriver },
   options: RedriveJournalOptions,
-  progress: Progress,
+  progress: RunProgress,
+  control: RunPacer = new RunPacer(options.dryRun ? undefined : options.rate),
 ): Promise<RedriveSummary> {
-  const control = new RunControl(options.dryRun ? undefined : options.rate);
   const tally = new Tally();
   const items: RedriveItem[] = [];
   const needle = options.reason?.toLowerCase();
@@ -88,12 +87,11 @@ export async function redriveFromJournal(
     }
   } finally {
     progress.stop();
-    control.close();
   }
   return { dry_run: options.dryRun, interrupted: control.stopped, selected, counts: tally.counts, skipped: tally.skipped, items };
 }
 
-async function redriveOne(redriver: Redriver, message: Message, options: RedriveJournalOptions, control: RunControl): Promise<RedriveItem> {
+async function redriveOne(redriver: Redriver, message: Message, options: RedriveJournalOptions, control: RunPacer): Promise<RedriveItem> {
   const base = {
     message_id: message.id,
     tenant: message.tenant_id,

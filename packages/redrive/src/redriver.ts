@@ -1,7 +1,9 @@
-import { DependencyUnavailableError, newId, toQueuedMessage, type Message } from '@commstrat/core';
+import { DependencyUnavailableError, newId, TERMINAL_STATES, toQueuedMessage, type Message, type MessageStatus } from '@commstrat/core';
 import type { Journal, BatchRecord } from '@commstrat/journal';
 import type { LaneWriter } from '@commstrat/queue';
-import { REDRIVABLE } from './options.ts';
+
+/** Statuses a re-drive may start from: finished ones, but not `delivered` (it arrived). */
+export const REDRIVABLE: readonly MessageStatus[] = TERMINAL_STATES.filter((status) => status !== 'delivered');
 
 /** What became of one original. */
 export type RedriveOutcome =
