@@ -264,13 +264,31 @@ const acceptedRecord = (items: readonly unknown[], batchId = '') => ({
  */
 async function fakeIntakeKafka(
   acceptBatch: AcceptBatch,
-  options: { retryInitialMs?: number; recordsInFlight?: number; partitionsInFlight?: number; topicPartitions?: number } = {},
+  options: {
+    retryInitialMs?: number;
+    recordsInFlight?: number;
+    partitionsInFlight?: number;
+    topicPartitions?: number;
+    /** Records produced before the intake starts, so its first fetch holds them all. */
+    before?: (send: (count: number, partition: number) => Promise<unknown>) => Promise<void>;
+  } = {},
 ) {
   const { kafkaBrokers } = stackEnv();
   const topic = uniqueName('in');
   const rejectedTopic = uniqueName('rejected');
   const group = uniqueName('group');
   const { admin, producer, own } = await testKafka([topic, rejectedTopic], [group]);
+  const send = (count = 1, partition = 0) =>
+    producer.send({
+      topic,
+      messages: Array.from({ length: count }, (_, i) => ({ partition, value: JSON.stringify(sms(`record ${i}`)), headers: { 'x-api-key': 'k' } })),
+    });
+  const { before, ...intakeOptions } = options;
+  if (before !== undefined) {
+    // The topic as the intake would create it, so records can be on it before it starts.
+    await admin.createTopics({ topics: [{ topic, numPartitions: options.topicPartitions ?? 1 }], waitForLeaders: true });
+    await before(send);
+  }
   const registry = createRegistry('test');
   const metrics = ingestMetrics(registry);
   const kafkaIntake = new KafkaIntake(
@@ -281,7 +299,7 @@ async function fakeIntakeKafka(
       metrics,
       logger: createLogger({ service: 'test', console: false }),
     },
-    { brokers: kafkaBrokers, groupId: group, topic, rejectedTopic, topicPartitions: 1, laneCap: 1000, maxBodyBytes: 1 << 20, maxBatchMessages: 100, ...options },
+    { brokers: kafkaBrokers, groupId: group, topic, rejectedTopic, topicPartitions: 1, laneCap: 1000, maxBodyBytes: 1 << 20, maxBatchMessages: 100, ...intakeOptions },
   );
   await kafkaIntake.start();
   own(() => kafkaIntake.stop());
@@ -292,11 +310,7 @@ async function fakeIntakeKafka(
     topic,
     group,
     rejectedTopic,
-    send: (count = 1, partition = 0) =>
-      producer.send({
-        topic,
-        messages: Array.from({ length: count }, (_, i) => ({ partition, value: JSON.stringify(sms(`record ${i}`)), headers: { 'x-api-key': 'k' } })),
-      }),
+    send,
     /** The group's committed offset on partition 0 (-1 before any commit). */
     committed: async () => {
       const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
@@ -377,9 +391,16 @@ test('records of several partitions are handled at once, so they can share a jou
       await underWay;
       return acceptedRecord(items, options.batchId);
     },
-    { topicPartitions: 3, partitionsInFlight: 3 },
+    {
+      topicPartitions: 3,
+      partitionsInFlight: 3,
+      // Produced before the intake starts: records produced while it runs may come in
+      // separate fetches, and kafkajs starts the next fetch only when a fetch's batches end.
+      before: async (send) => {
+        for (const partition of [0, 1, 2]) await send(1, partition);
+      },
+    },
   );
-  for (const partition of [0, 1, 2]) await k.send(1, partition);
   await eventually('records of the three partitions under way together', () => Promise.resolve(partitions.size === 3 ? true : undefined));
   const { admin, topic } = k;
   await eventually('every partition committed', async () => {
