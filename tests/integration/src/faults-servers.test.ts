@@ -91,6 +91,40 @@ test('MongoDB killed and restarted during traffic: nothing accepted is lost or s
   assert.equal(report.byStatus['sent'], report.accepted, verdict(report));
 });
 
+// A paused server differs from a killed one: its connections stay open and every call on
+// them hangs rather than fails, so only the clients' own timeouts end the wait.
+test('MongoDB paused (kill -STOP) for 10 s during traffic, then resumed: nothing accepted is lost or stuck', async () => {
+  const mongo = await privateMongo();
+  const deployment = await startDeployment({ env: { COMMSTRAT_MONGO_URL: mongo.url, ...repairQuickly } });
+  const traffic = startTraffic(deployment.ingest.url, deployment.apiKey);
+  await holdFor(1500, 'traffic before the pause');
+  await mongo.pause(10_000);
+  const afterPause = traffic.accepted.length;
+  await holdFor(3000, 'traffic after the server resumed');
+  await traffic.stop();
+  console.log(`traffic: ${traffic.accepted.length} accepted, refused ${JSON.stringify([...traffic.refused])}`);
+  assert.ok(traffic.accepted.length > afterPause, 'traffic is accepted again after the pause');
+  const report = await ledgerOf(deployment, { rest: traffic.accepted }, { mongoUrl: mongo.url, duplicateBound: 5 * 25, timeoutMs: 90_000 });
+  assert.ok(report.ok, verdict(report));
+  assert.equal(report.byStatus['sent'], report.accepted, verdict(report));
+});
+
+test('Redis paused (kill -STOP) for 10 s during traffic, then resumed: nothing accepted is lost or stuck', async () => {
+  const redis = await privateRedis();
+  const deployment = await startDeployment({ env: { COMMSTRAT_REDIS_URL: redis.url, ...repairQuickly } });
+  const traffic = startTraffic(deployment.ingest.url, deployment.apiKey);
+  await holdFor(1500, 'traffic before the pause');
+  await redis.pause(10_000);
+  const afterPause = traffic.accepted.length;
+  await holdFor(3000, 'traffic after the server resumed');
+  await traffic.stop();
+  console.log(`traffic: ${traffic.accepted.length} accepted, refused ${JSON.stringify([...traffic.refused])}`);
+  assert.ok(traffic.accepted.length > afterPause, 'traffic is accepted again after the pause');
+  const report = await ledgerOf(deployment, { rest: traffic.accepted }, { redisUrl: redis.url, duplicateBound: 2 * 5 * 25 });
+  assert.ok(report.ok, verdict(report));
+  assert.equal(report.byStatus['sent'], report.accepted, verdict(report));
+});
+
 // Its own timeout: the outage alone is a minute by default.
 test('PostgreSQL unreachable, then back: traffic is accepted again and nothing accepted is lost or stuck', { timeout: 240_000 }, async () => {
   const { postgresOutageMs } = faultDurations();

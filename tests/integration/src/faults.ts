@@ -32,6 +32,8 @@ export interface PrivateServer {
   restart(downMs?: number): Promise<void>;
   kill(): Promise<void>;
   start(): Promise<void>;
+  /** kill -STOP for `ms`, then kill -CONT: the server hangs, its connections stay open. */
+  pause(ms: number): Promise<void>;
 }
 
 function privateServer(
@@ -61,6 +63,15 @@ function privateServer(
       await server.kill();
       await sleep(downMs);
       await server.start();
+    },
+    async pause(ms) {
+      if (child === undefined) throw new Error(`the private ${name} is not running`);
+      child.kill('SIGSTOP');
+      try {
+        await sleep(ms);
+      } finally {
+        child.kill('SIGCONT');
+      }
     },
   };
   owner(async () => {
