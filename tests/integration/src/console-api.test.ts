@@ -184,6 +184,8 @@ test('bad input gets a 4xx whose JSON body names the field', async () => {
     ['POST', '/dead-letters/redrive', {}, 422, ['/dry_run']],
     ['POST', '/dead-letters/redrive', { dry_run: false, limit: 0, since: 'x' }, 422, ['/since', '/limit']],
     ['POST', '/dead-letters/redrive', { dry_run: true, since: '2026-12-02T10:00:00Z', until: '2026-12-02T09:00:00Z' }, 422, ['/until']],
+    // The shape of a date-time, but no instant: refused as the field, not a 500 from the stream read.
+    ['POST', '/dead-letters/redrive', { dry_run: true, since: '2026-02-30T25:61:00Z', until: '2026-12-31T23:59:60Z' }, 422, ['/since', '/until']],
     ['POST', '/strategies/otp/rollback', { to_version: 'one' }, 422, ['/to_version']],
   ];
   for (const [method, path, body, status, paths] of cases) {
