@@ -187,6 +187,11 @@ test('bad input gets a 4xx whose JSON body names the field', async () => {
     // The shape of a date-time, but no instant: refused as the field, not a 500 from the stream read.
     ['POST', '/dead-letters/redrive', { dry_run: true, since: '2026-02-30T25:61:00Z', until: '2026-12-31T23:59:60Z' }, 422, ['/since', '/until']],
     ['POST', '/strategies/otp/rollback', { to_version: 'one' }, 422, ['/to_version']],
+    // A NUL in a name: refused as the path parameter, not a 500 from PostgreSQL's text.
+    ['GET', '/strategies/otp%00/versions', undefined, 422, ['/name']],
+    ['POST', '/templates/welcome%00/preview', {}, 422, ['/name']],
+    ['GET', '/providers/sandbox%00/metrics', undefined, 422, ['/id']],
+    ['GET', '/provider-definitions/sandbox%00', undefined, 422, ['/name']],
   ];
   for (const [method, path, body, status, paths] of cases) {
     const answer = method === 'GET' ? await client.get(path) : await client.post(path, body);
