@@ -2,7 +2,7 @@ import express, { type RequestHandler, type Router } from 'express';
 import { NotFoundError, ValidationError, type FieldProblem } from '@commstrat/core';
 import type { Journal } from '@commstrat/journal';
 import type { Logger } from '@commstrat/observability';
-import type { DeadLetterEntry, DeadLetterStream, QueueInspector } from '@commstrat/queue';
+import { isStreamEntryId, type DeadLetterEntry, type DeadLetterStream, type QueueInspector } from '@commstrat/queue';
 import { replayDeadLetters, selectsDeadLetter, type Redriver, type ReplayDlqOptions } from '@commstrat/redrive';
 import { checkBody } from './admin-schemas.ts';
 import type { RedriveJobs } from './console-jobs.ts';
@@ -80,7 +80,7 @@ export function queueConsoleRoutes(deps: QueueConsoleDeps, scoped: RequestHandle
       throw new ValidationError([{ path: '/limit', message: 'must be an integer from 1 to 500' }]);
     }
     const after = typeof req.query['after'] === 'string' ? req.query['after'] : null;
-    if (after !== null && !/^\d{1,20}-\d{1,20}$/.test(after)) throw new ValidationError([{ path: '/after', message: 'must be the next_after of the previous page' }]);
+    if (after !== null && !isStreamEntryId(after)) throw new ValidationError([{ path: '/after', message: 'must be the next_after of the previous page' }]);
     const tenant = scopeOf(res);
     const found: DeadLetterEntry[] = [];
     let cursor = after;
