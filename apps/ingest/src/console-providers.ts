@@ -153,7 +153,7 @@ export function outcomeQuery(providerLabel: string, selector: string | undefined
 /**
  * The series of one range query by class. Prometheus not answering, or answering 5xx, is
  * `503 dependency_unavailable`; a 4xx (`bad_data`: a selector in the configuration it
- * cannot parse) is refused the same way on every retry, so it is a fault of ours, 500.
+ * cannot compile) is refused the same way on every retry, so it is a fault of ours, 500.
  */
 export async function queryRange(source: PrometheusSource, query: string, start: number, end: number, step: number): Promise<Map<string, [number, number][]>> {
   const url = new URL('/api/v1/query_range', source.url);
