@@ -21,7 +21,7 @@ import { summarise } from './dispatcher-cases.ts';
 import { startIngestProcess } from './ingest-process.ts';
 import { BENCH_TENANT, CAMPAIGNS, fillJournal, JOURNAL_DAYS } from './journal-fill.ts';
 import { listFilter } from './journal-reads.ts';
-import { formatCount, progress } from './progress.ts';
+import { formatCount, positiveIntegers, progress, runBenchmark } from './progress.ts';
 import { writeJson } from './report.ts';
 import { servicePid, stackEnvFrom } from './stack.ts';
 
@@ -32,8 +32,6 @@ const USAGE = `usage: scripts/bench console [options]
   --clients N         concurrent clients of the concurrent modes (default 4)
   --budget S          most seconds per page and mode; a page answered slowly stops early, its row says how many calls it made (default 20)
   --dead-letters N    dead-letter entries in the stream, a fifth of them the tenant's (default 10000)`;
-
-class UsageError extends Error {}
 
 const TARGET_MS = 200;
 /** Calls of a broad listing (see Case.broad). */
@@ -154,12 +152,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const count = (name: keyof typeof values): number => {
-    const text = String(values[name]);
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name} must be a positive integer, got ${text}\n${USAGE}`);
-    return value;
-  };
+  const count = positiveIntegers(values, USAGE);
   const settings = {
     messages: count('messages'),
     inFlight: count('in-flight'),
@@ -411,9 +404,5 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof UsageError) progress(error.message);
-  else progress(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  process.exitCode = 1;
-});
+runBenchmark(main);
 

@@ -11,7 +11,7 @@ import { formatProfile } from './cpu-profile.ts';
 import { CpuMeter, formatCpu, type CpuReport } from './cpu-usage.ts';
 import { measurePhases, type PhaseResult } from './ingest-phases.ts';
 import { runScenario, type ScenarioResult, type ScenarioSpec } from './ingest-scenario.ts';
-import { formatCount, progress, sleep } from './progress.ts';
+import { formatCount, progress, runBenchmark, sleep, UsageError } from './progress.ts';
 import { measureXadd, type XaddBaseline } from './redis-baseline.ts';
 import { formatTable, writeJson, type TableRow } from './report.ts';
 import { servicePid, stackEnvFrom } from './stack.ts';
@@ -120,8 +120,6 @@ function row(result: ScenarioResult, xadd: number): TableRow {
 }
 
 /** Thrown when the command line is wrong: its message and the usage are all the user needs. */
-class UsageError extends Error {}
-
 /**
  * The stack is shared: another user's tests can keep MongoDB or Redis busy, and their
  * work inside those servers is then counted as the servers' CPU. Two idle seconds tell.
@@ -283,8 +281,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof UsageError) progress(error.message);
-  else progress(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  process.exitCode = 1;
-});
+runBenchmark(main);

@@ -15,7 +15,7 @@ import { CpuMeter, formatCpu } from './cpu-usage.ts';
 import { startIngestProcess } from './ingest-process.ts';
 import { BENCH_TENANT, CAMPAIGNS, fillJournal, JOURNAL_DAYS } from './journal-fill.ts';
 import { explainRead, measureRead, type ExplainSummary, type Latency, type ReadCase, type ReadResult } from './journal-reads.ts';
-import { formatCount, progress, sleep } from './progress.ts';
+import { formatCount, positiveIntegers, progress, runBenchmark, sleep } from './progress.ts';
 import { measureRedisBytes, type RedisBytesResult } from './redis-bytes.ts';
 import { writeJson } from './report.ts';
 import { servicePid, stackEnvFrom } from './stack.ts';
@@ -36,8 +36,6 @@ const USAGE = `usage: scripts/bench journal [options]
 const MESSAGES_PER_REQUEST = 1000;
 
 /** Thrown when the command line is wrong: its message and the usage are all the user needs. */
-class UsageError extends Error {}
-
 function readCases(reads: number, pages: number, from: Date): ReadCase[] {
   const day = (n: number) => new Date(from.getTime() + n * 86_400_000);
   const campaign = `campaign-${String(Math.floor(CAMPAIGNS / 3)).padStart(2, '0')}`;
@@ -141,12 +139,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const count = (name: keyof typeof values): number => {
-    const text = String(values[name]);
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name} must be a positive integer, got ${text}\n${USAGE}`);
-    return value;
-  };
+  const count = positiveIntegers(values, USAGE);
   const settings = {
     messages: count('messages'),
     inFlight: count('in-flight'),
@@ -355,8 +348,4 @@ function templatedRatio(redis: readonly RedisBytesResult[]): string[] {
   ];
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof UsageError) progress(error.message);
-  else progress(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  process.exitCode = 1;
-});
+runBenchmark(main);

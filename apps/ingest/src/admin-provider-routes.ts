@@ -17,6 +17,7 @@ import {
 } from '@commstrat/config';
 import type { Sql } from 'postgres';
 import type { EgressChecks } from './egress-checks.ts';
+import { pathParam } from './route-support.ts';
 import { showVersion } from './version-routes.ts';
 import { state } from './v1-routes.ts';
 
@@ -56,7 +57,7 @@ export function providerRoutes(sql: Sql, egress: EgressChecks, parseJson: expres
   });
 
   router.get('/providers/:id', async (req, res) => {
-    const id = pathParam(req.params, 'id');
+    const id = pathParam(req, 'id');
     const provider = await findProvider(sql, tenantOf(res).id, id);
     if (provider === null) throw new NotFoundError(`provider ${id}`);
     res.json(providerView(provider));
@@ -64,7 +65,7 @@ export function providerRoutes(sql: Sql, egress: EgressChecks, parseJson: expres
 
   router.put('/providers/:id', ...parseJson, async (req, res) => {
     const tenant = tenantOf(res);
-    const id = pathParam(req.params, 'id');
+    const id = pathParam(req, 'id');
     const result = await putProvider(sql, tenant.id, id, req.body, { actor: actorOf(tenant), checkTargets });
     if (result.changed) {
       state(res).logger.info(result.created ? 'provider created' : 'provider changed', {
@@ -87,7 +88,7 @@ export function providerRoutes(sql: Sql, egress: EgressChecks, parseJson: expres
   );
 
   router.get('/provider-definitions/:name/versions', async (req, res) => {
-    const name = pathParam(req.params, 'name');
+    const name = pathParam(req, 'name');
     const versions = await listProviderDefinitionVersions(sql, tenantOf(res).id, name);
     if (versions.length === 0) throw new NotFoundError(`provider definition ${name}`);
     res.json({ name, versions: versions.map((v) => ({ version: v.version, created_by: v.createdBy, created_at: v.createdAt.toISOString() })) });
@@ -95,7 +96,7 @@ export function providerRoutes(sql: Sql, egress: EgressChecks, parseJson: expres
 
   const saveDefinition = async (req: Request, res: Response) => {
     const tenant = tenantOf(res);
-    const name = pathParam(req.params, 'name');
+    const name = pathParam(req, 'name');
     // A YAML body arrives as its text, a JSON one parsed: the definition parser reads both.
     const { stored, created } = await saveProviderDefinition(sql, tenant.id, req.body, { name, actor: actorOf(tenant), check: (definition) => egress.definitionProblems(definition) });
     if (created) state(res).logger.info('provider definition saved', { definition: name, version: stored.version });
@@ -111,12 +112,6 @@ export function providerRoutes(sql: Sql, egress: EgressChecks, parseJson: expres
   );
   router.put('/provider-definitions/:name', ...parseJson, saveDefinition);
   return router;
-}
-
-/** A route parameter: one string (the typings allow an array after a spread of handlers). */
-function pathParam(params: Record<string, string | string[] | undefined>, name: string): string {
-  const value = params[name];
-  return typeof value === 'string' ? value : '';
 }
 
 function tenantOf(res: Response): Tenant {

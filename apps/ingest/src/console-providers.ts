@@ -150,16 +150,27 @@ export function outcomeQuery(providerLabel: string, selector: string | undefined
   ).join(' or ');
 }
 
-async function queryRange(source: PrometheusSource, query: string, start: number, end: number, step: number): Promise<Map<string, [number, number][]>> {
+/**
+ * The series of one range query by class. Prometheus not answering, or answering 5xx, is
+ * `503 dependency_unavailable`; a 4xx (`bad_data`: a selector in the configuration it
+ * cannot compile) is refused the same way on every retry, so it is a fault of ours, 500.
+ */
+export async function queryRange(source: PrometheusSource, query: string, start: number, end: number, step: number): Promise<Map<string, [number, number][]>> {
   const url = new URL('/api/v1/query_range', source.url);
   url.search = new URLSearchParams({ query, start: String(start), end: String(end), step: String(step) }).toString();
   let body: { status?: string; error?: string; data?: { result?: { metric: Record<string, string>; values: [number, string][] }[] } };
+  let status: number;
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    status = response.status;
     body = (await response.json()) as typeof body;
-    if (!response.ok || body.status !== 'success') throw new Error(`Prometheus answered ${response.status}: ${body.error ?? 'no error text'}`);
   } catch (cause) {
     throw new DependencyUnavailableError('Prometheus', cause);
+  }
+  if (status < 200 || status >= 300 || body.status !== 'success') {
+    const refused = new Error(`Prometheus answered ${status}: ${body.error ?? 'no error text'}`);
+    if (status >= 400 && status < 500) throw refused;
+    throw new DependencyUnavailableError('Prometheus', refused);
   }
   const series = new Map<string, [number, number][]>();
   for (const result of body.data?.result ?? []) {

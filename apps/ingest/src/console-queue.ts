@@ -2,7 +2,7 @@ import express, { type RequestHandler, type Router } from 'express';
 import { NotFoundError, ValidationError, type FieldProblem } from '@commstrat/core';
 import type { Journal } from '@commstrat/journal';
 import type { Logger } from '@commstrat/observability';
-import type { DeadLetterEntry, DeadLetterStream, QueueInspector } from '@commstrat/queue';
+import { isStreamEntryId, type DeadLetterEntry, type DeadLetterStream, type QueueInspector } from '@commstrat/queue';
 import { replayDeadLetters, selectsDeadLetter, type Redriver, type ReplayDlqOptions } from '@commstrat/redrive';
 import { checkBody } from './admin-schemas.ts';
 import type { RedriveJobs } from './console-jobs.ts';
@@ -80,7 +80,7 @@ export function queueConsoleRoutes(deps: QueueConsoleDeps, scoped: RequestHandle
       throw new ValidationError([{ path: '/limit', message: 'must be an integer from 1 to 500' }]);
     }
     const after = typeof req.query['after'] === 'string' ? req.query['after'] : null;
-    if (after !== null && !/^\d{1,20}-\d{1,20}$/.test(after)) throw new ValidationError([{ path: '/after', message: 'must be the next_after of the previous page' }]);
+    if (after !== null && !isStreamEntryId(after)) throw new ValidationError([{ path: '/after', message: 'must be the next_after of the previous page' }]);
     const tenant = scopeOf(res);
     const found: DeadLetterEntry[] = [];
     let cursor = after;
@@ -108,12 +108,17 @@ export function queueConsoleRoutes(deps: QueueConsoleDeps, scoped: RequestHandle
   router.post('/dead-letters/redrive', scoped, ...parseJson, async (req, res) => {
     const principal = principalOf(res);
     const body = checkBody<RedriveBody>(redriveSchema, req.body);
+    // The schema checks the shape only: `2026-02-31T25:61:00Z` passes it and is no date.
+    const problems: FieldProblem[] = [];
+    const since = dateTime(body.since, '/since', problems);
+    const until = dateTime(body.until, '/until', problems);
+    if (problems.length > 0) throw new ValidationError(problems);
     const options: ReplayDlqOptions = {
       tenant: scopeOf(res),
       provider: body.provider,
       errorCode: body.error_code,
-      since: body.since === undefined ? undefined : new Date(body.since),
-      until: body.until === undefined ? undefined : new Date(body.until),
+      since,
+      until,
       dryRun: body.dry_run,
       rate: body.rate,
       limit: body.limit ?? (body.dry_run ? DRY_RUN_LIMIT : undefined),
@@ -167,16 +172,17 @@ function parseFilter(query: Record<string, unknown>): DeadLetterFilter {
     if (typeof value !== 'string' || value.length > 200) problems.push({ path: `/${name}`, message: 'must be given once, at most 200 characters' });
     return typeof value === 'string' ? value : undefined;
   };
-  const time = (name: string): Date | undefined => {
-    const value = text(name);
-    if (value === undefined) return undefined;
-    const at = new Date(value);
-    if (!new RegExp(RFC3339).test(value) || Number.isNaN(at.getTime())) problems.push({ path: `/${name}`, message: 'must be an RFC 3339 date-time' });
-    return at;
-  };
-  const filter = { provider: text('provider'), errorCode: text('error_code'), since: time('since'), until: time('until') };
+  const filter = { provider: text('provider'), errorCode: text('error_code'), since: dateTime(text('since'), '/since', problems), until: dateTime(text('until'), '/until', problems) };
   if (problems.length > 0) throw new ValidationError(problems);
   return filter;
+}
+
+/** An RFC 3339 date-time as a Date; a problem at `path` when it is not one, or names no instant. */
+function dateTime(value: string | undefined, path: string, problems: FieldProblem[]): Date | undefined {
+  if (value === undefined) return undefined;
+  const at = new Date(value);
+  if (!new RegExp(RFC3339).test(value) || Number.isNaN(at.getTime())) problems.push({ path, message: 'must be an RFC 3339 date-time' });
+  return at;
 }
 
 function deadLetterView(entry: DeadLetterEntry): Record<string, unknown> {

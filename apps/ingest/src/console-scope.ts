@@ -5,6 +5,7 @@ import { findTenant, type Tenant } from '@commstrat/config';
 import { createMasker, type Masker } from '@commstrat/observability';
 import type { Sql } from 'postgres';
 import { TENANT_ID_PATTERN } from './admin-schemas.ts';
+import { journalInputFault } from './dependency-failure.ts';
 import { principalOf, type ConsolePrincipal } from './console-session.ts';
 
 // Phone numbers and e-mail addresses partly hidden (`+7916*****67`, `a*****@example.com`),
@@ -68,8 +69,10 @@ export async function fromRedis<T>(read: () => Promise<T>): Promise<T> {
 /**
  * The console's reads of the journal failing (a timeout, the server gone) answer
  * `503 dependency_unavailable`, which a retry may outlast, as the API's intake does,
- * not `500 internal`.
+ * not `500 internal`. A query the journal refuses (a bad value, an argument the driver
+ * rejects) fails the same way on every retry: the console built it from checked input,
+ * so it is our bug and stays `500 internal`, never "unavailable".
  */
 export const journalUnavailable: ErrorRequestHandler = (error: unknown, _req, _res, next) => {
-  next(error instanceof MongoError ? new DependencyUnavailableError('journal (MongoDB)', error) : error);
+  next(error instanceof MongoError && !journalInputFault(error) ? new DependencyUnavailableError('journal (MongoDB)', error) : error);
 };

@@ -18,12 +18,17 @@ const DOCUMENT_ERROR_CODES: ReadonlySet<number> = new Set([2, 15, 121, 10334, 17
  * unavailable, which a retry may outlast.
  */
 export function journalFailure(cause: unknown): CommstratError {
-  const inputsFault =
+  return journalInputFault(cause) ? new InputNotStorableError(cause) : new DependencyUnavailableError('journal (MongoDB)', cause);
+}
+
+/** The journal refused what it was given (see journalFailure): the same call fails the same way again. */
+export function journalInputFault(cause: unknown): boolean {
+  return (
     cause instanceof RangeError ||
     cause instanceof BSON.BSONError ||
     cause instanceof MongoInvalidArgumentError ||
-    (cause instanceof MongoServerError && typeof cause.code === 'number' && DOCUMENT_ERROR_CODES.has(cause.code));
-  return inputsFault ? new InputNotStorableError(cause) : new DependencyUnavailableError('journal (MongoDB)', cause);
+    (cause instanceof MongoServerError && typeof cause.code === 'number' && DOCUMENT_ERROR_CODES.has(cause.code))
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { ForbiddenError } from '@commstrat/core';
+import { ForbiddenError, ValidationError } from '@commstrat/core';
 import type { ApiKeyScope, Tenant } from '@commstrat/config';
 
 // res.locals as v1-routes' RequestState holds it; read here directly, so that v1-routes
@@ -32,9 +32,13 @@ export function actorOf(res: Response): string {
 /**
  * A named path parameter (`:id`) as a string. Express types a route's parameters from
  * its path only when every handler is inline, so a route with a scope check or the
- * body parser in front of its handler sees them as `string | string[]`.
+ * body parser in front of its handler sees them as `string | string[]`. A NUL (`%00`)
+ * is refused here, naming the parameter: no id or name holds one, and PostgreSQL text
+ * cannot, so the lookup would fail with 500 instead.
  */
-export function pathParam(req: Request, name: string): string {
+export function pathParam(req: Pick<Request, 'params'>, name: string): string {
   const value = req.params[name];
-  return typeof value === 'string' ? value : '';
+  if (typeof value !== 'string') return '';
+  if (value.includes('\0')) throw new ValidationError([{ path: `/${name}`, message: 'the path parameter cannot hold a NUL character' }]);
+  return value;
 }

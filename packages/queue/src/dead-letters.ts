@@ -16,6 +16,15 @@ export interface DeadLetterPage {
  * dispatcher through LaneReader.settle; entries in either format of entry-codec.ts).
  * Owns no connection.
  */
+/** Largest part of a stream entry id (`<ms>-<seq>`, each an unsigned 64-bit integer). */
+const MAX_ID_PART = 18_446_744_073_709_551_615n;
+
+/** Whether `text` is an entry id Redis takes as an XRANGE bound: a page's `nextAfter` always is. */
+export function isStreamEntryId(text: string): boolean {
+  const match = /^(\d{1,20})-(\d{1,20})$/.exec(text);
+  return match !== null && BigInt(match[1]!) <= MAX_ID_PART && BigInt(match[2]!) <= MAX_ID_PART;
+}
+
 export class DeadLetterStream {
   readonly key: string;
   private readonly redis: Redis;
@@ -30,7 +39,10 @@ export class DeadLetterStream {
    * entry `after`: one XRANGE, served by the stream's own id order (ids are times).
    */
   async page(range: { since?: Date | undefined; until?: Date | undefined; after?: string | null }, count: number): Promise<DeadLetterPage> {
-    const start = range.after ? `(${range.after}` : range.since === undefined ? '-' : `${range.since.getTime()}-0`;
+    // Entry ids are milliseconds since the epoch: none is older, and Redis refuses a
+    // negative id, so a bound before 1970 is "from the start" or "nothing".
+    if (range.until !== undefined && range.until.getTime() <= 0) return { entries: [], nextAfter: null };
+    const start = range.after ? `(${range.after}` : range.since === undefined || range.since.getTime() <= 0 ? '-' : `${range.since.getTime()}-0`;
     // `until` is exclusive: the last id of the millisecond before it.
     const end = range.until === undefined ? '+' : `${range.until.getTime() - 1}-18446744073709551615`;
     const reply = (await this.redis.xrange(this.key, start, end, 'COUNT', count)) as [string, string[]][];

@@ -31,7 +31,7 @@ export { SampledDepths } from './sampled-depths.ts';
 export { ReplayGuard } from './replay-guard.ts';
 export { FrequencyCaps, type CapAnswer, type CapCheck, type FrequencyCapsOptions } from './frequency-caps.ts';
 export { ParkedReceipts, type ParkedReceipt } from './parked-receipts.ts';
-export { DeadLetterStream, type DeadLetterEntry, type DeadLetterPage } from './dead-letters.ts';
+export { DeadLetterStream, isStreamEntryId, type DeadLetterEntry, type DeadLetterPage } from './dead-letters.ts';
 export {
   QueueInspector,
   DUE_BUCKETS,

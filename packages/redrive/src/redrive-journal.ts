@@ -1,7 +1,7 @@
 import type { Message, MessageStatus } from '@commstrat/core';
 import type { Journal } from '@commstrat/journal';
 import type { Redriver } from './redriver.ts';
-import { RunPacer, Tally, type RunProgress, type RunSummary } from './run-pacer.ts';
+import { RunPacer, RunReport, type RunProgress, type RunSummary } from './run-pacer.ts';
 
 export interface RedriveJournalOptions {
   readonly status: MessageStatus;
@@ -48,8 +48,7 @@ export async function redriveFromJournal(
   progress: RunProgress,
   control: RunPacer = new RunPacer(options.dryRun ? undefined : options.rate),
 ): Promise<RedriveSummary> {
-  const tally = new Tally();
-  const items: RedriveItem[] = [];
+  const report = new RunReport<RedriveItem>(progress, (item) => item.skip_reason);
   const needle = options.reason?.toLowerCase();
   let selected = 0;
   const full = () => options.limit !== undefined && selected >= options.limit;
@@ -75,11 +74,7 @@ export async function redriveFromJournal(
         progress.setTotal(selected);
         for (const message of batch) {
           if (control.stopped) break;
-          const item = await redriveOne(deps.redriver, message, options, control);
-          if (item.action === 'skipped') tally.skip(item.skip_reason ?? '');
-          else tally.add(item.action);
-          items.push(item);
-          progress.tick(tally.counts);
+          report.record(await redriveOne(deps.redriver, message, options, control));
         }
         if (page.length < PAGE || control.stopped || full()) break;
       }
@@ -88,7 +83,7 @@ export async function redriveFromJournal(
   } finally {
     progress.stop();
   }
-  return { dry_run: options.dryRun, interrupted: control.stopped, selected, counts: tally.counts, skipped: tally.skipped, items };
+  return report.summary(options.dryRun, control.stopped, selected);
 }
 
 async function redriveOne(redriver: Redriver, message: Message, options: RedriveJournalOptions, control: RunPacer): Promise<RedriveItem> {

@@ -1,7 +1,7 @@
 import type { Journal } from '@commstrat/journal';
 import type { DeadLetterEntry, DeadLetterStream } from '@commstrat/queue';
 import type { Redriver } from './redriver.ts';
-import { RunPacer, Tally, type RunProgress, type RunSummary } from './run-pacer.ts';
+import { RunPacer, RunReport, type RunProgress, type RunSummary } from './run-pacer.ts';
 
 export interface ReplayDlqOptions {
   /** Undefined only with `--all-tenants`. */
@@ -48,8 +48,7 @@ export async function replayDeadLetters(
   progress: RunProgress,
   control: RunPacer = new RunPacer(options.dryRun ? undefined : options.rate),
 ): Promise<ReplaySummary> {
-  const tally = new Tally();
-  const items: DeadLetterItem[] = [];
+  const report = new RunReport<DeadLetterItem>(progress, (item) => item.reason);
   let selected = 0;
   let after: string | null = null;
   try {
@@ -63,18 +62,14 @@ export async function replayDeadLetters(
       progress.setTotal(selected);
       for (const entry of batch) {
         if (control.stopped) break;
-        const item = await replayOne(deps, entry, options, control);
-        if (item.action === 'skipped') tally.skip(item.reason ?? '');
-        else tally.add(item.action);
-        items.push(item);
-        progress.tick(tally.counts);
+        report.record(await replayOne(deps, entry, options, control));
       }
       if (options.limit !== undefined && selected >= options.limit) break;
     } while (after !== null && !control.stopped);
   } finally {
     progress.stop();
   }
-  return { dry_run: options.dryRun, interrupted: control.stopped, selected, counts: tally.counts, skipped: tally.skipped, items };
+  return report.summary(options.dryRun, control.stopped, selected);
 }
 
 async function replayOne(

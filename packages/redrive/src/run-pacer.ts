@@ -67,3 +67,33 @@ export interface RunSummary<Item> {
   readonly skipped: Record<string, number>;
   readonly items: Item[];
 }
+
+/**
+ * What a run has done so far: each item it handled, in order, and their tally. Both the
+ * journal re-drive and the dead-letter replay record through it, so their progress and
+ * summaries count alike.
+ */
+export class RunReport<Item extends { readonly action: string }> {
+  private readonly tally = new Tally();
+  private readonly items: Item[] = [];
+  private readonly skipReason: (item: Item) => string | undefined;
+  private readonly progress: RunProgress;
+
+  /** `skipReason`: why a `skipped` item was, counted in the summary's `skipped`. */
+  constructor(progress: RunProgress, skipReason: (item: Item) => string | undefined) {
+    this.progress = progress;
+    this.skipReason = skipReason;
+  }
+
+  /** One more item handled; progress is told with the counts so far. */
+  record(item: Item): void {
+    if (item.action === 'skipped') this.tally.skip(this.skipReason(item) ?? '');
+    else this.tally.add(item.action);
+    this.items.push(item);
+    this.progress.tick(this.tally.counts);
+  }
+
+  summary(dryRun: boolean, interrupted: boolean, selected: number): RunSummary<Item> {
+    return { dry_run: dryRun, interrupted, selected, counts: this.tally.counts, skipped: this.tally.skipped, items: this.items };
+  }
+}

@@ -180,17 +180,34 @@ test('bad input gets a 4xx whose JSON body names the field', async () => {
     ['GET', '/dead-letters?since=soon', undefined, 422, ['/since']],
     ['GET', '/dead-letters?limit=501', undefined, 422, ['/limit']],
     ['GET', '/dead-letters?after=abc', undefined, 422, ['/after']],
+    // Digits and a dash, but past an unsigned 64-bit id part: Redis refuses it, a retry never passes.
+    ['GET', '/dead-letters?after=99999999999999999999-0', undefined, 422, ['/after']],
     ['GET', '/strategies/otp/diff', undefined, 422, ['/from']],
     ['POST', '/dead-letters/redrive', {}, 422, ['/dry_run']],
     ['POST', '/dead-letters/redrive', { dry_run: false, limit: 0, since: 'x' }, 422, ['/since', '/limit']],
     ['POST', '/dead-letters/redrive', { dry_run: true, since: '2026-12-02T10:00:00Z', until: '2026-12-02T09:00:00Z' }, 422, ['/until']],
+    // The shape of a date-time, but no instant: refused as the field, not a 500 from the stream read.
+    ['POST', '/dead-letters/redrive', { dry_run: true, since: '2026-02-30T25:61:00Z', until: '2026-12-31T23:59:60Z' }, 422, ['/since', '/until']],
     ['POST', '/strategies/otp/rollback', { to_version: 'one' }, 422, ['/to_version']],
+    // A NUL in a name: refused as the path parameter, not a 500 from PostgreSQL's text.
+    ['GET', '/strategies/otp%00/versions', undefined, 422, ['/name']],
+    ['POST', '/templates/welcome%00/preview', {}, 422, ['/name']],
+    ['GET', '/providers/sandbox%00/metrics', undefined, 422, ['/id']],
+    ['GET', '/provider-definitions/sandbox%00', undefined, 422, ['/name']],
   ];
   for (const [method, path, body, status, paths] of cases) {
     const answer = method === 'GET' ? await client.get(path) : await client.post(path, body);
     assert.equal(answer.status, status, `${method} ${path}: ${JSON.stringify(answer.body)}`);
     assert.deepEqual(answer.body.error.problems.map((p: { path: string }) => p.path).sort(), [...paths].sort(), `${method} ${path}`);
   }
+  // Bounds before 1970, older than any entry id: every entry, or none, not a 503 from Redis refusing a negative id.
+  for (const query of ['since=0000-01-01T00:00:00Z', 'until=1970-01-01T00:00:00Z']) {
+    const listed = await client.get(`/dead-letters?${query}`);
+    assert.equal(listed.status, 200, `${query}: ${JSON.stringify(listed.body)}`);
+  }
+  assert.equal((await client.get('/dead-letters?until=1969-12-31T23:59:59Z')).body.entries.length, 0);
+  const early = await client.post('/dead-letters/redrive', { dry_run: true, since: '0000-01-01T00:00:00Z' });
+  assert.equal(early.status, 200, JSON.stringify(early.body));
   const notJson = await client.call('POST', '/console/api/dead-letters/redrive', undefined, {});
   assert.equal(notJson.status, 415);
   assert.equal((await client.get('/no-such-route')).status, 404);
