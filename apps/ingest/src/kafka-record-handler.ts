@@ -10,6 +10,7 @@ import {
   headerText,
   parseRecordValue,
   recordBatchId,
+  OWN_HEADERS,
   rejectedRecord,
   type RecordSource,
 } from './kafka-records.ts';
@@ -115,10 +116,23 @@ export class KafkaRecordHandler {
     return tenant;
   }
 
-  /** Writes rejected records and waits for every in-sync replica to have them. */
+  /**
+   * Writes rejected records and waits for every in-sync replica to have them. The
+   * broker refuses a record (or a send's batch) over its size limit for good, so
+   * retrying that would stall the partition: the records then go one at a time, and one
+   * that is still too large goes without its value (see withoutValue).
+   */
   private async reject(logger: Logger, records: readonly OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.deps.producer.send({ topic: this.options.rejectedTopic, messages: [...records], acks: -1 });
+    const send = (messages: OutgoingRecord[]) => this.deps.producer.send({ topic: this.options.rejectedTopic, messages, acks: -1 });
+    try {
+      await send([...records]);
+    } catch (error) {
+      if (!isTooLarge(error)) throw error;
+      for (const record of records) {
+        await sendShrinking(send, record, logger);
+      }
+    }
     for (const record of records) {
       const code = headerText(record.headers, 'x-error-code') ?? 'internal';
       this.deps.metrics.kafkaRecordRejected(code);
@@ -127,6 +141,45 @@ export class KafkaRecordHandler {
         path: headerText(record.headers, 'x-error-path'),
         item_index: headerText(record.headers, 'x-item-index'),
       });
+    }
+  }
+}
+
+/**
+ * The broker's answer to a record or batch over `message.max.bytes`: no retry makes it
+ * fit. Told by the protocol error's type (kafkajs's error classes are not named exports
+ * of its CommonJS module, so `instanceof` is not at hand).
+ */
+function isTooLarge(error: unknown): boolean {
+  return error instanceof Error && (error as { type?: unknown }).type === 'MESSAGE_TOO_LARGE';
+}
+
+function byteLength(value: OutgoingRecord['value']): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+/**
+ * Sends one rejected record, leaving out what the topic cannot take: first its value
+ * (its size said in `x-value-omitted-bytes`; the reason, the source offset and the
+ * producer's headers stay, so the original can be read from the source topic while it
+ * is retained), then its key and the producer's headers, keeping only ours.
+ */
+async function sendShrinking(send: (messages: OutgoingRecord[]) => Promise<unknown>, record: OutgoingRecord, logger: Logger): Promise<void> {
+  const omitted = { 'x-value-omitted-bytes': String(byteLength(record.value)) };
+  const ours = Object.fromEntries(Object.entries(record.headers ?? {}).filter(([name]) => OWN_HEADERS.has(name)));
+  const attempts: OutgoingRecord[] = [
+    record,
+    { ...record, value: null, headers: { ...record.headers, ...omitted } },
+    { value: null, headers: { ...ours, ...omitted } },
+  ];
+  for (const [i, attempt] of attempts.entries()) {
+    try {
+      await send([attempt]);
+      return;
+    } catch (error) {
+      if (!isTooLarge(error) || i === attempts.length - 1) throw error;
+      logger.warn('rejected record too large for the rejected topic; leaving part of it out', { value_bytes: byteLength(record.value) });
     }
   }
 }

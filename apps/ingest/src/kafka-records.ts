@@ -117,6 +117,18 @@ export function everyItemRejected(
   };
 }
 
+/** The headers rejectedRecord adds to what the producer sent. */
+export const OWN_HEADERS: ReadonlySet<string> = new Set([
+  'x-error-code',
+  'x-error-path',
+  'x-error-message',
+  'x-source-topic',
+  'x-source-partition',
+  'x-source-offset',
+  'x-tenant-id',
+  'x-item-index',
+]);
+
 /**
  * The record written to the rejected topic: the original key and value bytes (or, for
  * one bad item of a batch, that item's JSON), the original headers except the API key,
