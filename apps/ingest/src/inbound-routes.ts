@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { DependencyUnavailableError, UnauthorizedError, ValidationError, canonicalE164, parseInbound, type FieldProblem } from '@commstrat/core';
-import type { InboundRecord, InboundStore } from '@commstrat/journal';
+import { inboundPayload, type InboundRecord, type InboundStore } from '@commstrat/journal';
 import { mapProviderInbound } from '@commstrat/providers';
 import type { IngestMetrics } from '@commstrat/observability';
 import type { InboundHandler } from './inbound-handler.ts';
@@ -79,20 +79,11 @@ export function inboundListRoutes(store: Pick<InboundStore, 'list'>): Router {
   return router;
 }
 
+/**
+ * A listed inbound message: the fields its callback carries, less those the listing does
+ * not repeat (the event's type and id, the tenant); `action` is null until it is handled.
+ */
 function inboundView(record: InboundRecord): Record<string, unknown> {
-  return {
-    id: record._id,
-    provider: record.provider,
-    provider_message_id: record.provider_message_id ?? null,
-    channel: record.channel,
-    from: record.from,
-    to: record.to ?? null,
-    text: record.text,
-    received_at: record.received_at.toISOString(),
-    at: record.at.toISOString(),
-    keyword: record.keyword?.action ?? null,
-    language: record.keyword?.language ?? null,
-    action: record.action ?? null,
-    reply_message_id: record.reply_message_id ?? null,
-  };
+  const { type: _type, event_id: _eventId, tenant_id: _tenantId, inbound_id: id, ...fields } = inboundPayload(record);
+  return { id, ...fields, action: record.action ?? null };
 }
