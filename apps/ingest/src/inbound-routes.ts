@@ -1,16 +1,13 @@
 import express, { type Router } from 'express';
 import { DependencyUnavailableError, UnauthorizedError, ValidationError, canonicalE164, parseInbound, type FieldProblem } from '@commstrat/core';
-import type { InboundRecord, InboundStore } from '@commstrat/journal';
+import { inboundPayload, type InboundRecord, type InboundStore } from '@commstrat/journal';
 import { mapProviderInbound } from '@commstrat/providers';
 import type { IngestMetrics } from '@commstrat/observability';
 import type { InboundHandler } from './inbound-handler.ts';
-import type { ReceiptProviders } from './receipt-definitions.ts';
 import { callerOf, pathParam, requireScope } from './route-support.ts';
-import { checkCommstratSignature, checkNativeAuth, nativeAuthHeader, rawBody, utf8, webhookBody, type SignatureDeps } from './webhook-auth.ts';
+import { authenticateWebhook, rawBody, type WebhookAuthDeps } from './webhook-auth.ts';
 
-export interface InboundDeps extends SignatureDeps {
-  /** Provider rows, for the kind whose definition maps the provider's own inbound webhook. */
-  readonly providers: Pick<ReceiptProviders, 'providerOf'>;
+export interface InboundDeps extends WebhookAuthDeps {
   readonly handler: Pick<InboundHandler, 'receive'>;
   readonly metrics: IngestMetrics;
   readonly maxBodyBytes: number;
@@ -36,27 +33,13 @@ export function inboundRoutes(deps: InboundDeps): Router {
       deps.metrics.inbound(key, 'refused');
       return new UnauthorizedError(`inbound request refused: ${why}`);
     };
-    const body = utf8(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-    const read = webhookBody(body, 'messages');
-    const row = await deps.providers.providerOf(tenant, provider).catch((cause: unknown) => {
-      throw new DependencyUnavailableError('providers (PostgreSQL)', cause);
-    });
-    const mapping = row?.inbound;
-    const signature = req.get('x-commstrat-signature');
-    const nativeHeader = nativeAuthHeader(mapping?.auth);
-    if (mapping !== undefined && nativeHeader !== undefined && (signature === undefined || req.get(nativeHeader) !== undefined)) {
-      checkNativeAuth(mapping.auth, row?.credentials ?? {}, () => read.as(mapping), req.get(nativeHeader), refuse);
-    } else {
-      await checkCommstratSignature(deps, `inbound:${key}`, tenant, provider, body, signature, refuse);
-    }
-    // Read only once authenticated: an unsigned body is refused before it is looked at.
-    const generic = mapping === undefined || (signature !== undefined && read.isGenericEnvelope());
-    const reports = generic ? parseInbound(read.asJson()) : mapProviderInbound(mapping, read.as(mapping));
+    const { read, mapping } = await authenticateWebhook(deps, req, 'inbound', (row) => row.inbound, refuse);
+    const reports = mapping === undefined ? parseInbound(read.asJson()) : mapProviderInbound(mapping, read.as(mapping));
     const received = await deps.handler.receive(tenant, provider, reports, new Date());
     const repeated = received.filter((item) => item.repeated).length;
     if (received.length > repeated) deps.metrics.inbound(key, 'received', received.length - repeated);
     if (repeated > 0) deps.metrics.inbound(key, 'repeated', repeated);
-    if (!generic && mapping.answer !== undefined) {
+    if (mapping?.answer !== undefined) {
       res.type(mapping.answer.content_type).send(mapping.answer.body);
       return;
     }
@@ -96,20 +79,11 @@ export function inboundListRoutes(store: Pick<InboundStore, 'list'>): Router {
   return router;
 }
 
+/**
+ * A listed inbound message: the fields its callback carries, less those the listing does
+ * not repeat (the event's type and id, the tenant); `action` is null until it is handled.
+ */
 function inboundView(record: InboundRecord): Record<string, unknown> {
-  return {
-    id: record._id,
-    provider: record.provider,
-    provider_message_id: record.provider_message_id ?? null,
-    channel: record.channel,
-    from: record.from,
-    to: record.to ?? null,
-    text: record.text,
-    received_at: record.received_at.toISOString(),
-    at: record.at.toISOString(),
-    keyword: record.keyword?.action ?? null,
-    language: record.keyword?.language ?? null,
-    action: record.action ?? null,
-    reply_message_id: record.reply_message_id ?? null,
-  };
+  const { type: _type, event_id: _eventId, tenant_id: _tenantId, inbound_id: id, ...fields } = inboundPayload(record);
+  return { id, ...fields, action: record.action ?? null };
 }

@@ -9,7 +9,7 @@ import type { ParkedReceipts, ReplayGuard } from '@commstrat/queue';
 import type { ReceiptProviders } from './receipt-definitions.ts';
 import { pathParam } from './route-support.ts';
 import { state } from './v1-routes.ts';
-import { checkCommstratSignature, checkNativeAuth, nativeAuthHeader, rawBody, utf8, webhookBody } from './webhook-auth.ts';
+import { authenticateWebhook, rawBody } from './webhook-auth.ts';
 
 export interface ReceiptDeps {
   /** What a receipt does to its message: ends it, or moves it on to its next cascade step. */
@@ -47,24 +47,10 @@ export function receiptRoutes(deps: ReceiptDeps): Router {
       deps.metrics.receipts(key, 'refused');
       return new UnauthorizedError(`receipt request refused: ${why}`);
     };
-    const body = utf8(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-    const read = webhookBody(body, 'receipts');
-    const row = await deps.providers.providerOf(tenant, provider).catch((cause: unknown) => {
-      throw new DependencyUnavailableError('providers (PostgreSQL)', cause);
-    });
     // A provider whose definition maps its own reports is read through that mapping; any
-    // other posts the generic signed format. A request signed the generic way (a relay,
-    // an operator) may use the generic format for any provider.
-    const mapping = row?.receipts;
-    const signature = req.get('x-commstrat-signature');
-    const nativeHeader = nativeAuthHeader(mapping?.auth);
-    if (mapping !== undefined && nativeHeader !== undefined && (signature === undefined || req.get(nativeHeader) !== undefined)) {
-      checkNativeAuth(mapping.auth, row?.credentials ?? {}, () => read.as(mapping), req.get(nativeHeader), refuse);
-    } else {
-      await checkCommstratSignature(deps, `receipt:${key}`, tenant, provider, body, signature, refuse);
-    }
-    // Read only once authenticated: an unsigned body is refused before it is looked at.
-    const generic = mapping === undefined || (signature !== undefined && read.isGenericEnvelope());
+    // other posts the generic signed format, which a relay or an operator may use for any.
+    const { read, mapping } = await authenticateWebhook(deps, req, 'receipt', (row) => row.receipts, refuse);
+    const generic = mapping === undefined;
     const mapped = generic ? { receipts: parseReceipts(read.asJson()), ignored: [] } : mapProviderReceipts(mapping, read.as(mapping));
     const receipts: Receipt[] = mapped.receipts;
     const now = new Date();

@@ -1,8 +1,10 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { DependencyUnavailableError, InvalidEncodingError, MalformedJsonError, PayloadTooLargeError, checkReceiptSignature } from '@commstrat/core';
 import type { ReceiptSecrets } from '@commstrat/config';
 import { checkBasicAuth, checkTwilioSignature, parseReceiptBody, renderTemplate, type ReceiptMapping } from '@commstrat/providers';
 import type { ReplayGuard } from '@commstrat/queue';
+import type { ReceiptProvider, ReceiptProviders } from './receipt-definitions.ts';
+import { pathParam } from './route-support.ts';
 
 // How a provider's webhooks (delivery receipts, inbound messages) prove where they come
 // from: the generic signature under the provider's receipt secret, or the provider's own
@@ -14,6 +16,52 @@ export interface SignatureDeps {
   readonly replays: Pick<ReplayGuard, 'firstSighting'>;
   /** How far a request's signed timestamp may be from now, in seconds. */
   readonly windowSeconds: number;
+}
+
+/** What authenticating a provider's webhook request needs. */
+export interface WebhookAuthDeps extends SignatureDeps {
+  readonly providers: Pick<ReceiptProviders, 'providerOf'>;
+}
+
+/** A webhook request once authenticated: its body, and the mapping it is read through. */
+export interface AuthenticatedWebhook<M> {
+  readonly read: WebhookBody;
+  /** Undefined: the body is in the generic format (`{"receipts": [...]}`, `{"messages": [...]}`). */
+  readonly mapping: M | undefined;
+}
+
+/**
+ * Authenticates a provider's webhook request (receipts, inbound messages) at
+ * `/v1/providers/{tenant}/{provider}/...`. A provider whose definition maps its own
+ * webhook (`mappingOf` of its row) is checked as the mapping says; any other, or a request
+ * signed the generic way (a relay, an operator), by the generic signature. Throws
+ * `refuse(why)` when neither holds. The body is read as a report only once this passed:
+ * an unsigned body is refused before it is looked at.
+ */
+export async function authenticateWebhook<M extends Pick<ReceiptMapping, 'auth' | 'format'>>(
+  deps: WebhookAuthDeps,
+  req: Request,
+  kind: 'receipt' | 'inbound',
+  mappingOf: (row: ReceiptProvider) => M | undefined,
+  refuse: (why: string) => Error,
+): Promise<AuthenticatedWebhook<M>> {
+  const tenant = pathParam(req, 'tenant');
+  const provider = pathParam(req, 'provider');
+  const body = utf8(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+  const read = webhookBody(body, kind === 'receipt' ? 'receipts' : 'messages');
+  const row = await deps.providers.providerOf(tenant, provider).catch((cause: unknown) => {
+    throw new DependencyUnavailableError('providers (PostgreSQL)', cause);
+  });
+  const mapping = row === null ? undefined : mappingOf(row);
+  const signature = req.get('x-commstrat-signature');
+  const nativeHeader = nativeAuthHeader(mapping?.auth);
+  if (mapping !== undefined && nativeHeader !== undefined && (signature === undefined || req.get(nativeHeader) !== undefined)) {
+    checkNativeAuth(mapping.auth, row?.credentials ?? {}, () => read.as(mapping), req.get(nativeHeader), refuse);
+  } else {
+    await checkCommstratSignature(deps, `${kind}:${tenant}/${provider}`, tenant, provider, body, signature, refuse);
+  }
+  const generic = mapping === undefined || (signature !== undefined && read.isGenericEnvelope());
+  return { read, mapping: generic ? undefined : mapping };
 }
 
 /** The request header a definition's own authentication reads; undefined: the generic signature. */
@@ -102,12 +150,20 @@ export function utf8(bytes: Buffer): string {
   }
 }
 
+/** A webhook request's body, read as the generic JSON or as a mapping's format. */
+export interface WebhookBody {
+  asJson(): unknown;
+  /** The generic format's envelope (`{"receipts": [...]}`, `{"messages": [...]}`), which no mapped provider's report has. */
+  isGenericEnvelope(): boolean;
+  as(mapping: Pick<ReceiptMapping, 'format'>): unknown;
+}
+
 /**
  * The request body, parsed at most once however often it is read: as JSON (a body that is
  * not JSON is a MalformedJsonError, whichever format was expected), or as the mapping's
  * own format (its form fields, or the same JSON).
  */
-export function webhookBody(body: string, envelope: 'receipts' | 'messages') {
+export function webhookBody(body: string, envelope: 'receipts' | 'messages'): WebhookBody {
   let json: { value: unknown } | { cause: unknown } | undefined;
   let form: unknown;
   const asJson = (): unknown => {

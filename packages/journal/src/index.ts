@@ -14,6 +14,7 @@ export { migrateTimelines } from './migrate-timelines.ts';
 export { statusChangeOperations } from './transitions.ts';
 export {
   CallbackStore,
+  inboundPayload,
   type CallbackAttempt,
   type CallbackRecord,
   type CallbackState,

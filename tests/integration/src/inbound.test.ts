@@ -162,6 +162,11 @@ test('a Twilio STOP opts the sender out, is forwarded to the callback URL, a ret
     ['start', 'ru', 'opted_in'],
     ['stop', 'en', 'opted_out'],
   ]);
+  // The callback's fields less the event's type, id and tenant, under the message's id.
+  assert.deepEqual(Object.keys(listed.body.messages[0]).sort(), [
+    'action', 'at', 'channel', 'from', 'id', 'keyword', 'language', 'provider', 'provider_message_id', 'received_at', 'reply_message_id', 'text', 'to',
+  ]);
+  assert.equal(listed.body.messages[0].from, ANN);
   const metrics = await (await fetch(`${deployment.ingest.url}/metrics`)).text();
   assert.match(metrics, /commstrat_inbound_messages_total\{provider="acme\/twilio-main",outcome="repeated"[^}]*\} 1\n/);
 });
