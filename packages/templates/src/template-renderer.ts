@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { DependencyUnavailableError } from '@commstrat/core';
 import { DEFAULT_RENDER_LIMITS, type RenderLimits } from './limits.ts';
 import type { RenderOutcome, VariantSource, WorkerItem, WorkerJob, WorkerMessage, WorkerReply } from './render-protocol.ts';
 
@@ -29,6 +30,7 @@ export interface RenderItem {
 interface Job {
   readonly items: readonly RenderItem[];
   readonly resolve: (outcomes: RenderOutcome[]) => void;
+  readonly reject: (error: unknown) => void;
   /** Sent once with sources for the keys the worker lacked: after a `missing` reply. */
   withSources: boolean;
 }
@@ -72,20 +74,26 @@ export class TemplateRenderer {
     return this.limits;
   }
 
-  /** Renders the items as one job (their render time shared); one outcome per item, in order. */
+  /**
+   * Renders the items as one job (their render time shared); one outcome per item, in
+   * order. An outcome that failed is the template's doing (its limits, its output, its
+   * heap). When the renderer cannot run a template at all (closed, its worker does not
+   * start) no template is at fault and a retry may pass: the promise rejects with
+   * DependencyUnavailableError.
+   */
   render(items: readonly RenderItem[]): Promise<RenderOutcome[]> {
     if (items.length === 0) return Promise.resolve([]);
-    if (this.closed) return Promise.resolve(items.map(() => failed('crashed', 'the template renderer is closed')));
-    return new Promise((resolve) => {
-      this.queue.push({ items, resolve, withSources: false });
+    if (this.closed) return Promise.reject(notRunning('the template renderer is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ items, resolve, reject, withSources: false });
       void this.pump();
     });
   }
 
-  /** Stops the worker; jobs still queued are answered as failed. */
+  /** Stops the worker; jobs still queued are refused as DependencyUnavailableError. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.resolve(job.items.map(() => failed('crashed', 'the template renderer is closed')));
+    for (const job of this.queue.splice(0)) job.reject(notRunning('the template renderer is closed'));
     await this.running?.worker.terminate();
     this.running = undefined;
   }
@@ -97,6 +105,8 @@ export class TemplateRenderer {
     this.busy = true;
     try {
       job.resolve(await this.run(job));
+    } catch (error) {
+      job.reject(error);
     } finally {
       this.busy = false;
       void this.pump();
@@ -110,7 +120,7 @@ export class TemplateRenderer {
       await withTimeout(running.ready, this.startTimeoutMs);
     } catch (error) {
       this.replace('crashed');
-      return job.items.map(() => failed('crashed', `the render worker did not start: ${String(error)}`));
+      throw notRunning(`the render worker did not start: ${String(error)}`);
     }
     const items: WorkerItem[] = job.items.map((item) => {
       const send = job.withSources || !running.known.has(item.key);
@@ -123,7 +133,10 @@ export class TemplateRenderer {
       job.withSources = true;
       return this.run(job);
     }
-    return replies.map((reply) => ('missing' in reply ? failed('crashed', 'the render worker lost a compiled template') : reply));
+    return replies.map((reply) => {
+      if ('missing' in reply) throw notRunning('the render worker lost a compiled template it was just sent');
+      return reply;
+    });
   }
 
   /** Posts one job and waits for its result, its hard limit, or the worker's death. */
@@ -195,6 +208,10 @@ export class TemplateRenderer {
     void current.worker.terminate();
     if (!this.closed) this.onRestart(reason);
   }
+}
+
+function notRunning(why: string): DependencyUnavailableError {
+  return new DependencyUnavailableError('template renderer', new Error(why));
 }
 
 function failed(kind: 'timeout' | 'crashed', message: string): RenderOutcome {
