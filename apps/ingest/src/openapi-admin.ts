@@ -265,21 +265,7 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
     '/v1/admin/strategies/{name}/versions': {
       get: op('Every version of a strategy, newest first, without the definitions', {
         '200': json(
-          {
-            type: 'object',
-            required: ['name', 'versions'],
-            properties: {
-              name: { type: 'string' },
-              versions: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  required: ['version', 'channel', 'default_for_channel', 'created_at'],
-                  properties: { version, channel: { type: 'string' }, default_for_channel: { type: 'boolean' }, created_at: dateTime },
-                },
-              },
-            },
-          },
+          versionList(['channel', 'default_for_channel'], { channel: { type: 'string' }, default_for_channel: { type: 'boolean' } }),
           'newest first; default_for_channel is true only on the newest version of a default',
         ),
         ...common,
@@ -367,20 +353,7 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
     },
     '/v1/admin/templates/{name}/versions': {
       get: op('Every version of a template, newest first, without the documents', {
-        '200': json(
-          {
-            type: 'object',
-            required: ['name', 'versions'],
-            properties: {
-              name: { type: 'string' },
-              versions: {
-                type: 'array',
-                items: { type: 'object', required: ['version', 'created_by', 'created_at'], properties: { version, created_by: { type: 'string' }, created_at: dateTime } },
-              },
-            },
-          },
-          'newest first',
-        ),
+        '200': json(versionList(['created_by'], { created_by: { type: 'string' } }), 'newest first'),
         ...common,
         ...errors(404),
       }, { parameters: [pathParam('name')] }),
@@ -461,6 +434,28 @@ export function adminPaths(errors: Errors): Record<string, unknown> {
         ...common,
         ...errors(422),
       }, { parameters: [query('limit', limit), query('before_id', { type: 'integer', minimum: 1 })] }),
+    },
+  };
+}
+
+/**
+ * The answer of GET …/{name}/versions: the name and its versions, newest first, each with
+ * its number, time and `fields` (without the documents).
+ */
+export function versionList(required: readonly string[], fields: Record<string, unknown>): Record<string, unknown> {
+  return {
+    type: 'object',
+    required: ['name', 'versions'],
+    properties: {
+      name: { type: 'string' },
+      versions: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['version', ...required, 'created_at'],
+          properties: { version, ...fields, created_at: dateTime },
+        },
+      },
     },
   };
 }

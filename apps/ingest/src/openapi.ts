@@ -10,7 +10,7 @@ import {
   documentedMessageRequestSchema,
   receiptBatchSchema,
 } from '@commstrat/core';
-import { adminPaths, adminSchemas } from './openapi-admin.ts';
+import { adminPaths, adminSchemas, versionList } from './openapi-admin.ts';
 import { consentPaths, consentResultSchemas, consentSchemas } from './openapi-consent.ts';
 import { providerDefinitionSchema } from '@commstrat/providers';
 
@@ -460,24 +460,7 @@ const providerAdminPaths = {
       summary: 'Every version of a stored definition, newest first, without the definitions',
       parameters: [idParam('name')],
       responses: {
-        '200': json(
-          {
-            type: 'object',
-            required: ['name', 'versions'],
-            properties: {
-              name: { type: 'string' },
-              versions: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  required: ['version', 'created_by', 'created_at'],
-                  properties: { version: { type: 'integer', minimum: 1 }, created_by: { type: 'string' }, created_at: { type: 'string', format: 'date-time' } },
-                },
-              },
-            },
-          },
-          'newest first',
-        ),
+        '200': json(versionList(['created_by'], { created_by: { type: 'string' } }), 'newest first'),
         ...adminErrors,
         ...errors(404),
       },
