@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { eventually, stackEnv, holdFor } from './harness.ts';
+import { eventually, stackEnv, holdFor, testKafka } from './harness.ts';
+import { kafkaIntakeEnv, kafkaIntakeNames } from './kafka-support.ts';
 import { faultDurations, ledgerOf, privateMongo, privateRedis, startTraffic, TcpProxy, verdict } from './faults.ts';
 import { startDeployment } from './services.ts';
 
@@ -107,6 +108,31 @@ test('MongoDB paused (kill -STOP) for 10 s during traffic, then resumed: nothing
   const report = await ledgerOf(deployment, { rest: traffic.accepted }, { mongoUrl: mongo.url, duplicateBound: 5 * 25, timeoutMs: 90_000 });
   assert.ok(report.ok, verdict(report));
   assert.equal(report.byStatus['sent'], report.accepted, verdict(report));
+});
+
+test('MongoDB paused (kill -STOP) for 10 s while Kafka records flow: intake waits and retries in place, then every record is journaled and sent', async () => {
+  const mongo = await privateMongo();
+  const names = kafkaIntakeNames();
+  const deployment = await startDeployment({ env: { COMMSTRAT_MONGO_URL: mongo.url, ...repairQuickly, ...kafkaIntakeEnv(names, 3) } });
+  const { producer } = await testKafka([names.topic, names.rejectedTopic], [names.group]);
+  const batchIds: string[] = [];
+  let running = true;
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      const value = JSON.stringify({ channel: 'sms', recipient: { phone: '+79161234567' }, content: { text: `k${i}` }, priority: (['critical', 'high', 'normal', 'bulk'] as const)[i % 4] });
+      const [meta] = await producer.send({ topic: names.topic, acks: -1, messages: [{ key: String(i), value, headers: { 'x-api-key': deployment.apiKey } }] });
+      if (meta !== undefined) batchIds.push(`kafka:${names.topic}:${meta.partition}:${meta.baseOffset ?? ''}`);
+      await holdFor(20, 'one record every 20 ms');
+    }
+  })();
+  await holdFor(1500, 'records before the pause');
+  await mongo.pause(10_000);
+  await holdFor(3000, 'records after the server resumed');
+  running = false;
+  await loop;
+  const report = await ledgerOf(deployment, { kafkaBatchIds: batchIds }, { mongoUrl: mongo.url, duplicateBound: 5 * 25, timeoutMs: 90_000 });
+  assert.ok(report.ok, verdict(report));
+  assert.equal(report.byStatus['sent'], batchIds.length, verdict(report));
 });
 
 test('Redis paused (kill -STOP) for 10 s during traffic, then resumed: nothing accepted is lost or stuck', async () => {
