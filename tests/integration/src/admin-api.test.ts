@@ -3,17 +3,10 @@ import { test } from 'node:test';
 import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
 import { openApiDocument } from '@commstrat/ingest';
 import { startDeployment, type Deployment } from './services.ts';
+import { call as callAs } from './admin-support.ts';
 
-// Bodies are whatever the API answered; the tests assert on their shape.
-async function call(deployment: Deployment, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${deployment.ingest.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
-}
+/** Calls the deployment's first ingest replica as `key` (admin-support.ts). */
+const call = (deployment: Deployment, key: string, method: string, path: string, body?: unknown) => callAs(deployment.ingest.url, key, method, path, body);
 
 const otp = (providers: string[], ttl = 300) => ({
   name: 'otp',

@@ -5,26 +5,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ensureTenantWithKey, generateApiKey, resolveProviderDefinition } from '@commstrat/config';
 import { eventually } from './harness.ts';
+import { as } from './admin-support.ts';
 import { startDeployment, type Deployment } from './services.ts';
 
 type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
-function caller(deployment: Deployment, key: string): Call {
-  return async (method, path, body) => {
-    const response = await fetch(`${deployment.ingest.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
-  };
-}
-
 async function adminOf(deployment: Deployment, tenantId = deployment.tenantId): Promise<Call> {
   const key = generateApiKey();
   await ensureTenantWithKey(deployment.sql, { id: tenantId, name: tenantId }, key, 'operator', ['admin']);
-  return caller(deployment, key);
+  return as(deployment, key);
 }
 
 /** A definition of the sandbox's own batch API; `prefix` marks which version sent a text. */

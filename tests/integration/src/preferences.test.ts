@@ -10,6 +10,7 @@ import { createLogger } from '@commstrat/observability';
 import type { Document } from 'mongodb';
 import { eventually } from './harness.ts';
 import { startDeployment, untilConfigReloaded, type Deployment } from './services.ts';
+import { call } from './admin-support.ts';
 
 const ANN = '+4915112345678';
 const BOB = '+4915112345679';
@@ -22,15 +23,8 @@ async function adminKey(deployment: Deployment): Promise<string> {
   return key;
 }
 
-async function admin(deployment: Deployment, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${deployment.ingest.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
-}
+/** Calls the deployment's first ingest replica as `key` (admin-support.ts). */
+const admin = (deployment: Deployment, key: string, method: string, path: string, body?: unknown) => call(deployment.ingest.url, key, method, path, body);
 
 async function send(deployment: Deployment, phone: string, category?: string, priority = 'normal'): Promise<string> {
   const { status, body } = await deployment.api('POST', '/v1/messages', {

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { ensureTenantWithKey, generateApiKey, saveStrategy, upsertProvider } from '@commstrat/config';
 import { eventually } from './harness.ts';
 import { setSandboxBehaviour, startDeployment, startSandbox, type Deployment, LOOPBACK } from './services.ts';
+import { call as callAs } from './admin-support.ts';
 
 interface Sending {
   readonly status: string;
@@ -13,16 +14,8 @@ interface Sending {
   readonly strategy_version?: number;
 }
 
-// Bodies are whatever the API answered; the tests assert on their shape.
-async function call(deployment: Deployment, key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${deployment.ingest.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
-}
+/** Calls the deployment's first ingest replica as `key` (admin-support.ts). */
+const call = (deployment: Deployment, key: string, method: string, path: string, body?: unknown) => callAs(deployment.ingest.url, key, method, path, body);
 
 /** A strategy of one failover step to `provider`, retried about every half second for a minute. */
 const onlyTo = (name: string, provider: string) => ({
