@@ -49,6 +49,8 @@ test('every dashboard and alert expression evaluates in Prometheus, and each das
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ query: expr }),
+      // A query answers in milliseconds; one that hangs fails its probe, not the whole test.
+      signal: AbortSignal.timeout(10_000),
     });
     return (await response.json()) as QueryAnswer;
   };
@@ -200,6 +202,7 @@ test('every dashboard and alert expression evaluates in Prometheus, and each das
   const exposed = await eventually('the targets metadata', async () => {
     const response = await fetch(
       `${prometheusUrl}/api/v1/targets/metadata?match_target=${encodeURIComponent(`{run="${run}"}`)}`,
+      { signal: AbortSignal.timeout(10_000) },
     );
     const body = (await response.json()) as { data: { metric: string }[] };
     return body.data.length > 0 ? new Set(body.data.map((entry) => entry.metric)) : undefined;

@@ -73,10 +73,33 @@ export class Cleanup {
   constructor() {
     after(() => this.run());
   }
+  /**
+   * Disposes newest first. Each disposer gets CLEANUP_MS: one that hangs (a close that
+   * never returns) is reported as a failure of the file instead of keeping its process,
+   * and CI, waiting; the rest still run.
+   */
   private async run(): Promise<void> {
-    for (const dispose of this.disposers.reverse()) await dispose();
+    const hung: string[] = [];
+    for (const dispose of this.disposers.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        dispose().then(() => 'done' as const),
+        new Promise<'hung'>((resolve) => {
+          timer = setTimeout(() => resolve('hung'), CLEANUP_MS);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+      if (outcome === 'hung') hung.push(dispose.toString().slice(0, 120));
+    }
+    if (hung.length > 0) {
+      throw new Error(`${hung.length} cleanup(s) did not finish within ${CLEANUP_MS} ms:\n${hung.join('\n')}`);
+    }
   }
 }
+
+/** How long one cleanup (closing a replica, dropping a database) may take. */
+const CLEANUP_MS = 30_000;
 
 /**
  * How long the Schemathesis run of openapi-fuzz.test.ts is: bounded and seeded for CI;
