@@ -64,7 +64,6 @@ test('every dashboard and alert expression evaluates in Prometheus, and each das
     uniqueName('rejected'),
     uniqueName('group'),
   ];
-  const { producer } = await testKafka([topic, rejectedTopic], [group]);
   // A low provider rate makes the dispatcher wait for tokens; two attempts and a failing
   // provider make retries, dead letters and circuit changes; a circuit that opens at the
   // first failure sends the rest of the route to its second provider (failovers).
@@ -80,6 +79,10 @@ test('every dashboard and alert expression evaluates in Prometheus, and each das
       DISPATCHER_CIRCUIT_OPEN_MS: '500',
     },
   });
+  // After the deployment, so its ingest stops before the topics are deleted (see testKafka):
+  // deleted first, they made its consumer crash and restart, and a restart racing the
+  // disconnect can outlive the test.
+  const { producer } = await testKafka([topic, rejectedTopic], [group]);
   const sandboxB = { id: 'sandbox-b', kind: 'http-sms', endpoint: deployment.sandbox.url };
   await upsertProvider(deployment.sql, deployment.tenantId, {
     ...sandboxB,
