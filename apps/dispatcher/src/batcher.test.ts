@@ -97,3 +97,18 @@ test('while the critical slot is taken, critical messages wait together and leav
   const [next] = batcher.takeReady(3, false, () => 1, () => 1);
   assert.deepEqual(next?.works.map((w) => w.entry.message.id), ['c2', 'c3', 'c4']);
 });
+
+test('a batch waiting for a request slot has no deadline: the freed slot starts it, and the claim loop must not poll for it', () => {
+  const busy = provider(10, 50);
+  const idle = { ...provider(10, 80), key: 't/idle' } as ProviderHandle;
+  const batcher = new Batcher();
+  batcher.add(work(busy), 100);
+  const noRoomAtBusy = (handle: ProviderHandle) => (handle.key === busy.key ? 0 : 1);
+  assert.equal(batcher.nextDeadline(noRoomAtBusy), undefined, 'the only batch waits for a slot');
+  assert.equal(batcher.nextDeadline(), 150);
+  batcher.add(work(idle), 100);
+  assert.equal(batcher.nextDeadline(noRoomAtBusy), 180, "the other provider's batch still counts");
+  batcher.add(work(busy, 'critical'), 100);
+  assert.equal(batcher.nextDeadline(noRoomAtBusy, () => 0), 180, 'critical batches count their own slots');
+  assert.equal(batcher.nextDeadline(noRoomAtBusy, () => 1), 0, 'a critical batch with a slot is due at once');
+});

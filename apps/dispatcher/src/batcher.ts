@@ -102,10 +102,18 @@ export class Batcher {
     this.count += works.length;
   }
 
-  /** The earliest time a batch becomes due, for how long the claim loop may block. */
-  nextDeadline(): number | undefined {
+  /**
+   * The earliest time a batch becomes due, for how long the claim loop may block. A batch
+   * whose provider has no free slot (`room`, `urgentRoom` as for takeReady) is left out:
+   * the slot's freeing starts it, and polling for it would spin the claim loop.
+   */
+  nextDeadline(
+    room: (provider: ProviderHandle) => number = () => Number.POSITIVE_INFINITY,
+    urgentRoom: (provider: ProviderHandle) => number = () => Number.POSITIVE_INFINITY,
+  ): number | undefined {
     let next: number | undefined;
     for (const batch of this.open.values()) {
+      if ((batch.urgent ? urgentRoom : room)(batch.provider) <= 0) continue;
       const due = Math.max(batch.notBefore, batch.urgent ? 0 : batch.since + batch.provider.config.lingerMs);
       next = next === undefined ? due : Math.min(next, due);
     }

@@ -56,9 +56,12 @@ export class Sender {
     this.batcher.add(work, now);
   }
 
-  /** When the first lingering batch is due (undefined: none is batched). */
+  /**
+   * When the first lingering batch is due (undefined: none is batched, or every one waits
+   * for a request slot, whose freeing starts it: see flush).
+   */
   nextDeadline(): number | undefined {
-    return this.batcher.nextDeadline();
+    return this.batcher.nextDeadline(this.room, this.urgentRoom);
   }
 
   /** Sends what is batched (within the rates), and waits until every send is recorded. */
@@ -76,15 +79,7 @@ export class Sender {
    * and its freeing starts the next batch.
    */
   flush(now: number, force: boolean): void {
-    const room = (provider: ProviderHandle) =>
-      provider.config.concurrency -
-      (this.sending.get(provider.key) ?? 0) -
-      Math.max(0, (this.recording.get(provider.key) ?? 0) - provider.config.concurrency);
-    // Critical batches wait for a critical slot here, gathering the critical messages
-    // that come meanwhile: queued at the slot one request each, they fell ever further
-    // behind whenever a request and its journal write took longer than their pace.
-    const urgentRoom = (provider: ProviderHandle) => URGENT_BATCHES_IN_FLIGHT - (this.urgentSending.get(provider.key) ?? 0);
-    for (const { provider, works } of this.batcher.takeReady(now, force, room, urgentRoom)) {
+    for (const { provider, works } of this.batcher.takeReady(now, force, this.room, this.urgentRoom)) {
       const urgent = works[0]?.entry.lane === 'critical';
       const counts = urgent ? [this.sending, this.urgentSending] : [this.sending];
       for (const count of counts) count.set(provider.key, (count.get(provider.key) ?? 0) + 1);
@@ -102,6 +97,19 @@ export class Sender {
       this.sends.add(send);
     }
   }
+
+  /** Free request slots of a provider for non-critical batches. */
+  private readonly room = (provider: ProviderHandle): number =>
+    provider.config.concurrency -
+    (this.sending.get(provider.key) ?? 0) -
+    Math.max(0, (this.recording.get(provider.key) ?? 0) - provider.config.concurrency);
+
+  /**
+   * Free critical slots of a provider. Critical batches wait for one here, gathering the
+   * critical messages that come meanwhile: queued at the slot one request each, they fell
+   * ever further behind whenever a request and its journal write took longer than their pace.
+   */
+  private readonly urgentRoom = (provider: ProviderHandle): number => URGENT_BATCHES_IN_FLIGHT - (this.urgentSending.get(provider.key) ?? 0);
 
   /**
    * Sends one batch and records what came of it; `release` frees its request slot. A
