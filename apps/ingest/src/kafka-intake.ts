@@ -15,6 +15,7 @@ import {
 } from 'kafkajs';
 import type { IngestConfig } from './config.ts';
 import { LaneBackpressure } from './kafka-backpressure.ts';
+import { PartitionPipe } from './kafka-partition-pipe.ts';
 import { KafkaRecordHandler, type KafkaRecordHandlerDeps, type KafkaRecordHandlerOptions } from './kafka-record-handler.ts';
 import type { RecordSource } from './kafka-records.ts';
 
@@ -111,6 +112,8 @@ export class KafkaIntake {
   private readonly backpressure: LaneBackpressure;
   private readonly records: KafkaRecordHandler;
   private readonly stopping = new AbortController();
+  /** The records under way per partition of the topic, and what to commit (see PartitionPipe). */
+  private readonly pipes = new Map<number, PartitionPipe>();
   /** Partitions with a lag series, so a rebalance can drop the ones this replica lost. */
   private readonly lagSeries = new Set<number>();
   /** Set when the consumer crashed and kafkajs will not restart it. */
@@ -208,11 +211,16 @@ export class KafkaIntake {
     return Promise.resolve();
   }
 
-  /** Lets the batch in flight finish and commit, leaves the group, disconnects. Idempotent. */
+  /**
+   * Lets the records under way finish (those waiting for a dependency give up) and commits
+   * what they handled, while still a group member; then leaves the group and disconnects.
+   * Idempotent.
+   */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping.abort();
       await this.backpressure.stop();
+      await Promise.all([...this.pipes.values()].map((pipe) => pipe.settle()));
       await this.disconnect();
       this.logger.info('Kafka intake stopped');
     })();
@@ -239,81 +247,63 @@ export class KafkaIntake {
   }
 
   /**
-   * Handles a partition's batch `recordsInFlight` records at a time and resolves their
-   * offsets in log order: an offset is resolved (and later committed) only once it and
-   * every record before it are handled, and no record starts more than `recordsInFlight`
-   * after the first unresolved one (what a crash makes Kafka redeliver). While a record
-   * waits for a dependency, no new record starts: the ones already started finish (or
-   * wait likewise), and nothing after the waiting one is committed until it passes.
+   * Starts a partition's records in its pipe and resolves each offset with kafkajs at
+   * once, so kafkajs fetches on while the records are journaled; the pipe commits, in log
+   * order, what is handled (see PartitionPipe). No record starts more than
+   * `recordsInFlight` after the first unhandled one, and none while one waits for a
+   * dependency: the batch waits for room, and kafkajs fetches no more of the partition
+   * meanwhile. Records left unresolved (backpressure paused, intake stopping, a stale
+   * batch) are fetched again from the last resolved offset.
    */
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    const commit = () => payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
-    const heartbeat = () => payload.heartbeat();
-    const isRunning = () => payload.isRunning();
-    const highWatermark = Number(batch.highWatermark);
+    const pipe = this.pipeOf(batch.partition);
+    pipe.highWatermark = Number(batch.highWatermark);
     const first = batch.messages[0];
-    if (first !== undefined) this.setLag(batch.partition, highWatermark - Number(first.offset));
-    const limit = this.options.recordsInFlight ?? 16;
-    const progress = { failing: 0 };
-    const wait = { heartbeat, isRunning, commit, progress };
-    const handled: boolean[] = [];
-    let resolved = 0;
-    let gaveUp = false;
-    const inFlight = new Set<Promise<void>>();
-    try {
-      for (const [index, record] of batch.messages.entries()) {
-        // Unresolved records are fetched again from the last resolved offset: after a
-        // resume, by this replica; after a rebalance, by whichever replica gets them.
-        // At most `limit` records from the first unresolved one on; none new while one
-        // waits for a dependency.
-        while (inFlight.size > 0 && (progress.failing > 0 || index - resolved >= limit)) await Promise.race(inFlight);
-        if (gaveUp || !isRunning() || payload.isStale() || this.stopping.signal.aborted || this.backpressure.paused) break;
-        const source = { topic: batch.topic, partition: batch.partition, offset: record.offset };
-        const task = this.untilHandled(record, source, wait).then(async (ok) => {
-          if (!ok) {
-            gaveUp = true;
-            return;
-          }
-          handled[index] = true;
-          for (; handled[resolved] === true; resolved += 1) {
-            const done = batch.messages[resolved];
-            if (done === undefined) break;
-            payload.resolveOffset(done.offset);
-            this.setLag(batch.partition, highWatermark - Number(done.offset) - 1);
-          }
+    if (first !== undefined) this.setLag(batch.partition, pipe.highWatermark - Number(first.offset));
+    const heartbeat = () => payload.heartbeat();
+    const goOn = () => payload.isRunning() && !payload.isStale() && !this.stopping.signal.aborted && !this.backpressure.paused;
+    for (const record of batch.messages) {
+      if (!goOn()) break;
+      if (!pipe.seen(record.offset)) {
+        if (!pipe.hasRoom()) {
+          await pipe.room();
+          // A rebalance meanwhile throws here, and kafkajs rejoins.
           await heartbeat();
-        });
-        const tracked = task.finally(() => inFlight.delete(tracked));
-        inFlight.add(tracked);
+          if (!goOn()) break;
+        }
+        const source = { topic: batch.topic, partition: batch.partition, offset: record.offset };
+        pipe.start(record.offset, () => this.untilHandled(record, source, pipe, heartbeat));
       }
-      await Promise.all(inFlight);
-    } catch (error) {
-      // A rebalance (from heartbeat) or a lost coordinator: let the records started
-      // finish, keep what is done if the group still takes the commit, and let kafkajs
-      // rejoin and redeliver the rest (a redelivered record is recognised by its batch id).
-      await Promise.allSettled(inFlight);
-      await commit().catch(() => {});
-      throw error;
+      payload.resolveOffset(record.offset);
     }
-    await commit();
+  }
+
+  /** The pipe of a partition this replica consumes, made on its first batch. */
+  private pipeOf(partition: number): PartitionPipe {
+    let pipe = this.pipes.get(partition);
+    if (pipe === undefined) {
+      pipe = new PartitionPipe({
+        limit: this.options.recordsInFlight ?? 16,
+        commit: (offset) => this.consumer.commitOffsets([{ topic: this.options.topic, partition, offset }]),
+        onError: (error, during) => {
+          const fields = { kafka_partition: partition, error: error instanceof Error ? error.message : String(error) };
+          if (during === 'commit') this.logger.warn('Kafka offset not committed yet; the next handled record commits it', fields);
+          else this.logger.error('Kafka record handler failed unexpectedly; its offset stays uncommitted', fields);
+        },
+        onAdvance: (lag) => this.setLag(partition, lag),
+      });
+      this.pipes.set(partition, pipe);
+    }
+    return pipe;
   }
 
   /**
-   * Handles one record, retrying while a dependency is down. False when intake stops
-   * before the record is handled: it stays uncommitted and is redelivered.
+   * Handles one record, retrying while a dependency is down (also while backpressure
+   * pauses the topic: its offset is resolved, so it is not fetched again). False only when
+   * intake stops before the record is handled: it stays uncommitted and is redelivered.
    */
-  private async untilHandled(
-    record: KafkaMessage,
-    source: RecordSource,
-    batch: {
-      heartbeat: () => Promise<void>;
-      isRunning: () => boolean;
-      commit: () => Promise<void>;
-      /** Records of the batch now waiting for a dependency. */
-      progress: { failing: number };
-    },
-  ): Promise<boolean> {
+  private async untilHandled(record: KafkaMessage, source: RecordSource, pipe: PartitionPipe, heartbeat: () => Promise<void>): Promise<boolean> {
     let failing = false;
     try {
       for (let attempt = 1; ; attempt += 1) {
@@ -321,7 +311,7 @@ export class KafkaIntake {
           await this.records.handle(record, source);
           return true;
         } catch (error) {
-          if (!failing) batch.progress.failing += 1;
+          if (!failing) pipe.failing += 1;
           failing = true;
           const delayMs = this.retryDelayMs(attempt);
           const known = error instanceof CommstratError;
@@ -334,25 +324,22 @@ export class KafkaIntake {
             error: known ? error.message : error instanceof Error ? error.stack : String(error),
             cause: known ? String(error.cause) : undefined,
           });
-          // What this batch accepted before the failing record survives a restart meanwhile.
-          await batch.commit();
-          if (!(await this.wait(delayMs, batch))) return false;
+          if (!(await this.wait(delayMs, heartbeat))) return false;
         }
       }
     } finally {
-      // However it ends (accepted, given up, or a rebalance thrown), it waits no longer.
-      if (failing) batch.progress.failing -= 1;
+      // However it ends (accepted or given up), it waits no longer.
+      if (failing) pipe.failing -= 1;
     }
   }
 
   /**
-   * Sleeps, heartbeating so the group keeps the partition. False once intake stops or
-   * pauses for backpressure (a `lanes_full` retry ends there): the record is left
-   * unresolved and fetched again later.
+   * Sleeps, heartbeating so the group keeps the partition (a heartbeat refused by a
+   * rebalance is kafkajs's to handle: the record goes on waiting). False once intake stops.
    */
-  private async wait(ms: number, batch: { heartbeat: () => Promise<void>; isRunning: () => boolean }): Promise<boolean> {
+  private async wait(ms: number, heartbeat: () => Promise<void>): Promise<boolean> {
     const until = Date.now() + ms;
-    while (!this.stopping.signal.aborted && batch.isRunning() && !this.backpressure.paused) {
+    while (!this.stopping.signal.aborted) {
       const left = until - Date.now();
       if (left <= 0) return true;
       try {
@@ -360,7 +347,7 @@ export class KafkaIntake {
       } catch {
         return false;
       }
-      await batch.heartbeat();
+      await heartbeat().catch(() => undefined);
     }
     return false;
   }
@@ -383,6 +370,11 @@ export class KafkaIntake {
   private onGroupJoin(assignment: Readonly<Record<string, readonly number[]>>): void {
     this.lastHeartbeatAt = Date.now();
     const assigned = new Set(assignment[this.options.topic] ?? []);
+    for (const [partition, pipe] of this.pipes) {
+      if (assigned.has(partition)) continue;
+      pipe.revoke();
+      this.pipes.delete(partition);
+    }
     for (const partition of this.lagSeries) {
       if (assigned.has(partition)) continue;
       this.deps.metrics.kafkaLag(this.options.topic, partition, undefined);
