@@ -360,9 +360,9 @@ export async function privateKafka(owner: Owner = after): Promise<PrivateServer 
     ].join('\n'),
   );
   const java = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', libs];
-  const format = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', randomKafkaClusterId(), '-c', properties, '--standalone'], { encoding: 'utf8' });
+  const format = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', `--cluster-id=${randomKafkaClusterId()}`, '-c', properties, '--standalone'], { encoding: 'utf8' });
   if (format.status !== 0) {
-    const retry = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', '-t', randomKafkaClusterId(), '-c', properties], { encoding: 'utf8' });
+    const retry = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', `--cluster-id=${randomKafkaClusterId()}`, '-c', properties], { encoding: 'utf8' });
     if (retry.status !== 0) throw new Error(`kafka storage format failed: ${format.stderr}${retry.stderr}`);
   }
   const server = privateServer(
@@ -388,6 +388,7 @@ export async function privateKafka(owner: Owner = after): Promise<PrivateServer 
 }
 
 /** A KRaft cluster id: 16 random bytes, URL-safe base64 without padding. */
+/** Passed as `--cluster-id=<id>`: one id in 64 starts with `-`, which as a separate argument reads as an option. */
 function randomKafkaClusterId(): string {
   return randomBytes(16).toString('base64url');
 }
