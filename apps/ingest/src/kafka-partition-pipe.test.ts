@@ -2,24 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PartitionPipe } from './kafka-partition-pipe.ts';
 
-/** A promise the test settles by hand. */
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
-  let resolve: (value: T) => void = () => undefined;
-  let reject: (error: unknown) => void = () => undefined;
-  const promise = new Promise<T>((yes, no) => {
-    resolve = yes;
-    reject = no;
-  });
-  return { promise, resolve, reject };
-}
-
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A pipe whose commits are recorded (and held, when `hold` is set) and whose records finish by hand. */
 function pipeUnderTest(limit = 16, hold = false) {
   const commits: string[] = [];
   const errors: unknown[] = [];
-  const pendingCommits: ReturnType<typeof deferred<void>>[] = [];
+  const pendingCommits: PromiseWithResolvers<void>[] = [];
   let inFlightCommits = 0;
   let mostCommitsAtOnce = 0;
   const pipe = new PartitionPipe({
@@ -28,17 +17,17 @@ function pipeUnderTest(limit = 16, hold = false) {
       commits.push(offset);
       inFlightCommits += 1;
       mostCommitsAtOnce = Math.max(mostCommitsAtOnce, inFlightCommits);
-      const done = deferred<void>();
+      const done = Promise.withResolvers<void>();
       if (hold) pendingCommits.push(done);
       else done.resolve();
       return done.promise.finally(() => (inFlightCommits -= 1));
     },
     onError: (error) => errors.push(error),
   });
-  const records = new Map<string, ReturnType<typeof deferred<boolean>>>();
+  const records = new Map<string, PromiseWithResolvers<boolean>>();
   const start = (...offsets: number[]) => {
     for (const offset of offsets) {
-      const record = deferred<boolean>();
+      const record = Promise.withResolvers<boolean>();
       records.set(String(offset), record);
       pipe.start(String(offset), () => record.promise);
     }
@@ -142,8 +131,8 @@ test('a failed commit is reported, and the next advance commits the newest posit
     },
     onError: (error, during) => errors.push(`${during}: ${String(error)}`),
   });
-  const first = deferred<boolean>();
-  const second = deferred<boolean>();
+  const first = Promise.withResolvers<boolean>();
+  const second = Promise.withResolvers<boolean>();
   pipe.start('0', () => first.promise);
   pipe.start('1', () => second.promise);
   first.resolve(true);

@@ -2,6 +2,7 @@
 // group (deleted after) and its own ingest deployment.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureTenantWithKey, generateApiKey } from '@commstrat/config';
 import { DependencyUnavailableError } from '@commstrat/core';
 import { KafkaIntake } from '@commstrat/ingest';
@@ -417,7 +418,6 @@ test('records of several partitions are handled at once, so they can share a jou
 
 test('a replica joining and the first one leaving while records flow: every record is accepted and every partition committed to its end', async () => {
   const accepted = new Map<string, number>();
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const k = await fakeIntakeKafka(
     async (_tenant, _source, items, options) => {
       // A journal write's worth of time, so records are under way when the group rebalances.
