@@ -164,7 +164,6 @@ async function main(): Promise<void> {
         // Once, right after the first dispatch case, so both meet the server in the same state.
         if (!skip.has('ceiling') && ceiling === undefined) {
           ceiling = await journalCeiling(ctx, { ...ceilingSettings, batchSize: routing.maxBatchSize });
-          progress(`journal ceiling (a): ${formatPoint(ceiling.sustained)}`);
         }
         if (!skip.has('bullmq-mongodb')) {
           const result = await bullThroughput(ctx, bull, n, replicas, windowSeconds, true);

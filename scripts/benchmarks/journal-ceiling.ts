@@ -185,7 +185,7 @@ export async function journalCeiling(ctx: CaseContext, settings: CeilingSettings
     const best = points.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
     const sustainedRun = async (withExchanges: boolean) => {
       progress(`journal ceiling: the best point's settings over ${formatCount(settings.sustainedMessages)} messages${withExchanges ? ', with exchanges' : ''}`);
-      const result = await runPoint(db, slice(settings.sustainedMessages), { ...best, withExchanges }, settings.batchSize, ctx.stackPids['mongodb']);
+      const result = await runPoint(db, slice(settings.sustainedMessages), { batchesPerWrite: best.batchesPerWrite, inFlight: best.inFlight, withExchanges }, settings.batchSize, ctx.stackPids['mongodb']);
       progress(`journal ceiling: sustained ${formatPoint(result)}`);
       return result;
     };
