@@ -360,11 +360,10 @@ export async function privateKafka(owner: Owner = after): Promise<PrivateServer 
     ].join('\n'),
   );
   const java = ['-Xms128m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', libs];
-  const format = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', `--cluster-id=${randomKafkaClusterId()}`, '-c', properties, '--standalone'], { encoding: 'utf8' });
-  if (format.status !== 0) {
-    const retry = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', `--cluster-id=${randomKafkaClusterId()}`, '-c', properties], { encoding: 'utf8' });
-    if (retry.status !== 0) throw new Error(`kafka storage format failed: ${format.stderr}${retry.stderr}`);
-  }
+  // A static quorum (controller.quorum.voters), as scripts/stack formats its broker: the
+  // storage tool refuses --standalone with it.
+  const format = spawnSync('java', [...java, 'kafka.tools.StorageTool', 'format', `--cluster-id=${randomKafkaClusterId()}`, '-c', properties], { encoding: 'utf8' });
+  if (format.status !== 0) throw new Error(`kafka storage format failed: ${format.stderr}`);
   const server = privateServer(
     'kafka',
     () => ['java', [...java, 'kafka.Kafka', properties]],
@@ -387,8 +386,11 @@ export async function privateKafka(owner: Owner = after): Promise<PrivateServer 
   return { ...server, broker: `127.0.0.1:${port}` };
 }
 
-/** A KRaft cluster id: 16 random bytes, URL-safe base64 without padding. */
-/** Passed as `--cluster-id=<id>`: one id in 64 starts with `-`, which as a separate argument reads as an option. */
+/**
+ * A KRaft cluster id: 16 random bytes, URL-safe base64 without padding. Passed as
+ * `--cluster-id=<id>`: one id in 64 starts with `-`, which as a separate argument reads as
+ * an option (Kafka's own `random-uuid` never makes such an id, but costs a JVM start).
+ */
 function randomKafkaClusterId(): string {
   return randomBytes(16).toString('base64url');
 }
