@@ -149,7 +149,9 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
   };
   const startIngestReplica = async (extra: Record<string, string> = {}) => {
     const replica = await startIngest(loadIngestConfig({ ...env, ...extra }), { logger: quietLogger() });
-    cleanup.own(() => replica.close());
+    // Named, so a close that hangs is reported by which tier it is (see Cleanup).
+    const closeIngestReplica = () => replica.close();
+    cleanup.own(closeIngestReplica);
     return replica;
   };
   const ingest = await startIngestReplica();
@@ -158,7 +160,8 @@ export async function startDeployment(options: DeploymentOptions = {}): Promise<
       logger: quietLogger(),
       ...replicaOptions,
     });
-    cleanup.own(() => replica.close());
+    const closeDispatcherReplica = () => replica.close();
+    cleanup.own(closeDispatcherReplica);
     return replica;
   };
   const dispatcher = options.dispatcher === false ? undefined : await startReplica();
