@@ -258,9 +258,8 @@ export class KafkaIntake {
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const pipe = this.pipeOf(batch.partition);
-    pipe.highWatermark = Number(batch.highWatermark);
     const first = batch.messages[0];
-    if (first !== undefined) this.setLag(batch.partition, pipe.highWatermark - Number(first.offset));
+    if (first !== undefined) pipe.fetched(batch.highWatermark, first.offset);
     const heartbeat = () => payload.heartbeat();
     const goOn = () => payload.isRunning() && !payload.isStale() && !this.stopping.signal.aborted && !this.backpressure.paused;
     for (const record of batch.messages) {
@@ -291,7 +290,7 @@ export class KafkaIntake {
           if (during === 'commit') this.logger.warn('Kafka offset not committed yet; the next handled record commits it', fields);
           else this.logger.error('Kafka record handler failed unexpectedly; its offset stays uncommitted', fields);
         },
-        onAdvance: (lag) => this.setLag(partition, lag),
+        onLag: (lag) => this.setLag(partition, lag),
       });
       this.pipes.set(partition, pipe);
     }

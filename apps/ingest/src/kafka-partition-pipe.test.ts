@@ -145,3 +145,21 @@ test('a failed commit is reported, and the next advance commits the newest posit
   await pipe.settle();
   assert.deepEqual(commits, ['1', '2'], 'settle has nothing left to commit');
 });
+
+test('the lag counts from the first record not handled, also when a later fetch has moved on', async () => {
+  const lags: number[] = [];
+  const pipe = new PartitionPipe({ limit: 16, commit: () => Promise.resolve(), onError: () => undefined, onLag: (lag) => lags.push(lag) });
+  const [first, second] = [Promise.withResolvers<boolean>(), Promise.withResolvers<boolean>()];
+  pipe.fetched('10', '0');
+  pipe.start('0', () => first.promise);
+  pipe.start('1', () => second.promise);
+  // The next fetch starts at 2, but records 0 and 1 are still being handled.
+  pipe.fetched('12', '2');
+  second.resolve(true);
+  await tick();
+  first.resolve(true);
+  await tick();
+  // A refetch from an older committed offset (after a rejoin) counts from what is handled.
+  pipe.fetched('12', '0');
+  assert.deepEqual(lags, [10, 12, 10, 10]);
+});

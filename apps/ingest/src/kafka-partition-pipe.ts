@@ -24,8 +24,8 @@ export interface PartitionPipeOptions {
    * record's handler threw (a bug: the record stays unhandled and uncommitted).
    */
   readonly onError: (error: unknown, during: 'commit' | 'record') => void;
-  /** The handled prefix moved: `lag` records of the partition are not handled yet. */
-  readonly onAdvance?: (lag: number) => void;
+  /** `lag` records of the partition are not handled yet (told on each fetch and each advance). */
+  readonly onLag?: (lag: number) => void;
 }
 
 interface Started {
@@ -36,13 +36,13 @@ interface Started {
 export class PartitionPipe {
   /** Records waiting for a dependency now; while any does, no new record starts. */
   failing = 0;
-  /** The partition's high watermark as of the latest fetch, for the lag. */
-  highWatermark = 0;
   private readonly options: PartitionPipeOptions;
   /** From the first record not handled through the newest started, in log order. */
   private readonly started: Started[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private newestStarted = -1n;
+  /** The partition's high watermark as of the latest fetch, for the lag. */
+  private highWatermark = 0;
   private handledNext: bigint | undefined;
   private committedNext: bigint | undefined;
   /** A commit loop is running; set and cleared with no await in between its last check. */
@@ -53,6 +53,17 @@ export class PartitionPipe {
 
   constructor(options: PartitionPipeOptions) {
     this.options = options;
+  }
+
+  /**
+   * A batch was fetched, from `firstOffset` up to the partition's `highWatermark`: the lag
+   * counts from the first record not handled, which may be one fetched before.
+   */
+  fetched(highWatermark: string, firstOffset: string): void {
+    this.highWatermark = Number(highWatermark);
+    const fetchedFrom = BigInt(firstOffset);
+    const firstUnhandled = this.started[0]?.offset ?? (this.handledNext !== undefined && this.handledNext > fetchedFrom ? this.handledNext : fetchedFrom);
+    this.options.onLag?.(this.highWatermark - Number(firstUnhandled));
   }
 
   /**
@@ -118,7 +129,7 @@ export class PartitionPipe {
     while (this.started[0]?.done === true) next = (this.started.shift() as Started).offset + 1n;
     if (next === undefined) return;
     this.handledNext = next;
-    this.options.onAdvance?.(this.highWatermark - Number(next));
+    this.options.onLag?.(this.highWatermark - Number(next));
     this.commitHandled();
   }
 
