@@ -10,6 +10,10 @@ export interface DispatcherConfig extends TierConfig {
   claimCount: number;
   /** Most entries this replica holds claimed and unacknowledged. Default 5 000. */
   maxInFlight: number;
+  /** For this long after a critical claim the lower lanes yield (0: never), ms. Default 1 000. */
+  criticalYieldMs: number;
+  /** Most entries the lower lanes hold claimed while they yield. Default 200. */
+  criticalYieldInFlight: number;
   /** How long a claim waits on empty lanes, ms. Default 200. */
   blockMs: number;
   /** An entry pending on a consumer this long is taken over by another replica, ms. Default 30 000. */
@@ -76,6 +80,8 @@ const schema = {
     consumer: { type: 'string', minLength: 1, default: `${hostname()}-${process.pid}` },
     claimCount: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
     maxInFlight: positive(5000),
+    criticalYieldMs: { type: 'integer', minimum: 0, maximum: 600000, default: 1000 },
+    criticalYieldInFlight: positive(200),
     blockMs: { type: 'integer', minimum: 1, maximum: 60000, default: 200 },
     visibilityTimeoutMs: { type: 'integer', minimum: 100, default: 30000 },
     weightHigh: positive(8),
@@ -115,6 +121,8 @@ export function loadDispatcherConfig(
       consumer: 'DISPATCHER_CONSUMER',
       claimCount: 'DISPATCHER_CLAIM_COUNT',
       maxInFlight: 'DISPATCHER_MAX_IN_FLIGHT',
+      criticalYieldMs: 'DISPATCHER_CRITICAL_YIELD_MS',
+      criticalYieldInFlight: 'DISPATCHER_CRITICAL_YIELD_IN_FLIGHT',
       blockMs: 'DISPATCHER_BLOCK_MS',
       visibilityTimeoutMs: 'DISPATCHER_VISIBILITY_TIMEOUT_MS',
       weightHigh: 'DISPATCHER_WEIGHT_HIGH',

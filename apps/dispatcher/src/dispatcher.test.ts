@@ -90,6 +90,12 @@ function world(options: {
   firstAnswer?: Promise<void>;
   /** Each journal write of outcomes (not an empty one) resolves only once what this returns settles. */
   journalWrite?: () => Promise<void>;
+  /** What the critical lane's own loop claims, one list per claim (started with `start`). */
+  critical?: LaneEntry[][];
+  criticalYield?: { ms: number; inFlight: number };
+  /** The normal lane's depth as sampled (default: the first claim's size). */
+  backlog?: number;
+  clock?: () => number;
 }) {
   const sent: { provider: string; ids: string[] }[] = [];
   const changes: StatusChange[] = [];
@@ -102,9 +108,22 @@ function world(options: {
   const dropped: string[] = [];
   const logged: Readonly<Record<string, unknown>>[] = [];
   let claims = [options.claimed, ...(options.later ?? [])];
+  /** The entries each claim of the lower lanes asked for, all lanes together. */
+  const asked: number[] = [];
+  let criticalClaims = options.critical ?? [];
+  // A blocking claim that finds nothing: the loops started with `start` do not spin.
+  const nothing = () => new Promise<LaneEntry[]>((resolve) => setTimeout(() => resolve([]), 1));
+  const criticalLane: Pick<LanePort, 'claim'> = {
+    claim: () => {
+      const [next, ...rest] = criticalClaims;
+      criticalClaims = rest;
+      return next === undefined ? nothing() : Promise.resolve(next);
+    },
+  };
   const lanes: LanePort = {
-    claim: () => Promise.resolve([]),
-    claimLanes: () => {
+    claim: nothing,
+    claimLanes: (_consumer, wanted) => {
+      asked.push(Object.values(wanted).reduce((sum, n) => sum + n, 0));
       const [next = [], ...rest] = claims;
       claims = rest;
       return Promise.resolve(next);
@@ -155,8 +174,8 @@ function world(options: {
   const rateLimiter = { take: (_key: string, requested: number) => Promise.resolve({ granted: requested, waitMs: 0 }) };
   const dispatcher = new Dispatcher({
     lanes,
-    depths: { get: () => Promise.resolve({ critical: 0, high: 0, normal: options.claimed.length, bulk: 0 }), invalidate: () => {} },
-    waitingLanes: { shared: lanes, critical: lanes },
+    depths: { get: () => Promise.resolve({ critical: 0, high: 0, normal: options.backlog ?? options.claimed.length, bulk: 0 }), invalidate: () => {} },
+    waitingLanes: { shared: lanes, critical: criticalLane },
     urgent: { lanes, rateLimiter },
     journal: {
       findMessages: (ids) =>
@@ -193,7 +212,8 @@ function world(options: {
     blockMs: 1,
     visibilityTimeoutMs: 60_000,
     laneWeights: { high: 6, normal: 3, bulk: 1 },
-    clock: () => NOW,
+    ...(options.criticalYield === undefined ? {} : { criticalYield: options.criticalYield }),
+    clock: options.clock ?? (() => NOW),
     random: () => 0.5,
   });
   /** One claim cycle, then a stop that sends what is batched and waits for every outcome. */
@@ -202,7 +222,7 @@ function world(options: {
     await dispatcher.stop();
   };
   const statuses = () => changes.map((c) => `${c.messageId}:${c.event.status}`);
-  return { dispatcher, run, sent, changes, exchanges, urgentWrites, deferred, deadLetters, acks, dropped, statuses, registry, logged };
+  return { dispatcher, run, sent, changes, exchanges, urgentWrites, deferred, deadLetters, acks, dropped, statuses, registry, logged, asked };
 }
 
 test('a critical batch\'s outcomes go to the journal as urgent, a bulk batch\'s do not', async () => {
@@ -269,6 +289,30 @@ test('a critical request does not wait for the journal write of the one before, 
   }
   await stopping;
   assert.deepEqual(w.statuses().filter((s) => s.endsWith(':sent')), ['c1:sent', 'c2:sent', 'c3:sent']);
+});
+
+test('for a while after a critical claim the lower lanes claim only up to the yield cap, and then fully again', async () => {
+  const critical = (id: string): LaneEntry => {
+    const e = entry(id);
+    return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
+  };
+  let now = NOW;
+  const w = world({ claimed: [], critical: [[critical('c1')]], criticalYield: { ms: 1000, inFlight: 10 }, backlog: 500, clock: () => now });
+  await w.dispatcher.cycle();
+  assert.equal(w.asked.at(-1), 100, 'no critical traffic yet: a whole claim (claimCount)');
+  const yielding = async () => (await w.registry.getSingleMetric('commstrat_dispatch_critical_yield')?.get())?.values[0]?.value;
+  assert.equal(await yielding(), 0);
+  w.dispatcher.start();
+  while (!w.acks.includes('c1')) await new Promise((resolve) => setTimeout(resolve, 1));
+  await w.dispatcher.stop();
+  now += 999;
+  await w.dispatcher.cycle();
+  assert.equal(w.asked.at(-1), 10, 'within 1 000 ms of the critical claim: the yield cap');
+  assert.equal(await yielding(), 1);
+  now += 1;
+  await w.dispatcher.cycle();
+  assert.equal(w.asked.at(-1), 100, 'the yield is over');
+  assert.equal(await yielding(), 0);
 });
 
 test('a claimed message goes to its route provider, is journaled sending then sent, and only then acknowledged', async () => {

@@ -30,6 +30,8 @@ export class Dispatcher {
   private lastPromote = 0;
   private lastReclaim = 0;
   private lastTrim = 0;
+  /** When this replica last claimed a critical entry (its clock). */
+  private criticalClaimedAt = Number.NEGATIVE_INFINITY;
 
   constructor(deps: DispatcherDeps) {
     this.deps = deps;
@@ -88,6 +90,7 @@ export class Dispatcher {
       const { consumer, claimCount, blockMs } = this.deps;
       const entries = await this.deps.waitingLanes.critical.claim(consumer, claimCount, blockMs, ['critical']);
       if (entries.length === 0) return;
+      this.criticalClaimedAt = this.clock();
       await this.planner.plan(entries, this.clock(), this.batch);
       this.sender.flush(this.clock(), false);
     });
@@ -101,7 +104,7 @@ export class Dispatcher {
   async cycle(): Promise<void> {
     const now = this.clock();
     await this.housekeeping(now);
-    const room = this.deps.maxInFlight - this.inFlight.size;
+    const room = this.inFlightCap(now) - this.inFlight.size;
     if (room > 0) {
       const entries = await this.claim(Math.min(room, this.deps.claimCount), now);
       if (entries.length > 0) await this.planner.plan(entries, this.clock(), this.batch);
@@ -109,6 +112,21 @@ export class Dispatcher {
       await sleep(5);
     }
     this.sender.flush(this.clock(), false);
+  }
+
+  /**
+   * Most entries the lower lanes may hold claimed now. While critical messages flow, they
+   * hold few (criticalYield): every bulk message in flight is work for the same journal,
+   * Redis, provider and CPU a critical message needs at that moment, and measured behind
+   * a draining bulk lane (docs/benchmarks.md) it is what made a critical message's p99
+   * several times its idle one. What they already hold still goes; they claim more once
+   * below the cap.
+   */
+  private inFlightCap(now: number): number {
+    const { maxInFlight, criticalYield } = this.deps;
+    const yielding = criticalYield !== undefined && now - this.criticalClaimedAt < criticalYield.ms;
+    this.deps.metrics.criticalYield(yielding);
+    return yielding ? Math.min(maxInFlight, criticalYield.inFlight) : maxInFlight;
   }
 
   private async housekeeping(now: number): Promise<void> {

@@ -57,6 +57,11 @@ export interface DispatcherDeps {
   readonly claimCount: number;
   /** Most entries held claimed and unacknowledged. */
   readonly maxInFlight: number;
+  /**
+   * While critical messages flow (this replica claimed one within `ms`), the lower lanes
+   * claim only while fewer than `inFlight` entries are held. Undefined: they never yield.
+   */
+  readonly criticalYield?: { readonly ms: number; readonly inFlight: number };
   /** Longest wait for new entries when the lanes are empty, ms. */
   readonly blockMs: number;
   /** Entries pending on a consumer longer than this are reclaimed, ms. */

@@ -253,6 +253,11 @@ function dispatcherCounters(registry: Registry, options: MetricsOptions = {}) {
       help: 'Entries claimed by this replica and not yet acknowledged.',
       registers: [registry],
     }),
+    criticalYield: new Gauge({
+      name: 'commstrat_dispatch_critical_yield',
+      help: 'Whether the lower lanes of this replica hold back for critical traffic (1) or not (0).',
+      registers: [registry],
+    }),
   };
 }
 
@@ -493,6 +498,8 @@ export interface DispatcherMetrics {
   reclaimed(count: number): void;
   /** Entries this replica holds claimed and not yet acknowledged. */
   inFlight(count: number): void;
+  /** Whether the lower lanes hold back for critical traffic now. */
+  criticalYield(yielding: boolean): void;
 }
 
 /** Metrics of the dispatcher tier, reported through DispatcherMetrics. */
@@ -525,5 +532,6 @@ export function dispatcherMetrics(registry: Registry, options: MetricsOptions = 
     },
     reclaimed: (count) => m.reclaimed.inc(count),
     inFlight: (count) => m.inFlight.set(count),
+    criticalYield: (yielding) => m.criticalYield.set(yielding ? 1 : 0),
   };
 }
