@@ -41,7 +41,9 @@ const USAGE = `usage: scripts/bench dispatcher [options]
   --ceiling-sustained N         messages of each sustained ceiling run at the sweep's best settings,
                                 (a) itself (default: the first of --sizes)
   --profile           run the dispatcher replicas with --cpu-prof and print where their time went
-  --skip LIST         any of: throughput, critical, bullmq, bullmq-mongodb, ceiling`;
+  --skip LIST         any of: throughput, critical, bullmq, bullmq-mongodb, ceiling
+The bench's own DISPATCHER_* environment variables reach the dispatcher replicas it starts
+(docs/configuration.md), e.g. DISPATCHER_CRITICAL_YIELD_MS=0 to measure without the yield.`;
 
 const SANDBOX_TOKEN = 'bench-sandbox';
 
