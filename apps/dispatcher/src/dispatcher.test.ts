@@ -68,6 +68,12 @@ function entry(id: string): LaneEntry {
   return { lane: 'normal', entryId: `e-${id}`, message };
 }
 
+/** The same message in the critical lane. */
+function critical(id: string): LaneEntry {
+  const e = entry(id);
+  return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
+}
+
 type Answer = (messages: readonly QueuedMessage[]) => Omit<SendResult, 'exchange'>;
 
 const accepted: Answer = (messages) => ({
@@ -212,7 +218,7 @@ function world(options: {
     blockMs: 1,
     visibilityTimeoutMs: 60_000,
     laneWeights: { high: 6, normal: 3, bulk: 1 },
-    ...(options.criticalYield === undefined ? {} : { criticalYield: options.criticalYield }),
+    criticalYield: options.criticalYield ?? { ms: 0, inFlight: 1 },
     clock: options.clock ?? (() => NOW),
     random: () => 0.5,
   });
@@ -226,10 +232,6 @@ function world(options: {
 }
 
 test('a critical batch\'s outcomes go to the journal as urgent, a bulk batch\'s do not', async () => {
-  const critical = (id: string): LaneEntry => {
-    const e = entry(id);
-    return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
-  };
   const urgent = world({ claimed: [critical('c1'), critical('c2')] });
   await urgent.run();
   assert.deepEqual(urgent.statuses(), ['c1:sending', 'c2:sending', 'c1:sent', 'c2:sent']);
@@ -240,10 +242,6 @@ test('a critical batch\'s outcomes go to the journal as urgent, a bulk batch\'s 
 });
 
 test('critical messages claimed while a critical request is in flight go together in the next one', async () => {
-  const critical = (id: string): LaneEntry => {
-    const e = entry(id);
-    return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
-  };
   let answerFirst: () => void = () => undefined;
   const w = world({
     claimed: [critical('c1')],
@@ -260,10 +258,6 @@ test('critical messages claimed while a critical request is in flight go togethe
 });
 
 test('a critical request does not wait for the journal write of the one before, and waits once two answered ones are unjournaled', async () => {
-  const critical = (id: string): LaneEntry => {
-    const e = entry(id);
-    return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
-  };
   const held: (() => void)[] = [];
   const w = world({
     claimed: [critical('c1')],
@@ -292,10 +286,6 @@ test('a critical request does not wait for the journal write of the one before, 
 });
 
 test('for a while after a critical claim the lower lanes claim only up to the yield cap, and then fully again', async () => {
-  const critical = (id: string): LaneEntry => {
-    const e = entry(id);
-    return { ...e, lane: 'critical', message: { ...e.message, priority: 'critical' } };
-  };
   let now = NOW;
   const w = world({ claimed: [], critical: [[critical('c1')]], criticalYield: { ms: 1000, inFlight: 10 }, backlog: 500, clock: () => now });
   await w.dispatcher.cycle();

@@ -124,7 +124,7 @@ export class Dispatcher {
    */
   private inFlightCap(now: number): number {
     const { maxInFlight, criticalYield } = this.deps;
-    const yielding = criticalYield !== undefined && now - this.criticalClaimedAt < criticalYield.ms;
+    const yielding = now - this.criticalClaimedAt < criticalYield.ms;
     this.deps.metrics.criticalYield(yielding);
     return yielding ? Math.min(maxInFlight, criticalYield.inFlight) : maxInFlight;
   }

@@ -59,9 +59,9 @@ export interface DispatcherDeps {
   readonly maxInFlight: number;
   /**
    * While critical messages flow (this replica claimed one within `ms`), the lower lanes
-   * claim only while fewer than `inFlight` entries are held. Undefined: they never yield.
+   * claim only while fewer than `inFlight` entries are held. `ms` 0: they never yield.
    */
-  readonly criticalYield?: { readonly ms: number; readonly inFlight: number };
+  readonly criticalYield: { readonly ms: number; readonly inFlight: number };
   /** Longest wait for new entries when the lanes are empty, ms. */
   readonly blockMs: number;
   /** Entries pending on a consumer longer than this are reclaimed, ms. */

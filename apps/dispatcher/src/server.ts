@@ -167,7 +167,7 @@ export async function startDispatcher(
     consumer: config.consumer,
     claimCount: config.claimCount,
     maxInFlight: config.maxInFlight,
-    ...(config.criticalYieldMs === 0 ? {} : { criticalYield: { ms: config.criticalYieldMs, inFlight: config.criticalYieldInFlight } }),
+    criticalYield: { ms: config.criticalYieldMs, inFlight: config.criticalYieldInFlight },
     blockMs: config.blockMs,
     visibilityTimeoutMs: config.visibilityTimeoutMs,
     laneWeights: { high: config.weightHigh, normal: config.weightNormal, bulk: config.weightBulk },
